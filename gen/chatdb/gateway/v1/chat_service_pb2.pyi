@@ -1,0 +1,98 @@
+import datetime
+
+from chatdb.connector.v1 import result_pb2 as _result_pb2
+from chatdb.connector.v1 import statement_pb2 as _statement_pb2
+from chatdb.gateway.v1 import query_record_pb2 as _query_record_pb2
+from chatdb.gateway.v1 import system_status_pb2 as _system_status_pb2
+from chatdb.parser.v1 import parsed_query_pb2 as _parsed_query_pb2
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AskRequest(_message.Message):
+    __slots__ = ("question", "connection_id", "page_size", "page_token", "use_cache")
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    USE_CACHE_FIELD_NUMBER: _ClassVar[int]
+    question: str
+    connection_id: str
+    page_size: int
+    page_token: str
+    use_cache: bool
+    def __init__(self, question: _Optional[str] = ..., connection_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., use_cache: _Optional[bool] = ...) -> None: ...
+
+class AskResponse(_message.Message):
+    __slots__ = ("query_id", "parsed_query", "statement", "columns", "rows", "next_page_token", "truncated", "trace_id", "cached", "duration", "training_job")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    PARSED_QUERY_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_JOB_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    parsed_query: _parsed_query_pb2.ParsedQuery
+    statement: _statement_pb2.Statement
+    columns: _containers.RepeatedCompositeFieldContainer[_result_pb2.ColumnMeta]
+    rows: _containers.RepeatedCompositeFieldContainer[_result_pb2.Row]
+    next_page_token: str
+    truncated: bool
+    trace_id: str
+    cached: bool
+    duration: _duration_pb2.Duration
+    training_job: str
+    def __init__(self, query_id: _Optional[str] = ..., parsed_query: _Optional[_Union[_parsed_query_pb2.ParsedQuery, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[_result_pb2.Row, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., truncated: _Optional[bool] = ..., trace_id: _Optional[str] = ..., cached: _Optional[bool] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., training_job: _Optional[str] = ...) -> None: ...
+
+class GetQueryRequest(_message.Message):
+    __slots__ = ("query_id",)
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    def __init__(self, query_id: _Optional[str] = ...) -> None: ...
+
+class GetQueryResponse(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: _query_record_pb2.QueryRecord
+    def __init__(self, query: _Optional[_Union[_query_record_pb2.QueryRecord, _Mapping]] = ...) -> None: ...
+
+class ListQueriesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "connection_id", "status")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    connection_id: str
+    status: _query_record_pb2.QueryStatus
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., connection_id: _Optional[str] = ..., status: _Optional[_Union[_query_record_pb2.QueryStatus, str]] = ...) -> None: ...
+
+class ListQueriesResponse(_message.Message):
+    __slots__ = ("queries", "next_page_token")
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    queries: _containers.RepeatedCompositeFieldContainer[_query_record_pb2.QueryRecord]
+    next_page_token: str
+    def __init__(self, queries: _Optional[_Iterable[_Union[_query_record_pb2.QueryRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetSystemStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSystemStatusResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: _system_status_pb2.SystemStatus
+    def __init__(self, status: _Optional[_Union[_system_status_pb2.SystemStatus, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,53 @@
+import datetime
+
+from chatdb.connector.v1 import statement_pb2 as _statement_pb2
+from chatdb.parser.v1 import parsed_query_pb2 as _parsed_query_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class QueryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUERY_STATUS_UNSPECIFIED: _ClassVar[QueryStatus]
+    QUERY_STATUS_SUCCEEDED: _ClassVar[QueryStatus]
+    QUERY_STATUS_FAILED: _ClassVar[QueryStatus]
+QUERY_STATUS_UNSPECIFIED: QueryStatus
+QUERY_STATUS_SUCCEEDED: QueryStatus
+QUERY_STATUS_FAILED: QueryStatus
+
+class QueryRecord(_message.Message):
+    __slots__ = ("query_id", "question", "connection_id", "statement", "status", "intent", "row_count", "cached", "create_time", "duration", "error", "trace_id", "api_key_id")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    question: str
+    connection_id: str
+    statement: _statement_pb2.Statement
+    status: QueryStatus
+    intent: _parsed_query_pb2.Intent
+    row_count: int
+    cached: bool
+    create_time: _timestamp_pb2.Timestamp
+    duration: _duration_pb2.Duration
+    error: _status_pb2.Status
+    trace_id: str
+    api_key_id: str
+    def __init__(self, query_id: _Optional[str] = ..., question: _Optional[str] = ..., connection_id: _Optional[str] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., status: _Optional[_Union[QueryStatus, str]] = ..., intent: _Optional[_Union[_parsed_query_pb2.Intent, str]] = ..., row_count: _Optional[int] = ..., cached: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., api_key_id: _Optional[str] = ...) -> None: ...
