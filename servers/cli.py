@@ -1,0 +1,93 @@
+"""`chatdb`: the command line of the mesh.
+
+    chatdb serve SERVICE     run one service (gateway, connector, parser, training,
+                             registry, prediction) on its port
+    chatdb worker            run the arq ML-engine worker (health on CHATDB_WORKER_PORT)
+    chatdb migrate           create and migrate the platform database
+    chatdb certs DIR         write a CA and server/client certificates for mTLS
+    chatdb settings          list every CHATDB_* setting with its value and meaning
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from .runtime.settings import Settings, describe
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .runtime.process import serve
+    from .services import SERVICES
+
+    settings = Settings()
+    asyncio.run(serve(args.service, settings, SERVICES[args.service], port=args.port))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from workers.main import run_worker
+
+    asyncio.run(run_worker(Settings()))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .migrate_all import migrate_platform
+
+    applied = asyncio.run(migrate_platform(Settings()))
+    for component, versions in applied.items():
+        print(f"{component}: applied {versions or 'nothing new'}")
+    return 0
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from .runtime.certs import write_pki
+
+    paths = write_pki(Path(args.directory), overwrite=args.force)
+    for name, path in sorted(paths.items()):
+        print(f"{name:12} {path}")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    for env, value, doc in describe(Settings()):
+        print(f"{env:36} {value:40} {doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .services import SERVICES
+
+    parser = argparse.ArgumentParser(prog="chatdb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--port", type=int, default=None, help="override the service's port")
+    serve.set_defaults(func=_serve)
+
+    sub.add_parser("worker", help="run the arq ML-engine worker").set_defaults(func=_worker)
+    sub.add_parser("migrate", help="create and migrate the platform database").set_defaults(func=_migrate)
+
+    certs = sub.add_parser("certs", help="write a CA and server/client certificates")
+    certs.add_argument("directory")
+    certs.add_argument("--force", action="store_true", help="replace an existing set")
+    certs.set_defaults(func=_certs)
+
+    sub.add_parser("settings", help="list every CHATDB_* setting").set_defaults(func=_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The one server interceptor: request id, one JSON log line per call, error mapping.
+
+Every RPC kind is wrapped (unary and streaming, both directions), so no servicer needs a
+decorator and none can forget one. Domain errors become their status code with
+google.rpc details; anything else is logged with its traceback and answered INTERNAL with
+a generic message that names the request id, so no internals reach the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from .errors import ChatDBError
+from .logs import request_id_var
+from .status import grpc_code, internal_status, to_grpc_status
+
+REQUEST_ID_KEY = "x-request-id"
+log = logging.getLogger("chatdb.rpc")
+
+# Calls polled by probes many times a second would drown the log; they log at DEBUG.
+QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
+
+
+class _Call:
+    """Book-keeping of one call: request id, timing, final status, log line."""
+
+    __slots__ = ("method", "request_id", "start", "code")
+
+    def __init__(self, method: str, metadata) -> None:
+        self.method = method
+        rid = None
+        for key, value in metadata or ():
+            if key == REQUEST_ID_KEY:
+                rid = value
+                break
+        # Bound the echoed id: it is caller-controlled and ends up in logs.
+        self.request_id = (rid[:128] if isinstance(rid, str) and rid else uuid.uuid4().hex)
+        self.start = time.perf_counter()
+        self.code = grpc.StatusCode.OK
+
+    def trailing(self) -> tuple[tuple[str, str], ...]:
+        return ((REQUEST_ID_KEY, self.request_id),)
+
+    async def fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+        """Abort the call with the status that `exc` stands for (always raises)."""
+        if isinstance(exc, ChatDBError):
+            status = to_grpc_status(exc)
+        else:
+            log.error(
+                "unhandled error",
+                exc_info=exc,
+                extra={"method": self.method, "request_id": self.request_id},
+            )
+            status = internal_status(f"internal error (request id {self.request_id})")
+        self.code = status.code
+        await context.abort(status.code, status.details, tuple(status.trailing_metadata) + self.trailing())
+
+    def finish(self, context: grpc.aio.ServicerContext) -> None:
+        if self.code is grpc.StatusCode.OK:
+            code = context.code()
+            if code is not None:
+                self.code = code if isinstance(code, grpc.StatusCode) else grpc_code(code)
+        level = logging.DEBUG if self.method in QUIET_METHODS and self.code is grpc.StatusCode.OK else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "rpc",
+                extra={
+                    "method": self.method,
+                    "peer": context.peer(),
+                    "status": self.code.name,
+                    "duration_ms": round((time.perf_counter() - self.start) * 1000, 3),
+                },
+            )
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method
+        metadata = details.invocation_metadata
+        kwargs = dict(
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(_wrap_unary(handler.unary_unary, method, metadata), **kwargs)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(_wrap_unary(handler.stream_unary, method, metadata), **kwargs)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(_wrap_stream(handler.unary_stream, method, metadata), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(_wrap_stream(handler.stream_stream, method, metadata), **kwargs)
+
+
+def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        call = _Call(method, metadata)
+        token = request_id_var.set(call.request_id)
+        try:
+            context.set_trailing_metadata(call.trailing())
+            result = behavior(request, context)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except (grpc.aio.AbortError, asyncio.CancelledError) as exc:
+            call.code = grpc.StatusCode.CANCELLED if isinstance(exc, asyncio.CancelledError) else call.code
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure gets a status
+            await call.fail(context, exc)
+        finally:
+            call.finish(context)
+            request_id_var.reset(token)
+
+    return unary
+
+
+def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
+    async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        call = _Call(method, metadata)
+        token = request_id_var.set(call.request_id)
+        try:
+            context.set_trailing_metadata(call.trailing())
+            result = behavior(request, context)
+            if hasattr(result, "__aiter__"):
+                async for item in result:
+                    yield item
+            elif inspect.isawaitable(result):
+                # A servicer that writes with context.write() and returns nothing.
+                await result
+            else:
+                for item in result:
+                    yield item
+        except (grpc.aio.AbortError, asyncio.CancelledError) as exc:
+            call.code = grpc.StatusCode.CANCELLED if isinstance(exc, asyncio.CancelledError) else call.code
+            raise
+        except GeneratorExit:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            await call.fail(context, exc)
+        finally:
+            call.finish(context)
+            request_id_var.reset(token)
+
+    return stream

@@ -1,0 +1,138 @@
+"""The one gRPC server builder every ChatDB process uses.
+
+It owns what must be the same everywhere: the interceptor (request id, logs, error
+mapping), message-size limits, grpc.health.v1 with a status per service, server
+reflection, TLS/mTLS, and graceful shutdown: on SIGTERM/SIGINT health turns NOT_SERVING,
+calls keep being served for `drain_delay_s`, then the server stops accepting new calls
+and gives in-flight ones `grace_period_s` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from .interceptors import ServerInterceptor
+from .settings import Settings
+from .tls import server_credentials
+
+log = logging.getLogger("chatdb.server")
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """One gRPC service to put on a server: its full name and how to register it."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+def bind(name: str, add_to_server: Callable[[object, grpc.aio.Server], None], servicer: object) -> ServiceBinding:
+    """ServiceBinding for a generated `add_XServicer_to_server` and a servicer instance."""
+    return ServiceBinding(name, lambda server: add_to_server(servicer, server))
+
+
+class GrpcServer:
+    def __init__(
+        self,
+        settings: Settings,
+        bindings: Iterable[ServiceBinding],
+        *,
+        host: str | None = None,
+        port: int = 0,
+        ready: bool = True,
+        extra_interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
+        self.settings = settings
+        self.bindings = list(bindings)
+        self.host = host or settings.host
+        self.port = port
+        self._ready_at_start = ready
+        self.health = health_aio.HealthServicer()
+        self._server = grpc.aio.server(
+            interceptors=[ServerInterceptor(), *extra_interceptors],
+            options=[
+                ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+                ("grpc.max_send_message_length", settings.max_send_message_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self._stopping = False
+        self._stopped = asyncio.Event()
+
+    @property
+    def service_names(self) -> list[str]:
+        return [b.name for b in self.bindings]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self) -> int:
+        for binding in self.bindings:
+            binding.register(self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self._server,
+        )
+        creds = server_credentials(self.settings)
+        target = f"{self.host}:{self.port}"
+        bound = self._server.add_secure_port(target, creds) if creds else self._server.add_insecure_port(target)
+        if bound == 0:
+            raise OSError(f"could not bind {target}")
+        self.port = bound
+        await self._server.start()
+        await self.set_serving(self._ready_at_start)
+        log.info("server started", extra={"address": self.address, "services": self.service_names, "tls": creds is not None})
+        return bound
+
+    async def set_serving(self, serving: bool, service: str | None = None) -> None:
+        """Health of one service, or of all of them and the server ("") when None."""
+        status = SERVING if serving else NOT_SERVING
+        names = [service] if service is not None else ["", *self.service_names]
+        for name in names:
+            await self.health.set(name, status)
+
+    async def stop(self, grace_s: float | None = None, drain_delay_s: float | None = None) -> None:
+        """Drain and stop; safe to call more than once."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        await self.health.enter_graceful_shutdown()
+        delay = self.settings.drain_delay_s if drain_delay_s is None else drain_delay_s
+        log.info("draining", extra={"address": self.address, "drain_delay_s": delay})
+        if delay > 0:
+            await asyncio.sleep(delay)
+        grace = self.settings.grace_period_s if grace_s is None else grace_s
+        await self._server.stop(grace)
+        log.info("server stopped", extra={"address": self.address})
+        self._stopped.set()
+
+    async def wait_for_termination(self) -> None:
+        await self._server.wait_for_termination()
+
+
+async def wait_for_signal() -> signal.Signals:
+    """Block until SIGTERM or SIGINT arrives; return which."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
+    try:
+        return await received
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,55 @@
+"""Which gRPC services each `chatdb serve <service>` process puts on its port.
+
+Each entry is an async factory `(settings, stack) -> bindings`: it opens what the
+service needs (pools, clients) on the AsyncExitStack, which closes them in reverse at
+shutdown, and returns the service bindings. Services whose issue has not landed yet
+are placeholders that answer UNIMPLEMENTED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+
+from .runtime.placeholder import placeholder_binding
+from .runtime.server import ServiceBinding
+from .runtime.settings import Settings
+
+Factory = Callable[[Settings, AsyncExitStack], Awaitable[list[ServiceBinding]]]
+
+
+def _placeholders(*services: tuple[str, str], lands_with: str) -> Factory:
+    async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+        return [placeholder_binding(module, service, lands_with) for module, service in services]
+
+    return build
+
+
+SERVICES: dict[str, Factory] = {
+    "gateway": _placeholders(
+        ("chatdb.gateway.v1.chat_service", "ChatService"),
+        ("chatdb.gateway.v1.api_key_service", "ApiKeyService"),
+        lands_with="the gateway issue",
+    ),
+    "connector": _placeholders(
+        ("chatdb.connector.v1.connector_service", "ConnectorService"),
+        lands_with="the DB connector issue",
+    ),
+    "parser": _placeholders(
+        ("chatdb.parser.v1.query_parser_service", "QueryParserService"),
+        lands_with="the natural-language parser issue",
+    ),
+    "training": _placeholders(
+        ("chatdb.training.v1.training_service", "TrainingService"),
+        lands_with="the ML platform issue",
+    ),
+    "registry": _placeholders(
+        ("chatdb.registry.v1.model_registry_service", "ModelRegistryService"),
+        lands_with="the ML platform issue",
+    ),
+    "prediction": _placeholders(
+        ("chatdb.prediction.v1.prediction_service", "PredictionService"),
+        ("inference.grpc_service", "GRPCInferenceService"),
+        lands_with="the prediction service issue",
+    ),
+}

@@ -1,0 +1,1 @@
+"""The arq ML-engine worker."""
