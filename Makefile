@@ -1,0 +1,48 @@
+# ChatDB developer commands. Each target sets up what it needs on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install gen lint test up down bench services check-gen
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Regenerate gen/ (Python modules, stubs, Envoy descriptor set) from proto/.
+gen: install
+	$(PY) scripts/gen_protos.py
+
+# Fails when gen/ is not what a fresh regeneration gives.
+check-gen: gen
+	@if [ -n "$$(git status --porcelain --untracked-files=all gen)" ]; then \
+		git status --porcelain --untracked-files=all gen; \
+		echo "gen/ is stale: run 'make gen' and commit the result"; exit 1; fi
+
+lint: install
+	$(VENV)/bin/buf lint
+	$(VENV)/bin/ruff check servers workers tests scripts deploy bench
+
+services:
+	scripts/ensure_services.sh
+
+test: install services
+	$(PY) -m pytest
+
+# Brings up the whole mesh in the background and shows it answering.
+up: install services
+	$(PY) deploy/launcher.py up
+
+down:
+	$(PY) deploy/launcher.py down
+
+bench: install services
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done

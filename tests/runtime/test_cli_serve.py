@@ -1,0 +1,92 @@
+"""Every service starts with `chatdb serve`, reports SERVING, lists its services over
+reflection (seen by the real grpcurl), answers UNIMPLEMENTED until its issue lands, logs
+one JSON line per call, and exits cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+GRPCURL = shutil.which("grpcurl", path=str(BIN)) or "grpcurl"
+
+# service -> (services it must list, an RPC that is still a placeholder, or None)
+EXPECTED = {
+    "gateway": (["chatdb.gateway.v1.ApiKeyService", "chatdb.gateway.v1.ChatService"], "chatdb.gateway.v1.ChatService/GetSystemStatus"),
+    "parser": (["chatdb.parser.v1.QueryParserService"], "chatdb.parser.v1.QueryParserService/ParseQuery"),
+    "training": (["chatdb.training.v1.TrainingService"], "chatdb.training.v1.TrainingService/ListTrainingJobs"),
+    "registry": (["chatdb.registry.v1.ModelRegistryService"], "chatdb.registry.v1.ModelRegistryService/ListModels"),
+    "prediction": (["chatdb.prediction.v1.PredictionService", "inference.GRPCInferenceService"], "inference.GRPCInferenceService/ServerLive"),
+    "connector": (["chatdb.connector.v1.ConnectorService"], None),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def grpcurl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=20)
+
+
+def wait_serving(address: str, proc: subprocess.Popen, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read()}")
+        out = grpcurl("-max-time", "2", address, "grpc.health.v1.Health/Check")
+        if '"SERVING"' in out.stdout:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{address} never reported SERVING")
+
+
+@pytest.mark.parametrize("service", sorted(EXPECTED))
+def test_chatdb_serve_answers_health_reflection_and_placeholders(service, settings):
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHATDB_DATABASE_URL": settings.database_url,
+        "CHATDB_REDIS_PREFIX": settings.redis_prefix,
+        "CHATDB_GRACE_PERIOD_S": "2",
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "chatdb"), "serve", service, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        wait_serving(address, proc)
+        names, placeholder = EXPECTED[service]
+        listed = grpcurl(address, "list").stdout.split()
+        assert sorted(listed) == sorted([*names, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"])
+        described = grpcurl(address, "describe", names[0])
+        assert described.returncode == 0 and "rpc " in described.stdout
+        if placeholder:
+            out = grpcurl("-rpc-header", "x-request-id: cli-test-1", "-d", "{}", address, placeholder)
+            assert "Code: Unimplemented" in out.stderr
+            assert "is not implemented yet" in out.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "server started" for e in events)
+    assert events[-1]["event"] == "server stopped"
+    if placeholder:
+        [call] = [e for e in events if e.get("request_id") == "cli-test-1"]
+        assert call["method"] == f"/{placeholder}"
+        assert call["status"] == "UNIMPLEMENTED"
+        assert call["peer"].startswith("ipv4:127.0.0.1:")
+        assert call["duration_ms"] >= 0
