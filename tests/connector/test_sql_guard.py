@@ -1,0 +1,538 @@
+"""Unit tests for the read-only guard: no database, only the parser's verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from servers.connector.sql_guard import (
+    MAX_SQL_CHARS,
+    Dialect,
+    GuardVerdict,
+    StatementRefused,
+    VerdictKind,
+    check_mongo_filter,
+    check_mongo_pipeline,
+    check_read_only,
+    require_read_only,
+)
+
+CORPUS_PATH = Path(__file__).parent / "data" / "attack_corpus.json"
+CORPUS: list[dict] = json.loads(CORPUS_PATH.read_text(encoding="utf-8"))
+
+PG, MY = Dialect.POSTGRES, Dialect.MYSQL
+BOTH = (PG, MY)
+
+
+# --------------------------------------------------------------------------- attacks
+
+
+def test_corpus_is_large_and_well_formed():
+    assert len(CORPUS) >= 220
+    for entry in CORPUS:
+        assert entry["dialect"] in ("postgres", "mysql"), entry
+        assert entry["sql"] and entry["why"], entry
+    # one attack per entry
+    assert len({(e["dialect"], e["sql"]) for e in CORPUS}) == len(CORPUS)
+    # both engines are covered
+    assert Counter(e["dialect"] for e in CORPUS).keys() == {"postgres", "mysql"}
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=[f"{i}-{e['dialect']}" for i, e in enumerate(CORPUS)])
+def test_attack_is_not_allowed(entry):
+    verdict = check_read_only(entry["sql"], Dialect(entry["dialect"]))
+    assert not verdict.allowed, entry["why"]
+    assert verdict.kind in (VerdictKind.REFUSED, VerdictKind.SYNTAX_ERROR)
+    assert verdict.reason
+    expected = entry.get("reason")
+    if expected is not None:
+        # real attacks are refused (PERMISSION_DENIED), naming what was refused
+        assert verdict.kind is VerdictKind.REFUSED, (entry, verdict)
+        assert expected.lower() in verdict.reason.lower(), (entry, verdict)
+
+
+def test_most_attacks_are_refused_not_syntax_errors():
+    kinds = Counter(check_read_only(e["sql"], Dialect(e["dialect"])).kind for e in CORPUS)
+    assert kinds[VerdictKind.ALLOWED] == 0
+    assert kinds[VerdictKind.REFUSED] >= 0.95 * len(CORPUS), kinds
+
+
+def test_corpus_covers_the_required_constructs():
+    text = "\n".join(e["sql"].upper() for e in CORPUS)
+    for construct in [
+        "; --",
+        "/* */DELETE",
+        "/*!",
+        "AS (DELETE",
+        "AS (UPDATE",
+        "AS (INSERT",
+        " INTO NEWT",
+        "INTO OUTFILE",
+        "INTO DUMPFILE",
+        "PG_SLEEP",
+        "SLEEP(",
+        "BENCHMARK",
+        "TO PROGRAM",
+        "FROM PROGRAM",
+        "CALL ",
+        "DO $$",
+        "SET ROLE",
+        "SET SESSION AUTHORIZATION",
+        "SET TRANSACTION READ WRITE",
+        "RESET",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "LOCK TABLE",
+        "FOR UPDATE",
+        "FOR NO KEY UPDATE",
+        "FOR SHARE",
+        "FOR KEY SHARE",
+        "LOCK IN SHARE MODE",
+        "CREATE ",
+        "ALTER ",
+        "DROP ",
+        "TRUNCATE",
+        "GRANT",
+        "REVOKE",
+        "VACUUM",
+        "ANALYZE",
+        "CLUSTER",
+        "REINDEX",
+        "REFRESH MATERIALIZED VIEW",
+        "COMMENT ON",
+        "SECURITY LABEL",
+        "INSERT INTO T SELECT",
+        "REPLACE INTO",
+        "MERGE INTO",
+        "ON DUPLICATE KEY UPDATE",
+        "ON CONFLICT",
+        "LOAD DATA",
+        "HANDLER",
+        "PREPARE",
+        "EXECUTE",
+        "DEALLOCATE",
+        "LISTEN",
+        "NOTIFY",
+        "PG_READ_FILE",
+        "LO_IMPORT",
+        "DBLINK",
+        "SET_CONFIG",
+        "NEXTVAL",
+        "EXPLAIN ANALYZE DELETE",
+        "\uff1b",
+        "\u200b",
+        "\x00",
+        "UNION (DELETE",
+        "WHERE ID IN (SELECT NEXTVAL",
+    ]:
+        assert construct in text, construct
+
+
+# --------------------------------------------------------------------- legitimate queries
+
+ALLOWED: list[tuple[str, tuple[Dialect, ...]]] = [
+    ("SELECT 1", BOTH),
+    ("SELECT 1;", BOTH),
+    ("SELECT a, b FROM t", BOTH),
+    ("SELECT t.a, u.b FROM t JOIN u ON t.id = u.t_id LEFT JOIN v ON v.id = u.v_id", BOTH),
+    ("SELECT * FROM t CROSS JOIN u", BOTH),
+    ("SELECT * FROM t FULL OUTER JOIN u ON true", (PG,)),
+    ("SELECT a FROM t JOIN u USING (id) WHERE a > 1 AND b < 2 OR c IS NULL", BOTH),
+    ("WITH x AS (SELECT 1 AS a) SELECT * FROM x", BOTH),
+    ("WITH x AS (SELECT a FROM t), y AS (SELECT a FROM x) SELECT count(*) FROM y", BOTH),
+    (
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 5) "
+        "SELECT * FROM r",
+        BOTH,
+    ),
+    ("WITH x AS MATERIALIZED (SELECT 1) SELECT * FROM x", (PG,)),
+    ("SELECT a, row_number() OVER (PARTITION BY b ORDER BY c DESC) AS rn FROM t", BOTH),
+    ("SELECT sum(x) OVER w, rank() OVER w FROM t WINDOW w AS (PARTITION BY g ORDER BY x)", BOTH),
+    ("SELECT lag(a) OVER (ORDER BY d ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t", BOTH),
+    ("SELECT 1 UNION SELECT 2", BOTH),
+    ("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3", BOTH),
+    ("SELECT a FROM t INTERSECT SELECT a FROM u", BOTH),
+    ("SELECT a FROM t EXCEPT SELECT a FROM u", BOTH),
+    ("(SELECT 1) UNION ALL (SELECT 2) ORDER BY 1", BOTH),
+    ("VALUES (1, 'a'), (2, 'b')", (PG,)),
+    ("VALUES ROW(1, 'a'), ROW(2, 'b')", (MY,)),
+    ("TABLE t", (PG,)),
+    ("SELECT * FROM t WHERE a IN (SELECT b FROM u)", BOTH),
+    ("SELECT * FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a)", BOTH),
+    ("SELECT (SELECT max(b) FROM u) AS m, a FROM (SELECT a FROM t) AS s", BOTH),
+    ("SELECT * FROM t, LATERAL (SELECT * FROM u WHERE u.a = t.a LIMIT 1) s", (PG,)),
+    ("SELECT CASE WHEN a > 1 THEN 'big' WHEN a = 1 THEN 'one' ELSE 'small' END FROM t", BOTH),
+    ("SELECT CASE a WHEN 1 THEN 'one' END, COALESCE(b, 0), NULLIF(c, 0) FROM t", BOTH),
+    (
+        "SELECT a::numeric, b::text, CAST(c AS integer), round(avg(d)::numeric, 2) FROM t "
+        "GROUP BY a, b, c",
+        (PG,),
+    ),
+    ("SELECT CAST(a AS DECIMAL(10, 2)), CONVERT(b, CHAR) FROM t", (MY,)),
+    ("SELECT now() - INTERVAL '1 month', d + INTERVAL '7 days', current_date - 1 FROM t", (PG,)),
+    ("SELECT DATE_SUB(NOW(), INTERVAL 1 MONTH), d + INTERVAL 7 DAY, CURDATE() FROM t", (MY,)),
+    (
+        "SELECT DATE_TRUNC('month', created_at) AS m, count(*) FROM orders GROUP BY 1 ORDER BY 1",
+        (PG,),
+    ),
+    ("SELECT EXTRACT(YEAR FROM d), to_char(d, 'YYYY-MM'), age(d) FROM t", (PG,)),
+    ("SELECT DATE_FORMAT(d, '%Y-%m'), DATEDIFF(a, b), TIMESTAMPDIFF(DAY, a, b) FROM t", (MY,)),
+    ("SELECT * FROM t WHERE name LIKE 'a%' OR name NOT LIKE '_b%'", BOTH),
+    ("SELECT * FROM t WHERE name ILIKE '%smith%'", (PG,)),
+    ("SELECT * FROM t WHERE id = $1 AND name = $2 LIMIT $3", (PG,)),
+    ("SELECT * FROM t WHERE ts >= $1::timestamptz AND tags @> $2", (PG,)),
+    ("SELECT * FROM t WHERE id = %s AND name = %s", (MY,)),
+    ("SELECT * FROM t WHERE id = %(id)s AND name LIKE %(pattern)s", (MY,)),
+    ("SELECT * FROM t WHERE a = %s AND b LIKE 'x%%' AND c % 2 = 0", (MY,)),
+    ("SELECT 'DELETE FROM users; DROP TABLE users;' AS note", BOTH),
+    ("SELECT * FROM audit WHERE action IN ('DELETE', 'DROP', 'UPDATE') AND msg = ';'", BOTH),
+    ("SELECT 'it''s; fine -- really /* yes */' AS s", BOTH),
+    ("SELECT $$ DELETE FROM t; $$ AS s, $tag$ it's $tag$ AS u", (PG,)),
+    ('SELECT "DROP" FROM t', (PG,)),
+    ("SELECT `DELETE`, `a;b` FROM t", (MY,)),
+    ("-- monthly revenue\nSELECT /* sum of totals */ sum(total) FROM orders -- trailing", BOTH),
+    ("/* report: top customers */\nSELECT customer_id FROM orders\nGROUP BY customer_id", BOTH),
+    ("SELECT a FROM t # comment\nWHERE b = 1", (MY,)),
+    ("SELECT data->'a' AS a, data->>'b' AS b, data#>>'{c,d}' AS cd FROM events", (PG,)),
+    ("SELECT data ? 'key', data @> '{\"a\": 1}'::jsonb, jsonb_build_object('k', 1) FROM t", (PG,)),
+    ("SELECT j->>'$.a', JSON_EXTRACT(j, '$.b') FROM t", (MY,)),
+    ("SELECT * FROM t ORDER BY a LIMIT 10 OFFSET 20", BOTH),
+    ("SELECT * FROM t LIMIT 20, 10", (MY,)),
+    ("SELECT * FROM t ORDER BY a FETCH FIRST 5 ROWS ONLY", (PG,)),
+    ("SELECT * FROM t ORDER BY a OFFSET 5 ROWS FETCH NEXT 5 ROWS ONLY", (PG,)),
+    (
+        "SELECT DISTINCT ON (customer_id) customer_id, total FROM orders "
+        "ORDER BY customer_id, total DESC",
+        (PG,),
+    ),
+    ("SELECT DISTINCT a FROM t", BOTH),
+    ("SELECT count(*) FILTER (WHERE a > 1), string_agg(b, ',' ORDER BY b) FROM t", (PG,)),
+    ("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t", (PG,)),
+    (
+        "SELECT GROUP_CONCAT(x ORDER BY x SEPARATOR ','), IFNULL(a, 0) FROM t GROUP BY a "
+        "WITH ROLLUP",
+        (MY,),
+    ),
+    ("SELECT a, count(*) FROM t GROUP BY ROLLUP (a)", (PG,)),
+    ("SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 1", BOTH),
+    ("SELECT a FROM t WHERE b BETWEEN 1 AND 10 AND c IS NOT NULL", BOTH),
+    ("SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4))", BOTH),
+    ("SELECT * FROM t WHERE a = ANY($1) AND b <> ALL (SELECT b FROM u)", (PG,)),
+    ("SELECT ARRAY[1, 2] @> ARRAY[1], a[1], unnest(tags) FROM t", (PG,)),
+    ("SELECT * FROM generate_series(1, 10) AS g(n)", (PG,)),
+    ("SELECT upper(a) || lower(b), substring(c FROM 1 FOR 3), trim(both ' ' FROM c) FROM t", (PG,)),
+    ("SELECT CONCAT(a, b), UPPER(c), IF(a > 1, 'x', 'y') FROM t", (MY,)),
+    ("SELECT a FROM t WHERE a ~* '^x' AND b SIMILAR TO 'y%'", (PG,)),
+    ("SELECT a FROM t WHERE a REGEXP '^x'", (MY,)),
+    ("SELECT current_setting('TimeZone'), version(), current_user, currval('s')", (PG,)),
+    ("SELECT @@version, DATABASE(), NOW(), UUID()", (MY,)),
+    ("SELECT E'line\\nbreak', U&'d\\0061t', X'ff', 'C:\\\\tmp'", (PG,)),
+    ("SELECT 'a\\\\b', N'x', _utf8mb4'x' COLLATE utf8mb4_bin", (MY,)),
+    ("SELECT /*+ MAX_EXECUTION_TIME(1000) */ a FROM t", (MY,)),
+    ("SELECT a FROM t USE INDEX (i) WHERE b = 1", (MY,)),
+    ("SELECT * FROM t TABLESAMPLE SYSTEM (10)", (PG,)),
+    ("SELECT '日本語' AS s, 名前 FROM 顧客", BOTH),
+    ("SELECT 'ＡＢＣ１２３' AS fullwidth_in_a_literal", BOTH),
+    ("SELECT a\r\nFROM t\r\nWHERE b = 1", BOTH),
+    ("SELECT\ta\tFROM\tt", BOTH),
+    ("SELECT my_schema.my_function(a) FROM t", BOTH),
+    ("SELECT f(a => 1)", (PG,)),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [(sql, d) for sql, dialects in ALLOWED for d in dialects],
+)
+def test_read_only_query_is_allowed(sql, dialect):
+    verdict = check_read_only(sql, dialect)
+    assert verdict.allowed, verdict
+    assert verdict.kind is VerdictKind.ALLOWED
+    require_read_only(sql, dialect)  # does not raise
+
+
+def test_allowed_list_is_large_enough():
+    assert len(ALLOWED) >= 40
+    assert sum(1 for _, d in ALLOWED if d == BOTH) >= 20
+
+
+# ------------------------------------------------------------------------ syntax errors
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "line", "col"),
+    [
+        ("SELECT (1", PG, 1, 9),
+        ("SELEC 1", PG, 1, 7),
+        ("SELECT a FROM t\nWHERE a = = 2", MY, 2, 11),
+        ("SELECT 1 FROM t WHERE", PG, 1, 21),
+        ("WITH x AS (SELECT 1)", BOTH[1], 1, 20),
+    ],
+)
+def test_syntax_error_carries_message_and_position(sql, dialect, line, col):
+    verdict = check_read_only(sql, dialect)
+    assert verdict.kind is VerdictKind.SYNTAX_ERROR, verdict
+    assert not verdict.allowed
+    assert verdict.reason
+    assert (verdict.line, verdict.col) == (line, col)
+
+
+@pytest.mark.parametrize(
+    "sql", ["", "   \n", "-- just a comment", "SELECT 'unterminated", "SELECT 1 /* open"]
+)
+def test_empty_or_unlexable_is_a_syntax_error(sql):
+    verdict = check_read_only(sql, PG)
+    assert verdict.kind is VerdictKind.SYNTAX_ERROR, verdict
+    assert verdict.reason
+
+
+def test_unparseable_statement_that_is_not_a_query_is_refused_not_a_syntax_error():
+    # sqlglot cannot parse these, but the user must hear "not allowed", not "fix your SQL"
+    for sql in ["HANDLER t OPEN", "LOAD DATA INFILE 'x' INTO TABLE t", "DO SLEEP(1)"]:
+        verdict = check_read_only(sql, MY)
+        assert verdict.kind is VerdictKind.REFUSED, verdict
+
+
+def test_a_word_that_is_not_a_statement_is_a_syntax_error():
+    verdict = check_read_only("foo bar", PG)
+    assert verdict.kind is VerdictKind.SYNTAX_ERROR
+    assert "foo" in verdict.reason
+
+
+# ------------------------------------------------------------------------ API details
+
+
+def test_require_read_only_raises_with_the_verdict():
+    with pytest.raises(StatementRefused) as refused:
+        require_read_only("DELETE FROM t", PG)
+    assert refused.value.kind is VerdictKind.REFUSED
+    assert refused.value.reason == "DELETE statement"
+    assert refused.value.verdict == GuardVerdict(VerdictKind.REFUSED, "DELETE statement")
+
+    with pytest.raises(StatementRefused) as bad:
+        require_read_only("SELECT (1", PG)
+    assert bad.value.kind is VerdictKind.SYNTAX_ERROR
+
+
+def test_verdict_is_frozen_and_allowed_follows_kind():
+    verdict = check_read_only("SELECT 1", PG)
+    assert verdict == GuardVerdict(VerdictKind.ALLOWED)
+    assert verdict.allowed and verdict.reason == ""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verdict.reason = "x"  # type: ignore[misc]
+    assert not GuardVerdict(VerdictKind.REFUSED, "x").allowed
+    assert not GuardVerdict(VerdictKind.SYNTAX_ERROR, "x").allowed
+
+
+def test_dialect_accepts_its_string_value():
+    assert check_read_only("SELECT $1", "postgres").allowed
+    assert check_read_only("SELECT %s", "mysql").allowed
+    assert Dialect("mysql") is MY
+    with pytest.raises(ValueError):
+        check_read_only("SELECT 1", "oracle")
+
+
+def test_non_text_is_a_syntax_error():
+    assert check_read_only(b"SELECT 1", PG).kind is VerdictKind.SYNTAX_ERROR  # type: ignore[arg-type]
+
+
+def test_reasons_name_the_construct():
+    cases = {
+        ("DELETE FROM t", PG): "DELETE statement",
+        ("SELECT * INTO x FROM t", PG): "SELECT ... INTO",
+        ("SELECT * FROM t INTO OUTFILE '/tmp/x'", MY): "SELECT ... INTO OUTFILE",
+        ("SELECT * FROM t FOR UPDATE", PG): "locking clause FOR UPDATE",
+        ("SELECT * FROM t FOR NO KEY UPDATE", PG): "locking clause FOR NO KEY UPDATE",
+        ("SELECT pg_sleep(1)", PG): "function pg_sleep",
+        ("SELECT 1; SELECT 2", PG): "2 statements",
+        ("CALL p()", PG): "CALL statement",
+        ("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", PG): "DELETE statement",
+        ("SELECT 1 /*! ; DROP TABLE x */", MY): "executable comment /*! ... */",
+    }
+    for (sql, dialect), reason in cases.items():
+        assert check_read_only(sql, dialect) == GuardVerdict(VerdictKind.REFUSED, reason), sql
+
+
+def test_overlong_statement_is_refused_without_parsing():
+    sql = "SELECT '" + "a" * MAX_SQL_CHARS + "'"
+    verdict = check_read_only(sql, PG)
+    assert verdict.kind is VerdictKind.REFUSED
+    assert "longer than" in verdict.reason
+    # just under the limit is fine
+    assert check_read_only("SELECT '" + "a" * (MAX_SQL_CHARS - 10) + "'", PG).allowed
+
+
+def test_deep_nesting_is_refused_not_a_crash():
+    depth = 5000
+    verdict = check_read_only("SELECT " + "(" * depth + "1" + ")" * depth, PG)
+    assert not verdict.allowed
+
+
+def test_placeholders_only_where_the_driver_uses_them():
+    # '%s' inside a literal stays a literal: no placeholder is invented there
+    assert check_read_only("SELECT * FROM t WHERE a LIKE '%s'", MY).allowed
+    # modulo with spaces is still a modulo
+    assert check_read_only("SELECT a % b FROM t", MY).allowed
+    assert check_read_only("SELECT * FROM t WHERE a = $1 OR b = $12", PG).allowed
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT '%s'",  # with the value "; DROP TABLE t; -- " the quotes pair up anew
+        "SELECT * FROM t WHERE a = '%(name)s'",
+        "SELECT * FROM t WHERE a = %s AND b = '%.1s'",  # precision slices off a quote
+        "SELECT a /* %s */ FROM t WHERE b = %s",  # a value containing */ ends the comment
+        "SELECT a FROM t WHERE b = %s -- %s",
+        "SELECT `%s` FROM t",
+        "SELECT * FROM t WHERE name LIKE '%apple%'",  # must be '%%apple%%' with parameters
+    ],
+)
+def test_mysql_parameterized_statement_refuses_percent_in_literals(sql):
+    verdict = check_read_only(sql, MY, parameterized=True)
+    assert verdict.kind is VerdictKind.REFUSED, verdict
+    assert "'%'" in verdict.reason
+
+
+def test_mysql_parameterized_statement_with_placeholders_only_outside_literals():
+    for sql in [
+        "SELECT * FROM t WHERE a = %s AND b = %(name)s",
+        "SELECT * FROM t WHERE name LIKE %s AND code LIKE 'x%%'",
+        "SELECT a % b FROM t WHERE c = %s",
+    ]:
+        assert check_read_only(sql, MY, parameterized=True).allowed, sql
+    # without parameters the driver leaves the text alone, so a literal % is just data
+    assert check_read_only("SELECT * FROM t WHERE name LIKE '%apple%'", MY).allowed
+    # PostgreSQL binds $n on the server: nothing is spliced into the text
+    assert check_read_only("SELECT '%s', $1", PG, parameterized=True).allowed
+    with pytest.raises(StatementRefused):
+        require_read_only("SELECT '%s'", MY, parameterized=True)
+
+
+# ---------------------------------------------------------------------------- MongoDB
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        [],
+        [{"$match": {"status": "A"}}, {"$group": {"_id": "$cust", "n": {"$sum": 1}}}],
+        [{"$sort": {"a": -1}}, {"$limit": 10}, {"$project": {"a": 1, "_id": 0}}],
+        [
+            {
+                "$lookup": {
+                    "from": "orders",
+                    "localField": "_id",
+                    "foreignField": "cust",
+                    "as": "orders",
+                }
+            }
+        ],
+        [
+            {
+                "$lookup": {
+                    "from": "orders",
+                    "let": {"c": "$_id"},
+                    "pipeline": [{"$match": {"$expr": {"$eq": ["$cust", "$$c"]}}}],
+                    "as": "orders",
+                }
+            }
+        ],
+        [{"$facet": {"by_a": [{"$group": {"_id": "$a"}}], "count": [{"$count": "n"}]}}],
+        [{"$unionWith": {"coll": "archive", "pipeline": [{"$match": {"y": 2020}}]}}],
+        # a field *value* that looks like an operator is data, not an operator
+        [{"$match": {"note": "$out"}}, {"$project": {"x": "$where"}}],
+    ],
+)
+def test_read_only_pipeline_is_allowed(pipeline):
+    assert check_mongo_pipeline(pipeline).allowed
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "reason"),
+    [
+        ([{"$out": "copy"}], "stage $out"),
+        ([{"$match": {}}, {"$merge": {"into": "copy"}}], "stage $merge"),
+        ([{"$facet": {"x": [{"$out": "copy"}]}}], "stage $out"),
+        ([{"$lookup": {"from": "o", "pipeline": [{"$merge": "copy"}], "as": "o"}}], "stage $merge"),
+        ([{"$unionWith": {"coll": "o", "pipeline": [{"$out": "copy"}]}}], "stage $out"),
+        (
+            [
+                {
+                    "$facet": {
+                        "x": [
+                            {
+                                "$lookup": {
+                                    "from": "o",
+                                    "as": "o",
+                                    "pipeline": [
+                                        {
+                                            "$unionWith": {
+                                                "coll": "p",
+                                                "pipeline": [{"$merge": {"into": "q"}}],
+                                            }
+                                        }
+                                    ],
+                                }
+                            }
+                        ]
+                    }
+                }
+            ],
+            "stage $merge",
+        ),
+        (
+            [
+                {
+                    "$addFields": {
+                        "x": {"$function": {"body": "function(){}", "args": [], "lang": "js"}}
+                    }
+                }
+            ],
+            "server-side JavaScript $function",
+        ),
+        (
+            [{"$group": {"_id": None, "x": {"$accumulator": {"init": "function(){}"}}}}],
+            "server-side JavaScript $accumulator",
+        ),
+        ([{"$match": {"$where": "sleep(10000) || true"}}], "server-side JavaScript $where"),
+        ([{"$match": {"$and": [{"a": 1}, {"$where": "true"}]}}], "server-side JavaScript $where"),
+    ],
+)
+def test_writing_or_javascript_pipeline_is_refused(pipeline, reason):
+    verdict = check_mongo_pipeline(pipeline)
+    assert verdict == GuardVerdict(VerdictKind.REFUSED, reason)
+
+
+@pytest.mark.parametrize("pipeline", [{"$match": {}}, "[]", [1], [[{"$match": {}}]], None])
+def test_malformed_pipeline_is_a_syntax_error(pipeline):
+    assert check_mongo_pipeline(pipeline).kind is VerdictKind.SYNTAX_ERROR
+
+
+def test_mongo_filter():
+    assert check_mongo_filter({}).allowed
+    assert check_mongo_filter({"a": {"$gt": 1}, "$or": [{"b": "$where"}, {"c": None}]}).allowed
+    assert check_mongo_filter({"a": {"$in": [1, 2]}, "b": {"$regex": "^x"}}).allowed
+    for bad, op in [
+        ({"$where": "this.a > 1"}, "$where"),
+        ({"$or": [{"a": 1}, {"$where": "sleep(1000)"}]}, "$where"),
+        ({"$expr": {"$function": {"body": "x", "args": [], "lang": "js"}}}, "$function"),
+        ({"a": {"$elemMatch": {"$expr": {"$accumulator": {}}}}}, "$accumulator"),
+    ]:
+        verdict = check_mongo_filter(bad)
+        assert verdict.kind is VerdictKind.REFUSED
+        assert verdict.reason == f"server-side JavaScript {op}"
+    assert check_mongo_filter([{"a": 1}]).kind is VerdictKind.SYNTAX_ERROR  # type: ignore[arg-type]
+
+
+def test_deeply_nested_mongo_document_does_not_exhaust_the_stack():
+    doc: dict = {"$where": "true"}
+    for _ in range(20_000):
+        doc = {"$and": [doc]}
+    assert check_mongo_filter(doc).reason == "server-side JavaScript $where"
+    assert not check_mongo_pipeline([{"$match": doc}]).allowed
