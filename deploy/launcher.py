@@ -93,12 +93,15 @@ def _grpcurl_list(address: str) -> list[str]:
     return out.stdout.split()
 
 
-async def up() -> int:
-    settings = Settings()
+def start_all() -> None:
     subprocess.run([str(BIN / "chatdb"), "certs", str(CERTS)], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([str(BIN / "chatdb"), "migrate"], check=True)
     for name in PROCESSES:
         _start(name)
+
+
+async def show_up() -> int:
+    settings = Settings()
     status = await _wait_serving(settings)
     print(f"\n{'process':12} {'address':18} {'health':12} services (from server reflection)")
     for name in PROCESSES:
@@ -137,7 +140,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=["up", "down"])
     args = parser.parse_args()
-    return asyncio.run(up()) if args.action == "up" else down()
+    if args.action == "down":
+        return down()
+    start_all()
+    return asyncio.run(show_up())
 
 
 if __name__ == "__main__":
