@@ -10,6 +10,8 @@ from .runtime.settings import Settings
 # (component, folder of NNNN_*.sql files); components add themselves as they land.
 COMPONENTS: list[tuple[str, Path]] = [
     ("platform", Path(__file__).parent / "migrations"),
+    ("connector", Path(__file__).parent / "connector" / "migrations"),
+    ("registry", Path(__file__).parent / "registry" / "migrations"),
 ]
 
 

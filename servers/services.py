@@ -25,6 +25,12 @@ def _placeholders(*services: tuple[str, str], lands_with: str) -> Factory:
     return build
 
 
+async def _registry(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    from .registry.app import build
+
+    return await build(settings, stack)
+
+
 SERVICES: dict[str, Factory] = {
     "gateway": _placeholders(
         ("chatdb.gateway.v1.chat_service", "ChatService"),
@@ -43,10 +49,7 @@ SERVICES: dict[str, Factory] = {
         ("chatdb.training.v1.training_service", "TrainingService"),
         lands_with="the ML platform issue",
     ),
-    "registry": _placeholders(
-        ("chatdb.registry.v1.model_registry_service", "ModelRegistryService"),
-        lands_with="the ML platform issue",
-    ),
+    "registry": _registry,
     "prediction": _placeholders(
         ("chatdb.prediction.v1.prediction_service", "PredictionService"),
         ("inference.grpc_service", "GRPCInferenceService"),

@@ -9,6 +9,7 @@ a generic message that names the request id, so no internals reach the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -154,6 +155,9 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callabl
             await call.fail(context, exc)
         finally:
             call.finish(context)
-            request_id_var.reset(token)
+            # A client that goes away mid-stream gets its generator closed from another
+            # context (by the garbage collector), where the token is not valid.
+            with contextlib.suppress(ValueError):
+                request_id_var.reset(token)
 
     return stream

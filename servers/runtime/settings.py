@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Default port of each service (ARCHITECTURE.md). `CHATDB_<SERVICE>_PORT` overrides one.
@@ -64,6 +64,43 @@ class Settings(BaseSettings):
     # --- worker ---------------------------------------------------------------------
     worker_max_jobs: int = Field(2, description="Jobs one worker runs at once.")
     worker_job_timeout_s: int = Field(7200, description="Longest a training job may run.")
+
+    # --- connector -------------------------------------------------------------------
+    connector_pool_min_size: int = Field(1, description="Connector: connections each user-database pool keeps open when idle (a connection's options may override).")
+    connector_pool_max_size: int = Field(5, description="Connector: most connections each user-database pool opens (a connection's options may override).")
+    connector_connect_timeout_s: float = Field(5.0, description="Connector: default time allowed to open a connection to a user database.")
+    connector_statement_timeout_s: float = Field(30.0, description="Connector: default time a statement may run when neither the connection nor the request sets less.")
+    connector_max_statement_timeout_s: float = Field(600.0, description="Connector: longest statement timeout a connection may be created with.")
+    connector_schema_cache_ttl_s: float = Field(300.0, description="Connector: how long an introspected schema is served from the cache before GetSchema introspects again.")
+    connector_default_page_size: int = Field(1000, description="Connector: rows per ExecuteQuery page when the request sets no page_size.")
+    connector_max_page_size: int = Field(10000, description="Connector: largest ExecuteQuery page_size; larger requests are capped to it.")
+    connector_default_list_page_size: int = Field(100, description="Connector: connections per ListConnections page when the request sets no page_size.")
+    connector_max_list_page_size: int = Field(1000, description="Connector: largest ListConnections page_size; larger requests are capped to it.")
+    connector_stream_batch_size: int = Field(500, description="Connector: rows per StreamQuery batch when the request sets no batch_size.")
+    connector_max_stream_batch_size: int = Field(10000, description="Connector: largest StreamQuery batch_size; larger requests are capped to it.")
+    connector_max_rows: int = Field(100_000, description="Connector: default row cap of a connection (most rows one query returns over all pages).")
+    connector_row_cap: int = Field(10_000_000, description="Connector: hard upper bound of any connection's max_rows.")
+    connector_page_token_key: SecretStr | None = Field(None, description="Connector: HMAC key signing ExecuteQuery/ListConnections page tokens; unset = random per process (tokens then die with the process and differ between replicas).")
+    connector_secrets_key: SecretStr | None = Field(None, description="Connector: Fernet key (urlsafe base64, 32 bytes) encrypting stored connection secrets at rest; unset = stored in clear in the platform database.")
+    connector_demo_postgres_dsn: str = Field("postgresql://postgres@127.0.0.1:5432/chatdb_demo", description="Connector: DSN `make up` registers as connection demo-postgres.")
+    connector_demo_mysql_dsn: str = Field("mysql://root@127.0.0.1:3306/chatdb_demo", description="Connector: DSN `make up` registers as connection demo-mysql.")
+    # --- end connector ---------------------------------------------------------------
+
+    # --- registry --------------------------------------------------------------------
+    registry_max_artifact_bytes: int = Field(2 * 1024**3, description="Registry: largest model artifact an upload may store (bytes).")
+    registry_download_chunk_bytes: int = Field(256 * 1024, description="Registry: size of the chunks DownloadModelVersion streams (bytes, at most 1 MiB).")
+    registry_watch_poll_s: float = Field(1.0, description="Registry: how often WatchModelEvents re-reads the event table when no NOTIFY arrives (backstop).")
+    # --- end registry ----------------------------------------------------------------
+
+    # --- training -------------------------------------------------------------------
+    training_max_attempts: int = Field(3, description="Training: attempts a job gets before a lost worker fails it.")
+    training_heartbeat_interval_s: float = Field(1.0, description="Training: how often a worker heartbeats a running job (and notices a cancel).")
+    training_heartbeat_stale_s: float = Field(30.0, description="Training: a RUNNING job whose heartbeat is older than this is re-queued by the reaper.")
+    training_reaper_interval_s: float = Field(5.0, description="Training: how often the orchestrator's reaper looks for lost jobs.")
+    training_lost_queue_after_s: float = Field(30.0, description="Training: a QUEUED job missing from the queue this long is enqueued again.")
+    training_validation_sample_rows: int = Field(1000, description="Training: rows of the dataset CreateTrainingJob reads to validate a spec.")
+    training_threads: int = Field(2, description="Training: CPU threads one training may use (n_jobs / OpenMP).")
+    # --- end training ---------------------------------------------------------------
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -1,0 +1,497 @@
+"""The model registry's core: plain async logic on dataclasses, no grpc, no protobuf.
+
+It owns every rule of the registry — names, paging, version numbering, idempotency,
+aliases, what events are emitted — and leaves SQL to `store.RegistryStore`, bytes to an
+`artifacts.ArtifactStore` and live wake-ups to `store.EventNotifier`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import enum
+import hashlib
+import json
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+
+from .artifacts import DEFAULT_READ_CHUNK_BYTES, SHA256_HEX, ArtifactStore
+
+if TYPE_CHECKING:
+    from .store import EventNotifier, RegistryStore
+
+T = TypeVar("T")
+
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+FORMAT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+PRODUCTION = "production"
+DATATYPES = frozenset(
+    {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+     "FP16", "FP32", "FP64", "BF16", "BYTES"}
+)
+TASKS = frozenset({"classification", "regression", "text_classification"})
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_REQUEST_ID_CHARS = 128
+MAX_TEXT_CHARS = 4096
+MAX_CHUNK_BYTES = 1024 * 1024  # the proto's limit on an upload or download chunk
+
+
+# --- domain types ------------------------------------------------------------------------
+
+
+class VersionState(enum.Enum):
+    READY = "ready"
+    ARCHIVED = "archived"
+
+
+class EventType(enum.Enum):
+    VERSION_CREATED = "version_created"
+    ALIAS_MOVED = "alias_moved"
+    VERSION_ARCHIVED = "version_archived"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str = ""
+    shape: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    sha256: str
+    size_bytes: int
+    format: str = "onnx"
+    uri: str = ""
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """What an uploader says about a version (its lineage and interface)."""
+
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    dataset_fingerprint: str = ""
+    library_versions: dict[str, str] = field(default_factory=dict)
+    training_job_id: str = ""
+    task: str = ""
+    description: str = ""
+    format: str = "onnx"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    state: VersionState
+    artifact: Artifact
+    spec: VersionSpec
+    create_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    description: str = ""
+    latest_version: int = 0
+    aliases: dict[str, int] = field(default_factory=dict)
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    sequence: int
+    type: EventType
+    model: str
+    version: int
+    alias: str = ""
+    previous_version: int = 0
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append; the store gives it its sequence number and time."""
+
+    type: EventType
+    model: str
+    version: int
+    alias: str = ""
+    previous_version: int = 0
+
+
+@dataclass(frozen=True)
+class UploadMetadata:
+    """The first message of an upload."""
+
+    model: str
+    expected_sha256: str
+    spec: VersionSpec
+    expected_size_bytes: int | None = None
+    request_id: str = ""
+    model_description: str = ""
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which version to download: a number, an alias, or (neither) the latest READY one."""
+
+    version: int | None = None
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    model: Model
+    previous_version: int
+
+
+# --- validation helpers ------------------------------------------------------------------
+
+
+def _check_name(value: str, field_name: str, what: str) -> None:
+    if not NAME.match(value or ""):
+        raise InvalidArgument(
+            f"{what} {value!r} must be 1-63 lowercase letters, digits and hyphens, starting with a letter",
+            field=field_name,
+        )
+
+
+def _page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument("must not be negative", field="page_size")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _query_digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def encode_page_token(after: str | int, query: str) -> str:
+    """Opaque AIP-158 token: the last key of the page and a digest of the filters."""
+    raw = json.dumps({"a": after, "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_page_token(token: str, query: str, key_type: type) -> str | int | None:
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        after, digest = data["a"], data["q"]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise InvalidArgument("is not a page token this service issued", field="page_token") from None
+    if not isinstance(after, key_type) or isinstance(after, bool):
+        raise InvalidArgument("is not a page token this service issued", field="page_token")
+    if digest != query:
+        raise InvalidArgument("belongs to a call with different filters", field="page_token")
+    return after
+
+
+def _validate_specs(specs: tuple[TensorSpec, ...], prefix: str, violations: list[FieldViolation]) -> None:
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        where = f"{prefix}[{i}]"
+        if not spec.name:
+            violations.append(FieldViolation(f"{where}.name", "is required"))
+        elif spec.name in seen:
+            violations.append(FieldViolation(f"{where}.name", f"{spec.name!r} appears twice"))
+        seen.add(spec.name)
+        if spec.datatype and spec.datatype not in DATATYPES:
+            violations.append(
+                FieldViolation(f"{where}.datatype", f"must be one of {', '.join(sorted(DATATYPES))}")
+            )
+        if any(d < -1 for d in spec.shape):
+            violations.append(FieldViolation(f"{where}.shape", "dimensions must be >= -1"))
+
+
+def validate_upload(meta: UploadMetadata) -> None:
+    """Every problem of an upload's metadata at once, as one InvalidArgument."""
+    violations: list[FieldViolation] = []
+    if not NAME.match(meta.model or ""):
+        violations.append(
+            FieldViolation("model", "must be 1-63 lowercase letters, digits and hyphens, starting with a letter")
+        )
+    if not SHA256_HEX.match(meta.expected_sha256 or ""):
+        violations.append(FieldViolation("metadata.expected_sha256", "must be 64 lowercase hex digits"))
+    if meta.expected_size_bytes is not None and meta.expected_size_bytes < 0:
+        violations.append(FieldViolation("metadata.expected_size_bytes", "must not be negative"))
+    if len(meta.request_id) > MAX_REQUEST_ID_CHARS:
+        violations.append(FieldViolation("metadata.request_id", f"must be at most {MAX_REQUEST_ID_CHARS} characters"))
+    if len(meta.model_description) > MAX_TEXT_CHARS:
+        violations.append(FieldViolation("metadata.model_description", f"must be at most {MAX_TEXT_CHARS} characters"))
+    spec, base = meta.spec, "metadata.model_version"
+    _validate_specs(spec.inputs, f"{base}.inputs", violations)
+    _validate_specs(spec.outputs, f"{base}.outputs", violations)
+    if spec.task and spec.task not in TASKS:
+        violations.append(FieldViolation(f"{base}.task", f"must be one of {', '.join(sorted(TASKS))}"))
+    if not FORMAT.match(spec.format):
+        violations.append(FieldViolation(f"{base}.artifact.format", "must be a short lowercase name such as 'onnx'"))
+    for name in spec.metrics:
+        if not name:
+            violations.append(FieldViolation(f"{base}.metrics", "metric names must not be empty"))
+    for name in spec.library_versions:
+        if not name:
+            violations.append(FieldViolation(f"{base}.library_versions", "library names must not be empty"))
+    for fname in ("description", "dataset_fingerprint", "training_job_id"):
+        if len(getattr(spec, fname)) > MAX_TEXT_CHARS:
+            violations.append(FieldViolation(f"{base}.{fname}", f"must be at most {MAX_TEXT_CHARS} characters"))
+    if violations:
+        raise InvalidArgument.from_violations(violations)
+
+
+def _not_found_model(name: str) -> NotFound:
+    return NotFound(f"model {name!r} not found", reason="MODEL_NOT_FOUND", metadata={"model": name})
+
+
+def _not_found_version(name: str, version: int) -> NotFound:
+    return NotFound(
+        f"model {name!r} has no version {version}",
+        reason="MODEL_VERSION_NOT_FOUND",
+        metadata={"model": name, "version": str(version)},
+    )
+
+
+# --- the core ----------------------------------------------------------------------------
+
+
+class Registry:
+    """Models, versions, aliases and events; the one place their rules live."""
+
+    def __init__(
+        self,
+        store: RegistryStore,
+        artifacts: ArtifactStore,
+        notifier: EventNotifier,
+        *,
+        download_chunk_bytes: int = DEFAULT_READ_CHUNK_BYTES,
+        watch_poll_s: float = 1.0,
+        watch_batch: int = 500,
+    ) -> None:
+        if not 0 < download_chunk_bytes <= MAX_CHUNK_BYTES:
+            raise ValueError(f"download_chunk_bytes must be between 1 and {MAX_CHUNK_BYTES}")
+        self._store = store
+        self._artifacts = artifacts
+        self._notifier = notifier
+        self._download_chunk_bytes = download_chunk_bytes
+        self._watch_poll_s = watch_poll_s
+        self._watch_batch = watch_batch
+
+    # --- reads ---------------------------------------------------------------------
+
+    async def list_models(self, page_size: int = 0, page_token: str = "", name_prefix: str = "") -> Page[Model]:
+        limit = _page_size(page_size)
+        query = _query_digest("models", name_prefix)
+        after = decode_page_token(page_token, query, str)
+        models = await self._store.list_models(after=after, name_prefix=name_prefix, limit=limit + 1)
+        more = len(models) > limit
+        models = models[:limit]
+        token = encode_page_token(models[-1].name, query) if more else ""
+        return Page(models, token)
+
+    async def get_model(self, name: str) -> Model:
+        _check_name(name, "model", "model name")
+        model = await self._store.get_model(name)
+        if model is None:
+            raise _not_found_model(name)
+        return model
+
+    async def list_versions(
+        self, model: str, page_size: int = 0, page_token: str = "", state: VersionState | None = None
+    ) -> Page[ModelVersion]:
+        _check_name(model, "model", "model name")
+        limit = _page_size(page_size)
+        query = _query_digest("versions", model, state.value if state else None)
+        before = decode_page_token(page_token, query, int)
+        if await self._store.get_model(model) is None:
+            raise _not_found_model(model)
+        versions = await self._store.list_versions(model, before=before, state=state, limit=limit + 1)
+        more = len(versions) > limit
+        versions = versions[:limit]
+        token = encode_page_token(versions[-1].version, query) if more else ""
+        return Page(versions, token)
+
+    async def get_version(self, model: str, version: int) -> ModelVersion:
+        _check_name(model, "model", "model name")
+        if version < 1:
+            raise InvalidArgument("must be a version number (1 or more)", field="version")
+        found = await self._store.get_version(model, version)
+        if found is None:
+            if await self._store.get_model(model) is None:
+                raise _not_found_model(model)
+            raise _not_found_version(model, version)
+        return found
+
+    async def resolve(self, model: str, selector: Selector) -> ModelVersion:
+        """The version a selector names: by number, by alias, or the latest READY one."""
+        _check_name(model, "model", "model name")
+        if selector.version is not None:
+            return await self.get_version(model, selector.version)
+        if selector.alias is not None:
+            _check_name(selector.alias, "alias", "alias")
+            number = await self._store.alias_target(model, selector.alias)
+            if number is None:
+                if await self._store.get_model(model) is None:
+                    raise _not_found_model(model)
+                raise NotFound(
+                    f"model {model!r} has no alias {selector.alias!r}",
+                    reason="ALIAS_NOT_FOUND",
+                    metadata={"model": model, "alias": selector.alias},
+                )
+            return await self.get_version(model, number)
+        latest = await self._store.latest_ready_version(model)
+        if latest is None:
+            if await self._store.get_model(model) is None:
+                raise _not_found_model(model)
+            raise NotFound(f"model {model!r} has no READY version", reason="MODEL_VERSION_NOT_FOUND", metadata={"model": model})
+        return latest
+
+    async def open_download(self, model: str, selector: Selector) -> tuple[ModelVersion, AsyncGenerator[bytes, None]]:
+        """The version and its artifact's bytes; fails before any byte if either is missing."""
+        version = await self.resolve(model, selector)
+        if not await self._artifacts.exists(version.artifact.sha256):
+            raise FailedPrecondition(
+                f"the artifact of {model!r} version {version.version} is missing from the artifact store",
+                reason="ARTIFACT_MISSING",
+                metadata={"model": model, "version": str(version.version), "sha256": version.artifact.sha256},
+            )
+        return version, self._artifacts.open(version.artifact.sha256, self._download_chunk_bytes)
+
+    # --- writes --------------------------------------------------------------------
+
+    async def create_version(self, meta: UploadMetadata, chunks: AsyncIterator[bytes]) -> ModelVersion:
+        """Store the artifact (verified), then register the version in one transaction:
+        the model row (created on first use) is locked, the number is latest + 1, and the
+        events are appended. The model's first version also becomes `production`.
+        A repeated request_id returns the version it registered before."""
+        validate_upload(meta)
+        ref = await self._artifacts.put(chunks, meta.expected_sha256, meta.expected_size_bytes)
+        artifact = Artifact(ref.sha256, ref.size_bytes, meta.spec.format, ref.uri)
+        async with self._store.transaction() as tx:
+            model = await tx.lock_or_create_model(meta.model, meta.model_description)
+            if meta.request_id:
+                existing = await tx.version_by_request_id(meta.model, meta.request_id)
+                if existing is not None:
+                    if existing.artifact.sha256 != artifact.sha256:
+                        raise InvalidArgument(
+                            f"request_id was already used for version {existing.version}, whose artifact differs",
+                            field="metadata.request_id",
+                        )
+                    return existing
+            number = model.latest_version + 1
+            created = await tx.insert_version(meta.model, number, artifact, meta.spec, meta.request_id or None)
+            await tx.update_model(meta.model, latest_version=number, description=meta.model_description or None)
+            await tx.append_event(NewEvent(EventType.VERSION_CREATED, meta.model, number))
+            if number == 1:
+                previous = await tx.put_alias(meta.model, PRODUCTION, number)
+                await tx.append_event(NewEvent(EventType.ALIAS_MOVED, meta.model, number, PRODUCTION, previous))
+        return created
+
+    async def set_alias(self, model: str, alias: str, version: int) -> AliasChange:
+        """Point `alias` at `version` atomically. Emits ALIAS_MOVED when it changes;
+        setting an alias to where it already points changes nothing and emits nothing."""
+        violations = []
+        if not NAME.match(model or ""):
+            violations.append(FieldViolation("model", "must be 1-63 lowercase letters, digits and hyphens, starting with a letter"))
+        if not NAME.match(alias or ""):
+            violations.append(FieldViolation("alias", "must be 1-63 lowercase letters, digits and hyphens, starting with a letter"))
+        if version < 1:
+            violations.append(FieldViolation("version", "must be a version number (1 or more)"))
+        if violations:
+            raise InvalidArgument.from_violations(violations)
+        async with self._store.transaction() as tx:
+            if await tx.lock_model(model) is None:
+                raise _not_found_model(model)
+            target = await tx.get_version(model, version)
+            if target is None:
+                raise _not_found_version(model, version)
+            if target.state is VersionState.ARCHIVED:
+                raise FailedPrecondition(
+                    f"version {version} of {model!r} is archived; aliases cannot point to it",
+                    reason="MODEL_VERSION_ARCHIVED",
+                    metadata={"model": model, "version": str(version)},
+                )
+            previous = await tx.put_alias(model, alias, version)
+            if previous != version:
+                await tx.update_model(model)
+                await tx.append_event(NewEvent(EventType.ALIAS_MOVED, model, version, alias, previous))
+            after = await tx.get_model(model)
+        assert after is not None
+        return AliasChange(after, previous)
+
+    async def archive_version(self, model: str, version: int) -> ModelVersion:
+        """Retire a version (kept for lineage, no longer served); emits VERSION_ARCHIVED.
+        FAILED_PRECONDITION while an alias points to it. Archiving twice is a no-op."""
+        _check_name(model, "model", "model name")
+        async with self._store.transaction() as tx:
+            if await tx.lock_model(model) is None:
+                raise _not_found_model(model)
+            target = await tx.get_version(model, version)
+            if target is None:
+                raise _not_found_version(model, version)
+            if target.state is VersionState.ARCHIVED:
+                return target
+            aliases = sorted(a for a, v in (await tx.aliases(model)).items() if v == version)
+            if aliases:
+                raise FailedPrecondition(
+                    f"version {version} of {model!r} is the target of {', '.join(aliases)}; move the aliases first",
+                    reason="MODEL_VERSION_IN_USE",
+                    metadata={"model": model, "version": str(version), "aliases": ",".join(aliases)},
+                )
+            archived = await tx.set_version_state(model, version, VersionState.ARCHIVED)
+            await tx.update_model(model)
+            await tx.append_event(NewEvent(EventType.VERSION_ARCHIVED, model, version))
+        return archived
+
+    # --- events --------------------------------------------------------------------
+
+    async def last_sequence(self) -> int:
+        """The sequence number of the newest event (0 when there is none)."""
+        return await self._store.last_sequence()
+
+    @property
+    def watchers(self) -> int:
+        """How many watch() iterators of this process are open."""
+        return self._notifier.subscriber_count
+
+    async def watch(self, since_sequence: int | None = None, model: str | None = None) -> AsyncGenerator[ModelEvent, None]:
+        """Events in sequence order: those after `since_sequence` (None: from now on),
+        then live ones, forever. Closing the iterator releases the subscription.
+
+        The subscription is taken before the starting point is read, so an event that
+        commits in between is still seen; each wake-up (NOTIFY, or the poll backstop)
+        re-reads `sequence > last seen`, which is complete because the store makes
+        sequence numbers visible strictly in order (see store.EventTransaction)."""
+        if since_sequence is not None and since_sequence < 0:
+            raise InvalidArgument("must not be negative", field="since_sequence")
+        if model:
+            _check_name(model, "model", "model name")
+        with self._notifier.subscribe() as wake:
+            last = since_sequence if since_sequence is not None else await self._store.last_sequence()
+            while True:
+                wake.clear()
+                batch = await self._store.events_after(last, model or None, self._watch_batch)
+                for event in batch:
+                    yield event
+                    last = event.sequence
+                if len(batch) < self._watch_batch:
+                    try:
+                        await asyncio.wait_for(wake.wait(), self._watch_poll_s)
+                    except TimeoutError:
+                        pass
