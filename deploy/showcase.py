@@ -2,10 +2,64 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+from chatdb.connector.v1 import connector_service_pb2 as conn_pb
+from chatdb.connector.v1 import connector_service_pb2_grpc, statement_pb2
+
+from servers.connector.cli import register_demo_connections
+from servers.connector.convert import cell_to_value
 from servers.runtime.settings import Settings
+
+BIN = Path(sys.executable).parent
+
+# "Total sales by region last month", as the connector runs it (read-only, bound dates).
+SALES_BY_REGION = {
+    "demo-postgres": (
+        "SELECT region, count(*) AS sales, sum(amount) AS total FROM sales "
+        "WHERE sale_date >= date_trunc('month', current_date) - interval '1 month' "
+        "AND sale_date < date_trunc('month', current_date) GROUP BY region ORDER BY total DESC"
+    ),
+    "demo-mysql": (
+        "SELECT region, count(*) AS sales, sum(amount) AS total FROM sales "
+        "WHERE sale_date >= DATE_FORMAT(CURRENT_DATE - INTERVAL 1 MONTH, '%Y-%m-01') "
+        "AND sale_date < DATE_FORMAT(CURRENT_DATE, '%Y-%m-01') GROUP BY region ORDER BY total DESC"
+    ),
+}
 
 
 async def show(settings: Settings) -> None:
-    """Later issues add their demonstrations here (demo connections and a query, a
-    trained model, a prediction, a question through Envoy)."""
-    return None
+    print("\n== connector: demo databases and a question's SQL")
+    subprocess.run([str(BIN / "chatdb"), "demo-data"], check=True)
+    address = f"127.0.0.1:{settings.connector_port}"
+    await register_demo_connections(address, settings=settings)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
+        for connection_id, sql in SALES_BY_REGION.items():
+            reply = await stub.ExecuteQuery(
+                conn_pb.ExecuteQueryRequest(
+                    connection_id=connection_id,
+                    statement=statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql=sql)),
+                ),
+                timeout=30,
+            )
+            print(f"\n{connection_id}: total sales by region last month "
+                  f"({reply.rows_returned} rows, {reply.execution_time.ToMilliseconds()} ms)")
+            names = [c.name for c in reply.columns]
+            print("  " + "  ".join(f"{n:>14}" for n in names))
+            for row in reply.rows:
+                print("  " + "  ".join(f"{str(cell_to_value(c)):>14}" for c in row.cells))
+        refused = stub.ExecuteQuery(
+            conn_pb.ExecuteQueryRequest(
+                connection_id="demo-postgres",
+                statement=statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql="DELETE FROM sales")),
+            ),
+            timeout=30,
+        )
+        try:
+            await refused
+        except grpc.aio.AioRpcError as exc:
+            print(f"\nDELETE FROM sales on a read-only connection: {exc.code().name}: {exc.details()}")

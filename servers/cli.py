@@ -6,6 +6,8 @@
     chatdb migrate           create and migrate the platform database
     chatdb certs DIR         write a CA and server/client certificates for mTLS
     chatdb settings          list every CHATDB_* setting with its value and meaning
+    chatdb demo-data         load the chatdb_demo sample database (PostgreSQL, MySQL)
+    chatdb connections       list the connector's connections
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     certs.set_defaults(func=_certs)
 
     sub.add_parser("settings", help="list every CHATDB_* setting").set_defaults(func=_settings)
+
+    from .connector.cli import add_commands as add_connector_commands
+
+    add_connector_commands(sub)
     return parser
 
 

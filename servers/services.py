@@ -25,6 +25,14 @@ def _placeholders(*services: tuple[str, str], lands_with: str) -> Factory:
     return build
 
 
+async def _connector(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    # Imported on use: the connector's drivers (asyncpg, aiomysql, motor) load only in
+    # the process that serves it.
+    from .connector.app import build
+
+    return await build(settings, stack)
+
+
 async def _registry(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
     from .registry.app import build
 
@@ -37,10 +45,7 @@ SERVICES: dict[str, Factory] = {
         ("chatdb.gateway.v1.api_key_service", "ApiKeyService"),
         lands_with="the gateway issue",
     ),
-    "connector": _placeholders(
-        ("chatdb.connector.v1.connector_service", "ConnectorService"),
-        lands_with="the DB connector issue",
-    ),
+    "connector": _connector,
     "parser": _placeholders(
         ("chatdb.parser.v1.query_parser_service", "QueryParserService"),
         lands_with="the natural-language parser issue",

@@ -44,7 +44,8 @@ def wait_serving(address: str, proc: subprocess.Popen, timeout_s: float = 30) ->
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read()}")
+            output = proc.stderr.read() if proc.stderr else "(see its log)"
+            raise AssertionError(f"server exited with {proc.returncode}: {output}")
         out = grpcurl("-max-time", "2", address, "grpc.health.v1.Health/Check")
         if '"SERVING"' in out.stdout:
             return

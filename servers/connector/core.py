@@ -1,0 +1,751 @@
+"""ConnectorCore: the connector's policy in plain async Python (no grpc, no pb2).
+
+Everything a transport could get wrong lives here, once: request validation (with
+field violations), the connect check before a connection is stored, one lazily opened
+Driver (pool) per connection, the schema cache, the read-only guard, timeouts, row caps
+and page tokens. Servicers only translate.
+
+Page tokens (ExecuteQuery and ListConnections) are opaque and signed:
+    token = urlsafe_b64(HMAC-SHA256(key, body)[:16] + body),  body = compact JSON
+    ExecuteQuery body: {"v": 1, "p": "q", "c": connection_id, "h": statement hash, "o": offset}
+    ListConnections:   {"v": 1, "p": "l", "a": last connection_id, "k": kind filter}
+The statement hash covers the connection, the statement with its parameters and the
+effective row cap, so a token replayed with another statement, another connection or
+another max_rows is INVALID_ARGUMENT rather than a silently wrong page. The key comes
+from CHATDB_CONNECTOR_PAGE_TOKEN_KEY; when unset a random key is drawn per process, so
+tokens then do not survive a restart or cross replicas (the client starts over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from servers.runtime.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from servers.runtime.settings import Settings
+
+from . import dsn as dsnlib
+from .domain import (
+    ConnectionConfig,
+    ConnectionKind,
+    MongoAggregate,
+    MongoFind,
+    SchemaInfo,
+    SqlQuery,
+)
+from .drivers import Driver, open_driver
+from .model import (
+    Connection,
+    ConnectionList,
+    ConnectionOptions,
+    ConnectionSpec,
+    ExecuteRequest,
+    QueryPage,
+    SchemaResult,
+    Statement,
+    StreamBatch,
+    StreamEvent,
+    StreamHeader,
+    StreamRequest,
+    StreamSummary,
+)
+from .sql_guard import (
+    Dialect,
+    VerdictKind,
+    check_mongo_filter,
+    check_mongo_pipeline,
+    check_read_only,
+)
+from .store import ConnectionStore
+
+log = logging.getLogger("chatdb.connector")
+
+T = TypeVar("T")
+
+CONNECTION_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+MAX_DISPLAY_NAME = 128
+MAX_REQUEST_ID = 128
+MAX_POOL_SIZE = 100
+# Slack between the timeout the database enforces and the one asyncio enforces as a
+# last resort (a driver stuck on a dead socket); the database's own error is better.
+_LOCAL_TIMEOUT_SLACK_S = 2.0
+_DIALECTS = {ConnectionKind.POSTGRES: Dialect.POSTGRES, ConnectionKind.MYSQL: Dialect.MYSQL}
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+class PageTokens:
+    """Signs and verifies opaque page tokens (see the module docstring)."""
+
+    VERSION = 1
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _sign(self, body: dict[str, Any]) -> str:
+        raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        mac = hmac.new(self._key, raw, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac + raw).rstrip(b"=").decode()
+
+    def _open(self, token: str, purpose: str) -> dict[str, Any]:
+        bad = InvalidArgument(
+            "page_token is not a token this service issued for this call; pass next_page_token "
+            "unchanged, or omit it to start over",
+            field="page_token", reason="INVALID_PAGE_TOKEN",
+        )
+        try:
+            blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            raise bad from None
+        mac, raw = blob[:16], blob[16:]
+        if len(mac) < 16 or not hmac.compare_digest(mac, hmac.new(self._key, raw, hashlib.sha256).digest()[:16]):
+            raise bad
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise bad from None
+        if not isinstance(body, dict) or body.get("v") != self.VERSION or body.get("p") != purpose:
+            raise bad
+        return body
+
+    def query_token(self, connection_id: str, digest: str, offset: int) -> str:
+        return self._sign({"v": self.VERSION, "p": "q", "c": connection_id, "h": digest, "o": offset})
+
+    def read_query_token(self, token: str, connection_id: str, digest: str) -> int:
+        body = self._open(token, "q")
+        if body.get("c") != connection_id:
+            raise InvalidArgument(
+                f"page_token was issued for connection {body.get('c')!r}, not {connection_id!r}",
+                field="page_token", reason="PAGE_TOKEN_MISMATCH",
+            )
+        if body.get("h") != digest:
+            raise InvalidArgument(
+                "page_token was issued for another statement (statement, parameters and "
+                "max_rows must be those of the call that returned it)",
+                field="page_token", reason="PAGE_TOKEN_MISMATCH",
+            )
+        offset = body.get("o")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidArgument("page_token is corrupt", field="page_token", reason="INVALID_PAGE_TOKEN")
+        return offset
+
+    def list_token(self, after: str, kind: ConnectionKind | None) -> str:
+        return self._sign({"v": self.VERSION, "p": "l", "a": after, "k": kind.value if kind else ""})
+
+    def read_list_token(self, token: str, kind: ConnectionKind | None) -> str:
+        body = self._open(token, "l")
+        if body.get("k") != (kind.value if kind else ""):
+            raise InvalidArgument(
+                "page_token was issued for a list with another kind filter",
+                field="page_token", reason="PAGE_TOKEN_MISMATCH",
+            )
+        after = body.get("a")
+        if not isinstance(after, str):
+            raise InvalidArgument("page_token is corrupt", field="page_token", reason="INVALID_PAGE_TOKEN")
+        return after
+
+
+def statement_digest(connection_id: str, statement: Statement, row_cap: int) -> str:
+    """Hash binding a page token to one statement. repr() of the frozen domain
+    dataclasses is deterministic (dicts keep their order, Decimal/datetime/ObjectId reprs
+    are exact) and distinguishes 1, 1.0, True and Decimal("1.0") as it must."""
+    text = repr((connection_id, type(statement).__name__, statement, row_cap))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- pools
+
+
+def driver_config(connection: Connection) -> ConnectionConfig:
+    o = connection.options
+    return ConnectionConfig(
+        kind=connection.kind,
+        dsn=dsnlib.with_options(connection.secret_dsn, dict(o.driver_options)),
+        read_only=connection.read_only,
+        pool_min_size=o.pool_min_size,
+        pool_max_size=o.pool_max_size,
+        connect_timeout_s=o.connect_timeout_s,
+        statement_timeout_s=o.statement_timeout_s,
+        max_rows=o.max_rows,
+    )
+
+
+class PoolManager:
+    """One Driver (and so one pool) per connection, opened on first use.
+
+    A driver is keyed by the connection's id and checked against its config, so a
+    connection deleted and re-created with another target never reuses the old pool.
+    A driver that reported the database UNAVAILABLE is dropped, so the next call builds
+    a fresh pool once the database is back, whatever state the old one was left in.
+    """
+
+    def __init__(self, opener: Callable[[ConnectionConfig], Driver] = open_driver) -> None:
+        self._opener = opener
+        self._drivers: dict[str, tuple[ConnectionConfig, Driver]] = {}
+        self._closing: set[asyncio.Task] = set()
+
+    def get(self, connection: Connection) -> Driver:
+        config = driver_config(connection)
+        entry = self._drivers.get(connection.connection_id)
+        if entry is not None and entry[0] == config:
+            return entry[1]
+        # open_driver is lazy (no I/O), so check-and-set needs no lock.
+        driver = self._opener(config)
+        self._drivers[connection.connection_id] = (config, driver)
+        if entry is not None:
+            self._close_later(entry[1])
+        return driver
+
+    def discard(self, connection_id: str, driver: Driver | None = None) -> None:
+        """Forget the connection's driver (only `driver`, when given) and close it."""
+        entry = self._drivers.get(connection_id)
+        if entry is None or (driver is not None and entry[1] is not driver):
+            return
+        del self._drivers[connection_id]
+        self._close_later(entry[1])
+
+    def _close_later(self, driver: Driver) -> None:
+        # In the background and bounded: a pool whose database is gone can take long to
+        # close, and the caller (a failing query, a delete) should not wait for it.
+        async def close() -> None:
+            try:
+                async with asyncio.timeout(10):
+                    await driver.close()
+            except Exception as exc:  # noqa: BLE001 - closing is best effort
+                log.warning("closing a driver failed", extra={"error": repr(exc)})
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        drivers = [d for _, d in self._drivers.values()]
+        self._drivers.clear()
+        for driver in drivers:
+            self._close_later(driver)
+        if self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
+
+
+# --------------------------------------------------------------------------- schema cache
+
+
+@dataclasses.dataclass(frozen=True)
+class _CachedSchema:
+    schema: SchemaInfo
+    introspect_time: datetime
+    expire_time: datetime
+    expires_at: float  # time.monotonic()
+
+
+class SchemaCache:
+    """Introspected schemas per connection with a TTL; one introspection at a time per
+    connection, so a burst of GetSchema calls after expiry costs one round of queries."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        # Keyed by (id, create time): a re-created connection never sees the old schema.
+        self._entries: dict[tuple[str, datetime | None], _CachedSchema] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(
+        self, connection: Connection, introspect: Callable[[], Awaitable[SchemaInfo]], refresh: bool
+    ) -> tuple[_CachedSchema, bool]:
+        key = (connection.connection_id, connection.create_time)
+        entry = self._entries.get(key)
+        if entry is not None and not refresh and entry.expires_at > time.monotonic():
+            return entry, True
+        lock = self._locks.setdefault(connection.connection_id, asyncio.Lock())
+        async with lock:
+            entry = self._entries.get(key)
+            if entry is not None and not refresh and entry.expires_at > time.monotonic():
+                return entry, True  # another call introspected while we waited
+            schema = await introspect()
+            now = datetime.now(UTC)
+            entry = _CachedSchema(schema, now, now + timedelta(seconds=self.ttl_s), time.monotonic() + self.ttl_s)
+            self._entries[key] = entry
+            return entry, False
+
+    def invalidate(self, connection_id: str) -> None:
+        for key in [k for k in self._entries if k[0] == connection_id]:
+            del self._entries[key]
+        self._locks.pop(connection_id, None)
+
+
+# --------------------------------------------------------------------------- the core
+
+
+class ConnectorCore:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConnectionStore,
+        *,
+        opener: Callable[[ConnectionConfig], Driver] = open_driver,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._opener = opener
+        self.pools = PoolManager(opener)
+        self.schemas = SchemaCache(settings.connector_schema_cache_ttl_s)
+        key = settings.connector_page_token_key
+        if key is None:
+            log.info("CHATDB_CONNECTOR_PAGE_TOKEN_KEY unset: page tokens are signed with a "
+                     "random per-process key and do not survive a restart")
+            self.tokens = PageTokens(secrets.token_bytes(32))
+        else:
+            self.tokens = PageTokens(key.get_secret_value().encode())
+
+    async def aclose(self) -> None:
+        await self.pools.aclose()
+
+    # ----------------------------------------------------------------- connections
+
+    async def create_connection(self, connection_id: str, spec: ConnectionSpec, request_id: str = "") -> Connection:
+        connection = self._normalize(connection_id, spec, request_id)
+        if request_id:
+            earlier = await self.store.get_by_request_id(request_id)
+            if earlier is not None:
+                return self._replay(earlier, connection, request_id)
+        if await self.store.exists(connection_id):
+            raise _exists(connection_id)
+        await self._check_reachable(connection)
+        stored = await self.store.insert(connection, request_id or None)
+        if stored is None:  # a concurrent create with the same request_id won the race
+            earlier = await self.store.get_by_request_id(request_id)
+            if earlier is None:
+                raise Unavailable("connection create raced with a delete; retry", reason="CREATE_RACE")
+            return self._replay(earlier, connection, request_id)
+        log.info("connection created", extra={"connection_id": connection_id, "kind": stored.kind.value,
+                                               "read_only": stored.read_only})
+        return stored
+
+    @staticmethod
+    def _replay(earlier: Connection, wanted: Connection, request_id: str) -> Connection:
+        if earlier.same_spec(wanted):
+            return earlier
+        raise InvalidArgument(
+            f"request_id {request_id!r} was already used for another create "
+            f"(connection {earlier.connection_id!r}); use a new request_id",
+            field="request_id", reason="REQUEST_ID_REUSED",
+        )
+
+    async def _check_reachable(self, connection: Connection) -> None:
+        driver = self._opener(driver_config(connection))
+        timeout_s = connection.options.connect_timeout_s + _LOCAL_TIMEOUT_SLACK_S
+        try:
+            async with asyncio.timeout(timeout_s):
+                await driver.check()
+        except TimeoutError:
+            raise FailedPrecondition(
+                f"cannot connect: no answer from the database within {timeout_s:g}s",
+                reason="CANNOT_CONNECT", metadata={"connection_id": connection.connection_id},
+            ) from None
+        finally:
+            with contextlib.suppress(Exception):
+                await driver.close()
+
+    async def get_connection(self, connection_id: str) -> Connection:
+        _check_id(connection_id)
+        return await self.store.get(connection_id, with_secret=False)
+
+    async def list_connections(self, page_size: int = 0, page_token: str = "",
+                               kind: ConnectionKind | None = None) -> ConnectionList:
+        size = _page_size(page_size, self.settings.connector_default_list_page_size,
+                          self.settings.connector_max_list_page_size, "page_size")
+        after = self.tokens.read_list_token(page_token, kind) if page_token else ""
+        rows = await self.store.list(limit=size + 1, after=after, kind=kind)
+        if len(rows) > size:
+            rows = rows[:size]
+            return ConnectionList(rows, self.tokens.list_token(rows[-1].connection_id, kind))
+        return ConnectionList(rows, "")
+
+    async def delete_connection(self, connection_id: str, allow_missing: bool = False) -> None:
+        _check_id(connection_id)
+        deleted = await self.store.delete(connection_id)
+        # Always drop what we hold: another replica may have deleted the row.
+        self.pools.discard(connection_id)
+        self.schemas.invalidate(connection_id)
+        if not deleted and not allow_missing:
+            raise NotFound(f"connection {connection_id!r} not found", reason="CONNECTION_NOT_FOUND",
+                           metadata={"connection_id": connection_id})
+        if deleted:
+            log.info("connection deleted", extra={"connection_id": connection_id})
+
+    def _normalize(self, connection_id: str, spec: ConnectionSpec, request_id: str) -> Connection:
+        """Validate a create request and turn it into the connection to store, with
+        every default filled in; all problems are reported at once."""
+        s = self.settings
+        v: list[FieldViolation] = []
+        if not CONNECTION_ID.match(connection_id or ""):
+            v.append(FieldViolation("connection_id", "must be 1-63 characters of lowercase letters, digits "
+                                    "and hyphens, starting with a letter"))
+        if len(request_id) > MAX_REQUEST_ID:
+            v.append(FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID} characters"))
+        if len(spec.display_name) > MAX_DISPLAY_NAME:
+            v.append(FieldViolation("connection.display_name", f"must be at most {MAX_DISPLAY_NAME} characters"))
+        kind = spec.kind
+        if kind is None:
+            v.append(FieldViolation("connection.kind", "is required (POSTGRES, MYSQL or MONGODB)"))
+
+        parsed: dsnlib.ParsedDsn | None = None
+        if spec.dsn:
+            try:
+                parsed = dsnlib.parse(spec.dsn)
+            except dsnlib.DsnError as exc:
+                v.append(FieldViolation("connection.dsn", str(exc)))
+            else:
+                if kind is not None and parsed.scheme not in dsnlib.SCHEMES[kind.value]:
+                    v.append(FieldViolation("connection.dsn", f"scheme {parsed.scheme!r} does not match kind "
+                                            f"{kind.name}; use {' or '.join(dsnlib.SCHEMES[kind.value])}"))
+                if not parsed.database:
+                    v.append(FieldViolation("connection.dsn", "names no database (…/database)"))
+        else:
+            if not spec.host:
+                v.append(FieldViolation("connection.host", "is required when connection.dsn is not set"))
+            if not spec.database:
+                v.append(FieldViolation("connection.database", "is required when connection.dsn is not set"))
+            if not 0 <= spec.port <= 65535:
+                v.append(FieldViolation("connection.port", "must be between 0 and 65535"))
+            if any(c in spec.host for c in "/@?#, "):
+                v.append(FieldViolation("connection.host", "must be a host name or IP address"))
+
+        o = spec.options
+        pool_min = o.pool_min_size or s.connector_pool_min_size
+        pool_max = o.pool_max_size or max(s.connector_pool_max_size, pool_min)
+        if o.pool_min_size < 0 or o.pool_min_size > MAX_POOL_SIZE:
+            v.append(FieldViolation("connection.options.pool_min_size", f"must be between 0 and {MAX_POOL_SIZE}"))
+        if o.pool_max_size < 0 or o.pool_max_size > MAX_POOL_SIZE:
+            v.append(FieldViolation("connection.options.pool_max_size", f"must be between 0 and {MAX_POOL_SIZE}"))
+        elif pool_min > pool_max:
+            v.append(FieldViolation("connection.options.pool_max_size", "must not be less than pool_min_size"))
+        if o.connect_timeout_s < 0:
+            v.append(FieldViolation("connection.options.connect_timeout", "must not be negative"))
+        if o.statement_timeout_s < 0 or o.statement_timeout_s > s.connector_max_statement_timeout_s:
+            v.append(FieldViolation("connection.options.statement_timeout",
+                                    f"must be between 0 and {s.connector_max_statement_timeout_s:g}s"))
+        if o.max_rows < 0 or o.max_rows > s.connector_row_cap:
+            v.append(FieldViolation("connection.options.max_rows", f"must be between 0 and {s.connector_row_cap}"))
+        for key in o.driver_options:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", key):
+                v.append(FieldViolation("connection.options.driver_options", f"invalid option name {key!r}"))
+            elif key.lower() in ("password", "pwd", "passwd"):
+                v.append(FieldViolation("connection.options.driver_options",
+                                        "must not carry the password; use connection.password"))
+        if v:
+            raise InvalidArgument.from_violations(v)
+        assert kind is not None
+
+        if parsed is None:
+            secret = dsnlib.build(kind.value, spec.host, spec.port, spec.user, spec.password, spec.database)
+            parsed = dsnlib.parse(secret)
+        else:
+            secret = spec.dsn
+            if spec.password and parsed.password is None:
+                # A DSN without a password plus a separate password field: combine them.
+                secret = dsnlib.unparse(parsed, password=spec.password, query=parsed.query)
+                parsed = dsnlib.parse(secret)
+        options = ConnectionOptions(
+            pool_min_size=pool_min,
+            pool_max_size=pool_max,
+            connect_timeout_s=o.connect_timeout_s or s.connector_connect_timeout_s,
+            statement_timeout_s=o.statement_timeout_s or s.connector_statement_timeout_s,
+            max_rows=o.max_rows or min(s.connector_max_rows, s.connector_row_cap),
+            driver_options=dict(o.driver_options),
+        )
+        return Connection(
+            connection_id=connection_id,
+            kind=kind,
+            dsn=dsnlib.masked(parsed),
+            secret_dsn=secret,
+            display_name=spec.display_name,
+            host=parsed.host,
+            port=parsed.port or dsnlib.DEFAULT_PORTS[kind.value],
+            user=parsed.user,
+            database=parsed.database,
+            has_password=parsed.has_password,
+            read_only=spec.read_only,
+            options=options,
+        )
+
+    # ----------------------------------------------------------------- schema
+
+    async def get_schema(self, connection_id: str, *, refresh: bool = False,
+                         schema_names: tuple[str, ...] = (), tables: tuple[str, ...] = (),
+                         deadline_s: float | None = None) -> SchemaResult:
+        _check_id(connection_id)
+        connection = await self.store.get(connection_id)
+        timeout_s = self._timeout(connection, 0.0, deadline_s)
+
+        async def introspect() -> SchemaInfo:
+            driver = self.pools.get(connection)
+            return await self._run(connection, driver, driver.introspect(), timeout_s)
+
+        entry, cached = await self.schemas.get(connection, introspect, refresh)
+        schema = entry.schema
+        if schema_names or tables:
+            wanted_schemas, wanted_tables = set(schema_names), set(tables)
+            schema = dataclasses.replace(schema, tables=tuple(
+                t for t in schema.tables
+                if (not wanted_schemas or t.schema in wanted_schemas)
+                and (not wanted_tables or t.name in wanted_tables)
+            ))
+        return SchemaResult(
+            connection_id=connection_id,
+            schema=schema,
+            version=schema.fingerprint(),
+            introspect_time=entry.introspect_time,
+            expire_time=entry.expire_time,
+            cached=cached,
+        )
+
+    # ----------------------------------------------------------------- queries
+
+    async def execute(self, request: ExecuteRequest) -> QueryPage:
+        s = self.settings
+        page_size = _page_size(request.page_size, s.connector_default_page_size, s.connector_max_page_size, "page_size")
+        _check_query_limits(request.timeout_s, request.max_rows)
+        _check_id(request.connection_id)
+        connection = await self.store.get(request.connection_id)
+        query = self._admit(connection, request.statement, request.sql_dialect)
+        cap = self._row_cap(connection, request.max_rows)
+        digest = statement_digest(connection.connection_id, request.statement, cap)
+        offset = self.tokens.read_query_token(request.page_token, connection.connection_id, digest) if request.page_token else 0
+        limit = min(page_size, cap - offset)
+        if limit <= 0:  # only a token minted under different limits could get here
+            raise InvalidArgument("page_token points past the end of the result", field="page_token",
+                                  reason="INVALID_PAGE_TOKEN")
+        timeout_s = self._timeout(connection, request.timeout_s, request.deadline_s)
+        driver = self.pools.get(connection)
+        started = time.perf_counter()
+        page = await self._run(connection, driver,
+                               driver.fetch_page(query, offset=offset, limit=limit, timeout_s=timeout_s), timeout_s)
+        elapsed = time.perf_counter() - started
+        end = offset + len(page.rows)
+        next_token, truncated = "", False
+        if page.has_more and page.rows:
+            if end < cap:
+                next_token = self.tokens.query_token(connection.connection_id, digest, end)
+            else:
+                truncated = True
+        return QueryPage(page.columns, page.rows, next_token, truncated, elapsed)
+
+    async def stream(self, request: StreamRequest) -> AsyncIterator[StreamEvent]:
+        """Header, then batches, then the summary. Closing this generator (a client
+        that cancels) closes the driver's, which stops the database work."""
+        s = self.settings
+        batch_size = _page_size(request.batch_size, s.connector_stream_batch_size,
+                                s.connector_max_stream_batch_size, "batch_size")
+        _check_query_limits(request.timeout_s, request.max_rows)
+        _check_id(request.connection_id)
+        connection = await self.store.get(request.connection_id)
+        query = self._admit(connection, request.statement, request.sql_dialect)
+        cap = self._row_cap(connection, request.max_rows)
+        timeout_s = self._timeout(connection, request.timeout_s, request.deadline_s)
+        driver = self.pools.get(connection)
+        started = time.perf_counter()
+        # One row past the cap tells "exactly cap rows" from "cut short".
+        source = _ReadAhead(driver.stream(query, batch_size=batch_size, timeout_s=timeout_s, max_rows=cap + 1))
+        total, truncated = 0, False
+        async with contextlib.aclosing(source):
+            columns = await self._run(connection, driver, anext(source), timeout_s)
+            yield StreamHeader(tuple(columns))
+            while not truncated:
+                try:
+                    rows = await self._run(connection, driver, anext(source), None)
+                except StopAsyncIteration:
+                    break
+                if total + len(rows) > cap:
+                    rows, truncated = rows[: cap - total], True
+                if rows:
+                    yield StreamBatch(rows, total)
+                    total += len(rows)
+        yield StreamSummary(total, truncated, time.perf_counter() - started)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _admit(self, connection: Connection, statement: Statement, sql_dialect: str | None) -> Statement:
+        """The statement if this connection may run it; the read-only guard's verdict
+        as PERMISSION_DENIED / INVALID_ARGUMENT otherwise."""
+        cid = connection.connection_id
+        if isinstance(statement, SqlQuery):
+            if connection.kind is ConnectionKind.MONGODB:
+                raise InvalidArgument(f"connection {cid!r} is MongoDB: send statement.mongo_find or "
+                                      "statement.mongo_aggregate, not SQL", field="statement")
+            dialect = _DIALECTS[connection.kind]
+            if sql_dialect and sql_dialect != dialect.value:
+                raise InvalidArgument(f"statement is written for {sql_dialect} but connection {cid!r} is "
+                                      f"{dialect.value}", field="statement.sql.dialect")
+            if not statement.sql.strip():
+                raise InvalidArgument("the SQL statement is empty", field="statement.sql")
+            if connection.read_only:
+                verdict = check_read_only(statement.sql, dialect)
+                if verdict.kind is VerdictKind.REFUSED:
+                    raise PermissionDenied(
+                        f"connection {cid!r} is read-only and the statement was refused: {verdict.reason}",
+                        reason="STATEMENT_NOT_READ_ONLY", metadata={"refused": verdict.reason, "connection_id": cid},
+                    )
+                if verdict.kind is VerdictKind.SYNTAX_ERROR:
+                    raise _syntax_error(verdict.reason, verdict.line, verdict.col)
+            return statement
+        if connection.kind is not ConnectionKind.MONGODB:
+            raise InvalidArgument(f"connection {cid!r} is {connection.kind.name}: send statement.sql",
+                                  field="statement")
+        if connection.read_only:
+            if isinstance(statement, MongoFind):
+                checks = [("statement.mongo_find.filter", check_mongo_filter(statement.filter))]
+                if statement.projection:
+                    checks.append(("statement.mongo_find.projection", check_mongo_filter(statement.projection)))
+            else:
+                assert isinstance(statement, MongoAggregate)
+                checks = [("statement.mongo_aggregate.pipeline", check_mongo_pipeline(list(statement.pipeline)))]
+            for field, verdict in checks:
+                if verdict.kind is VerdictKind.REFUSED:
+                    raise PermissionDenied(
+                        f"connection {cid!r} is read-only and the statement was refused: {verdict.reason}",
+                        reason="STATEMENT_NOT_READ_ONLY", metadata={"refused": verdict.reason, "connection_id": cid},
+                    )
+                if verdict.kind is VerdictKind.SYNTAX_ERROR:
+                    raise InvalidArgument(verdict.reason, field=field)
+        return statement
+
+    def _row_cap(self, connection: Connection, requested: int) -> int:
+        cap = connection.options.max_rows or self.settings.connector_max_rows
+        return min(cap, requested) if requested > 0 else cap
+
+    def _timeout(self, connection: Connection, requested_s: float, deadline_s: float | None) -> float:
+        """min(call deadline, the request's timeout, the connection's statement timeout)."""
+        timeout = connection.options.statement_timeout_s or self.settings.connector_statement_timeout_s
+        if requested_s > 0:
+            timeout = min(timeout, requested_s)
+        if deadline_s is not None:
+            if deadline_s <= 0:
+                raise DeadlineExceeded("the call's deadline passed before the statement started")
+            # Leave the database's timeout error a moment to reach the client before the
+            # client's own deadline fires, so it carries the database's message.
+            timeout = min(timeout, max(deadline_s - min(0.1, deadline_s * 0.1), 0.001))
+        return timeout
+
+    async def _run(self, connection: Connection, driver: Driver, awaitable: Awaitable[T],
+                   timeout_s: float | None) -> T:
+        """Await a driver call: a local timeout as the last resort behind the database's
+        own, and a driver that lost its database dropped so the next call rebuilds it."""
+        try:
+            if timeout_s is None:
+                return await awaitable
+            async with asyncio.timeout(timeout_s + _LOCAL_TIMEOUT_SLACK_S):
+                return await awaitable
+        except TimeoutError:
+            self.pools.discard(connection.connection_id, driver)
+            raise DeadlineExceeded(f"the statement did not finish within {timeout_s:g}s",
+                                   reason="STATEMENT_TIMEOUT") from None
+        except Unavailable:
+            self.pools.discard(connection.connection_id, driver)
+            raise
+
+
+class _ReadAhead:
+    """Reads a driver's stream one step ahead in a task of its own, so the database
+    produces the next batch while this one is encoded and sent (the two overlap instead
+    of taking turns). At most `depth` items wait, so memory stays bounded. Closing it
+    cancels the reader, which unwinds the driver's generator (cursor, transaction)."""
+
+    _END = object()
+
+    def __init__(self, source: AsyncIterator[Any], depth: int = 2) -> None:
+        self._source = source
+        self._queue: asyncio.Queue = asyncio.Queue(maxsize=depth)
+        self._task: asyncio.Task | None = None
+
+    async def _pump(self) -> None:
+        try:
+            async for item in self._source:
+                await self._queue.put((item, None))
+            await self._queue.put((self._END, None))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer as is
+            await self._queue.put((None, exc))
+
+    def __aiter__(self) -> _ReadAhead:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._pump())
+        item, exc = await self._queue.get()
+        if exc is not None:
+            raise exc
+        if item is self._END:
+            self._queue.put_nowait((self._END, None))  # stay exhausted
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _exists(connection_id: str) -> AlreadyExists:
+    return AlreadyExists(f"connection {connection_id!r} already exists", reason="CONNECTION_EXISTS",
+                         metadata={"connection_id": connection_id})
+
+
+def _check_id(connection_id: str) -> None:
+    if not CONNECTION_ID.match(connection_id or ""):
+        raise InvalidArgument(
+            "connection_id must be 1-63 characters of lowercase letters, digits and hyphens, "
+            "starting with a letter", field="connection_id",
+        )
+
+
+def _page_size(value: int, default: int, maximum: int, field: str) -> int:
+    if value < 0:
+        raise InvalidArgument(f"{field} must not be negative", field=field)
+    return min(value or default, maximum)
+
+
+def _check_query_limits(timeout_s: float, max_rows: int) -> None:
+    v = []
+    if timeout_s < 0:
+        v.append(FieldViolation("timeout", "must not be negative"))
+    if max_rows < 0:
+        v.append(FieldViolation("max_rows", "must not be negative"))
+    if v:
+        raise InvalidArgument.from_violations(v)
+
+
+def _syntax_error(message: str, line: int | None, col: int | None) -> InvalidArgument:
+    where = f" (line {line}, column {col})" if line is not None and col is not None and f"line {line}" not in message else ""
+    metadata = {"line": str(line), "column": str(col)} if line is not None and col is not None else {}
+    return InvalidArgument(f"syntax error: {message}{where}", field="statement.sql",
+                           reason="SQL_SYNTAX_ERROR", metadata=metadata)
