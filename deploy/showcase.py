@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import sys
 from pathlib import Path
 
@@ -33,7 +33,9 @@ SALES_BY_REGION = {
 
 async def show(settings: Settings) -> None:
     print("\n== connector: demo databases and a question's SQL")
-    subprocess.run([str(BIN / "chatdb"), "demo-data"], check=True)
+    loader = await asyncio.create_subprocess_exec(str(BIN / "chatdb"), "demo-data")
+    if await loader.wait() != 0:
+        raise SystemExit("chatdb demo-data failed")
     address = f"127.0.0.1:{settings.connector_port}"
     await register_demo_connections(address, settings=settings)
     async with grpc.aio.insecure_channel(address) as channel:

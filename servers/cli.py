@@ -8,6 +8,9 @@
     chatdb settings          list every CHATDB_* setting with its value and meaning
     chatdb demo-data         load the chatdb_demo sample database (PostgreSQL, MySQL)
     chatdb connections       list the connector's connections
+    chatdb train ...         train a model as a background job, with a live progress bar
+    chatdb jobs / models     list training jobs / registered models
+    chatdb promote M V       point `production` at version V of model M
 """
 
 from __future__ import annotations
@@ -84,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .connector.cli import add_commands as add_connector_commands
 
     add_connector_commands(sub)
+
+    from .training.cli import add_commands as add_training_commands
+
+    add_training_commands(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ COMPONENTS: list[tuple[str, Path]] = [
     ("platform", Path(__file__).parent / "migrations"),
     ("connector", Path(__file__).parent / "connector" / "migrations"),
     ("registry", Path(__file__).parent / "registry" / "migrations"),
+    ("training", Path(__file__).parent / "training" / "migrations"),
 ]
 
 

@@ -39,6 +39,12 @@ async def _registry(settings: Settings, stack: AsyncExitStack) -> list[ServiceBi
     return await build(settings, stack)
 
 
+async def _training(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    from .training.app import build
+
+    return await build(settings, stack)
+
+
 SERVICES: dict[str, Factory] = {
     "gateway": _placeholders(
         ("chatdb.gateway.v1.chat_service", "ChatService"),
@@ -50,10 +56,7 @@ SERVICES: dict[str, Factory] = {
         ("chatdb.parser.v1.query_parser_service", "QueryParserService"),
         lands_with="the natural-language parser issue",
     ),
-    "training": _placeholders(
-        ("chatdb.training.v1.training_service", "TrainingService"),
-        lands_with="the ML platform issue",
-    ),
+    "training": _training,
     "registry": _registry,
     "prediction": _placeholders(
         ("chatdb.prediction.v1.prediction_service", "PredictionService"),

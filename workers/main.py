@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from typing import Any
 
 from arq import Worker
@@ -21,8 +23,73 @@ from servers.runtime.settings import Settings
 log = logging.getLogger("chatdb.worker")
 
 
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def queue_name(settings: Settings) -> str:
     return f"{settings.redis_prefix}:ml-engine"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Shared resources of the job functions (arq's ctx): the job store, and channels to
+    the registry and the connector."""
+    import asyncpg
+
+    from servers.training.store import JobStore
+
+    from .clients import ConnectorClient, RegistryClient, open_channel
+
+    settings: Settings = ctx["settings"]
+    ctx["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    ctx["jobs"] = JobStore(ctx["pool"])
+    ctx["registry_channel"] = open_channel(settings, "registry")
+    ctx["registry"] = RegistryClient(ctx["registry_channel"])
+    ctx["connector_channel"] = open_channel(settings, "connector")
+    ctx["connector"] = ConnectorClient(ctx["connector_channel"])
+    # Trainings run in children forked from a server that has the ML stack imported
+    # already: a child then starts in milliseconds instead of seconds.
+    from .ml_engine.child import start_fork_server
+
+    await asyncio.to_thread(start_fork_server)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    for key in ("registry_channel", "connector_channel"):
+        if key in ctx:
+            await ctx[key].close()
+    if "pool" in ctx:
+        await ctx["pool"].close()
+
+
+async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
+    # Imported on use so that `import workers.main` stays light for the orchestrator.
+    from .training_job import run_training_job as run
+
+    return await run(ctx, job_id)
+
+
+async def submit_training_job(ctx: dict[str, Any], spec: dict[str, Any], request_id: str | None = None) -> str:
+    """Create a training job from Python by putting this on the queue (README: worker
+    queue submission). The spec is validated and written as the job of record exactly as
+    CreateTrainingJob does, then queued for training; returns the job id."""
+    from servers.training.core import CoreOptions, TrainingCore
+    from servers.training.domain import JobSpec
+    from servers.training.events import JobEvents
+    from servers.training.queue import JobQueue
+    from servers.training.validation import SpecValidator
+
+    settings: Settings = ctx["settings"]
+    validator = SpecValidator(settings)
+    core = TrainingCore(
+        ctx["jobs"], JobQueue(ctx["redis"], queue_name(settings)), JobEvents(settings.database_url), validator,
+        CoreOptions(max_attempts=settings.training_max_attempts),
+    )
+    try:
+        job = await core.create(JobSpec.from_json(spec), request_id)
+    finally:
+        await validator.close()
+    return job.job_id
 
 
 async def ping(ctx: dict[str, Any]) -> str:
@@ -30,11 +97,17 @@ async def ping(ctx: dict[str, Any]) -> str:
     return "pong"
 
 
-def worker_options(settings: Settings) -> dict[str, Any]:
+def worker_options(settings: Settings, worker_id: str = "") -> dict[str, Any]:
     """Keyword arguments of arq.Worker (a test checks each is a real parameter: arq
     silently ignores misspelled WorkerSettings attributes)."""
     return {
-        "functions": [ping],
+        "functions": [ping, run_training_job, submit_training_job],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings, "worker_id": worker_id or default_worker_id()},
+        # Attempts are counted by the job of record (heartbeat + reaper), not by arq.
+        "max_tries": 1000,
+        "keep_result": 600,
         "queue_name": queue_name(settings),
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_max_jobs,

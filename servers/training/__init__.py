@@ -1,0 +1,1 @@
+"""Training orchestrator: jobs of record in PostgreSQL, execution through arq."""

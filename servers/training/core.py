@@ -1,0 +1,114 @@
+"""TrainingCore: create, read, cancel and watch training jobs; re-queue lost ones.
+
+Plain async logic over JobStore (the record), JobQueue (arq) and JobEvents (wake-ups).
+A job is written QUEUED before it is put on the queue, so an accepted job can never be
+lost: if enqueuing fails, or Redis loses the queue, `repair` puts it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from servers.runtime.paging import decode_token, encode_token, page_size
+
+from .domain import Job, JobSpec, JobState
+from .events import JobEvents
+from .queue import JobQueue
+from .store import JobStore
+
+log = logging.getLogger("chatdb.training")
+
+Validator = Callable[[JobSpec], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CoreOptions:
+    max_attempts: int = 3
+    heartbeat_stale_s: float = 30.0
+    lost_queue_after_s: float = 30.0
+    watch_poll_s: float = 1.0
+
+
+class TrainingCore:
+    def __init__(
+        self, store: JobStore, queue: JobQueue, events: JobEvents, validate: Validator, options: CoreOptions
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.events = events
+        self.validate = validate
+        self.options = options
+
+    async def create(self, spec: JobSpec, request_id: str | None) -> Job:
+        await self.validate(spec)
+        job, created = await self.store.create(f"job-{uuid.uuid4().hex[:16]}", request_id or None, spec, self.options.max_attempts)
+        if created:
+            try:
+                await self.queue.enqueue(job.job_id, 1)
+            except Exception:  # noqa: BLE001 - the job of record exists; repair() enqueues it later
+                log.warning("enqueue failed; the reaper will re-enqueue", exc_info=True, extra={"job_id": job.job_id})
+        return job
+
+    async def get(self, job_id: str) -> Job:
+        return await self.store.get(job_id)
+
+    async def list(
+        self, *, requested_page_size: int, page_token: str, state: JobState | None, model_name: str | None
+    ) -> tuple[list[Job], str]:
+        limit = page_size(requested_page_size)
+        bound = {"state": state.value if state else None, "model": model_name}
+        token = decode_token(page_token, bound_to=bound)
+        after = (token["t"], token["id"]) if token else None
+        jobs = await self.store.list(limit=limit + 1, after=after, state=state, model_name=model_name)
+        next_token = ""
+        if len(jobs) > limit:
+            jobs = jobs[:limit]
+            last = jobs[-1]
+            next_token = encode_token({**bound, "t": last.create_time.isoformat(), "id": last.job_id})
+        return jobs, next_token
+
+    async def cancel(self, job_id: str) -> Job:
+        return await self.store.cancel(job_id)
+
+    async def watch(self, job_id: str) -> AsyncIterator[Job]:
+        """Every change of the job (state, progress, attempts) until a terminal state."""
+        woken = self.events.subscribe(job_id)
+        try:
+            job = await self.store.get(job_id)
+            yield job
+            while not job.state.terminal:
+                try:
+                    await asyncio.wait_for(woken.wait(), self.options.watch_poll_s)
+                except TimeoutError:
+                    pass
+                woken.clear()
+                current = await self.store.get(job_id)
+                if current.update_time != job.update_time or current.state != job.state:
+                    job = current
+                    yield job
+        finally:
+            self.events.unsubscribe(job_id, woken)
+
+    async def repair(self) -> None:
+        """One reaper pass: re-queue jobs whose worker died, and jobs whose queue entry
+        is gone (Redis restarted, enqueue failed)."""
+        for job in await self.store.reap(self.options.heartbeat_stale_s):
+            log.warning("worker lost; job re-queued", extra={"job_id": job.job_id, "attempts": job.attempts})
+            await self.queue.enqueue(job.job_id, job.attempts + 1)
+        for job_id in await self.store.queued_before(self.options.lost_queue_after_s):
+            job = await self.store.get(job_id)
+            if job.state is JobState.QUEUED and not await self.queue.present(job_id, job.attempts + 1):
+                log.warning("queue entry lost; job re-enqueued", extra={"job_id": job_id})
+                await self.queue.enqueue(job_id, job.attempts + 1)
+
+    async def run_reaper(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.repair()
+            except Exception:  # noqa: BLE001 - a failed pass is retried on the next tick
+                log.exception("reaper pass failed")
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,117 @@
+"""Datasets from a CSV file under the data directory, or from inline records.
+
+CSV: UTF-8 (a BOM is accepted), a header row, comma-separated, standard quoting. Each
+column's type is inferred from its non-empty cells: int if every one is an integer,
+else float if every one is a number, else bool if every one is true/false (any case),
+else str (kept as written). Empty cells are None.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from servers.runtime.errors import InvalidArgument, NotFound
+
+from .spec import Dataset
+
+CSV_FIELD = "dataset.csv_path"
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_FLOAT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_BOOLS = {"true": True, "false": False}
+
+
+def resolve_csv_path(data_dir: Path, relative_path: str) -> Path:
+    """The file `relative_path` names inside `data_dir`; InvalidArgument when it is
+    absolute or resolves (symbolic links included) outside the directory."""
+    if not relative_path or not relative_path.strip():
+        raise InvalidArgument("is required", field=CSV_FIELD)
+    candidate = Path(relative_path)
+    if candidate.is_absolute():
+        raise InvalidArgument(f"{relative_path!r} must be relative to the data directory", field=CSV_FIELD)
+    root = Path(data_dir).resolve()
+    path = (root / candidate).resolve()
+    if not path.is_relative_to(root):
+        raise InvalidArgument(f"{relative_path!r} points outside the data directory", field=CSV_FIELD)
+    return path
+
+
+def load_csv(data_dir: Path, relative_path: str, *, limit: int | None = None) -> Dataset:
+    """The file as a typed Dataset; with `limit`, only its first rows (validation reads
+    a sample, not the whole file; column types are then inferred from the sample)."""
+    path = resolve_csv_path(data_dir, relative_path)
+    if not path.exists():
+        raise NotFound(f"dataset file {relative_path!r} does not exist in the data directory",
+                       metadata={"csv_path": relative_path})
+    if not path.is_file():
+        raise InvalidArgument(f"{relative_path!r} is not a file", field=CSV_FIELD)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InvalidArgument(f"{relative_path!r} is empty (no header row)", field=CSV_FIELD)
+            _check_header(header, relative_path)
+            width = len(header)
+            cells: list[list[str]] = []
+            for row in reader:
+                if not row:
+                    continue  # a blank line
+                if len(row) != width:
+                    raise InvalidArgument(
+                        f"{relative_path!r} line {reader.line_num}: {len(row)} cells, the header has {width}",
+                        field=CSV_FIELD)
+                cells.append(row)
+                if limit is not None and len(cells) >= limit:
+                    break
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"{relative_path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              field=CSV_FIELD) from exc
+    except csv.Error as exc:
+        raise InvalidArgument(f"{relative_path!r} is not valid CSV: {exc}", field=CSV_FIELD) from exc
+    columns = [_typed(column) for column in zip(*cells, strict=True)] if cells else [[] for _ in header]
+    rows = list(zip(*columns, strict=True)) if cells else []
+    return Dataset(tuple(header), rows)
+
+
+def _check_header(header: list[str], relative_path: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if not name.strip():
+            raise InvalidArgument(f"{relative_path!r}: column {i + 1} of the header has no name", field=CSV_FIELD)
+        if name in seen:
+            raise InvalidArgument(f"{relative_path!r}: column {name!r} appears twice in the header", field=CSV_FIELD)
+        seen.add(name)
+
+
+def _typed(cells: Iterable[str]) -> list[Any]:
+    """One column's cells as int, float, bool or str (None for empty cells)."""
+    cells = list(cells)
+    present = [c for c in cells if c != ""]
+    if present and all(_INT.match(c) for c in present):
+        return [int(c) if c != "" else None for c in cells]
+    if present and all(_FLOAT.match(c) for c in present):
+        return [float(c) if c != "" else None for c in cells]
+    if present and all(c.strip().lower() in _BOOLS for c in present):
+        return [_BOOLS[c.strip().lower()] if c != "" else None for c in cells]
+    return [c if c != "" else None for c in cells]
+
+
+def from_records(records: Iterable[Mapping[str, Any]]) -> Dataset:
+    """A dataset from dicts: the columns are the union of their keys, in the order they
+    are first seen; a key a record lacks is None there."""
+    records = list(records)
+    columns: dict[str, None] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise InvalidArgument(f"record {i} is not an object", field=f"dataset.records[{i}]")
+        for key in record:
+            if not isinstance(key, str) or not key:
+                raise InvalidArgument(f"record {i} has a key that is not a non-empty string: {key!r}",
+                                      field=f"dataset.records[{i}]")
+            columns.setdefault(key)
+    names = tuple(columns)
+    return Dataset(names, [tuple(record.get(name) for name in names) for record in records])

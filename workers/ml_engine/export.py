@@ -1,0 +1,138 @@
+"""scikit-learn pipeline → ONNX bytes, with the names the prediction service relies on.
+
+Inputs: one per feature, named exactly like its column, shape [-1, 1], FP32 or BYTES
+(features.py). Outputs:
+- classifiers: "label" (BYTES, [-1]: the class as text) and "probabilities"
+  (FP32, [-1, n_classes], columns in `classes` order), or "scores" for linear_svc
+  (FP32 decision values: [-1, n_classes], or [-1, 1] for two classes — the score of
+  classes[1]);
+- regressors: "variable" (FP32, [-1, 1]).
+
+skl2onnx rewrites names to C identifiers ("unit price" → "unit_price"), so the model is
+converted with placeholder inputs and the graph renamed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import onnx
+
+from .features import BYTES, FP32, ONNX_LOCALE, ONNX_TOKENEXP, FeatureData
+from .spec import LABEL_OUTPUT, PROBABILITIES_OUTPUT, VARIABLE_OUTPUT, TensorSpec
+
+# ONNX Runtime >= 1.20 (the oldest the project allows) runs opset 21; ai.onnx.ml 3 has
+# every operator these models need.
+TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
+PRODUCER = "chatdb-ml-engine"
+
+
+@dataclass(frozen=True)
+class Exported:
+    onnx_model: bytes
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+def output_specs(output: str, classes: Sequence[str] | None) -> list[TensorSpec]:
+    if classes is None:
+        return [TensorSpec(VARIABLE_OUTPUT, FP32, (-1, 1))]
+    width = 1 if output != PROBABILITIES_OUTPUT and len(classes) == 2 else len(classes)
+    return [TensorSpec(LABEL_OUTPUT, BYTES, (-1,)), TensorSpec(output, FP32, (-1, width))]
+
+
+def to_onnx(
+    pipeline: Any,
+    data: FeatureData,
+    *,
+    output: str,
+    classes: Sequence[str] | None,
+    metadata: dict[str, str] | None = None,
+    tokenizer_options: dict[str, Any] | None = None,
+) -> Exported:
+    """Convert `pipeline` (fitted on `data.matrix()`); `output` is the algorithm's second
+    output name. `tokenizer_options` overrides the TF-IDF converter options (tests use it
+    to provoke a parity failure)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.base import is_classifier
+
+    prefix = "chatdb_input_"
+    while any(name.startswith(prefix) for name in data.names):
+        prefix = "_" + prefix
+    placeholders = [f"{prefix}{i}" for i in range(len(data.names))]
+    initial_types = [
+        (name, FloatTensorType([None, 1]) if kind.is_numeric else StringTensorType([None, 1]))
+        for name, kind in zip(placeholders, data.kinds, strict=True)
+    ]
+    outputs = output_specs(output, classes)
+    final_types = [
+        (spec.name, StringTensorType([None]) if spec.datatype == BYTES else FloatTensorType([None, spec.shape[1]]))
+        for spec in outputs
+    ]
+    model = pipeline.steps[-1][1]
+    options: dict[int, dict[str, Any]] = {}
+    if is_classifier(model):
+        # skl2onnx's pipeline parser gives every classifier without options a zipmap
+        # option, which LinearSVC's converter rejects: give it one it accepts.
+        options[id(model)] = {"zipmap": False} if output == PROBABILITIES_OUTPUT else {"nocl": False}
+    if "tfidf" in pipeline.named_steps:
+        options[id(pipeline.named_steps["tfidf"])] = tokenizer_options or {
+            "tokenexp": ONNX_TOKENEXP, "locale": ONNX_LOCALE,
+        }
+    proto = convert_sklearn(
+        pipeline, initial_types=initial_types, final_types=final_types,
+        target_opset=TARGET_OPSET, options=options,
+    )
+    _rename_inputs(proto.graph, dict(zip(placeholders, data.names, strict=True)))
+    proto.producer_name = PRODUCER
+    for key, value in sorted((metadata or {}).items()):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    return Exported(proto.SerializeToString(), data.input_specs(), outputs)
+
+
+def _rename_inputs(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
+    """Rename graph inputs; an internal value that already carries a wanted name is
+    renamed out of the way first."""
+    wanted = set(renames.values())
+    used = _value_names(graph)
+    clashes = {}
+    for name in sorted(used & (wanted - set(renames))):
+        fresh, n = f"{name}__internal", 1
+        while fresh in used or fresh in wanted:
+            fresh, n = f"{name}__internal{n}", n + 1
+        clashes[name] = fresh
+        used.add(fresh)
+    _apply(graph, {**clashes, **renames})
+
+
+def _value_names(graph: onnx.GraphProto) -> set[str]:
+    names = {v.name for v in graph.input} | {v.name for v in graph.output}
+    names |= {init.name for init in graph.initializer} | {v.name for v in graph.value_info}
+    for node in graph.node:
+        names.update(node.input)
+        names.update(node.output)
+    return names
+
+
+def _apply(graph: onnx.GraphProto, mapping: dict[str, str]) -> None:
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        value.name = mapping.get(value.name, value.name)
+    for init in graph.initializer:
+        init.name = mapping.get(init.name, init.name)
+    for node in graph.node:
+        node.input[:] = [mapping.get(n, n) for n in node.input]
+        node.output[:] = [mapping.get(n, n) for n in node.output]
+        for attribute in node.attribute:
+            if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+                raise NotImplementedError(f"cannot rename inputs through subgraphs ({node.op_type})")
+
+
+def metadata_for(**values: Any) -> dict[str, str]:
+    """metadata_props entries (prefixed chatdb.): strings as they are, the rest as JSON."""
+    return {f"chatdb.{k}": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in values.items()}

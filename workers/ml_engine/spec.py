@@ -1,0 +1,212 @@
+"""What a training is asked to do (TrainingSpec), on what data (Dataset), and the tensor
+interface of what it produces (TensorSpec). Plain data: no numpy, no scikit-learn, so the
+orchestrator can validate a spec without loading the ML stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import sys
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from servers.runtime.errors import InvalidArgument
+
+# Names of the model outputs; no feature may be called like one (ONNX names are unique).
+LABEL_OUTPUT = "label"
+PROBABILITIES_OUTPUT = "probabilities"
+SCORES_OUTPUT = "scores"
+VARIABLE_OUTPUT = "variable"
+RESERVED_NAMES = frozenset({LABEL_OUTPUT, PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT})
+
+
+class Task(Enum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+    TEXT_CLASSIFICATION = "text_classification"
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not Task.REGRESSION
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """One training: which model, which algorithm, which columns, how to split.
+
+    `features` empty means: every usable column but the target (for text_classification,
+    the one text column). `hyperparameters` are validated against the algorithm's schema
+    (algorithms.py); values may be JSON-ish (2.0 for an int, "true" for a bool).
+    """
+
+    model_name: str
+    task: Task
+    algorithm: str
+    target: str
+    features: tuple[str, ...] = ()
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    test_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One named input or output of an exported model, in KServe v2 terms: datatype is
+    "FP32", "INT64", "BYTES"…; -1 in shape is a dynamic dimension (the batch)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+
+Value = None | bool | int | float | Decimal | str | date | datetime
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A table in memory: column names and rows of plain Python values
+    (None, bool, int, float, Decimal, str, date, datetime)."""
+
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[Value, ...]]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        width = len(self.columns)
+        for i, row in enumerate(self.rows):
+            if len(row) != width:
+                raise InvalidArgument(
+                    f"row {i} has {len(row)} values but there are {width} columns", field="dataset"
+                )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column_values(self) -> list[tuple[Value, ...]]:
+        """The values column by column (one tuple per column, in `columns` order)."""
+        if not self.rows:
+            return [() for _ in self.columns]
+        return list(zip(*self.rows, strict=True))
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) of a canonical serialization of the columns and rows.
+
+        Stable across processes and machines (explicit little-endian encodings, no
+        hash seeds, no repr), and sensitive to every name, value, value type and the row
+        order. Columns of one plain type are encoded in bulk, others value by value.
+        """
+        return fingerprint_columns(self.columns, len(self.rows), self.column_values())
+
+
+def fingerprint_columns(
+    names: Sequence[str],
+    length: int,
+    column_values: Sequence[Sequence[Value]],
+    types: Sequence[frozenset[type]] | None = None,
+    packed: dict[int, array] | None = None,
+) -> str:
+    """Dataset.fingerprint from the dataset's columns, for a caller that has them (and
+    their value types) already. Columns encoded in bulk (all float or all int, no None)
+    are left in `packed` by index, for the caller to reuse as numeric arrays."""
+    digest = hashlib.sha256(b"chatdb.dataset.v1\0")
+    digest.update(struct.pack("<QQ", len(names), length))
+    for i, (name, column) in enumerate(zip(names, column_values, strict=True)):
+        _update_bytes(digest, name.encode("utf-8"))
+        kinds = set(map(type, column)) if types is None else set(types[i])
+        bulk = _encode_column(digest, tuple(column), kinds)
+        if bulk is not None and packed is not None:
+            packed[i] = bulk
+    return digest.hexdigest()
+
+
+def _update_bytes(digest: Any, data: bytes) -> None:
+    digest.update(struct.pack("<Q", len(data)))
+    digest.update(data)
+
+
+def _packed(typecode: str, values: Sequence[Any]) -> tuple[bytes, array]:
+    packed = array(typecode, values)
+    if sys.byteorder == "little":
+        return packed.tobytes(), packed
+    swapped = array(typecode, packed)
+    swapped.byteswap()
+    return swapped.tobytes(), packed
+
+
+_FILL: dict[type, Any] = {float: 0.0, int: 0, bool: False, str: ""}
+
+
+def _encode_column(digest: Any, values: tuple[Value, ...], types: set[type]) -> array | None:
+    """Feed one column to `digest`; return its packed array when it was encoded in bulk
+    from plain values (no None)."""
+    nulls = type(None) in types
+    if nulls:
+        types = types - {type(None)}
+        digest.update(b"M")
+        _update_bytes(digest, bytes(v is None for v in values))
+        if len(types) == 1 and (only := next(iter(types))) in _FILL:
+            fill = _FILL[only]
+            values = tuple(fill if v is None else v for v in values)
+    if not types:
+        digest.update(b"E")
+        return None
+    kind = next(iter(types)) if len(types) == 1 else None
+    try:
+        if kind is float:
+            data, packed = _packed("d", values)
+            digest.update(b"F" + data)
+            return None if nulls else packed
+        if kind is int:
+            data, packed = _packed("q", values)
+            digest.update(b"I" + data)
+            return None if nulls else packed
+    except OverflowError:
+        pass  # an int beyond 64 bits: value by value below
+    if kind is bool:
+        digest.update(b"B" + bytes(values))
+        return None
+    if kind is str:
+        encoded = [v.encode("utf-8") for v in values]
+        digest.update(b"S" + _packed("Q", [len(e) for e in encoded])[0])
+        digest.update(b"".join(encoded))
+        return None
+    digest.update(b"G")
+    for value in values:
+        _update_bytes(digest, _encode_value(value))
+    return None
+
+
+def _encode_value(value: Value) -> bytes:
+    # bool before int, datetime before date: each is a subclass of the next.
+    if value is None:
+        return b"N"
+    if isinstance(value, bool):
+        return b"B1" if value else b"B0"
+    if isinstance(value, int):
+        return b"I" + str(int(value)).encode()
+    if isinstance(value, float):
+        return b"F" + float(value).hex().encode()
+    if isinstance(value, Decimal):
+        return b"D" + str(value).encode()
+    if isinstance(value, str):
+        return b"S" + str(value).encode("utf-8")
+    if isinstance(value, datetime):
+        return b"T" + value.isoformat().encode()
+    if isinstance(value, date):
+        return b"A" + value.isoformat().encode()
+    # Anything else (a driver's own type): its JSON form, else its text.
+    try:
+        return b"J" + json.dumps(value, sort_keys=True).encode()
+    except TypeError:
+        return b"X" + type(value).__qualname__.encode() + b":" + str(value).encode()
