@@ -9,10 +9,15 @@ from __future__ import annotations
 import asyncio
 import math
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from servers.runtime.errors import DeadlineExceeded, InvalidArgument
+from servers.runtime.errors import (
+    ChatDBError,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+)
 
 from ..domain import (
     ConnectionConfig,
@@ -107,3 +112,19 @@ async def within(aw: Awaitable[T], timeout_s: float) -> T:
         if deadline.expired():
             raise deadline_error(timeout_s) from None
         raise  # a driver's own timeout (connecting, say): its error mapper decides
+
+
+def connect_failure(exc: BaseException, timeout_s: float, describe: Callable[[Exception], str]) -> FailedPrecondition:
+    """What `check()` raises when it cannot connect: FAILED_PRECONDITION with the reason
+    (a timeout, a domain error from the driver layer, or the driver's own exception as
+    `describe` words it)."""
+    if isinstance(exc, FailedPrecondition):
+        return exc
+    if isinstance(exc, DeadlineExceeded):
+        message = f"timed out after {timeout_s:g} s"
+    elif isinstance(exc, ChatDBError):
+        message = exc.message
+    else:
+        message = describe(exc)  # type: ignore[arg-type]
+    return FailedPrecondition(f"cannot connect: {message}", reason="CANNOT_CONNECT")
+

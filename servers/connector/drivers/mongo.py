@@ -60,6 +60,7 @@ from .base import (
     Driver,
     check_paging,
     check_stream_args,
+    connect_failure,
     deadline_error,
     timeout_ms,
     within,
@@ -334,18 +335,11 @@ class MongoDriver(Driver):
             db = await self._db()
             await within(db.command("ping"), timeout_s)
             await within(db.list_collection_names(), timeout_s)  # authorised on this database?
-        except FailedPrecondition:
-            raise
-        except DeadlineExceeded as exc:
-            raise FailedPrecondition(
-                f"cannot connect: timed out after {timeout_s:g} s", reason="CANNOT_CONNECT"
-            ) from exc
         except Exception as exc:
-            err = map_error(exc, timeout_s=None, field="connection.dsn")
-            text = err.message.removeprefix("cannot connect: ").removeprefix(
-                "database unavailable: "
-            )
-            raise FailedPrecondition(f"cannot connect: {text}", reason="CANNOT_CONNECT") from exc
+            failure = connect_failure(exc, timeout_s, _describe_connect_error)
+            if failure is exc:
+                raise
+            raise failure from exc
 
     async def introspect(self) -> SchemaInfo:
         timeout_s = self.config.statement_timeout_s
@@ -539,3 +533,9 @@ def _field(query: Query) -> str:
     if isinstance(query, MongoAggregate):
         return "statement.pipeline"
     return "statement.filter"
+
+
+def _describe_connect_error(exc: Exception) -> str:
+    err = map_error(exc, timeout_s=None, field="connection.dsn")
+    return err.message.removeprefix("cannot connect: ").removeprefix("database unavailable: ")
+

@@ -32,8 +32,6 @@ from pymysql import converters as pymysql_converters
 from pymysql.constants import COMMAND
 
 from servers.runtime.errors import (
-    ChatDBError,
-    DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
 )
@@ -49,7 +47,7 @@ from ..domain import (
     SqlQuery,
 )
 from . import mysql_schema
-from .base import Driver, check_paging, check_stream_args, timeout_ms, within
+from .base import Driver, check_paging, check_stream_args, connect_failure, timeout_ms, within
 from .cells import row_converter, sql_param
 from .mysql_errors import cannot_connect, is_connection_lost, is_server_error, map_error
 from .mysql_types import result_column
@@ -337,20 +335,11 @@ class MySQLDriver(Driver):
                 raise
             finally:
                 _release(pool, conn)
-        except FailedPrecondition:
-            raise
-        except DeadlineExceeded as exc:
-            raise FailedPrecondition(
-                f"cannot connect: timed out after {timeout_s:g} s", reason="CANNOT_CONNECT"
-            ) from exc
-        except ChatDBError as exc:
-            raise FailedPrecondition(
-                f"cannot connect: {exc.message}", reason="CANNOT_CONNECT"
-            ) from exc
         except Exception as exc:
-            raise FailedPrecondition(
-                f"cannot connect: {cannot_connect(exc)}", reason="CANNOT_CONNECT"
-            ) from exc
+            failure = connect_failure(exc, timeout_s, cannot_connect)
+            if failure is exc:
+                raise
+            raise failure from exc
 
     async def introspect(self) -> SchemaInfo:
         timeout_s = self.config.statement_timeout_s

@@ -17,8 +17,6 @@ from typing import Any
 import asyncpg
 
 from servers.runtime.errors import (
-    ChatDBError,
-    DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
 )
@@ -37,6 +35,7 @@ from .base import (
     Driver,
     check_paging,
     check_stream_args,
+    connect_failure,
     timeout_ms,
     within,
 )
@@ -138,20 +137,11 @@ class PostgresDriver(Driver):
             pool = await within(self._get_pool(), timeout_s)
             async with pool.acquire(timeout=timeout_s) as conn:
                 await within(conn.fetchval("SELECT 1"), timeout_s)
-        except FailedPrecondition:
-            raise
-        except DeadlineExceeded as exc:
-            raise FailedPrecondition(
-                f"cannot connect: timed out after {timeout_s:g} s", reason="CANNOT_CONNECT"
-            ) from exc
-        except ChatDBError as exc:
-            raise FailedPrecondition(
-                f"cannot connect: {exc.message}", reason="CANNOT_CONNECT"
-            ) from exc
         except Exception as exc:
-            raise FailedPrecondition(
-                f"cannot connect: {cannot_connect(exc)}", reason="CANNOT_CONNECT"
-            ) from exc
+            failure = connect_failure(exc, timeout_s, cannot_connect)
+            if failure is exc:
+                raise
+            raise failure from exc
 
     async def introspect(self) -> SchemaInfo:
         timeout_s = self.config.statement_timeout_s
