@@ -14,7 +14,7 @@ from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb
 
 from servers.connector.convert import cell_to_value
 from servers.runtime.settings import Settings
-from servers.runtime.status import details_from_rpc_error
+from servers.runtime.status import error_from_rpc_error
 from servers.runtime.tls import channel_credentials
 
 CHUNK_BYTES = 256 * 1024
@@ -28,20 +28,6 @@ def open_channel(settings: Settings, service: str) -> grpc.aio.Channel:
         ("grpc.max_send_message_length", settings.max_send_message_bytes),
     ]
     return grpc.aio.secure_channel(address, creds, options) if creds else grpc.aio.insecure_channel(address, options)
-
-
-def domain_error(exc: grpc.aio.AioRpcError):
-    """A failed downstream call as the domain error of the same code, so the job's
-    error says what the registry or connector said."""
-    from servers.runtime import errors
-
-    details = details_from_rpc_error(exc)
-    for cls in errors.ChatDBError.__subclasses__():
-        if int(cls.code) == details.code:
-            if cls is errors.InvalidArgument:
-                return errors.InvalidArgument(details.message, violations=details.violations)
-            return cls(details.message, reason=details.reason)
-    return errors.Internal(details.message)
 
 
 class RegistryClient:
@@ -71,14 +57,14 @@ class RegistryClient:
         try:
             response = await self.stub.CreateModelVersion(messages(), timeout=300)
         except grpc.aio.AioRpcError as exc:
-            raise domain_error(exc) from None
+            raise error_from_rpc_error(exc) from None
         return response.model_version.version
 
     async def set_alias(self, model: str, alias: str, version: int) -> None:
         try:
             await self.stub.SetAlias(reg_pb.SetAliasRequest(model=model, alias=alias, version=version), timeout=30)
         except grpc.aio.AioRpcError as exc:
-            raise domain_error(exc) from None
+            raise error_from_rpc_error(exc) from None
 
 
 class ConnectorClient:
@@ -100,7 +86,7 @@ class ConnectorClient:
                     columns = [c.name for c in message.header.columns]
                     break
         except grpc.aio.AioRpcError as exc:
-            raise domain_error(exc) from None
+            raise error_from_rpc_error(exc) from None
 
         async def rest() -> AsyncIterator[tuple[Any, ...]]:
             try:
@@ -109,7 +95,7 @@ class ConnectorClient:
                         for row in message.batch.rows:
                             yield tuple(cell_to_value(c) for c in row.cells)
             except grpc.aio.AioRpcError as exc:
-                raise domain_error(exc) from None
+                raise error_from_rpc_error(exc) from None
             finally:
                 call.cancel()  # a reader that stops early stops the query too
 

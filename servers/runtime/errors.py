@@ -159,3 +159,15 @@ class ErrorDetails:
     domain: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     violations: list[FieldViolation] = field(default_factory=list)
+
+
+def error_for(details: ErrorDetails) -> ChatDBError:
+    """The domain error a failed downstream call stands for, so a caller (the worker, the
+    gateway) can pass on what the other service said with the same code."""
+    for cls in ChatDBError.__subclasses__():
+        if int(cls.code) == details.code:
+            if cls is InvalidArgument:
+                return InvalidArgument(details.message, violations=details.violations, reason=details.reason)
+            return cls(details.message, reason=details.reason, metadata=details.metadata)
+    return Internal(details.message, reason=details.reason)
+

@@ -7,7 +7,14 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from .errors import ERROR_DOMAIN, ChatDBError, ErrorDetails, FieldViolation, InvalidArgument
+from .errors import (
+    ERROR_DOMAIN,
+    ChatDBError,
+    ErrorDetails,
+    FieldViolation,
+    InvalidArgument,
+    error_for,
+)
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
@@ -69,3 +76,9 @@ def details_from_rpc_error(error: grpc.RpcError) -> ErrorDetails:
     """For clients (sync or aio) that want the reason and field violations of a failure."""
     code = error.code()  # type: ignore[attr-defined]
     return details_from_metadata(code.value[0], error.details() or "", error.trailing_metadata())  # type: ignore[attr-defined]
+
+
+def error_from_rpc_error(error: grpc.RpcError) -> ChatDBError:
+    """A failed call to another ChatDB service as the matching domain error."""
+    return error_for(details_from_rpc_error(error))
+

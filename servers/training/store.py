@@ -7,7 +7,9 @@ matches does the change, the other sees no row and backs off.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +21,15 @@ from .domain import Job, JobSpec, JobState
 _COLUMNS = """job_id, request_id, spec, state, fraction, stage, message, metrics, attempts,
     max_attempts, model_version, error_code, error_message, worker_id, create_time,
     update_time, start_time, end_time"""
+
+
+@contextlib.contextmanager
+def _database_errors():
+    """The platform database going away is UNAVAILABLE to callers, not INTERNAL."""
+    try:
+        yield
+    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError) as exc:
+        raise Unavailable(f"platform database unavailable: {exc}") from exc
 
 
 def _job(row: asyncpg.Record) -> Job:
@@ -49,16 +60,12 @@ class JobStore:
         self.pool = pool
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        try:
+        with _database_errors():
             return await self.pool.fetchrow(sql, *args)
-        except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError) as exc:
-            raise Unavailable(f"platform database unavailable: {exc}") from exc
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        try:
+        with _database_errors():
             return await self.pool.fetch(sql, *args)
-        except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError) as exc:
-            raise Unavailable(f"platform database unavailable: {exc}") from exc
 
     async def create(self, job_id: str, request_id: str | None, spec: JobSpec, max_attempts: int) -> tuple[Job, bool]:
         """Insert a QUEUED job; with a request_id seen before, return that job instead.
@@ -95,7 +102,7 @@ class JobStore:
                 LIMIT $5""",
             state.value if state else None,
             model_name,
-            None if after is None else _parse_ts(after[0]),
+            None if after is None else datetime.fromisoformat(after[0]),
             None if after is None else after[1],
             limit,
         )
@@ -246,9 +253,3 @@ class JobStore:
             older_than_s,
         )
         return [r["job_id"] for r in rows]
-
-
-def _parse_ts(value: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(value)
