@@ -8,8 +8,6 @@ aliases, what events are emitted — and leaves SQL to `store.RegistryStore`, by
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import enum
 import hashlib
 import json
@@ -19,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from servers.runtime import paging
 from servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 from .artifacts import DEFAULT_READ_CHUNK_BYTES, SHA256_HEX, ArtifactStore
@@ -173,9 +172,7 @@ def _check_name(value: str, field_name: str, what: str) -> None:
 
 
 def _page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument("must not be negative", field="page_size")
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    return paging.page_size(requested, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
 
 
 def _query_digest(*parts: object) -> str:
@@ -183,24 +180,17 @@ def _query_digest(*parts: object) -> str:
 
 
 def encode_page_token(after: str | int, query: str) -> str:
-    """Opaque AIP-158 token: the last key of the page and a digest of the filters."""
-    raw = json.dumps({"a": after, "q": query}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    """Opaque AIP-158 token: the last key of the page, bound to a digest of the filters."""
+    return paging.encode_token({"a": after, "q": query})
 
 
 def decode_page_token(token: str, query: str, key_type: type) -> str | int | None:
-    if not token:
+    data = paging.decode_token(token, bound_to={"q": query})
+    if data is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        after, digest = data["a"], data["q"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        raise InvalidArgument("is not a page token this service issued", field="page_token") from None
+    after = data.get("a")
     if not isinstance(after, key_type) or isinstance(after, bool):
         raise InvalidArgument("is not a page token this service issued", field="page_token")
-    if digest != query:
-        raise InvalidArgument("belongs to a call with different filters", field="page_token")
     return after
 
 
