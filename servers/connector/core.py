@@ -52,10 +52,12 @@ from .domain import (
     ConnectionKind,
     MongoAggregate,
     MongoFind,
+    Page,
     SchemaInfo,
     SqlQuery,
 )
 from .drivers import Driver, open_driver
+from .held_cursors import HeldCursor, HeldCursors
 from .model import (
     Connection,
     ConnectionList,
@@ -311,6 +313,7 @@ class ConnectorCore:
         self._opener = opener
         self.pools = PoolManager(opener)
         self.schemas = SchemaCache(settings.connector_schema_cache_ttl_s)
+        self.cursors = HeldCursors(settings.connector_held_cursors, settings.connector_held_cursor_idle_s)
         key = settings.connector_page_token_key
         if key is None:
             log.info("CHATDB_CONNECTOR_PAGE_TOKEN_KEY unset: page tokens are signed with a "
@@ -320,6 +323,7 @@ class ConnectorCore:
             self.tokens = PageTokens(key.get_secret_value().encode())
 
     async def aclose(self) -> None:
+        await self.cursors.drop()
         await self.pools.aclose()
 
     # ----------------------------------------------------------------- connections
@@ -387,6 +391,7 @@ class ConnectorCore:
         _check_id(connection_id)
         deleted = await self.store.delete(connection_id)
         # Always drop what we hold: another replica may have deleted the row.
+        await self.cursors.drop(connection_id)
         self.pools.discard(connection_id)
         self.schemas.invalidate(connection_id)
         if not deleted and not allow_missing:
@@ -541,8 +546,27 @@ class ConnectorCore:
         timeout_s = self._timeout(connection, request.timeout_s, request.deadline_s)
         driver = self.pools.get(connection)
         started = time.perf_counter()
-        page = await self._run(connection, driver,
-                               driver.fetch_page(query, offset=offset, limit=limit, timeout_s=timeout_s), timeout_s)
+        key = (connection.connection_id, digest, offset)
+        cursor = self.cursors.take(key)
+        if cursor is None and offset == 0 and connection.read_only and self.cursors.room_for(
+            connection.connection_id, connection.options.pool_max_size or self.settings.connector_pool_max_size
+        ):
+            cursor = await self._open_cursor(connection, driver, query, page_size, timeout_s, cap)
+        page = None
+        if cursor is not None:
+            try:
+                rows, more = await self._run(connection, driver, cursor.take(limit), timeout_s)
+                page = Page(cursor.columns, rows, more)
+            except Exception:
+                await cursor.close()
+                cursor = None
+                if offset == 0:
+                    raise
+                # A parked cursor that broke (its connection was killed, its statement
+                # timed out while parked): read this page the stateless way instead.
+        if page is None:
+            page = await self._run(connection, driver,
+                                   driver.fetch_page(query, offset=offset, limit=limit, timeout_s=timeout_s), timeout_s)
         elapsed = time.perf_counter() - started
         end = offset + len(page.rows)
         next_token, truncated = "", False
@@ -551,7 +575,22 @@ class ConnectorCore:
                 next_token = self.tokens.query_token(connection.connection_id, digest, end)
             else:
                 truncated = True
+        if cursor is not None:
+            if next_token:
+                self.cursors.park((connection.connection_id, digest, end), cursor)
+            else:
+                await cursor.close()
         return QueryPage(page.columns, page.rows, next_token, truncated, elapsed)
+
+    async def _open_cursor(self, connection: Connection, driver: Driver, query: Any, page_size: int,
+                           timeout_s: float, cap: int) -> HeldCursor:
+        rows = driver.stream(query, batch_size=page_size, timeout_s=timeout_s, max_rows=cap + 1)
+        try:
+            columns = await self._run(connection, driver, anext(rows), timeout_s)
+        except BaseException:
+            await rows.aclose()
+            raise
+        return HeldCursor(rows, tuple(columns))
 
     async def stream(self, request: StreamRequest) -> AsyncIterator[StreamEvent]:
         """Header, then batches, then the summary. Closing this generator (a client

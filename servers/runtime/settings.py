@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     connector_secrets_key: SecretStr | None = Field(None, description="Connector: Fernet key (urlsafe base64, 32 bytes) encrypting stored connection secrets at rest; unset = stored in clear in the platform database.")
     connector_demo_postgres_dsn: str = Field("postgresql://postgres@127.0.0.1:5432/chatdb_demo", description="Connector: DSN `make up` registers as connection demo-postgres.")
     connector_demo_mysql_dsn: str = Field("mysql://root@127.0.0.1:3306/chatdb_demo", description="Connector: DSN `make up` registers as connection demo-mysql.")
+    connector_held_cursors: int = Field(16, description="Connector: open cursors kept between ExecuteQuery pages so walking a result is linear (0 = stateless paging only).")
+    connector_held_cursor_idle_s: float = Field(30.0, description="Connector: a cursor kept between pages is closed after this long unused.")
     # --- end connector ---------------------------------------------------------------
 
     # --- registry --------------------------------------------------------------------

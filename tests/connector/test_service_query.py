@@ -292,8 +292,11 @@ async def test_params_round_trip_mysql(connector, mysql_database):
 # --------------------------------------------------------------------------- paging
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["held-cursor", "stateless"])
 @pytest.mark.parametrize("cid", ["demo-postgres", "demo-mysql"])
-async def test_paging_walks_10000_rows(connector, demo, cid):
+async def test_paging_walks_10000_rows(connector, demo, cid, held, monkeypatch):
+    if not held:  # every page re-runs the statement and skips to its offset
+        monkeypatch.setattr(connector.core.cursors, "max_open", 0)
     stub = connector.stub
     statement = sql("SELECT order_id, total FROM orders ORDER BY order_id LIMIT 10000")
     ids, token, pages = [], "", 0
@@ -329,6 +332,33 @@ async def test_paging_walks_10000_rows(connector, demo, cid):
         finally:
             await conn.close()
         assert ids == truth
+
+
+async def test_pages_of_one_walk_come_from_one_snapshot(connector, demo):
+    """The first page parks its cursor for the next: rows written mid-walk neither
+    shift later pages (no repeats) nor appear in them."""
+    stub = connector.stub
+    statement = sql("SELECT order_id FROM orders ORDER BY order_id")
+    first = await stub.ExecuteQuery(pb.ExecuteQueryRequest(connection_id="demo-postgres", statement=statement, page_size=1000))
+    assert len(connector.core.cursors) == 1
+    writer = await asyncpg.connect(pg_dsn(demo))
+    try:
+        await writer.execute(
+            "INSERT INTO orders (order_id, customer_id, order_date, status, total) "
+            "SELECT -1, min(customer_id), now(), 'pending', 0 FROM customers"
+        )
+        expected = await writer.fetchval("SELECT count(*) - 1 FROM orders")
+        ids, token = [r.cells[0].int64_value for r in first.rows], first.next_page_token
+        while token:
+            page = await stub.ExecuteQuery(pb.ExecuteQueryRequest(
+                connection_id="demo-postgres", statement=statement, page_size=1000, page_token=token))
+            ids += [r.cells[0].int64_value for r in page.rows]
+            token = page.next_page_token
+    finally:
+        await writer.execute("DELETE FROM orders WHERE order_id = -1")
+        await writer.close()
+    assert len(ids) == len(set(ids)) == expected and -1 not in ids
+    assert len(connector.core.cursors) == 0  # the last page closed it
 
 
 async def test_page_token_is_bound_to_statement_and_connection(connector, demo):
