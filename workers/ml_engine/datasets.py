@@ -74,8 +74,7 @@ def load_csv(data_dir: Path, relative_path: str, *, limit: int | None = None) ->
     except csv.Error as exc:
         raise InvalidArgument(f"{relative_path!r} is not valid CSV: {exc}", field=CSV_FIELD) from exc
     columns = [_typed(column) for column in zip(*cells, strict=True)] if cells else [[] for _ in header]
-    rows = list(zip(*columns, strict=True)) if cells else []
-    return Dataset(tuple(header), rows)
+    return Dataset.from_columns(header, columns)
 
 
 def _check_header(header: list[str], relative_path: str) -> None:

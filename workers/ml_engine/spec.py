@@ -81,9 +81,21 @@ class Dataset:
     columns: tuple[str, ...]
     rows: Sequence[tuple[Value, ...]]
 
+    @classmethod
+    def from_columns(cls, columns: Sequence[str], values: Sequence[Sequence[Value]]) -> Dataset:
+        """A dataset kept column by column (as a CSV is parsed and as training reads
+        it), so nothing transposes it back and forth; `rows` is a view."""
+        return cls(tuple(columns), ColumnRows(values))
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
         width = len(self.columns)
+        if isinstance(self.rows, ColumnRows):
+            if len(self.rows.values) != width:
+                raise InvalidArgument(
+                    f"{len(self.rows.values)} columns of values but {width} column names", field="dataset"
+                )
+            return
         for i, row in enumerate(self.rows):
             if len(row) != width:
                 raise InvalidArgument(
@@ -95,6 +107,8 @@ class Dataset:
 
     def column_values(self) -> list[tuple[Value, ...]]:
         """The values column by column (one tuple per column, in `columns` order)."""
+        if isinstance(self.rows, ColumnRows):
+            return self.rows.values
         if not self.rows:
             return [() for _ in self.columns]
         return list(zip(*self.rows, strict=True))
@@ -107,6 +121,42 @@ class Dataset:
         order. Columns of one plain type are encoded in bulk, others value by value.
         """
         return fingerprint_columns(self.columns, len(self.rows), self.column_values())
+
+
+class ColumnRows(Sequence):
+    """The rows of column-wise values, as a read-only sequence of tuples."""
+
+    __slots__ = ("values", "_length")
+
+    def __init__(self, values: Sequence[Sequence[Value]]) -> None:
+        self.values = [tuple(v) for v in values]
+        lengths = {len(v) for v in self.values}
+        if len(lengths) > 1:
+            raise InvalidArgument("columns of different lengths", field="dataset")
+        self._length = lengths.pop() if lengths else 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [tuple(v[i] for v in self.values) for i in range(*index.indices(self._length))]
+        return tuple(v[index] for v in self.values)
+
+    def __iter__(self):
+        return zip(*self.values, strict=True) if self.values else iter(())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ColumnRows):
+            return self.values == other.values
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(other) == self._length and all(a == b for a, b in zip(self, other, strict=False))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self):
+        return (ColumnRows, (self.values,))
 
 
 def fingerprint_columns(
