@@ -19,6 +19,7 @@ import pytest
 from chatdb.registry.v1 import model_registry_service_pb2_grpc
 from chatdb.training.v1 import training_service_pb2_grpc
 
+from servers.connector.app import build as build_connector
 from servers.registry.app import build as build_registry
 from servers.runtime.server import GrpcServer
 from servers.training.app import build as build_training
@@ -95,12 +96,13 @@ def data_dir(settings, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 async def mesh(settings, data_dir, run_id):
     prefix = f"{settings.redis_prefix}-train-{os.getpid()}"
-    registry_port, training_port = free_port(), free_port()
+    registry_port, training_port, connector_port = free_port(), free_port(), free_port()
     mesh_settings = settings.model_copy(update={
         "redis_prefix": prefix,
         "data_dir": data_dir,
         "registry_port": registry_port,
         "training_port": training_port,
+        "connector_port": connector_port,
         "training_heartbeat_stale_s": 3.0,
         "training_reaper_interval_s": 0.5,
         "training_lost_queue_after_s": 5.0,
@@ -112,12 +114,13 @@ async def mesh(settings, data_dir, run_id):
         "CHATDB_DATA_DIR": str(data_dir),
         "CHATDB_ARTIFACT_DIR": str(mesh_settings.artifact_dir),
         "CHATDB_REGISTRY_PORT": str(registry_port),
+        "CHATDB_CONNECTOR_PORT": str(connector_port),
         "CHATDB_TRAINING_HEARTBEAT_INTERVAL_S": "0.5",
         "CHATDB_TRAINING_THREADS": "1",
     }
     async with AsyncExitStack() as stack:
         servers = []
-        for build, port in ((build_registry, registry_port), (build_training, training_port)):
+        for build, port in ((build_connector, connector_port), (build_registry, registry_port), (build_training, training_port)):
             server = GrpcServer(mesh_settings, await build(mesh_settings, stack), host="127.0.0.1", port=port)
             await server.start()
             servers.append(server)

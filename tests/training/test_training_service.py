@@ -263,3 +263,45 @@ async def test_a_job_submitted_straight_to_the_queue_is_trained(worker):
         await redis.aclose()
     done = await wait_for(mesh, job_id, TERMINAL)
     assert done.state == states.JOB_STATE_SUCCEEDED, done.error
+
+
+async def test_dataset_from_a_query_on_a_connection(worker, pg_database):
+    """The dataset is read through the connector's StreamQuery, read-only."""
+    import asyncpg
+    from chatdb.connector.v1 import (
+        connection_pb2,
+        connector_service_pb2,
+        connector_service_pb2_grpc,
+    )
+
+    mesh = worker
+    conn = await asyncpg.connect(pg_database)
+    try:
+        await conn.execute("CREATE TABLE visits (minutes float8, pages int, plan text, bought bool)")
+        await conn.executemany(
+            "INSERT INTO visits VALUES ($1, $2, $3, $4)",
+            [(float(i % 60), i % 13, ("free", "pro")[i % 2], (i % 60) + 3 * (i % 13) > 40) for i in range(400)],
+        )
+    finally:
+        await conn.close()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.settings.connector_port}") as channel:
+        await connector_service_pb2_grpc.ConnectorServiceStub(channel).CreateConnection(
+            connector_service_pb2.CreateConnectionRequest(
+                connection_id="visits-db",
+                connection=connection_pb2.Connection(kind=connection_pb2.CONNECTION_KIND_POSTGRES, dsn=pg_database),
+            ),
+            timeout=30,
+        )
+    query = job_pb.Dataset(connection_query=job_pb.Dataset.ConnectionQuery(
+        connection_id="visits-db", sql="SELECT minutes, pages, plan, bought FROM visits"))
+    job = await create(mesh, spec("visits", algorithm="gradient_boosting", dataset=query, target="bought"))
+    done = await wait_for(mesh, job.job_id, TERMINAL)
+    assert done.state == states.JOB_STATE_SUCCEEDED, done.error
+    assert done.metrics["accuracy"] > 0.8
+
+    refused = job_pb.Dataset(connection_query=job_pb.Dataset.ConnectionQuery(
+        connection_id="visits-db", sql="DELETE FROM visits RETURNING *"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await create(mesh, spec("visits", dataset=refused, target="bought"))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "training_job.dataset.connection_query" in {v.field for v in details_from_rpc_error(err.value).violations}
