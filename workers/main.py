@@ -114,6 +114,9 @@ def worker_options(settings: Settings, worker_id: str = "") -> dict[str, Any]:
         "job_timeout": settings.worker_job_timeout_s,
         "health_check_key": f"{queue_name(settings)}:health-check",
         "health_check_interval": 10,
+        # arq sleeps this long between looks at the queue: its default (0.5 s) is added,
+        # on average half of it, to the start of every training job.
+        "poll_delay": settings.worker_poll_delay_s,
         "handle_signals": False,
     }
 

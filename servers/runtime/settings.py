@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # --- worker ---------------------------------------------------------------------
     worker_max_jobs: int = Field(2, description="Jobs one worker runs at once.")
     worker_job_timeout_s: int = Field(7200, description="Longest a training job may run.")
+    worker_poll_delay_s: float = Field(0.05, description="How often an idle worker looks at the queue for new jobs.")
 
     # --- connector -------------------------------------------------------------------
     connector_pool_min_size: int = Field(1, description="Connector: connections each user-database pool keeps open when idle (a connection's options may override).")
@@ -103,6 +104,22 @@ class Settings(BaseSettings):
     training_validation_sample_rows: int = Field(1000, description="Training: rows of the dataset CreateTrainingJob reads to validate a spec.")
     training_threads: int = Field(2, description="Training: CPU threads one training may use (n_jobs / OpenMP).")
     # --- end training ---------------------------------------------------------------
+
+    # --- prediction -----------------------------------------------------------------
+    prediction_intra_op_threads: int = Field(1, description="Prediction: ONNX Runtime intra-op threads per session (1 measured fastest for single rows and as fast for 1,024-row batches on 2 cores shared with the gRPC loop).")
+    prediction_inter_op_threads: int = Field(1, description="Prediction: ONNX Runtime inter-op threads per session (sessions run sequentially; more only helps graphs with parallel branches).")
+    prediction_max_models: int = Field(32, description="Prediction: most model versions kept loaded (LRU; versions an alias points to are evicted last).")
+    prediction_max_model_bytes: int = Field(1024**3, description="Prediction: most bytes of ONNX artifacts kept loaded (LRU; a proxy for session memory).")
+    prediction_batch_max_size: int = Field(32, description="Prediction: dynamic batching, most single-row requests run as one ONNX Runtime call.")
+    prediction_batch_max_delay_ms: float = Field(0.0, description="Prediction: dynamic batching, longest a single-row request waits for others (ms); 0 turns batching off.")
+    prediction_max_predict_rows: int = Field(1000, description="Prediction: most rows one Predict or ModelInfer call may send.")
+    prediction_max_batch_rows: int = Field(100_000, description="Prediction: most rows one BatchPredict call may send.")
+    prediction_batch_rows: int = Field(1024, description="Prediction: rows per model run in BatchPredict when the request sets no batch_size.")
+    prediction_preload_aliases: str = Field("production", description="Prediction: comma-separated aliases whose versions are loaded at start (health is NOT_SERVING until done) and followed when they move.")
+    prediction_registry_wait_s: float = Field(5.0, description="Prediction: how long the preload waits for an unreachable registry before starting without models.")
+    prediction_failed_retry_s: float = Field(30.0, description="Prediction: how long a version that failed to load answers FAILED_PRECONDITION before a request tries again.")
+    prediction_resync_interval_s: float = Field(60.0, description="Prediction: how often followed aliases are re-read from the registry, a backstop for missed events.")
+    # --- end prediction -------------------------------------------------------------
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
