@@ -282,6 +282,15 @@ class Registry:
         self._download_chunk_bytes = download_chunk_bytes
         self._watch_poll_s = watch_poll_s
         self._watch_batch = watch_batch
+        self._drain = asyncio.Event()
+
+    def end_watches(self) -> None:
+        """Let every watch stream finish within one poll interval (the server is
+        draining); subscribers resume from their last sequence elsewhere."""
+        # Only the streams open now end: a core can outlive one server (tests), and
+        # watches opened after this are unaffected.
+        self._drain.set()
+        self._drain = asyncio.Event()
 
     # --- reads ---------------------------------------------------------------------
 
@@ -472,9 +481,10 @@ class Registry:
             raise InvalidArgument("must not be negative", field="since_sequence")
         if model:
             _check_name(model, "model", "model name")
+        drain = self._drain
         with self._notifier.subscribe() as wake:
             last = since_sequence if since_sequence is not None else await self._store.last_sequence()
-            while True:
+            while not drain.is_set():
                 wake.clear()
                 batch = await self._store.events_after(last, model or None, self._watch_batch)
                 for event in batch:

@@ -99,4 +99,9 @@ async def _read_chunks(stream: AsyncIterator[pb.CreateModelVersionRequest], mode
 
 
 def registry_binding(registry: Registry) -> ServiceBinding:
-    return bind(SERVICE_NAME, pb_grpc.add_ModelRegistryServiceServicer_to_server, ModelRegistryServicer(registry))
+    return bind(
+        SERVICE_NAME,
+        pb_grpc.add_ModelRegistryServiceServicer_to_server,
+        ModelRegistryServicer(registry),
+        on_drain=registry.end_watches,
+    )

@@ -32,15 +32,24 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 @dataclass(frozen=True)
 class ServiceBinding:
-    """One gRPC service to put on a server: its full name and how to register it."""
+    """One gRPC service to put on a server: its full name, how to register it, and
+    optionally what to do when draining starts (end streams that would otherwise run
+    until the grace period cuts them: watches, subscriptions)."""
 
     name: str
     register: Callable[[grpc.aio.Server], None]
+    on_drain: Callable[[], None] | None = None
 
 
-def bind(name: str, add_to_server: Callable[[object, grpc.aio.Server], None], servicer: object) -> ServiceBinding:
+def bind(
+    name: str,
+    add_to_server: Callable[[object, grpc.aio.Server], None],
+    servicer: object,
+    *,
+    on_drain: Callable[[], None] | None = None,
+) -> ServiceBinding:
     """ServiceBinding for a generated `add_XServicer_to_server` and a servicer instance."""
-    return ServiceBinding(name, lambda server: add_to_server(servicer, server))
+    return ServiceBinding(name, lambda server: add_to_server(servicer, server), on_drain)
 
 
 class GrpcServer:
@@ -116,6 +125,9 @@ class GrpcServer:
         log.info("draining", extra={"address": self.address, "drain_delay_s": delay})
         if delay > 0:
             await asyncio.sleep(delay)
+        for binding in self.bindings:
+            if binding.on_drain is not None:
+                binding.on_drain()
         grace = self.settings.grace_period_s if grace_s is None else grace_s
         await self._server.stop(grace)
         log.info("server stopped", extra={"address": self.address})

@@ -64,4 +64,11 @@ async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBindin
             await reaper
 
     stack.push_async_callback(stop_reaper)
-    return [bind(SERVICE_NAME, training_service_pb2_grpc.add_TrainingServiceServicer_to_server, TrainingServicer(core))]
+    return [
+        bind(
+            SERVICE_NAME,
+            training_service_pb2_grpc.add_TrainingServiceServicer_to_server,
+            TrainingServicer(core),
+            on_drain=core.end_watches,
+        )
+    ]

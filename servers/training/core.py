@@ -42,6 +42,14 @@ class TrainingCore:
         self.events = events
         self.validate = validate
         self.options = options
+        self._drain = asyncio.Event()
+
+    def end_watches(self) -> None:
+        """Let watch streams finish within one poll interval: the server is draining."""
+        # Only the streams open now end: a core can outlive one server (tests), and
+        # watches opened after this are unaffected.
+        self._drain.set()
+        self._drain = asyncio.Event()
 
     async def create(self, spec: JobSpec, request_id: str | None) -> Job:
         await self.validate(spec)
@@ -76,11 +84,12 @@ class TrainingCore:
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
         """Every change of the job (state, progress, attempts) until a terminal state."""
+        drain = self._drain
         woken = self.events.subscribe(job_id)
         try:
             job = await self.store.get(job_id)
             yield job
-            while not job.state.terminal:
+            while not job.state.terminal and not drain.is_set():
                 try:
                     await asyncio.wait_for(woken.wait(), self.options.watch_poll_s)
                 except TimeoutError:

@@ -379,3 +379,28 @@ async def test_download_cancel_mid_stream(stub):
     # The server is still fine.
     _, body, _ = await download(stub, model=name)
     assert len(body) == 2_000_000
+
+
+async def test_draining_ends_watch_streams_instead_of_waiting_out_the_grace_period(settings, channel_to):
+    """A subscriber's stream ends cleanly when the server drains (it resumes from its
+    last sequence elsewhere); shutdown does not sit out the whole grace period."""
+    import time
+    from contextlib import AsyncExitStack
+
+    from chatdb.registry.v1 import model_registry_service_pb2_grpc as pb_grpc
+
+    from servers.registry.app import open_registry
+    from servers.registry.service import registry_binding
+    from servers.runtime.server import GrpcServer
+
+    async with AsyncExitStack() as stack:
+        own = await open_registry(settings, stack)
+        server = GrpcServer(settings, [registry_binding(own)], host="127.0.0.1", port=0)
+        await server.start()
+        call = pb_grpc.ModelRegistryServiceStub(channel_to(server.address)).WatchModelEvents(pb.WatchModelEventsRequest())
+        await asyncio.sleep(0.3)  # the stream is open and idle
+        started = time.monotonic()
+        await server.stop(grace_s=30, drain_delay_s=0)
+        assert time.monotonic() - started < 5
+        assert [event async for event in call] == []
+        assert await call.code() is grpc.StatusCode.OK
