@@ -9,6 +9,9 @@ from pathlib import Path
 import grpc
 from chatdb.connector.v1 import connector_service_pb2 as conn_pb
 from chatdb.connector.v1 import connector_service_pb2_grpc, statement_pb2
+from chatdb.training.v1 import job_state_pb2, training_service_pb2_grpc
+from chatdb.training.v1 import training_job_pb2 as job_pb
+from chatdb.training.v1 import training_service_pb2 as training_pb
 
 from servers.connector.cli import register_demo_connections
 from servers.connector.convert import cell_to_value
@@ -65,3 +68,33 @@ async def show(settings: Settings) -> None:
             await refused
         except grpc.aio.AioRpcError as exc:
             print(f"\nDELETE FROM sales on a read-only connection: {exc.code().name}: {exc.details()}")
+    await show_training(settings)
+
+
+async def show_training(settings: Settings) -> None:
+    """A model trained from the demo database as a background job, then registered."""
+    print("\n== ML platform: train a model from demo-postgres, as a job on the worker queue")
+    job = job_pb.TrainingJob(
+        model_name="demo-product-category",
+        task=job_pb.TASK_CLASSIFICATION,
+        algorithm="random_forest",
+        target="category",
+        dataset=job_pb.Dataset(connection_query=job_pb.Dataset.ConnectionQuery(
+            connection_id="demo-postgres",
+            sql="SELECT p.category, oi.quantity, oi.unit_price FROM order_items oi JOIN products p USING (product_id)",
+        )),
+    )
+    job.hyperparameters["n_estimators"].number_value = 30
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.training_port}") as channel:
+        stub = training_service_pb2_grpc.TrainingServiceStub(channel)
+        # A fixed request id: running `make up` again shows the same job, not a new one.
+        created = (await stub.CreateTrainingJob(
+            training_pb.CreateTrainingJobRequest(training_job=job, request_id="make-up-demo-model-v2"), timeout=60,
+        )).training_job
+        async for message in stub.WatchTrainingJob(training_pb.WatchTrainingJobRequest(job_id=created.job_id), timeout=300):
+            done = message.training_job
+    state = job_state_pb2.JobState.Name(done.state).removeprefix("JOB_STATE_")
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(done.metrics.items()))
+    print(f"job {done.job_id}: {state} after {done.attempts} attempt(s); {metrics}")
+    if done.HasField("model_version"):
+        print(f"registered as {done.model_version.model} version {done.model_version.version} (`chatdb models`)")
