@@ -25,7 +25,7 @@ from servers.training.store import JobStore
 from servers.training.validation import training_spec
 from workers.clients import ConnectorClient, RegistryClient
 from workers.ml_engine.child import train_in_child
-from workers.ml_engine.datasets import from_records, load_csv
+from workers.ml_engine.datasets import CsvFile, from_records
 from workers.ml_engine.errors import TrainingCancelled
 from workers.ml_engine.spec import Dataset
 
@@ -36,10 +36,10 @@ class AttemptLost(Exception):
     """This worker no longer owns the attempt (the reaper gave it to another)."""
 
 
-async def load_dataset(ctx: dict[str, Any], spec: JobSpec) -> Dataset:
+async def load_dataset(ctx: dict[str, Any], spec: JobSpec) -> Dataset | CsvFile:
     source = spec.dataset
     if source.csv_path is not None:
-        return await asyncio.to_thread(load_csv, ctx["settings"].data_dir, source.csv_path)
+        return CsvFile(ctx["settings"].data_dir, source.csv_path)  # read in the training child
     if source.records is not None:
         return from_records(source.records)
     connector: ConnectorClient = ctx["connector"]

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from servers.runtime.errors import ChatDBError, Internal
 
+from .datasets import CsvFile
 from .errors import TrainingCancelled, TrainingCrashed
 from .spec import Dataset, TrainingSpec
 
@@ -64,7 +65,7 @@ _START_LOCK = threading.Lock()  # multiprocessing's bookkeeping of children is n
 
 async def train_in_child(
     spec: TrainingSpec,
-    dataset: Dataset,
+    dataset: Dataset | CsvFile,
     on_progress: OnProgress | None = None,
     cancel: asyncio.Event | None = None,
     kill_timeout_s: float = 3,
@@ -264,7 +265,7 @@ def _pack(exc: BaseException) -> bytes:
 # --- the child ----------------------------------------------------------------------------
 
 def _child_main(
-    conn: Connection, spec: TrainingSpec, dataset: Dataset, threads: int,
+    conn: Connection, spec: TrainingSpec, dataset: Dataset | CsvFile, threads: int,
     limits: tuple[float, float, float] | None,
 ) -> None:
     for name in THREAD_ENV_VARS:  # effective when numpy is not loaded yet (spawn)
@@ -278,6 +279,8 @@ def _child_main(
         from .trainer import train
 
         thresholds = DEFAULT_THRESHOLDS if limits is None else ParityThresholds(*limits)
+        if isinstance(dataset, CsvFile):
+            dataset = dataset.load()
         with threadpool_limits(limits=threads):
             result = train(spec, dataset, lambda fraction, stage: conn.send(("progress", fraction, stage)),
                            threads=threads, parity=thresholds)

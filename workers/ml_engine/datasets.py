@@ -12,6 +12,7 @@ import csv
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,18 @@ CSV_FIELD = "dataset.csv_path"
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _FLOAT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _BOOLS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV dataset not read yet: train_in_child reads it in the child, so the rows
+    are parsed once, where they are used, and never pickled across processes."""
+
+    data_dir: Path
+    relative_path: str
+
+    def load(self) -> Dataset:
+        return load_csv(self.data_dir, self.relative_path)
 
 
 def resolve_csv_path(data_dir: Path, relative_path: str) -> Path:
