@@ -11,6 +11,7 @@
     chatdb train ...         train a model as a background job, with a live progress bar
     chatdb jobs / models     list training jobs / registered models
     chatdb promote M V       point `production` at version V of model M
+    chatdb predict MODEL     predict from --record JSON or --csv FILE
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .training.cli import add_commands as add_training_commands
 
     add_training_commands(sub)
+
+    from .prediction.cli import add_commands as add_prediction_commands
+
+    add_prediction_commands(sub)
     return parser
 
 

@@ -45,6 +45,13 @@ async def _training(settings: Settings, stack: AsyncExitStack) -> list[ServiceBi
     return await build(settings, stack)
 
 
+async def _prediction(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    # onnxruntime loads only in the process that serves predictions.
+    from .prediction.app import build
+
+    return await build(settings, stack)
+
+
 SERVICES: dict[str, Factory] = {
     "gateway": _placeholders(
         ("chatdb.gateway.v1.chat_service", "ChatService"),
@@ -58,9 +65,5 @@ SERVICES: dict[str, Factory] = {
     ),
     "training": _training,
     "registry": _registry,
-    "prediction": _placeholders(
-        ("chatdb.prediction.v1.prediction_service", "PredictionService"),
-        ("inference.grpc_service", "GRPCInferenceService"),
-        lands_with="the prediction service issue",
-    ),
+    "prediction": _prediction,
 }

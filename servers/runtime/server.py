@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import grpc
@@ -39,6 +39,9 @@ class ServiceBinding:
     name: str
     register: Callable[[grpc.aio.Server], None]
     on_drain: Callable[[], None] | None = None
+    # Called once the server listens; a service that must warm up first (preloading
+    # models) keeps health NOT_SERVING until it calls server.set_serving(True) itself.
+    on_started: Callable[[GrpcServer], Awaitable[None]] | None = None
 
 
 def bind(
@@ -103,7 +106,10 @@ class GrpcServer:
             raise OSError(f"could not bind {target}")
         self.port = bound
         await self._server.start()
-        await self.set_serving(self._ready_at_start)
+        warm_ups = [b.on_started for b in self.bindings if b.on_started is not None]
+        await self.set_serving(self._ready_at_start and not warm_ups)
+        for warm_up in warm_ups:
+            await warm_up(self)
         log.info("server started", extra={"address": self.address, "services": self.service_names, "tls": creds is not None})
         return bound
 

@@ -25,7 +25,7 @@ EXPECTED = {
     "parser": (["chatdb.parser.v1.QueryParserService"], "chatdb.parser.v1.QueryParserService/ParseQuery"),
     "training": (["chatdb.training.v1.TrainingService"], None),
     "registry": (["chatdb.registry.v1.ModelRegistryService"], None),
-    "prediction": (["chatdb.prediction.v1.PredictionService", "inference.GRPCInferenceService"], "inference.GRPCInferenceService/ServerLive"),
+    "prediction": (["chatdb.prediction.v1.PredictionService", "inference.GRPCInferenceService"], None),
     "connector": (["chatdb.connector.v1.ConnectorService"], None),
 }
 

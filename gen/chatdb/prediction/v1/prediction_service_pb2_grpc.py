@@ -56,8 +56,9 @@ class PredictionServiceServicer:
     def Predict(self, request, context):
         """Predicts for a few rows, optimized for latency. NOT_FOUND for an unknown
         model, version or alias; INVALID_ARGUMENT when the inputs do not fit
-        the model's inputs (the field violations say which); RESOURCE_EXHAUSTED
-        beyond 1000 rows (use BatchPredict).
+        the model's inputs (the field violations say which), and also beyond
+        1000 rows (use BatchPredict); FAILED_PRECONDITION when the model failed
+        to load (the message says why).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,465 @@
+"""Prediction benchmark: the prediction service against its own transport floor and
+against ONNX Runtime in process, same machine, same run.
+
+    .venv/bin/python bench/prediction.py
+
+Trains three models with the platform's trainer (logistic regression on 20 numeric
+features, a 100-tree random forest on the same features, TF-IDF + logistic regression
+on short texts), uploads them to a registry run as a process (`chatdb serve registry`)
+on a scratch platform database, and starts two prediction services as processes
+(`chatdb serve prediction`, CHATDB_LOG_LEVEL=WARNING so the interceptor's one INFO line
+per call is off): one as configured by default (dynamic batching off) and one with
+CHATDB_PREDICTION_BATCH_MAX_DELAY_MS=1. Measures, per model:
+
+  (a) single-row Predict calls/s and p50/p99 latency at concurrency 1, 16 and 64;
+  (b) the same server's ServerLive (KServe v2, the trivial RPC) at the same concurrency;
+  (c) BatchPredict rows/s at 1,024 rows per call (columns + rows; the better of
+      concurrency 1 and 2);
+  (d) ONNX Runtime rows/s in this process on the same 1,024-row inputs (1 thread, as
+      the service's default), and, for reference, records → feeds → run → answers.
+
+The machine is shared, so (a) and (b) alternate in ROUNDS rounds per concurrency and a
+ratio is the median of the rounds' ratios; the servers' CPU time per call is printed
+too (steadier than calls/s). Prints a table, then as the last line one JSON object:
+`ratio_single_vs_floor_c64` is the worst model's (a)/(b) at concurrency 64 with the
+default server (per model and concurrency under `ratios_single_vs_floor`);
+`ratio_batch_vs_inprocess` is the worst model's (c)/(d) (per model under
+`ratios_batch_vs_inprocess`). The scratch database, Redis prefix and artifact
+directory are removed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import grpc
+import numpy as np
+import redis.asyncio as aioredis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "gen"))
+
+from chatdb.prediction.v1 import prediction_service_pb2 as pb  # noqa: E402
+from chatdb.prediction.v1 import prediction_service_pb2_grpc as pb_grpc  # noqa: E402
+from chatdb.registry.v1 import model_registry_service_pb2 as reg  # noqa: E402
+from chatdb.registry.v1 import model_registry_service_pb2_grpc as reg_grpc  # noqa: E402
+from chatdb.registry.v1 import model_version_pb2  # noqa: E402
+from google.protobuf import struct_pb2  # noqa: E402
+from inference import grpc_service_pb2 as kserve  # noqa: E402
+from inference import grpc_service_pb2_grpc as kserve_grpc  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PG_ADMIN = os.environ.get("CHATDB_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("CHATDB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CONCURRENCY = (1, 16, 64)
+SECONDS = 1.5  # per single-row measurement, ROUNDS times
+ROUNDS = 3
+BATCH_ROWS = 1024
+BATCH_SECONDS = 4.0
+BATCHING_DELAY_MS = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+def build_models() -> dict[str, dict]:
+    """Train with the platform's trainer; keep each model's ONNX, interface and inputs."""
+    from sklearn.datasets import make_classification
+
+    from workers.ml_engine.spec import Dataset, Task, TrainingSpec
+    from workers.ml_engine.trainer import train
+
+    x, y = make_classification(n_samples=5000, n_features=20, n_informative=10, random_state=0)
+    names = [f"f{i}" for i in range(20)]
+    tab = Dataset((*names, "label"), [(*map(float, r), f"c{c}") for r, c in zip(x, y, strict=True)])
+    rng = np.random.default_rng(0)
+    vocabulary = [f"word{i}" for i in range(3000)]
+    topics = {t: rng.choice(vocabulary, size=60, replace=False) for t in "abcd"}
+    docs, labels = [], []
+    for _ in range(5000):
+        topic = str(rng.choice(list(topics)))
+        words = list(rng.choice(vocabulary, size=14)) + list(rng.choice(topics[topic], size=6))
+        rng.shuffle(words)
+        docs.append(" ".join(words))
+        labels.append(topic)
+    text = Dataset(("text", "topic"), list(zip(docs, labels, strict=True)))
+    specs = {
+        "bench-logreg": (TrainingSpec("bench-logreg", Task.CLASSIFICATION, "logistic_regression", "label"), tab),
+        "bench-forest": (TrainingSpec("bench-forest", Task.CLASSIFICATION, "random_forest", "label",
+                                      hyperparameters={"n_estimators": 100}), tab),
+        "bench-text": (TrainingSpec("bench-text", Task.TEXT_CLASSIFICATION, "logistic_regression", "topic"), text),
+    }
+    xq = np.random.default_rng(1).normal(size=(BATCH_ROWS, 20)).astype(np.float32).astype(np.float64)
+    out = {}
+    for name, (spec, data) in specs.items():
+        result = train(spec, data)
+        if name == "bench-text":
+            columns = ["text"]
+            rows = [[docs[i % len(docs)]] for i in range(BATCH_ROWS)]
+        else:
+            columns = names
+            rows = xq.tolist()
+        out[name] = {"result": result, "columns": columns, "rows": rows}
+    return out
+
+
+def single_request(name: str, model: dict) -> pb.PredictRequest:
+    record = struct_pb2.Struct()
+    record.update(dict(zip(model["columns"], model["rows"][0], strict=True)))
+    return pb.PredictRequest(model=name, records=[record])
+
+
+def batch_request(name: str, model: dict) -> pb.BatchPredictRequest:
+    rows = []
+    for row in model["rows"]:
+        value = struct_pb2.ListValue()
+        value.extend(row)
+        rows.append(value)
+    return pb.BatchPredictRequest(model=name, columns=model["columns"], rows=rows)
+
+
+def feeds(model: dict) -> dict[str, np.ndarray]:
+    from workers.ml_engine.features import feeds_from_records
+
+    records = [dict(zip(model["columns"], row, strict=True)) for row in model["rows"]]
+    return feeds_from_records(model["result"].inputs, records)
+
+
+def in_process(model: dict, threads: int = 1) -> dict[str, float]:
+    """(d): ORT alone on prebuilt feeds; and records → feeds → run → answers."""
+    from workers.ml_engine.features import feeds_from_records
+    from workers.ml_engine.parity import session
+
+    sess = session(model["result"].onnx_model, threads)
+    prebuilt = feeds(model)
+    names = [o.name for o in model["result"].outputs]
+    records = [dict(zip(model["columns"], row, strict=True)) for row in model["rows"]]
+    classes = model["result"].classes
+
+    def ort_only() -> None:
+        sess.run(names, prebuilt)
+
+    def end_to_end() -> None:
+        labels, probabilities = sess.run(names, feeds_from_records(model["result"].inputs, records))
+        [{"label": label, "probabilities": dict(zip(classes, row, strict=True))}
+         for label, row in zip(labels.tolist(), probabilities.tolist(), strict=True)]
+
+    out = {}
+    for key, fn in (("ort", ort_only), ("records_to_answers", end_to_end)):
+        fn()
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 1.5:
+            fn()
+            count += 1
+        out[key] = count * BATCH_ROWS / (time.perf_counter() - start)
+    return out
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+class Mesh:
+    def __init__(self, work: Path) -> None:
+        self.tag = uuid.uuid4().hex[:8]
+        self.database = f"chatdb_bench_{self.tag}"
+        self.prefix = f"chatdb-bench-{self.tag}"
+        self.work = work
+        self.registry_port = free_port()
+        self.env = {
+            **os.environ,
+            "CHATDB_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{self.database}",
+            "CHATDB_REDIS_URL": REDIS_URL,
+            "CHATDB_REDIS_PREFIX": self.prefix,
+            "CHATDB_ARTIFACT_DIR": str(work / "artifacts"),
+            "CHATDB_REGISTRY_PORT": str(self.registry_port),
+            "CHATDB_LOG_LEVEL": "WARNING",
+        }
+        self.procs: list[subprocess.Popen] = []
+        self.logs = work / "logs"
+        self.logs.mkdir()
+
+    def spawn(self, name: str, args: list[str], **env: str) -> None:
+        with open(self.logs / f"{name}.log", "wb") as log:
+            self.procs.append(subprocess.Popen([str(BIN / "chatdb"), *args], env={**self.env, **env},
+                                               stdout=log, stderr=log))
+
+    async def wait_serving(self, port: int, timeout_s: float = 120) -> None:
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        deadline = time.monotonic() + timeout_s
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                try:
+                    if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
+                        return
+                except grpc.aio.AioRpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"service on {port} did not start; see {self.logs}")
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        await conn.close()
+        client = aioredis.from_url(REDIS_URL)
+        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def upload(port: int, name: str, result) -> None:
+    import hashlib
+
+    data = result.onnx_model
+    spec = model_version_pb2.ModelVersion(
+        task="classification",
+        inputs=[model_version_pb2.TensorSpec(name=s.name, datatype=s.datatype, shape=list(s.shape)) for s in result.inputs],
+        outputs=[model_version_pb2.TensorSpec(name=s.name, datatype=s.datatype, shape=list(s.shape)) for s in result.outputs],
+    )
+
+    async def stream():
+        yield reg.CreateModelVersionRequest(model=name, metadata=reg.CreateModelVersionRequest.Metadata(
+            expected_sha256=hashlib.sha256(data).hexdigest(), expected_size_bytes=len(data), model_version=spec))
+        for start in range(0, len(data), 256 * 1024):
+            yield reg.CreateModelVersionRequest(chunk=data[start : start + 256 * 1024])
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        await reg_grpc.ModelRegistryServiceStub(channel).CreateModelVersion(stream(), timeout=60)
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+async def closed_loop(call, request, concurrency: int, seconds: float) -> dict[str, float]:
+    """`concurrency` tasks each calling back to back for `seconds`; calls/s, p50, p99."""
+    latencies: list[float] = []
+    failures = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal failures
+        while True:
+            start = time.perf_counter()
+            if start >= stop_at:
+                return
+            try:
+                await call(request)
+            except grpc.aio.AioRpcError:
+                failures += 1
+            latencies.append(time.perf_counter() - start)
+
+    for _ in range(min(concurrency, 8) * 20):  # warm up the channel and the server
+        await call(request)
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - begin
+    latencies.sort()
+    if failures:
+        raise SystemExit(f"{failures} calls failed")
+    return {
+        "calls": len(latencies) + min(concurrency, 8) * 20,  # with the warm-up, for CPU per call
+        "calls_per_s": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(port: int, pid: int, models: dict[str, dict]) -> tuple[dict, dict]:
+    """(a) and (b) on one server. The machine is shared and noisy, so each concurrency
+    runs ROUNDS rounds of ServerLive, then each model, back to back; a figure is the
+    median over the rounds, and the ratio is the median of the rounds' ratios. The
+    server's CPU time per call is recorded too (less sensitive to other load)."""
+    options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        predict = pb_grpc.PredictionServiceStub(channel).Predict
+        live = kserve_grpc.GRPCInferenceServiceStub(channel).ServerLive
+        targets = {"ServerLive": (live, kserve.ServerLiveRequest())}
+        targets.update({name: (predict, single_request(name, model)) for name, model in models.items()})
+        runs: dict[str, dict[str, list[dict]]] = {name: {} for name in targets}
+        for c in CONCURRENCY:
+            for _ in range(ROUNDS):
+                for name, (call, request) in targets.items():
+                    before = cpu_seconds(pid)
+                    result = await closed_loop(call, request, c, SECONDS)
+                    result["server_cpu_us_per_call"] = (cpu_seconds(pid) - before) / result["calls"] * 1e6
+                    runs[name].setdefault(f"c{c}", []).append(result)
+    floor = {key: _median_run(rounds) for key, rounds in runs.pop("ServerLive").items()}
+    single = {}
+    for name, by_c in runs.items():
+        single[name] = {}
+        for key, rounds in by_c.items():
+            summary = _median_run(rounds)
+            live_rounds = floor[key]["rounds"]
+            summary["ratio"] = statistics.median(
+                r["calls_per_s"] / lr["calls_per_s"] for r, lr in zip(rounds, live_rounds, strict=True))
+            single[name][key] = summary
+    return single, floor
+
+
+def _median_run(rounds: list[dict]) -> dict:
+    out = {k: statistics.median(r[k] for r in rounds) for k in ("calls_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_call")}
+    out["rounds"] = rounds
+    return out
+
+
+async def measure_batch(port: int, models: dict[str, dict]) -> dict[str, dict]:
+    """(c): BatchPredict of 1,024 rows; the better of concurrency 1 and 2, in rows/s."""
+    options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+    out: dict[str, dict] = {}
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        batch = pb_grpc.PredictionServiceStub(channel).BatchPredict
+        for name, model in models.items():
+            request = batch_request(name, model)
+            reply = await batch(request, timeout=60)
+            assert len(reply.predictions) == BATCH_ROWS
+            runs = {c: await closed_loop(batch, request, c, BATCH_SECONDS) for c in (1, 2)}
+            best = max(runs, key=lambda c: runs[c]["calls_per_s"])
+            out[name] = {
+                "rows_per_s": runs[best]["calls_per_s"] * BATCH_ROWS, "concurrency": best,
+                "p50_ms": runs[best]["p50_ms"],
+                "rows_per_s_by_concurrency": {f"c{c}": r["calls_per_s"] * BATCH_ROWS for c, r in runs.items()},
+            }
+    return out
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def table(models, single, floor, single_batched, floor_batched, batch, local) -> None:
+    print("\n(a) single-row Predict vs (b) ServerLive, calls/s [p50 / p99 ms]; CHATDB_LOG_LEVEL=WARNING")
+    print(f"{'model':14} {'conc':>4} {'Predict':>26} {'ServerLive':>26} {'(a)/(b)':>8} "
+          f"{'batching on':>26} {'(a)/(b)':>8}")
+    for c in CONCURRENCY:
+        key = f"c{c}"
+        for name in models:
+            s, f = single[name][key], floor[key]
+            sb = single_batched[name][key]
+            print(f"{name:14} {c:>4} {_fmt(s):>26} {_fmt(f):>26} {s['ratio']:>8.2f} "
+                  f"{_fmt(sb):>26} {sb['ratio']:>8.2f}")
+    print("\nserver CPU per call, µs (ServerLive / Predict per model), batching off")
+    for c in CONCURRENCY:
+        key = f"c{c}"
+        cells = " ".join(f"{name} {single[name][key]['server_cpu_us_per_call']:5.0f}" for name in models)
+        print(f"  c{c:<3} ServerLive {floor[key]['server_cpu_us_per_call']:5.0f}   {cells}")
+    print(f"\n(c) BatchPredict {BATCH_ROWS} rows/call vs (d) ONNX Runtime in process, rows/s")
+    print(f"{'model':14} {'BatchPredict':>14} {'ORT (d)':>14} {'(c)/(d)':>8} {'ORT 2 thr':>14} "
+          f"{'in-proc records→answers':>24} {'(c)/that':>9}")
+    for name in models:
+        b, d = batch[name]["rows_per_s"], local[name]
+        print(f"{name:14} {b:>14,.0f} {d['ort']:>14,.0f} {b / d['ort']:>8.3f} {d['ort_2_threads']:>14,.0f} "
+              f"{d['records_to_answers']:>24,.0f} {b / d['records_to_answers']:>9.2f}")
+
+
+def _fmt(r: dict) -> str:
+    return f"{r['calls_per_s']:7,.0f} [{r['p50_ms']:5.2f} / {r['p99_ms']:5.2f}]"
+
+
+async def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="chatdb-bench-prediction-"))
+    print("training the models with the platform's trainer ...", flush=True)
+    models = build_models()
+    mesh = Mesh(work)
+    try:
+        await asyncio.to_thread(subprocess.run, [str(BIN / "chatdb"), "migrate"], env=mesh.env, check=True,
+                                stdout=subprocess.DEVNULL)
+        mesh.spawn("registry", ["serve", "registry"])
+        await mesh.wait_serving(mesh.registry_port)
+        for name, model in models.items():
+            await upload(mesh.registry_port, name, model["result"])  # first version: production
+        plain, batched = free_port(), free_port()
+        mesh.spawn("prediction", ["serve", "prediction", "--port", str(plain)])
+        mesh.spawn("prediction-batching", ["serve", "prediction", "--port", str(batched)],
+                   CHATDB_PREDICTION_BATCH_MAX_DELAY_MS=BATCHING_DELAY_MS)
+        await mesh.wait_serving(plain)
+        await mesh.wait_serving(batched)
+        print("measuring single rows (default server: batching off) ...", flush=True)
+        single, floor = await measure(plain, mesh.procs[1].pid, models)
+        print(f"measuring single rows (batching on, {BATCHING_DELAY_MS} ms) ...", flush=True)
+        single_batched, floor_batched = await measure(batched, mesh.procs[2].pid, models)
+        print("measuring BatchPredict ...", flush=True)
+        batch = await measure_batch(plain, models)
+    finally:
+        await mesh.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print("measuring ONNX Runtime in process ...", flush=True)
+    local = {}
+    for name, model in models.items():
+        local[name] = in_process(model)
+        local[name]["ort_2_threads"] = in_process(model, threads=2)["ort"]
+
+    table(models, single, floor, single_batched, floor_batched, batch, local)
+    ratios = {name: {key: single[name][key]["ratio"] for key in floor} for name in models}
+    ratios_batched = {name: {key: single_batched[name][key]["ratio"] for key in floor_batched} for name in models}
+    cpu_ratios = {name: {key: floor[key]["server_cpu_us_per_call"] / single[name][key]["server_cpu_us_per_call"]
+                         for key in floor} for name in models}
+    batch_ratios = {name: batch[name]["rows_per_s"] / local[name]["ort"] for name in models}
+    summary = {
+        "ratio_single_vs_floor_c64": min(r["c64"] for r in ratios.values()),
+        "ratio_single_vs_floor_c64_headline": "worst of the three models, batching off (the default); "
+                                              "median over rounds of Predict calls/s / ServerLive calls/s",
+        "ratio_batch_vs_inprocess": min(batch_ratios.values()),
+        "ratio_batch_vs_inprocess_headline": "worst of the three models; (d) is ORT alone on prebuilt feeds",
+        "ratios_single_vs_floor": ratios,
+        "ratios_single_vs_floor_batching_on": ratios_batched,
+        "ratios_single_vs_floor_server_cpu": cpu_ratios,
+        "ratios_batch_vs_inprocess": batch_ratios,
+        "ratios_batch_vs_inprocess_records_to_answers": {
+            name: batch[name]["rows_per_s"] / local[name]["records_to_answers"] for name in models},
+        "single": single,
+        "floor": floor,
+        "single_batching_on": single_batched,
+        "floor_batching_on": floor_batched,
+        "batch": batch,
+        "in_process": local,
+        "log_level": "WARNING",
+        "cpus": os.cpu_count(),
+    }
+    for group in (single, single_batched):
+        for by_c in group.values():
+            for figures in by_c.values():
+                figures.pop("rounds", None)
+    for group in (floor, floor_batched):
+        for figures in group.values():
+            figures.pop("rounds", None)
+    print(json.dumps(summary, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

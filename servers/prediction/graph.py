@@ -1,0 +1,79 @@
+"""A load-time rewrite of the serving copy of a model's graph: one matrix input instead
+of one input per numeric feature.
+
+The platform exports one [-1, 1] input per feature (README, ML platform), and skl2onnx
+starts a numeric pipeline with a Concat of all of them. ONNX Runtime pays per input on
+every run: for 20 features a single row costs ~25 µs fed as 20 inputs and ~9 µs fed as
+the Concat's [n, 20] output (logistic regression; 34 → 16 µs for a 100-tree forest).
+So when the graph's inputs are all float [?, 1] and their only consumer is one Concat
+along axis 1 that takes each of them once, the Concat is removed and its output becomes
+the graph's only input. The computation is unchanged (the same float32 values reach the
+same nodes); the model's public interface (ModelMetadata, tensors) stays per feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FLOAT = 1  # onnx.TensorProto.FLOAT
+
+
+@dataclass(frozen=True)
+class Fused:
+    """The rewritten graph, its one input's name, the features in its column order and
+    (`inputs`) in the original graph's declaration order."""
+
+    model: bytes
+    input_name: str
+    columns: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+
+def fuse_numeric_inputs(data: bytes) -> Fused | None:
+    """The rewrite described above, or None when the graph does not qualify."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) < 2:
+        return None
+    names = [i.name for i in inputs]
+    for value in inputs:
+        tensor = value.type.tensor_type
+        dims = tensor.shape.dim
+        if not value.type.HasField("tensor_type") or tensor.elem_type != FLOAT or len(dims) != 2:
+            return None
+        if not (dims[1].HasField("dim_value") and dims[1].dim_value == 1):
+            return None
+    wanted = set(names)
+    consumers = [n for n in graph.node if wanted & set(n.input)]
+    if len(consumers) != 1 or wanted & {o.name for o in graph.output}:
+        return None
+    concat = consumers[0]
+    axis = next((a.i for a in concat.attribute if a.name == "axis"), None)
+    if concat.op_type != "Concat" or concat.domain not in ("", "ai.onnx") or axis not in (1, -1):
+        return None
+    columns = list(concat.input)
+    if sorted(columns) != sorted(names) or len(set(columns)) != len(columns):
+        return None
+    for sub in graph.node:  # subgraphs could read the inputs by name: leave those alone
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in sub.attribute):
+            return None
+    output = concat.output[0]
+    graph.node.remove(concat)
+    for info in [v for v in graph.value_info if v.name == output]:
+        graph.value_info.remove(info)
+    kept = [i for i in graph.input if i.name in initializers]
+    del graph.input[:]
+    batch = inputs[0].type.tensor_type.shape.dim[0]
+    matrix = helper.make_tensor_value_info(output, FLOAT, [None, len(columns)])
+    if batch.HasField("dim_param"):
+        matrix.type.tensor_type.shape.dim[0].dim_param = batch.dim_param
+    elif batch.HasField("dim_value"):
+        matrix.type.tensor_type.shape.dim[0].dim_value = batch.dim_value
+    graph.input.extend([matrix, *kept])
+    return Fused(model.SerializeToString(), output, tuple(columns), tuple(names))
+

@@ -1,0 +1,553 @@
+"""Model versions in memory: ONNX Runtime sessions, an LRU bounded by count and bytes,
+alias tables kept current by the registry's events, and atomic swaps.
+
+    lookup(model, selector)  the hot path: two dict reads and an LRU touch, no await
+    get(model, selector)     lookup, else resolve the alias and load (single-flight)
+    preload(aliases)         load every model's `production` (…) version at start
+    watch()                  follow WatchModelEvents forever (resuming after the last
+                             sequence seen): load what appears or what an alias moves to
+                             in the background, then swap the alias; re-read the followed
+                             aliases now and then as a backstop
+
+Numeric models are served from a rewritten copy of their graph that takes one [n, k]
+matrix instead of k [n, 1] inputs (graph.py); the public interface does not change.
+
+A swap is one dict assignment in the event loop: a request holds the LoadedModel it
+looked up, so a request in flight finishes on the old version while the next one gets
+the new. The old version stays in the LRU (explicit `version` requests may use it)
+until it is evicted. Eviction takes the least recently used version that no followed
+alias points to; only when every cached version is an alias target does it take one
+of those. Size is the ONNX artifact's size, a proxy for the session's memory.
+
+A version that fails to load (bad ONNX, larger than the whole cache) is remembered with
+the reason for `failed_retry_s`: requests get FAILED_PRECONDITION saying why. When an
+alias moves to a version that fails, the alias keeps serving its previous version.
+No grpc here: the registry is reached through a ModelSource (source.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from servers.runtime.errors import ChatDBError, FailedPrecondition, Unavailable
+
+from .batching import Batcher
+from .domain import (
+    ORT_DATATYPES,
+    PRODUCTION,
+    Artifact,
+    EventType,
+    ModelEvent,
+    ModelInfo,
+    Predictions,
+    Selector,
+    TensorInfo,
+    invalid,
+)
+from .graph import Fused, fuse_numeric_inputs
+from .plan import InputPlan
+
+log = logging.getLogger("chatdb.prediction.models")
+
+LABEL, PROBABILITIES, VARIABLE = "label", "probabilities", "variable"
+Key = tuple[str, int]
+
+
+class ModelSource(Protocol):
+    """Where versions come from (the registry; tests may fake it)."""
+
+    async def download(self, model: str, version: int) -> Artifact:
+        """The version's bytes; NotFound for an unknown model or version."""
+        ...
+
+    async def alias_target(self, model: str, alias: str) -> int:
+        """The version `alias` points to; NotFound for an unknown model or alias."""
+        ...
+
+    async def alias_targets(self, alias: str) -> list[tuple[str, int]]:
+        """(model, version) for every model that has `alias`."""
+        ...
+
+    def events(self, since_sequence: int | None) -> AsyncIterator[ModelEvent]:
+        """Registry events after `since_sequence` (None: from now on), forever."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+
+
+def create_session(data: bytes, options: SessionOptions) -> Any:
+    """An onnxruntime.InferenceSession on the CPU (blocking: call it in a thread)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = max(1, options.intra_op_threads)
+    so.inter_op_num_threads = max(1, options.inter_op_threads)
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if options.intra_op_threads > 1:
+        # A spinning pool burns the core the gRPC loop needs between runs.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Dynamic batching of single-row requests; off when max_delay_s is 0."""
+
+    max_size: int = 32
+    max_delay_s: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_delay_s > 0 and self.max_size > 1
+
+
+class LoadedModel:
+    """One version in memory: session, input plan and how to read its outputs."""
+
+    def __init__(
+        self, info: ModelInfo, session: Any, batching: BatchOptions | None = None, fused: Fused | None = None
+    ) -> None:
+        self.info = info
+        self.name = info.name
+        self.version = info.version
+        self.session = session
+        # onnxruntime's InferenceSession.run re-validates the feed names on every call (a
+        # Python loop over the inputs, ~5-10 µs); the plan has already checked them, so
+        # the C++ session's run is called directly when it is there.
+        self._run = getattr(getattr(session, "_sess", None), "run", None) or (
+            lambda names, feeds, options: session.run(names, feeds, options))
+        self.plan = InputPlan(
+            info.name, info.inputs,
+            matrix_input=fused.input_name if fused else None, columns=fused.columns if fused else ())
+        names = [o.name for o in info.outputs]
+        self.output_names = names
+        # The outputs a prediction needs (the raw ones only when asked for).
+        wanted = [n for n in (LABEL, PROBABILITIES, VARIABLE) if n in names]
+        self.prediction_outputs = wanted or names
+        self._label_i = wanted.index(LABEL) if LABEL in wanted else None
+        self._proba_i = wanted.index(PROBABILITIES) if PROBABILITIES in wanted else None
+        self._value_i = wanted.index(VARIABLE) if VARIABLE in wanted else None
+        self.classes = info.classes
+        if self.classes is None and PROBABILITIES in names:  # not from the platform: "0", "1", …
+            width = info.outputs[names.index(PROBABILITIES)].shape[-1:]
+            if width and width[0] > 0:
+                self.classes = tuple(str(i) for i in range(width[0]))
+        self.batcher: Batcher | None = None
+        if batching is not None and batching.enabled and self.plan.takes_records:
+            self.batcher = Batcher(self._run_rows, batching.max_size, batching.max_delay_s)
+
+    def predict(self, feeds: dict[str, np.ndarray], rows: int, include_outputs: bool = False) -> Predictions:
+        """Run the model (blocking) and read its answer."""
+        names = self.output_names if include_outputs else self.prediction_outputs
+        start = time.perf_counter()
+        try:
+            got = self._run(names, feeds, None)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise _run_error(self, exc) from None
+        elapsed = time.perf_counter() - start
+        if include_outputs:
+            outputs = dict(zip(names, got, strict=True))
+            return self._predictions(
+                rows, outputs.get(LABEL), outputs.get(PROBABILITIES), outputs.get(VARIABLE), outputs, elapsed)
+        return self._predictions(
+            rows,
+            got[self._label_i] if self._label_i is not None else None,
+            got[self._proba_i] if self._proba_i is not None else None,
+            got[self._value_i] if self._value_i is not None else None,
+            {},
+            elapsed,
+        )
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs by name (blocking)."""
+        try:
+            return self._run(names, feeds, None)
+        except Exception as exc:  # noqa: BLE001
+            raise _run_error(self, exc) from None
+
+    def _predictions(self, rows, labels, probabilities, values, outputs, elapsed) -> Predictions:
+        if values is not None:
+            values = values.reshape(rows, -1)[:, 0]
+        return Predictions(
+            model=self.name, version=self.version, rows=rows, labels=labels,
+            probabilities=probabilities, classes=self.classes, values=values,
+            outputs=outputs, inference_s=elapsed,
+        )
+
+    def _run_rows(self, rows: list[list[Any]]) -> list[Predictions]:
+        """The batcher's runner: one ORT call for rows of several requests, split back."""
+        answer = self.predict(self.plan.rows_feeds(rows), len(rows))
+        each = answer.inference_s
+        return [
+            Predictions(
+                model=self.name, version=self.version, rows=1,
+                labels=None if answer.labels is None else answer.labels[i : i + 1],
+                probabilities=None if answer.probabilities is None else answer.probabilities[i : i + 1],
+                classes=self.classes,
+                values=None if answer.values is None else answer.values[i : i + 1],
+                inference_s=each,
+            )
+            for i in range(len(rows))
+        ]
+
+
+def _run_error(model: LoadedModel, exc: Exception) -> ChatDBError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # ONNX Runtime rejects feeds it cannot take (shapes, types) with INVALID_ARGUMENT.
+    if "INVALID_ARGUMENT" in text or "Invalid" in text or "Got invalid dimensions" in text:
+        return invalid("inputs", f"model {model.name!r} version {model.version} rejected the inputs: {text}")
+    return FailedPrecondition(f"model {model.name!r} version {model.version} failed to run: {text}",
+                              reason="MODEL_RUN_FAILED")
+
+
+def model_info(name: str, version: int, session: Any, size_bytes: int, task: str = "") -> ModelInfo:
+    """What a session says about its inputs, outputs and (chatdb.*) metadata."""
+
+    def tensors(values: Iterable[Any]) -> tuple[TensorInfo, ...]:
+        return tuple(
+            TensorInfo(v.name, ORT_DATATYPES.get(v.type, v.type), tuple(d if isinstance(d, int) else -1 for d in v.shape))
+            for v in values
+        )
+
+    meta = session.get_modelmeta().custom_metadata_map
+    classes = None
+    if "chatdb.classes" in meta:
+        with contextlib.suppress(ValueError, TypeError):
+            decoded = json.loads(meta["chatdb.classes"])
+            if isinstance(decoded, list):
+                classes = tuple(str(c) for c in decoded)
+    return ModelInfo(
+        name=name, version=version, task=meta.get("chatdb.task", task), algorithm=meta.get("chatdb.algorithm", ""),
+        inputs=tensors(session.get_inputs()), outputs=tensors(session.get_outputs()),
+        classes=classes, size_bytes=size_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    at: float
+
+
+class ModelManager:
+    """The cache of loaded versions and the alias tables, kept current by events."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        max_models: int = 32,
+        max_bytes: int = 2 * 1024**3,
+        sessions: SessionOptions = SessionOptions(),
+        batching: BatchOptions = BatchOptions(),
+        follow_aliases: Iterable[str] = (PRODUCTION,),
+        failed_retry_s: float = 30.0,
+        session_factory: Callable[[bytes, SessionOptions], Any] = create_session,
+        fuse_inputs: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_models < 1 or max_bytes < 1:
+            raise ValueError("the cache needs room for at least one model")
+        self._source = source
+        self.max_models = max_models
+        self.max_bytes = max_bytes
+        self._sessions = sessions
+        self._batching = batching
+        self._session_factory = session_factory
+        self._fuse_inputs = fuse_inputs
+        self._clock = clock
+        self._failed_retry_s = failed_retry_s
+        self._loaded: OrderedDict[Key, LoadedModel] = OrderedDict()
+        self._bytes = 0
+        self._aliases: dict[tuple[str, str], int] = {}
+        self._followed: set[str] = set(follow_aliases)
+        self._alias_sequence: dict[tuple[str, str], int] = {}
+        self._loading: dict[Key, asyncio.Future[LoadedModel]] = {}
+        self._failed: dict[Key, _Failure] = {}
+        self._background: set[asyncio.Task] = set()
+        self.last_sequence: int | None = None
+        self.loads = 0  # versions loaded since start (tests, metrics)
+        self.evictions = 0
+
+    # --- reads ---------------------------------------------------------------------------
+
+    @property
+    def loaded_keys(self) -> list[Key]:
+        """Cached versions, least recently used first."""
+        return list(self._loaded)
+
+    @property
+    def loaded_bytes(self) -> int:
+        return self._bytes
+
+    def alias(self, model: str, alias: str) -> int | None:
+        return self._aliases.get((model, alias))
+
+    def failure(self, model: str, version: int) -> str | None:
+        """Why the version failed to load, while that is remembered."""
+        failed = self._failed.get((model, version))
+        return failed.reason if failed else None
+
+    def lookup(self, model: str, selector: Selector) -> LoadedModel | None:
+        """The loaded version a request names, or None (then `get` it). No I/O."""
+        version = selector.version
+        if version is None:
+            version = self._aliases.get((model, selector.alias or PRODUCTION))
+            if version is None:
+                return None
+        key = (model, version)
+        found = self._loaded.get(key)
+        if found is not None:
+            self._loaded.move_to_end(key)
+        return found
+
+    def loaded_versions(self, model: str) -> list[int]:
+        return sorted(v for m, v in self._loaded if m == model)
+
+    async def get(self, model: str, selector: Selector) -> LoadedModel:
+        found = self.lookup(model, selector)
+        if found is not None:
+            return found
+        if not model:
+            raise invalid("model", "is required")
+        if selector.version is not None:
+            if selector.version < 1:
+                raise invalid("version", "must be a version number (1 or more)")
+            return await self.load(model, selector.version)
+        alias = selector.alias or PRODUCTION
+        key = (model, alias)
+        version = self._aliases.get(key)
+        if version is None:
+            version = await self._source.alias_target(model, alias)
+            # Follow the alias from now on: its moves are loaded ahead of requests.
+            self._followed.add(alias)
+            self._aliases.setdefault(key, version)
+            version = self._aliases[key]
+        return await self.load(model, version)
+
+    # --- loading -------------------------------------------------------------------------
+
+    async def load(self, model: str, version: int) -> LoadedModel:
+        """The version, loaded once however many callers ask at the same time."""
+        key = (model, version)
+        found = self._loaded.get(key)
+        if found is not None:
+            self._loaded.move_to_end(key)
+            return found
+        failure = self._failed.get(key)
+        if failure is not None:
+            if self._clock() - failure.at < self._failed_retry_s:
+                raise _load_failed(model, version, failure.reason)
+            del self._failed[key]
+        future = self._loading.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._load(model, version))
+            self._loading[key] = future
+            future.add_done_callback(lambda _f: self._loading.pop(key, None))
+        # Shielded: a caller that gives up does not cancel the load for the others.
+        return await asyncio.shield(future)
+
+    async def _load(self, model: str, version: int) -> LoadedModel:
+        artifact = await self._source.download(model, version)
+        if artifact.archived:
+            raise FailedPrecondition(
+                f"model {model!r} version {version} is archived and no longer served",
+                reason="MODEL_VERSION_ARCHIVED", metadata={"model": model, "version": str(version)})
+        size = len(artifact.data)
+        if size > self.max_bytes:
+            reason = f"the model is {size} bytes, more than the whole cache holds ({self.max_bytes} bytes)"
+            self._fail(model, version, reason)
+            raise _load_failed(model, version, reason)
+        try:
+            loaded = await asyncio.to_thread(self._build, model, version, artifact)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's errors, or a model we cannot serve
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._fail(model, version, reason)
+            log.error("model failed to load", extra={"model": model, "version": version, "reason": reason})
+            raise _load_failed(model, version, reason) from None
+        self._insert(loaded)
+        self.loads += 1
+        log.info("model loaded", extra={"model": model, "version": version, "bytes": size})
+        return loaded
+
+    def _build(self, model: str, version: int, artifact: Artifact) -> LoadedModel:
+        fused = fuse_numeric_inputs(artifact.data) if self._fuse_inputs else None
+        session = self._session_factory(fused.model if fused else artifact.data, self._sessions)
+        info = model_info(model, version, session, len(artifact.data), artifact.task)
+        if fused is not None:  # the interface stays one [-1, 1] FP32 input per feature
+            info = dataclasses.replace(info, inputs=tuple(TensorInfo(name, "FP32", (-1, 1)) for name in fused.inputs))
+        return LoadedModel(info, session, self._batching, fused)
+
+    def _fail(self, model: str, version: int, reason: str) -> None:
+        self._failed[(model, version)] = _Failure(reason, self._clock())
+        if len(self._failed) > 1000:  # bounded memory of failures
+            self._failed.pop(next(iter(self._failed)))
+
+    def _insert(self, loaded: LoadedModel) -> None:
+        key = (loaded.name, loaded.version)
+        if key in self._loaded:
+            return
+        self._loaded[key] = loaded
+        self._bytes += loaded.info.size_bytes
+        self._evict(protect=key)
+
+    def _evict(self, protect: Key) -> None:
+        while len(self._loaded) > self.max_models or self._bytes > self.max_bytes:
+            pinned = {(m, v) for (m, a), v in self._aliases.items() if a in self._followed}
+            victim = next((k for k in self._loaded if k != protect and k not in pinned), None)
+            if victim is None:
+                victim = next((k for k in self._loaded if k != protect), None)
+            if victim is None:
+                return
+            self._drop(victim)
+            self.evictions += 1
+            log.info("model evicted", extra={"model": victim[0], "version": victim[1]})
+
+    def _drop(self, key: Key) -> None:
+        dropped = self._loaded.pop(key, None)
+        if dropped is not None:
+            self._bytes -= dropped.info.size_bytes
+
+    # --- preload, events -------------------------------------------------------------------
+
+    async def preload(self, aliases: Iterable[str], *, registry_wait_s: float = 5.0) -> None:
+        """Load the version each alias points to, for every model (`production` at start).
+        An unreachable registry is retried for `registry_wait_s`; then the service starts
+        without the models (the watcher loads them when the registry comes back)."""
+        deadline = self._clock() + registry_wait_s
+        for alias in aliases:
+            self._followed.add(alias)
+            while True:
+                try:
+                    targets = await self._source.alias_targets(alias)
+                    break
+                except Unavailable as exc:
+                    if self._clock() >= deadline:
+                        log.warning("registry unreachable: starting without preloaded models",
+                                    extra={"reason": exc.message})
+                        return
+                    await asyncio.sleep(0.2)
+            for model, version in targets:
+                self._aliases[(model, alias)] = version
+            for model, version in targets:
+                try:
+                    await self.load(model, version)
+                except ChatDBError as exc:
+                    log.error("preload failed", extra={"model": model, "version": version, "reason": exc.message})
+
+    async def resync(self) -> None:
+        """Re-read the targets of every followed alias and load what moved (after a
+        reconnect that could not resume, and now and then as a backstop)."""
+        for alias in sorted(self._followed):
+            for model, version in await self._source.alias_targets(alias):
+                if self._aliases.get((model, alias)) != version:
+                    self._spawn(self._move_alias(model, alias, version, self._alias_sequence.get((model, alias), 0)))
+
+    async def handle(self, event: ModelEvent) -> None:
+        """Apply one registry event (loads run in the background)."""
+        self.last_sequence = event.sequence
+        if event.type is EventType.ALIAS_MOVED:
+            key = (event.model, event.alias)
+            self._alias_sequence[key] = event.sequence
+            if event.alias in self._followed or key in self._aliases:
+                self._spawn(self._move_alias(event.model, event.alias, event.version, event.sequence))
+        elif event.type is EventType.VERSION_CREATED:
+            if self._active(event.model):
+                self._spawn(self._warm(event.model, event.version))
+        elif event.type is EventType.VERSION_ARCHIVED:
+            self._drop((event.model, event.version))
+
+    async def watch(self, retry_s: float = 1.0, resync_interval_s: float = 60.0) -> None:
+        """Follow the registry's events forever, resuming after the last one seen; when
+        there is nothing to resume from, re-read the followed aliases instead. Every
+        `resync_interval_s` the followed aliases are re-read anyway (a backstop)."""
+        self._spawn(self._resync_every(resync_interval_s))
+        delay = retry_s
+        while True:
+            since = self.last_sequence
+            try:
+                if since is None:
+                    self._spawn(self._resync_quietly())
+                async for event in self._source.events(since):
+                    delay = retry_s
+                    await self.handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reconnect whatever broke the stream
+                log.warning("model event stream broke; reconnecting",
+                            extra={"reason": getattr(exc, "message", str(exc)), "retry_s": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _resync_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self._resync_quietly()
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(BaseException):
+                await task
+
+    def _active(self, model: str) -> bool:
+        return any(m == model for m, _ in self._loaded) or any(m == model for m, _ in self._aliases)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _resync_quietly(self) -> None:
+        try:
+            await self.resync()
+        except ChatDBError as exc:
+            log.warning("alias resync failed", extra={"reason": exc.message})
+
+    async def _move_alias(self, model: str, alias: str, version: int, sequence: int) -> None:
+        key = (model, alias)
+        try:
+            await self.load(model, version)
+        except ChatDBError as exc:
+            log.error("alias target failed to load", extra={
+                "model": model, "alias": alias, "version": version, "reason": exc.message})
+            if key in self._aliases:
+                return  # keep serving the previous target
+        if self._alias_sequence.get(key, 0) > sequence:
+            return  # the alias moved again meanwhile; that move decides
+        previous = self._aliases.get(key)
+        self._aliases[key] = version
+        if previous != version:
+            log.info("alias moved", extra={"model": model, "alias": alias, "version": version, "previous": previous})
+
+    async def _warm(self, model: str, version: int) -> None:
+        try:
+            await self.load(model, version)
+        except ChatDBError as exc:
+            log.warning("new version failed to load", extra={"model": model, "version": version, "reason": exc.message})
+
+
+def _load_failed(model: str, version: int, reason: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"model {model!r} version {version} failed to load: {reason}",
+        reason="MODEL_LOAD_FAILED",
+        metadata={"model": model, "version": str(version)},
+    )
+

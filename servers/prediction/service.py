@@ -1,0 +1,58 @@
+"""PredictionService servicer: proto → domain, await the core, domain → proto.
+
+Responses usually leave as bytes written by wire.py; the method handlers are registered
+here (not with the generated add_…_to_server) with a serializer that passes bytes through
+and serializes messages as usual.
+"""
+
+from __future__ import annotations
+
+import grpc
+from chatdb.prediction.v1 import prediction_service_pb2 as pb
+from chatdb.prediction.v1 import prediction_service_pb2_grpc as pb_grpc
+
+from servers.runtime.server import ServiceBinding
+
+from . import convert
+from .core import PredictionCore
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
+
+
+class PredictionServicer(pb_grpc.PredictionServiceServicer):
+    def __init__(self, core: PredictionCore) -> None:
+        self.core = core
+
+    async def Predict(self, request: pb.PredictRequest, context) -> pb.PredictResponse:
+        answer = await self.core.predict(
+            request.model, convert.selector_from_proto(request), convert.predict_inputs(request),
+            request.include_outputs,
+        )
+        return convert.predict_response_bytes(answer)
+
+    async def BatchPredict(self, request: pb.BatchPredictRequest, context) -> pb.BatchPredictResponse:
+        answer = await self.core.batch_predict(
+            request.model, convert.selector_from_proto(request), convert.batch_inputs(request), request.batch_size,
+        )
+        return convert.batch_predict_response_bytes(answer)
+
+
+def _serialize(response: bytes | pb.PredictResponse | pb.BatchPredictResponse) -> bytes:
+    return response if type(response) is bytes else response.SerializeToString()
+
+
+def prediction_binding(core: PredictionCore) -> ServiceBinding:
+    servicer = PredictionServicer(core)
+    handlers = {
+        "Predict": grpc.unary_unary_rpc_method_handler(
+            servicer.Predict, request_deserializer=pb.PredictRequest.FromString, response_serializer=_serialize),
+        "BatchPredict": grpc.unary_unary_rpc_method_handler(
+            servicer.BatchPredict, request_deserializer=pb.BatchPredictRequest.FromString,
+            response_serializer=_serialize),
+    }
+
+    def register(server: grpc.aio.Server) -> None:
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+        server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+    return ServiceBinding(SERVICE_NAME, register)

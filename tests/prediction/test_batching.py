@@ -1,0 +1,106 @@
+"""Dynamic batching: the Batcher alone (full batches run at once, partial ones when the
+delay expires, errors reach every waiter, a caller that leaves does not break the
+others), and through the service: concurrent single rows run as fewer model calls and
+get the same answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from servers.prediction.batching import Batcher
+from servers.prediction.domain import Selector
+
+from .conftest import predict_request, unique
+
+
+async def test_full_batches_run_at_once_and_partial_ones_after_the_delay():
+    calls: list[list[int]] = []
+
+    def run(rows: list[int]) -> list[int]:
+        calls.append(list(rows))
+        return [r * 10 for r in rows]
+
+    batcher = Batcher(run, max_size=3, max_delay_s=0.05)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(3))) == [0, 10, 20]
+    assert loop.time() - start < 0.04  # full: did not wait for the timer
+    start = loop.time()
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(4))) == [0, 10, 20, 30]
+    assert loop.time() - start >= 0.045  # the fourth row waited for the delay
+    assert calls == [[0, 1, 2], [0, 1, 2], [3]]
+    await asyncio.sleep(0.07)  # the first batch's timer fires on nothing
+    assert batcher.batches == 3 and batcher.rows == 7
+
+
+async def test_the_wait_follows_the_load():
+    """A lone client's rows run at once after one probe; concurrent rows fill batches of
+    the learned size without waiting for the timer."""
+    calls: list[list[int]] = []
+    batcher = Batcher(lambda rows: calls.append(list(rows)) or rows, max_size=16, max_delay_s=0.05,
+                      probe_interval_s=0.3)
+    loop = asyncio.get_running_loop()
+    assert await batcher.submit(1) == 1  # the first batch probes: it waits the delay alone
+    assert batcher.target == 1
+    start = loop.time()
+    for i in range(5):
+        assert await batcher.submit(i) == i
+    assert loop.time() - start < 0.03  # no waiting at all
+    assert calls[1:] == [[0], [1], [2], [3], [4]]
+    await asyncio.sleep(0.3)
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(4))) == [0, 1, 2, 3]  # a probe
+    assert batcher.target == 4
+    start = loop.time()
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(8))) == list(range(8))
+    assert loop.time() - start < 0.03  # two batches of 4, closed at the target
+    assert calls[-2:] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+async def test_errors_reach_every_waiter_and_cancelled_callers_are_skipped():
+    def boom(rows):
+        raise ValueError("model exploded")
+
+    batcher = Batcher(boom, max_size=10, max_delay_s=0.01)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, ValueError) for r in results)
+
+    ok = Batcher(lambda rows: rows, max_size=10, max_delay_s=0.02)
+    leaving = asyncio.ensure_future(ok.submit(1))
+    staying = asyncio.ensure_future(ok.submit(2))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    assert await staying == 2
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError):
+        Batcher(lambda rows: rows, max_size=0, max_delay_s=0.01)
+    with pytest.raises(ValueError):
+        Batcher(lambda rows: rows, max_size=4, max_delay_s=0)
+
+
+@pytest.mark.parametrize("key", ["lr", "text"])
+async def test_concurrent_single_rows_share_model_runs(key, models, registry, start_prediction):
+    model = models[key]
+    name = unique(f"batch-{key}")
+    await registry.upload(name, model)
+    prediction = await start_prediction(prediction_batch_max_delay_ms=20, prediction_batch_max_size=8,
+                                        prediction_preload_aliases="")
+    plain = await start_prediction(prediction_preload_aliases="")
+    rows = model.records[:24]
+    batched = await asyncio.gather(*(prediction.stub.Predict(predict_request(name, r)) for r in rows))
+    single = await asyncio.gather(*(plain.stub.Predict(predict_request(name, r)) for r in rows))
+    loaded = prediction.manager.lookup(name, Selector())
+    assert loaded.batcher is not None and loaded.batcher.rows == 24
+    assert loaded.batcher.batches < 24
+    assert plain.manager.lookup(name, Selector()).batcher is None  # off by default
+    for got, want, i in zip(batched, single, range(len(rows)), strict=True):
+        assert got.predictions[0].label.string_value == want.predictions[0].label.string_value == model.expected_labels[i]
+        classes = model.trained.result.classes
+        np.testing.assert_allclose([got.predictions[0].probabilities[c] for c in classes],
+                                   model.expected_scores[i], atol=1e-5)
