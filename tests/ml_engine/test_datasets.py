@@ -101,3 +101,48 @@ def test_from_records_rejects_non_objects() -> None:
     with pytest.raises(InvalidArgument) as info:
         from_records([{"a": 1}, [1, 2]])  # type: ignore[list-item]
     assert [v.field for v in info.value.violations] == ["dataset.records[1]"]
+
+
+# --- the pyarrow reader gives what the reference reader gives ------------------------------
+
+TRICKY = (
+    "i,f,f_null,words,when,stamp,clock,flag,padded,under,text,empty,big\n"
+    "1,2.5,,nan,2024-01-01,2024-01-01 10:00:00,10:00,true, 7,1_000,\"a\nb\",,1\n"
+    "-3,1e3,0.5,1.5,2024-02-29,2024-01-02T11:30:00,11:15,FALSE,8 ,2,Zoë,,2\n"
+    "0,-.5,7,inf,2024-03-01,2024-01-03 00:00:00,00:00,,9,3,\"x, y\",,3\n"
+)
+
+
+def test_the_fast_reader_agrees_with_the_reference_reader(data_dir: Path) -> None:
+    from workers.ml_engine.datasets import _load_with_arrow, _load_with_csv_module, _read_header
+
+    write(data_dir / "t.csv", TRICKY)
+    path = data_dir / "t.csv"
+    header = _read_header(path, "t.csv")
+    fast = _load_with_arrow(path, header)
+    reference = _load_with_csv_module(path, "t.csv", header, None)
+    assert fast is not None
+    assert fast.columns == reference.columns
+    assert list(fast.rows) == list(reference.rows)
+    for a, b in zip(fast.rows, reference.rows, strict=True):
+        assert [type(v) for v in a] == [type(v) for v in b]
+    assert fast.fingerprint() == reference.fingerprint()
+    assert load_csv(data_dir, "t.csv").rows == reference.rows
+    # Spot checks of the shared rules: words are not numbers, dates stay text.
+    assert reference.rows[0][3] == "nan" and reference.rows[0][4] == "2024-01-01"
+    assert reference.rows[1][7] is False and reference.rows[0][8] == 7
+
+
+def test_whole_numeric_columns_come_back_as_arrays(data_dir: Path) -> None:
+    import numpy as np
+
+    rows = "\n".join(f"{i},{i / 4},c{i % 3}" for i in range(1000))
+    write(data_dir / "n.csv", "a,b,label\n" + rows + "\n")
+    dataset = load_csv(data_dir, "n.csv")
+    a, b, label = dataset.column_values()
+    assert isinstance(a, np.ndarray) and a.dtype == np.int64
+    assert isinstance(b, np.ndarray) and b.dtype == np.float64
+    assert label[:2] == ("c0", "c1")
+    assert dataset.rows[5] == (5, 1.25, "c2") and type(dataset.rows[5][0]) is int
+    reference = from_records([{"a": i, "b": i / 4, "label": f"c{i % 3}"} for i in range(1000)])
+    assert dataset.fingerprint() == reference.fingerprint()

@@ -57,6 +57,10 @@ def to_onnx(
     output name. `tokenizer_options` overrides the TF-IDF converter options (tests use it
     to provoke a parity failure)."""
     from skl2onnx import convert_sklearn
+
+    from .imputer import register_converter
+
+    register_converter()
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     from sklearn.base import is_classifier
 

@@ -123,13 +123,14 @@ def preprocessor(data: FeatureData, *, scale_numeric: bool) -> Any:
     models) of numeric columns, one-hot encoding of text columns. Columns are chosen by
     position, which skl2onnx maps to the model's inputs in the same order."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    from .imputer import MedianImputer
+
     parts: list[tuple[str, Any, list[int]]] = []
     if data.numeric_indices:
-        steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        steps: list[tuple[str, Any]] = [("impute", MedianImputer(strategy="median", keep_empty_features=True))]
         if scale_numeric:
             steps.append(("scale", StandardScaler()))
         parts.append(("numeric", Pipeline(steps), data.numeric_indices))

@@ -76,7 +76,8 @@ Value = None | bool | int | float | Decimal | str | date | datetime
 @dataclass(frozen=True)
 class Dataset:
     """A table in memory: column names and rows of plain Python values
-    (None, bool, int, float, Decimal, str, date, datetime)."""
+    (None, bool, int, float, Decimal, str, date, datetime). Kept column by column
+    (from_columns), a column may be a numpy array instead (ColumnRows)."""
 
     columns: tuple[str, ...]
     rows: Sequence[tuple[Value, ...]]
@@ -123,13 +124,26 @@ class Dataset:
         return fingerprint_columns(self.columns, len(self.rows), self.column_values())
 
 
+def is_array(column: Any) -> bool:
+    """Whether a column is a numpy array (a CSV's whole numeric column, see datasets.py)
+    rather than a tuple of Python values; told without importing numpy."""
+    return hasattr(column, "dtype") and hasattr(column, "tobytes")
+
+
+def plain_values(column: Sequence[Value]) -> Sequence[Value]:
+    """The column as Python values (a numpy array as a list of int / float / bool)."""
+    return column.tolist() if is_array(column) else column  # type: ignore[union-attr]
+
+
 class ColumnRows(Sequence):
-    """The rows of column-wise values, as a read-only sequence of tuples."""
+    """The rows of column-wise values, as a read-only sequence of tuples of Python values.
+    A column is a tuple, or a 1-D numpy array of int64, float64 or bool without missing
+    values (kept as is: the trainer uses it without a pass over Python objects)."""
 
     __slots__ = ("values", "_length")
 
     def __init__(self, values: Sequence[Sequence[Value]]) -> None:
-        self.values = [tuple(v) for v in values]
+        self.values = [v if is_array(v) else tuple(v) for v in values]
         lengths = {len(v) for v in self.values}
         if len(lengths) > 1:
             raise InvalidArgument("columns of different lengths", field="dataset")
@@ -140,15 +154,15 @@ class ColumnRows(Sequence):
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
-            return [tuple(v[i] for v in self.values) for i in range(*index.indices(self._length))]
-        return tuple(v[index] for v in self.values)
+            return list(zip(*(plain_values(v[index]) for v in self.values), strict=True))
+        return tuple(v[index].item() if is_array(v) else v[index] for v in self.values)
 
     def __iter__(self):
-        return zip(*self.values, strict=True) if self.values else iter(())
+        return zip(*map(plain_values, self.values), strict=True) if self.values else iter(())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ColumnRows):
-            return self.values == other.values
+            return [tuple(plain_values(v)) for v in self.values] == [tuple(plain_values(v)) for v in other.values]
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
             return len(other) == self._length and all(a == b for a, b in zip(self, other, strict=False))
         return NotImplemented
@@ -173,8 +187,8 @@ def fingerprint_columns(
     digest.update(struct.pack("<QQ", len(names), length))
     for i, (name, column) in enumerate(zip(names, column_values, strict=True)):
         _update_bytes(digest, name.encode("utf-8"))
-        kinds = set(map(type, column)) if types is None else set(types[i])
-        bulk = _encode_column(digest, tuple(column), kinds)
+        kinds = set(value_types(column)) if types is None else set(types[i])
+        bulk = _encode_array(digest, column) if is_array(column) else _encode_column(digest, tuple(column), kinds)
         if bulk is not None and packed is not None:
             packed[i] = bulk
     return digest.hexdigest()
@@ -195,6 +209,35 @@ def _packed(typecode: str, values: Sequence[Any]) -> tuple[bytes, array]:
 
 
 _FILL: dict[type, Any] = {float: 0.0, int: 0, bool: False, str: ""}
+
+
+def value_types(column: Sequence[Value]) -> frozenset[type]:
+    """The Python types of a column's values (of an array, the types .tolist() gives)."""
+    if is_array(column):
+        return frozenset({_ARRAY_KINDS[column.dtype.kind]}) if len(column) else frozenset()  # type: ignore[union-attr]
+    return frozenset(map(type, column))
+
+
+_ARRAY_KINDS = {"f": float, "i": int, "u": int, "b": bool}
+
+
+def _encode_array(digest: Any, column: Any) -> Any:
+    """_encode_column for a numpy array: the same bytes (float64 and int64 little-endian,
+    bools as 0/1 bytes), so a dataset's fingerprint does not depend on how it was read."""
+    kind = column.dtype.kind
+    if not len(column):
+        digest.update(b"E")
+        return None
+    if kind == "f":
+        digest.update(b"F" + column.astype("<f8", copy=False).tobytes())
+        return column
+    if kind in "iu":
+        digest.update(b"I" + column.astype("<i8", copy=False).tobytes())
+        return column
+    if kind == "b":
+        digest.update(b"B" + column.astype("u1").tobytes())
+        return None
+    return _encode_column(digest, tuple(column.tolist()), set(value_types(column)))
 
 
 def _encode_column(digest: Any, values: tuple[Value, ...], types: set[type]) -> array | None:

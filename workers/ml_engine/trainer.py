@@ -30,7 +30,17 @@ from .export import metadata_for, to_onnx
 from .features import FeatureData, preprocessor
 from .metrics import classification_metrics, regression_metrics
 from .parity import DEFAULT_THRESHOLDS, ParityReport, ParityThresholds, Reference, check_parity
-from .spec import PROBABILITIES_OUTPUT, Dataset, Task, TensorSpec, TrainingSpec, fingerprint_columns
+from .spec import (
+    PROBABILITIES_OUTPUT,
+    Dataset,
+    Task,
+    TensorSpec,
+    TrainingSpec,
+    fingerprint_columns,
+    is_array,
+    plain_values,
+    value_types,
+)
 from .validation import Plan, plan
 
 Progress = Callable[[float, str], None]
@@ -117,8 +127,11 @@ def run(
     stage("loading")
     # One pass over the values for each of: transposing, typing, packing (fingerprint);
     # columns packed for the fingerprint become the numeric features without another.
-    column_values = dataset.column_values()
-    types = [frozenset(map(type, values)) for values in column_values]
+    column_values = list(dataset.column_values())
+    types = [value_types(values) for values in column_values]
+    if spec.target in dataset.columns:  # the one column whose values are looked at one by one
+        where = dataset.columns.index(spec.target)
+        column_values[where] = plain_values(column_values[where])
     the_plan = plan(spec, dataset.columns, dataset.rows, column_values, types)
     notes.extend(the_plan.notes)
     packed: dict[int, Any] = {}
@@ -242,7 +255,7 @@ class _Stages:
 def _encode(the_plan: Plan, columns: dict[str, Any], kept: np.ndarray) -> FeatureData:
     full = len(kept) == len(next(iter(columns.values()), ()))
     selected = [
-        values if full else [values[i] for i in kept]
+        values if full else values[kept] if is_array(values) else [values[i] for i in kept]
         for values in (columns[name] for name in the_plan.features)
     ]
     return FeatureData.encode(
