@@ -8,13 +8,15 @@ features, a 100-tree random forest on the same features, TF-IDF + logistic regre
 on short texts), uploads them to a registry run as a process (`chatdb serve registry`)
 on a scratch platform database, and starts two prediction services as processes
 (`chatdb serve prediction`, CHATDB_LOG_LEVEL=WARNING so the interceptor's one INFO line
-per call is off): one as configured by default (dynamic batching off) and one with
-CHATDB_PREDICTION_BATCH_MAX_DELAY_MS=1. Measures, per model:
+per call is off): one as configured by default and one with dynamic batching switched the
+other way (CHATDB_PREDICTION_BATCH_MAX_DELAY_MS 0 or 1). Measures, per model:
 
   (a) single-row Predict calls/s and p50/p99 latency at concurrency 1, 16 and 64;
   (b) the same server's ServerLive (KServe v2, the trivial RPC) at the same concurrency;
-  (c) BatchPredict rows/s at 1,024 rows per call (columns + rows; the better of
-      concurrency 1 and 2);
+  (c) BatchPredict rows/s at 1,024 rows per call, the best of concurrency 1, 2 and 4:
+      the tensor form (a raw_contents tensor per feature in, the output tensors out
+      with PREDICTION_VIEW_OUTPUTS) is (c); the rows form (columns + rows in, a
+      Prediction per row out) is printed beside it;
   (d) ONNX Runtime rows/s in this process on the same 1,024-row inputs (1 thread, as
       the service's default), and, for reference, records → feeds → run → answers.
 
@@ -69,8 +71,14 @@ CONCURRENCY = (1, 16, 64)
 SECONDS = 1.5  # per single-row measurement, ROUNDS times
 ROUNDS = 3
 BATCH_ROWS = 1024
-BATCH_SECONDS = 4.0
-BATCHING_DELAY_MS = "1"
+BATCH_SECONDS = 3.0
+from servers.runtime.settings import Settings  # noqa: E402
+
+DEFAULT_DELAY_MS = Settings.model_fields["prediction_batch_max_delay_ms"].default
+OTHER_DELAY_MS = "0" if DEFAULT_DELAY_MS else "1"
+DEFAULT_LABEL = f"batching {'on' if DEFAULT_DELAY_MS else 'off'}"
+OTHER_LABEL = f"batching {'off' if DEFAULT_DELAY_MS else 'on'}"
+BATCH_CONCURRENCY = (1, 2, 4)
 
 
 def free_port() -> int:
@@ -130,12 +138,33 @@ def single_request(name: str, model: dict) -> pb.PredictRequest:
 
 
 def batch_request(name: str, model: dict) -> pb.BatchPredictRequest:
+    """The rows form: columns + rows of values, one Prediction per row back."""
     rows = []
     for row in model["rows"]:
         value = struct_pb2.ListValue()
         value.extend(row)
         rows.append(value)
     return pb.BatchPredictRequest(model=name, columns=model["columns"], rows=rows)
+
+
+def batch_tensor_request(name: str, model: dict) -> pb.BatchPredictRequest:
+    """The tensor form: one [n, 1] tensor per feature in raw_contents, the output
+    tensors back (PREDICTION_VIEW_OUTPUTS): labels and probabilities, packed."""
+    import struct as packing
+
+    from chatdb.prediction.v1 import prediction_pb2
+
+    tensors = []
+    for i, column in enumerate(model["columns"]):
+        values = [row[i] for row in model["rows"]]
+        if isinstance(values[0], str):
+            raw = b"".join(packing.pack("<I", len(v.encode())) + v.encode() for v in values)
+            datatype = "BYTES"
+        else:
+            raw, datatype = np.asarray(values, dtype="<f4").tobytes(), "FP32"
+        tensors.append(prediction_pb2.NamedTensor(name=column, datatype=datatype, shape=[len(values), 1],
+                                                  raw_contents=raw))
+    return pb.BatchPredictRequest(model=name, tensors=tensors, view=prediction_pb2.PREDICTION_VIEW_OUTPUTS)
 
 
 def feeds(model: dict) -> dict[str, np.ndarray]:
@@ -340,22 +369,30 @@ def _median_run(rounds: list[dict]) -> dict:
 
 
 async def measure_batch(port: int, models: dict[str, dict]) -> dict[str, dict]:
-    """(c): BatchPredict of 1,024 rows; the better of concurrency 1 and 2, in rows/s."""
+    """(c): BatchPredict of 1,024 rows in rows/s, the better of concurrency 1 and 2, in
+    each form: tensors in, output tensors out (the figure (c)), and rows in, one
+    Prediction per row out."""
     options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
     out: dict[str, dict] = {}
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
         batch = pb_grpc.PredictionServiceStub(channel).BatchPredict
         for name, model in models.items():
-            request = batch_request(name, model)
-            reply = await batch(request, timeout=60)
-            assert len(reply.predictions) == BATCH_ROWS
-            runs = {c: await closed_loop(batch, request, c, BATCH_SECONDS) for c in (1, 2)}
-            best = max(runs, key=lambda c: runs[c]["calls_per_s"])
-            out[name] = {
-                "rows_per_s": runs[best]["calls_per_s"] * BATCH_ROWS, "concurrency": best,
-                "p50_ms": runs[best]["p50_ms"],
-                "rows_per_s_by_concurrency": {f"c{c}": r["calls_per_s"] * BATCH_ROWS for c, r in runs.items()},
-            }
+            out[name] = {}
+            for form, request in (("tensors", batch_tensor_request(name, model)), ("rows", batch_request(name, model))):
+                reply = await batch(request, timeout=60)
+                answered = reply.outputs[0].shape[0] if form == "tensors" else len(reply.predictions)
+                assert answered == BATCH_ROWS, (form, answered)
+                runs = {c: await closed_loop(batch, request, c, BATCH_SECONDS) for c in BATCH_CONCURRENCY}
+                best = max(runs, key=lambda c: runs[c]["calls_per_s"])
+                figures = {
+                    "rows_per_s": runs[best]["calls_per_s"] * BATCH_ROWS, "concurrency": best,
+                    "p50_ms": runs[best]["p50_ms"],
+                    "rows_per_s_by_concurrency": {f"c{c}": r["calls_per_s"] * BATCH_ROWS for c, r in runs.items()},
+                }
+                if form == "tensors":
+                    out[name].update(figures)
+                else:
+                    out[name]["rows_form"] = figures
     return out
 
 
@@ -363,9 +400,10 @@ async def measure_batch(port: int, models: dict[str, dict]) -> dict[str, dict]:
 
 
 def table(models, single, floor, single_batched, floor_batched, batch, local) -> None:
-    print("\n(a) single-row Predict vs (b) ServerLive, calls/s [p50 / p99 ms]; CHATDB_LOG_LEVEL=WARNING")
+    print(f"\n(a) single-row Predict vs (b) ServerLive, calls/s [p50 / p99 ms]; CHATDB_LOG_LEVEL=WARNING; "
+          f"default server ({DEFAULT_LABEL}), then the other setting ({OTHER_LABEL})")
     print(f"{'model':14} {'conc':>4} {'Predict':>26} {'ServerLive':>26} {'(a)/(b)':>8} "
-          f"{'batching on':>26} {'(a)/(b)':>8}")
+          f"{OTHER_LABEL:>26} {'(a)/(b)':>8}")
     for c in CONCURRENCY:
         key = f"c{c}"
         for name in models:
@@ -373,18 +411,20 @@ def table(models, single, floor, single_batched, floor_batched, batch, local) ->
             sb = single_batched[name][key]
             print(f"{name:14} {c:>4} {_fmt(s):>26} {_fmt(f):>26} {s['ratio']:>8.2f} "
                   f"{_fmt(sb):>26} {sb['ratio']:>8.2f}")
-    print("\nserver CPU per call, µs (ServerLive / Predict per model), batching off")
+    print(f"\nserver CPU per call, µs (ServerLive / Predict per model), default server ({DEFAULT_LABEL})")
     for c in CONCURRENCY:
         key = f"c{c}"
         cells = " ".join(f"{name} {single[name][key]['server_cpu_us_per_call']:5.0f}" for name in models)
         print(f"  c{c:<3} ServerLive {floor[key]['server_cpu_us_per_call']:5.0f}   {cells}")
     print(f"\n(c) BatchPredict {BATCH_ROWS} rows/call vs (d) ONNX Runtime in process, rows/s")
-    print(f"{'model':14} {'BatchPredict':>14} {'ORT (d)':>14} {'(c)/(d)':>8} {'ORT 2 thr':>14} "
-          f"{'in-proc records→answers':>24} {'(c)/that':>9}")
+    print("    (c): tensors in raw_contents, PREDICTION_VIEW_OUTPUTS; rows form: columns + rows, a Prediction per row")
+    print(f"{'model':14} {'(c) tensors':>14} {'ORT (d)':>14} {'(c)/(d)':>8} {'rows form':>14} {'/(d)':>6} "
+          f"{'ORT 2 thr':>14} {'in-proc records→answers':>24}")
     for name in models:
         b, d = batch[name]["rows_per_s"], local[name]
-        print(f"{name:14} {b:>14,.0f} {d['ort']:>14,.0f} {b / d['ort']:>8.3f} {d['ort_2_threads']:>14,.0f} "
-              f"{d['records_to_answers']:>24,.0f} {b / d['records_to_answers']:>9.2f}")
+        r = batch[name]["rows_form"]["rows_per_s"]
+        print(f"{name:14} {b:>14,.0f} {d['ort']:>14,.0f} {b / d['ort']:>8.3f} {r:>14,.0f} {r / d['ort']:>6.3f} "
+              f"{d['ort_2_threads']:>14,.0f} {d['records_to_answers']:>24,.0f}")
 
 
 def _fmt(r: dict) -> str:
@@ -405,13 +445,13 @@ async def main() -> None:
             await upload(mesh.registry_port, name, model["result"])  # first version: production
         plain, batched = free_port(), free_port()
         mesh.spawn("prediction", ["serve", "prediction", "--port", str(plain)])
-        mesh.spawn("prediction-batching", ["serve", "prediction", "--port", str(batched)],
-                   CHATDB_PREDICTION_BATCH_MAX_DELAY_MS=BATCHING_DELAY_MS)
+        mesh.spawn("prediction-other", ["serve", "prediction", "--port", str(batched)],
+                   CHATDB_PREDICTION_BATCH_MAX_DELAY_MS=OTHER_DELAY_MS)
         await mesh.wait_serving(plain)
         await mesh.wait_serving(batched)
-        print("measuring single rows (default server: batching off) ...", flush=True)
+        print(f"measuring single rows (default server: {DEFAULT_LABEL}) ...", flush=True)
         single, floor = await measure(plain, mesh.procs[1].pid, models)
-        print(f"measuring single rows (batching on, {BATCHING_DELAY_MS} ms) ...", flush=True)
+        print(f"measuring single rows ({OTHER_LABEL}) ...", flush=True)
         single_batched, floor_batched = await measure(batched, mesh.procs[2].pid, models)
         print("measuring BatchPredict ...", flush=True)
         batch = await measure_batch(plain, models)
@@ -432,20 +472,25 @@ async def main() -> None:
     batch_ratios = {name: batch[name]["rows_per_s"] / local[name]["ort"] for name in models}
     summary = {
         "ratio_single_vs_floor_c64": min(r["c64"] for r in ratios.values()),
-        "ratio_single_vs_floor_c64_headline": "worst of the three models, batching off (the default); "
+        "ratio_single_vs_floor_c64_headline": f"worst of the three models, default server ({DEFAULT_LABEL}); "
                                               "median over rounds of Predict calls/s / ServerLive calls/s",
         "ratio_batch_vs_inprocess": min(batch_ratios.values()),
-        "ratio_batch_vs_inprocess_headline": "worst of the three models; (d) is ORT alone on prebuilt feeds",
+        "ratio_batch_vs_inprocess_headline": "worst of the three models; (c) is the tensor form "
+                                             "(raw_contents in, PREDICTION_VIEW_OUTPUTS out), (d) ORT alone "
+                                             "on prebuilt feeds",
         "ratios_single_vs_floor": ratios,
-        "ratios_single_vs_floor_batching_on": ratios_batched,
+        "ratios_single_vs_floor_other_setting": ratios_batched,
+        "other_setting": OTHER_LABEL,
         "ratios_single_vs_floor_server_cpu": cpu_ratios,
         "ratios_batch_vs_inprocess": batch_ratios,
+        "ratios_batch_rows_form_vs_inprocess": {
+            name: batch[name]["rows_form"]["rows_per_s"] / local[name]["ort"] for name in models},
         "ratios_batch_vs_inprocess_records_to_answers": {
             name: batch[name]["rows_per_s"] / local[name]["records_to_answers"] for name in models},
         "single": single,
         "floor": floor,
-        "single_batching_on": single_batched,
-        "floor_batching_on": floor_batched,
+        "single_other_setting": single_batched,
+        "floor_other_setting": floor_batched,
         "batch": batch,
         "in_process": local,
         "log_level": "WARNING",

@@ -124,11 +124,17 @@ def predict_inputs(request: pb.PredictRequest) -> Records | Tensors:
     return Records([struct_to_dict(s) for s in request.records])
 
 
-def batch_inputs(request: pb.BatchPredictRequest) -> Records | Columns:
-    """`records`, or `columns` + `rows` (numeric rows decoded in bulk)."""
+def batch_inputs(request: pb.BatchPredictRequest) -> Records | Columns | Tensors:
+    """`records`, `columns` + `rows` (numeric rows decoded in bulk), or `tensors`."""
+    forms = [name for name, used in (("records", bool(request.records)),
+                                     ("columns/rows", bool(request.columns or request.rows)),
+                                     ("tensors", bool(request.tensors))) if used]
+    if len(forms) > 1:
+        field = "tensors" if request.tensors else "records"
+        raise invalid(field, f"give one form of inputs (records, columns with rows, or tensors), got {' and '.join(forms)}")
+    if request.tensors:
+        return Tensors([named_tensor_from_proto(t, i) for i, t in enumerate(request.tensors)])
     if request.columns or request.rows:
-        if request.records:
-            raise invalid("records", "give records, or columns with rows, not both")
         if not request.columns:
             raise invalid("columns", "is required with rows")
         names = list(request.columns)
@@ -157,12 +163,19 @@ def numeric_rows(request: pb.BatchPredictRequest) -> np.ndarray | None:
     """`rows` as a float64 matrix when every value is a number (decoded in bulk)."""
     return wire.numeric_rows_block(
         request.SerializeToString(), _rows_offset(request), len(request.rows), len(request.columns),
-        wire.batch_size_tail(request.batch_size))
+        wire.batch_size_tail(request.batch_size) + wire.view_tail(request.view))
 
 
 def named_tensor_from_proto(message: prediction_pb2.NamedTensor, i: int) -> Tensor:
     where = f"tensors[{i}]"
     datatype = message.datatype
+    raw = message.raw_contents
+    if raw:
+        if message.HasField("contents") and message.contents.ByteSize():
+            raise invalid(f"{where}.raw_contents", "give contents or raw_contents, not both")
+        if datatype not in NUMPY_DTYPES:
+            raise invalid(f"{where}.datatype", f"unknown datatype {datatype!r}")
+        return Tensor(message.name, datatype, tuple(message.shape), raw_to_array(raw, datatype, f"{where}.raw_contents"))
     contents = message.contents
     if datatype == "BYTES":
         data = np.empty(len(contents.bytes_contents) or len(contents.string_contents), dtype=object)
@@ -203,8 +216,73 @@ def predict_response_bytes(p: Predictions) -> bytes | pb.PredictResponse:
     return wire.predict_response_bytes(p) or predict_response(p)
 
 
-def batch_predict_response_bytes(p: Predictions) -> bytes | pb.BatchPredictResponse:
-    return wire.batch_predict_response_bytes(p) or batch_predict_response(p)
+def batch_predict_response_bytes(p: Predictions, view: int = 0) -> bytes | pb.BatchPredictResponse:
+    """The response in the asked-for view: predictions (wire.py's bytes), the output
+    tensors packed in raw_contents, or both (a message's fields may come in any order,
+    so the outputs' bytes are simply appended to the predictions')."""
+    if view in (prediction_pb2.PREDICTION_VIEW_UNSPECIFIED, prediction_pb2.PREDICTION_VIEW_PREDICTIONS):
+        return wire.batch_predict_response_bytes(p) or batch_predict_response(p)
+    outputs = pb.BatchPredictResponse(outputs=[raw_named_tensor(name, array) for name, array in p.outputs.items()])
+    if view == prediction_pb2.PREDICTION_VIEW_FULL:
+        head = wire.batch_predict_response_bytes(p) or batch_predict_response(p).SerializeToString()
+        return head + outputs.SerializeToString()
+    outputs.model = p.model
+    outputs.version = p.version
+    outputs.inference_duration.FromNanoseconds(int(p.inference_s * 1e9))
+    return outputs
+
+
+def batch_view(request: pb.BatchPredictRequest) -> int:
+    """The request's view, checked: INVALID_ARGUMENT for a number this server does not know."""
+    view = request.view
+    if view not in prediction_pb2.PredictionView.values():
+        raise invalid("view", f"unknown view {view}; use one of {', '.join(prediction_pb2.PredictionView.keys())}")
+    return view
+
+
+def wants_outputs(view: int) -> bool:
+    return view in (prediction_pb2.PREDICTION_VIEW_OUTPUTS, prediction_pb2.PREDICTION_VIEW_FULL)
+
+
+def raw_named_tensor(name: str, array: np.ndarray) -> prediction_pb2.NamedTensor:
+    """An output tensor with its elements in raw_contents (see the proto)."""
+    kind = array.dtype.kind
+    if kind == "O" or kind in "SU":
+        datatype, raw = "BYTES", _bytes_raw_cached(array.reshape(-1))
+    elif kind == "b":
+        datatype, raw = "BOOL", array.astype(np.uint8).tobytes()
+    elif kind in "iu":
+        datatype, raw = "INT64", array.astype("<i8", copy=False).tobytes()
+    elif array.dtype == np.float64:
+        datatype, raw = "FP64", array.astype("<f8", copy=False).tobytes()
+    else:
+        datatype, raw = "FP32", array.astype("<f4", copy=False).tobytes()
+    return prediction_pb2.NamedTensor(name=name, datatype=datatype, shape=list(array.shape), raw_contents=raw)
+
+
+_PREFIXED: dict[Any, bytes] = {}
+
+
+def _bytes_raw_cached(flat: np.ndarray) -> bytes:
+    """_bytes_raw for outputs such as labels, whose few distinct values repeat: each
+    text or bytes value's length-prefixed form is made once (the cache is bounded; no other
+    value can equal a cached key, so other values always take the loop)."""
+    values = flat.tolist()
+    cache = _PREFIXED
+    try:
+        return b"".join([cache[v] for v in values])
+    except (KeyError, TypeError):  # a value not seen yet (or not hashable)
+        pass
+    if len(cache) > 65_536:
+        cache.clear()
+    parts = []
+    for value in values:
+        data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+        piece = struct.pack("<I", len(data)) + data
+        if type(value) is str or type(value) is bytes:  # 1, 1.0 and True would share a key
+            cache[value] = piece
+        parts.append(piece)
+    return b"".join(parts)
 
 
 def predict_response(p: Predictions) -> pb.PredictResponse:
@@ -271,10 +349,13 @@ def infer_inputs(request: kserve.ModelInferRequest) -> Tensors:
     return Tensors(tensors, field="inputs")
 
 
+_LITTLE_ENDIAN = {name: dtype.newbyteorder("<") for name, dtype in NUMPY_DTYPES.items() if name != "BYTES"}
+
+
 def raw_to_array(raw: bytes, datatype: str, field: str) -> np.ndarray:
     if datatype == "BYTES":
         return _bytes_elements(raw, field)
-    dtype = NUMPY_DTYPES[datatype].newbyteorder("<")
+    dtype = _LITTLE_ENDIAN[datatype]
     if len(raw) % dtype.itemsize:
         raise invalid(field, f"holds {len(raw)} bytes, not a whole number of {datatype} elements")
     return np.frombuffer(raw, dtype=dtype)

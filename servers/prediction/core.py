@@ -96,24 +96,37 @@ class PredictionCore:
         return await self._run(loaded, feeds, n, include_outputs)
 
     async def batch_predict(
-        self, model: str, selector: Selector, inputs: Records | Columns, batch_size: int = 0
+        self, model: str, selector: Selector, inputs: Records | Columns | Tensors, batch_size: int = 0,
+        *, include_outputs: bool = False,
     ) -> Predictions:
-        """Many rows, run `batch_size` at a time."""
-        name = "records" if type(inputs) is Records else "rows"
-        n = len(inputs)
+        """Many rows, run `batch_size` at a time; with `include_outputs`, the model's
+        output tensors over all rows too."""
+        kind = type(inputs)
+        if kind is Tensors:
+            if not len(inputs):
+                raise invalid("tensors", "is empty: give at least one row")
+            n = _leading(inputs)
+            name = inputs.field
+        else:
+            n = len(inputs)
+            name = "records" if kind is Records else "rows"
         self._check_rows(n, self.limits.max_batch_rows, name, "BatchPredict", "split the rows over several calls")
         if batch_size < 0:
             raise invalid("batch_size", "must not be negative")
         size = min(batch_size or self.limits.default_batch_size, self.limits.max_batch_size)
         loaded = self.models.lookup(model, selector) or await self.models.get(model, selector)
         plan = loaded.plan
-        feeds = plan.records_feeds(inputs) if type(inputs) is Records else plan.columns_feeds(inputs)
+        if kind is Tensors:
+            feeds, n = plan.tensors_feeds(inputs)
+        else:
+            feeds = plan.records_feeds(inputs) if kind is Records else plan.columns_feeds(inputs)
         if n <= size:
-            return await self._run(loaded, feeds, n, False)
+            return await self._run(loaded, feeds, n, include_outputs)
         parts = []
         for start in range(0, n, size):
             end = min(start + size, n)
-            parts.append(await self._run(loaded, {k: v[start:end] for k, v in feeds.items()}, end - start, False))
+            parts.append(await self._run(loaded, {k: v[start:end] for k, v in feeds.items()}, end - start,
+                                         include_outputs))
         return _concat(parts)
 
     # --- KServe v2 -----------------------------------------------------------------------
@@ -207,4 +220,5 @@ def _concat(parts: list[Predictions]) -> Predictions:
         model=first.model, version=first.version, rows=sum(p.rows for p in parts),
         labels=join("labels"), probabilities=join("probabilities"), classes=first.classes,
         values=join("values"), inference_s=sum(p.inference_s for p in parts),
+        outputs={name: np.concatenate([p.outputs[name] for p in parts]) for name in first.outputs},
     )

@@ -280,6 +280,27 @@ class InputPlan:
                 violations.append(FieldViolation(
                     f"{where}.{key}", f"is not an input of model {self.model!r} (inputs: {self.listing})"))
 
+    def _matrix_from_tensors(self, tensors: Sequence[Tensor]) -> tuple[dict[str, np.ndarray], int] | None:
+        """The fused matrix straight from one FP32 [n, 1] tensor per feature (any order),
+        with the checks reduced to what such a request needs: ~1.5 µs per tensor instead
+        of ~7. None for anything else, which the general path then checks and reports."""
+        if self.matrix_input is None or len(tensors) != self.width or not tensors:
+            return None
+        shape = tensors[0].shape
+        if len(shape) != 2 or shape[1] != 1 or shape[0] <= 0:
+            return None
+        n = shape[0]
+        matrix = np.empty((n, self.width), dtype=np.float32)
+        index = self.index
+        filled = set()
+        for tensor in tensors:
+            i = index.get(tensor.name)
+            if i is None or i in filled or tensor.datatype != "FP32" or tensor.shape != shape or len(tensor.data) != n:
+                return None
+            matrix[:, i] = tensor.data
+            filled.add(i)
+        return {self.matrix_input: matrix}, n
+
     def _no_records(self, field: str) -> InvalidArgument:
         return invalid(field, f"model {self.model!r} takes tensors, not records (its inputs are not one value per row)")
 
@@ -287,6 +308,9 @@ class InputPlan:
 
     def tensors_feeds(self, data: Tensors) -> tuple[dict[str, np.ndarray], int]:
         """Feeds from named tensors, and the batch size; checks names, datatypes and shapes."""
+        fast = self._matrix_from_tensors(data.tensors)
+        if fast is not None:
+            return fast
         field = data.field
         violations: list[FieldViolation] = []
         feeds: dict[str, np.ndarray] = {}

@@ -31,10 +31,12 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         return convert.predict_response_bytes(answer)
 
     async def BatchPredict(self, request: pb.BatchPredictRequest, context) -> pb.BatchPredictResponse:
+        view = convert.batch_view(request)
         answer = await self.core.batch_predict(
             request.model, convert.selector_from_proto(request), convert.batch_inputs(request), request.batch_size,
+            include_outputs=convert.wants_outputs(view),
         )
-        return convert.batch_predict_response_bytes(answer)
+        return convert.batch_predict_response_bytes(answer, view)
 
 
 def _serialize(response: bytes | pb.PredictResponse | pb.BatchPredictResponse) -> bytes:

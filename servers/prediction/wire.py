@@ -180,7 +180,8 @@ _CELL_PREFIX = np.array([0x0A, 0x09, 0x11], dtype=np.uint8)  # ListValue.values[
 def numeric_rows_block(serialized_request: bytes, start: int, n: int, width: int, tail: bytes) -> np.ndarray | None:
     """The float64 [n, width] matrix of BatchPredictRequest.rows (field 6) when every value
     is a number, read from the request's own serialization. `start` is where field 6
-    begins (the size of fields 1–5) and `tail` how field 7 serializes. With every value a
+    begins (the size of fields 1–5) and `tail` how fields 7 and 9 serialize (8, tensors,
+is empty when rows are given). With every value a
     number, each row is `32 <len>` then `width` cells of `0a 09 11 <8 bytes>`; the check
     that the rows fill exactly [start, len - len(tail)) with that pattern at every stride
     proves the layout. None for anything else (the caller decodes value by value)."""
@@ -214,3 +215,8 @@ def batch_size_tail(batch_size: int) -> bytes:
         return b"\x38" + varint(batch_size & 0xFFFFFFFFFFFFFFFF)
     return b"\x38" + varint(batch_size)
 
+
+
+def view_tail(view: int) -> bytes:
+    """How field 9 (enum view) serializes: nothing when 0."""
+    return b"" if view == 0 else b"\x48" + varint(view)

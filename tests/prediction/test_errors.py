@@ -192,3 +192,38 @@ async def test_a_model_that_fails_to_load_is_failed_precondition(served, registr
                                   grpc.StatusCode.FAILED_PRECONDITION)
         assert "failed to load" in message and name in message
         assert "protobuf" in message.lower() or "onnx" in message.lower() or "parse" in message.lower()
+
+
+async def test_batch_tensor_and_view_errors(served, models):
+    prediction, names = served
+    stub, lr = prediction.stub, names["lr"]
+    record = _lr_record(models)
+
+    def raw(name, n=2, data=None, datatype="FP32"):
+        return prediction_pb2.NamedTensor(name=name, datatype=datatype, shape=[n, 1],
+                                          raw_contents=data if data is not None else b"\0\0\0\0" * n)
+
+    good = [raw(f"f{i}") for i in range(20)]
+    reply = await stub.BatchPredict(pb.BatchPredictRequest(model=lr, tensors=good))
+    assert len(reply.predictions) == 2
+
+    async def batch(**fields):
+        return await _fails(stub.BatchPredict(pb.BatchPredictRequest(model=lr, **fields)),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+
+    _, fields = await batch(tensors=[*good[:5], raw("f5", data=b"\0" * 7), *good[6:]])
+    assert "7 bytes" in fields["tensors[5].raw_contents"]
+    _, fields = await batch(tensors=[*good[:5], raw("f5", data=b"\0" * 12), *good[6:]])
+    assert "3 elements" in fields["tensors[5].contents"] or "3 elements" in " ".join(fields.values())
+    both = prediction_pb2.NamedTensor(name="f0", datatype="FP32", shape=[2, 1], raw_contents=b"\0" * 8,
+                                      contents=prediction_pb2.TensorContents(fp32_contents=[1.0, 2.0]))
+    _, fields = await batch(tensors=[both, *good[1:]])
+    assert "not both" in fields["tensors[0].raw_contents"]
+    _, fields = await batch(tensors=good, records=[struct(record)])
+    assert "one form" in fields["tensors"]
+    _, fields = await batch(tensors=[raw(f"f{i}", n=51) for i in range(20)])
+    assert "at most 50" in fields["tensors"]
+    _, fields = await batch(records=[struct(record)], view=42)
+    assert "view" in fields and "PREDICTION_VIEW_OUTPUTS" in fields["view"]
+    _, fields = await batch(tensors=[*good[:5], raw("f5", data=b"\0\0\0", datatype="BYTES"), *good[6:]])
+    assert any(k.startswith("tensors[5]") for k in fields)

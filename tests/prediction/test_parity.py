@@ -75,3 +75,83 @@ async def test_include_outputs_returns_raw_tensors(models, registry, start_predi
         np.array(outputs["scores"].contents.fp32_contents).reshape(3, 3), model.expected_scores[:3], atol=1e-4)
     assert list(outputs["label"].contents.string_contents) == model.expected_labels[:3]
     assert reply.inference_duration.ToNanoseconds() > 0
+
+
+def _raw_tensors(model, columns: list[str]) -> list:
+    """One [n, 1] tensor per feature with its elements packed in raw_contents."""
+    import struct as packing
+
+    from chatdb.prediction.v1 import prediction_pb2
+
+    tensors = []
+    for column in columns:
+        values = [r[column] for r in model.records]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raw, datatype = np.asarray(values, dtype="<f4").tobytes(), "FP32"
+        else:
+            encoded = [str(v).encode() for v in values]
+            raw, datatype = b"".join(packing.pack("<I", len(e)) + e for e in encoded), "BYTES"
+        tensors.append(prediction_pb2.NamedTensor(
+            name=column, datatype=datatype, shape=[len(values), 1], raw_contents=raw))
+    return tensors
+
+
+def _unpack_bytes(raw: bytes) -> list[str]:
+    out, at = [], 0
+    while at < len(raw):
+        size = int.from_bytes(raw[at : at + 4], "little")
+        out.append(raw[at + 4 : at + 4 + size].decode())
+        at += 4 + size
+    return out
+
+
+@pytest.mark.parametrize("key", ["lr", "text", "ridge"])
+async def test_raw_tensors_in_and_output_tensors_out(key, models, registry, start_prediction):
+    from chatdb.prediction.v1 import prediction_pb2
+
+    model = models[key]
+    name = unique(key)
+    await registry.upload(name, model, task="regression" if key == "ridge" else "classification")
+    prediction = await start_prediction()
+    tensors = _raw_tensors(model, list(model.records[0]))
+    n = len(model.records)
+
+    outputs_only = await prediction.stub.BatchPredict(pb.BatchPredictRequest(
+        model=name, tensors=tensors, view=prediction_pb2.PREDICTION_VIEW_OUTPUTS, batch_size=16), timeout=30)
+    assert not outputs_only.predictions and outputs_only.inference_duration.ToNanoseconds() > 0
+    outputs = {o.name: o for o in outputs_only.outputs}
+    if model.expected_labels is not None:
+        assert (outputs["label"].datatype, list(outputs["label"].shape)) == ("BYTES", [n])
+        assert _unpack_bytes(outputs["label"].raw_contents) == model.expected_labels
+        probabilities = np.frombuffer(outputs["probabilities"].raw_contents, dtype="<f4").reshape(
+            list(outputs["probabilities"].shape))
+        np.testing.assert_allclose(probabilities, model.expected_scores, atol=1e-5, rtol=0)
+    else:
+        values = np.frombuffer(outputs["variable"].raw_contents, dtype="<f4")
+        assert list(outputs["variable"].shape) == [n, 1]
+        np.testing.assert_allclose(values, model.expected_values, rtol=1e-5, atol=1e-4)
+
+    # The default view answers row by row, from the same raw tensors; FULL gives both.
+    rows = await prediction.stub.BatchPredict(pb.BatchPredictRequest(model=name, tensors=tensors), timeout=30)
+    _check(model, rows.predictions)
+    assert not rows.outputs
+    full = await prediction.stub.BatchPredict(pb.BatchPredictRequest(
+        model=name, tensors=tensors, view=prediction_pb2.PREDICTION_VIEW_FULL), timeout=30)
+    _check(model, full.predictions)
+    assert {o.name: o.raw_contents for o in full.outputs} == {o.name: o.raw_contents for o in outputs_only.outputs}
+
+
+async def test_views_work_with_rows_too(models, registry, start_prediction):
+    from chatdb.prediction.v1 import prediction_pb2
+
+    model = models["lr"]
+    name = unique("lr")
+    await registry.upload(name, model)
+    prediction = await start_prediction()
+    columns = list(model.records[0])
+    rows = [list_value([r[c] for c in columns]) for r in model.records]
+    reply = await prediction.stub.BatchPredict(pb.BatchPredictRequest(
+        model=name, columns=columns, rows=rows, view=prediction_pb2.PREDICTION_VIEW_FULL, batch_size=7), timeout=30)
+    _check(model, reply.predictions)
+    labels = {o.name: o for o in reply.outputs}["label"]
+    assert _unpack_bytes(labels.raw_contents) == model.expected_labels

@@ -1,5 +1,6 @@
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,17 +8,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PredictionView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PREDICTION_VIEW_UNSPECIFIED: _ClassVar[PredictionView]
+    PREDICTION_VIEW_PREDICTIONS: _ClassVar[PredictionView]
+    PREDICTION_VIEW_OUTPUTS: _ClassVar[PredictionView]
+    PREDICTION_VIEW_FULL: _ClassVar[PredictionView]
+PREDICTION_VIEW_UNSPECIFIED: PredictionView
+PREDICTION_VIEW_PREDICTIONS: PredictionView
+PREDICTION_VIEW_OUTPUTS: PredictionView
+PREDICTION_VIEW_FULL: PredictionView
+
 class NamedTensor(_message.Message):
-    __slots__ = ("name", "datatype", "shape", "contents")
+    __slots__ = ("name", "datatype", "shape", "contents", "raw_contents")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATATYPE_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    RAW_CONTENTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     datatype: str
     shape: _containers.RepeatedScalarFieldContainer[int]
     contents: TensorContents
-    def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., contents: _Optional[_Union[TensorContents, _Mapping]] = ...) -> None: ...
+    raw_contents: bytes
+    def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., contents: _Optional[_Union[TensorContents, _Mapping]] = ..., raw_contents: _Optional[bytes] = ...) -> None: ...
 
 class TensorContents(_message.Message):
     __slots__ = ("bool_contents", "int_contents", "int64_contents", "fp32_contents", "fp64_contents", "bytes_contents", "string_contents")

@@ -43,7 +43,7 @@ class PredictResponse(_message.Message):
     def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., predictions: _Optional[_Iterable[_Union[_prediction_pb2.Prediction, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[_prediction_pb2.NamedTensor, _Mapping]]] = ..., inference_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class BatchPredictRequest(_message.Message):
-    __slots__ = ("model", "version", "alias", "records", "columns", "rows", "batch_size")
+    __slots__ = ("model", "version", "alias", "records", "columns", "rows", "batch_size", "tensors", "view")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,8 @@ class BatchPredictRequest(_message.Message):
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TENSORS_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
     alias: str
@@ -58,16 +60,20 @@ class BatchPredictRequest(_message.Message):
     columns: _containers.RepeatedScalarFieldContainer[str]
     rows: _containers.RepeatedCompositeFieldContainer[_struct_pb2.ListValue]
     batch_size: int
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., columns: _Optional[_Iterable[str]] = ..., rows: _Optional[_Iterable[_Union[_struct_pb2.ListValue, _Mapping]]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+    tensors: _containers.RepeatedCompositeFieldContainer[_prediction_pb2.NamedTensor]
+    view: _prediction_pb2.PredictionView
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., columns: _Optional[_Iterable[str]] = ..., rows: _Optional[_Iterable[_Union[_struct_pb2.ListValue, _Mapping]]] = ..., batch_size: _Optional[int] = ..., tensors: _Optional[_Iterable[_Union[_prediction_pb2.NamedTensor, _Mapping]]] = ..., view: _Optional[_Union[_prediction_pb2.PredictionView, str]] = ...) -> None: ...
 
 class BatchPredictResponse(_message.Message):
-    __slots__ = ("model", "version", "predictions", "inference_duration")
+    __slots__ = ("model", "version", "predictions", "inference_duration", "outputs")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     INFERENCE_DURATION_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
     predictions: _containers.RepeatedCompositeFieldContainer[_prediction_pb2.Prediction]
     inference_duration: _duration_pb2.Duration
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., predictions: _Optional[_Iterable[_Union[_prediction_pb2.Prediction, _Mapping]]] = ..., inference_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    outputs: _containers.RepeatedCompositeFieldContainer[_prediction_pb2.NamedTensor]
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., predictions: _Optional[_Iterable[_Union[_prediction_pb2.Prediction, _Mapping]]] = ..., inference_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outputs: _Optional[_Iterable[_Union[_prediction_pb2.NamedTensor, _Mapping]]] = ...) -> None: ...
