@@ -13,11 +13,12 @@ a fixed wait would cost a lone client the whole delay on every call. So:
 - With a target of 1 (a lone client) a row runs at once, without a future or a timer:
   batching then costs one probe per interval.
 
-Everything happens on the event loop: no locks, no threads. Off when max_delay_s is 0,
-which is the default: on this 2-core machine (bench/prediction.py, client and server
-sharing it) a fixed 1 ms wait raised single-row Predict from ~0.75-0.8 to ~0.85-0.99 of
-ServerLive at concurrency 16/64 but cut concurrency 1 to ~0.3; this adaptive wait kept
-concurrency 1 near its unbatched figure, and its gains at 16/64 were within the noise.
+Everything happens on the event loop: no locks, no threads. Off when max_delay_s is 0;
+on by default with 1 ms: on this 2-core machine (bench/prediction.py, client and server
+sharing it) it raised single-row Predict from ~0.55-0.66 to ~0.81-0.83 of ServerLive at
+concurrency 64 (0.67-0.83 at 16) for all three benchmark models, and concurrency 1 stayed
+where it was (~0.75-0.8): a lone client's row runs at once, paying one probe per interval.
+A fixed 1 ms wait, measured before, cut concurrency 1 to ~0.3.
 """
 
 from __future__ import annotations

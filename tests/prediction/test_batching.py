@@ -91,14 +91,14 @@ async def test_concurrent_single_rows_share_model_runs(key, models, registry, st
     await registry.upload(name, model)
     prediction = await start_prediction(prediction_batch_max_delay_ms=20, prediction_batch_max_size=8,
                                         prediction_preload_aliases="")
-    plain = await start_prediction(prediction_preload_aliases="")
+    plain = await start_prediction(prediction_preload_aliases="", prediction_batch_max_delay_ms=0)
     rows = model.records[:24]
     batched = await asyncio.gather(*(prediction.stub.Predict(predict_request(name, r)) for r in rows))
     single = await asyncio.gather(*(plain.stub.Predict(predict_request(name, r)) for r in rows))
     loaded = prediction.manager.lookup(name, Selector())
     assert loaded.batcher is not None and loaded.batcher.rows == 24
     assert loaded.batcher.batches < 24
-    assert plain.manager.lookup(name, Selector()).batcher is None  # off by default
+    assert plain.manager.lookup(name, Selector()).batcher is None  # 0 turns it off
     for got, want, i in zip(batched, single, range(len(rows)), strict=True):
         assert got.predictions[0].label.string_value == want.predictions[0].label.string_value == model.expected_labels[i]
         classes = model.trained.result.classes
