@@ -30,9 +30,14 @@ def test_worker_options_are_real_arq_parameters(settings):
 @pytest.fixture
 def worker_process(settings):
     port = free_port()
-    env = {**os.environ, "CHATDB_WORKER_PORT": str(port), "CHATDB_REDIS_PREFIX": settings.redis_prefix}
+    # This run's own platform database and Redis prefix: the machine's default `chatdb`
+    # database exists only where `make up` has run.
+    env = {**os.environ, "CHATDB_WORKER_PORT": str(port), "CHATDB_REDIS_PREFIX": settings.redis_prefix,
+           "CHATDB_DATABASE_URL": settings.database_url, "CHATDB_REDIS_URL": settings.redis_url}
+    chatdb = str(Path(sys.executable).parent / "chatdb")
+    subprocess.run([chatdb, "migrate"], env=env, check=True, capture_output=True, timeout=120)  # as a user would
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "chatdb"), "worker"],
+        [chatdb, "worker"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
