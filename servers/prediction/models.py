@@ -148,6 +148,9 @@ class LoadedModel:
             width = info.outputs[names.index(PROBABILITIES)].shape[-1:]
             if width and width[0] > 0:
                 self.classes = tuple(str(i) for i in range(width[0]))
+        # How long a run takes per row (a moving average of multi-row runs): the core runs a
+        # batch on the event loop when that is shorter than a hop to a worker thread.
+        self.seconds_per_row = float("inf")
         self.batcher: Batcher | None = None
         if batching is not None and batching.enabled and self.plan.takes_records:
             self.batcher = Batcher(self._run_rows, batching.max_size, batching.max_delay_s)
@@ -161,6 +164,8 @@ class LoadedModel:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
             raise _run_error(self, exc) from None
         elapsed = time.perf_counter() - start
+        if rows > 1:
+            self.seconds_per_row += (elapsed / rows - self.seconds_per_row) * 0.2
         if include_outputs:
             outputs = dict(zip(names, got, strict=True))
             return self._predictions(
