@@ -6,8 +6,9 @@ process that can be cancelled (child.train_in_child).
     columns.py      column kinds; how values become numbers, text and labels
     algorithms.py   the algorithms of each task and their hyperparameter schemas
     validation.py   validate(spec, columns, sample_rows) → every FieldViolation
-    datasets.py     load_csv (inside the data directory), from_records
+    datasets.py     load_csv (inside the data directory; pyarrow for whole files), from_records
     features.py     feature encoding, preprocessing pipeline, feeds_from_records
+    imputer.py      MedianImputer: SimpleImputer's medians by np.nanmedian
     export.py       skl2onnx conversion and the model's input/output names
     metrics.py      test-split metrics
     parity.py       ONNX Runtime vs scikit-learn on the test split
@@ -17,7 +18,7 @@ process that can be cancelled (child.train_in_child).
     errors.py       ParityError, TrainingCancelled, TrainingCrashed
 
 Importing this package (or spec, columns, algorithms, validation, datasets, child)
-does not load numpy or scikit-learn.
+does not load numpy, pyarrow or scikit-learn.
 """
 
 from .errors import ParityError, TrainingCancelled, TrainingCrashed
