@@ -68,11 +68,14 @@ async def show(settings: Settings) -> None:
             await refused
         except grpc.aio.AioRpcError as exc:
             print(f"\nDELETE FROM sales on a read-only connection: {exc.code().name}: {exc.details()}")
-    await show_training(settings)
+    version = await show_training(settings)
+    if version:
+        await show_prediction(settings, *version)
 
 
-async def show_training(settings: Settings) -> None:
-    """A model trained from the demo database as a background job, then registered."""
+async def show_training(settings: Settings) -> tuple[str, int] | None:
+    """A model trained from the demo database as a background job, then registered; the
+    (model, version) it produced."""
     print("\n== ML platform: train a model from demo-postgres, as a job on the worker queue")
     job = job_pb.TrainingJob(
         model_name="demo-product-category",
@@ -96,5 +99,27 @@ async def show_training(settings: Settings) -> None:
     state = job_state_pb2.JobState.Name(done.state).removeprefix("JOB_STATE_")
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(done.metrics.items()))
     print(f"job {done.job_id}: {state} after {done.attempts} attempt(s); {metrics}")
-    if done.HasField("model_version"):
-        print(f"registered as {done.model_version.model} version {done.model_version.version} (`chatdb models`)")
+    if not done.HasField("model_version"):
+        return None
+    print(f"registered as {done.model_version.model} version {done.model_version.version} (`chatdb models`)")
+    return done.model_version.model, done.model_version.version
+
+
+async def show_prediction(settings: Settings, model: str, version: int) -> None:
+    """The registered version answering through the prediction service (loaded from the
+    registry on first use)."""
+    from chatdb.prediction.v1 import prediction_service_pb2 as pred_pb
+    from chatdb.prediction.v1 import prediction_service_pb2_grpc
+    from google.protobuf import struct_pb2
+
+    print("\n== prediction: the new version answering (`chatdb predict`)")
+    record = {"quantity": 3, "unit_price": 19.99}
+    row = struct_pb2.Struct()
+    row.update(record)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.prediction_port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        reply = await stub.Predict(pred_pb.PredictRequest(model=model, version=version, records=[row]), timeout=60)
+    answer = reply.predictions[0]
+    top = sorted(answer.probabilities.items(), key=lambda kv: -kv[1])[:3]
+    print(f"{model} v{reply.version} {record}: {answer.label.string_value} "
+          f"({', '.join(f'{label} {p:.2f}' for label, p in top)})")
