@@ -232,10 +232,13 @@ def batch_predict_response_bytes(p: Predictions, view: int = 0) -> bytes | pb.Ba
     return outputs
 
 
+_VIEWS = frozenset(prediction_pb2.PredictionView.values())
+
+
 def batch_view(request: pb.BatchPredictRequest) -> int:
     """The request's view, checked: INVALID_ARGUMENT for a number this server does not know."""
     view = request.view
-    if view not in prediction_pb2.PredictionView.values():
+    if view not in _VIEWS:
         raise invalid("view", f"unknown view {view}; use one of {', '.join(prediction_pb2.PredictionView.keys())}")
     return view
 
@@ -248,7 +251,7 @@ def raw_named_tensor(name: str, array: np.ndarray) -> prediction_pb2.NamedTensor
     """An output tensor with its elements in raw_contents (see the proto)."""
     kind = array.dtype.kind
     if kind == "O" or kind in "SU":
-        datatype, raw = "BYTES", _bytes_raw_cached(array.reshape(-1))
+        datatype, raw = "BYTES", _bytes_raw(array.reshape(-1))
     elif kind == "b":
         datatype, raw = "BOOL", array.astype(np.uint8).tobytes()
     elif kind in "iu":
@@ -263,9 +266,9 @@ def raw_named_tensor(name: str, array: np.ndarray) -> prediction_pb2.NamedTensor
 _PREFIXED: dict[Any, bytes] = {}
 
 
-def _bytes_raw_cached(flat: np.ndarray) -> bytes:
-    """_bytes_raw for outputs such as labels, whose few distinct values repeat: each
-    text or bytes value's length-prefixed form is made once (the cache is bounded; no other
+def _bytes_raw(flat: np.ndarray) -> bytes:
+    """BYTES elements in the raw layout (4-byte little-endian length, then the bytes).
+    Outputs such as labels repeat a few values, so each text or bytes value's length-prefixed form is made once (the cache is bounded; no other
     value can equal a cached key, so other values always take the loop)."""
     values = flat.tolist()
     cache = _PREFIXED
@@ -378,16 +381,6 @@ def _bytes_elements(raw: bytes, field: str) -> np.ndarray:
     array = np.empty(len(items), dtype=object)
     array[:] = items
     return array
-
-
-def _bytes_raw(flat: np.ndarray) -> bytes:
-    parts = []
-    pack = struct.Struct("<I").pack
-    for value in flat.tolist():
-        data = value if isinstance(value, bytes) else str(value).encode("utf-8")
-        parts.append(pack(len(data)))
-        parts.append(data)
-    return b"".join(parts)
 
 
 def infer_requested(request: kserve.ModelInferRequest) -> list[str]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,16 +74,22 @@ def load_csv(data_dir: Path, relative_path: str, *, limit: int | None = None) ->
     return _load_with_csv_module(path, relative_path, header, limit)
 
 
-def _read_header(path: Path, relative_path: str) -> list[str]:
-    """The header row, checked (names present and distinct, UTF-8)."""
+@contextmanager
+def _read_errors(relative_path: str) -> Iterator[None]:
+    """Text that is not UTF-8 or not CSV, as InvalidArgument naming the file."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
+        yield
     except UnicodeDecodeError as exc:
         raise InvalidArgument(f"{relative_path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})",
                               field=CSV_FIELD) from exc
     except csv.Error as exc:
         raise InvalidArgument(f"{relative_path!r} is not valid CSV: {exc}", field=CSV_FIELD) from exc
+
+
+def _read_header(path: Path, relative_path: str) -> list[str]:
+    """The header row, checked (names present and distinct, UTF-8)."""
+    with _read_errors(relative_path), path.open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), None)
     if header is None:
         raise InvalidArgument(f"{relative_path!r} is empty (no header row)", field=CSV_FIELD)
     _check_header(header, relative_path)
@@ -91,27 +98,21 @@ def _read_header(path: Path, relative_path: str) -> list[str]:
 
 def _load_with_csv_module(path: Path, relative_path: str, header: list[str], limit: int | None) -> Dataset:
     """The reference reader: every rule above, cell by cell, with precise errors."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            next(reader)
-            width = len(header)
-            cells: list[list[str]] = []
-            for row in reader:
-                if not row:
-                    continue  # a blank line
-                if len(row) != width:
-                    raise InvalidArgument(
-                        f"{relative_path!r} line {reader.line_num}: {len(row)} cells, the header has {width}",
-                        field=CSV_FIELD)
-                cells.append(row)
-                if limit is not None and len(cells) >= limit:
-                    break
-    except UnicodeDecodeError as exc:
-        raise InvalidArgument(f"{relative_path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              field=CSV_FIELD) from exc
-    except csv.Error as exc:
-        raise InvalidArgument(f"{relative_path!r} is not valid CSV: {exc}", field=CSV_FIELD) from exc
+    width = len(header)
+    cells: list[list[str]] = []
+    with _read_errors(relative_path), path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader)  # the header, read and checked by _read_header
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if len(row) != width:
+                raise InvalidArgument(
+                    f"{relative_path!r} line {reader.line_num}: {len(row)} cells, the header has {width}",
+                    field=CSV_FIELD)
+            cells.append(row)
+            if limit is not None and len(cells) >= limit:
+                break
     columns = [_typed(column) for column in zip(*cells, strict=True)] if cells else [[] for _ in header]
     return Dataset.from_columns(header, columns)
 
