@@ -38,11 +38,14 @@ class Batcher(Generic[Row, Result]):
         max_size: int,
         max_delay_s: float,
         *,
+        run_one: Callable[[Row], Result] | None = None,
         probe_interval_s: float = 0.05,
     ) -> None:
         if max_size < 1 or max_delay_s <= 0:
             raise ValueError("max_size must be >= 1 and max_delay_s > 0")
         self._run = run
+        # A lone row skips the batch's gather and split (~15 µs of a 40 µs text model run).
+        self._run_one = run_one or (lambda row: run([row])[0])
         self.max_size = max_size
         self.max_delay_s = max_delay_s
         self.probe_interval_s = probe_interval_s
@@ -63,7 +66,7 @@ class Batcher(Generic[Row, Result]):
             if not probe and self.target <= 1:
                 self.batches += 1
                 self.rows += 1
-                return self._run([row])[0]  # a lone client: no batch at all
+                return self._run_one(row)  # a lone client: no batch at all
             if probe:
                 self._last_probe = now
             loop.call_at(now + self.max_delay_s, self._expire, self._generation)

@@ -153,7 +153,7 @@ class LoadedModel:
         self.seconds_per_row = float("inf")
         self.batcher: Batcher | None = None
         if batching is not None and batching.enabled and self.plan.takes_records:
-            self.batcher = Batcher(self._run_rows, batching.max_size, batching.max_delay_s)
+            self.batcher = Batcher(self._run_rows, batching.max_size, batching.max_delay_s, run_one=self._run_row)
 
     def predict(self, feeds: dict[str, np.ndarray], rows: int, include_outputs: bool = False) -> Predictions:
         """Run the model (blocking) and read its answer."""
@@ -194,6 +194,10 @@ class LoadedModel:
             probabilities=probabilities, classes=self.classes, values=values,
             outputs=outputs, inference_s=elapsed,
         )
+
+    def _run_row(self, row: list[Any]) -> Predictions:
+        """The batcher's runner for a row that waits for no other."""
+        return self.predict(self.plan.single_feeds(row), 1)
 
     def _run_rows(self, rows: list[list[Any]]) -> list[Predictions]:
         """The batcher's runner: one ORT call for rows of several requests, split back."""

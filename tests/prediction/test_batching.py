@@ -59,6 +59,17 @@ async def test_the_wait_follows_the_load():
     assert calls[-2:] == [[0, 1, 2, 3], [4, 5, 6, 7]]
 
 
+async def test_a_lone_row_runs_through_run_one_and_batches_through_run():
+    singles: list[int] = []
+    batches: list[list[int]] = []
+    batcher = Batcher(lambda rows: batches.append(list(rows)) or [r * 10 for r in rows], max_size=8,
+                      max_delay_s=0.02, run_one=lambda row: singles.append(row) or row * 10, probe_interval_s=0.3)
+    assert await batcher.submit(1) == 10  # the probe gathers alone: a batch of one
+    assert await batcher.submit(2) == 20 and await batcher.submit(3) == 30
+    assert batches == [[1]] and singles == [2, 3]
+    assert batcher.batches == 3 and batcher.rows == 3
+
+
 async def test_errors_reach_every_waiter_and_cancelled_callers_are_skipped():
     def boom(rows):
         raise ValueError("model exploded")
