@@ -16,7 +16,9 @@ other way (CHATDB_PREDICTION_BATCH_MAX_DELAY_MS 0 or 1). Measures, per model:
   (c) BatchPredict rows/s at 1,024 rows per call, the best of concurrency 1, 2 and 4:
       the tensor form (a raw_contents tensor per feature in, the output tensors out
       with PREDICTION_VIEW_OUTPUTS) is (c); the rows form (columns + rows in, a
-      Prediction per row out) is printed beside it;
+      Prediction per row out) is printed beside it; so is the transport ceiling: the
+      tensor request sent to a bare grpc.aio server that answers the service's own
+      reply bytes (bench/echo_server.py), the most any Python gRPC handler could do;
   (d) ONNX Runtime rows/s in this process on the same 1,024-row inputs (1 thread, as
       the service's default), and, for reference, records → feeds → run → answers.
 
@@ -26,7 +28,9 @@ too (steadier than calls/s). Prints a table, then as the last line one JSON obje
 `ratio_single_vs_floor_c64` is the worst model's (a)/(b) at concurrency 64 with the
 default server (per model and concurrency under `ratios_single_vs_floor`);
 `ratio_batch_vs_inprocess` is the worst model's (c)/(d) (per model under
-`ratios_batch_vs_inprocess`). The scratch database, Redis prefix and artifact
+`ratios_batch_vs_inprocess`; the ceiling's ratio to (d) under
+`ratios_batch_ceiling_vs_inprocess`, (c) against the ceiling under
+`ratios_batch_vs_ceiling`). The scratch database, Redis prefix and artifact
 directory are removed at the end.
 """
 
@@ -368,31 +372,52 @@ def _median_run(rounds: list[dict]) -> dict:
     return out
 
 
-async def measure_batch(port: int, models: dict[str, dict]) -> dict[str, dict]:
-    """(c): BatchPredict of 1,024 rows in rows/s, the better of concurrency 1 and 2, in
+async def measure_batch(port: int, models: dict[str, dict], work: Path) -> dict[str, dict]:
+    """(c): BatchPredict of 1,024 rows in rows/s, the best of concurrency 1, 2 and 4, in
     each form: tensors in, output tensors out (the figure (c)), and rows in, one
-    Prediction per row out."""
+    Prediction per row out. Beside (c), the transport ceiling: the same tensor request
+    sent to a bare grpc.aio server (bench/echo_server.py) that answers with the bytes
+    the service answered, measured right after (c) for each model."""
     options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
     out: dict[str, dict] = {}
+    replies = work / "replies"
+    replies.mkdir()
+    echo_port = free_port()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
         batch = pb_grpc.PredictionServiceStub(channel).BatchPredict
+        requests = {}
         for name, model in models.items():
-            out[name] = {}
-            for form, request in (("tensors", batch_tensor_request(name, model)), ("rows", batch_request(name, model))):
+            requests[name] = {"tensors": batch_tensor_request(name, model), "rows": batch_request(name, model)}
+            for form, request in requests[name].items():
                 reply = await batch(request, timeout=60)
                 answered = reply.outputs[0].shape[0] if form == "tensors" else len(reply.predictions)
                 assert answered == BATCH_ROWS, (form, answered)
-                runs = {c: await closed_loop(batch, request, c, BATCH_SECONDS) for c in BATCH_CONCURRENCY}
-                best = max(runs, key=lambda c: runs[c]["calls_per_s"])
-                figures = {
-                    "rows_per_s": runs[best]["calls_per_s"] * BATCH_ROWS, "concurrency": best,
-                    "p50_ms": runs[best]["p50_ms"],
-                    "rows_per_s_by_concurrency": {f"c{c}": r["calls_per_s"] * BATCH_ROWS for c, r in runs.items()},
-                }
                 if form == "tensors":
-                    out[name].update(figures)
-                else:
-                    out[name]["rows_form"] = figures
+                    (replies / f"{name}.bin").write_bytes(reply.SerializeToString())
+        echo = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port), str(replies))
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}", options=options) as echo_channel:
+                ceiling = pb_grpc.PredictionServiceStub(echo_channel).BatchPredict
+                await ceiling(requests[next(iter(models))]["tensors"], timeout=30, wait_for_ready=True)
+                for name in models:
+                    out[name] = {}
+                    for form, call in (("tensors", batch), ("ceiling", ceiling), ("rows", batch)):
+                        request = requests[name]["rows" if form == "rows" else "tensors"]
+                        runs = {c: await closed_loop(call, request, c, BATCH_SECONDS) for c in BATCH_CONCURRENCY}
+                        best = max(runs, key=lambda c: runs[c]["calls_per_s"])
+                        figures = {
+                            "rows_per_s": runs[best]["calls_per_s"] * BATCH_ROWS, "concurrency": best,
+                            "p50_ms": runs[best]["p50_ms"],
+                            "rows_per_s_by_concurrency": {f"c{c}": r["calls_per_s"] * BATCH_ROWS for c, r in runs.items()},
+                        }
+                        if form == "tensors":
+                            out[name].update(figures)
+                        else:
+                            out[name][f"{form}_form" if form == "rows" else form] = figures
+        finally:
+            echo.terminate()
+            await echo.wait()
     return out
 
 
@@ -418,12 +443,15 @@ def table(models, single, floor, single_batched, floor_batched, batch, local) ->
         print(f"  c{c:<3} ServerLive {floor[key]['server_cpu_us_per_call']:5.0f}   {cells}")
     print(f"\n(c) BatchPredict {BATCH_ROWS} rows/call vs (d) ONNX Runtime in process, rows/s")
     print("    (c): tensors in raw_contents, PREDICTION_VIEW_OUTPUTS; rows form: columns + rows, a Prediction per row")
-    print(f"{'model':14} {'(c) tensors':>14} {'ORT (d)':>14} {'(c)/(d)':>8} {'rows form':>14} {'/(d)':>6} "
-          f"{'ORT 2 thr':>14} {'in-proc records→answers':>24}")
+    print("    ceiling: the same request to a bare grpc.aio server answering the same bytes (bench/echo_server.py)")
+    print(f"{'model':14} {'(c) tensors':>14} {'ORT (d)':>14} {'(c)/(d)':>8} {'ceiling':>14} {'ceil/(d)':>9} "
+          f"{'(c)/ceil':>9} {'rows form':>14} {'/(d)':>6} {'ORT 2 thr':>14} {'in-proc records→answers':>24}")
     for name in models:
         b, d = batch[name]["rows_per_s"], local[name]
         r = batch[name]["rows_form"]["rows_per_s"]
-        print(f"{name:14} {b:>14,.0f} {d['ort']:>14,.0f} {b / d['ort']:>8.3f} {r:>14,.0f} {r / d['ort']:>6.3f} "
+        top = batch[name]["ceiling"]["rows_per_s"]
+        print(f"{name:14} {b:>14,.0f} {d['ort']:>14,.0f} {b / d['ort']:>8.3f} {top:>14,.0f} {top / d['ort']:>9.3f} "
+              f"{b / top:>9.3f} {r:>14,.0f} {r / d['ort']:>6.3f} "
               f"{d['ort_2_threads']:>14,.0f} {d['records_to_answers']:>24,.0f}")
 
 
@@ -454,7 +482,7 @@ async def main() -> None:
         print(f"measuring single rows ({OTHER_LABEL}) ...", flush=True)
         single_batched, floor_batched = await measure(batched, mesh.procs[2].pid, models)
         print("measuring BatchPredict ...", flush=True)
-        batch = await measure_batch(plain, models)
+        batch = await measure_batch(plain, models, work)
     finally:
         await mesh.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -483,6 +511,10 @@ async def main() -> None:
         "other_setting": OTHER_LABEL,
         "ratios_single_vs_floor_server_cpu": cpu_ratios,
         "ratios_batch_vs_inprocess": batch_ratios,
+        "ratios_batch_ceiling_vs_inprocess": {
+            name: batch[name]["ceiling"]["rows_per_s"] / local[name]["ort"] for name in models},
+        "ratios_batch_vs_ceiling": {
+            name: batch[name]["rows_per_s"] / batch[name]["ceiling"]["rows_per_s"] for name in models},
         "ratios_batch_rows_form_vs_inprocess": {
             name: batch[name]["rows_form"]["rows_per_s"] / local[name]["ort"] for name in models},
         "ratios_batch_vs_inprocess_records_to_answers": {
