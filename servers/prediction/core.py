@@ -150,9 +150,9 @@ class PredictionCore:
         return True
 
     async def model_metadata(self, model: str, version: str) -> tuple[ModelInfo, list[int]]:
-        """The version's interface, and every version of the model loaded here."""
+        """The version's interface, and every version of the model that can be served."""
         loaded = await self._loaded(model, parse_version(version))
-        return loaded.info, self.models.loaded_versions(model)
+        return loaded.info, await self.models.servable_versions(model)
 
     async def infer(self, model: str, version: str, inputs: Tensors, requested: list[str]) -> InferOutputs:
         """ModelInfer: tensors in, the requested outputs (all when none) out."""

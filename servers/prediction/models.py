@@ -79,6 +79,10 @@ class ModelSource(Protocol):
         """(model, version) for every model that has `alias`."""
         ...
 
+    async def versions(self, model: str) -> list[int]:
+        """The versions of `model` that may be served (not archived), ascending."""
+        ...
+
     def events(self, since_sequence: int | None) -> AsyncIterator[ModelEvent]:
         """Registry events after `since_sequence` (None: from now on), forever."""
         ...
@@ -328,6 +332,16 @@ class ModelManager:
 
     def loaded_versions(self, model: str) -> list[int]:
         return sorted(v for m, v in self._loaded if m == model)
+
+    async def servable_versions(self, model: str) -> list[int]:
+        """Every version a request may name: the registry's unarchived versions, less
+        those that failed to load here. Only the loaded ones when the registry is out
+        of reach (metadata should not fail because the registry is down)."""
+        try:
+            versions = await self._source.versions(model)
+        except Unavailable:
+            return self.loaded_versions(model)
+        return [v for v in versions if self.failure(model, v) is None]
 
     async def get(self, model: str, selector: Selector) -> LoadedModel:
         found = self.lookup(model, selector)

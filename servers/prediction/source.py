@@ -1,5 +1,6 @@
 """The registry as the prediction service's ModelSource: downloads (DownloadModelVersion,
-checked against the announced sha256 and size), alias targets (GetModel, ListModels) and
+checked against the announced sha256 and size), alias targets (GetModel, ListModels), the
+versions a model has (ListModelVersions) and
 the event stream (WatchModelEvents). gRPC errors become domain errors here, at the
 boundary, so models.py and the core never see grpc."""
 
@@ -96,6 +97,21 @@ class RegistrySource:
                 token = reply.next_page_token
                 if not token:
                     return targets
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc_error(exc) from None
+
+    async def versions(self, model: str) -> list[int]:
+        versions: list[int] = []
+        token = ""
+        try:
+            while True:
+                reply = await self.stub.ListModelVersions(
+                    reg.ListModelVersionsRequest(model=model, page_size=1000, page_token=token), timeout=self.timeout_s)
+                versions += [v.version for v in reply.model_versions
+                             if v.state != model_version_pb2.MODEL_VERSION_STATE_ARCHIVED]
+                token = reply.next_page_token
+                if not token:
+                    return sorted(versions)
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc_error(exc) from None
 

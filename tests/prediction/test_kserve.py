@@ -194,3 +194,17 @@ async def test_model_infer_errors_and_metadata(served, models):
     assert not (await stub.ModelReady(kserve.ModelReadyRequest(name=names["lr"], version="9"))).ready
     server = await stub.ServerMetadata(kserve.ServerMetadataRequest())
     assert server.name == "chatdb-prediction" and server.version
+
+
+async def test_model_metadata_lists_every_version_that_can_be_served(served, models, registry):
+    """KServe's `versions` are the ones a client may ask for: every version in the
+    registry, loaded here or not, except one that failed to load."""
+    prediction, names, stub = served
+    assert await registry.upload(names["lr"], models["lr"]) == 2  # not production
+    assert await registry.upload(names["lr"], b"this is not an ONNX model") == 3
+    assert not (await stub.ModelReady(kserve.ModelReadyRequest(name=names["lr"], version="3"))).ready
+    metadata = await stub.ModelMetadata(kserve.ModelMetadataRequest(name=names["lr"]))
+    assert list(metadata.versions) == ["1", "2"]
+    await registry.set_alias(names["lr"], 2)
+    metadata = await stub.ModelMetadata(kserve.ModelMetadataRequest(name=names["lr"], version="1"))
+    assert list(metadata.versions) == ["1", "2"] and metadata.name == names["lr"]

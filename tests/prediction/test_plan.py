@@ -120,6 +120,9 @@ class MemorySource:
     async def alias_targets(self, alias: str) -> list[tuple[str, int]]:
         return [(m, v) for (m, a), v in self.aliases.items() if a == alias]
 
+    async def versions(self, model: str) -> list[int]:
+        return sorted(self.models.get(model, {}))
+
     async def events(self, since_sequence):  # pragma: no cover - not used here
         if False:
             yield
