@@ -41,7 +41,7 @@ async def test_the_wait_follows_the_load():
     the learned size without waiting for the timer."""
     calls: list[list[int]] = []
     batcher = Batcher(lambda rows: calls.append(list(rows)) or rows, max_size=16, max_delay_s=0.05,
-                      probe_interval_s=0.3)
+                      probe_interval_s=0.3, max_probe_interval_s=0.3)
     loop = asyncio.get_running_loop()
     assert await batcher.submit(1) == 1  # the first batch probes: it waits the delay alone
     assert batcher.target == 1
@@ -57,6 +57,29 @@ async def test_the_wait_follows_the_load():
     assert await asyncio.gather(*(batcher.submit(i) for i in range(8))) == list(range(8))
     assert loop.time() - start < 0.03  # two batches of 4, closed at the target
     assert calls[-2:] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+async def test_probes_that_find_a_lone_client_come_less_often():
+    """Each probe that gathers one row doubles the wait until the next (to the cap); the
+    first probe that gathers more brings the interval back. A probe runs its rows as a
+    batch (`run`); a lone row between probes runs through `run_one`."""
+    batches: list[list[int]] = []
+    singles: list[int] = []
+    batcher = Batcher(lambda rows: batches.append(list(rows)) or rows, max_size=16, max_delay_s=0.002,
+                      run_one=lambda row: singles.append(row) or row, probe_interval_s=0.02,
+                      max_probe_interval_s=0.16)
+    for i in range(4):  # a lone client, each call once the current interval has passed
+        if i:
+            await asyncio.sleep(batcher.interval_s * 1.1)
+        assert await batcher.submit(i) == i
+    assert batches == [[0], [1], [2], [3]] and singles == []  # all four were probes
+    assert batcher.interval_s == 0.16  # 0.02 → 0.04 → 0.08 → 0.16, the cap
+    assert await batcher.submit(4) == 4  # well inside the interval: no probe
+    assert singles == [4]
+    await asyncio.sleep(0.18)
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(3))) == [0, 1, 2]  # a probe finds 3
+    assert batches[-1] == [0, 1, 2]
+    assert batcher.interval_s == 0.02 and batcher.target == 3
 
 
 async def test_a_lone_row_runs_through_run_one_and_batches_through_run():
