@@ -169,7 +169,11 @@ class LoadedModel:
             raise _run_error(self, exc) from None
         elapsed = time.perf_counter() - start
         if rows > 1:
-            self.seconds_per_row += (elapsed / rows - self.seconds_per_row) * 0.2
+            per_row = elapsed / rows
+            # The first run sets the average (inf + (x - inf) * 0.2 would be NaN, and NaN
+            # compares false forever: every batch would take the thread).
+            last = self.seconds_per_row
+            self.seconds_per_row = per_row if last == float("inf") else last + (per_row - last) * 0.2
         if include_outputs:
             outputs = dict(zip(names, got, strict=True))
             return self._predictions(

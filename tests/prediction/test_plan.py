@@ -4,6 +4,7 @@ answer, and the core works on any ModelSource."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -146,3 +147,28 @@ async def test_core_on_a_memory_source(models):
     with pytest.raises(NotFound):
         await core.predict("a", Selector(version=3), Records(models["lr"].records[:1]))
     assert await core.model_ready("a", "1") and not await core.model_ready("b", "")
+
+
+async def test_batches_run_on_the_loop_once_the_model_is_known_to_be_quick(models, monkeypatch):
+    """The first multi-row run goes to a worker thread and times the model; from then on a
+    batch expected to finish under `inline_run_s` runs on the event loop (the average
+    once started at inf and became NaN, so every batch kept paying the thread hop)."""
+    import servers.prediction.core as core_module
+
+    hops = []
+    real_to_thread = asyncio.to_thread
+
+    async def counting_to_thread(fn, *args):
+        hops.append(fn)
+        return await real_to_thread(fn, *args)
+
+    monkeypatch.setattr(core_module.asyncio, "to_thread", counting_to_thread)
+    manager = ModelManager(MemorySource({"a": {1: models["lr"].onnx}}, {("a", "production"): 1}))
+    core = PredictionCore(manager, Limits(inline_rows=1, inline_run_s=1.0))
+    records = Records(models["lr"].records[:10])
+    for _ in range(3):
+        answer = await core.batch_predict("a", Selector(), records)
+        assert answer.labels.tolist() == models["lr"].expected_labels[:10]
+    loaded = manager.lookup("a", Selector())
+    assert 0 < loaded.seconds_per_row < 1
+    assert [fn.__name__ for fn in hops].count("predict") == 1  # the first run only
