@@ -9,6 +9,7 @@ with numpy.frombuffer, never copied element by element.
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any
 
@@ -33,6 +34,7 @@ from .domain import (
     Tensors,
     invalid,
 )
+from .models import LABEL
 
 PRODUCTION_SELECTOR = Selector()
 
@@ -222,7 +224,7 @@ def batch_predict_response_bytes(p: Predictions, view: int = 0) -> bytes | pb.Ba
     so the outputs' bytes are simply appended to the predictions')."""
     if view in (prediction_pb2.PREDICTION_VIEW_UNSPECIFIED, prediction_pb2.PREDICTION_VIEW_PREDICTIONS):
         return wire.batch_predict_response_bytes(p) or batch_predict_response(p)
-    outputs = pb.BatchPredictResponse(outputs=[raw_named_tensor(name, array) for name, array in p.outputs.items()])
+    outputs = pb.BatchPredictResponse(outputs=[_output_tensor(p, name, array) for name, array in p.outputs.items()])
     if view == prediction_pb2.PREDICTION_VIEW_FULL:
         head = wire.batch_predict_response_bytes(p) or batch_predict_response(p).SerializeToString()
         return head + outputs.SerializeToString()
@@ -245,6 +247,26 @@ def batch_view(request: pb.BatchPredictRequest) -> int:
 
 def wants_outputs(view: int) -> bool:
     return view in (prediction_pb2.PREDICTION_VIEW_OUTPUTS, prediction_pb2.PREDICTION_VIEW_FULL)
+
+
+def _output_tensor(p: Predictions, name: str, array: np.ndarray) -> prediction_pb2.NamedTensor:
+    """An output tensor in raw_contents; the labels from their class indices when known."""
+    if name == LABEL and p.label_codes is not None and p.classes:
+        return prediction_pb2.NamedTensor(name=name, datatype="BYTES", shape=list(array.shape),
+                                          raw_contents=_coded_bytes_raw(tuple(p.classes), p.label_codes))
+    return raw_named_tensor(name, array)
+
+
+@functools.lru_cache(maxsize=256)
+def _prefixed_classes(classes: tuple[str, ...]) -> np.ndarray:
+    pieces = np.empty(len(classes), dtype=object)
+    pieces[:] = [struct.pack("<I", len(c.encode("utf-8"))) + c.encode("utf-8") for c in classes]
+    return pieces
+
+
+def _coded_bytes_raw(classes: tuple[str, ...], codes: np.ndarray) -> bytes:
+    """BYTES raw contents of class names given as indices into `classes`."""
+    return b"".join(_prefixed_classes(classes)[codes.reshape(-1)].tolist())
 
 
 def raw_named_tensor(name: str, array: np.ndarray) -> prediction_pb2.NamedTensor:

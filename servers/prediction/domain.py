@@ -160,6 +160,9 @@ class Predictions:
     values: np.ndarray | None = None
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     inference_s: float = 0.0
+    # Each label's index in `classes`, when the model gave indices (graph.index_labels):
+    # encoders use these instead of looking every label up again.
+    label_codes: np.ndarray | None = None
 
 
 @dataclass(slots=True)

@@ -9,8 +9,9 @@ alias tables kept current by the registry's events, and atomic swaps.
                              in the background, then swap the alias; re-read the followed
                              aliases now and then as a backstop
 
-Numeric models are served from a rewritten copy of their graph that takes one [n, k]
-matrix instead of k [n, 1] inputs (graph.py); the public interface does not change.
+Models are served from a rewritten copy of their graph (graph.py): numeric models take
+one [n, k] matrix instead of k [n, 1] inputs, and classifiers give their label as an
+index into their classes rather than as text; the public interface does not change.
 
 A swap is one dict assignment in the event loop: a request holds the LoadedModel it
 looked up, so a request in flight finishes on the old version while the next one gets
@@ -55,7 +56,7 @@ from .domain import (
     TensorInfo,
     invalid,
 )
-from .graph import Fused, fuse_numeric_inputs
+from .graph import Fused, fuse_numeric_inputs, index_labels
 from .plan import InputPlan
 
 log = logging.getLogger("chatdb.prediction.models")
@@ -125,7 +126,8 @@ class LoadedModel:
     """One version in memory: session, input plan and how to read its outputs."""
 
     def __init__(
-        self, info: ModelInfo, session: Any, batching: BatchOptions | None = None, fused: Fused | None = None
+        self, info: ModelInfo, session: Any, batching: BatchOptions | None = None, fused: Fused | None = None,
+        label_names: tuple[str, ...] | None = None,
     ) -> None:
         self.info = info
         self.name = info.name
@@ -152,6 +154,13 @@ class LoadedModel:
             width = info.outputs[names.index(PROBABILITIES)].shape[-1:]
             if width and width[0] > 0:
                 self.classes = tuple(str(i) for i in range(width[0]))
+        # With `label_names` the session's label output is indices into them (graph.py);
+        # `_to_classes` maps those to indices in `classes` (None when they are the same).
+        self._label_names = np.array(label_names, dtype=object) if label_names else None
+        self._to_classes = None
+        if label_names and tuple(label_names) != self.classes:
+            position = {c: i for i, c in enumerate(self.classes or ())}
+            self._to_classes = np.array([position.get(name, -1) for name in label_names])
         # How long a run takes per row (a moving average of multi-row runs): the core runs a
         # batch on the event loop when that is shorter than a hop to a worker thread.
         self.seconds_per_row = float("inf")
@@ -176,31 +185,49 @@ class LoadedModel:
             self.seconds_per_row = per_row if last == float("inf") else last + (per_row - last) * 0.2
         if include_outputs:
             outputs = dict(zip(names, got, strict=True))
+            labels, codes = self._labels(outputs.get(LABEL))
+            if labels is not None:
+                outputs[LABEL] = labels
             return self._predictions(
-                rows, outputs.get(LABEL), outputs.get(PROBABILITIES), outputs.get(VARIABLE), outputs, elapsed)
+                rows, labels, outputs.get(PROBABILITIES), outputs.get(VARIABLE), outputs, elapsed, codes)
+        labels, codes = self._labels(got[self._label_i] if self._label_i is not None else None)
         return self._predictions(
             rows,
-            got[self._label_i] if self._label_i is not None else None,
+            labels,
             got[self._proba_i] if self._proba_i is not None else None,
             got[self._value_i] if self._value_i is not None else None,
             {},
             elapsed,
+            codes,
         )
 
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Raw outputs by name (blocking)."""
+        """Raw outputs by name (blocking), labels as names."""
         try:
-            return self._run(names, feeds, None)
+            got = self._run(names, feeds, None)
         except Exception as exc:  # noqa: BLE001
             raise _run_error(self, exc) from None
+        if self._label_names is not None and LABEL in names:
+            i = names.index(LABEL)
+            got[i] = self._labels(got[i])[0]
+        return got
 
-    def _predictions(self, rows, labels, probabilities, values, outputs, elapsed) -> Predictions:
+    def _labels(self, raw: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Labels as names, and their indices in `classes` when the model gave indices."""
+        if raw is None or self._label_names is None:
+            return raw, None
+        codes = raw if self._to_classes is None else self._to_classes[raw]
+        if self._to_classes is not None and (codes < 0).any():
+            codes = None  # a label outside `classes`: encoders look names up instead
+        return self._label_names[raw], codes
+
+    def _predictions(self, rows, labels, probabilities, values, outputs, elapsed, codes=None) -> Predictions:
         if values is not None:
             values = values.reshape(rows, -1)[:, 0]
         return Predictions(
             model=self.name, version=self.version, rows=rows, labels=labels,
             probabilities=probabilities, classes=self.classes, values=values,
-            outputs=outputs, inference_s=elapsed,
+            outputs=outputs, inference_s=elapsed, label_codes=codes,
         )
 
     def _run_row(self, row: list[Any]) -> Predictions:
@@ -215,6 +242,7 @@ class LoadedModel:
             Predictions(
                 model=self.name, version=self.version, rows=1,
                 labels=None if answer.labels is None else answer.labels[i : i + 1],
+                label_codes=None if answer.label_codes is None else answer.label_codes[i : i + 1],
                 probabilities=None if answer.probabilities is None else answer.probabilities[i : i + 1],
                 classes=self.classes,
                 values=None if answer.values is None else answer.values[i : i + 1],
@@ -276,7 +304,7 @@ class ModelManager:
         follow_aliases: Iterable[str] = (PRODUCTION,),
         failed_retry_s: float = 30.0,
         session_factory: Callable[[bytes, SessionOptions], Any] = create_session,
-        fuse_inputs: bool = True,
+        rewrite_graphs: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_models < 1 or max_bytes < 1:
@@ -287,7 +315,7 @@ class ModelManager:
         self._sessions = sessions
         self._batching = batching
         self._session_factory = session_factory
-        self._fuse_inputs = fuse_inputs
+        self._rewrite_graphs = rewrite_graphs  # graph.py: serve a faster, equivalent graph
         self._clock = clock
         self._failed_retry_s = failed_retry_s
         self._loaded: OrderedDict[Key, LoadedModel] = OrderedDict()
@@ -414,12 +442,23 @@ class ModelManager:
         return loaded
 
     def _build(self, model: str, version: int, artifact: Artifact) -> LoadedModel:
-        fused = fuse_numeric_inputs(artifact.data) if self._fuse_inputs else None
-        session = self._session_factory(fused.model if fused else artifact.data, self._sessions)
+        data = artifact.data
+        fused = indexed = None
+        if self._rewrite_graphs:
+            fused = fuse_numeric_inputs(data)
+            data = fused.model if fused else data
+            indexed = index_labels(data)
+            data = indexed.model if indexed else data
+        session = self._session_factory(data, self._sessions)
         info = model_info(model, version, session, len(artifact.data), artifact.task)
-        if fused is not None:  # the interface stays one [-1, 1] FP32 input per feature
+        # The public interface stays the exported one: one [-1, 1] FP32 input per feature,
+        # labels as BYTES.
+        if fused is not None:
             info = dataclasses.replace(info, inputs=tuple(TensorInfo(name, "FP32", (-1, 1)) for name in fused.inputs))
-        return LoadedModel(info, session, self._batching, fused)
+        if indexed is not None:
+            info = dataclasses.replace(info, outputs=tuple(
+                dataclasses.replace(o, datatype="BYTES") if o.name == LABEL else o for o in info.outputs))
+        return LoadedModel(info, session, self._batching, fused, indexed.classes if indexed else None)
 
     def _fail(self, model: str, version: int, reason: str) -> None:
         self._failed[(model, version)] = _Failure(reason, self._clock())

@@ -122,11 +122,14 @@ def predictions_bytes(p: Predictions) -> bytes | None:
         if not p.classes or p.labels.dtype != object:
             return None
         frags = _fragments(tuple(p.classes))
-        index = frags.index
-        try:
-            codes = [index[label] for label in p.labels.tolist()]
-        except (KeyError, TypeError):
-            return None
+        if p.label_codes is not None:
+            codes = p.label_codes.tolist()
+        else:
+            index = frags.index
+            try:
+                codes = [index[label] for label in p.labels.tolist()]
+            except (KeyError, TypeError):
+                return None
         if p.probabilities is None:
             label_only = frags.label_only
             return b"".join([label_only[c] for c in codes])

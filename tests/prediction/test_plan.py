@@ -13,7 +13,7 @@ import pytest
 
 from servers.prediction.core import Limits, PredictionCore, parse_version
 from servers.prediction.domain import Artifact, Columns, Records, Selector, TensorInfo
-from servers.prediction.graph import fuse_numeric_inputs
+from servers.prediction.graph import fuse_numeric_inputs, index_labels
 from servers.prediction.models import ModelManager
 from servers.prediction.plan import InputPlan
 from servers.runtime.errors import InvalidArgument, NotFound
@@ -90,6 +90,28 @@ def test_graph_rewrite_changes_no_answer(models, key, fused):
     matrix = serving.run(names, {rewritten.input_name: rows})
     for a, b in zip(per_input, matrix, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("key,indexed", [("lr", True), ("rf", True), ("text", True), ("svc", True), ("mixed", True),
+                                         ("ridge", False)])
+def test_label_indices_name_the_same_classes(models, key, indexed):
+    """The classifier gives its class's index instead of its name; names[index] is the
+    label the exported graph gives, and every other output is unchanged."""
+    model = models[key]
+    rewritten = index_labels(model.onnx)
+    assert (rewritten is not None) == indexed
+    if rewritten is None:
+        return
+    original = ort.InferenceSession(model.onnx, providers=["CPUExecutionProvider"])
+    serving = ort.InferenceSession(rewritten.model, providers=["CPUExecutionProvider"])
+    assert {o.name: o.type for o in serving.get_outputs()}["label"] == "tensor(int64)"
+    feeds = feeds_from_records(model.trained.result.inputs, model.records)
+    names = [o.name for o in original.get_outputs()]
+    before = dict(zip(names, original.run(names, feeds), strict=True))
+    after = dict(zip(names, serving.run(names, feeds), strict=True))
+    assert np.array(rewritten.classes, dtype=object)[after.pop("label")].tolist() == before.pop("label").tolist()
+    for name, array in before.items():
+        np.testing.assert_array_equal(after[name], array)
 
 
 def test_parse_version():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chatdb.prediction.v1 import prediction_pb2
 from chatdb.prediction.v1 import prediction_service_pb2 as pb
 from google.protobuf import struct_pb2
 
@@ -47,6 +48,21 @@ def test_responses_decode_to_what_protobuf_builds(case, seconds):
         assert data is not None
         decoded = message.FromString(data)
         assert decoded == build(p), case
+
+
+@pytest.mark.parametrize("case", ["probabilities", "long and unicode classes", "labels only (linear_svc)"])
+def test_label_indices_encode_as_the_labels_do(case):
+    """Given each label's index in `classes` (models served with graph.index_labels), the
+    encoders write the same bytes as from the names: the predictions, and the packed
+    label tensor of PREDICTION_VIEW_OUTPUTS."""
+    fields = CASES[case]
+    codes = np.array([fields["classes"].index(label) for label in fields["labels"]], dtype=np.int64)
+    named = Predictions(model="m", version=2, rows=len(codes), outputs={"label": fields["labels"]}, **fields)
+    coded = Predictions(model="m", version=2, rows=len(codes), outputs={"label": fields["labels"]},
+                        label_codes=codes, **fields)
+    assert wire.batch_predict_response_bytes(coded) == wire.batch_predict_response_bytes(named)
+    view = prediction_pb2.PREDICTION_VIEW_OUTPUTS
+    assert convert.batch_predict_response_bytes(coded, view) == convert.batch_predict_response_bytes(named, view)
 
 
 def test_labels_outside_the_classes_fall_back_to_protobuf():
