@@ -260,7 +260,7 @@ def _output_tensor(p: Predictions, name: str, array: np.ndarray) -> prediction_p
 @functools.lru_cache(maxsize=256)
 def _prefixed_classes(classes: tuple[str, ...]) -> np.ndarray:
     pieces = np.empty(len(classes), dtype=object)
-    pieces[:] = [struct.pack("<I", len(c.encode("utf-8"))) + c.encode("utf-8") for c in classes]
+    pieces[:] = [_length_prefixed(c.encode("utf-8")) for c in classes]
     return pieces
 
 
@@ -288,10 +288,16 @@ def raw_named_tensor(name: str, array: np.ndarray) -> prediction_pb2.NamedTensor
 _PREFIXED: dict[Any, bytes] = {}
 
 
+def _length_prefixed(data: bytes) -> bytes:
+    """One BYTES element in the raw layout: a 4-byte little-endian length, then the bytes."""
+    return struct.pack("<I", len(data)) + data
+
+
 def _bytes_raw(flat: np.ndarray) -> bytes:
-    """BYTES elements in the raw layout (4-byte little-endian length, then the bytes).
-    Outputs such as labels repeat a few values, so each text or bytes value's length-prefixed form is made once (the cache is bounded; no other
-    value can equal a cached key, so other values always take the loop)."""
+    """BYTES elements in the raw layout (_length_prefixed, one after another). Outputs
+    such as labels repeat a few values, so each text or bytes value's prefixed form is
+    made once (the cache is bounded; no other value can equal a cached key, so other
+    values always take the loop)."""
     values = flat.tolist()
     cache = _PREFIXED
     try:
@@ -303,7 +309,7 @@ def _bytes_raw(flat: np.ndarray) -> bytes:
     parts = []
     for value in values:
         data = value if isinstance(value, bytes) else str(value).encode("utf-8")
-        piece = struct.pack("<I", len(data)) + data
+        piece = _length_prefixed(data)
         if type(value) is str or type(value) is bytes:  # 1, 1.0 and True would share a key
             cache[value] = piece
         parts.append(piece)

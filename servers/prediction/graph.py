@@ -120,21 +120,16 @@ def index_labels(data: bytes, output: str = "label") -> IndexedLabels | None:
     if len(outputs) != 1 or outputs[0].type.tensor_type.elem_type != STRING:
         return None
     producers = {name: node for node in graph.node for name in node.output}
-    cast = producers.get(output)
-    if cast is None:
-        return None
-    node = cast
-    if cast.op_type == "Cast":
-        to = next((a.i for a in cast.attribute if a.name == "to"), None)
-        if to != STRING or cast.input[0] in {o.name for o in graph.output}:
+    node = producers.get(output)
+    cast = None
+    if node is not None and node.op_type == "Cast":
+        cast, node = node, producers.get(node.input[0])
+        if next((a.i for a in cast.attribute if a.name == "to"), None) != STRING:
             return None
-        node = producers.get(cast.input[0])
-    else:
-        cast = None
     if node is None or node.op_type not in _INT_LABELS or node.domain != "ai.onnx.ml" or not node.output:
         return None
-    label = node.output[0]
-    if label != (cast.input[0] if cast is not None else output):
+    label = node.output[0]  # the classifier's names: the graph output itself, or the Cast's input
+    if label != (cast.input[0] if cast is not None else output) or label in {o.name for o in graph.output if o.name != output}:
         return None
     readers = [n for n in graph.node if label in n.input]
     if readers != ([cast] if cast is not None else []):
