@@ -45,4 +45,4 @@ down:
 	$(PY) deploy/launcher.py down
 
 bench: install services
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done

@@ -2,7 +2,7 @@
 interceptor, no model) that parses each BatchPredictRequest as the prediction service
 does and answers it with the bytes the real service answered for that model.
 
-    python bench/echo_server.py PORT DIR     # DIR holds <model>.bin, one reply each
+    python bench/_echo_server.py PORT DIR     # DIR holds <model>.bin, one reply each
 
 Whatever rows/s a client gets from it is the most any handler on Python's gRPC server
 could reach on this machine for the same request and reply: the difference to (c) is

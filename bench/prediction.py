@@ -18,7 +18,7 @@ other way (CHATDB_PREDICTION_BATCH_MAX_DELAY_MS 0 or 1). Measures, per model:
       with PREDICTION_VIEW_OUTPUTS) is (c); the rows form (columns + rows in, a
       Prediction per row out) is printed beside it; so is the transport ceiling: the
       tensor request sent to a bare grpc.aio server that answers the service's own
-      reply bytes (bench/echo_server.py), the most any Python gRPC handler could do;
+      reply bytes (bench/_echo_server.py), the most any Python gRPC handler could do;
   (d) ONNX Runtime rows/s in this process on the same 1,024-row inputs (1 thread, as
       the service's default), and, for reference, records → feeds → run → answers.
 
@@ -40,25 +40,20 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 import grpc
 import numpy as np
-import redis.asyncio as aioredis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "gen"))
 
+from _mesh import ScratchMesh, free_port  # noqa: E402
 from chatdb.prediction.v1 import prediction_service_pb2 as pb  # noqa: E402
 from chatdb.prediction.v1 import prediction_service_pb2_grpc as pb_grpc  # noqa: E402
 from chatdb.registry.v1 import model_registry_service_pb2 as reg  # noqa: E402
@@ -68,9 +63,6 @@ from google.protobuf import struct_pb2  # noqa: E402
 from inference import grpc_service_pb2 as kserve  # noqa: E402
 from inference import grpc_service_pb2_grpc as kserve_grpc  # noqa: E402
 
-BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("CHATDB_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("CHATDB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CONCURRENCY = (1, 16, 64)
 SECONDS = 1.5  # per single-row measurement, ROUNDS times
 ROUNDS = 3
@@ -83,12 +75,6 @@ OTHER_DELAY_MS = "0" if DEFAULT_DELAY_MS else "1"
 DEFAULT_LABEL = f"batching {'on' if DEFAULT_DELAY_MS else 'off'}"
 OTHER_LABEL = f"batching {'off' if DEFAULT_DELAY_MS else 'on'}"
 BATCH_CONCURRENCY = (1, 2, 4)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- models --------------------------------------------------------------------------------
@@ -211,66 +197,6 @@ def in_process(model: dict, threads: int = 1) -> dict[str, float]:
 # --- processes -----------------------------------------------------------------------------
 
 
-class Mesh:
-    def __init__(self, work: Path) -> None:
-        self.tag = uuid.uuid4().hex[:8]
-        self.database = f"chatdb_bench_{self.tag}"
-        self.prefix = f"chatdb-bench-{self.tag}"
-        self.work = work
-        self.registry_port = free_port()
-        self.env = {
-            **os.environ,
-            "CHATDB_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{self.database}",
-            "CHATDB_REDIS_URL": REDIS_URL,
-            "CHATDB_REDIS_PREFIX": self.prefix,
-            "CHATDB_ARTIFACT_DIR": str(work / "artifacts"),
-            "CHATDB_REGISTRY_PORT": str(self.registry_port),
-            "CHATDB_LOG_LEVEL": "WARNING",
-        }
-        self.procs: list[subprocess.Popen] = []
-        self.logs = work / "logs"
-        self.logs.mkdir()
-
-    def spawn(self, name: str, args: list[str], **env: str) -> None:
-        with open(self.logs / f"{name}.log", "wb") as log:
-            self.procs.append(subprocess.Popen([str(BIN / "chatdb"), *args], env={**self.env, **env},
-                                               stdout=log, stderr=log))
-
-    async def wait_serving(self, port: int, timeout_s: float = 120) -> None:
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-        deadline = time.monotonic() + timeout_s
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                try:
-                    if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
-                        return
-                except grpc.aio.AioRpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"service on {port} did not start; see {self.logs}")
-                await asyncio.sleep(0.2)
-
-    async def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        conn = await asyncpg.connect(PG_ADMIN)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        await conn.close()
-        client = aioredis.from_url(REDIS_URL)
-        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-
 async def upload(port: int, name: str, result) -> None:
     import hashlib
 
@@ -376,7 +302,7 @@ async def measure_batch(port: int, models: dict[str, dict], work: Path) -> dict[
     """(c): BatchPredict of 1,024 rows in rows/s, the best of concurrency 1, 2 and 4, in
     each form: tensors in, output tensors out (the figure (c)), and rows in, one
     Prediction per row out. Beside (c), the transport ceiling: the same tensor request
-    sent to a bare grpc.aio server (bench/echo_server.py) that answers with the bytes
+    sent to a bare grpc.aio server (bench/_echo_server.py) that answers with the bytes
     the service answered, measured right after (c) for each model."""
     options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
     out: dict[str, dict] = {}
@@ -395,7 +321,7 @@ async def measure_batch(port: int, models: dict[str, dict], work: Path) -> dict[
                 if form == "tensors":
                     (replies / f"{name}.bin").write_bytes(reply.SerializeToString())
         echo = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port), str(replies))
+            sys.executable, str(ROOT / "bench" / "_echo_server.py"), str(echo_port), str(replies))
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}", options=options) as echo_channel:
                 ceiling = pb_grpc.PredictionServiceStub(echo_channel).BatchPredict
@@ -443,7 +369,7 @@ def table(models, single, floor, single_batched, floor_batched, batch, local) ->
         print(f"  c{c:<3} ServerLive {floor[key]['server_cpu_us_per_call']:5.0f}   {cells}")
     print(f"\n(c) BatchPredict {BATCH_ROWS} rows/call vs (d) ONNX Runtime in process, rows/s")
     print("    (c): tensors in raw_contents, PREDICTION_VIEW_OUTPUTS; rows form: columns + rows, a Prediction per row")
-    print("    ceiling: the same request to a bare grpc.aio server answering the same bytes (bench/echo_server.py)")
+    print("    ceiling: the same request to a bare grpc.aio server answering the same bytes (bench/_echo_server.py)")
     print(f"{'model':14} {'(c) tensors':>14} {'ORT (d)':>14} {'(c)/(d)':>8} {'ceiling':>14} {'ceil/(d)':>9} "
           f"{'(c)/ceil':>9} {'rows form':>14} {'/(d)':>6} {'ORT 2 thr':>14} {'in-proc records→answers':>24}")
     for name in models:
@@ -463,14 +389,13 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="chatdb-bench-prediction-"))
     print("training the models with the platform's trainer ...", flush=True)
     models = build_models()
-    mesh = Mesh(work)
+    mesh = ScratchMesh(work, ports=("registry",))
     try:
-        await asyncio.to_thread(subprocess.run, [str(BIN / "chatdb"), "migrate"], env=mesh.env, check=True,
-                                stdout=subprocess.DEVNULL)
+        await asyncio.to_thread(mesh.migrate)
         mesh.spawn("registry", ["serve", "registry"])
-        await mesh.wait_serving(mesh.registry_port)
+        await mesh.wait_serving(mesh.ports["registry"])
         for name, model in models.items():
-            await upload(mesh.registry_port, name, model["result"])  # first version: production
+            await upload(mesh.ports["registry"], name, model["result"])  # first version: production
         plain, batched = free_port(), free_port()
         mesh.spawn("prediction", ["serve", "prediction", "--port", str(plain)])
         mesh.spawn("prediction-other", ["serve", "prediction", "--port", str(batched)],

@@ -15,25 +15,19 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 import grpc
 import numpy as np
-import redis.asyncio as aioredis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _mesh import ScratchMesh  # noqa: E402
 from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb  # noqa: E402
 from chatdb.registry.v1 import model_registry_service_pb2_grpc  # noqa: E402
 from chatdb.training.v1 import job_state_pb2 as states  # noqa: E402
@@ -41,16 +35,7 @@ from chatdb.training.v1 import training_job_pb2 as job_pb  # noqa: E402
 from chatdb.training.v1 import training_service_pb2 as pb  # noqa: E402
 from chatdb.training.v1 import training_service_pb2_grpc  # noqa: E402
 
-BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("CHATDB_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("CHATDB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 REPEATS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tabular(rows: int = 100_000, features: int = 20):
@@ -110,68 +95,7 @@ def write_csv(path: Path, header, rows) -> None:
         writer.writerows(rows)
 
 
-class Mesh:
-    def __init__(self, work: Path) -> None:
-        self.tag = uuid.uuid4().hex[:8]
-        self.database = f"chatdb_bench_{self.tag}"
-        self.prefix = f"chatdb-bench-{self.tag}"
-        self.ports = {"registry": free_port(), "training": free_port(), "worker": free_port()}
-        self.env = {
-            **os.environ,
-            "CHATDB_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{self.database}",
-            "CHATDB_REDIS_URL": REDIS_URL,
-            "CHATDB_REDIS_PREFIX": self.prefix,
-            "CHATDB_DATA_DIR": str(work / "data"),
-            "CHATDB_ARTIFACT_DIR": str(work / "artifacts"),
-            "CHATDB_LOG_LEVEL": "WARNING",
-            **{f"CHATDB_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
-        }
-        self.procs: list[subprocess.Popen] = []
-        self.logs = work / "logs"
-        self.logs.mkdir()
-
-    def start(self) -> None:
-        subprocess.run([str(BIN / "chatdb"), "migrate"], env=self.env, check=True, stdout=subprocess.DEVNULL)
-        for name, args in (("registry", ["serve", "registry"]), ("training", ["serve", "training"]), ("worker", ["worker"])):
-            with open(self.logs / f"{name}.log", "wb") as log:
-                self.procs.append(subprocess.Popen([str(BIN / "chatdb"), *args], env=self.env, stdout=log, stderr=log))
-
-    async def wait_serving(self) -> None:
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-        for port in self.ports.values():
-            deadline = time.monotonic() + 60
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub = health_pb2_grpc.HealthStub(channel)
-                while True:
-                    try:
-                        if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
-                            break
-                    except grpc.aio.AioRpcError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"service on {port} did not start; see {self.logs}")
-                    await asyncio.sleep(0.2)
-
-    async def stop(self) -> None:
-        for proc in self.procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        conn = await asyncpg.connect(PG_ADMIN)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        await conn.close()
-        client = aioredis.from_url(REDIS_URL)
-        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-
-async def through_platform(mesh: Mesh, job: job_pb.TrainingJob) -> tuple[float, job_pb.TrainingJob]:
+async def through_platform(mesh: ScratchMesh, job: job_pb.TrainingJob) -> tuple[float, job_pb.TrainingJob]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports['training']}") as channel, \
             grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports['registry']}") as reg_channel:
         training = training_service_pb2_grpc.TrainingServiceStub(channel)
@@ -207,8 +131,10 @@ async def main() -> None:
                                    algorithm="logistic_regression", target="topic",
                                    dataset=job_pb.Dataset(csv_path="text.csv")),
     }
-    mesh = Mesh(work)
-    mesh.start()
+    mesh = ScratchMesh(work, ports=("registry", "training", "worker"))
+    mesh.migrate()
+    for name, args in (("registry", ["serve", "registry"]), ("training", ["serve", "training"]), ("worker", ["worker"])):
+        mesh.spawn(name, args)
     results: dict[str, dict[str, float]] = {}
     try:
         await mesh.wait_serving()
