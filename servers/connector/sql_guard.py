@@ -16,6 +16,7 @@ Pure Python, no I/O: safe to call from any thread or event loop.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -26,6 +27,10 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect as _SqlglotDialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
+
+from .pg_functions import POSTGRES_FUNCTIONS as POSTGRES_CATALOG_FUNCTIONS
+from .sql_functions import DENIED as DENIED_FUNCTIONS
+from .sql_functions import refusal as function_refusal
 
 __all__ = [
     "Dialect",
@@ -110,7 +115,7 @@ _ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset({
     exp.Tuple, exp.Bracket, exp.Slice, exp.Between, exp.In, exp.Any, exp.All,
     exp.AtTimeZone, exp.DataType, exp.DataTypeParam, exp.ColumnDef, exp.Interval,
     exp.IntervalSpan, exp.HexString, exp.BitString, exp.ByteString, exp.RawString,
-    exp.UnicodeString, exp.National, exp.Introducer, exp.JSONPath,
+    exp.UnicodeString, exp.National, exp.Introducer, exp.JSONPath, exp.JSONKeyValue,
 })
 
 # Nodes refused with a specific name (anything else not allowed gets a generic reason).
@@ -131,48 +136,37 @@ _STATEMENT_NAMES: dict[type[exp.Expression], str] = {
 # walk alone would let through.
 _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
 
-# Built-ins with side effects, that stall the connection, read the server's files or
-# run SQL given as text (which the guard cannot see). Names are matched lower-cased,
-# schema qualification ignored. User-defined functions are allowed: they still run in
-# a READ ONLY transaction.
-_DENIED_FUNCTIONS = frozenset({
-    # stall the connection
-    "pg_sleep", "pg_sleep_for", "pg_sleep_until", "sleep", "benchmark",
-    "master_pos_wait", "source_pos_wait", "wait_for_executed_gtid_set",
-    "wait_until_sql_thread_after_gtids",
-    # read the server's file system
-    "pg_stat_file", "load_file",
-    # session / server state
-    "set_config", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
-    "pg_rotate_logfile", "pg_promote", "pg_switch_wal", "pg_create_restore_point",
-    "pg_export_snapshot", "pg_import_system_collations", "pg_notify",
-    "pg_log_backend_memory_contexts", "pg_current_xact_id", "set_var",
-    "last_insert_id",  # with an argument it sets the session value
-    # sequence changes are not transactional: a rollback does not undo them
-    "nextval", "setval",
-    # locks that outlive the statement
-    "get_lock", "release_lock", "release_all_locks",
-    # run SQL passed as a string, out of the guard's sight
-    "cursor_to_xml", "cursor_to_xmlschema",
-    # lib_mysqludf_sys: shell commands
-    "sys_exec", "sys_eval",
-    # xmlparse is deliberately NOT here: libxml2 in PostgreSQL does not load external
-    # entities, and sqlglot cannot parse xmlparse(document ...) anyway.
+# Functions are checked against an allow-list per dialect (sql_functions): a name that
+# is not known to be free of side effects is refused, whoever defined it.
+
+# Catalogs holding password hashes, user mappings with their passwords, or the server's
+# configuration files: refused by table name whatever the schema, quoting or case
+# (PostgreSQL searches pg_catalog first, so an unqualified pg_authid is the catalog).
+_PG_SECRET_TABLES = frozenset({
+    "pg_authid", "pg_shadow", "pg_user_mapping", "pg_user_mappings", "pg_hba_file_rules",
+    "pg_ident_file_mappings", "pg_file_settings", "pg_largeobject", "pg_statistic",
+    "pg_config",
 })
-_DENIED_PREFIXES = (
-    "pg_read_",  # pg_read_file, pg_read_binary_file
-    "pg_ls_",  # pg_ls_dir, pg_ls_logdir, pg_ls_waldir, ...
-    "pg_file_",  # adminpack: pg_file_write, pg_file_unlink, ...
-    "pg_logdir_",
-    "lo_",  # large objects: lo_import, lo_export, lo_put, lo_unlink, ...
-    "dblink",  # dblink, dblink_exec, dblink_connect, ...
-    "txid_",  # txid_current assigns a transaction id
-    "pg_advisory_", "pg_try_advisory_",
-    "pg_stat_reset",
-    "pg_replication_", "pg_create_", "pg_drop_", "pg_logical_", "pg_wal_", "pg_xlog_",
-    "pg_backup_", "pg_start_backup", "pg_stop_backup",
-    "query_to_xml",  # query_to_xml* runs the query given as text
-)
+# MySQL's system schema holds accounts, password hashes, grants and (mysql.servers)
+# federated passwords; nothing in it is for a read-only user query.
+_MYSQL_SYSTEM_SCHEMA = "mysql"
+
+# PostgreSQL operators (lexemes as the server's lexer splits them) whose implementation
+# is a built-in without side effects. Any other operator may be user-defined
+# (CREATE OPERATOR runs a function of the creator's choosing) and is refused.
+_PG_OPERATORS = frozenset("""
+    + - * / % ^ < > = <= >= <> != || ~ ~* !~ !~* ~~ ~~* !~~ !~~* @> <@ && -> ->> #> #>>
+    ? ?| ?& @? @@ # & | << >> @ |/ ||/ #- <-> =>
+""".split())
+_PG_OP_CHARS = frozenset("+-*/<>=~!@#%^&|`?")
+# Names sqlglot parses with a grammar rule of its own (CAST, TRIM, IF...): it does not
+# record where they were written, so they are checked on the tokens. Keywords here are
+# constructs, not calls.
+_NOT_CALLS = frozenset({"ANY", "CASE", "VALUES", "VARIADIC"})
+# A name after these is a qualified name, a type (CAST(x AS numeric(10, 2)), x::numeric(10, 2))
+# an alias with column names (AS g(n)), or a clause of the call before (FILTER (...)).
+_NOT_A_CALL_AFTER = {TokenType.DOT, TokenType.DCOLON, TokenType.ALIAS, TokenType.R_PAREN}
+
 # A function name that is not a plain identifier may be an escape sequence the server
 # decodes (PostgreSQL U&"pg\0073leep") and that the deny-list would not recognise.
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -201,7 +195,9 @@ _STATEMENT_WORDS = frozenset("""
 # fmt: on
 
 
-def check_read_only(sql: str, dialect: Dialect, *, parameterized: bool = False) -> GuardVerdict:
+def check_read_only(
+    sql: str, dialect: Dialect, *, parameterized: bool = False, database: str | None = None
+) -> GuardVerdict:
     """Allow `sql` only if it is exactly one read-only query in `dialect`.
 
     Pass parameterized=True when the statement will be executed with parameters on
@@ -209,6 +205,9 @@ def check_read_only(sql: str, dialect: Dialect, *, parameterized: bool = False) 
     %s inside a string literal or comment would splice a value where the guard saw
     only text ("SELECT '%s'" with the value "; DROP TABLE t; -- "). PostgreSQL ($1)
     binds parameters on the server, so the flag changes nothing there.
+
+    `database` is the connection's database: on MySQL an unqualified table is in it
+    (so that a connection to the `mysql` schema cannot read mysql.user unqualified).
     """
     if not isinstance(sql, str):
         return GuardVerdict(VerdictKind.SYNTAX_ERROR, "statement must be text")
@@ -235,6 +234,12 @@ def check_read_only(sql: str, dialect: Dialect, *, parameterized: bool = False) 
         return _explain_parse_failure(e, tokens)
     except RecursionError:
         return _refuse("statement nested too deeply")
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
+        # sqlglot's function builders assume well-formed arguments ("SELECT map(x)" is an
+        # IndexError): the statement is malformed for sqlglot, never an internal error
+        return GuardVerdict(
+            VerdictKind.SYNTAX_ERROR, f"the statement could not be parsed ({type(e).__name__})"
+        )
 
     # Counted on the parse result; the lexer's count (semicolons that are real tokens,
     # never ones inside strings or comments) is a cross-check. sqlglot keeps a comment
@@ -260,12 +265,18 @@ def check_read_only(sql: str, dialect: Dialect, *, parameterized: bool = False) 
         return GuardVerdict(
             VerdictKind.SYNTAX_ERROR, f"{tokens[0].text!r} does not start a statement", 1, 1
         )
-    return _check_tree(root, dialect)
+    if dialect is Dialect.POSTGRES and (verdict := _check_operators(tokens)) is not None:
+        return verdict
+    if (verdict := _check_grammar_calls(tokens, dialect)) is not None:
+        return verdict
+    return _check_tree(root, dialect, sql, database)
 
 
-def require_read_only(sql: str, dialect: Dialect, *, parameterized: bool = False) -> None:
+def require_read_only(
+    sql: str, dialect: Dialect, *, parameterized: bool = False, database: str | None = None
+) -> None:
     """check_read_only, raising StatementRefused unless allowed."""
-    verdict = check_read_only(sql, dialect, parameterized=parameterized)
+    verdict = check_read_only(sql, dialect, parameterized=parameterized, database=database)
     if not verdict.allowed:
         raise StatementRefused(verdict)
 
@@ -492,7 +503,112 @@ def _statement_name(node: exp.Expression) -> str:
     return type(node).__name__.upper()
 
 
-def _check_tree(root: exp.Expression, dialect: Dialect) -> GuardVerdict:
+def _check_operators(tokens: list[Token]) -> GuardVerdict | None:
+    """PostgreSQL: every operator must be a known built-in (see _PG_OPERATORS).
+
+    sqlglot splits an operator it does not know into ones it does ("@@@" into "@@" and
+    "@"), so operators are rebuilt from adjacent tokens the way the server's lexer reads
+    them: the longest run of operator characters, a trailing + or - given back unless
+    the run holds one of ~ ! @ # % ^ & | ` ?."""
+    i = 0
+    while i < len(tokens):
+        if not _is_op_token(tokens[i]):
+            i += 1
+            continue
+        run, j = tokens[i].text, i + 1
+        while j < len(tokens) and _is_op_token(tokens[j]) and tokens[j].start == tokens[j - 1].end + 1:
+            run += tokens[j].text
+            j += 1
+        for op in _pg_operator_lexemes(run):
+            if op not in _PG_OPERATORS:
+                return _refuse(f"operator {op}")
+        i = j
+    return None
+
+
+def _is_op_token(token: Token) -> bool:
+    text = token.text
+    return (
+        token.token_type not in _QUOTED_TOKENS
+        and bool(text)
+        and all(ch in _PG_OP_CHARS for ch in text)
+    )
+
+
+def _pg_operator_lexemes(run: str) -> list[str]:
+    out = []
+    while run:
+        op = run
+        if len(op) > 1 and not any(ch in "~!@#%^&|`?" for ch in op):
+            stripped = op.rstrip("+-")
+            op = stripped if stripped else op[0]
+        out.append(op)
+        run = run[len(op):]
+    return out
+
+
+@functools.cache
+def _call_names(dialect: Dialect) -> frozenset[str]:
+    parser = _SqlglotDialect.get_or_raise(dialect.value).parser_class
+    names = {*parser.FUNCTIONS, *parser.FUNCTION_PARSERS, *parser.NO_PAREN_FUNCTION_PARSERS}
+    return frozenset(names - _NOT_CALLS)
+
+
+def _check_grammar_calls(tokens: list[Token], dialect: Dialect) -> GuardVerdict | None:
+    """Every name sqlglot knows as a function, checked where it is written.
+
+    The tree check reads a call's name from the node, but some calls become nodes that
+    do not say how the name was written (CAST(...), TRIM(...) and IF(...) have grammar
+    rules of their own) or are not function nodes at all (GLOB(a, b) and LIKE(a, b)
+    become predicates). On PostgreSQL any such name may be a user-defined function, so
+    the tokens are checked too: a known name followed by "(" must be an allowed one."""
+    names = _call_names(dialect)
+    for prev, token, nxt in zip([None, *tokens], tokens, [*tokens[1:], None]):
+        if nxt is None or nxt.token_type is not TokenType.L_PAREN:
+            continue
+        if token.text.upper() not in names:
+            continue
+        if prev is not None and prev.token_type in _NOT_A_CALL_AFTER:
+            continue  # qualified (the tree check sees the qualifier), or a type / alias
+        quoted = token.token_type is TokenType.IDENTIFIER
+        if (reason := _function_refusal(token.text, dialect, quoted=quoted)) is not None:
+            return _refuse(reason)
+    return None
+
+
+def _function_refusal(name: str, dialect: Dialect, *, quoted: bool) -> str | None:
+    if not _PLAIN_NAME.fullmatch(name):
+        return f"function name {name!r}"
+    if quoted:
+        if dialect is Dialect.MYSQL:
+            # MySQL resolves a quoted name to a stored function, never a built-in
+            return f"function `{name}` (quoted: a stored function)"
+        if name != name.lower() or name not in POSTGRES_CATALOG_FUNCTIONS:
+            # quoted, the name is not folded and grammar rules (COALESCE...) do not
+            # apply: only a pg_catalog function of exactly that name is known
+            return f'function "{name}" (not on the list of functions allowed on a read-only connection)'
+    return function_refusal(name, dialect.value)
+
+
+def _written_name(node: exp.Func, sql: str) -> tuple[str, bool] | None:
+    """The function's name as written (and whether it was quoted), or None for nodes
+    sqlglot built from grammar (CAST, CASE, operators) rather than from a name."""
+    if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
+        this = node.this
+        if isinstance(this, exp.Identifier):
+            return this.name, bool(this.args.get("quoted"))
+        return str(this), False
+    start, end = node.meta.get("start"), node.meta.get("end")
+    if start is None or end is None:
+        return None
+    text = sql[start : end + 1]
+    if len(text) >= 2 and text[0] in "\"`" and text[-1] == text[0]:
+        return text[1:-1], True
+    return text, False
+
+
+def _check_tree(root: exp.Expression, dialect: Dialect, sql: str,
+                database: str | None = None) -> GuardVerdict:
     for node in root.walk():
         if isinstance(node, exp.Into):
             return _refuse("SELECT ... INTO")
@@ -505,8 +621,14 @@ def _check_tree(root: exp.Expression, dialect: Dialect) -> GuardVerdict:
         if isinstance(node, exp.PropertyEQ) and isinstance(node.this, exp.Parameter):
             # MySQL SELECT @v := ... writes a session variable
             return _refuse("user variable assignment :=")
+        if isinstance(node, exp.Operator):
+            # OPERATOR(schema.op): any operator of any schema
+            return _refuse(f"operator OPERATOR({node.args.get('operator')})")
+        if isinstance(node, exp.Table):
+            if (verdict := _check_table(node, dialect, database)) is not None:
+                return verdict
         if isinstance(node, exp.Func):
-            if (verdict := _check_function(node)) is not None:
+            if (verdict := _check_function(node, dialect, sql)) is not None:
                 return verdict
             continue
         if type(node) not in _ALLOWED_NODES and not isinstance(node, _ALLOWED_BASES):
@@ -514,17 +636,49 @@ def _check_tree(root: exp.Expression, dialect: Dialect) -> GuardVerdict:
     return _ALLOWED
 
 
-def _check_function(node: exp.Func) -> GuardVerdict | None:
-    if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
-        if not _PLAIN_NAME.fullmatch(node.name):
-            return _refuse(f"function name {node.name!r}")
-        names = [node.name]
-    else:
-        # a function sqlglot knows: every spelling it maps to this node
-        names = type(node).sql_names()
-    for name in map(str.lower, names):
-        if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
-            return _refuse(f"function {name}")
+def _check_table(node: exp.Table, dialect: Dialect, database: str | None) -> GuardVerdict | None:
+    name, schema = node.name, node.db
+    if not isinstance(node.this, exp.Identifier):
+        return None  # a function in FROM (generate_series(...)): checked as a function
+    if dialect is Dialect.POSTGRES:
+        if name.lower() in _PG_SECRET_TABLES:
+            return _refuse(f"system catalog {name.lower()}")
+        return None
+    effective = schema or database or ""
+    if effective.lower() == _MYSQL_SYSTEM_SCHEMA:
+        return _refuse(f"system table mysql.{name.lower()}")
+    return None
+
+
+def _is_pg_catalog(qualifier: exp.Expression) -> bool:
+    if isinstance(qualifier, exp.Column) and not qualifier.table:
+        qualifier = qualifier.this
+    if not isinstance(qualifier, exp.Identifier):
+        return False
+    name = qualifier.name
+    return name == "pg_catalog" or (not qualifier.args.get("quoted") and name.lower() == "pg_catalog")
+
+
+def _check_function(node: exp.Func, dialect: Dialect, sql: str) -> GuardVerdict | None:
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        # schema.function(...): on PostgreSQL only pg_catalog holds the built-ins; on
+        # MySQL a qualified name is always a stored function
+        if dialect is Dialect.MYSQL or not _is_pg_catalog(parent.this):
+            written = _written_name(node, sql)
+            shown = written[0] if written else type(node).__name__.lower()
+            return _refuse(f"function {parent.this.sql(dialect=dialect.value)}.{shown} "
+                           "(not a built-in function)")
+    written = _written_name(node, sql)
+    if written is None:
+        return None  # grammar, not a name: CAST, CASE, operators (checked on tokens)
+    name, quoted = written
+    if node.find_ancestor(exp.Hint) is not None:
+        # an optimizer hint (MAX_EXECUTION_TIME(1000)) names no function; only the
+        # hints that change settings are refused
+        return _refuse(f"optimizer hint {name.lower()}") if name.lower() in DENIED_FUNCTIONS else None
+    if (reason := _function_refusal(name, dialect, quoted=quoted)) is not None:
+        return _refuse(reason)
     return None
 
 

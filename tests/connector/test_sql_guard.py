@@ -240,8 +240,7 @@ ALLOWED: list[tuple[str, tuple[Dialect, ...]]] = [
     ("SELECT 'ＡＢＣ１２３' AS fullwidth_in_a_literal", BOTH),
     ("SELECT a\r\nFROM t\r\nWHERE b = 1", BOTH),
     ("SELECT\ta\tFROM\tt", BOTH),
-    ("SELECT my_schema.my_function(a) FROM t", BOTH),
-    ("SELECT f(a => 1)", (PG,)),
+    ("SELECT make_interval(days => 1), pg_catalog.lower('A'), \"lower\"('B')", (PG,)),
 ]
 
 
