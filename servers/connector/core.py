@@ -79,6 +79,7 @@ from .sql_guard import (
     check_mongo_filter,
     check_mongo_pipeline,
     check_read_only,
+    check_writable,
 )
 from .store import ConnectionStore
 
@@ -336,7 +337,9 @@ class ConnectorCore:
                 return self._replay(earlier, connection, request_id)
         if await self.store.exists(connection_id):
             raise _exists(connection_id)
-        await self._check_reachable(connection)
+        if not connection.read_only:
+            self._require_writable_allowed(connection_id)
+        warnings = await self._check_reachable(connection)
         stored = await self.store.insert(connection, request_id or None)
         if stored is None:  # a concurrent create with the same request_id won the race
             earlier = await self.store.get_by_request_id(request_id)
@@ -345,7 +348,16 @@ class ConnectorCore:
             return self._replay(earlier, connection, request_id)
         log.info("connection created", extra={"connection_id": connection_id, "kind": stored.kind.value,
                                                "read_only": stored.read_only})
-        return stored
+        return dataclasses.replace(stored, warnings=warnings)
+
+    def _require_writable_allowed(self, connection_id: str) -> None:
+        if not self.settings.connector_allow_writable:
+            raise FailedPrecondition(
+                f"connection {connection_id!r} is writable (read_only=false), and writable connections "
+                "are disabled on this server; an operator can enable them with "
+                "CHATDB_CONNECTOR_ALLOW_WRITABLE=true, or use read_only=true",
+                reason="WRITABLE_CONNECTIONS_DISABLED", metadata={"connection_id": connection_id},
+            )
 
     @staticmethod
     def _replay(earlier: Connection, wanted: Connection, request_id: str) -> Connection:
@@ -357,12 +369,14 @@ class ConnectorCore:
             field="request_id", reason="REQUEST_ID_REUSED",
         )
 
-    async def _check_reachable(self, connection: Connection) -> None:
+    async def _check_reachable(self, connection: Connection) -> tuple[str, ...]:
+        """Connect once; the warnings about the database user that the caller should see."""
         driver = self._opener(driver_config(connection))
         timeout_s = connection.options.connect_timeout_s + _LOCAL_TIMEOUT_SLACK_S
         try:
             async with asyncio.timeout(timeout_s):
                 await driver.check()
+                return await self._privilege_warnings(connection, driver)
         except TimeoutError:
             raise FailedPrecondition(
                 f"cannot connect: no answer from the database within {timeout_s:g}s",
@@ -371,6 +385,26 @@ class ConnectorCore:
         finally:
             with contextlib.suppress(Exception):
                 await driver.close()
+
+    @staticmethod
+    async def _privilege_warnings(connection: Connection, driver: Driver) -> tuple[str, ...]:
+        try:
+            found = await driver.privilege_warnings()
+        except Exception as exc:  # noqa: BLE001 - a warning that cannot be computed is no error
+            log.info("could not check the database user's privileges",
+                     extra={"connection_id": connection.connection_id, "error": repr(exc)})
+            return ()
+        if connection.read_only:
+            advice = ("a read-only connection should use a role that can only SELECT "
+                      "(see README: read-only connections)")
+        else:
+            advice = ("statements on this writable connection run with these privileges; "
+                      "prefer a role without them")
+        warnings = tuple(f"{w}: {advice}" for w in found)
+        for warning in warnings:
+            log.warning(warning, extra={"connection_id": connection.connection_id,
+                                        "read_only": connection.read_only})
+        return warnings
 
     async def get_connection(self, connection_id: str) -> Connection:
         _check_id(connection_id)
@@ -641,7 +675,8 @@ class ConnectorCore:
             if not statement.sql.strip():
                 raise InvalidArgument("the SQL statement is empty", field="statement.sql")
             if connection.read_only:
-                verdict = check_read_only(statement.sql, dialect)
+                database = connection.database if dialect is Dialect.MYSQL else None
+                verdict = check_read_only(statement.sql, dialect, database=database)
                 if verdict.kind is VerdictKind.REFUSED:
                     raise PermissionDenied(
                         f"connection {cid!r} is read-only and the statement was refused: {verdict.reason}",
@@ -649,10 +684,23 @@ class ConnectorCore:
                     )
                 if verdict.kind is VerdictKind.SYNTAX_ERROR:
                     raise _syntax_error(verdict.reason, verdict.line, verdict.col)
+            else:
+                self._require_writable_allowed(cid)
+                verdict = check_writable(statement.sql, dialect)
+                if verdict.kind is VerdictKind.REFUSED:
+                    raise PermissionDenied(
+                        f"the statement was refused: {verdict.reason} is not allowed through ChatDB, "
+                        f"even on a writable connection ({cid!r})",
+                        reason="STATEMENT_NOT_ALLOWED", metadata={"refused": verdict.reason, "connection_id": cid},
+                    )
+                if verdict.kind is VerdictKind.SYNTAX_ERROR:
+                    raise _syntax_error(verdict.reason, verdict.line, verdict.col)
             return statement
         if connection.kind is not ConnectionKind.MONGODB:
             raise InvalidArgument(f"connection {cid!r} is {connection.kind.name}: send statement.sql",
                                   field="statement")
+        if not connection.read_only:
+            self._require_writable_allowed(cid)
         if connection.read_only:
             if isinstance(statement, MongoFind):
                 checks = [("statement.mongo_find.filter", check_mongo_filter(statement.filter))]

@@ -71,6 +71,9 @@ class Connection:
     options: ConnectionOptions = field(default_factory=ConnectionOptions)
     create_time: datetime | None = None
     update_time: datetime | None = None
+    # Output only, not stored: what CreateConnection found worth a warning about the
+    # database user (a superuser behind a read-only connection, say).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def same_spec(self, other: Connection) -> bool:
         """Whether `other` describes the same connection (ignoring times): what an

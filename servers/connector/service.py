@@ -26,6 +26,11 @@ class ConnectorServicer(pb_grpc.ConnectorServiceServicer):
     async def CreateConnection(self, request: pb.CreateConnectionRequest, context: grpc.aio.ServicerContext) -> pb.CreateConnectionResponse:
         spec = convert.connection_spec(request.connection)
         created = await self._core.create_connection(request.connection_id, spec, request.request_id)
+        if created.warnings:
+            # No field in the response for them (yet): trailing metadata a client can read.
+            context.set_trailing_metadata(tuple(
+                ("chatdb-warning", w.encode("ascii", "backslashreplace").decode()) for w in created.warnings
+            ))
         return pb.CreateConnectionResponse(connection=convert.connection_to_pb(created))
 
     async def GetConnection(self, request: pb.GetConnectionRequest, context: grpc.aio.ServicerContext) -> pb.GetConnectionResponse:

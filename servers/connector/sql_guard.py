@@ -39,6 +39,7 @@ __all__ = [
     "StatementRefused",
     "MAX_SQL_CHARS",
     "check_read_only",
+    "check_writable",
     "require_read_only",
     "check_mongo_pipeline",
     "check_mongo_filter",
@@ -265,8 +266,10 @@ def check_read_only(
         return GuardVerdict(
             VerdictKind.SYNTAX_ERROR, f"{tokens[0].text!r} does not start a statement", 1, 1
         )
-    if dialect is Dialect.POSTGRES and (verdict := _check_operators(tokens)) is not None:
-        return verdict
+    if dialect is Dialect.POSTGRES:
+        for check in (_check_unicode_identifiers, _check_operators):
+            if (verdict := check(tokens)) is not None:
+                return verdict
     if (verdict := _check_grammar_calls(tokens, dialect)) is not None:
         return verdict
     return _check_tree(root, dialect, sql, database)
@@ -503,6 +506,21 @@ def _statement_name(node: exp.Expression) -> str:
     return type(node).__name__.upper()
 
 
+def _check_unicode_identifiers(tokens: list[Token]) -> GuardVerdict | None:
+    """PostgreSQL decodes U&"pg\\0061uthid" to pg_authid; sqlglot reads U & "...", so no
+    name check would see the decoded name."""
+    for u, amp, ident in zip(tokens, tokens[1:], tokens[2:]):
+        if (
+            u.text.upper() == "U"
+            and amp.token_type is TokenType.AMP
+            and ident.token_type is TokenType.IDENTIFIER
+            and amp.start == u.end + 1
+            and ident.start == amp.end + 1
+        ):
+            return _refuse('Unicode-escaped identifier U&"..."')
+    return None
+
+
 def _check_operators(tokens: list[Token]) -> GuardVerdict | None:
     """PostgreSQL: every operator must be a known built-in (see _PG_OPERATORS).
 
@@ -679,6 +697,104 @@ def _check_function(node: exp.Func, dialect: Dialect, sql: str) -> GuardVerdict 
         return _refuse(f"optimizer hint {name.lower()}") if name.lower() in DENIED_FUNCTIONS else None
     if (reason := _function_refusal(name, dialect, quoted=quoted)) is not None:
         return _refuse(reason)
+    return None
+
+
+# ----------------------------------------------------------------- writable connections
+
+# Functions that reach the server's file system, run programs or open connections as the
+# database server: refused on every connection, read-only or not.
+_SERVER_FUNCTIONS = frozenset({
+    "load_file", "pg_stat_file", "pg_current_logfile", "lo_import", "lo_export",
+    "sys_exec", "sys_eval",
+})
+_SERVER_FUNCTION_PREFIXES = ("pg_read_", "pg_ls_", "pg_file_", "pg_logdir_", "dblink")
+_ROLE_OBJECTS = {"ROLE", "USER", "GROUP"}
+_CODE_OBJECTS = {"FUNCTION", "PROCEDURE", "LANGUAGE", "EXTENSION"}
+
+
+def check_writable(sql: str, dialect: Dialect) -> GuardVerdict:
+    """What even a writable connection may not run; everything else is the database's
+    business (its errors, its privileges).
+
+    Refused: COPY ... PROGRAM and COPY to or from a server file, SELECT ... INTO
+    OUTFILE/DUMPFILE, LOAD DATA/XML, functions that read the server's files or connect
+    elsewhere (LOAD_FILE, pg_read_file, lo_import, dblink...), CREATE/ALTER/DROP
+    DATABASE, roles, users and grants, and code the guard cannot read: DO blocks,
+    CREATE FUNCTION/PROCEDURE/LANGUAGE/EXTENSION on PostgreSQL (bodies are strings),
+    PREPARE/EXECUTE on MySQL (the statement is a string), ALTER SYSTEM.
+
+    Checked on the tokens, not the parse tree, so that statements sqlglot cannot parse
+    are still checked (and their syntax errors left to the database to report).
+    """
+    if not isinstance(sql, str):
+        return GuardVerdict(VerdictKind.SYNTAX_ERROR, "statement must be text")
+    dialect = Dialect(dialect)
+    if (verdict := _check_characters(sql)) is not None:
+        return verdict
+    try:
+        tokens = _SqlglotDialect.get_or_raise(dialect.value).tokenize(sql)
+    except TokenError as e:
+        return GuardVerdict(VerdictKind.SYNTAX_ERROR, str(e))
+    for check in (_check_comments, _check_string_literals):
+        if (verdict := check(sql, tokens)) is not None:
+            return verdict
+    if dialect is Dialect.POSTGRES and (verdict := _check_unicode_identifiers(tokens)) is not None:
+        return verdict
+    for statement in _split_statements(tokens):
+        if (reason := _writable_refusal(statement, dialect)) is not None:
+            return _refuse(reason)
+    return _ALLOWED
+
+
+def _writable_refusal(tokens: list[Token], dialect: Dialect) -> str | None:
+    words = [t.text.upper() if t.token_type not in _STRING_TOKENS else "" for t in tokens]
+    first = words[0]
+    rest = [w for w in words[1:] if w not in ("OR", "REPLACE", "IF", "NOT", "EXISTS", "TRUSTED",
+                                               "PROCEDURAL", "TEMP", "TEMPORARY")]
+    second = rest[0] if rest else ""
+    if first == "COPY":
+        if "PROGRAM" in words:
+            return "COPY ... PROGRAM"
+        if "STDIN" not in words and "STDOUT" not in words:
+            return "COPY to or from a server file"
+    if first == "LOAD":
+        return "LOAD DATA" if second in ("DATA", "XML") else "LOAD"
+    if first in ("CREATE", "ALTER", "DROP"):
+        if second == "DATABASE" or (second == "SCHEMA" and dialect is Dialect.MYSQL):
+            return f"{first} DATABASE"
+        if second in _ROLE_OBJECTS:
+            return f"{first} {second}"
+        if second == "DEFAULT" or (first == "DROP" and second == "OWNED"):
+            return f"{first} {second} statement (privileges)"
+        if dialect is Dialect.POSTGRES and first != "DROP" and second in _CODE_OBJECTS:
+            return f"{first} {second}"
+        if first == "ALTER" and second == "SYSTEM":
+            return "ALTER SYSTEM"
+    if first in ("GRANT", "REVOKE", "REASSIGN"):
+        return f"{first} statement"
+    if first == "RENAME" and second == "USER":
+        return "RENAME USER"
+    if first == "SET":
+        after = [w for w in rest if w not in ("SESSION", "LOCAL")]
+        if after[:2] == ["DEFAULT", "ROLE"]:
+            return "SET DEFAULT ROLE"
+        if after[:1] in (["ROLE"], ["PASSWORD"]):
+            return f"SET {after[0]}"
+        if after[:1] == ["AUTHORIZATION"]:
+            return "SET SESSION AUTHORIZATION"
+    if first == "DO" and dialect is Dialect.POSTGRES:
+        return "DO block"
+    if dialect is Dialect.MYSQL and first in ("PREPARE", "EXECUTE"):
+        return f"{first} statement"
+    for i, token in enumerate(tokens):
+        word = words[i]
+        if word == "INTO" and i + 1 < len(tokens) and words[i + 1] in ("OUTFILE", "DUMPFILE"):
+            return f"SELECT ... INTO {words[i + 1]}"
+        if i + 1 < len(tokens) and tokens[i + 1].token_type is TokenType.L_PAREN:
+            name = token.text.lower()
+            if name in _SERVER_FUNCTIONS or name.startswith(_SERVER_FUNCTION_PREFIXES):
+                return f"function {name}"
     return None
 
 

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     connector_demo_mysql_dsn: str = Field("mysql://root@127.0.0.1:3306/chatdb_demo", description="Connector: DSN `make up` registers as connection demo-mysql.")
     connector_held_cursors: int = Field(16, description="Connector: open cursors kept between ExecuteQuery pages so walking a result is linear (0 = stateless paging only).")
     connector_held_cursor_idle_s: float = Field(30.0, description="Connector: a cursor kept between pages is closed after this long unused.")
+    connector_allow_writable: bool = Field(False, description="Connector: allow creating (and running statements on) connections with read_only=false; off by default, since a writable connection runs what its user sends with the DSN user's privileges.")
     # --- end connector ---------------------------------------------------------------
 
     # --- registry --------------------------------------------------------------------

@@ -47,7 +47,8 @@ CORPUS = json.loads(
 
 @pytest.fixture(scope="module")
 async def connector(settings):
-    async with running_connector(settings) as c:
+    # some tests here need a writable connection, which the server must allow
+    async with running_connector(settings.model_copy(update={"connector_allow_writable": True})) as c:
         yield c
 
 

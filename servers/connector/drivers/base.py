@@ -65,6 +65,12 @@ class Driver(ABC):
         """Async generator: the columns tuple first, then lists of up to batch_size rows
         read through a server-side cursor; stops after max_rows rows."""
 
+    async def privilege_warnings(self) -> list[str]:
+        """What the connection's database user may do beyond reading, in words a person
+        can act on ("user postgres is a superuser"); empty when nothing stands out.
+        Called once when a connection is created."""
+        return []
+
     @abstractmethod
     async def close(self) -> None: ...
 

@@ -341,6 +341,25 @@ class MySQLDriver(Driver):
                 raise
             raise failure from exc
 
+    async def privilege_warnings(self) -> list[str]:
+        # USER_PRIVILEGES lists the current account's global privileges (all of them
+        # for root); SUPER and FILE (INTO OUTFILE, LOAD_FILE, LOAD DATA) stand out.
+        timeout_s = self.config.connect_timeout_s
+        try:
+            async with self._session(timeout_s, NO_LIMIT) as session:
+                async with session.conn.cursor(_Cursor) as cur:
+                    await within(cur.execute(
+                        "SELECT CURRENT_USER(), PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES"
+                    ), timeout_s)
+                    rows = await within(cur.fetchall(), timeout_s)
+        except Exception as exc:
+            raise map_error(exc, timeout_s=timeout_s) from exc
+        privileges = {str(r[1]).upper() for r in rows}
+        user = rows[0][0] if rows else "?"
+        if "SUPER" in privileges:
+            return [f"database user {user!r} has the SUPER privilege (a superuser)"]
+        return [f"database user {user!r} has the FILE privilege"] if "FILE" in privileges else []
+
     async def introspect(self) -> SchemaInfo:
         timeout_s = self.config.statement_timeout_s
         try:

@@ -45,6 +45,15 @@ from .pg_errors import cannot_connect, is_connection_lost, map_error
 _SET_TIMEOUT = "SELECT set_config('statement_timeout', $1, true)"
 _TYPTYPES = "SELECT oid, typtype::text FROM pg_type WHERE oid = ANY($1::oid[])"
 _CLOSE_GRACE_S = 5.0
+# Superuser, and the predefined roles that reach the server's files and programs (COPY
+# ... PROGRAM, pg_read_file): a user holding any of them is more than a reader.
+_PRIVILEGES = """
+SELECT current_user AS name, r.rolsuper AS superuser,
+       pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') AS programs,
+       pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') AS reads,
+       pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') AS writes
+FROM pg_roles r WHERE r.rolname = current_user
+"""
 
 
 class PostgresDriver(Driver):
@@ -142,6 +151,26 @@ class PostgresDriver(Driver):
             if failure is exc:
                 raise
             raise failure from exc
+
+    async def privilege_warnings(self) -> list[str]:
+        timeout_s = self.config.connect_timeout_s
+        try:
+            async with self._transaction(timeout_s) as conn:
+                row = await within(conn.fetchrow(_PRIVILEGES), timeout_s)
+        except Exception as exc:
+            raise map_error(exc, timeout_s=timeout_s) from exc
+        if row is None:
+            return []
+        name = row["name"]
+        if row["superuser"]:
+            return [f"database user {name!r} is a superuser"]
+        return [
+            f"database user {name!r} is a member of {role}"
+            for key, role in (("programs", "pg_execute_server_program"),
+                              ("reads", "pg_read_server_files"),
+                              ("writes", "pg_write_server_files"))
+            if row[key]
+        ]
 
     async def introspect(self) -> SchemaInfo:
         timeout_s = self.config.statement_timeout_s
