@@ -117,6 +117,9 @@ _ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset({
     exp.AtTimeZone, exp.DataType, exp.DataTypeParam, exp.ColumnDef, exp.Interval,
     exp.IntervalSpan, exp.HexString, exp.BitString, exp.ByteString, exp.RawString,
     exp.UnicodeString, exp.National, exp.Introducer, exp.JSONPath, exp.JSONKeyValue,
+    # sqlglot reads x->'k' inside a call's arguments as a lambda; neither server has
+    # lambdas, so it is the JSON operator, and its parts are checked as usual
+    exp.Lambda,
 })
 
 # Nodes refused with a specific name (anything else not allowed gets a generic reason).
@@ -228,6 +231,10 @@ def check_read_only(
         if parameterized and (verdict := _check_percent_signs(sql, tokens)) is not None:
             return verdict
         tokens = _pyformat_placeholders(tokens)
+    elif (verdict := _check_operators(tokens)) is not None:
+        # before parsing: sqlglot fails on some operators it does not know ("<~>"), and
+        # an unknown operator is a refusal, not the user's syntax error
+        return verdict
 
     try:
         statements = sg_dialect.parser().parse(tokens, sql)
@@ -266,13 +273,12 @@ def check_read_only(
         return GuardVerdict(
             VerdictKind.SYNTAX_ERROR, f"{tokens[0].text!r} does not start a statement", 1, 1
         )
-    if dialect is Dialect.POSTGRES:
-        for check in (_check_unicode_identifiers, _check_operators):
-            if (verdict := check(tokens)) is not None:
-                return verdict
     if (verdict := _check_grammar_calls(tokens, dialect)) is not None:
         return verdict
-    return _check_tree(root, dialect, sql, database)
+    verdict = _check_tree(root, dialect, sql, database)
+    if verdict.allowed and dialect is Dialect.POSTGRES:
+        return _check_unicode_identifiers(tokens) or verdict
+    return verdict
 
 
 def require_read_only(
@@ -732,8 +738,9 @@ def check_writable(sql: str, dialect: Dialect) -> GuardVerdict:
     dialect = Dialect(dialect)
     if (verdict := _check_characters(sql)) is not None:
         return verdict
+    sg_dialect = _SqlglotDialect.get_or_raise(dialect.value)
     try:
-        tokens = _SqlglotDialect.get_or_raise(dialect.value).tokenize(sql)
+        tokens = _expand_commands(sql, sg_dialect.tokenize(sql), sg_dialect)
     except TokenError as e:
         return GuardVerdict(VerdictKind.SYNTAX_ERROR, str(e))
     for check in (_check_comments, _check_string_literals):
@@ -745,6 +752,35 @@ def check_writable(sql: str, dialect: Dialect) -> GuardVerdict:
         if (reason := _writable_refusal(statement, dialect)) is not None:
             return _refuse(reason)
     return _ALLOWED
+
+
+def _expand_commands(sql: str, tokens: list[Token], sg_dialect: _SqlglotDialect) -> list[Token]:
+    """sqlglot's tokenizer keeps the rest of a statement it treats as an opaque command
+    (EXPLAIN ..., DO ..., MySQL's REPLACE ...) as one string token; tokenize that text
+    too, so that what follows the command word is checked like any other statement."""
+    commands = sg_dialect.tokenizer_class.COMMANDS
+    for _ in range(8):  # EXPLAIN ANALYZE VERBOSE ...: each round opens one level
+        out, changed = [], False
+        for i, token in enumerate(tokens):
+            # the rest token's own start is unreliable (sqlglot sets it to its end)
+            begin = tokens[i - 1].end + 1 if i > 0 else 0
+            raw = sql[begin : token.end + 1]
+            if (
+                i > 0
+                and token.token_type is TokenType.STRING
+                and tokens[i - 1].token_type in commands
+                and raw.strip() == token.text.strip()  # not a quoted literal: the raw rest
+            ):
+                for inner in sg_dialect.tokenize(raw):
+                    out.append(Token(inner.token_type, inner.text, inner.line, inner.col,
+                                     inner.start + begin, inner.end + begin, inner.comments))
+                changed = True
+            else:
+                out.append(token)
+        tokens = out
+        if not changed:
+            break
+    return tokens
 
 
 def _writable_refusal(tokens: list[Token], dialect: Dialect) -> str | None:

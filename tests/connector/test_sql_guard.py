@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+
+from servers.connector import sql_functions
+from servers.connector.pg_functions import POSTGRES_FUNCTIONS as PG_CATALOG_FUNCTIONS
 from servers.connector.sql_guard import (
     MAX_SQL_CHARS,
     Dialect,
@@ -18,6 +22,7 @@ from servers.connector.sql_guard import (
     check_mongo_filter,
     check_mongo_pipeline,
     check_read_only,
+    check_writable,
     require_read_only,
 )
 
@@ -129,6 +134,33 @@ def test_corpus_covers_the_required_constructs():
         "\x00",
         "UNION (DELETE",
         "WHERE ID IN (SELECT NEXTVAL",
+        # functions that run SQL text, side effects a READ ONLY transaction lets through
+        "TS_STAT($$",
+        "TS_REWRITE(",
+        "QUERY_TO_XML(",
+        "TABLE_TO_XML(",
+        "CURSOR_TO_XML(",
+        "XPATH(",
+        "LO_FROM_BYTEA(",
+        "LO_IMPORT(",
+        "PG_TERMINATE_BACKEND(",
+        "SET_CONFIG(",
+        "PG_ADVISORY_LOCK(",
+        "PG_NOTIFY(",
+        "PG_LS_DIR(",
+        "PG_STAT_FILE(",
+        "PG_READ_BINARY_FILE(",
+        "MASTER_GTID_WAIT(",
+        "MASTER_POS_WAIT(",
+        "GET_LOCK(",
+        "RELEASE_LOCK(",
+        "FROM PG_AUTHID",
+        "PG_SHADOW",
+        "PG_HBA_FILE_RULES",
+        "PG_FILE_SETTINGS",
+        "FROM MYSQL.USER",
+        "@@@",
+        "OPERATOR(",
     ]:
         assert construct in text, construct
 
@@ -258,6 +290,226 @@ def test_read_only_query_is_allowed(sql, dialect):
 def test_allowed_list_is_large_enough():
     assert len(ALLOWED) >= 40
     assert sum(1 for _, d in ALLOWED if d == BOTH) >= 20
+
+
+# ------------------------------------------------------------------ function allow-list
+
+# What a question turned into SQL (by hand or by sqlglot) typically calls.
+ORDINARY: list[tuple[str, tuple[Dialect, ...]]] = [
+    ("SELECT count(*), count(DISTINCT a), sum(b), avg(b), min(c), max(c) FROM t", BOTH),
+    (
+        "SELECT lower(a), upper(b), length(c), substring(c, 1, 3), round(d, 2), abs(e), "
+        "concat(a, b), coalesce(a, b), nullif(a, ''), greatest(1, 2), least(1, 2) FROM t",
+        BOTH,
+    ),
+    (
+        "SELECT CAST(a AS INTEGER), EXTRACT(YEAR FROM d), replace(a, 'x', 'y'), "
+        "trim(a), lpad(a, 5, '0'), ceil(b), floor(b), mod(b, 2), power(b, 2), sqrt(b) FROM t",
+        BOTH,
+    ),
+    (
+        "SELECT row_number() OVER (ORDER BY a), rank() OVER w, dense_rank() OVER w, "
+        "lag(a, 1) OVER w, lead(a) OVER w, first_value(a) OVER w, ntile(4) OVER w FROM t "
+        "WINDOW w AS (PARTITION BY b ORDER BY c)",
+        BOTH,
+    ),
+    (
+        "SELECT now(), current_date, date_trunc('month', d), to_char(d, 'YYYY-MM'), "
+        "date_part('dow', d), age(now(), d), make_date(2024, 1, 1), to_timestamp(0) FROM t",
+        (PG,),
+    ),
+    (
+        "SELECT string_agg(a, ', ' ORDER BY a), array_agg(b), json_agg(c), jsonb_agg(c), "
+        "bool_and(f), bool_or(f), stddev(b), percentile_disc(0.9) WITHIN GROUP (ORDER BY b) "
+        "FROM t",
+        (PG,),
+    ),
+    (
+        "SELECT data->>'k', data #>> '{a,b}', jsonb_extract_path_text(data, 'k'), "
+        "jsonb_array_length(data->'l'), json_build_object('a', 1), to_jsonb(t) FROM t",
+        (PG,),
+    ),
+    (
+        "SELECT split_part(a, '-', 1), regexp_replace(a, '[0-9]', '', 'g'), initcap(a), "
+        "left(a, 2), right(a, 2), position('x' IN a), strpos(a, 'x'), format('%s', a), md5(a) "
+        "FROM t",
+        (PG,),
+    ),
+    (
+        "SELECT generate_series(1, 3), unnest(ARRAY[1, 2]), random(), gen_random_uuid(), "
+        "pg_typeof(1), version(), current_user",
+        (PG,),
+    ),
+    (
+        "SELECT DATE_FORMAT(d, '%Y-%m'), YEAR(d), MONTH(d), DAY(d), IFNULL(a, 0), "
+        "DATEDIFF(a, b), DATE_ADD(d, INTERVAL 1 DAY), CURDATE(), NOW(), "
+        "UNIX_TIMESTAMP(d), STR_TO_DATE(s, '%Y') FROM t",
+        (MY,),
+    ),
+    (
+        "SELECT GROUP_CONCAT(DISTINCT a ORDER BY a SEPARATOR ','), IF(a > 1, 'y', 'n'), "
+        "JSON_EXTRACT(j, '$.a'), JSON_UNQUOTE(j->'$.b'), CHAR_LENGTH(s), LOCATE('x', s), "
+        "SUBSTRING_INDEX(s, '.', 1), TRUNCATE(b, 1), FORMAT(b, 2) FROM t GROUP BY c",
+        (MY,),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"), [(sql, d) for sql, dialects in ORDINARY for d in dialects]
+)
+def test_ordinary_functions_are_allowed(sql, dialect):
+    verdict = check_read_only(sql, dialect)
+    assert verdict.allowed, verdict
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "reason"),
+    [
+        ("SELECT my_function(a) FROM t", PG, "function my_function"),
+        ("SELECT my_schema.my_function(a) FROM t", PG, "function my_schema.my_function"),
+        ("SELECT my_schema.my_function(a) FROM t", MY, "function my_schema.my_function"),
+        ('SELECT "Lower"(a) FROM t', PG, 'function "Lower"'),
+        ("SELECT `upper`(a) FROM t", MY, "function `upper`"),
+        ("SELECT x FROM t WHERE sneaky() > 0", PG, "function sneaky"),
+        ("SELECT * FROM ts_stat('SELECT v FROM t')", PG, "function ts_stat"),
+        ("SELECT table_to_xml('t', true, false, '')", PG, "function table_to_xml"),
+        ("SELECT lo_from_bytea(0, 'x')", PG, "function lo_from_bytea"),
+        ("SELECT pg_advisory_lock(1)", PG, "function pg_advisory_lock"),
+        ("SELECT * FROM pg_authid", PG, "system catalog pg_authid"),
+        ('SELECT * FROM "pg_catalog"."pg_shadow"', PG, "system catalog pg_shadow"),
+        ("SELECT a OPERATOR(pg_catalog.+) b FROM t", PG, "operator OPERATOR(pg_catalog.+)"),
+        ("SELECT a ## b FROM t", PG, "operator ##"),
+        ("SELECT MASTER_GTID_WAIT('0-1-1')", MY, "function master_gtid_wait"),
+        ("SELECT * FROM `MySQL`.`User`", MY, "system table mysql.user"),
+    ],
+)
+def test_functions_operators_and_catalogs_outside_the_lists_are_refused(sql, dialect, reason):
+    verdict = check_read_only(sql, dialect)
+    assert verdict.kind is VerdictKind.REFUSED, verdict
+    assert verdict.reason.startswith(reason), verdict
+
+
+def test_an_unqualified_table_is_in_the_connections_database_on_mysql():
+    assert check_read_only("SELECT * FROM user", MY).allowed  # a user table called user
+    verdict = check_read_only("SELECT * FROM user", MY, database="mysql")
+    assert verdict == GuardVerdict(VerdictKind.REFUSED, "system table mysql.user")
+
+
+@pytest.mark.parametrize("dialect", BOTH)
+def test_every_function_name_sqlglot_knows_is_checked_as_written(dialect):
+    """The guard reads a call's name where it was written, whatever node sqlglot makes
+    of it (typed functions, grammar rules such as TRIM(...), predicates such as
+    GLOB(a, b)): no name the allow-list refuses gets through."""
+    parser = SqlglotDialect.get_or_raise(dialect.value).parser_class
+    checked = 0
+    for name in sorted({*parser.FUNCTIONS, *parser.FUNCTION_PARSERS}):
+        if not name.replace("_", "").isalnum():
+            continue
+        for args in ("x", "x, y", "x, y, z", "", "'a', 'b', 'c', 'd'"):
+            verdict = check_read_only(f"SELECT {name}({args}) FROM t", dialect)
+            if verdict.kind is not VerdictKind.SYNTAX_ERROR:
+                break
+        if verdict.kind is VerdictKind.SYNTAX_ERROR:
+            continue
+        checked += 1
+        if sql_functions.refusal(name, dialect.value) is not None:
+            assert not verdict.allowed, name
+    assert checked > 500
+
+
+def test_function_lists_keep_out_what_runs_sql_text_or_has_side_effects():
+    for name in [
+        "ts_stat", "ts_rewrite", "query_to_xml", "table_to_xml", "schema_to_xml",
+        "database_to_xml", "cursor_to_xml", "lo_from_bytea", "lo_import", "pg_read_file",
+        "pg_ls_dir", "pg_stat_file", "pg_terminate_backend", "set_config", "pg_advisory_lock",
+        "pg_notify", "nextval", "txid_current", "pg_sleep", "dblink",
+    ]:  # fmt: skip
+        assert name not in sql_functions.POSTGRES_FUNCTIONS, name
+        assert sql_functions.refusal(name, "postgres") == f"function {name}", name
+    for name in [
+        "sleep", "benchmark", "get_lock", "release_lock", "master_gtid_wait",
+        "master_pos_wait", "load_file", "last_insert_id", "nextval",
+    ]:  # fmt: skip
+        assert name not in sql_functions.MYSQL_FUNCTIONS, name
+        assert sql_functions.refusal(name, "mysql") == f"function {name}", name
+    assert not sql_functions.DENIED & (sql_functions.MYSQL_FUNCTIONS | PG_CATALOG_FUNCTIONS)
+    assert len(PG_CATALOG_FUNCTIONS) > 1000
+
+
+# ------------------------------------------------------------------ writable connections
+
+WRITABLE_REFUSED: list[tuple[str, Dialect, str]] = [
+    ("COPY t TO PROGRAM 'id > /tmp/x'", PG, "COPY ... PROGRAM"),
+    ("COPY t FROM PROGRAM 'curl http://x'", PG, "COPY ... PROGRAM"),
+    ("copy (SELECT 1) to '/tmp/out.csv'", PG, "COPY to or from a server file"),
+    ("COPY t FROM '/etc/passwd'", PG, "COPY to or from a server file"),
+    ("SELECT * FROM t INTO OUTFILE '/tmp/x'", MY, "SELECT ... INTO OUTFILE"),
+    ("SELECT a INTO DUMPFILE '/tmp/y' FROM t", MY, "SELECT ... INTO DUMPFILE"),
+    ("SELECT 1 /*!50000 INTO OUTFILE '/tmp/z' */", MY, "executable comment"),
+    ("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t", MY, "LOAD DATA"),
+    ("LOAD XML INFILE '/x.xml' INTO TABLE t", MY, "LOAD DATA"),
+    ("INSERT INTO t SELECT LOAD_FILE('/etc/passwd')", MY, "function load_file"),
+    ("INSERT INTO t SELECT pg_read_file('/etc/passwd')", PG, "function pg_read_file"),
+    ("SELECT pg_catalog.lo_import('/etc/passwd')", PG, "function lo_import"),
+    ("SELECT \"lo_export\"(1, '/tmp/x')", PG, "function lo_export"),
+    ("SELECT dblink_exec('dbname=postgres', 'DROP TABLE t')", PG, "function dblink_exec"),
+    ("CREATE DATABASE other", PG, "CREATE DATABASE"),
+    ("DROP DATABASE IF EXISTS other", MY, "DROP DATABASE"),
+    ("CREATE SCHEMA IF NOT EXISTS other", MY, "CREATE DATABASE"),
+    ("CREATE ROLE admin SUPERUSER LOGIN", PG, "CREATE ROLE"),
+    ("ALTER ROLE app SUPERUSER", PG, "ALTER ROLE"),
+    ("ALTER USER postgres PASSWORD 'x'", PG, "ALTER USER"),
+    ("CREATE USER 'x'@'%' IDENTIFIED BY 'y'", MY, "CREATE USER"),
+    ("DROP USER app", MY, "DROP USER"),
+    ("GRANT ALL PRIVILEGES ON *.* TO 'app'@'%'", MY, "GRANT statement"),
+    ("REVOKE SELECT ON t FROM app", PG, "REVOKE statement"),
+    ("GRANT pg_execute_server_program TO app", PG, "GRANT statement"),
+    ("ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO app", PG, "ALTER DEFAULT"),
+    ("SET ROLE postgres", PG, "SET ROLE"),
+    ("SET SESSION AUTHORIZATION postgres", PG, "SET SESSION AUTHORIZATION"),
+    ("SET PASSWORD FOR 'root'@'%' = PASSWORD('x')", MY, "SET PASSWORD"),
+    ("RENAME USER 'a'@'%' TO 'b'@'%'", MY, "RENAME USER"),
+    ("DO $$ BEGIN EXECUTE 'COPY t TO PROGRAM ''id'''; END $$", PG, "DO block"),
+    (
+        "CREATE OR REPLACE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$BEGIN END$$",
+        PG,
+        "CREATE FUNCTION",
+    ),
+    ("CREATE EXTENSION dblink", PG, "CREATE EXTENSION"),
+    ("ALTER SYSTEM SET archive_command = 'id'", PG, "ALTER SYSTEM"),
+    ("PREPARE s FROM 'SELECT 1 INTO OUTFILE ''/tmp/x'''", MY, "PREPARE statement"),
+    ("EXECUTE s", MY, "EXECUTE statement"),
+    ("INSERT INTO t VALUES (1); COPY t TO PROGRAM 'id'", PG, "COPY ... PROGRAM"),
+]
+
+
+@pytest.mark.parametrize(("sql", "dialect", "reason"), WRITABLE_REFUSED)
+def test_writable_connection_still_refuses_server_escapes(sql, dialect, reason):
+    verdict = check_writable(sql, dialect)
+    assert verdict.kind is VerdictKind.REFUSED, verdict
+    assert verdict.reason.startswith(reason), verdict
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [
+        ("INSERT INTO t VALUES (1), (2)", PG),
+        ("UPDATE t SET a = a + 1 WHERE b = 'INTO OUTFILE'", MY),
+        ("DELETE FROM t WHERE a = 'COPY ... PROGRAM'", PG),
+        ("CREATE TABLE t2 (a int, note text)", PG),
+        ("CREATE TABLE t2 (a int)", MY),
+        ("DROP TABLE IF EXISTS t2", MY),
+        ("CREATE SCHEMA reports", PG),
+        ("CREATE INDEX i ON t (a)", PG),
+        ("SELECT pg_sleep(0.1)", PG),
+        ("COPY t TO STDOUT", PG),
+        ("SET search_path = reports, public", PG),
+        ("SELECT 1 FROM WHERE", PG),  # the database reports the syntax error
+    ],
+)
+def test_writable_connection_runs_ordinary_writes(sql, dialect):
+    assert check_writable(sql, dialect).allowed
 
 
 # ------------------------------------------------------------------------ syntax errors
