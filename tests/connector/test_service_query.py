@@ -19,7 +19,9 @@ from chatdb.connector.v1 import result_pb2, statement_pb2
 
 from servers.connector import convert
 from servers.connector.demo_data import DemoSpec, load_mysql, load_postgres
-from servers.connector.domain import Json
+from servers.connector.domain import ConnectionConfig, ConnectionKind, Json, SqlQuery
+from servers.connector.drivers import open_driver
+from servers.runtime.errors import PermissionDenied
 from tests.conftest import MYSQL, PG_ADMIN_DSN
 
 from .service_support import (
@@ -626,7 +628,8 @@ async def test_timeouts_are_deadline_exceeded(connector, pg_database):
 
 
 async def test_read_only_transaction_is_a_second_wall(connector, pg_database):
-    """A function the guard cannot see into still cannot write: READ ONLY transaction."""
+    """A user-defined function is refused by the guard (it is on no allow-list); and were
+    it let through, the READ ONLY transaction would still stop its write."""
     conn = await asyncpg.connect(pg_database)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS wall (x int)")
@@ -635,7 +638,7 @@ async def test_read_only_transaction_is_a_second_wall(connector, pg_database):
             "'INSERT INTO wall VALUES (1) RETURNING x'"
         )
         await ensure(connector.stub, "pg-readonly", kind=PG, dsn=pg_database)
-        await expect_error(
+        err = await expect_error(
             connector.stub.ExecuteQuery(
                 pb.ExecuteQueryRequest(
                     connection_id="pg-readonly", statement=sql("SELECT sneaky()")
@@ -643,6 +646,15 @@ async def test_read_only_transaction_is_a_second_wall(connector, pg_database):
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
+        assert "function sneaky" in err.message
+        # past the guard, straight to a read-only driver: the transaction refuses the write
+        driver = open_driver(ConnectionConfig(kind=ConnectionKind.POSTGRES, dsn=pg_database))
+        try:
+            with pytest.raises(PermissionDenied) as refused:
+                await driver.fetch_page(SqlQuery("SELECT sneaky()"), offset=0, limit=1, timeout_s=5)
+            assert refused.value.reason == "READ_ONLY_VIOLATION"
+        finally:
+            await driver.close()
         assert await conn.fetchval("SELECT count(*) FROM wall") == 0
     finally:
         await conn.execute("DROP FUNCTION IF EXISTS sneaky(); DROP TABLE IF EXISTS wall")
