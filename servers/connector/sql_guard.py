@@ -515,7 +515,7 @@ def _statement_name(node: exp.Expression) -> str:
 def _check_unicode_identifiers(tokens: list[Token]) -> GuardVerdict | None:
     """PostgreSQL decodes U&"pg\\0061uthid" to pg_authid; sqlglot reads U & "...", so no
     name check would see the decoded name."""
-    for u, amp, ident in zip(tokens, tokens[1:], tokens[2:]):
+    for u, amp, ident in zip(tokens, tokens[1:], tokens[2:], strict=False):
         if (
             u.text.upper() == "U"
             and amp.token_type is TokenType.AMP
@@ -587,7 +587,7 @@ def _check_grammar_calls(tokens: list[Token], dialect: Dialect) -> GuardVerdict 
     become predicates). On PostgreSQL any such name may be a user-defined function, so
     the tokens are checked too: a known name followed by "(" must be an allowed one."""
     names = _call_names(dialect)
-    for prev, token, nxt in zip([None, *tokens], tokens, [*tokens[1:], None]):
+    for prev, token, nxt in zip([None, *tokens], tokens, [*tokens[1:], None], strict=False):
         if nxt is None or nxt.token_type is not TokenType.L_PAREN:
             continue
         if token.text.upper() not in names:

@@ -22,9 +22,8 @@ import grpc
 import pytest
 from chatdb.connector.v1 import connection_pb2
 
-from servers.connector.domain import ConnectionKind, SqlQuery
+from servers.connector.domain import ConnectionConfig, ConnectionKind, SqlQuery
 from servers.connector.drivers import open_driver
-from servers.connector.domain import ConnectionConfig
 from servers.runtime.errors import PermissionDenied
 from tests.conftest import MYSQL, PG_ADMIN_DSN
 
@@ -103,6 +102,16 @@ async def my_value(query: str, args=None, database: str | None = None):
             return row[0] if row else None
     finally:
         conn.close()
+
+
+def _any_exists(*paths: Path) -> bool:
+    return any(p.exists() for p in paths)
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        if path.exists():
+            os.unlink(path)
 
 
 async def execute(stub, connection_id: str, text: str):
@@ -320,7 +329,7 @@ async def test_writable_connection_refuses_server_escapes(writable_connector, pg
             assert name in err.message, (statement, err.message)
             assert err.reason == "STATEMENT_NOT_ALLOWED"
         # nothing happened
-        assert not marker.exists() and not copied.exists() and not outfile.exists()
+        assert not _any_exists(marker, copied, outfile)
         assert await pg_value(PG_ADMIN_DSN, "SELECT count(*) FROM pg_database WHERE datname = $1", other_db) == 0
         assert await pg_value(PG_ADMIN_DSN, "SELECT count(*) FROM pg_roles WHERE rolname = $1", evil_role) == 0
         assert await my_value("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
@@ -332,8 +341,6 @@ async def test_writable_connection_refuses_server_escapes(writable_connector, pg
         assert await pg_value(pg_tables, "SELECT count(*) FROM hardening_t WHERE id = 100") == 1
         assert await my_value("SELECT COUNT(*) FROM hardening_t WHERE id = 100", database=my_tables) == 1
     finally:
-        for path in (marker, copied, outfile):
-            if path.exists():
-                os.unlink(path)  # only on failure: the attack ran
+        _remove(marker, copied, outfile)  # only there on failure: an attack ran
         await pg_value(pg_tables, "DELETE FROM hardening_t WHERE id = 100")
         await my_value("DELETE FROM hardening_t WHERE id = 100", database=my_tables)

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
 from servers.connector import sql_functions
