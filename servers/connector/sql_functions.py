@@ -79,7 +79,7 @@ MYSQL_FUNCTIONS: frozenset[str] = frozenset("""
     uuid uuid_short sys_guid database schema user current_user current_role session_user
     system_user version connection_id found_rows row_count
     inet_aton inet_ntoa inet6_aton inet6_ntoa is_ipv4 is_ipv4_compat is_ipv4_mapped
-    is_ipv6 bit_count match values row exists
+    is_ipv6 bit_count match values row exists any_value
 """.split())
 
 # Refusals with a name of their own: side effects a READ ONLY transaction does not stop,
