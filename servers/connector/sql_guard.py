@@ -713,6 +713,9 @@ def _check_function(node: exp.Func, dialect: Dialect, sql: str) -> GuardVerdict 
 _SERVER_FUNCTIONS = frozenset({
     "load_file", "pg_stat_file", "pg_current_logfile", "lo_import", "lo_export",
     "sys_exec", "sys_eval",
+    # administering the server or signalling other sessions
+    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
+    "pg_promote",
 })
 _SERVER_FUNCTION_PREFIXES = ("pg_read_", "pg_ls_", "pg_file_", "pg_logdir_", "dblink")
 _ROLE_OBJECTS = {"ROLE", "USER", "GROUP"}
@@ -726,9 +729,11 @@ def check_writable(sql: str, dialect: Dialect) -> GuardVerdict:
     Refused: COPY ... PROGRAM and COPY to or from a server file, SELECT ... INTO
     OUTFILE/DUMPFILE, LOAD DATA/XML, functions that read the server's files or connect
     elsewhere (LOAD_FILE, pg_read_file, lo_import, dblink...), CREATE/ALTER/DROP
-    DATABASE, roles, users and grants, and code the guard cannot read: DO blocks,
-    CREATE FUNCTION/PROCEDURE/LANGUAGE/EXTENSION on PostgreSQL (bodies are strings),
-    PREPARE/EXECUTE on MySQL (the statement is a string), ALTER SYSTEM.
+    DATABASE, roles, users and grants (also SET ROLE, set_config('role', ...)), code
+    the guard cannot read: DO blocks, CREATE FUNCTION/PROCEDURE/LANGUAGE/EXTENSION on
+    PostgreSQL (bodies are strings), PREPARE/EXECUTE on MySQL (the statement is a
+    string); and server administration: ALTER SYSTEM, SET GLOBAL, INSTALL PLUGIN/SONAME,
+    KILL, SHUTDOWN, foreign servers, signals to other backends.
 
     Checked on the tokens, not the parse tree, so that statements sqlglot cannot parse
     are still checked (and their syntax errors left to the database to report).
@@ -811,6 +816,18 @@ def _writable_refusal(tokens: list[Token], dialect: Dialect) -> str | None:
         return f"{first} statement"
     if first == "RENAME" and second == "USER":
         return "RENAME USER"
+    if dialect is Dialect.MYSQL and first in ("INSTALL", "UNINSTALL", "SHUTDOWN", "KILL"):
+        # plugins are shared libraries loaded into the server
+        return f"{first} statement"
+    if first in ("CREATE", "ALTER") and (second == "SERVER" or (second == "FOREIGN" and "WRAPPER" in words)):
+        return f"{first} {second} (connections to other servers)"
+    if first == "SET" and (
+        second in ("GLOBAL", "PERSIST", "PERSIST_ONLY")
+        or "@@GLOBAL" in "".join(words)
+        or "@@PERSIST" in "".join(words)
+    ):
+        # server-wide settings (SET GLOBAL general_log_file = ... writes files)
+        return "SET GLOBAL"
     if first == "SET":
         after = [w for w in rest if w not in ("SESSION", "LOCAL")]
         if after[:2] == ["DEFAULT", "ROLE"]:
@@ -831,6 +848,12 @@ def _writable_refusal(tokens: list[Token], dialect: Dialect) -> str | None:
             name = token.text.lower()
             if name in _SERVER_FUNCTIONS or name.startswith(_SERVER_FUNCTION_PREFIXES):
                 return f"function {name}"
+            if (
+                name == "set_config"
+                and i + 2 < len(tokens)
+                and tokens[i + 2].text.lower() in ("role", "session_authorization")
+            ):
+                return f"function set_config('{tokens[i + 2].text.lower()}', ...)"
     return None
 
 

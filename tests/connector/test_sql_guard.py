@@ -480,6 +480,15 @@ WRITABLE_REFUSED: list[tuple[str, Dialect, str]] = [
     ("PREPARE s FROM 'SELECT 1 INTO OUTFILE ''/tmp/x'''", MY, "PREPARE statement"),
     ("EXECUTE s", MY, "EXECUTE statement"),
     ("INSERT INTO t VALUES (1); COPY t TO PROGRAM 'id'", PG, "COPY ... PROGRAM"),
+    ("REPLACE INTO t SELECT LOAD_FILE('/etc/passwd')", MY, "function load_file"),
+    ("EXPLAIN ANALYZE SELECT pg_read_file('/etc/passwd')", PG, "function pg_read_file"),
+    ("SET GLOBAL general_log_file = '/var/www/x.php'", MY, "SET GLOBAL"),
+    ("SET @@global.general_log = 1", MY, "SET GLOBAL"),
+    ("INSTALL SONAME 'ha_connect'", MY, "INSTALL statement"),
+    ("KILL 12", MY, "KILL statement"),
+    ("SELECT set_config('role', 'postgres', false)", PG, "function set_config('role'"),
+    ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity", PG, "function pg_terminate_backend"),
+    ("CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw", PG, "CREATE SERVER"),
 ]
 
 
@@ -504,6 +513,8 @@ def test_writable_connection_still_refuses_server_escapes(sql, dialect, reason):
         ("SELECT pg_sleep(0.1)", PG),
         ("COPY t TO STDOUT", PG),
         ("SET search_path = reports, public", PG),
+        ("SET SESSION sql_mode = 'ANSI'", MY),
+        ("SELECT set_config('search_path', 'public', false)", PG),
         ("SELECT 1 FROM WHERE", PG),  # the database reports the syntax error
     ],
 )
