@@ -60,7 +60,7 @@ EXCLUDED_PATTERNS = {
     r"^pg_(export|import)_.*|^pg_snapshot_.*|^txid_snapshot_.*|^pg_visible_in_snapshot$":
         "snapshot handling",
     r"^pg_(stat|replication|logical|wal|xlog|backup|create|drop|promote|switch|reload|rotate|"
-    r"terminate|cancel|log_backend|control|hba|ident|file|show_all_file)(_.*)?$":
+    r"terminate|cancel|log_backend|control|hba|ident|file|show_all_file|config)(_.*)?$":
         "server administration and statistics internals",
     r"^set_config$|^setseed$|^pg_notify$|^nextval$|^setval$": "changes state",
     r"^dblink.*": "opens connections to other servers",

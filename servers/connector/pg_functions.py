@@ -161,7 +161,7 @@ POSTGRES_FUNCTIONS: frozenset[str] = frozenset(
     path_npoints path_send path_sub_pt pclose percent_rank percentile_cont percentile_disc
     pg_available_extension_versions pg_available_extensions pg_backend_pid pg_char_to_encoding
     pg_client_encoding pg_collation_for pg_collation_is_visible pg_column_compression
-    pg_column_is_updatable pg_column_size pg_conf_load_time pg_config pg_conversion_is_visible
+    pg_column_is_updatable pg_column_size pg_conf_load_time pg_conversion_is_visible
     pg_current_snapshot pg_cursor pg_ddl_command_send pg_dependencies_send pg_describe_object
     pg_encoding_max_length pg_encoding_to_char pg_event_trigger_ddl_commands
     pg_event_trigger_dropped_objects pg_event_trigger_table_rewrite_oid
