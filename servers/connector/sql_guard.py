@@ -1,15 +1,24 @@
-"""Read-only guard for statements sent to a read-only connection.
+"""Guards for statements: check_read_only for read-only connections, check_writable
+for what even a writable connection may not run.
 
-This is the first wall: the statement is parsed with sqlglot in the connection's dialect
-and refused unless it is exactly one read-only query. The second wall is the READ ONLY
-transaction the connector runs it in; the guard exists so that a refusal is explained
-(and nothing with side effects outside a transaction, such as pg_sleep or COPY TO PROGRAM,
-ever reaches the server).
+check_read_only is the first wall: the statement is parsed with sqlglot in the
+connection's dialect and refused unless it is exactly one read-only query. The second
+wall is the READ ONLY transaction the connector runs it in, the third the database
+role of the connection (README: read-only connections). A READ ONLY transaction does
+not stop everything (large objects, advisory locks, NOTIFY, set_config, signals to
+other backends, SQL run from text by ts_stat or query_to_xml), so the guard is built
+to be sufficient on its own:
 
-The check is an allow-list: every node of the parse tree must be of a known read-only
-type. Constructs sqlglot does not understand come back as exp.Command (or as a parse
-error) and are therefore refused. On top of that, a small explicit deny-list of function
-names catches built-ins with side effects, since a function call is otherwise allowed.
+* every node of the parse tree must be of a known read-only type; constructs sqlglot
+  does not understand come back as exp.Command (or a parse error) and are refused;
+* every function must be on the dialect's allow-list (sql_functions), checked by the
+  name as written, also where sqlglot parses a call by a grammar rule of its own; an
+  unknown or user-defined function is refused;
+* on PostgreSQL every operator must be a known built-in (a custom operator runs a
+  function of its creator's choosing), and U&"..." names, which the server decodes
+  after the guard has read them, are refused;
+* catalogs holding password hashes or the server's configuration (pg_authid,
+  pg_shadow, pg_hba_file_rules, mysql.user...) are refused by table name.
 
 Pure Python, no I/O: safe to call from any thread or event loop.
 """
