@@ -11,6 +11,15 @@ from .convert import job_to_proto, spec_from_proto, state_from_proto
 from .core import TrainingCore
 
 
+MAX_REQUEST_ID_CHARS = 128
+
+
+def _request_id(value: str) -> str:
+    if len(value) > MAX_REQUEST_ID_CHARS:
+        raise InvalidArgument(f"must be at most {MAX_REQUEST_ID_CHARS} characters", field="request_id")
+    return value
+
+
 def _job_id(value: str) -> str:
     if not value:
         raise InvalidArgument("is required", field="job_id")
@@ -22,7 +31,7 @@ class TrainingServicer(training_service_pb2_grpc.TrainingServiceServicer):
         self.core = core
 
     async def CreateTrainingJob(self, request: pb.CreateTrainingJobRequest, context) -> pb.CreateTrainingJobResponse:
-        job = await self.core.create(spec_from_proto(request.training_job), request.request_id)
+        job = await self.core.create(spec_from_proto(request.training_job), _request_id(request.request_id))
         return pb.CreateTrainingJobResponse(training_job=job_to_proto(job))
 
     async def GetTrainingJob(self, request: pb.GetTrainingJobRequest, context) -> pb.GetTrainingJobResponse:
