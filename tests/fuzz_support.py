@@ -24,8 +24,10 @@ HUGE = 20_000
 
 def odd_string(rng: random.Random, good: str = "") -> str:
     """`good` most of the time, otherwise a string a careless server trips over."""
+    if rng.random() < 0.6:
+        return good
     return rng.choice([
-        good, good, good, "", "\x00", f"{good}\x00", "a\x00b", "x" * HUGE, "ä" * 3000, "ß漢字🙂",
+        "", "\x00", f"{good}\x00", "a\x00b", "x" * HUGE, "ä" * 3000, "ß漢字🙂",
         "\u202egnp.exe", "../../etc/passwd", "/etc/passwd", "' OR 1=1 --", "%s%n", "\r\n", " ", "NULL",
         good.upper(), good + "\n",
     ])

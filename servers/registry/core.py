@@ -18,9 +18,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from servers.runtime import paging
-from servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, quote
+from servers.runtime.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    quote,
+)
 
 from .artifacts import DEFAULT_READ_CHUNK_BYTES, SHA256_HEX, ArtifactStore
+from .formats import check_artifact
 
 if TYPE_CHECKING:
     from .store import EventNotifier, RegistryStore
@@ -378,9 +385,16 @@ class Registry:
         """Store the artifact (verified), then register the version in one transaction:
         the model row (created on first use) is locked, the number is latest + 1, and the
         events are appended. The model's first version also becomes `production`.
-        A repeated request_id returns the version it registered before."""
+        A repeated request_id returns the version it registered before. Bytes that cannot
+        be a model (empty; not ONNX when the format says onnx) are refused before they
+        are stored (formats.py)."""
         validate_upload(meta)
-        ref = await self._artifacts.put(chunks, meta.expected_sha256, meta.expected_size_bytes)
+        ref = await self._artifacts.put(
+            chunks,
+            meta.expected_sha256,
+            meta.expected_size_bytes,
+            verify=lambda path, size: check_artifact(meta.spec.format, path, size),
+        )
         artifact = Artifact(ref.sha256, ref.size_bytes, meta.spec.format, ref.uri)
         async with self._store.transaction() as tx:
             model = await tx.lock_or_create_model(meta.model, meta.model_description)
