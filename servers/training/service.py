@@ -10,7 +10,6 @@ from servers.runtime.errors import InvalidArgument
 from .convert import job_to_proto, spec_from_proto, state_from_proto
 from .core import TrainingCore
 
-
 MAX_REQUEST_ID_CHARS = 128
 
 
