@@ -34,7 +34,7 @@ from chatdb.connector.v1 import (
 )
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from servers.runtime.errors import FieldViolation, InvalidArgument
+from servers.runtime.errors import FieldViolation, InvalidArgument, quote
 
 from .domain import (
     ColumnInfo,
@@ -623,7 +623,7 @@ def statement_from_pb(pb: statement_pb2.Statement) -> tuple[Statement, str | Non
         sort = []
         for key, direction in sort_doc.items():
             if type(direction) is not int or direction not in (1, -1):
-                raise InvalidArgument(f"sort direction of {key!r} must be 1 or -1", field=f"{base}.sort")
+                raise InvalidArgument(f"sort direction of {quote(key)} must be 1 or -1", field=f"{base}.sort")
             sort.append((key, direction))
         return MongoFind(
             collection=f.collection,

@@ -43,4 +43,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 
 def inference_binding(core: PredictionCore) -> ServiceBinding:
-    return bind(SERVICE_NAME, pb_grpc.add_GRPCInferenceServiceServicer_to_server, InferenceServicer(core))
+    # Tensors are not walked for NUL per request (the hot path; see runtime/screening.py).
+    return bind(
+        SERVICE_NAME, pb_grpc.add_GRPCInferenceServiceServicer_to_server, InferenceServicer(core), screen_strings=False
+    )

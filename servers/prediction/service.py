@@ -57,4 +57,6 @@ def prediction_binding(core: PredictionCore) -> ServiceBinding:
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
         server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
-    return ServiceBinding(SERVICE_NAME, register)
+    # Records are not walked for NUL per request (the single-row hot path); nothing of a
+    # prediction request reaches a database or a file path.
+    return ServiceBinding(SERVICE_NAME, register, screen_strings=False)

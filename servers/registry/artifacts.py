@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,10 @@ _THREAD_THRESHOLD_BYTES = 64 * 1024
 FIELD_SHA256 = "metadata.expected_sha256"
 FIELD_SIZE = "metadata.expected_size_bytes"
 
+# Checks the complete, digest-checked upload (its temp file and size) before it is
+# installed; raises to refuse it (see formats.check_artifact).
+Verify = Callable[[Path, int], Awaitable[None]]
+
 
 @dataclass(frozen=True)
 class ArtifactRef:
@@ -56,11 +60,16 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     async def put(
-        self, chunks: AsyncIterator[bytes], expected_sha256: str, expected_size: int | None
+        self,
+        chunks: AsyncIterator[bytes],
+        expected_sha256: str,
+        expected_size: int | None,
+        verify: Verify | None = None,
     ) -> ArtifactRef:
         """Store the bytes of `chunks` if they hash to `expected_sha256` (and, when given,
-        add up to `expected_size`); otherwise store nothing and raise InvalidArgument
-        naming the mismatching field. Storing content that is already there is a no-op."""
+        add up to `expected_size`) and `verify` accepts them; otherwise store nothing and
+        raise InvalidArgument naming the offending field. Storing content that is
+        already there is a no-op."""
 
     @abstractmethod
     def open(self, sha256: str, chunk_size: int = DEFAULT_READ_CHUNK_BYTES) -> AsyncGenerator[bytes, None]:
@@ -104,7 +113,11 @@ class LocalArtifactStore(ArtifactStore):
         return self.path_of(sha256).as_uri()
 
     async def put(
-        self, chunks: AsyncIterator[bytes], expected_sha256: str, expected_size: int | None
+        self,
+        chunks: AsyncIterator[bytes],
+        expected_sha256: str,
+        expected_size: int | None,
+        verify: Verify | None = None,
     ) -> ArtifactRef:
         _check_digest(expected_sha256)
         if expected_size is not None:
@@ -148,6 +161,8 @@ class LocalArtifactStore(ArtifactStore):
                 raise InvalidArgument(
                     f"received bytes have sha256 {actual}, not {expected_sha256}", field=FIELD_SHA256
                 )
+            if verify is not None:
+                await verify(temp, size)
             final = self.path_of(actual)
             await asyncio.to_thread(_install, temp, final)
         except BaseException:

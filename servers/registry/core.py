@@ -18,9 +18,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from servers.runtime import paging
-from servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from servers.runtime.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    quote,
+)
 
 from .artifacts import DEFAULT_READ_CHUNK_BYTES, SHA256_HEX, ArtifactStore
+from .formats import check_artifact
 
 if TYPE_CHECKING:
     from .store import EventNotifier, RegistryStore
@@ -166,7 +173,7 @@ class AliasChange:
 def _check_name(value: str, field_name: str, what: str) -> None:
     if not NAME.match(value or ""):
         raise InvalidArgument(
-            f"{what} {value!r} must be 1-63 lowercase letters, digits and hyphens, starting with a letter",
+            f"{what} {quote(value)} must be 1-63 lowercase letters, digits and hyphens, starting with a letter",
             field=field_name,
         )
 
@@ -201,7 +208,7 @@ def _validate_specs(specs: tuple[TensorSpec, ...], prefix: str, violations: list
         if not spec.name:
             violations.append(FieldViolation(f"{where}.name", "is required"))
         elif spec.name in seen:
-            violations.append(FieldViolation(f"{where}.name", f"{spec.name!r} appears twice"))
+            violations.append(FieldViolation(f"{where}.name", f"{quote(spec.name)} appears twice"))
         seen.add(spec.name)
         if spec.datatype and spec.datatype not in DATATYPES:
             violations.append(
@@ -247,12 +254,12 @@ def validate_upload(meta: UploadMetadata) -> None:
 
 
 def _not_found_model(name: str) -> NotFound:
-    return NotFound(f"model {name!r} not found", reason="MODEL_NOT_FOUND", metadata={"model": name})
+    return NotFound(f"model {quote(name)} not found", reason="MODEL_NOT_FOUND", metadata={"model": name})
 
 
 def _not_found_version(name: str, version: int) -> NotFound:
     return NotFound(
-        f"model {name!r} has no version {version}",
+        f"model {quote(name)} has no version {version}",
         reason="MODEL_VERSION_NOT_FOUND",
         metadata={"model": name, "version": str(version)},
     )
@@ -349,7 +356,7 @@ class Registry:
                 if await self._store.get_model(model) is None:
                     raise _not_found_model(model)
                 raise NotFound(
-                    f"model {model!r} has no alias {selector.alias!r}",
+                    f"model {quote(model)} has no alias {quote(selector.alias)}",
                     reason="ALIAS_NOT_FOUND",
                     metadata={"model": model, "alias": selector.alias},
                 )
@@ -358,7 +365,7 @@ class Registry:
         if latest is None:
             if await self._store.get_model(model) is None:
                 raise _not_found_model(model)
-            raise NotFound(f"model {model!r} has no READY version", reason="MODEL_VERSION_NOT_FOUND", metadata={"model": model})
+            raise NotFound(f"model {quote(model)} has no READY version", reason="MODEL_VERSION_NOT_FOUND", metadata={"model": model})
         return latest
 
     async def open_download(self, model: str, selector: Selector) -> tuple[ModelVersion, AsyncGenerator[bytes, None]]:
@@ -366,7 +373,7 @@ class Registry:
         version = await self.resolve(model, selector)
         if not await self._artifacts.exists(version.artifact.sha256):
             raise FailedPrecondition(
-                f"the artifact of {model!r} version {version.version} is missing from the artifact store",
+                f"the artifact of {quote(model)} version {version.version} is missing from the artifact store",
                 reason="ARTIFACT_MISSING",
                 metadata={"model": model, "version": str(version.version), "sha256": version.artifact.sha256},
             )
@@ -378,9 +385,16 @@ class Registry:
         """Store the artifact (verified), then register the version in one transaction:
         the model row (created on first use) is locked, the number is latest + 1, and the
         events are appended. The model's first version also becomes `production`.
-        A repeated request_id returns the version it registered before."""
+        A repeated request_id returns the version it registered before. Bytes that cannot
+        be a model (empty; not ONNX when the format says onnx) are refused before they
+        are stored (formats.py)."""
         validate_upload(meta)
-        ref = await self._artifacts.put(chunks, meta.expected_sha256, meta.expected_size_bytes)
+        ref = await self._artifacts.put(
+            chunks,
+            meta.expected_sha256,
+            meta.expected_size_bytes,
+            verify=lambda path, size: check_artifact(meta.spec.format, path, size),
+        )
         artifact = Artifact(ref.sha256, ref.size_bytes, meta.spec.format, ref.uri)
         async with self._store.transaction() as tx:
             model = await tx.lock_or_create_model(meta.model, meta.model_description)
@@ -422,7 +436,7 @@ class Registry:
                 raise _not_found_version(model, version)
             if target.state is VersionState.ARCHIVED:
                 raise FailedPrecondition(
-                    f"version {version} of {model!r} is archived; aliases cannot point to it",
+                    f"version {version} of {quote(model)} is archived; aliases cannot point to it",
                     reason="MODEL_VERSION_ARCHIVED",
                     metadata={"model": model, "version": str(version)},
                 )
@@ -449,7 +463,7 @@ class Registry:
             aliases = sorted(a for a, v in (await tx.aliases(model)).items() if v == version)
             if aliases:
                 raise FailedPrecondition(
-                    f"version {version} of {model!r} is the target of {', '.join(aliases)}; move the aliases first",
+                    f"version {version} of {quote(model)} is the target of {', '.join(aliases)}; move the aliases first",
                     reason="MODEL_VERSION_IN_USE",
                     metadata={"model": model, "version": str(version), "aliases": ",".join(aliases)},
                 )

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from chatdb.registry.v1 import model_registry_service_pb2 as pb
 from chatdb.registry.v1 import model_registry_service_pb2_grpc as pb_grpc
 
-from servers.runtime.errors import InvalidArgument
+from servers.runtime.errors import InvalidArgument, quote
 from servers.runtime.server import ServiceBinding, bind
 
 from . import convert
@@ -90,7 +90,7 @@ async def _read_chunks(stream: AsyncIterator[pb.CreateModelVersionRequest], mode
     """The file's bytes from every later message, checking the stream's framing."""
     async for message in stream:
         if message.model and message.model != model:
-            raise InvalidArgument(f"must be empty or {model!r} in every message of the upload", field="model")
+            raise InvalidArgument(f"must be empty or {quote(model)} in every message of the upload", field="model")
         if message.WhichOneof("payload") == "metadata":
             raise InvalidArgument("only the first message of the upload may carry metadata", field="metadata")
         if len(message.chunk) > MAX_CHUNK_BYTES:

@@ -17,6 +17,12 @@ gRPC status codes with google.rpc details. Cores never import grpc.
 
 Every error also carries a google.rpc.ErrorInfo: `reason` (UPPER_SNAKE, stable, for
 machines), the `domain` "chatdb.dev" and string `metadata`.
+
+A message that quotes what the caller sent quotes it through `quote()`, which keeps at
+most MAX_QUOTE_CHARS of it: the whole status travels in response headers, and a 20 KB
+name quoted in full would turn the answer into RESOURCE_EXHAUSTED ("metadata size
+exceeds hard limit"). status.py bounds the rest (message, metadata, violations) as a
+safety net for messages that do not use it.
 """
 
 from __future__ import annotations
@@ -45,6 +51,21 @@ class Code(enum.IntEnum):
 
 
 ERROR_DOMAIN = "chatdb.dev"
+MAX_QUOTE_CHARS = 200
+
+
+def clip(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
+    """`text` if it has at most `limit` characters, else its start and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+def quote(value: object, limit: int = MAX_QUOTE_CHARS) -> str:
+    """repr() of caller input for an error message, cut to `limit` characters of input."""
+    if isinstance(value, str | bytes) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} {'characters' if isinstance(value, str) else 'bytes'})"
+    return clip(repr(value), limit + 2)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ Every RPC kind is wrapped (unary and streaming, both directions), so no servicer
 decorator and none can forget one. Domain errors become their status code with
 google.rpc details; anything else is logged with its traceback and answered INTERNAL with
 a generic message that names the request id, so no internals reach the client.
+
+Request deserializers are wrapped too (see screening.py): undecodable bytes, too deep
+nesting and NUL characters in strings reach the call as a refusal that is raised inside
+it, so they are INVALID_ARGUMENT with a request id and a log line like any other error,
+in request streams as well (a malformed message in the middle of an upload).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import grpc
 
 from .errors import ChatDBError
 from .logs import request_id_var
+from .screening import Refused, input_error, screening_deserializer
 from .status import grpc_code, internal_status, to_grpc_status
 
 REQUEST_ID_KEY = "x-request-id"
@@ -52,6 +58,15 @@ class _Call:
 
     async def fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         """Abort the call with the status that `exc` stands for (always raises)."""
+        if not isinstance(exc, ChatDBError) and (mapped := input_error(exc)) is not None:
+            # Bad input that a check should have caught earlier: answer INVALID_ARGUMENT,
+            # and log it so the check gets added where it belongs.
+            log.warning(
+                "malformed input reached a driver or library",
+                exc_info=exc,
+                extra={"method": self.method, "request_id": self.request_id},
+            )
+            exc = mapped
         if isinstance(exc, ChatDBError):
             status = to_grpc_status(exc)
         else:
@@ -84,6 +99,10 @@ class _Call:
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, unscreened_services: frozenset[str] = frozenset()) -> None:
+        # Services whose requests are not walked for NUL characters (a hot path).
+        self.unscreened_services = unscreened_services
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -94,17 +113,39 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return handler
         method = details.method
         metadata = details.invocation_metadata
-        kwargs = dict(
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        deserializer = handler.request_deserializer
+        if deserializer is not None:
+            service = method[1:].rpartition("/")[0]
+            deserializer = screening_deserializer(deserializer, screen_strings=service not in self.unscreened_services)
+        kwargs = dict(request_deserializer=deserializer, response_serializer=handler.response_serializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(_wrap_unary(handler.unary_unary, method, metadata), **kwargs)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(_wrap_unary(handler.stream_unary, method, metadata), **kwargs)
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary(_refusing_stream(handler.stream_unary), method, metadata), **kwargs
+            )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(_wrap_stream(handler.unary_stream, method, metadata), **kwargs)
-        return grpc.stream_stream_rpc_method_handler(_wrap_stream(handler.stream_stream, method, metadata), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(
+            _wrap_stream(_refusing_stream(handler.stream_stream), method, metadata), **kwargs
+        )
+
+
+def _refusing_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    """A request-streaming behavior whose iterator raises the error of a refused message
+    when the servicer reaches it (inside the call, so the interceptor maps it)."""
+
+    def call(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        return behavior(_refusing(request_iterator), context)
+
+    return call
+
+
+async def _refusing(request_iterator: Any) -> Any:
+    async for request in request_iterator:
+        if type(request) is Refused:
+            raise request.error
+        yield request
 
 
 def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
@@ -113,6 +154,8 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable
         token = request_id_var.set(call.request_id)
         try:
             context.set_trailing_metadata(call.trailing())
+            if type(request) is Refused:
+                raise request.error
             result = behavior(request, context)
             if inspect.isawaitable(result):
                 result = await result
@@ -135,6 +178,8 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callabl
         token = request_id_var.set(call.request_id)
         try:
             context.set_trailing_metadata(call.trailing())
+            if type(request) is Refused:
+                raise request.error
             result = behavior(request, context)
             if hasattr(result, "__aiter__"):
                 async for item in result:

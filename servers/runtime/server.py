@@ -42,6 +42,9 @@ class ServiceBinding:
     # Called once the server listens; a service that must warm up first (preloading
     # models) keeps health NOT_SERVING until it calls server.set_serving(True) itself.
     on_started: Callable[[GrpcServer], Awaitable[None]] | None = None
+    # Whether requests are walked for NUL characters before the servicer sees them
+    # (screening.py); a hot path that validates its own input turns it off.
+    screen_strings: bool = True
 
 
 def bind(
@@ -50,9 +53,12 @@ def bind(
     servicer: object,
     *,
     on_drain: Callable[[], None] | None = None,
+    screen_strings: bool = True,
 ) -> ServiceBinding:
     """ServiceBinding for a generated `add_XServicer_to_server` and a servicer instance."""
-    return ServiceBinding(name, lambda server: add_to_server(servicer, server), on_drain)
+    return ServiceBinding(
+        name, lambda server: add_to_server(servicer, server), on_drain, screen_strings=screen_strings
+    )
 
 
 class GrpcServer:
@@ -73,7 +79,10 @@ class GrpcServer:
         self._ready_at_start = ready
         self.health = health_aio.HealthServicer()
         self._server = grpc.aio.server(
-            interceptors=[ServerInterceptor(), *extra_interceptors],
+            interceptors=[
+                ServerInterceptor(frozenset(b.name for b in self.bindings if not b.screen_strings)),
+                *extra_interceptors,
+            ],
             options=[
                 ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
                 ("grpc.max_send_message_length", settings.max_send_message_bytes),

@@ -18,6 +18,32 @@ from .errors import (
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
+# A status travels in trailing metadata (grpc-message, percent-encoded, and
+# grpc-status-details-bin, base64): over the client's limit (8 KiB soft, 16 KiB hard by
+# default) the client sees RESOURCE_EXHAUSTED instead of the real status. These bounds
+# keep the worst case near 6 KiB whatever a message quotes; errors.quote() keeps the
+# common case readable.
+MAX_MESSAGE_BYTES = 800
+MAX_METADATA_ENTRIES = 8
+MAX_METADATA_KEY_BYTES = 64
+MAX_METADATA_VALUE_BYTES = 128
+MAX_VIOLATIONS = 10
+MAX_FIELD_BYTES = 200
+MAX_DESCRIPTION_BYTES = 300
+MAX_DETAILS_BYTES = 3000
+
+
+def bounded(text: str, max_bytes: int) -> str:
+    """`text` cut in the middle to at most about `max_bytes` of UTF-8 (its start and end
+    are what a person reads: "training job 'jjj…' not found")."""
+    data = text.encode()
+    if len(data) <= max_bytes:
+        return text
+    keep = max(max_bytes - 40, 2)
+    head = data[: keep * 2 // 3].decode(errors="ignore")
+    tail = data[len(data) - keep // 3 :].decode(errors="ignore")
+    return f"{head}…[{len(data) - keep} bytes cut]…{tail}"
+
 
 def grpc_code(code: int) -> grpc.StatusCode:
     for status_code in grpc.StatusCode:
@@ -27,22 +53,35 @@ def grpc_code(code: int) -> grpc.StatusCode:
 
 
 def to_status_proto(error: ChatDBError) -> status_pb2.Status:
-    details: list[any_pb2.Any] = []
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    """The status of `error`, bounded in size (see MAX_*): values that quote caller input
+    are cut, violations past the first few are dropped."""
+    metadata = {
+        bounded(k, MAX_METADATA_KEY_BYTES): bounded(v, MAX_METADATA_VALUE_BYTES)
+        for k, v in list(error.metadata.items())[:MAX_METADATA_ENTRIES]
+    }
+    info = error_details_pb2.ErrorInfo(
+        reason=bounded(error.reason, MAX_METADATA_KEY_BYTES), domain=ERROR_DOMAIN, metadata=metadata
+    )
     packed = any_pb2.Any()
     packed.Pack(info)
-    details.append(packed)
+    status = status_pb2.Status(
+        code=int(error.code), message=bounded(error.message, MAX_MESSAGE_BYTES), details=[packed]
+    )
     if isinstance(error, InvalidArgument) and error.violations:
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
-            ]
-        )
-        packed = any_pb2.Any()
-        packed.Pack(bad)
-        details.append(packed)
-    return status_pb2.Status(code=int(error.code), message=error.message, details=details)
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(
+                field=bounded(v.field, MAX_FIELD_BYTES), description=bounded(v.description, MAX_DESCRIPTION_BYTES)
+            )
+            for v in error.violations[:MAX_VIOLATIONS]
+        ]
+        while True:
+            packed = any_pb2.Any()
+            packed.Pack(error_details_pb2.BadRequest(field_violations=violations))
+            if len(violations) <= 1 or status.ByteSize() + packed.ByteSize() <= MAX_DETAILS_BYTES:
+                break
+            violations.pop()
+        status.details.append(packed)
+    return status
 
 
 def to_grpc_status(error: ChatDBError) -> grpc.Status:

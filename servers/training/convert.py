@@ -6,6 +6,8 @@ from chatdb.training.v1 import job_state_pb2, training_job_pb2
 from google.protobuf import json_format, struct_pb2
 from google.rpc import status_pb2
 
+from servers.runtime.errors import InvalidArgument, quote
+
 from .domain import DatasetSource, Job, JobSpec, JobState
 
 _TASKS = {
@@ -34,13 +36,26 @@ def state_from_proto(state: int) -> JobState | None:
     return _STATE_FROM_PROTO.get(state)
 
 
+def _json(message, field: str):
+    """A Struct / Value as plain JSON data; values JSON cannot carry (NaN, infinities)
+    or nesting too deep to convert are the caller's INVALID_ARGUMENT."""
+    try:
+        return json_format.MessageToDict(message)
+    except (ValueError, RecursionError) as exc:
+        reason = "is nested too deeply" if isinstance(exc, RecursionError) else "holds NaN or an infinity, which JSON cannot carry"
+        raise InvalidArgument(reason, field=field) from None
+
+
 def spec_from_proto(job: training_job_pb2.TrainingJob) -> JobSpec:
     source = job.dataset.WhichOneof("source")
     if source == "csv_path":
         dataset = DatasetSource(csv_path=job.dataset.csv_path)
     elif source == "inline_records":
         dataset = DatasetSource(
-            records=tuple(json_format.MessageToDict(r) for r in job.dataset.inline_records.records)
+            records=tuple(
+                _json(r, f"training_job.dataset.inline_records.records[{i}]")
+                for i, r in enumerate(job.dataset.inline_records.records)
+            )
         )
     elif source == "connection_query":
         query = job.dataset.connection_query
@@ -54,7 +69,9 @@ def spec_from_proto(job: training_job_pb2.TrainingJob) -> JobSpec:
         dataset=dataset,
         target=job.target,
         features=tuple(job.features),
-        hyperparameters={k: json_format.MessageToDict(v) for k, v in job.hyperparameters.items()},
+        hyperparameters={
+            k: _json(v, f"training_job.hyperparameters[{quote(k, 64)}]") for k, v in job.hyperparameters.items()
+        },
         test_fraction=job.test_fraction or 0.2,
         seed=job.seed if job.HasField("seed") else 0,
     )

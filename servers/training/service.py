@@ -10,6 +10,14 @@ from servers.runtime.errors import InvalidArgument
 from .convert import job_to_proto, spec_from_proto, state_from_proto
 from .core import TrainingCore
 
+MAX_REQUEST_ID_CHARS = 128
+
+
+def _request_id(value: str) -> str:
+    if len(value) > MAX_REQUEST_ID_CHARS:
+        raise InvalidArgument(f"must be at most {MAX_REQUEST_ID_CHARS} characters", field="request_id")
+    return value
+
 
 def _job_id(value: str) -> str:
     if not value:
@@ -22,7 +30,7 @@ class TrainingServicer(training_service_pb2_grpc.TrainingServiceServicer):
         self.core = core
 
     async def CreateTrainingJob(self, request: pb.CreateTrainingJobRequest, context) -> pb.CreateTrainingJobResponse:
-        job = await self.core.create(spec_from_proto(request.training_job), request.request_id)
+        job = await self.core.create(spec_from_proto(request.training_job), _request_id(request.request_id))
         return pb.CreateTrainingJobResponse(training_job=job_to_proto(job))
 
     async def GetTrainingJob(self, request: pb.GetTrainingJobRequest, context) -> pb.GetTrainingJobResponse:

@@ -24,6 +24,9 @@ from .domain import TASKS, JobSpec
 
 PREFIX = "training_job."
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+# Longer than any file name the data directory can hold (NAME_MAX is 255 bytes).
+MAX_CSV_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255
 
 
 def training_spec(spec: JobSpec) -> TrainingSpec:
@@ -50,6 +53,14 @@ def structural_violations(spec: JobSpec) -> list[FieldViolation]:
     if not spec.target:
         violations.append(FieldViolation("target", "is required"))
     source = spec.dataset
+    if source.csv_path is not None and (
+        len(source.csv_path) > MAX_CSV_PATH_CHARS
+        or any(len(part.encode()) > MAX_NAME_BYTES for part in source.csv_path.split("/"))
+    ):
+        violations.append(FieldViolation(
+            "dataset.csv_path",
+            f"must be at most {MAX_CSV_PATH_CHARS} characters, each name in it at most {MAX_NAME_BYTES} bytes",
+        ))
     if source.csv_path is None and source.records is None and source.connection_id is None:
         violations.append(FieldViolation("dataset", "is required: csv_path, inline_records or connection_query"))
     if source.connection_id is not None and not (source.sql or "").strip():
@@ -102,6 +113,10 @@ class SpecValidator:
                 columns, sample = await self.peek(spec)
             except InvalidArgument as exc:
                 violations += exc.violations or [FieldViolation("dataset", exc.message)]
+            except OSError as exc:
+                # The path cannot name a file here (too long, a file used as a directory,
+                # a loop of links): the caller's path is what is wrong.
+                violations.append(FieldViolation("dataset.csv_path", f"cannot be read: {exc.strerror or exc}"))
             except ChatDBError as exc:
                 # The dataset cannot be read (file missing, connection unknown, query
                 # refused): the spec is what is wrong, so it is the dataset field's fault.

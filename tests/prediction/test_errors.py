@@ -12,6 +12,7 @@ from chatdb.prediction.v1 import prediction_service_pb2 as pb
 
 from servers.runtime.status import details_from_rpc_error
 
+from ..tiny_onnx import unloadable_onnx
 from .conftest import batch_request, list_value, predict_request, struct, unique
 
 
@@ -186,7 +187,7 @@ async def test_unknown_model_version_and_alias_are_not_found(served, models):
 async def test_a_model_that_fails_to_load_is_failed_precondition(served, registry, models):
     prediction, _ = served
     name = unique("broken")
-    await registry.upload(name, b"this is not an ONNX model")
+    await registry.upload(name, unloadable_onnx())
     for _ in range(2):  # the failure is remembered, with its reason
         message, _ = await _fails(prediction.stub.Predict(predict_request(name, {"x": 1.0})),
                                   grpc.StatusCode.FAILED_PRECONDITION)

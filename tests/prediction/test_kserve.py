@@ -19,6 +19,7 @@ import pytest
 from inference import grpc_service_pb2 as kserve
 from inference import grpc_service_pb2_grpc as kserve_grpc
 
+from ..tiny_onnx import unloadable_onnx
 from .conftest import unique
 
 TRITON_SCRIPT = textwrap.dedent('''
@@ -201,7 +202,7 @@ async def test_model_metadata_lists_every_version_that_can_be_served(served, mod
     registry, loaded here or not, except one that failed to load."""
     prediction, names, stub = served
     assert await registry.upload(names["lr"], models["lr"]) == 2  # not production
-    assert await registry.upload(names["lr"], b"this is not an ONNX model") == 3
+    assert await registry.upload(names["lr"], unloadable_onnx()) == 3
     assert not (await stub.ModelReady(kserve.ModelReadyRequest(name=names["lr"], version="3"))).ready
     metadata = await stub.ModelMetadata(kserve.ModelMetadataRequest(name=names["lr"]))
     assert list(metadata.versions) == ["1", "2"]

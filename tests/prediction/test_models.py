@@ -13,6 +13,7 @@ from servers.registry.service import registry_binding
 from servers.runtime.server import GrpcServer
 
 from ..runtime.test_cli_serve import free_port
+from ..tiny_onnx import unloadable_onnx
 from .conftest import eventually, predict_request, unique
 
 
@@ -156,7 +157,7 @@ async def test_an_alias_moved_to_a_broken_version_keeps_serving_the_previous_one
     name = unique("keep")
     await registry.upload(name, models["lr"])
     prediction = await start_prediction()
-    broken = await registry.upload(name, b"not onnx at all")
+    broken = await registry.upload(name, unloadable_onnx())
     await registry.set_alias(name, broken)
     request = predict_request(name, models["lr"].records[0])
     await eventually(lambda: prediction.manager.failure(name, broken) is not None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from contextlib import AsyncExitStack
 
 import asyncpg
@@ -23,6 +22,7 @@ from servers.registry.core import (
 )
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
+from ..tiny_onnx import tiny_onnx
 from .conftest import unique
 
 
@@ -41,7 +41,7 @@ def meta(model: str, data: bytes, **kwargs) -> UploadMetadata:
 
 
 async def create(registry: Registry, model: str, data: bytes | None = None, **kwargs):
-    data = os.urandom(64) if data is None else data
+    data = tiny_onnx() if data is None else data
     return await registry.create_version(meta(model, data, **kwargs), one(data))
 
 
@@ -66,13 +66,13 @@ async def test_concurrent_creates_get_distinct_consecutive_numbers(registry: Reg
 
 async def test_idempotent_request_id_even_when_concurrent(registry: Registry):
     name = unique()
-    data = os.urandom(100)
+    data = tiny_onnx(100)
     results = await asyncio.gather(*(create(registry, name, data, request_id="req-1") for _ in range(4)))
     assert {v.version for v in results} == {1}
     again = await create(registry, name, data, request_id="req-1")
     assert again.version == 1
     with pytest.raises(InvalidArgument) as info:
-        await create(registry, name, os.urandom(100), request_id="req-1")
+        await create(registry, name, tiny_onnx(100), request_id="req-1")
     assert info.value.violations[0].field == "metadata.request_id"
     assert (await registry.get_model(name)).latest_version == 1
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
+import random
 
 import grpc
+import onnx
 import pytest
 from chatdb.registry.v1 import model_event_pb2, model_version_pb2
 from chatdb.registry.v1 import model_registry_service_pb2 as pb
+from onnx import helper
 
 from servers.registry.core import Registry
 from servers.runtime.status import details_from_rpc_error
 
+from ..tiny_onnx import tiny_onnx
 from .conftest import expect_quiet, read_events, spec, unique, upload, upload_requests, wait_until
 
 CREATED = model_event_pb2.MODEL_EVENT_TYPE_VERSION_CREATED
@@ -44,7 +47,7 @@ def stored_files(settings) -> set[str]:
 
 async def test_upload_then_download_is_byte_identical(stub, settings):
     name = unique()
-    data = os.urandom(1_500_000)
+    data = tiny_onnx(1_500_000)
     digest = hashlib.sha256(data).hexdigest()
     created = await upload(stub, name, data, chunk_size=200_000)
     assert (created.model, created.version, created.state) == (name, 1, model_version_pb2.MODEL_VERSION_STATE_READY)
@@ -72,7 +75,7 @@ async def test_lineage_is_stored_and_returned(stub):
         description="trained on iris",
         version=77,  # output only: ignored
     )
-    created = await upload(stub, name, b"onnx-bytes", model_version=lineage, model_description="iris model")
+    created = await upload(stub, name, tiny_onnx(), model_version=lineage, model_description="iris model")
     got = (await stub.GetModelVersion(pb.GetModelVersionRequest(model=name, version=1))).model_version
     assert got == created
     for field in ("inputs", "outputs", "metrics", "dataset_fingerprint", "library_versions",
@@ -85,7 +88,7 @@ async def test_lineage_is_stored_and_returned(stub):
 
 async def test_wrong_sha256_stores_nothing(stub, registry: Registry, settings):
     name = unique()
-    data = os.urandom(600_000)
+    data = tiny_onnx(600_000)
     wrong = hashlib.sha256(b"not the data").hexdigest()
     before_files, before_seq = stored_files(settings), await registry.last_sequence()
     fields = await expect_error(upload(stub, name, data, sha256=wrong), grpc.StatusCode.INVALID_ARGUMENT)
@@ -124,7 +127,7 @@ async def test_bad_upload_framing(stub):
 
 async def test_versions_count_up_and_first_gets_production(stub):
     name = unique()
-    numbers = [(await upload(stub, name, os.urandom(32))).version for _ in range(3)]
+    numbers = [(await upload(stub, name, tiny_onnx(32))).version for _ in range(3)]
     assert numbers == [1, 2, 3]
     model = (await stub.GetModel(pb.GetModelRequest(model=name))).model
     assert model.latest_version == 3
@@ -135,14 +138,14 @@ async def test_versions_count_up_and_first_gets_production(stub):
 
 async def test_five_concurrent_uploads_get_versions_one_to_five(stub):
     name = unique()
-    results = await asyncio.gather(*(upload(stub, name, os.urandom(300_000)) for _ in range(5)))
+    results = await asyncio.gather(*(upload(stub, name, tiny_onnx(300_000)) for _ in range(5)))
     assert sorted(v.version for v in results) == [1, 2, 3, 4, 5]
     assert len({v.artifact.sha256 for v in results}) == 5
 
 
 async def test_request_id_is_idempotent(stub):
     name = unique()
-    data = os.urandom(1000)
+    data = tiny_onnx(1000)
     first = await upload(stub, name, data, request_id="job-7-upload")
     second = await upload(stub, name, data, request_id="job-7-upload")
     assert first == second
@@ -157,7 +160,7 @@ async def test_request_id_is_idempotent(stub):
 async def test_set_alias_moves_and_emits_previous_version(stub, registry: Registry):
     name = unique()
     for _ in range(3):
-        await upload(stub, name, os.urandom(16))
+        await upload(stub, name, tiny_onnx(16))
     since = await registry.last_sequence()
     watch = stub.WatchModelEvents(pb.WatchModelEventsRequest(since_sequence=since, model=name))
     response = await stub.SetAlias(pb.SetAliasRequest(model=name, alias="staging", version=2))
@@ -181,7 +184,7 @@ async def test_set_alias_is_atomic_under_concurrency(stub):
     previous values chain into one history (no lost update)."""
     name = unique()
     for _ in range(10):
-        await upload(stub, name, os.urandom(16))
+        await upload(stub, name, tiny_onnx(16))
     responses = await asyncio.gather(
         *(stub.SetAlias(pb.SetAliasRequest(model=name, alias="staging", version=v)) for v in range(1, 11))
     )
@@ -191,7 +194,7 @@ async def test_set_alias_is_atomic_under_concurrency(stub):
 
 async def test_set_alias_errors(stub):
     name = unique()
-    await upload(stub, name, b"x")
+    await upload(stub, name, tiny_onnx())
     await expect_error(stub.SetAlias(pb.SetAliasRequest(model=name, alias="staging", version=2)), grpc.StatusCode.NOT_FOUND)
     await expect_error(stub.SetAlias(pb.SetAliasRequest(model=unique(), alias="staging", version=1)), grpc.StatusCode.NOT_FOUND)
     for bad in ("Production", "1234", "", "-x", "a" * 64, "a_b"):
@@ -208,7 +211,7 @@ async def test_set_alias_errors(stub):
 
 async def test_not_found(stub):
     name, missing = unique(), unique()
-    await upload(stub, name, b"x")
+    await upload(stub, name, tiny_onnx())
     for call in (
         stub.GetModel(pb.GetModelRequest(model=missing)),
         stub.GetModelVersion(pb.GetModelVersionRequest(model=missing, version=1)),
@@ -228,8 +231,8 @@ async def test_not_found(stub):
 
 async def test_get_model_shows_aliases_and_latest_version(stub):
     name = unique()
-    await upload(stub, name, b"1", model_description="demo")
-    await upload(stub, name, b"2")
+    await upload(stub, name, tiny_onnx(), model_description="demo")
+    await upload(stub, name, tiny_onnx())
     await stub.SetAlias(pb.SetAliasRequest(model=name, alias="staging", version=2))
     model = (await stub.GetModel(pb.GetModelRequest(model=name))).model
     assert (model.name, model.description, model.latest_version) == (name, "demo", 2)
@@ -240,7 +243,7 @@ async def test_get_model_shows_aliases_and_latest_version(stub):
 async def test_paging_versions(stub):
     name = unique()
     for _ in range(25):
-        await upload(stub, name, os.urandom(8))
+        await upload(stub, name, tiny_onnx(8))
     seen, token, sizes = [], "", []
     while True:
         page = await stub.ListModelVersions(pb.ListModelVersionsRequest(model=name, page_size=10, page_token=token))
@@ -263,7 +266,7 @@ async def test_paging_models(stub):
     prefix = unique("p")
     names = sorted(f"{prefix}-{i:02d}" for i in range(12))
     for n in names:
-        await upload(stub, n, n.encode())
+        await upload(stub, n, tiny_onnx())
     seen, token = [], ""
     while True:
         page = await stub.ListModels(pb.ListModelsRequest(page_size=5, page_token=token, name_prefix=prefix))
@@ -289,7 +292,7 @@ async def test_watch_resumes_after_reconnect_without_loss_or_duplicates(stub, re
     name = unique()
     since = await registry.last_sequence()
     watch = stub.WatchModelEvents(pb.WatchModelEventsRequest(since_sequence=since, model=name))
-    await upload(stub, name, b"v1")
+    await upload(stub, name, tiny_onnx())
     live = await read_events(watch, 2)
     assert [(e.type, e.version, e.alias) for e in live] == [(CREATED, 1, ""), (MOVED, 1, "production")]
     last_seen = live[-1].sequence
@@ -297,8 +300,8 @@ async def test_watch_resumes_after_reconnect_without_loss_or_duplicates(stub, re
     await wait_until(lambda: registry.watchers == 0)
 
     # Meanwhile, with nobody watching:
-    await upload(stub, name, b"v2")
-    await upload(stub, name, b"v3")
+    await upload(stub, name, tiny_onnx())
+    await upload(stub, name, tiny_onnx())
     await stub.SetAlias(pb.SetAliasRequest(model=name, alias="staging", version=3))
 
     watch = stub.WatchModelEvents(pb.WatchModelEventsRequest(since_sequence=last_seen, model=name))
@@ -317,7 +320,7 @@ async def test_watch_resumes_after_reconnect_without_loss_or_duplicates(stub, re
 
 async def test_watch_without_since_sends_only_new_events(stub, registry: Registry):
     name = unique()
-    await upload(stub, name, b"old")
+    await upload(stub, name, tiny_onnx())
     watch = stub.WatchModelEvents(pb.WatchModelEventsRequest(model=name))
     await wait_until(lambda: registry.watchers == 1)
     await asyncio.sleep(0.2)  # let it read its starting point
@@ -336,12 +339,12 @@ async def test_watch_without_since_sends_only_new_events(stub, registry: Registr
 async def test_concurrent_writers_are_delivered_in_order_without_gaps(stub, registry: Registry):
     models = [unique() for _ in range(4)]
     for m in models:
-        await upload(stub, m, os.urandom(8))
+        await upload(stub, m, tiny_onnx(8))
     since = await registry.last_sequence()
     watch = stub.WatchModelEvents(pb.WatchModelEventsRequest(since_sequence=since))
     writes = [
         *(stub.SetAlias(pb.SetAliasRequest(model=models[i % 4], alias=f"a{i}", version=1)) for i in range(40)),
-        *(upload(stub, models[i % 4], os.urandom(64)) for i in range(12)),
+        *(upload(stub, models[i % 4], tiny_onnx(64)) for i in range(12)),
     ]
     await asyncio.gather(*writes)
     events = await read_events(watch, 52)
@@ -370,7 +373,8 @@ async def test_watch_bad_arguments(stub):
 
 async def test_download_cancel_mid_stream(stub):
     name = unique()
-    await upload(stub, name, os.urandom(2_000_000))
+    data = tiny_onnx(2_000_000)
+    await upload(stub, name, data)
     call = stub.DownloadModelVersion(pb.DownloadModelVersionRequest(model=name))
     first = await call.read()
     assert first.model_version.version == 1
@@ -378,7 +382,7 @@ async def test_download_cancel_mid_stream(stub):
     call.cancel()
     # The server is still fine.
     _, body, _ = await download(stub, model=name)
-    assert len(body) == 2_000_000
+    assert body == data
 
 
 async def test_draining_ends_watch_streams_instead_of_waiting_out_the_grace_period(settings, channel_to):
@@ -404,3 +408,39 @@ async def test_draining_ends_watch_streams_instead_of_waiting_out_the_grace_peri
         assert time.monotonic() - started < 5
         assert [event async for event in call] == []
         assert await call.code() is grpc.StatusCode.OK
+
+
+# --- artifacts that are not models ---------------------------------------------------------------
+
+
+async def test_bytes_that_are_not_an_onnx_model_are_refused_and_nothing_is_stored(stub, registry: Registry, settings):
+    """Before: CreateModelVersion stored any bytes as format onnx, even none at all; the
+    prediction service found out at load time."""
+    name = unique()
+    empty_graph = helper.make_model(helper.make_graph([], "empty", [], []), opset_imports=[helper.make_opsetid("", 17)])
+    no_opset = onnx.ModelProto(ir_version=8, graph=onnx.load_from_string(tiny_onnx()).graph)
+    before_files, before_seq = stored_files(settings), await registry.last_sequence()
+    for data, words in (
+        (b"this is not an ONNX model", "do not parse"),
+        (random.Random(7).randbytes(4096), ""),
+        (b"", "no bytes"),
+        (empty_graph.SerializeToString(), "no graph"),
+        (no_opset.SerializeToString(), "onnx.checker"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await upload(stub, name, data)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+        assert words in info.value.details()
+        details = details_from_rpc_error(info.value)
+        assert [v.field for v in details.violations] == ["chunk"]
+        assert details.reason in ("ARTIFACT_NOT_A_MODEL", "ARTIFACT_EMPTY")
+    assert stored_files(settings) == before_files  # no artifact, no temp file
+    assert await registry.last_sequence() == before_seq
+    await expect_error(stub.GetModel(pb.GetModelRequest(model=name)), grpc.StatusCode.NOT_FOUND)
+    # Another format is not parsed, but is not empty either.
+    other = await upload(stub, name, b"\x00opaque", model_version=spec(artifact=model_version_pb2.Artifact(format="bin")))
+    assert other.version == 1 and other.artifact.format == "bin"
+    fields = await expect_error(upload(stub, name, b"", model_version=spec(artifact=model_version_pb2.Artifact(format="bin"))),
+                                grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["chunk"]
+    assert (await upload(stub, name, tiny_onnx())).version == 2
