@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import grpc
@@ -116,7 +117,7 @@ def _connections(args: argparse.Namespace) -> int:
     try:
         connections = asyncio.run(run())
     except grpc.aio.AioRpcError as exc:
-        print(f"connector at {address}: {exc.code().name}: {exc.details()}")
+        print(f"error: connector at {address}: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     print(f"{'CONNECTION':24} {'KIND':9} {'MODE':10} DSN")
     for c in connections:
