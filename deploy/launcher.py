@@ -1,8 +1,10 @@
 """Local launcher: `make up` starts every service and the worker in the background,
 waits for each to report SERVING, then shows the mesh answering; `make down` stops them.
 
-State lives under var/: pid files in var/run, logs in var/log (one JSON line per event),
-certificates in var/certs.
+State lives under CHATDB_HOME (default: var/ of this checkout): pid files in run/, logs
+in log/ (one JSON line per event), certificates in certs/, and the services' datasets and
+artifacts in data/ and artifacts/. Every process started here gets that one home, so
+none of them depends on the working directory.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
-RUN, LOG, CERTS = VAR / "run", VAR / "log", VAR / "certs"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from servers.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
 from servers.runtime.settings import Settings  # noqa: E402
+
+VAR = Settings().home
+RUN, LOG, CERTS = VAR / "run", VAR / "log", VAR / "certs"
+# Children resolve data_dir and artifact_dir against the same home as this launcher.
+ENV = {**os.environ, "CHATDB_HOME": str(VAR)}
 
 # Start order: what others depend on first.
 PROCESSES = ["connector", "registry", "parser", "training", "prediction", "gateway", "worker"]
@@ -58,7 +64,7 @@ def _start(name: str) -> int:
     with open(LOG / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(
             _command(name), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-            cwd=ROOT, start_new_session=True,
+            cwd=ROOT, start_new_session=True, env=ENV,
         )
     (RUN / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
@@ -93,9 +99,27 @@ def _grpcurl_list(address: str) -> list[str]:
     return out.stdout.split()
 
 
+def _check_ports(settings: Settings) -> None:
+    """One line, before anything starts, when a port of a process that is not running
+    yet is taken by something else."""
+    for name in PROCESSES:
+        if _pid(name) is None:
+            try:
+                ensure_port_free(settings.host, settings.port_of(name), f"CHATDB_{name.upper()}_PORT")
+            except CliError as exc:
+                raise SystemExit(f"error: {name}: {exc}") from None
+
+
+def _run(*args: str, quiet: bool = False) -> None:
+    done = subprocess.run([str(BIN / "chatdb"), *args], env=ENV, stdout=subprocess.DEVNULL if quiet else None)
+    if done.returncode != 0:  # the command printed its one-line error
+        raise SystemExit(f"error: `chatdb {' '.join(args)}` failed (exit status {done.returncode})")
+
+
 def start_all() -> None:
-    subprocess.run([str(BIN / "chatdb"), "certs", str(CERTS)], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([str(BIN / "chatdb"), "migrate"], check=True)
+    _check_ports(Settings())
+    _run("certs", str(CERTS), quiet=True)
+    _run("migrate")
     for name in PROCESSES:
         _start(name)
 
@@ -112,8 +136,26 @@ async def show_up() -> int:
 
     await show(settings)
     down_ok = all(s == "SERVING" for s in status.values())
-    print("\nmesh is up; logs in var/log/, stop with `make down`" if down_ok else "\nsome processes are not SERVING; see var/log/")
-    return 0 if down_ok else 1
+    chatdb = chatdb_command()
+    if not down_ok:
+        print(f"\nsome processes are not SERVING; see {_shown(LOG)}/")
+        return 1
+    print(f"\nmesh is up; logs in {_shown(LOG)}/, stop with `make down`. Try:")
+    print(f"  {chatdb} connections")
+    print(f"  {chatdb} models")
+    print(f"  {chatdb} jobs")
+    print(f"  {chatdb} settings")
+    if chatdb != "chatdb":
+        print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """`path` as the user can type it from here: relative when under the working directory."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def down() -> int:

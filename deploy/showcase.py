@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from chatdb.training.v1 import job_state_pb2, training_service_pb2_grpc
 from chatdb.training.v1 import training_job_pb2 as job_pb
 from chatdb.training.v1 import training_service_pb2 as training_pb
 
+from servers.cli_support import chatdb_command
 from servers.connector.cli import register_demo_connections
 from servers.connector.convert import cell_to_value
 from servers.runtime.settings import Settings
@@ -73,12 +75,14 @@ async def show(settings: Settings) -> None:
         await show_prediction(settings, *version)
 
 
-async def show_training(settings: Settings) -> tuple[str, int] | None:
-    """A model trained from the demo database as a background job, then registered; the
-    (model, version) it produced."""
-    print("\n== ML platform: train a model from demo-postgres, as a job on the worker queue")
+DEMO_MODEL = "demo-product-category"
+DEMO_REQUEST_ID = "make-up-demo-model-v2"  # fixed: running `make up` again shows the same job
+MAX_RETRAINS = 3
+
+
+def _demo_job() -> job_pb.TrainingJob:
     job = job_pb.TrainingJob(
-        model_name="demo-product-category",
+        model_name=DEMO_MODEL,
         task=job_pb.TASK_CLASSIFICATION,
         algorithm="random_forest",
         target="category",
@@ -88,21 +92,77 @@ async def show_training(settings: Settings) -> tuple[str, int] | None:
         )),
     )
     job.hyperparameters["n_estimators"].number_value = 30
+    return job
+
+
+async def _run_job(settings: Settings, request_id: str) -> job_pb.TrainingJob:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.training_port}") as channel:
         stub = training_service_pb2_grpc.TrainingServiceStub(channel)
-        # A fixed request id: running `make up` again shows the same job, not a new one.
         created = (await stub.CreateTrainingJob(
-            training_pb.CreateTrainingJobRequest(training_job=job, request_id="make-up-demo-model-v2"), timeout=60,
+            training_pb.CreateTrainingJobRequest(training_job=_demo_job(), request_id=request_id), timeout=60,
         )).training_job
+        done = created
         async for message in stub.WatchTrainingJob(training_pb.WatchTrainingJobRequest(job_id=created.job_id), timeout=300):
             done = message.training_job
-    state = job_state_pb2.JobState.Name(done.state).removeprefix("JOB_STATE_")
-    metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(done.metrics.items()))
-    print(f"job {done.job_id}: {state} after {done.attempts} attempt(s); {metrics}")
-    if not done.HasField("model_version"):
+    return done
+
+
+async def artifact_missing(settings: Settings, model: str, version: int) -> bool:
+    """Whether the registry lists `version` but its artifact store lacks the file (a
+    platform database shared by checkouts with different artifact stores, or a store
+    that was wiped): the registry answers FAILED_PRECONDITION ARTIFACT_MISSING before
+    sending any byte."""
+    from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
+    from chatdb.registry.v1 import model_registry_service_pb2_grpc
+
+    from servers.runtime.status import details_from_rpc_error
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.registry_port}") as channel:
+        stub = model_registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+        # Read to the end: cancelling the download stream midway crashed the registry
+        # process (segfault in grpc's cygrpc, grpcio of this checkout).
+        try:
+            async for _ in stub.DownloadModelVersion(reg_pb.DownloadModelVersionRequest(model=model, version=version),
+                                                     timeout=60):
+                pass
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.FAILED_PRECONDITION and details_from_rpc_error(exc).reason == "ARTIFACT_MISSING":
+                return True
+            raise
+    return False
+
+
+async def show_training(settings: Settings) -> tuple[str, int] | None:
+    """A model trained from the demo database as a background job, then registered; the
+    (model, version) it produced, or None when there is none to show. A registered
+    version whose artifact is missing here is trained again (one warning line), not
+    shown failing."""
+    print("\n== ML platform: train a model from demo-postgres, as a job on the worker queue")
+    request_id = DEMO_REQUEST_ID
+    try:
+        for _ in range(MAX_RETRAINS + 1):
+            done = await _run_job(settings, request_id)
+            state = job_state_pb2.JobState.Name(done.state).removeprefix("JOB_STATE_")
+            metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(done.metrics.items()))
+            print(f"job {done.job_id}: {state} after {done.attempts} attempt(s); {metrics}")
+            if not done.HasField("model_version"):
+                print(f"warning: the demo training job ended {state} without a model version; skipping the prediction demo"
+                      + (f" ({done.error.message})" if done.error.message else ""))
+                return None
+            model, version = done.model_version.model, done.model_version.version
+            if not await artifact_missing(settings, model, version):
+                print(f"registered as {model} version {version} (`{chatdb_command()} models`)")
+                return model, version
+            print(f"warning: {model} version {version} is registered but its artifact is missing from "
+                  f"{settings.artifact_dir} (platform database shared with another checkout, or the store was wiped); "
+                  "training it again here")
+            # Named after the missing version: the next `make up` finds this job again.
+            request_id = f"{DEMO_REQUEST_ID}-after-v{version}"
+    except grpc.aio.AioRpcError as exc:
+        print(f"warning: the training demo is skipped: {exc.code().name}: {exc.details()}")
         return None
-    print(f"registered as {done.model_version.model} version {done.model_version.version} (`chatdb models`)")
-    return done.model_version.model, done.model_version.version
+    print(f"warning: {DEMO_MODEL}: no version with its artifact after {MAX_RETRAINS} retrainings; skipping the prediction demo")
+    return None
 
 
 async def show_prediction(settings: Settings, model: str, version: int) -> None:
@@ -112,13 +172,18 @@ async def show_prediction(settings: Settings, model: str, version: int) -> None:
     from chatdb.prediction.v1 import prediction_service_pb2_grpc
     from google.protobuf import struct_pb2
 
-    print("\n== prediction: the new version answering (`chatdb predict`)")
     record = {"quantity": 3, "unit_price": 19.99}
+    print(f"\n== prediction: the new version answering (`{chatdb_command()} predict {model} --version {version} "
+          f"--record '{json.dumps(record)}'`)")
     row = struct_pb2.Struct()
     row.update(record)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.prediction_port}") as channel:
-        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        reply = await stub.Predict(pred_pb.PredictRequest(model=model, version=version, records=[row]), timeout=60)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.prediction_port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            reply = await stub.Predict(pred_pb.PredictRequest(model=model, version=version, records=[row]), timeout=60)
+    except grpc.aio.AioRpcError as exc:
+        print(f"warning: the prediction demo is skipped: {exc.code().name}: {exc.details()}")
+        return
     answer = reply.predictions[0]
     top = sorted(answer.probabilities.items(), key=lambda kv: -kv[1])[:3]
     print(f"{model} v{reply.version} {record}: {answer.label.string_value} "

@@ -21,6 +21,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from .cli_support import CliError, ensure_port_free, print_rpc_error
 from .runtime.settings import Settings, describe
 
 
@@ -29,14 +30,23 @@ def _serve(args: argparse.Namespace) -> int:
     from .services import SERVICES
 
     settings = Settings()
-    asyncio.run(serve(args.service, settings, SERVICES[args.service], port=args.port))
+    port = settings.port_of(args.service) if args.port is None else args.port
+    ensure_port_free(settings.host, port, f"CHATDB_{args.service.upper()}_PORT or --port")
+    try:
+        asyncio.run(serve(args.service, settings, SERVICES[args.service], port=args.port))
+    except RuntimeError as exc:  # taken between the check and the bind
+        if "Failed to bind" in str(exc):
+            raise CliError(f"port {port} is already in use: {exc}") from None
+        raise
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
     from workers.main import run_worker
 
-    asyncio.run(run_worker(Settings()))
+    settings = Settings()
+    ensure_port_free(settings.host, settings.worker_port, "CHATDB_WORKER_PORT")
+    asyncio.run(run_worker(settings))
     return 0
 
 
@@ -100,11 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command. What goes wrong in a way the user can act on (a bad argument, a
+    missing file, a taken port, an unreachable or refusing service) is one line on
+    stderr and exit status 1, not a traceback."""
+    import grpc
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except grpc.aio.AioRpcError as exc:
+        print_rpc_error(exc)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

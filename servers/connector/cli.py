@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import grpc
@@ -30,7 +31,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo-data", help="load the chatdb_demo sample database into PostgreSQL, MySQL (and MongoDB)",
         description="(Re)create the deterministic demo database (customers, products, orders, order items, "
-                    "sales, employees; ~53,000 rows over the last three years) on each server.",
+                    "sales, employees; ~53,000 rows over the last three years) on each server. A database "
+                    "that already holds the same data set (checksum marker and row counts) is left as it is.",
     )
     demo.add_argument("--database", default="chatdb_demo", help="database name to (re)create (default chatdb_demo)")
     demo.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same rows")
@@ -44,6 +46,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--mongo-url", default=None, help="also load into this MongoDB (e.g. mongodb://127.0.0.1:27017)")
     demo.add_argument("--skip-postgres", action="store_true")
     demo.add_argument("--skip-mysql", action="store_true")
+    demo.add_argument("--force", action="store_true",
+                      help="drop and reload even a database that already holds this data set")
     demo.set_defaults(func=_demo_data)
 
     conns = subparsers.add_parser("connections", help="list the connector's connections (secrets masked)")
@@ -66,16 +70,17 @@ def _demo_data(args: argparse.Namespace) -> int:
     async def run() -> None:
         targets = []
         if not args.skip_postgres:
-            targets.append(("PostgreSQL", load_postgres(args.pg_dsn, spec)))
+            targets.append(("PostgreSQL", load_postgres(args.pg_dsn, spec, force=args.force)))
         if not args.skip_mysql:
             targets.append(("MySQL", load_mysql(args.mysql_host, args.mysql_port, args.mysql_user,
-                                                args.mysql_password, spec)))
+                                                args.mysql_password, spec, force=args.force)))
         if args.mongo_url:
             targets.append(("MongoDB", load_mongo_url(args.mongo_url, spec)))
         for name, load in targets:
             counts = await load
             detail = ", ".join(f"{table} {n:,}" for table, n in counts.items())
-            print(f"{name}: {spec.database} loaded ({sum(counts.values()):,} rows: {detail})")
+            done = "loaded" if getattr(counts, "reloaded", True) else "already loaded, left as it is"
+            print(f"{name}: {spec.database} {done} ({sum(counts.values()):,} rows: {detail})")
 
     asyncio.run(run())
     return 0
@@ -112,7 +117,7 @@ def _connections(args: argparse.Namespace) -> int:
     try:
         connections = asyncio.run(run())
     except grpc.aio.AioRpcError as exc:
-        print(f"connector at {address}: {exc.code().name}: {exc.details()}")
+        print(f"error: connector at {address}: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     print(f"{'CONNECTION':24} {'KIND':9} {'MODE':10} DSN")
     for c in connections:

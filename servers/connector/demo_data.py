@@ -17,7 +17,12 @@ Loaders (all async, no gRPC):
 * ``load_mongo(db, spec)`` - motor (or mongomock-motor); one collection per table
 
 Each (re)creates its database / collections and returns the row count per table as
-read back from the server.  SQL is static text; the only identifier that is spliced in
+read back from the server.  The SQL loaders leave a marker on the database they load
+(``COMMENT ON DATABASE`` in PostgreSQL, the database ``COMMENT`` in MariaDB; MySQL has
+no database comments and always reloads): the content checksum of the data set and its
+schema.  A later load that finds the same checksum and the expected row counts leaves
+the database alone instead of dropping it, so running ``make up`` again neither kills
+other clients' sessions nor waits on their locks; ``force=True`` reloads regardless.  SQL is static text; the only identifier that is spliced in
 is the database name, which is validated against ``^[A-Za-z_][A-Za-z0-9_]{0,62}$`` and
 quoted.  All values travel through COPY or driver parameters.
 """
@@ -25,6 +30,7 @@ quoted.  All values travel through COPY or driver parameters.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import math
 import re
@@ -39,6 +45,8 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "TABLES",
+    "Counts",
+    "checksum",
     "DemoData",
     "DemoSpec",
     "Table",
@@ -93,6 +101,13 @@ class Table(NamedTuple):
 
 
 DemoData = dict[str, Table]  # table name -> (columns, rows), in foreign-key load order
+
+
+class Counts(dict[str, int]):
+    """Row count per table as read back from the server; ``reloaded`` is False when the
+    database already held this exact data set and was left as it was."""
+
+    reloaded: bool = True
 
 # Load order respects the foreign keys (employees only references itself).
 TABLES: tuple[str, ...] = (
@@ -629,6 +644,35 @@ def generate(spec: DemoSpec = DemoSpec()) -> DemoData:
     return {name: Table(COLUMNS[name], rows[name]) for name in TABLES}
 
 
+# Marker left on a loaded database: "chatdb-demo <checksum>".
+_MARKER_PREFIX = "chatdb-demo "
+
+
+def checksum(data: DemoData, *schema: str) -> str:
+    """Content checksum of a generated data set and the DDL that holds it."""
+    digest = hashlib.sha256()
+    for text in schema:
+        digest.update(text.encode())
+    for name, (columns, rows) in data.items():
+        digest.update(repr((name, columns)).encode())
+        digest.update(repr(rows).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _marker(data: DemoData, *schema: str) -> str:
+    return _MARKER_PREFIX + checksum(data, *schema)
+
+
+def _counts(counts: dict[str, int], reloaded: bool) -> Counts:
+    result = Counts(counts)
+    result.reloaded = reloaded
+    return result
+
+
+def _expected(data: DemoData) -> dict[str, int]:
+    return {name: len(table.rows) for name, table in data.items()}
+
+
 # ---------------------------------------------------------------------------------------
 # PostgreSQL
 # ---------------------------------------------------------------------------------------
@@ -738,18 +782,45 @@ def _pg_ident(name: str) -> str:
     return '"' + validate_identifier(name) + '"'
 
 
-async def load_postgres(admin_dsn: str, spec: DemoSpec = DemoSpec()) -> dict[str, int]:
+async def _pg_loaded(admin: Any, admin_dsn: str, database: str, marker: str, expected: dict[str, int]) -> bool:
+    """Whether ``database`` exists, carries ``marker`` and holds the expected row counts."""
+    import asyncpg
+
+    found = await admin.fetchval(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", database)
+    if found != marker:
+        return False
+    conn = await asyncpg.connect(admin_dsn, database=database)
+    try:
+        for name, n in expected.items():
+            if await conn.fetchval(f"SELECT count(*) FROM {_pg_ident(name)}") != n:
+                return False
+    except asyncpg.PostgresError:  # a table dropped or renamed since
+        return False
+    finally:
+        await conn.close()
+    return True
+
+
+async def load_postgres(admin_dsn: str, spec: DemoSpec = DemoSpec(), *, force: bool = False) -> Counts:
     """(Re)create database ``spec.database`` on the server of ``admin_dsn`` (a DSN for a
     maintenance database such as ``postgres``), create the schema and COPY the rows in.
-    Returns the row count per table, read back from the server."""
+    A database that already holds this data set (same checksum marker, same row counts)
+    is left as it is unless ``force``. Returns the row count per table, read back from
+    the server."""
     import asyncpg
 
     db = _pg_ident(spec.database)
     data = generate(spec)
+    marker = _marker(data, _PG_TABLES, _PG_KEYS_INDEXES_COMMENTS)
+    expected = _expected(data)
     started = _time.perf_counter()
 
     admin = await asyncpg.connect(admin_dsn)
     try:
+        if not force and await _pg_loaded(admin, admin_dsn, spec.database, marker, expected):
+            log.info("PostgreSQL database %s already holds this data set; left as it is", spec.database)
+            return _counts(expected, reloaded=False)
         # Each in its own statement: DROP/CREATE DATABASE cannot run in a transaction.
         await admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {db} ENCODING 'UTF8' TEMPLATE template0")
@@ -768,6 +839,8 @@ async def load_postgres(admin_dsn: str, spec: DemoSpec = DemoSpec()) -> dict[str
         counts = {}
         for name in TABLES:
             counts[name] = await conn.fetchval(f"SELECT count(*) FROM {_pg_ident(name)}")
+        # Last: a database whose load broke off carries no marker and is reloaded.
+        await conn.execute(f"COMMENT ON DATABASE {db} IS {_pg_literal(marker)}")
     finally:
         await conn.close()
 
@@ -777,7 +850,12 @@ async def load_postgres(admin_dsn: str, spec: DemoSpec = DemoSpec()) -> dict[str
         spec.database,
         _time.perf_counter() - started,
     )
-    return counts
+    return _counts(counts, reloaded=True)
+
+
+def _pg_literal(text: str) -> str:
+    # The marker is "chatdb-demo sha256:<hex>": no quotes, but escape them anyway.
+    return "'" + text.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------------------
@@ -889,16 +967,42 @@ def _my_ident(name: str) -> str:
     return "`" + validate_identifier(name) + "`"
 
 
+async def _mysql_loaded(cur: Any, database: str, marker: str, expected: dict[str, int]) -> bool:
+    """Whether ``database`` exists, carries ``marker`` and holds the expected row counts."""
+    import aiomysql
+
+    try:
+        await cur.execute(
+            "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
+    except aiomysql.Error:  # MySQL: no database comments, so never a marker
+        return False
+    found = await cur.fetchone()
+    if found is None or found[0] != marker:
+        return False
+    try:
+        for name, n in expected.items():
+            await cur.execute(f"SELECT COUNT(*) FROM {_my_ident(database)}.{_my_ident(name)}")
+            if (await cur.fetchone())[0] != n:
+                return False
+    except aiomysql.Error:  # a table dropped or renamed since
+        return False
+    return True
+
+
 async def load_mysql(
-    host: str, port: int, user: str, password: str, spec: DemoSpec = DemoSpec()
-) -> dict[str, int]:
+    host: str, port: int, user: str, password: str, spec: DemoSpec = DemoSpec(), *, force: bool = False
+) -> Counts:
     """(Re)create database ``spec.database`` on a MySQL/MariaDB server, create the
-    InnoDB/utf8mb4 schema and insert the rows in multi-row INSERT batches.
-    Returns the row count per table, read back from the server."""
+    InnoDB/utf8mb4 schema and insert the rows in multi-row INSERT batches. On MariaDB, a
+    database that already holds this data set (same checksum marker, same row counts) is
+    left as it is unless ``force``. Returns the row count per table, read back from the
+    server."""
     import aiomysql
 
     db = _my_ident(spec.database)
     data = generate(spec)
+    marker = _marker(data, *_MYSQL_TABLES)
+    expected = _expected(data)
     started = _time.perf_counter()
 
     conn = await aiomysql.connect(
@@ -914,6 +1018,9 @@ async def load_mysql(
                 "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
             )
             await cur.execute("SET SESSION sql_notes = 0")
+            if not force and await _mysql_loaded(cur, spec.database, marker, expected):
+                log.info("MySQL database %s already holds this data set; left as it is", spec.database)
+                return _counts(expected, reloaded=False)
             await cur.execute(f"DROP DATABASE IF EXISTS {db}")
             await cur.execute(
                 f"CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -937,6 +1044,11 @@ async def load_mysql(
             for name in TABLES:
                 await cur.execute(f"SELECT COUNT(*) FROM {_my_ident(name)}")
                 (counts[name],) = await cur.fetchone()
+            # Last: a database whose load broke off carries no marker and is reloaded.
+            try:
+                await cur.execute(f"ALTER DATABASE {db} COMMENT %s", (marker,))
+            except aiomysql.Error:  # MySQL has no database comments: it always reloads
+                pass
     finally:
         conn.close()
 
@@ -946,7 +1058,7 @@ async def load_mysql(
         spec.database,
         _time.perf_counter() - started,
     )
-    return counts
+    return _counts(counts, reloaded=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from chatdb.prediction.v1 import prediction_service_pb2 as pb
 from chatdb.prediction.v1 import prediction_service_pb2_grpc as pb_grpc
 from google.protobuf import json_format, struct_pb2
 
+from servers.cli_support import CliError, print_rpc_error
 from servers.runtime.settings import Settings
-from servers.runtime.status import details_from_rpc_error
 from servers.runtime.tls import channel_credentials
 
 _INT = re.compile(r"^[+-]?\d+$")
@@ -66,6 +66,8 @@ def typed_columns(header: list[str], rows: list[list[str]]) -> list[list[Any]]:
 
 
 def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
+    if not path.is_file():
+        raise CliError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -105,7 +107,8 @@ def format_prediction(prediction: prediction_pb2.Prediction, as_json: bool) -> s
     if as_json:
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
     if "value" in data:
-        return f"{data['value']:.6g}"
+        value = data["value"]  # in full: the shortest text that reads back as the same number
+        return repr(value) if isinstance(value, float) else str(value)
     label = data.get("label")
     probabilities = data.get("probabilities") or {}
     if probabilities and isinstance(label, str) and label in probabilities:
@@ -136,11 +139,7 @@ async def _predict(args: argparse.Namespace) -> int:
                 reply = await stub.BatchPredict(pb.BatchPredictRequest(
                     columns=header, rows=values, batch_size=args.batch_size, **_request_fields(args)), timeout=600)
         except grpc.aio.AioRpcError as exc:
-            details = details_from_rpc_error(exc)
-            print(f"error: {exc.code().name}: {details.message}", file=sys.stderr)
-            for violation in details.violations:
-                print(f"  {violation.field}: {violation.description}", file=sys.stderr)
-            return 1
+            return print_rpc_error(exc)
     print(f"model {reply.model} version {reply.version}", file=sys.stderr)
     for prediction in reply.predictions:
         print(format_prediction(prediction, args.json))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Default port of each service (ARCHITECTURE.md). `CHATDB_<SERVICE>_PORT` overrides one.
@@ -22,6 +22,15 @@ DEFAULT_PORTS: dict[str, int] = {
     "connector": 8084,
     "prediction": 8085,
 }
+
+
+def default_home() -> Path:
+    """`var/` of the source checkout this package runs from (found from the package's
+    location, not the working directory), else ~/.chatdb for an installed package."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "servers" / "runtime").is_dir():
+        return checkout / "var"
+    return Path.home() / ".chatdb"
 
 
 class Settings(BaseSettings):
@@ -58,8 +67,21 @@ class Settings(BaseSettings):
     database_pool_max: int = Field(10, description="Largest size of the platform database pool.")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the arq queue, caches and counters.")
     redis_prefix: str = Field("chatdb", description="Prefix of every Redis key and arq queue name this deployment uses.")
-    data_dir: Path = Field(Path("var/data"), description="Directory CSV datasets are read from.")
-    artifact_dir: Path = Field(Path("var/artifacts"), description="Content-addressed store of model artifacts.")
+    home: Path = Field(default_factory=lambda: default_home(), description="Home of this deployment's local state (datasets, artifacts, and for `make up` pids, logs, certificates); relative data_dir and artifact_dir resolve against it, never against the working directory. Default: the var/ directory of the source checkout the code runs from, else ~/.chatdb.")
+    data_dir: Path = Field(Path("data"), description="Directory CSV datasets are read from (relative: under home).")
+    artifact_dir: Path = Field(Path("artifacts"), description="Content-addressed store of model artifacts (relative: under home).")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return Path(value).expanduser().absolute()
+
+    @field_validator("data_dir", "artifact_dir")
+    @classmethod
+    def _under_home(cls, value: Path, info: ValidationInfo) -> Path:
+        value = Path(value).expanduser()
+        home = info.data.get("home")
+        return value if value.is_absolute() or home is None else home / value
 
     # --- worker ---------------------------------------------------------------------
     worker_max_jobs: int = Field(2, description="Jobs one worker runs at once.")

@@ -7,7 +7,9 @@
     chatdb promote MODEL VERSION [--alias production]
 
 `train` submits the job, draws a live progress bar from WatchTrainingJob until the job
-ends, then prints its metrics and the model version.
+ends, then prints its metrics and the model version. A CSV file anywhere is copied into
+the data directory (`CHATDB_DATA_DIR`, under `CHATDB_HOME`), where the services read it,
+so `chatdb train FILE.csv` works from any directory.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from chatdb.training.v1 import training_service_pb2 as pb
 from chatdb.training.v1 import training_service_pb2_grpc
 from google.protobuf import json_format, struct_pb2
 
+from servers.cli_support import CliError, chatdb_command, print_rpc_error
 from servers.runtime.settings import Settings
-from servers.runtime.status import details_from_rpc_error
 from workers.clients import open_channel
 
 TASKS = {
@@ -73,21 +75,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(exc: grpc.aio.AioRpcError) -> int:
-    details = details_from_rpc_error(exc)
-    print(f"error: {exc.code().name}: {details.message}", file=sys.stderr)
-    for violation in details.violations:
-        print(f"  {violation.field}: {violation.description}", file=sys.stderr)
-    return 1
+    return print_rpc_error(exc)
 
 
 def _dataset(args: argparse.Namespace, settings: Settings) -> job_pb.Dataset:
     if args.connection or args.query:
         if not (args.connection and args.query) or args.csv:
-            raise SystemExit("give either a CSV file, or --connection with --query")
+            raise CliError("give either a CSV file, or --connection with --query")
         return job_pb.Dataset(connection_query=job_pb.Dataset.ConnectionQuery(connection_id=args.connection, sql=args.query))
     if not args.csv:
-        raise SystemExit("give a CSV file, or --connection with --query")
-    path, data_dir = Path(args.csv), settings.data_dir.resolve()
+        raise CliError("give a CSV file, or --connection with --query")
+    # settings.data_dir is absolute: under CHATDB_HOME, not the working directory.
+    path, data_dir = Path(args.csv).expanduser(), settings.data_dir.resolve()
+    if not path.is_file() and not (data_dir / args.csv).is_file():
+        raise CliError(f"{args.csv}: no such file (looked in {Path.cwd()} and in the data directory {data_dir})")
     if path.is_file() and not path.resolve().is_relative_to(data_dir):
         # The worker reads datasets from the data directory only: bring the file in,
         # named by its content so re-submitting the same file does not copy it twice.
@@ -132,7 +133,12 @@ async def _train(args: argparse.Namespace) -> int:
         try:
             created = (await stub.CreateTrainingJob(pb.CreateTrainingJobRequest(training_job=job), timeout=120)).training_job
         except grpc.aio.AioRpcError as exc:
-            return _fail(exc)
+            _fail(exc)
+            if job.dataset.csv_path and "does not exist" in (exc.details() or ""):
+                print(f"  (this command looked in and copied to the data directory {settings.data_dir}; "
+                      "the training service reads its own: give both the same CHATDB_HOME or CHATDB_DATA_DIR)",
+                      file=sys.stderr)
+            return 1
         print(f"submitted {created.job_id} (model {created.model_name})")
         if args.no_wait:
             return 0
@@ -145,10 +151,31 @@ async def _train(args: argparse.Namespace) -> int:
         print(f"job {final.job_id} ended {states.JobState.Name(final.state)}: {final.error.message}", file=sys.stderr)
         return 1
     for name, value in sorted(final.metrics.items()):
-        print(f"  {name:12} {value:.4f}")
-    print(f"model {final.model_version.model} version {final.model_version.version} (alias staging; "
-          f"`chatdb promote {final.model_version.model} {final.model_version.version}` for production)")
+        print(f"  {name:12} {format_metric(value)}")
+    model, version = final.model_version.model, final.model_version.version
+    aliases = await _aliases_of(settings, model, version)
+    named = f" (alias {', '.join(aliases)})" if aliases else ""
+    hint = "" if "production" in aliases else \
+        f"; `{chatdb_command()} promote {model} {version}` makes it production"
+    print(f"model {model} version {version}{named}{hint}")
     return 0
+
+
+def format_metric(value: float) -> str:
+    """Four decimals, but never so few that a small value prints as 0.0000."""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 0.001 else f"{value:.4g}"
+
+
+async def _aliases_of(settings: Settings, model: str, version: int) -> list[str]:
+    """The aliases pointing at `version` (the first version of a model is production
+    from the start); empty when the registry cannot say."""
+    try:
+        async with open_channel(settings, "registry") as channel:
+            stub = model_registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+            reply = await stub.GetModel(reg_pb.GetModelRequest(model=model), timeout=10)
+    except grpc.aio.AioRpcError:
+        return []
+    return sorted(alias for alias, v in reply.model.aliases.items() if v == version)
 
 
 async def _jobs(args: argparse.Namespace) -> int:

@@ -519,3 +519,63 @@ async def test_mongo_load_drops_previous_collections():
     assert await db.unrelated.count_documents({}) == 1
     # a client works too: the spec's database is used
     assert await dd.load_mongo(client, spec) == counts
+
+
+async def test_loading_the_same_data_set_again_leaves_the_database_alone():
+    """A second load of the same data set drops nothing: a session open on the database
+    survives (PostgreSQL's DROP ... WITH (FORCE) would kill it) and a table that only the
+    first database had is still there, on both servers; a changed data set reloads."""
+    name = _unique_db_name()
+    spec = dd.DemoSpec(seed=3, today=TODAY, scale=0.01, database=name)
+    expected = _expected_counts(dd.generate(spec))
+    try:
+        first_pg = await dd.load_postgres(PG_ADMIN_DSN, spec)
+        first_my = await dd.load_mysql(**MYSQL, spec=spec)
+        assert first_pg.reloaded and first_my.reloaded
+        session = await asyncpg.connect(PG_ADMIN_DSN, database=name)
+        my_session = await aiomysql.connect(**MYSQL, db=name, autocommit=True)
+        try:
+            await session.execute("CREATE TABLE left_alone (x int)")
+            async with my_session.cursor() as cur:
+                await cur.execute("CREATE TABLE left_alone (x int)")
+
+            again_pg = await dd.load_postgres(PG_ADMIN_DSN, spec)
+            again_my = await dd.load_mysql(**MYSQL, spec=spec)
+            assert again_pg == expected and again_my == expected
+            assert not again_pg.reloaded and not again_my.reloaded
+            assert await session.fetchval("SELECT count(*) FROM left_alone") == 0  # same session, same database
+            async with my_session.cursor() as cur:
+                await cur.execute("SELECT COUNT(*) FROM left_alone")
+                assert (await cur.fetchone())[0] == 0
+        finally:
+            await session.close()
+            my_session.close()
+
+        changed = dataclasses.replace(spec, seed=4)
+        assert (await dd.load_postgres(PG_ADMIN_DSN, changed)).reloaded
+        assert (await dd.load_mysql(**MYSQL, spec=changed)).reloaded
+        conn = await asyncpg.connect(PG_ADMIN_DSN, database=name)
+        try:
+            assert await conn.fetchval("SELECT to_regclass('left_alone')") is None
+        finally:
+            await conn.close()
+        assert (await dd.load_postgres(PG_ADMIN_DSN, changed, force=True)).reloaded
+    finally:
+        await _drop_pg(name)
+        await _drop_mysql(name)
+
+
+async def test_a_database_missing_rows_is_reloaded():
+    name = _unique_db_name()
+    spec = dd.DemoSpec(seed=5, today=TODAY, scale=0.01, database=name)
+    try:
+        await dd.load_postgres(PG_ADMIN_DSN, spec)
+        conn = await asyncpg.connect(PG_ADMIN_DSN, database=name)
+        try:
+            await conn.execute("DELETE FROM employees WHERE manager_id IS NOT NULL")
+        finally:
+            await conn.close()
+        counts = await dd.load_postgres(PG_ADMIN_DSN, spec)
+        assert counts.reloaded and counts == _expected_counts(dd.generate(spec))
+    finally:
+        await _drop_pg(name)
