@@ -39,10 +39,14 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 class _Call:
     """Book-keeping of one call: request id, timing, final status, log line."""
 
-    __slots__ = ("method", "request_id", "start", "code")
+    __slots__ = ("method", "request_id", "start", "code", "peer")
 
-    def __init__(self, method: str, metadata) -> None:
+    def __init__(self, method: str, metadata, peer: str) -> None:
         self.method = method
+        # Read while the call is live: once a client has gone away, its generator may be
+        # closed after grpc freed the call, and context.peer() then crashes the process
+        # (a segfault in cygrpc, seen on a cancelled DownloadModelVersion).
+        self.peer = peer
         rid = None
         for key, value in metadata or ():
             if key == REQUEST_ID_KEY:
@@ -80,6 +84,7 @@ class _Call:
         await context.abort(status.code, status.details, tuple(status.trailing_metadata) + self.trailing())
 
     def finish(self, context: grpc.aio.ServicerContext) -> None:
+        # A cancelled call's context may already be freed: it is not touched again.
         if self.code is grpc.StatusCode.OK:
             code = context.code()
             if code is not None:
@@ -91,7 +96,7 @@ class _Call:
                 "rpc",
                 extra={
                     "method": self.method,
-                    "peer": context.peer(),
+                    "peer": self.peer,
                     "status": self.code.name,
                     "duration_ms": round((time.perf_counter() - self.start) * 1000, 3),
                 },
@@ -150,7 +155,7 @@ async def _refusing(request_iterator: Any) -> Any:
 
 def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(method, metadata)
+        call = _Call(method, metadata, context.peer())
         token = request_id_var.set(call.request_id)
         try:
             context.set_trailing_metadata(call.trailing())
@@ -174,7 +179,7 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable
 
 def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(method, metadata)
+        call = _Call(method, metadata, context.peer())
         token = request_id_var.set(call.request_id)
         try:
             context.set_trailing_metadata(call.trailing())
