@@ -25,7 +25,8 @@ DEMO_CONNECTIONS = ("demo-postgres", "demo-mysql")
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     settings = Settings()
-    pg_admin = _with_database(settings.connector_demo_postgres_dsn, "postgres")
+    # The demo DSNs name the SELECT-only reader; loading needs the servers' administrators.
+    pg_admin = _admin_dsn(settings.connector_demo_postgres_dsn)
     my = urlsplit(settings.connector_demo_mysql_dsn)
 
     demo = subparsers.add_parser(
@@ -41,8 +42,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                       help=f"DSN of a maintenance database on the PostgreSQL server (default {pg_admin})")
     demo.add_argument("--mysql-host", default=my.hostname or "127.0.0.1")
     demo.add_argument("--mysql-port", type=int, default=my.port or 3306)
-    demo.add_argument("--mysql-user", default=unquote(my.username or "root"))
-    demo.add_argument("--mysql-password", default=unquote(my.password or ""))
+    demo.add_argument("--mysql-user", default="root", help="MySQL administrator that loads the data (default root)")
+    demo.add_argument("--mysql-password", default="")
     demo.add_argument("--mongo-url", default=None, help="also load into this MongoDB (e.g. mongodb://127.0.0.1:27017)")
     demo.add_argument("--skip-postgres", action="store_true")
     demo.add_argument("--skip-mysql", action="store_true")
@@ -57,15 +58,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     conns.set_defaults(func=_connections)
 
 
-def _with_database(dsn: str, database: str) -> str:
+def _admin_dsn(dsn: str) -> str:
+    """The `postgres` maintenance database on the server of `dsn`, as user postgres."""
     parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + database))
+    netloc = "postgres@" + parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc, path="/postgres"))
+
+
+def _reader(dsn: str) -> tuple[str, str] | None:
+    """(user, password) of a demo DSN, or None when it has no user of its own."""
+    parts = urlsplit(dsn)
+    return (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
 
 
 def _demo_data(args: argparse.Namespace) -> int:
     from .demo_data import DemoSpec, load_mongo_url, load_mysql, load_postgres
+    from .demo_reader import ensure_reader_mysql, ensure_reader_postgres
 
+    settings = Settings()
     spec = DemoSpec(seed=args.seed, scale=args.scale, database=args.database)
+    pg_reader = _reader(settings.connector_demo_postgres_dsn)
+    my_reader = _reader(settings.connector_demo_mysql_dsn)
 
     async def run() -> None:
         targets = []
@@ -81,6 +94,14 @@ def _demo_data(args: argparse.Namespace) -> int:
             detail = ", ".join(f"{table} {n:,}" for table, n in counts.items())
             done = "loaded" if getattr(counts, "reloaded", True) else "already loaded, left as it is"
             print(f"{name}: {spec.database} {done} ({sum(counts.values()):,} rows: {detail})")
+        # After every load: a reload drops the tables and with them their grants.
+        if not args.skip_postgres and pg_reader and pg_reader[0] != "postgres":
+            await ensure_reader_postgres(args.pg_dsn, spec.database, *pg_reader)
+            print(f"PostgreSQL: user {pg_reader[0]} may only read {spec.database} (the demo-postgres connection)")
+        if not args.skip_mysql and my_reader and my_reader[0] != args.mysql_user:
+            await ensure_reader_mysql(args.mysql_host, args.mysql_port, args.mysql_user, args.mysql_password,
+                                      spec.database, *my_reader)
+            print(f"MySQL: user {my_reader[0]} may only read {spec.database} (the demo-mysql connection)")
 
     asyncio.run(run())
     return 0
@@ -150,7 +171,11 @@ async def register_demo_connections(address: str, *, settings: Settings | None =
                     kind=kind, dsn=dsn, read_only=True, display_name=f"ChatDB demo ({connection_id[5:]})"),
             )
             try:
-                await stub.CreateConnection(request, timeout=30)
+                call = stub.CreateConnection(request, timeout=30)
+                await call
+                for key, value in await call.trailing_metadata() or ():
+                    if key == "chatdb-warning":
+                        print(f"warning: {connection_id}: {value}", file=sys.stderr)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is grpc.StatusCode.ALREADY_EXISTS:
                     continue
