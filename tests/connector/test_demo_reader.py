@@ -32,6 +32,10 @@ async def test_postgres_reader_may_select_and_nothing_else(pg_demo_like: str):
         reader = await asyncpg.connect(pg_demo_like, user=user, password="pw'with quote")
         try:
             assert await reader.fetchval("SELECT count(*) FROM reader_demo") == 2
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):  # read-only by default
+                await reader.execute("INSERT INTO reader_demo VALUES (3)")
+            # Even a session that turns that off holds no privilege beyond SELECT.
+            await reader.execute("SET default_transaction_read_only = off")
             for statement in (
                 "CREATE TABLE reader_demo_2 (id int)",
                 "INSERT INTO reader_demo VALUES (3)",
