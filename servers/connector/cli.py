@@ -171,12 +171,28 @@ async def register_demo_connections(address: str, *, settings: Settings | None =
                     kind=kind, dsn=dsn, read_only=True, display_name=f"ChatDB demo ({connection_id[5:]})"),
             )
             try:
-                call = stub.CreateConnection(request, timeout=30)
-                await call
-                for key, value in await call.trailing_metadata() or ():
-                    if key == "chatdb-warning":
-                        print(f"warning: {connection_id}: {value}", file=sys.stderr)
+                try:
+                    await _create_and_warn(stub, request)
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() is not grpc.StatusCode.ALREADY_EXISTS:
+                        raise
+                    # Registered by an earlier `make up`: kept, unless it logs in as another
+                    # user than the setting names (the demo used the administrators once).
+                    found = await stub.GetConnection(
+                        connector_service_pb2.GetConnectionRequest(connection_id=connection_id), timeout=30)
+                    if urlsplit(found.connection.dsn).username == urlsplit(dsn).username:
+                        continue
+                    await stub.DeleteConnection(
+                        connector_service_pb2.DeleteConnectionRequest(connection_id=connection_id), timeout=30)
+                    await _create_and_warn(stub, request)
+                    print(f"{connection_id}: registered again to log in as {urlsplit(dsn).username}")
             except grpc.aio.AioRpcError as exc:
-                if exc.code() is grpc.StatusCode.ALREADY_EXISTS:
-                    continue
                 raise RuntimeError(f"registering {connection_id} failed: {exc.code().name}: {exc.details()}") from exc
+
+
+async def _create_and_warn(stub, request) -> None:
+    call = stub.CreateConnection(request, timeout=30)
+    await call
+    for key, value in await call.trailing_metadata() or ():
+        if key == "chatdb-warning":
+            print(f"warning: {request.connection_id}: {value}", file=sys.stderr)

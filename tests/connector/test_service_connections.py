@@ -4,6 +4,7 @@ list (paged) / delete, masked secrets, connect checks, idempotency, validation."
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import aiomysql
 import asyncpg
@@ -339,6 +340,36 @@ async def test_get_schema_cache_refresh_and_version(connector, pg_database):
     finally:
         await admin.execute("DROP TABLE IF EXISTS schema_probe")
         await admin.close()
+
+
+async def test_demo_connection_registered_as_another_user_is_registered_again(
+    connector, settings, pg_database, mysql_database, mysql_user, capsys
+):
+    """An earlier `make up` registered the demo as the administrator; the next one moves
+    it to the SELECT-only user the setting names."""
+    from servers.connector.cli import register_demo_connections
+
+    as_admin = settings.model_copy(update={
+        "connector_demo_postgres_dsn": pg_database,
+        "connector_demo_mysql_dsn": mysql_dsn(mysql_database),
+    })
+    as_reader = as_admin.model_copy(update={
+        "connector_demo_mysql_dsn": mysql_dsn(mysql_database, user=mysql_user[0], password=quote(mysql_user[1], safe="")),
+    })
+    try:
+        await register_demo_connections(connector.server.address, settings=as_admin)
+        capsys.readouterr()
+        await register_demo_connections(connector.server.address, settings=as_reader)
+        out = capsys.readouterr().out
+        assert f"demo-mysql: registered again to log in as {mysql_user[0]}" in out
+        assert "demo-postgres" not in out  # same user: left as it was
+        got = (await connector.stub.GetConnection(pb.GetConnectionRequest(connection_id="demo-mysql"))).connection
+        assert got.dsn.startswith(f"mysql://{mysql_user[0]}") and got.read_only
+        rows = await connector.stub.ExecuteQuery(pb.ExecuteQueryRequest(connection_id="demo-mysql", statement="SELECT 1"))
+        assert len(rows.rows) == 1
+    finally:
+        for cid in ("demo-postgres", "demo-mysql"):
+            await connector.stub.DeleteConnection(pb.DeleteConnectionRequest(connection_id=cid, allow_missing=True))
 
 
 async def test_register_demo_connections_is_idempotent(connector, settings, pg_database, mysql_database):
