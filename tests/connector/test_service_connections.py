@@ -365,7 +365,7 @@ async def test_demo_connection_registered_as_another_user_is_registered_again(
         assert "demo-postgres" not in out  # same user: left as it was
         got = (await connector.stub.GetConnection(pb.GetConnectionRequest(connection_id="demo-mysql"))).connection
         assert got.dsn.startswith(f"mysql://{mysql_user[0]}") and got.read_only
-        rows = await connector.stub.ExecuteQuery(pb.ExecuteQueryRequest(connection_id="demo-mysql", statement="SELECT 1"))
+        rows = await connector.stub.ExecuteQuery(pb.ExecuteQueryRequest(connection_id="demo-mysql", statement=sql("SELECT 1")))
         assert len(rows.rows) == 1
     finally:
         for cid in ("demo-postgres", "demo-mysql"):
