@@ -1,9 +1,9 @@
 """Heartbeats of the jobs a worker runs, written from a thread of their own.
 
     beats = HeartbeatThread(dsn, worker_id, interval_s); beats.start()
-    beats.watch(job_id, on_state)     # on_state(JobState | None) runs on the caller's loop
+    handle = beats.watch(job_id, on_state)   # on_state(JobState | None) runs on the caller's loop
     ...
-    beats.unwatch(job_id); beats.stop()
+    beats.unwatch(handle); beats.stop()
 
 The orchestrator's reaper re-queues a RUNNING job whose heartbeat_at is older than
 training_heartbeat_stale_s. A heartbeat written by a task on the worker's event loop
@@ -38,7 +38,9 @@ class HeartbeatThread:
         self.dsn = dsn
         self.worker_id = worker_id
         self.interval_s = interval_s
-        self._jobs: dict[str, tuple[asyncio.AbstractEventLoop, OnState]] = {}
+        # One entry per attempt being run: a worker may run a second attempt of a job
+        # whose first one it still winds down, and each must keep its own watch.
+        self._watches: dict[object, tuple[str, asyncio.AbstractEventLoop, OnState]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chatdb-heartbeat", daemon=True)
@@ -51,16 +53,19 @@ class HeartbeatThread:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
-    def watch(self, job_id: str, on_state: OnState) -> None:
+    def watch(self, job_id: str, on_state: OnState) -> object:
         """Heartbeat `job_id` from now on; after each beat `on_state` gets the job's state
-        (CANCELLING: stop it) or None (this worker no longer owns it), on the caller's loop."""
+        (CANCELLING: stop it) or None (this worker no longer owns it), on the caller's
+        loop. Returns the handle to unwatch."""
+        handle = object()
         loop = asyncio.get_running_loop()
         with self._lock:
-            self._jobs[job_id] = (loop, on_state)
+            self._watches[handle] = (job_id, loop, on_state)
+        return handle
 
-    def unwatch(self, job_id: str) -> None:
+    def unwatch(self, handle: object) -> None:
         with self._lock:
-            self._jobs.pop(job_id, None)
+            self._watches.pop(handle, None)
 
     # --- the thread -------------------------------------------------------------------
 
@@ -74,13 +79,14 @@ class HeartbeatThread:
             while not self._stopping.is_set():
                 started = time.monotonic()
                 with self._lock:
-                    jobs = dict(self._jobs)
+                    watches = list(self._watches.values())
+                jobs = sorted({job_id for job_id, _, _ in watches})
                 if jobs:
                     try:
                         if conn is None or conn.is_closed():
                             conn = await asyncpg.connect(self.dsn, timeout=max(self.interval_s, 2.0))
                         states = await JobStore(conn).heartbeat_many(
-                            list(jobs), self.worker_id, timeout_s=max(self.interval_s, 2.0)
+                            jobs, self.worker_id, timeout_s=max(self.interval_s, 2.0)
                         )
                     except Exception as exc:  # noqa: BLE001 - the next beat tries again
                         if not failing:
@@ -91,7 +97,7 @@ class HeartbeatThread:
                         if failing:
                             log.info("heartbeat recovered", extra={"jobs": len(jobs)})
                             failing = False
-                        for job_id, (loop, on_state) in jobs.items():
+                        for job_id, loop, on_state in watches:
                             _deliver(loop, on_state, states.get(job_id))
                 # Sleep in short steps so stop() returns quickly.
                 while not self._stopping.is_set():

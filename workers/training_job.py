@@ -140,7 +140,7 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
             cancel.set()
 
     heartbeats: HeartbeatThread = ctx["heartbeats"]
-    heartbeats.watch(job_id, on_beat)
+    watch = heartbeats.watch(job_id, on_beat)
     work = asyncio.create_task(_attempt(ctx, job, cancel))
     lost_wait = asyncio.create_task(lost.wait())
     try:
@@ -187,5 +187,5 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
         await store.release(job_id, worker_id)
         raise
     finally:
-        heartbeats.unwatch(job_id)
+        heartbeats.unwatch(watch)
         lost_wait.cancel()
