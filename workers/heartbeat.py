@@ -75,30 +75,31 @@ class HeartbeatThread:
     async def _beat_until_stopped(self) -> None:
         conn: asyncpg.Connection | None = None
         failing = False
+        timeout_s = max(self.interval_s, 2.0)
         try:
             while not self._stopping.is_set():
                 started = time.monotonic()
                 with self._lock:
                     watches = list(self._watches.values())
                 jobs = sorted({job_id for job_id, _, _ in watches})
-                if jobs:
-                    try:
-                        if conn is None or conn.is_closed():
-                            conn = await asyncpg.connect(self.dsn, timeout=max(self.interval_s, 2.0))
-                        states = await JobStore(conn).heartbeat_many(
-                            jobs, self.worker_id, timeout_s=max(self.interval_s, 2.0)
-                        )
-                    except Exception as exc:  # noqa: BLE001 - the next beat tries again
-                        if not failing:
-                            log.warning("heartbeat failed; retrying every beat", extra={"error": repr(exc), "jobs": len(jobs)})
-                            failing = True
-                        conn = await _discard(conn)
-                    else:
-                        if failing:
-                            log.info("heartbeat recovered", extra={"jobs": len(jobs)})
-                            failing = False
-                        for job_id, loop, on_state in watches:
-                            _deliver(loop, on_state, states.get(job_id))
+                try:
+                    # Connected before the first job, and kept: opening a connection is the
+                    # slow part on a loaded machine.
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self.dsn, timeout=timeout_s)
+                    states = await JobStore(conn).heartbeat_many(jobs, self.worker_id, timeout_s=timeout_s) if jobs else {}
+                except Exception as exc:  # noqa: BLE001 - the next beat tries again
+                    if jobs and not failing:
+                        log.warning("heartbeat failed; retrying every beat", extra={"error": repr(exc), "jobs": len(jobs)})
+                        failing = True
+                    if conn is not None and (conn.is_closed() or not _timed_out(exc)):
+                        conn = await _discard(conn)  # a query that timed out was cancelled: the connection is fine
+                else:
+                    if failing:
+                        log.info("heartbeat recovered", extra={"jobs": len(jobs)})
+                        failing = False
+                    for job_id, loop, on_state in watches:
+                        _deliver(loop, on_state, states.get(job_id))
                 # Sleep in short steps so stop() returns quickly.
                 while not self._stopping.is_set():
                     left = self.interval_s - (time.monotonic() - started)
@@ -107,6 +108,10 @@ class HeartbeatThread:
                     await asyncio.sleep(min(left, 0.1))
         finally:
             await _discard(conn)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError)
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, on_state: OnState, state: JobState | None) -> None:
