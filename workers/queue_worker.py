@@ -51,7 +51,7 @@ class QueueWorker(Worker):
         self,
         *args: Any,
         on_redis_state: OnRedisState | None = None,
-        backoff_max_s: float = 10.0,
+        backoff_max_s: float = 5.0,
         socket_timeout_s: float = 5.0,
         **kwargs: Any,
     ) -> None:

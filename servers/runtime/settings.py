@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(2, description="Jobs one worker runs at once.")
     worker_job_timeout_s: int = Field(7200, description="Longest a training job may run.")
     worker_poll_delay_s: float = Field(0.05, description="How often an idle worker looks at the queue for new jobs.")
-    worker_redis_backoff_max_s: float = Field(10.0, description="While Redis is unreachable the worker reports NOT_SERVING and retries it with backoff doubling up to this (seconds).")
+    worker_redis_backoff_max_s: float = Field(5.0, description="While Redis is unreachable the worker reports NOT_SERVING and retries it with backoff doubling up to this (seconds).")
     worker_redis_timeout_s: float = Field(5.0, description="Longest a worker waits for one Redis command before it counts Redis as unreachable.")
 
     # --- connector -------------------------------------------------------------------
