@@ -1,11 +1,21 @@
 """gRPC clients the worker uses: the registry (upload a version, move an alias) and the
-connector (stream a query's rows for a dataset)."""
+connector (stream a query's rows for a dataset).
+
+Registry calls are retried on UNAVAILABLE and DEADLINE_EXCEEDED with jittered
+exponential backoff for at most `retry_s` (CHATDB_TRAINING_REGISTRY_RETRY_S): a finished
+training is not thrown away because the registry restarted. Retrying an upload is safe:
+the request_id makes a repeated CreateModelVersion return the version it registered.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import grpc
 from chatdb.connector.v1 import connector_service_pb2, connector_service_pb2_grpc, statement_pb2
@@ -13,11 +23,18 @@ from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
 from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb2
 
 from servers.connector.convert import cell_to_value
+from servers.runtime.errors import NotFound, Unavailable
 from servers.runtime.settings import Settings
 from servers.runtime.status import error_from_rpc_error
 from servers.runtime.tls import channel_credentials
 
+log = logging.getLogger("chatdb.worker.clients")
+
 CHUNK_BYTES = 256 * 1024
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+FIRST_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 5.0
+T = TypeVar("T")
 
 
 def open_channel(settings: Settings, service: str) -> grpc.aio.Channel:
@@ -26,13 +43,52 @@ def open_channel(settings: Settings, service: str) -> grpc.aio.Channel:
     options = [
         ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
         ("grpc.max_send_message_length", settings.max_send_message_bytes),
+        # gRPC's default reconnect backoff grows to 120 s: a service back after 30 s would
+        # then wait for the channel's next try. Capped, a retry finds it within seconds.
+        ("grpc.initial_reconnect_backoff_ms", 500),
+        ("grpc.min_reconnect_backoff_ms", 500),
+        ("grpc.max_reconnect_backoff_ms", int(MAX_BACKOFF_S * 1000)),
     ]
     return grpc.aio.secure_channel(address, creds, options) if creds else grpc.aio.insecure_channel(address, options)
 
 
 class RegistryClient:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, *, address: str = "the configured address", retry_s: float = 120.0) -> None:
         self.stub = model_registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+        self.address = address
+        self.retry_s = retry_s
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, again while the registry answers UNAVAILABLE or DEADLINE_EXCEEDED,
+        for at most retry_s; then Unavailable with a message a person can act on."""
+        first_failure: float | None = None
+        backoff = FIRST_BACKOFF_S
+        while True:
+            try:
+                result = await call()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    raise error_from_rpc_error(exc) from None
+                now = time.monotonic()
+                if first_failure is None:
+                    first_failure = now
+                    log.warning("registry unreachable; retrying", extra={
+                        "call": what, "registry": self.address, "code": exc.code().name, "retry_s": self.retry_s})
+                waited = now - first_failure
+                if waited >= self.retry_s:
+                    raise Unavailable(
+                        f"the model registry at {self.address} was unreachable for {waited:.0f} s ({what}: "
+                        f"{exc.code().name}); the job can be retried",
+                        reason="REGISTRY_UNREACHABLE",
+                        metadata={"registry": self.address, "call": what},
+                    ) from None
+                await asyncio.sleep(min(backoff * random.uniform(0.5, 1.0), self.retry_s - waited))
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            if first_failure is not None:
+                log.info("registry reachable again", extra={
+                    "call": what, "registry": self.address, "waited_s": round(time.monotonic() - first_failure, 1)})
+            return result
 
     async def upload(
         self, model: str, artifact: bytes, version: model_version_pb2.ModelVersion, *, request_id: str, description: str = ""
@@ -54,17 +110,33 @@ class RegistryClient:
             for start in range(0, len(artifact), CHUNK_BYTES):
                 yield reg_pb.CreateModelVersionRequest(model=model, chunk=artifact[start : start + CHUNK_BYTES])
 
-        try:
-            response = await self.stub.CreateModelVersion(messages(), timeout=300)
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        response = await self._retrying(
+            "CreateModelVersion", lambda: self.stub.CreateModelVersion(messages(), timeout=300)
+        )
         return response.model_version.version
 
+    async def version_of_job(self, model: str, training_job_id: str) -> model_version_pb2.ModelVersion | None:
+        """The version of `model` that training job `training_job_id` registered, if any
+        (newest first: an earlier attempt's version is near the top)."""
+        token = ""
+        while True:
+            request = reg_pb.ListModelVersionsRequest(model=model, page_size=100, page_token=token)
+            try:
+                reply = await self._retrying("ListModelVersions", lambda r=request: self.stub.ListModelVersions(r, timeout=30))
+            except NotFound:
+                return None  # no such model yet
+            for version in reply.model_versions:
+                if version.training_job_id == training_job_id:
+                    return version
+            token = reply.next_page_token
+            if not token:
+                return None
+
     async def set_alias(self, model: str, alias: str, version: int) -> None:
-        try:
-            await self.stub.SetAlias(reg_pb.SetAliasRequest(model=model, alias=alias, version=version), timeout=30)
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        await self._retrying(
+            "SetAlias",
+            lambda: self.stub.SetAlias(reg_pb.SetAliasRequest(model=model, alias=alias, version=version), timeout=30),
+        )
 
 
 class ConnectorClient:

@@ -1,8 +1,9 @@
 """`chatdb worker`: the arq ML-engine worker, with a grpc.health.v1 server of its own.
 
 The worker consumes its own queue (`<redis_prefix>:ml-engine`). Its health port
-(CHATDB_WORKER_PORT) reports SERVING while the arq loop runs, so the same probes work
-for workers as for services.
+(CHATDB_WORKER_PORT) reports SERVING while the worker can take jobs, so the same probes
+work for workers as for services: NOT_SERVING while it starts and while Redis is
+unreachable (queue_worker.py: the worker waits for Redis and carries on by itself).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import socket
 from typing import Any
 
-from arq import Worker
 from arq.connections import RedisSettings
 
 from servers.runtime import logs
@@ -39,12 +39,17 @@ async def startup(ctx: dict[str, Any]) -> None:
     from servers.training.store import JobStore
 
     from .clients import ConnectorClient, RegistryClient, open_channel
+    from .heartbeat import HeartbeatThread
 
     settings: Settings = ctx["settings"]
     ctx["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     ctx["jobs"] = JobStore(ctx["pool"])
+    ctx["heartbeats"] = HeartbeatThread(settings.database_url, ctx["worker_id"], settings.training_heartbeat_interval_s)
+    ctx["heartbeats"].start()
     ctx["registry_channel"] = open_channel(settings, "registry")
-    ctx["registry"] = RegistryClient(ctx["registry_channel"])
+    ctx["registry"] = RegistryClient(
+        ctx["registry_channel"], address=f"{settings.host}:{settings.registry_port}", retry_s=settings.training_registry_retry_s
+    )
     ctx["connector_channel"] = open_channel(settings, "connector")
     ctx["connector"] = ConnectorClient(ctx["connector_channel"])
     # Trainings run in children forked from a server that has the ML stack imported
@@ -58,6 +63,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     for key in ("registry_channel", "connector_channel"):
         if key in ctx:
             await ctx[key].close()
+    if "heartbeats" in ctx:
+        await asyncio.to_thread(ctx["heartbeats"].stop)
     if "pool" in ctx:
         await ctx["pool"].close()
 
@@ -122,10 +129,17 @@ def worker_options(settings: Settings, worker_id: str = "") -> dict[str, Any]:
 
 
 async def run_worker(settings: Settings) -> None:
+    from .queue_worker import QueueWorker
+
     logs.configure("worker", settings.log_level)
-    health = GrpcServer(settings, [], port=settings.worker_port)
+    health = GrpcServer(settings, [], port=settings.worker_port, ready=False)
     await health.start()
-    worker = Worker(**worker_options(settings))
+    worker = QueueWorker(
+        **worker_options(settings),
+        on_redis_state=health.set_serving,
+        backoff_max_s=settings.worker_redis_backoff_max_s,
+        socket_timeout_s=settings.worker_redis_timeout_s,
+    )
     run = asyncio.create_task(worker.async_run())
     stop = asyncio.create_task(wait_for_signal())
     done, _ = await asyncio.wait({run, stop}, return_when=asyncio.FIRST_COMPLETED)

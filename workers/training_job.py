@@ -3,10 +3,15 @@
     claim (QUEUED → RUNNING, attempts + 1) → load the dataset → train in a child process
     → upload the ONNX model to the registry → move `staging` → SUCCEEDED
 
-While it runs, a heartbeat task records liveness every few seconds and watches for
-CANCELLING; the orchestrator's reaper re-queues the job if the heartbeats stop (a
-SIGKILLed worker). Every write is conditional on still owning the attempt, so a worker
-that was given up on cannot overwrite the attempt that replaced it.
+While it runs, the worker's heartbeat thread (heartbeat.py) records liveness every
+interval and reports CANCELLING; the orchestrator's reaper re-queues the job if the
+heartbeats stop (a SIGKILLed worker). Every write is conditional on still owning the
+attempt, so a worker that was given up on cannot overwrite the attempt that replaced it.
+
+A job registers one version, whatever its attempts do: the upload's request_id is the
+job id, and an attempt whose upload is refused because an earlier attempt of the same
+job registered a different artifact adopts that earlier version (and its metrics).
+Registry calls are retried for CHATDB_TRAINING_REGISTRY_RETRY_S (clients.py).
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from typing import Any
 
 from chatdb.registry.v1 import model_version_pb2
 
-from servers.runtime.errors import ChatDBError, Code
+from servers.runtime.errors import ChatDBError, Code, InvalidArgument
 from servers.training.domain import Job, JobSpec, JobState
 from servers.training.store import JobStore
 from servers.training.validation import training_spec
 from workers.clients import ConnectorClient, RegistryClient
+from workers.heartbeat import HeartbeatThread
 from workers.ml_engine.child import train_in_child
 from workers.ml_engine.datasets import CsvFile, from_records
 from workers.ml_engine.errors import TrainingCancelled
@@ -60,10 +66,30 @@ def version_metadata(job: Job, result: Any) -> model_version_pb2.ModelVersion:
     )
 
 
+async def register(ctx: dict[str, Any], job: Job, result: Any) -> tuple[dict[str, float], int]:
+    """Register the trained model as the job's version and move `staging` to it; returns
+    the metrics and the version number."""
+    registry: RegistryClient = ctx["registry"]
+    model = job.spec.model_name
+    try:
+        version = await registry.upload(model, result.onnx_model, version_metadata(job, result), request_id=job.job_id)
+        metrics = dict(result.metrics)
+    except InvalidArgument:
+        # An earlier attempt of this job (written off while still alive) registered its
+        # own artifact under the same request_id: that version is the job's version.
+        earlier = await registry.version_of_job(model, job.job_id)
+        if earlier is None:
+            raise
+        log.warning("an earlier attempt registered this job's version; adopting it",
+                    extra={"job_id": job.job_id, "attempt": job.attempts, "version": earlier.version})
+        version, metrics = earlier.version, dict(earlier.metrics)
+    await registry.set_alias(model, "staging", version)
+    return metrics, version
+
+
 async def _attempt(ctx: dict[str, Any], job: Job, cancel: asyncio.Event) -> tuple[dict[str, float], int]:
     store: JobStore = ctx["jobs"]
     worker_id: str = ctx["worker_id"]
-    registry: RegistryClient = ctx["registry"]
     last = 0.0
 
     async def progress(fraction: float, stage: str) -> None:
@@ -81,26 +107,21 @@ async def _attempt(ctx: dict[str, Any], job: Job, cancel: asyncio.Event) -> tupl
         training_spec(job.spec), dataset, progress, cancel=cancel, threads=ctx["settings"].training_threads
     )
     await store.progress(job.job_id, worker_id, 0.92, "registering")
-    version = await registry.upload(
-        job.spec.model_name, result.onnx_model, version_metadata(job, result), request_id=job.job_id
-    )
-    await registry.set_alias(job.spec.model_name, "staging", version)
-    return result.metrics, version
-
-
-async def _heartbeat(ctx: dict[str, Any], job_id: str, cancel: asyncio.Event, lost: asyncio.Event) -> None:
-    store: JobStore = ctx["jobs"]
-    while True:
-        await asyncio.sleep(ctx["settings"].training_heartbeat_interval_s)
-        try:
-            state = await store.heartbeat(job_id, ctx["worker_id"])
-        except ChatDBError:
-            continue  # the database blinked; the next beat tries again
-        if state is None:
-            lost.set()
-            return
-        if state is JobState.CANCELLING:
-            cancel.set()
+    # The registry may be away for a while (retried in clients.py): a cancel still stops
+    # the job at once instead of after the retry window.
+    registering = asyncio.ensure_future(register(ctx, job, result))
+    cancelled = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({registering, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cancelled.cancel()
+        if not registering.done():
+            registering.cancel()
+            with contextlib.suppress(BaseException):
+                await registering
+    if registering.done() and not registering.cancelled():
+        return registering.result()
+    raise TrainingCancelled("training cancelled while registering the model")
 
 
 async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -111,7 +132,15 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
         return "not queued"  # cancelled before it started, finished, or another worker has it
     log.info("training started", extra={"job_id": job_id, "attempt": job.attempts})
     cancel, lost = asyncio.Event(), asyncio.Event()
-    beat = asyncio.create_task(_heartbeat(ctx, job_id, cancel, lost))
+
+    def on_beat(state: JobState | None) -> None:
+        if state is None:
+            lost.set()  # the reaper gave the attempt away
+        elif state is JobState.CANCELLING:
+            cancel.set()
+
+    heartbeats: HeartbeatThread = ctx["heartbeats"]
+    watch = heartbeats.watch(job_id, on_beat)
     work = asyncio.create_task(_attempt(ctx, job, cancel))
     lost_wait = asyncio.create_task(lost.wait())
     try:
@@ -158,5 +187,5 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
         await store.release(job_id, worker_id)
         raise
     finally:
-        beat.cancel()
+        heartbeats.unwatch(watch)
         lost_wait.cancel()

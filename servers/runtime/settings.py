@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(2, description="Jobs one worker runs at once.")
     worker_job_timeout_s: int = Field(7200, description="Longest a training job may run.")
     worker_poll_delay_s: float = Field(0.05, description="How often an idle worker looks at the queue for new jobs.")
+    worker_redis_backoff_max_s: float = Field(5.0, description="While Redis is unreachable the worker reports NOT_SERVING and retries it with backoff doubling up to this (seconds).")
+    worker_redis_timeout_s: float = Field(5.0, description="Longest a worker waits for one Redis command before it counts Redis as unreachable.")
 
     # --- connector -------------------------------------------------------------------
     connector_pool_min_size: int = Field(1, description="Connector: connections each user-database pool keeps open when idle (a connection's options may override).")
@@ -126,6 +128,7 @@ class Settings(BaseSettings):
     training_lost_queue_after_s: float = Field(30.0, description="Training: a QUEUED job missing from the queue this long is enqueued again.")
     training_validation_sample_rows: int = Field(1000, description="Training: rows of the dataset CreateTrainingJob reads to validate a spec.")
     training_threads: int = Field(2, description="Training: CPU threads one training may use (n_jobs / OpenMP).")
+    training_registry_retry_s: float = Field(120.0, description="Training: how long a worker retries an unreachable model registry (UNAVAILABLE, DEADLINE_EXCEEDED) to register a finished training before the job fails with a reason.")
     # --- end training ---------------------------------------------------------------
 
     # --- prediction -----------------------------------------------------------------

@@ -56,7 +56,8 @@ def _job(row: asyncpg.Record) -> Job:
 
 
 class JobStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
+        # A pool, or one connection (the worker's heartbeat thread owns one of its own).
         self.pool = pool
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
@@ -155,6 +156,20 @@ class JobStore:
             job_id, worker_id,
         )
         return JobState(row["state"]) if row else None
+
+    async def heartbeat_many(self, job_ids: list[str], worker_id: str, timeout_s: float | None = None) -> dict[str, JobState]:
+        """One heartbeat for every job `worker_id` runs, in one statement. Returns the
+        state of each job the worker still owns; a job missing from the answer is lost.
+        heartbeat_at is PostgreSQL's clock, the same clock the reaper judges it by, so a
+        slow worker clock or event loop never makes a live job look stale."""
+        with _database_errors():
+            rows = await self.pool.fetch(
+                """UPDATE training_jobs SET heartbeat_at = now()
+                   WHERE job_id = ANY($1::text[]) AND worker_id = $2 AND state IN ('RUNNING', 'CANCELLING')
+                   RETURNING job_id, state""",
+                job_ids, worker_id, timeout=timeout_s,
+            )
+        return {r["job_id"]: JobState(r["state"]) for r in rows}
 
     async def progress(self, job_id: str, worker_id: str, fraction: float, stage: str, message: str = "") -> None:
         await self._fetchrow(

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +37,23 @@ class Mesh:
     log_dir: Path = Path(".")
     workers: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    servers: dict[str, GrpcServer] = field(default_factory=dict)
+    stack: AsyncExitStack | None = None
+    worker_ports: dict[int, int] = field(default_factory=dict)  # pid → health port
 
-    def start_worker(self) -> subprocess.Popen:
-        env = {**self.env, "CHATDB_WORKER_PORT": str(free_port())}
+    async def stop_registry(self) -> None:
+        """Take the registry away (its port refuses connections) until start_registry()."""
+        await self.servers.pop("registry").stop(grace_s=0)
+
+    async def start_registry(self) -> None:
+        assert self.stack is not None
+        server = GrpcServer(self.settings, await build_registry(self.settings, self.stack),
+                            host="127.0.0.1", port=self.settings.registry_port)
+        await server.start()
+        self.servers["registry"] = server
+
+    def start_worker(self, **env: str) -> subprocess.Popen:
+        env = {**self.env, **env, "CHATDB_WORKER_PORT": str(free_port())}
         # Logs to a file, not a pipe: a pipe nobody reads would block a chatty worker.
         with open(self.log_dir / f"worker-{len(self.logs)}.log", "wb") as log:
             proc = subprocess.Popen(
@@ -48,6 +63,7 @@ class Mesh:
         self.logs.append(self.log_dir / f"worker-{len(self.logs)}.log")
         wait_serving(f"127.0.0.1:{env['CHATDB_WORKER_PORT']}", proc)
         self.workers.append(proc)
+        self.worker_ports[proc.pid] = int(env["CHATDB_WORKER_PORT"])
         return proc
 
     def stop_workers(self) -> None:
@@ -95,6 +111,13 @@ def data_dir(settings, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 async def mesh(settings, data_dir, run_id):
+    async with open_mesh(settings, data_dir) as mesh:
+        yield mesh
+
+
+@asynccontextmanager
+async def open_mesh(settings, data_dir: Path, **updates) -> AsyncIterator[Mesh]:
+    """The mesh with `updates` applied to its settings (e.g. another redis_url)."""
     prefix = f"{settings.redis_prefix}-train-{os.getpid()}"
     registry_port, training_port, connector_port = free_port(), free_port(), free_port()
     mesh_settings = settings.model_copy(update={
@@ -106,10 +129,12 @@ async def mesh(settings, data_dir, run_id):
         "training_heartbeat_stale_s": 3.0,
         "training_reaper_interval_s": 0.5,
         "training_lost_queue_after_s": 5.0,
+        **updates,
     })
     env = {
         **os.environ,
         "CHATDB_DATABASE_URL": mesh_settings.database_url,
+        "CHATDB_REDIS_URL": mesh_settings.redis_url,
         "CHATDB_REDIS_PREFIX": prefix,
         "CHATDB_DATA_DIR": str(data_dir),
         "CHATDB_ARTIFACT_DIR": str(mesh_settings.artifact_dir),
@@ -119,11 +144,12 @@ async def mesh(settings, data_dir, run_id):
         "CHATDB_TRAINING_THREADS": "1",
     }
     async with AsyncExitStack() as stack:
-        servers = []
-        for build, port in ((build_connector, connector_port), (build_registry, registry_port), (build_training, training_port)):
+        servers = {}
+        for name, build, port in (("connector", build_connector, connector_port), ("registry", build_registry, registry_port),
+                                  ("training", build_training, training_port)):
             server = GrpcServer(mesh_settings, await build(mesh_settings, stack), host="127.0.0.1", port=port)
             await server.start()
-            servers.append(server)
+            servers[name] = server
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{training_port}")
         registry_channel = grpc.aio.insecure_channel(f"127.0.0.1:{registry_port}")
         mesh = Mesh(
@@ -131,6 +157,8 @@ async def mesh(settings, data_dir, run_id):
             training_service_pb2_grpc.TrainingServiceStub(channel),
             model_registry_service_pb2_grpc.ModelRegistryServiceStub(registry_channel),
             log_dir=data_dir,
+            servers=servers,
+            stack=stack,
         )
         try:
             yield mesh
@@ -138,7 +166,7 @@ async def mesh(settings, data_dir, run_id):
             mesh.stop_workers()
             await channel.close()
             await registry_channel.close()
-            for server in reversed(servers):
+            for server in reversed(list(servers.values())):
                 await server.stop(grace_s=0)
 
 
