@@ -36,9 +36,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     the registry and the connector."""
     import asyncpg
 
+    from servers.contracts.clients import ConnectorClient, RegistryClient, open_channel
     from servers.training.store import JobStore
 
-    from .clients import ConnectorClient, RegistryClient, open_channel
     from .heartbeat import HeartbeatThread
 
     settings: Settings = ctx["settings"]

@@ -11,7 +11,7 @@ attempt, so a worker that was given up on cannot overwrite the attempt that repl
 A job registers one version, whatever its attempts do: the upload's request_id is the
 job id, and an attempt whose upload is refused because an earlier attempt of the same
 job registered a different artifact adopts that earlier version (and its metrics).
-Registry calls are retried for CHATDB_TRAINING_REGISTRY_RETRY_S (clients.py).
+Registry calls are retried for CHATDB_TRAINING_REGISTRY_RETRY_S (servers/contracts/clients.py).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any
 
 from chatdb.registry.v1 import model_version_pb2
 
+from servers.contracts.clients import ConnectorClient, RegistryClient
 from servers.runtime.errors import ChatDBError, Code, InvalidArgument
 from servers.training.domain import Job, JobSpec, JobState
 from servers.training.store import JobStore
 from servers.training.validation import training_spec
-from workers.clients import ConnectorClient, RegistryClient
 from workers.heartbeat import HeartbeatThread
 from workers.ml_engine.child import train_in_child
 from workers.ml_engine.datasets import CsvFile, from_records
@@ -107,7 +107,7 @@ async def _attempt(ctx: dict[str, Any], job: Job, cancel: asyncio.Event) -> tupl
         training_spec(job.spec), dataset, progress, cancel=cancel, threads=ctx["settings"].training_threads
     )
     await store.progress(job.job_id, worker_id, 0.92, "registering")
-    # The registry may be away for a while (retried in clients.py): a cancel still stops
+    # The registry may be away for a while (retried in servers/contracts/clients.py): a cancel still stops
     # the job at once instead of after the retry window.
     registering = asyncio.ensure_future(register(ctx, job, result))
     cancelled = asyncio.ensure_future(cancel.wait())

@@ -80,7 +80,7 @@ class SpecValidator:
             await self._connector[0].close()
 
     def _connector_client(self):
-        from workers.clients import ConnectorClient, open_channel
+        from servers.contracts.clients import ConnectorClient, open_channel
 
         if self._connector is None:
             channel = open_channel(self.settings, "connector")

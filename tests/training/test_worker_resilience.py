@@ -215,7 +215,7 @@ async def test_registry_away_past_the_retry_window_fails_the_job_with_a_reason(m
 
 @pytest.mark.timeout(180)
 async def test_a_rerun_job_adopts_the_version_its_earlier_attempt_registered(mesh):
-    from workers.clients import RegistryClient
+    from servers.contracts.clients import RegistryClient
 
     churn = dict(dataset=job_pb.Dataset(csv_path="churn.csv"), target="label")
     # Another model's artifact stands for what the job's first attempt uploaded before its
