@@ -84,7 +84,7 @@ def build_models() -> dict[str, dict]:
     """Train with the platform's trainer; keep each model's ONNX, interface and inputs."""
     from sklearn.datasets import make_classification
 
-    from workers.ml_engine.spec import Dataset, Task, TrainingSpec
+    from servers.contracts.ml.spec import Dataset, Task, TrainingSpec
     from workers.ml_engine.trainer import train
 
     x, y = make_classification(n_samples=5000, n_features=20, n_informative=10, random_state=0)

@@ -69,8 +69,9 @@ def in_process(case: str, x, y) -> float:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from servers.contracts.ml.columns import TOKEN_PATTERN
     from workers.ml_engine.export import TARGET_OPSET
-    from workers.ml_engine.features import ONNX_LOCALE, ONNX_TOKENEXP, TOKEN_PATTERN
+    from workers.ml_engine.features import ONNX_LOCALE, ONNX_TOKENEXP
 
     start = time.perf_counter()
     if case == "tabular":

@@ -16,6 +16,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 
+from servers.contracts.queue import queue_name
 from servers.runtime import logs
 from servers.runtime.server import GrpcServer, wait_for_signal
 from servers.runtime.settings import Settings
@@ -25,10 +26,6 @@ log = logging.getLogger("chatdb.worker")
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def queue_name(settings: Settings) -> str:
-    return f"{settings.redis_prefix}:ml-engine"
 
 
 async def startup(ctx: dict[str, Any]) -> None:

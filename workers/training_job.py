@@ -25,15 +25,15 @@ from typing import Any
 from chatdb.registry.v1 import model_version_pb2
 
 from servers.contracts.clients import ConnectorClient, RegistryClient
+from servers.contracts.ml.datasets import CsvFile, from_records
+from servers.contracts.ml.spec import Dataset
 from servers.runtime.errors import ChatDBError, Code, InvalidArgument
 from servers.training.domain import Job, JobSpec, JobState
 from servers.training.store import JobStore
 from servers.training.validation import training_spec
 from workers.heartbeat import HeartbeatThread
 from workers.ml_engine.child import train_in_child
-from workers.ml_engine.datasets import CsvFile, from_records
 from workers.ml_engine.errors import TrainingCancelled
-from workers.ml_engine.spec import Dataset
 
 log = logging.getLogger("chatdb.worker.training")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from servers.contracts.ml.columns import as_text
 from servers.runtime.errors import FieldViolation, InvalidArgument
-from workers.ml_engine.columns import as_text
 
 from .domain import NUMPY_DTYPES, Columns, Records, Tensor, TensorInfo, Tensors, invalid
 

@@ -12,10 +12,10 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from chatdb.training.v1 import training_service_pb2, training_service_pb2_grpc
 
+from servers.contracts.queue import queue_name
 from servers.runtime.migrations import migrate_dsn
 from servers.runtime.server import ServiceBinding, bind
 from servers.runtime.settings import Settings
-from workers.main import queue_name
 
 from .core import CoreOptions, TrainingCore
 from .events import JobEvents

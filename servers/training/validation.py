@@ -14,11 +14,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from servers.contracts.ml.datasets import from_records, load_csv
+from servers.contracts.ml.spec import Task, TrainingSpec
+from servers.contracts.ml.validation import validate as validate_for_dataset
 from servers.runtime.errors import ChatDBError, FieldViolation, InvalidArgument
 from servers.runtime.settings import Settings
-from workers.ml_engine.datasets import from_records, load_csv
-from workers.ml_engine.spec import Task, TrainingSpec
-from workers.ml_engine.validation import validate as validate_for_dataset
 
 from .domain import TASKS, JobSpec
 

@@ -20,7 +20,7 @@ import numpy as np
 def tabular(rows: int = 100_000, features: int = 20):
     from sklearn.datasets import make_classification
 
-    from workers.ml_engine.spec import Dataset
+    from servers.contracts.ml.spec import Dataset
 
     x, y = make_classification(n_samples=rows, n_features=features, n_informative=10, random_state=0)
     x = x.astype(np.float32).astype(np.float64)
@@ -30,7 +30,7 @@ def tabular(rows: int = 100_000, features: int = 20):
 
 
 def text(rows: int = 20_000):
-    from workers.ml_engine.spec import Dataset
+    from servers.contracts.ml.spec import Dataset
 
     rng = np.random.default_rng(0)
     vocabulary = np.array([f"mot{i}é" for i in range(5000)], dtype=object)
@@ -54,8 +54,9 @@ def bare(case: str, x, y) -> tuple[float, float]:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from servers.contracts.ml.columns import TOKEN_PATTERN
     from workers.ml_engine.export import TARGET_OPSET
-    from workers.ml_engine.features import ONNX_LOCALE, ONNX_TOKENEXP, TOKEN_PATTERN
+    from workers.ml_engine.features import ONNX_LOCALE, ONNX_TOKENEXP
 
     options: dict = {}
     if case == "lr":
@@ -79,8 +80,8 @@ def bare(case: str, x, y) -> tuple[float, float]:
 
 
 async def main(cases: list[str], repeats: int) -> None:
+    from servers.contracts.ml.spec import Task, TrainingSpec
     from workers.ml_engine.child import train_in_child
-    from workers.ml_engine.spec import Task, TrainingSpec
     from workers.ml_engine.trainer import train
 
     from .synthetic import classification_rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import make_classification, make_regression
 
-from workers.ml_engine.spec import Dataset
+from servers.contracts.ml.spec import Dataset
 
 COLORS = ("rouge", "vert", "bleu", "gris")
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sklearn.datasets import make_classification
 
+from servers.contracts.ml.spec import Dataset, Task, TrainingSpec
 from servers.runtime.errors import Internal, InvalidArgument
 from workers.ml_engine.child import _pack, _unpack, train_in_child
 from workers.ml_engine.errors import ParityError, TrainingCancelled, TrainingCrashed
 from workers.ml_engine.parity import ParityThresholds
-from workers.ml_engine.spec import Dataset, Task, TrainingSpec
 from workers.ml_engine.trainer import STAGES
 
 from .synthetic import classification_rows
@@ -188,7 +188,7 @@ async def test_spawn_start_method_works_too() -> None:
 ORPHAN_SCRIPT = """
 import asyncio, multiprocessing, sys
 from workers.ml_engine.child import train_in_child
-from workers.ml_engine.spec import Task, TrainingSpec
+from servers.contracts.ml.spec import Task, TrainingSpec
 from tests.ml_engine.synthetic import classification_rows
 
 def on_progress(fraction, stage):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from servers.contracts.ml.datasets import from_records, load_csv
 from servers.runtime.errors import InvalidArgument, NotFound
-from workers.ml_engine.datasets import from_records, load_csv
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ TRICKY = (
 
 
 def test_the_fast_reader_agrees_with_the_reference_reader(data_dir: Path) -> None:
-    from workers.ml_engine.datasets import _load_with_arrow, _load_with_csv_module, _read_header
+    from servers.contracts.ml.datasets import _load_with_arrow, _load_with_csv_module, _read_header
 
     write(data_dir / "t.csv", TRICKY)
     path = data_dir / "t.csv"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from servers.contracts.ml.spec import Dataset, Task, TrainingSpec
 from servers.runtime.errors import InvalidArgument
-from workers.ml_engine.spec import Dataset, Task, TrainingSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_fingerprint_is_stable_across_processes() -> None:
     here = Dataset(COLUMNS, ROWS).fingerprint()
     script = (
         "from tests.ml_engine.test_spec import COLUMNS, ROWS\n"
-        "from workers.ml_engine.spec import Dataset\n"
+        "from servers.contracts.ml.spec import Dataset\n"
         "print(Dataset(COLUMNS, ROWS).fingerprint())\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}

@@ -11,10 +11,10 @@ import numpy as np
 import onnx
 import pytest
 
+from servers.contracts.ml.spec import Dataset, Task, TensorSpec, TrainingSpec
 from workers.ml_engine.errors import ParityError
 from workers.ml_engine.features import FeatureData, feeds_from_records
 from workers.ml_engine.parity import ParityThresholds, session
-from workers.ml_engine.spec import Dataset, Task, TensorSpec, TrainingSpec
 from workers.ml_engine.trainer import STAGES, Trained, run
 
 from .synthetic import classification_rows, regression_rows, text_rows
@@ -260,8 +260,8 @@ def test_a_forest_grown_in_chunks_is_the_forest_of_one_fit(task: Task) -> None:
     """Forests are grown in chunks (warm start) to report progress: same trees."""
     from sklearn.base import clone
 
+    from servers.contracts.ml.validation import plan
     from workers.ml_engine.trainer import _fit
-    from workers.ml_engine.validation import plan
 
     dataset = classification_rows(150, seed=9) if task is Task.CLASSIFICATION else regression_rows(150, seed=9)
     target = dataset.columns[-1]

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from servers.contracts.ml.algorithms import ALGORITHMS, get_algorithm, resolve_hyperparameters
+from servers.contracts.ml.spec import Dataset, Task, TrainingSpec
+from servers.contracts.ml.validation import min_rows_to_split, validate
 from servers.runtime.errors import InvalidArgument
-from workers.ml_engine.algorithms import ALGORITHMS, get_algorithm, resolve_hyperparameters
-from workers.ml_engine.spec import Dataset, Task, TrainingSpec
 from workers.ml_engine.trainer import train
-from workers.ml_engine.validation import min_rows_to_split, validate
 
 COLUMNS = ("age", "city", "income", "score", "note", "when", "churned")
 

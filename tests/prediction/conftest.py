@@ -26,6 +26,7 @@ from chatdb.registry.v1 import model_registry_service_pb2_grpc as reg_grpc
 from chatdb.registry.v1 import model_version_pb2
 from google.protobuf import json_format, struct_pb2
 
+from servers.contracts.ml.spec import Dataset, Task, TrainingSpec
 from servers.prediction.app import PredictionApp, open_prediction
 from servers.registry.app import open_registry
 from servers.registry.core import Registry as RegistryCore
@@ -33,7 +34,6 @@ from servers.registry.service import registry_binding
 from servers.runtime.server import GrpcServer
 from servers.runtime.settings import Settings
 from workers.ml_engine.features import FeatureData
-from workers.ml_engine.spec import Dataset, Task, TrainingSpec
 from workers.ml_engine.trainer import Trained, run
 
 

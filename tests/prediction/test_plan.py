@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from servers.contracts.ml.spec import TensorSpec
 from servers.prediction.core import Limits, PredictionCore, parse_version
 from servers.prediction.domain import Artifact, Columns, Records, Selector, TensorInfo
 from servers.prediction.graph import fuse_numeric_inputs, index_labels
@@ -18,7 +19,6 @@ from servers.prediction.models import ModelManager
 from servers.prediction.plan import InputPlan
 from servers.runtime.errors import InvalidArgument, NotFound
 from workers.ml_engine.features import feeds_from_records
-from workers.ml_engine.spec import TensorSpec
 
 MIXED = [TensorInfo("age", "FP32", (-1, 1)), TensorInfo("plan", "BYTES", (-1, 1)), TensorInfo("vip", "FP32", (-1, 1))]
 

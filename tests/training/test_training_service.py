@@ -243,7 +243,7 @@ async def test_a_job_submitted_straight_to_the_queue_is_trained(worker):
     from arq import create_pool
     from arq.connections import RedisSettings
 
-    from workers.main import queue_name
+    from servers.contracts.queue import queue_name
 
     mesh = worker
     redis = await create_pool(RedisSettings.from_dsn(mesh.settings.redis_url), default_queue_name=queue_name(mesh.settings))

@@ -2,11 +2,10 @@
 to ONNX, verify ONNX Runtime reproduces it — in process (trainer.train) or in a child
 process that can be cancelled (child.train_in_child).
 
-    spec.py         Task, TrainingSpec, Dataset (+ fingerprint), TensorSpec
-    columns.py      column kinds; how values become numbers, text and labels
-    algorithms.py   the algorithms of each task and their hyperparameter schemas
-    validation.py   validate(spec, columns, sample_rows) → every FieldViolation
-    datasets.py     load_csv (inside the data directory; pyarrow for whole files), from_records
+    (servers/contracts/ml/, shared with the orchestrator and prediction:
+     spec.py Task, TrainingSpec, Dataset, TensorSpec; columns.py column kinds and
+     coercion; algorithms.py the algorithms and hyperparameter schemas; validation.py
+     validate(spec, columns, sample_rows); datasets.py load_csv, from_records)
     features.py     feature encoding, preprocessing pipeline, feeds_from_records
     imputer.py      MedianImputer: SimpleImputer's medians by np.nanmedian
     export.py       skl2onnx conversion and the model's input/output names
@@ -17,13 +16,14 @@ process that can be cancelled (child.train_in_child).
     warm.py         what the fork server preloads for child processes
     errors.py       ParityError, TrainingCancelled, TrainingCrashed
 
-Importing this package (or spec, columns, algorithms, validation, datasets, child)
+Importing this package (or child, or servers/contracts/ml)
 does not load numpy, pyarrow or scikit-learn.
 """
 
+from servers.contracts.ml.spec import Dataset, Task, TensorSpec, TrainingSpec
+from servers.contracts.ml.validation import validate
+
 from .errors import ParityError, TrainingCancelled, TrainingCrashed
-from .spec import Dataset, Task, TensorSpec, TrainingSpec
-from .validation import validate
 
 __all__ = [
     "Dataset",

@@ -41,11 +41,11 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from servers.contracts.ml.datasets import CsvFile
+from servers.contracts.ml.spec import Dataset, TrainingSpec
 from servers.runtime.errors import ChatDBError, Internal
 
-from .datasets import CsvFile
 from .errors import TrainingCancelled, TrainingCrashed
-from .spec import Dataset, TrainingSpec
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection

@@ -21,8 +21,14 @@ from typing import Any
 
 import onnx
 
+from servers.contracts.ml.spec import (
+    LABEL_OUTPUT,
+    PROBABILITIES_OUTPUT,
+    VARIABLE_OUTPUT,
+    TensorSpec,
+)
+
 from .features import BYTES, FP32, ONNX_LOCALE, ONNX_TOKENEXP, FeatureData
-from .spec import LABEL_OUTPUT, PROBABILITIES_OUTPUT, VARIABLE_OUTPUT, TensorSpec
 
 # ONNX Runtime >= 1.20 (the oldest the project allows) runs opset 21; ai.onnx.ml 3 has
 # every operator these models need.

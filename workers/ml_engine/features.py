@@ -21,15 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from servers.contracts.ml.columns import ColumnKind, as_number, as_text
+from servers.contracts.ml.spec import TensorSpec
 from servers.runtime.errors import InvalidArgument
 
-from .columns import ColumnKind, as_number, as_text
-from .spec import TensorSpec
-
-# scikit-learn's default word pattern, and the ONNX Runtime tokenizer settings that
-# reproduce it exactly (see /work/shared/notes/ML.md): RE2 syntax for "two or more word
-# characters", and a locale that exists in this image for StringNormalizer.
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+# The ONNX Runtime tokenizer settings that reproduce scikit-learn's default word pattern
+# (TOKEN_PATTERN, servers/contracts/ml/columns.py) exactly (see /work/shared/notes/ML.md):
+# RE2 syntax for "two or more word characters", and a locale that exists in this image
+# for StringNormalizer.
 ONNX_TOKENEXP = r"[\p{L}\p{N}_]{2,}"
 ONNX_LOCALE = "C.UTF-8"
 

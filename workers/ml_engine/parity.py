@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from servers.contracts.ml.spec import LABEL_OUTPUT, VARIABLE_OUTPUT
+
 from .errors import ParityError
-from .spec import LABEL_OUTPUT, VARIABLE_OUTPUT
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from servers.runtime.errors import FieldViolation, InvalidArgument
-
-from .columns import as_texts, present_indices
-from .export import metadata_for, to_onnx
-from .features import FeatureData, preprocessor
-from .metrics import classification_metrics, regression_metrics
-from .parity import DEFAULT_THRESHOLDS, ParityReport, ParityThresholds, Reference, check_parity
-from .spec import (
+from servers.contracts.ml.columns import as_texts, present_indices
+from servers.contracts.ml.spec import (
     PROBABILITIES_OUTPUT,
     Dataset,
     Task,
@@ -41,7 +35,13 @@ from .spec import (
     plain_values,
     value_types,
 )
-from .validation import Plan, plan
+from servers.contracts.ml.validation import Plan, plan
+from servers.runtime.errors import FieldViolation, InvalidArgument
+
+from .export import metadata_for, to_onnx
+from .features import FeatureData, preprocessor
+from .metrics import classification_metrics, regression_metrics
+from .parity import DEFAULT_THRESHOLDS, ParityReport, ParityThresholds, Reference, check_parity
 
 Progress = Callable[[float, str], None]
 STAGES = ("loading", "splitting", "fitting", "evaluating", "exporting", "verifying")

@@ -22,11 +22,13 @@ import sklearn.preprocessing  # noqa: F401
 import sklearn.svm  # noqa: F401
 import threadpoolctl  # noqa: F401
 
-from . import datasets, imputer, trainer  # noqa: F401
+from servers.contracts.ml import datasets  # noqa: F401
+
+from . import imputer, trainer  # noqa: F401
 
 
 def _rehearse() -> None:
-    from .spec import Dataset, Task, TrainingSpec
+    from servers.contracts.ml.spec import Dataset, Task, TrainingSpec
 
     rows = [(float(i % 7), float(i % 5), f"w{i % 3} v{i % 4}", "ab"[i % 2]) for i in range(40)]
     dataset = Dataset(("x", "y", "doc", "label"), rows)

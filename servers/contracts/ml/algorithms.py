@@ -251,7 +251,7 @@ def _text(build: Build) -> Build:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import Pipeline
 
-        from .features import TOKEN_PATTERN
+        from .columns import TOKEN_PATTERN
 
         tfidf = TfidfVectorizer(
             token_pattern=TOKEN_PATTERN, ngram_range=(1, hp["ngram_max"]), min_df=hp["min_df"],

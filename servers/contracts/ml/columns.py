@@ -15,6 +15,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+# scikit-learn's default word pattern: how text columns are split into tokens, by the
+# TF-IDF of text_classification (algorithms.py) and its ONNX export (workers/ml_engine).
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
 
 class ColumnKind(Enum):
     EMPTY = "empty"  # no values at all
