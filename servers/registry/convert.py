@@ -12,7 +12,7 @@ from chatdb.registry.v1 import (
 )
 from google.protobuf import timestamp_pb2
 
-from .core import (
+from .domain import (
     Artifact,
     EventType,
     Model,

@@ -2,20 +2,18 @@
 
 It owns every rule of the registry — names, paging, version numbering, idempotency,
 aliases, what events are emitted — and leaves SQL to `store.RegistryStore`, bytes to an
-`artifacts.ArtifactStore` and live wake-ups to `store.EventNotifier`.
+`artifacts.ArtifactStore` and live wake-ups to `store.EventNotifier`. Its types (domain.py)
+are shared with the store, which therefore imports domain.py, never this module.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 from servers.runtime import paging
 from servers.runtime.errors import (
@@ -27,12 +25,25 @@ from servers.runtime.errors import (
 )
 
 from .artifacts import DEFAULT_READ_CHUNK_BYTES, SHA256_HEX, ArtifactStore
+from .domain import (
+    AliasChange,
+    Artifact,
+    EventType,
+    Model,
+    ModelEvent,
+    ModelVersion,
+    NewEvent,
+    Page,
+    Selector,
+    TensorSpec,
+    UploadMetadata,
+    VersionState,
+)
 from .formats import check_artifact
 
 if TYPE_CHECKING:
     from .store import EventNotifier, RegistryStore
 
-T = TypeVar("T")
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 FORMAT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
@@ -47,124 +58,6 @@ MAX_PAGE_SIZE = 1000
 MAX_REQUEST_ID_CHARS = 128
 MAX_TEXT_CHARS = 4096
 MAX_CHUNK_BYTES = 1024 * 1024  # the proto's limit on an upload or download chunk
-
-
-# --- domain types ------------------------------------------------------------------------
-
-
-class VersionState(enum.Enum):
-    READY = "ready"
-    ARCHIVED = "archived"
-
-
-class EventType(enum.Enum):
-    VERSION_CREATED = "version_created"
-    ALIAS_MOVED = "alias_moved"
-    VERSION_ARCHIVED = "version_archived"
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    name: str
-    datatype: str = ""
-    shape: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class Artifact:
-    sha256: str
-    size_bytes: int
-    format: str = "onnx"
-    uri: str = ""
-
-
-@dataclass(frozen=True)
-class VersionSpec:
-    """What an uploader says about a version (its lineage and interface)."""
-
-    inputs: tuple[TensorSpec, ...] = ()
-    outputs: tuple[TensorSpec, ...] = ()
-    metrics: dict[str, float] = field(default_factory=dict)
-    dataset_fingerprint: str = ""
-    library_versions: dict[str, str] = field(default_factory=dict)
-    training_job_id: str = ""
-    task: str = ""
-    description: str = ""
-    format: str = "onnx"
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    model: str
-    version: int
-    state: VersionState
-    artifact: Artifact
-    spec: VersionSpec
-    create_time: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Model:
-    name: str
-    description: str = ""
-    latest_version: int = 0
-    aliases: dict[str, int] = field(default_factory=dict)
-    create_time: datetime | None = None
-    update_time: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ModelEvent:
-    sequence: int
-    type: EventType
-    model: str
-    version: int
-    alias: str = ""
-    previous_version: int = 0
-    event_time: datetime | None = None
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to append; the store gives it its sequence number and time."""
-
-    type: EventType
-    model: str
-    version: int
-    alias: str = ""
-    previous_version: int = 0
-
-
-@dataclass(frozen=True)
-class UploadMetadata:
-    """The first message of an upload."""
-
-    model: str
-    expected_sha256: str
-    spec: VersionSpec
-    expected_size_bytes: int | None = None
-    request_id: str = ""
-    model_description: str = ""
-
-
-@dataclass(frozen=True)
-class Selector:
-    """Which version to download: a number, an alias, or (neither) the latest READY one."""
-
-    version: int | None = None
-    alias: str | None = None
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_page_token: str = ""
-
-
-@dataclass(frozen=True)
-class AliasChange:
-    model: Model
-    previous_version: int
 
 
 # --- validation helpers ------------------------------------------------------------------

@@ -44,7 +44,7 @@ import asyncpg
 
 from servers.runtime.errors import Aborted, DeadlineExceeded, InvalidArgument, Unavailable
 
-from .core import (
+from .domain import (
     Artifact,
     EventType,
     Model,

@@ -9,7 +9,7 @@ from chatdb.registry.v1 import model_event_pb2, model_version_pb2
 from chatdb.registry.v1 import model_registry_service_pb2 as pb
 
 from servers.registry import convert
-from servers.registry.core import (
+from servers.registry.domain import (
     Artifact,
     EventType,
     Model,

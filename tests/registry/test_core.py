@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 
 from servers.registry.app import open_registry
-from servers.registry.core import (
+from servers.registry.core import Registry
+from servers.registry.domain import (
     EventType,
     NewEvent,
-    Registry,
     Selector,
     TensorSpec,
     UploadMetadata,
