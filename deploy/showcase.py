@@ -16,7 +16,7 @@ from chatdb.training.v1 import training_service_pb2 as training_pb
 
 from servers.cli_support import chatdb_command
 from servers.connector.cli import register_demo_connections
-from servers.connector.convert import cell_to_value
+from servers.contracts.cells import cell_to_value
 from servers.runtime.settings import Settings
 
 BIN = Path(sys.executable).parent

@@ -16,6 +16,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from servers.contracts.cells import Json as Json  # a cell value: the cell codec's type
+
 
 class ConnectionKind(enum.Enum):
     POSTGRES = "postgres"
@@ -36,13 +38,6 @@ class DataType(enum.Enum):
     JSON = "json"
     BYTES = "bytes"
     OTHER = "other"
-
-
-@dataclass(frozen=True)
-class Json:
-    """A JSON value as JSON text (keeps a JSON string apart from a text cell)."""
-
-    text: str
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from chatdb.connector.v1 import connector_service_pb2, connector_service_pb2_grp
 from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
 from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb2
 
-from servers.connector.convert import cell_to_value
+from servers.contracts.cells import cell_to_value
 from servers.runtime.errors import NotFound, Unavailable
 from servers.runtime.settings import Settings
 from servers.runtime.status import error_from_rpc_error
