@@ -1,5 +1,7 @@
 """Local launcher: `make up` starts every service and the worker in the background,
-waits for each to report SERVING, then shows the mesh answering; `make down` stops them.
+waits for each to report SERVING (a placeholder process, whose issue has not landed yet,
+answers NOT_SERVING and shows as "placeholder"), then shows the mesh answering; `make
+down` stops them.
 
 State lives under CHATDB_HOME (default: var/ of this checkout): pid files in run/, logs
 in log/ (one JSON line per event), certificates in certs/, and the services' datasets and
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from servers.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
 from servers.runtime.settings import Settings  # noqa: E402
+from servers.services import PLACEHOLDERS  # noqa: E402
 
 VAR = Settings().home
 RUN, LOG, CERTS = VAR / "run", VAR / "log", VAR / "certs"
@@ -79,12 +82,22 @@ async def _health(address: str) -> str:
             return exc.code().name
 
 
+def _table_health(name: str, health: str) -> str:
+    """What the table shows for a process's health: a placeholder process is up when it
+    answers NOT_SERVING, the only answer it gives."""
+    return "placeholder" if name in PLACEHOLDERS and health == "NOT_SERVING" else health
+
+
+def _is_up(health: str) -> bool:
+    return health in ("SERVING", "placeholder")
+
+
 async def _wait_serving(settings: Settings, timeout_s: float = 60) -> dict[str, str]:
     deadline = time.monotonic() + timeout_s
     status: dict[str, str] = {}
     while time.monotonic() < deadline:
-        status = {n: await _health(f"127.0.0.1:{settings.port_of(n)}") for n in PROCESSES}
-        if all(s == "SERVING" for s in status.values()):
+        status = {n: _table_health(n, await _health(f"127.0.0.1:{settings.port_of(n)}")) for n in PROCESSES}
+        if all(_is_up(s) for s in status.values()):
             break
         for name in PROCESSES:
             if _pid(name) is None:
@@ -135,7 +148,7 @@ async def show_up() -> int:
     from deploy.showcase import show
 
     await show(settings)
-    down_ok = all(s == "SERVING" for s in status.values())
+    down_ok = all(_is_up(s) for s in status.values())
     chatdb = chatdb_command()
     if not down_ok:
         print(f"\nsome processes are not SERVING; see {_shown(LOG)}/")

@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("settings", help="list every CHATDB_* setting").set_defaults(func=_settings)
 
+    # Demo tooling lives with the launcher, outside the service packages.
+    from deploy.demo.cli import add_commands as add_demo_commands
+
+    add_demo_commands(sub)
+
     from .connector.cli import add_commands as add_connector_commands
 
     add_connector_commands(sub)

@@ -3,7 +3,8 @@
 Each entry is an async factory `(settings, stack) -> bindings`: it opens what the
 service needs (pools, clients) on the AsyncExitStack, which closes them in reverse at
 shutdown, and returns the service bindings. Services whose issue has not landed yet
-are placeholders that answer UNIMPLEMENTED.
+are placeholders that answer UNIMPLEMENTED and report NOT_SERVING on health;
+PLACEHOLDERS names them, so `make up` knows not to wait for them to turn SERVING.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def _placeholders(*services: tuple[str, str], lands_with: str) -> Factory:
     async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
         return [placeholder_binding(module, service, lands_with) for module, service in services]
 
+    build.placeholder = True  # type: ignore[attr-defined]
     return build
 
 
@@ -67,3 +69,6 @@ SERVICES: dict[str, Factory] = {
     "registry": _registry,
     "prediction": _prediction,
 }
+
+# The `chatdb serve` processes that hold nothing but placeholders.
+PLACEHOLDERS: frozenset[str] = frozenset(name for name, factory in SERVICES.items() if getattr(factory, "placeholder", False))

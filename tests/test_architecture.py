@@ -36,6 +36,8 @@ ALLOWED = {
     # servers/cli.py is the composition root of every process of the mesh, the worker's
     # included: `chatdb worker` (pyproject's one script) starts workers.main.run_worker.
     ("servers.cli", "workers.main"): "chatdb worker",
+    # `chatdb demo-data` is tooling that lives in deploy/demo; the CLI only wires it in.
+    ("servers.cli", "deploy.demo.cli"): "chatdb demo-data",
 }
 
 

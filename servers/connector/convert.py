@@ -15,7 +15,7 @@ naming the field.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -77,7 +77,6 @@ _KIND_TO_PB = {
 }
 _KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
 _TYPE_TO_PB = {t: data_type_pb2.DataType.Value("DATA_TYPE_" + t.name) for t in DataType}
-_TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}
 _TABLE_KIND_TO_PB = {
     "table": schema_pb2.TABLE_KIND_TABLE,
     "view": schema_pb2.TABLE_KIND_VIEW,
@@ -92,18 +91,6 @@ _DIALECT_FROM_PB = {
 
 def kind_from_pb(value: int) -> ConnectionKind | None:
     return _KIND_FROM_PB.get(value)
-
-
-def kind_to_pb(kind: ConnectionKind) -> int:
-    return _KIND_TO_PB[kind]
-
-
-def data_type_to_pb(data_type: DataType) -> int:
-    return _TYPE_TO_PB[data_type]
-
-
-def data_type_from_pb(value: int) -> DataType:
-    return _TYPE_FROM_PB[value]
 
 
 # --------------------------------------------------------------------------- durations
@@ -426,11 +413,6 @@ def values_equal(a: Any, b: Any) -> bool:
 def columns_to_pb(columns: Sequence[ResultColumn]) -> list[result_pb2.ColumnMeta]:
     return [result_pb2.ColumnMeta(name=c.name, type=_TYPE_TO_PB[c.type], native_type=c.native_type or "")
             for c in columns]
-
-
-def columns_from_pb(columns: Iterable[result_pb2.ColumnMeta]) -> tuple[ResultColumn, ...]:
-    return tuple(ResultColumn(name=c.name, type=_TYPE_FROM_PB.get(c.type, DataType.OTHER), native_type=c.native_type)
-                 for c in columns)
 
 
 def _column_pb(c: ColumnInfo) -> schema_pb2.Column:

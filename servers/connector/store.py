@@ -48,10 +48,6 @@ class SecretBox:
                 reason="BAD_SECRETS_KEY",
             ) from exc
 
-    @property
-    def encrypts(self) -> bool:
-        return self._fernet is not None
-
     def seal(self, secret: str) -> str:
         if self._fernet is None:
             return "plain:" + secret

@@ -390,10 +390,6 @@ class EventNotifier:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    @property
-    def connected(self) -> bool:
-        return self._conn is not None and not self._conn.is_closed()
-
     @contextlib.contextmanager
     def subscribe(self) -> Iterator[asyncio.Event]:
         wake = asyncio.Event()

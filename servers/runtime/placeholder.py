@@ -1,8 +1,9 @@
 """Servicers for services whose issue has not landed yet.
 
-They start, report SERVING on health and show in reflection like any other service, and
-answer every RPC UNIMPLEMENTED with a message that says so, through the same error
-mapping as real failures (reason NOT_IMPLEMENTED_YET).
+They start and show in reflection like any other service, report NOT_SERVING on health
+(they serve nothing; `make up` shows them as "placeholder"), and answer every RPC
+UNIMPLEMENTED with a message that says so, through the same error mapping as real
+failures (reason NOT_IMPLEMENTED_YET).
 """
 
 from __future__ import annotations
@@ -34,4 +35,4 @@ def placeholder_binding(module: str, service: str, lands_with: str) -> ServiceBi
     )
     add = getattr(pb2_grpc, f"add_{service}Servicer_to_server")
     servicer = servicer_cls()
-    return ServiceBinding(descriptor.full_name, lambda server: add(servicer, server))
+    return ServiceBinding(descriptor.full_name, lambda server: add(servicer, server), placeholder=True)

@@ -15,7 +15,7 @@ import aiomysql
 import pymysql
 import pytest
 
-from servers.connector import demo_data
+from deploy.demo import data as demo_data
 from servers.connector.domain import (
     ConnectionKind,
     DataType,

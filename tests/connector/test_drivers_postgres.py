@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from servers.connector import demo_data
+from deploy.demo import data as demo_data
 from servers.connector.domain import (
     ConnectionKind,
     DataType,

@@ -392,6 +392,4 @@ async def test_register_demo_connections_is_idempotent(connector, settings, pg_d
             await connector.stub.DeleteConnection(pb.DeleteConnectionRequest(connection_id=cid, allow_missing=True))
     parser = argparse.ArgumentParser(prog="chatdb")
     add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["demo-data", "--skip-mysql", "--scale", "0.5", "--mongo-url", "mongodb://x"])
-    assert args.skip_mysql and args.scale == 0.5 and args.database == "chatdb_demo"
     assert parser.parse_args(["connections", "--kind", "mysql"]).kind == "mysql"

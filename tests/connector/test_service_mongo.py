@@ -10,7 +10,7 @@ import pytest
 from chatdb.connector.v1 import statement_pb2
 from mongomock_motor import AsyncMongoMockClient
 
-from servers.connector.demo_data import DemoSpec, load_mongo
+from deploy.demo.data import DemoSpec, load_mongo
 from servers.connector.domain import ConnectionKind
 from servers.connector.drivers import open_driver
 from servers.connector.drivers.mongo import MongoDriver

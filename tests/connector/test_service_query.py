@@ -17,8 +17,8 @@ import grpc
 import pytest
 from chatdb.connector.v1 import result_pb2, statement_pb2
 
+from deploy.demo.data import DemoSpec, load_mysql, load_postgres
 from servers.connector import convert
-from servers.connector.demo_data import DemoSpec, load_mysql, load_postgres
 from servers.connector.domain import ConnectionConfig, ConnectionKind, Json, SqlQuery
 from servers.connector.drivers import open_driver
 from servers.runtime.errors import PermissionDenied

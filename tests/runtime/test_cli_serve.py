@@ -1,6 +1,7 @@
-"""Every service starts with `chatdb serve`, reports SERVING, lists its services over
-reflection (seen by the real grpcurl), answers UNIMPLEMENTED until its issue lands, logs
-one JSON line per call, and exits cleanly on SIGTERM."""
+"""Every service starts with `chatdb serve`, reports SERVING (a placeholder, whose issue
+has not landed, NOT_SERVING), lists its services over reflection (seen by the real
+grpcurl), answers UNIMPLEMENTED until its issue lands, logs one JSON line per call, and
+exits cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -40,17 +41,17 @@ def grpcurl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=20)
 
 
-def wait_serving(address: str, proc: subprocess.Popen, timeout_s: float = 30) -> None:
+def wait_serving(address: str, proc: subprocess.Popen, timeout_s: float = 30, *, status: str = "SERVING") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             output = proc.stderr.read() if proc.stderr else "(see its log)"
             raise AssertionError(f"server exited with {proc.returncode}: {output}")
         out = grpcurl("-max-time", "2", address, "grpc.health.v1.Health/Check")
-        if '"SERVING"' in out.stdout:
+        if f'"{status}"' in out.stdout:
             return
         time.sleep(0.2)
-    raise AssertionError(f"{address} never reported SERVING")
+    raise AssertionError(f"{address} never reported {status}")
 
 
 @pytest.mark.parametrize("service", sorted(EXPECTED))
@@ -68,8 +69,12 @@ def test_chatdb_serve_answers_health_reflection_and_placeholders(service, settin
     )
     address = f"127.0.0.1:{port}"
     try:
-        wait_serving(address, proc)
         names, placeholder = EXPECTED[service]
+        wait_serving(address, proc, status="NOT_SERVING" if placeholder else "SERVING")
+        if placeholder:  # it answers but serves nothing, on every one of its services
+            for name in names:
+                out = grpcurl("-d", json.dumps({"service": name}), address, "grpc.health.v1.Health/Check")
+                assert '"NOT_SERVING"' in out.stdout, out
         listed = grpcurl(address, "list").stdout.split()
         assert sorted(listed) == sorted([*names, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"])
         described = grpcurl(address, "describe", names[0])

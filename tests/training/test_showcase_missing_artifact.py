@@ -13,7 +13,7 @@ from chatdb.connector.v1 import connection_pb2, connector_service_pb2, connector
 from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
 
 from deploy import showcase
-from servers.connector.demo_data import DemoSpec, load_postgres
+from deploy.demo.data import DemoSpec, load_postgres
 from tests.conftest import PG_ADMIN_DSN, drop_pg_database, pg_dsn_for
 
 pytestmark = pytest.mark.timeout(300)

@@ -45,10 +45,6 @@ def format_duration(value: timedelta) -> str:
     return f"{text}.{fraction:06d}" if fraction else text
 
 
-def unsupported(value: Any) -> Unsupported:
-    return Unsupported(render(value))
-
-
 def as_json(value: Any) -> Json:
     if isinstance(value, bytes | bytearray):
         value = bytes(value).decode("utf-8")

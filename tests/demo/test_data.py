@@ -1,4 +1,4 @@
-"""Tests for servers.connector.demo_data.
+"""Tests for deploy.demo.data.
 
 Real servers: PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and MariaDB/MySQL
 (127.0.0.1:3306, root, empty password); override with CHATDB_TEST_PG_DSN and
@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-from servers.connector import demo_data as dd
+from deploy.demo import data as dd
 
 PG_ADMIN_DSN = os.environ.get("CHATDB_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL = {

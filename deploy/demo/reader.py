@@ -55,7 +55,7 @@ async def ensure_reader_mysql(
     grant it SELECT on `database` only."""
     import aiomysql
 
-    from .demo_data import validate_identifier
+    from .data import validate_identifier
 
     db = "`" + validate_identifier(database) + "`"
     conn = await aiomysql.connect(host=host, port=int(port), user=admin_user, password=admin_password, autocommit=True)

@@ -9,7 +9,7 @@ import aiomysql
 import asyncpg
 import pytest
 
-from servers.connector.demo_reader import ensure_reader_mysql, ensure_reader_postgres
+from deploy.demo.reader import ensure_reader_mysql, ensure_reader_postgres
 from tests.conftest import PG_ADMIN_DSN
 
 
