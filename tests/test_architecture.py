@@ -1,4 +1,4 @@
-"""The house rules on imports (docs/HOUSE_RULES_IMPORTS.md), checked on the source.
+"""The house rules on imports (docs/ARCHITECTURE.md, "House rules"), checked on the source.
 
 Every .py under servers/, workers/, deploy/ and gateway/ is parsed with ast and every
 import statement is read, top-level or inside a function or an `if TYPE_CHECKING:`
