@@ -34,15 +34,14 @@ def queue_name(settings: Settings) -> str:
 async def startup(ctx: dict[str, Any]) -> None:
     """Shared resources of the job functions (arq's ctx): the job store, and channels to
     the registry and the connector."""
-    import asyncpg
-
+    from servers.runtime.pg import open_platform_pool
     from servers.training.store import JobStore
 
     from .clients import ConnectorClient, RegistryClient, open_channel
     from .heartbeat import HeartbeatThread
 
     settings: Settings = ctx["settings"]
-    ctx["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    ctx["pool"] = await open_platform_pool(settings, min_size=1, max_size=4)
     ctx["jobs"] = JobStore(ctx["pool"])
     ctx["heartbeats"] = HeartbeatThread(settings.database_url, ctx["worker_id"], settings.training_heartbeat_interval_s)
     ctx["heartbeats"].start()

@@ -7,12 +7,12 @@ import contextlib
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import asyncpg
 from arq import create_pool
 from arq.connections import RedisSettings
 from chatdb.training.v1 import training_service_pb2, training_service_pb2_grpc
 
 from servers.runtime.migrations import migrate_dsn
+from servers.runtime.pg import open_platform_pool
 from servers.runtime.server import ServiceBinding, bind
 from servers.runtime.settings import Settings
 from workers.main import queue_name
@@ -30,9 +30,7 @@ SERVICE_NAME = training_service_pb2.DESCRIPTOR.services_by_name["TrainingService
 
 async def open_core(settings: Settings, stack: AsyncExitStack) -> TrainingCore:
     await migrate_dsn(settings.database_url, "training", MIGRATIONS)
-    pool = await asyncpg.create_pool(
-        settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
-    )
+    pool = await open_platform_pool(settings)
     stack.push_async_callback(pool.close)
     redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings))
     stack.push_async_callback(redis.aclose)
