@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import grpc
 
+from servers.runtime.channels import open_channel
 from servers.runtime.settings import Settings
-from servers.runtime.tls import channel_credentials
 
 DEMO_CONNECTIONS = ("demo-postgres", "demo-mysql")
 
@@ -108,8 +108,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _channel(address: str, settings: Settings) -> grpc.aio.Channel:
-    creds = channel_credentials(settings)
-    return grpc.aio.secure_channel(address, creds) if creds else grpc.aio.insecure_channel(address)
+    return open_channel(settings, address=address)
 
 
 def _connections(args: argparse.Namespace) -> int:

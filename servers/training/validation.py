@@ -80,10 +80,11 @@ class SpecValidator:
             await self._connector[0].close()
 
     def _connector_client(self):
-        from workers.clients import ConnectorClient, open_channel
+        from servers.runtime.channels import open_channel
+        from workers.clients import ConnectorClient
 
         if self._connector is None:
-            channel = open_channel(self.settings, "connector")
+            channel = open_channel(self.settings, "connector", map_errors=True)
             self._connector = (channel, ConnectorClient(channel))
         return self._connector[1]
 
