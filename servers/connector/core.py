@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from servers.runtime import names
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -87,7 +88,7 @@ log = logging.getLogger("chatdb.connector")
 
 T = TypeVar("T")
 
-CONNECTION_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+CONNECTION_ID = names.NAME
 MAX_DISPLAY_NAME = 128
 MAX_REQUEST_ID = 128
 MAX_POOL_SIZE = 100

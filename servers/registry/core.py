@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from servers.runtime import paging
+from servers.runtime import names, paging
 from servers.runtime.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+NAME = names.NAME
 FORMAT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 PRODUCTION = "production"
 DATATYPES = frozenset(

@@ -10,10 +10,10 @@ target's type or an empty dataset all come back at once as INVALID_ARGUMENT.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from servers.runtime import names
 from servers.runtime.errors import ChatDBError, FieldViolation, InvalidArgument
 from servers.runtime.settings import Settings
 from workers.ml_engine.datasets import from_records, load_csv
@@ -23,7 +23,7 @@ from workers.ml_engine.validation import validate as validate_for_dataset
 from .domain import TASKS, JobSpec
 
 PREFIX = "training_job."
-_MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_MODEL_NAME = names.NAME
 # Longer than any file name the data directory can hold (NAME_MAX is 255 bytes).
 MAX_CSV_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
