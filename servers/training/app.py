@@ -13,6 +13,7 @@ from chatdb.training.v1 import training_service_pb2, training_service_pb2_grpc
 
 from servers.runtime.migrations import migrate_dsn
 from servers.runtime.pg import open_platform_pool
+from servers.runtime.redis_errors import redis_errors
 from servers.runtime.server import ServiceBinding, bind
 from servers.runtime.settings import Settings
 from workers.main import queue_name
@@ -32,7 +33,8 @@ async def open_core(settings: Settings, stack: AsyncExitStack) -> TrainingCore:
     await migrate_dsn(settings.database_url, "training", MIGRATIONS)
     pool = await open_platform_pool(settings)
     stack.push_async_callback(pool.close)
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings))
+    with redis_errors("job queue"):
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings))
     stack.push_async_callback(redis.aclose)
     events = JobEvents(settings.database_url)
     await events.start()
