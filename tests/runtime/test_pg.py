@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -43,9 +45,16 @@ async def test_connection_killed_mid_use_is_unavailable():
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
         pid = conn.get_server_pid()
+
+        async def use() -> None:
+            with platform_errors():
+                await conn.fetchval("SELECT pg_sleep(10)")
+
+        running = asyncio.create_task(use())
+        await asyncio.sleep(0.3)  # the query is running on the server
         await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        with pytest.raises(Unavailable) as err, platform_errors():
-            await conn.fetchval("SELECT 1")
+        with pytest.raises(Unavailable) as err:
+            await asyncio.wait_for(running, 10)
         assert err.value.reason == PLATFORM_DATABASE_UNAVAILABLE
         assert err.value.message == "the platform database is unavailable; retry later"
         # Once closed, the connection answers with an InterfaceError: the same outage.
