@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from servers.runtime.migrations import migrate_dsn
+from servers.runtime.paging import page_tokens
 from servers.runtime.pg import open_platform_pool
 from servers.runtime.server import ServiceBinding
 from servers.runtime.settings import Settings
@@ -40,6 +41,7 @@ async def open_registry(settings: Settings, stack: AsyncExitStack) -> Registry:
         notifier,
         download_chunk_bytes=settings.registry_download_chunk_bytes,
         watch_poll_s=settings.registry_watch_poll_s,
+        page_tokens=page_tokens(settings),
     )
 
 

@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 from chatdb.training.v1 import training_service_pb2, training_service_pb2_grpc
 
 from servers.runtime.migrations import migrate_dsn
+from servers.runtime.paging import page_tokens
 from servers.runtime.pg import open_platform_pool
 from servers.runtime.redis_errors import redis_errors
 from servers.runtime.server import ServiceBinding, bind
@@ -51,6 +52,7 @@ async def open_core(settings: Settings, stack: AsyncExitStack) -> TrainingCore:
             heartbeat_stale_s=settings.training_heartbeat_stale_s,
             lost_queue_after_s=settings.training_lost_queue_after_s,
         ),
+        page_tokens=page_tokens(settings),
     )
 
 
