@@ -31,23 +31,23 @@ def default_worker_id() -> str:
 async def startup(ctx: dict[str, Any]) -> None:
     """Shared resources of the job functions (arq's ctx): the job store, and channels to
     the registry and the connector."""
-    import asyncpg
-
-    from servers.contracts.clients import ConnectorClient, RegistryClient, open_channel
+    from servers.contracts.clients import ConnectorClient, RegistryClient
+    from servers.runtime.channels import open_channel
+    from servers.runtime.pg import open_platform_pool
     from servers.training.store import JobStore
 
     from .heartbeat import HeartbeatThread
 
     settings: Settings = ctx["settings"]
-    ctx["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    ctx["pool"] = await open_platform_pool(settings, min_size=1, max_size=4)
     ctx["jobs"] = JobStore(ctx["pool"])
     ctx["heartbeats"] = HeartbeatThread(settings.database_url, ctx["worker_id"], settings.training_heartbeat_interval_s)
     ctx["heartbeats"].start()
-    ctx["registry_channel"] = open_channel(settings, "registry")
+    ctx["registry_channel"] = open_channel(settings, "registry", map_errors=True)
     ctx["registry"] = RegistryClient(
         ctx["registry_channel"], address=f"{settings.host}:{settings.registry_port}", retry_s=settings.training_registry_retry_s
     )
-    ctx["connector_channel"] = open_channel(settings, "connector")
+    ctx["connector_channel"] = open_channel(settings, "connector", map_errors=True)
     ctx["connector"] = ConnectorClient(ctx["connector_channel"])
     # Trainings run in children forked from a server that has the ML stack imported
     # already: a child then starts in milliseconds instead of seconds.

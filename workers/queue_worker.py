@@ -34,13 +34,12 @@ from typing import Any
 from arq import Worker
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from servers.runtime.redis_errors import REDIS_DOWN
 
 log = logging.getLogger("chatdb.worker.queue")
 
-# What "Redis is unreachable" looks like from redis-py (TimeoutError covers asyncio's).
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+# REDIS_DOWN: what "Redis is unreachable" looks like from redis-py (runtime.redis_errors).
 FIRST_BACKOFF_S = 0.2
 
 OnRedisState = Callable[[bool], Awaitable[None]]

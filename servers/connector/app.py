@@ -8,11 +8,10 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import asyncpg
 from chatdb.connector.v1 import connector_service_pb2_grpc
 
-from servers.runtime.errors import Unavailable
 from servers.runtime.migrations import migrate_dsn
+from servers.runtime.pg import open_platform_pool
 from servers.runtime.server import ServiceBinding, bind
 from servers.runtime.settings import Settings
 
@@ -34,12 +33,7 @@ async def build_core(
     """The core on a migrated platform database; `opener` makes drivers (tests swap in
     one that serves MongoDB from mongomock)."""
     await migrate_dsn(settings.database_url, "connector", MIGRATIONS)
-    try:
-        pool = await asyncpg.create_pool(
-            settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
-        )
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise Unavailable(f"platform database unreachable: {exc}") from exc
+    pool = await open_platform_pool(settings)
     stack.push_async_callback(pool.close)
     key = settings.connector_secrets_key
     store = ConnectionStore(pool, SecretBox(key.get_secret_value() if key else None))

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import grpc
 
+from servers.runtime.channels import open_channel
 from servers.runtime.settings import Settings
-from servers.runtime.tls import channel_credentials
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +29,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _channel(address: str, settings: Settings) -> grpc.aio.Channel:
-    creds = channel_credentials(settings)
-    return grpc.aio.secure_channel(address, creds) if creds else grpc.aio.insecure_channel(address)
+    return open_channel(settings, address=address)
 
 
 def _connections(args: argparse.Namespace) -> int:

@@ -19,13 +19,9 @@ tokens then do not survive a restart or cross replicas (the client starts over).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import dataclasses
 import hashlib
-import hmac
-import json
 import logging
 import re
 import secrets
@@ -34,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from servers.runtime import names, paging
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -87,7 +84,7 @@ log = logging.getLogger("chatdb.connector")
 
 T = TypeVar("T")
 
-CONNECTION_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+CONNECTION_ID = names.NAME
 MAX_DISPLAY_NAME = 128
 MAX_REQUEST_ID = 128
 MAX_POOL_SIZE = 100
@@ -100,45 +97,15 @@ _DIALECTS = {ConnectionKind.POSTGRES: Dialect.POSTGRES, ConnectionKind.MYSQL: Di
 # --------------------------------------------------------------------------- tokens
 
 
-class PageTokens:
-    """Signs and verifies opaque page tokens (see the module docstring)."""
-
-    VERSION = 1
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def _sign(self, body: dict[str, Any]) -> str:
-        raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-        mac = hmac.new(self._key, raw, hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(mac + raw).rstrip(b"=").decode()
-
-    def _open(self, token: str, purpose: str) -> dict[str, Any]:
-        bad = InvalidArgument(
-            "page_token is not a token this service issued for this call; pass next_page_token "
-            "unchanged, or omit it to start over",
-            field="page_token", reason="INVALID_PAGE_TOKEN",
-        )
-        try:
-            blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (binascii.Error, ValueError):
-            raise bad from None
-        mac, raw = blob[:16], blob[16:]
-        if len(mac) < 16 or not hmac.compare_digest(mac, hmac.new(self._key, raw, hashlib.sha256).digest()[:16]):
-            raise bad
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise bad from None
-        if not isinstance(body, dict) or body.get("v") != self.VERSION or body.get("p") != purpose:
-            raise bad
-        return body
+class PageTokens(paging.PageTokens):
+    """The connector's two token bodies in the runtime's one signed format (see the
+    module docstring and runtime/paging.py)."""
 
     def query_token(self, connection_id: str, digest: str, offset: int) -> str:
-        return self._sign({"v": self.VERSION, "p": "q", "c": connection_id, "h": digest, "o": offset})
+        return self.issue("q", {"c": connection_id, "h": digest, "o": offset})
 
     def read_query_token(self, token: str, connection_id: str, digest: str) -> int:
-        body = self._open(token, "q")
+        body = self.open(token, "q")
         if body.get("c") != connection_id:
             raise InvalidArgument(
                 f"page_token was issued for connection {body.get('c')!r}, not {connection_id!r}",
@@ -156,10 +123,10 @@ class PageTokens:
         return offset
 
     def list_token(self, after: str, kind: ConnectionKind | None) -> str:
-        return self._sign({"v": self.VERSION, "p": "l", "a": after, "k": kind.value if kind else ""})
+        return self.issue("l", {"a": after, "k": kind.value if kind else ""})
 
     def read_list_token(self, token: str, kind: ConnectionKind | None) -> str:
-        body = self._open(token, "l")
+        body = self.open(token, "l")
         if body.get("k") != (kind.value if kind else ""):
             raise InvalidArgument(
                 "page_token was issued for a list with another kind filter",

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import asyncpg
 from cryptography.fernet import Fernet, InvalidToken
 
-from servers.runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from servers.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+from servers.runtime.pg import platform_errors
 
 from .domain import ConnectionKind
 from .model import Connection, ConnectionOptions
@@ -123,14 +124,9 @@ class ConnectionStore:
         )
 
     async def _run(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        try:
+        with platform_errors():
             async with self._pool.acquire() as conn:
                 return await op(conn)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.CannotConnectNowError) as exc:
-            log.warning("platform database unavailable", extra={"error": str(exc)})
-            raise Unavailable("the connector's platform database is unavailable; retry later",
-                              reason="PLATFORM_DB_UNAVAILABLE") from exc
 
     async def insert(self, connection: Connection, request_id: str | None) -> Connection | None:
         """Store a new connection. ALREADY_EXISTS when the id is taken; None when

@@ -23,33 +23,17 @@ from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
 from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb2
 
 from servers.contracts.cells import cell_to_value
-from servers.runtime.errors import NotFound, Unavailable
-from servers.runtime.settings import Settings
+from servers.runtime.channels import MAX_RECONNECT_BACKOFF_MS, as_domain_error
+from servers.runtime.errors import DeadlineExceeded, NotFound, Unavailable
 from servers.runtime.status import error_from_rpc_error
-from servers.runtime.tls import channel_credentials
 
 log = logging.getLogger("chatdb.worker.clients")
 
 CHUNK_BYTES = 256 * 1024
-RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+RETRYABLE = (Unavailable, DeadlineExceeded)
 FIRST_BACKOFF_S = 0.5
-MAX_BACKOFF_S = 5.0
+MAX_BACKOFF_S = MAX_RECONNECT_BACKOFF_MS / 1000  # the channel reconnects at least as often
 T = TypeVar("T")
-
-
-def open_channel(settings: Settings, service: str) -> grpc.aio.Channel:
-    address = f"{settings.host}:{settings.port_of(service)}"
-    creds = channel_credentials(settings)
-    options = [
-        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
-        ("grpc.max_send_message_length", settings.max_send_message_bytes),
-        # gRPC's default reconnect backoff grows to 120 s: a service back after 30 s would
-        # then wait for the channel's next try. Capped, a retry finds it within seconds.
-        ("grpc.initial_reconnect_backoff_ms", 500),
-        ("grpc.min_reconnect_backoff_ms", 500),
-        ("grpc.max_reconnect_backoff_ms", int(MAX_BACKOFF_S * 1000)),
-    ]
-    return grpc.aio.secure_channel(address, creds, options) if creds else grpc.aio.insecure_channel(address, options)
 
 
 class RegistryClient:
@@ -66,19 +50,22 @@ class RegistryClient:
         while True:
             try:
                 result = await call()
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE:
-                    raise error_from_rpc_error(exc) from None
+            except (grpc.aio.AioRpcError, *RETRYABLE) as exc:
+                # Domain errors from a channel with the runtime's interceptor (the worker's),
+                # AioRpcError from a plain one.
+                error = as_domain_error(exc)
+                if not isinstance(error, RETRYABLE):
+                    raise error from None
                 now = time.monotonic()
                 if first_failure is None:
                     first_failure = now
                     log.warning("registry unreachable; retrying", extra={
-                        "call": what, "registry": self.address, "code": exc.code().name, "retry_s": self.retry_s})
+                        "call": what, "registry": self.address, "code": error.code.name, "retry_s": self.retry_s})
                 waited = now - first_failure
                 if waited >= self.retry_s:
                     raise Unavailable(
                         f"the model registry at {self.address} was unreachable for {waited:.0f} s ({what}: "
-                        f"{exc.code().name}); the job can be retried",
+                        f"{error.code.name}); the job can be retried",
                         reason="REGISTRY_UNREACHABLE",
                         metadata={"registry": self.address, "call": what},
                     ) from None

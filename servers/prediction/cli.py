@@ -28,8 +28,8 @@ from chatdb.prediction.v1 import prediction_service_pb2_grpc as pb_grpc
 from google.protobuf import json_format, struct_pb2
 
 from servers.cli_support import CliError, print_rpc_error
+from servers.runtime.channels import open_channel
 from servers.runtime.settings import Settings
-from servers.runtime.tls import channel_credentials
 
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
@@ -119,10 +119,7 @@ def format_prediction(prediction: prediction_pb2.Prediction, as_json: bool) -> s
 async def _predict(args: argparse.Namespace) -> int:
     settings = Settings()
     address = f"{settings.host}:{settings.prediction_port}"
-    creds = channel_credentials(settings)
-    options = [("grpc.max_receive_message_length", settings.max_receive_message_bytes),
-               ("grpc.max_send_message_length", settings.max_send_message_bytes)]
-    channel = grpc.aio.secure_channel(address, creds, options) if creds else grpc.aio.insecure_channel(address, options)
+    channel = open_channel(settings, address=address)
     async with channel:
         stub = pb_grpc.PredictionServiceStub(channel)
         try:

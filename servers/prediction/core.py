@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from servers.runtime import names
 from servers.runtime.errors import ChatDBError, InvalidArgument
 
 from .domain import (
@@ -34,7 +35,7 @@ from .domain import (
 from .models import LoadedModel, ModelManager
 
 _VERSION = re.compile(r"^[0-9]+$")
-_ALIAS = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_ALIAS = names.NAME
 
 
 @dataclass(frozen=True)

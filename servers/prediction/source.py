@@ -14,10 +14,10 @@ from chatdb.registry.v1 import model_event_pb2, model_version_pb2
 from chatdb.registry.v1 import model_registry_service_pb2 as reg
 from chatdb.registry.v1 import model_registry_service_pb2_grpc as reg_grpc
 
+from servers.runtime.channels import open_channel
 from servers.runtime.errors import NotFound, Unavailable
 from servers.runtime.settings import Settings
 from servers.runtime.status import error_from_rpc_error
-from servers.runtime.tls import channel_credentials
 
 from .domain import Artifact, EventType, ModelEvent
 
@@ -29,13 +29,7 @@ _EVENTS = {
 
 
 def open_registry_channel(settings: Settings) -> grpc.aio.Channel:
-    address = f"{settings.host}:{settings.registry_port}"
-    options = [
-        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
-        ("grpc.max_send_message_length", settings.max_send_message_bytes),
-    ]
-    creds = channel_credentials(settings)
-    return grpc.aio.secure_channel(address, creds, options) if creds else grpc.aio.insecure_channel(address, options)
+    return open_channel(settings, "registry", map_errors=True)
 
 
 def event_from_proto(message: model_event_pb2.ModelEvent) -> ModelEvent | None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import asyncpg
-
-from servers.runtime.errors import Unavailable
 from servers.runtime.migrations import migrate_dsn
+from servers.runtime.paging import page_tokens
+from servers.runtime.pg import open_platform_pool
 from servers.runtime.server import ServiceBinding
 from servers.runtime.settings import Settings
 
@@ -27,14 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def open_registry(settings: Settings, stack: AsyncExitStack) -> Registry:
     """Migrate the platform database and build the registry core on `stack`."""
     await migrate_dsn(settings.database_url, "registry", MIGRATIONS)
-    try:
-        pool = await asyncpg.create_pool(
-            settings.database_url,
-            min_size=settings.database_pool_min,
-            max_size=settings.database_pool_max,
-        )
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise Unavailable(f"platform database unreachable: {exc}") from exc
+    pool = await open_platform_pool(settings)
     stack.push_async_callback(pool.close)
 
     notifier = EventNotifier(settings.database_url)
@@ -49,6 +41,7 @@ async def open_registry(settings: Settings, stack: AsyncExitStack) -> Registry:
         notifier,
         download_chunk_bytes=settings.registry_download_chunk_bytes,
         watch_poll_s=settings.registry_watch_poll_s,
+        page_tokens=page_tokens(settings),
     )
 
 

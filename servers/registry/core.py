@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
-from servers.runtime import paging
+from servers.runtime import names, paging
 from servers.runtime.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .store import EventNotifier, RegistryStore
 
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+NAME = names.NAME
 FORMAT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 PRODUCTION = "production"
 DATATYPES = frozenset(
@@ -79,18 +79,19 @@ def _query_digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def encode_page_token(after: str | int, query: str) -> str:
-    """Opaque AIP-158 token: the last key of the page, bound to a digest of the filters."""
-    return paging.encode_token({"a": after, "q": query})
+def encode_page_token(tokens: paging.PageTokens, after: str | int, query: str) -> str:
+    """Signed AIP-158 token (runtime.paging): the last key of the page, bound to a digest
+    of the filters."""
+    return tokens.issue("registry", {"a": after, "q": query})
 
 
-def decode_page_token(token: str, query: str, key_type: type) -> str | int | None:
-    data = paging.decode_token(token, bound_to={"q": query})
+def decode_page_token(tokens: paging.PageTokens, token: str, query: str, key_type: type) -> str | int | None:
+    data = tokens.open_optional(token, "registry", bound_to={"q": query})
     if data is None:
         return None
     after = data.get("a")
     if not isinstance(after, key_type) or isinstance(after, bool):
-        raise InvalidArgument("is not a page token this service issued", field="page_token")
+        raise paging.invalid_token()
     return after
 
 
@@ -173,6 +174,7 @@ class Registry:
         download_chunk_bytes: int = DEFAULT_READ_CHUNK_BYTES,
         watch_poll_s: float = 1.0,
         watch_batch: int = 500,
+        page_tokens: paging.PageTokens | None = None,
     ) -> None:
         if not 0 < download_chunk_bytes <= MAX_CHUNK_BYTES:
             raise ValueError(f"download_chunk_bytes must be between 1 and {MAX_CHUNK_BYTES}")
@@ -183,6 +185,7 @@ class Registry:
         self._watch_poll_s = watch_poll_s
         self._watch_batch = watch_batch
         self._drain = asyncio.Event()
+        self._tokens = page_tokens or paging.PageTokens(paging.key_from(None))
 
     def end_watches(self) -> None:
         """Let every watch stream finish within one poll interval (the server is
@@ -197,11 +200,11 @@ class Registry:
     async def list_models(self, page_size: int = 0, page_token: str = "", name_prefix: str = "") -> Page[Model]:
         limit = _page_size(page_size)
         query = _query_digest("models", name_prefix)
-        after = decode_page_token(page_token, query, str)
+        after = decode_page_token(self._tokens, page_token, query, str)
         models = await self._store.list_models(after=after, name_prefix=name_prefix, limit=limit + 1)
         more = len(models) > limit
         models = models[:limit]
-        token = encode_page_token(models[-1].name, query) if more else ""
+        token = encode_page_token(self._tokens, models[-1].name, query) if more else ""
         return Page(models, token)
 
     async def get_model(self, name: str) -> Model:
@@ -217,13 +220,13 @@ class Registry:
         _check_name(model, "model", "model name")
         limit = _page_size(page_size)
         query = _query_digest("versions", model, state.value if state else None)
-        before = decode_page_token(page_token, query, int)
+        before = decode_page_token(self._tokens, page_token, query, int)
         if await self._store.get_model(model) is None:
             raise _not_found_model(model)
         versions = await self._store.list_versions(model, before=before, state=state, limit=limit + 1)
         more = len(versions) > limit
         versions = versions[:limit]
-        token = encode_page_token(versions[-1].version, query) if more else ""
+        token = encode_page_token(self._tokens, versions[-1].version, query) if more else ""
         return Page(versions, token)
 
     async def get_version(self, model: str, version: int) -> ModelVersion:

@@ -42,7 +42,8 @@ from typing import Any
 
 import asyncpg
 
-from servers.runtime.errors import Aborted, DeadlineExceeded, InvalidArgument, Unavailable
+from servers.runtime.errors import Aborted, DeadlineExceeded, InvalidArgument
+from servers.runtime.pg import platform_errors
 
 from .domain import (
     Artifact,
@@ -78,23 +79,17 @@ _EVENT_COLUMNS = "sequence, type, model, version, alias, previous_version, event
 
 @contextlib.contextmanager
 def _translating() -> Iterator[None]:
-    """Driver errors → domain errors, at the store's boundary."""
-    try:
-        yield
-    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-        raise Aborted(f"registry transaction conflicted, retry: {exc}", reason="TRANSACTION_CONFLICT") from exc
-    except asyncpg.QueryCanceledError as exc:
-        raise DeadlineExceeded("registry query took too long", reason="QUERY_CANCELLED") from exc
-    except asyncpg.DataError as exc:
-        raise InvalidArgument(f"a value cannot be stored: {exc}") from exc
-    except (
-        OSError,
-        TimeoutError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.OperatorInterventionError,
-        asyncpg.InterfaceError,
-    ) as exc:
-        raise Unavailable("the registry database is unavailable", reason="DATABASE_UNAVAILABLE") from exc
+    """Driver errors → domain errors, at the store's boundary (connection loss through
+    the runtime's one translation: PLATFORM_DATABASE_UNAVAILABLE)."""
+    with platform_errors():
+        try:
+            yield
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            raise Aborted(f"registry transaction conflicted, retry: {exc}", reason="TRANSACTION_CONFLICT") from exc
+        except asyncpg.QueryCanceledError as exc:
+            raise DeadlineExceeded("registry query took too long", reason="QUERY_CANCELLED") from exc
+        except asyncpg.DataError as exc:
+            raise InvalidArgument(f"a value cannot be stored: {exc}") from exc
 
 
 # --- row mapping -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from .errors import FailedPrecondition, Unavailable
+from .pg import PLATFORM_DATABASE_UNAVAILABLE
 
 log = logging.getLogger("chatdb.migrations")
 
@@ -61,7 +62,7 @@ async def ensure_database(dsn: str) -> None:
     try:
         conn = await asyncpg.connect(admin)
     except (OSError, asyncpg.PostgresError) as exc:
-        raise Unavailable(f"platform database unreachable: {exc}") from exc
+        raise Unavailable(f"platform database unreachable: {exc}", reason=PLATFORM_DATABASE_UNAVAILABLE) from exc
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return

@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     connector_max_stream_batch_size: int = Field(10000, description="Connector: largest StreamQuery batch_size; larger requests are capped to it.")
     connector_max_rows: int = Field(100_000, description="Connector: default row cap of a connection (most rows one query returns over all pages).")
     connector_row_cap: int = Field(10_000_000, description="Connector: hard upper bound of any connection's max_rows.")
+    page_token_key: SecretStr | None = Field(None, description="HMAC key signing list page tokens (ListModels, ListModelVersions, ListTrainingJobs); unset = derived from CHATDB_DATABASE_URL, so every replica on one platform database accepts them and they survive restarts.")
     connector_page_token_key: SecretStr | None = Field(None, description="Connector: HMAC key signing ExecuteQuery/ListConnections page tokens; unset = random per process (tokens then die with the process and differ between replicas).")
     connector_secrets_key: SecretStr | None = Field(None, description="Connector: Fernet key (urlsafe base64, 32 bytes) encrypting stored connection secrets at rest; unset = stored in clear in the platform database.")
     connector_demo_postgres_dsn: str = Field("postgresql://chatdb_reader:chatdb_reader@127.0.0.1:5432/chatdb_demo", description="Connector: DSN `make up` registers as connection demo-postgres; `chatdb demo-data` makes its user SELECT-only on the demo database.")

@@ -7,13 +7,15 @@ import contextlib
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import asyncpg
 from arq import create_pool
 from arq.connections import RedisSettings
 from chatdb.training.v1 import training_service_pb2, training_service_pb2_grpc
 
 from servers.contracts.queue import queue_name
 from servers.runtime.migrations import migrate_dsn
+from servers.runtime.paging import page_tokens
+from servers.runtime.pg import open_platform_pool
+from servers.runtime.redis_errors import redis_errors
 from servers.runtime.server import ServiceBinding, bind
 from servers.runtime.settings import Settings
 
@@ -30,11 +32,10 @@ SERVICE_NAME = training_service_pb2.DESCRIPTOR.services_by_name["TrainingService
 
 async def open_core(settings: Settings, stack: AsyncExitStack) -> TrainingCore:
     await migrate_dsn(settings.database_url, "training", MIGRATIONS)
-    pool = await asyncpg.create_pool(
-        settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
-    )
+    pool = await open_platform_pool(settings)
     stack.push_async_callback(pool.close)
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings))
+    with redis_errors("job queue"):
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings))
     stack.push_async_callback(redis.aclose)
     events = JobEvents(settings.database_url)
     await events.start()
@@ -51,6 +52,7 @@ async def open_core(settings: Settings, stack: AsyncExitStack) -> TrainingCore:
             heartbeat_stale_s=settings.training_heartbeat_stale_s,
             lost_queue_after_s=settings.training_lost_queue_after_s,
         ),
+        page_tokens=page_tokens(settings),
     )
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from servers.runtime.paging import decode_token, encode_token, page_size
+from servers.runtime.paging import PageTokens, invalid_token, key_from, page_size
 
 from .domain import Job, JobSpec, JobState
 from .events import JobEvents
@@ -35,8 +35,10 @@ class CoreOptions:
 
 class TrainingCore:
     def __init__(
-        self, store: JobStore, queue: JobQueue, events: JobEvents, validate: Validator, options: CoreOptions
+        self, store: JobStore, queue: JobQueue, events: JobEvents, validate: Validator, options: CoreOptions,
+        *, page_tokens: PageTokens | None = None,
     ) -> None:
+        self.page_tokens = page_tokens or PageTokens(key_from(None))
         self.store = store
         self.queue = queue
         self.events = events
@@ -69,14 +71,16 @@ class TrainingCore:
     ) -> tuple[list[Job], str]:
         limit = page_size(requested_page_size)
         bound = {"state": state.value if state else None, "model": model_name}
-        token = decode_token(page_token, bound_to=bound)
-        after = (token["t"], token["id"]) if token else None
+        token = self.page_tokens.open_optional(page_token, "training-jobs", bound_to=bound)
+        after = (token.get("t"), token.get("id")) if token else None
+        if after is not None and not all(isinstance(part, str) for part in after):
+            raise invalid_token()
         jobs = await self.store.list(limit=limit + 1, after=after, state=state, model_name=model_name)
         next_token = ""
         if len(jobs) > limit:
             jobs = jobs[:limit]
             last = jobs[-1]
-            next_token = encode_token({**bound, "t": last.create_time.isoformat(), "id": last.job_id})
+            next_token = self.page_tokens.issue("training-jobs", {**bound, "t": last.create_time.isoformat(), "id": last.job_id})
         return jobs, next_token
 
     async def cancel(self, job_id: str) -> Job:

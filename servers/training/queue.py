@@ -10,7 +10,7 @@ from __future__ import annotations
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 
-from servers.runtime.errors import Unavailable
+from servers.runtime.redis_errors import redis_errors
 
 TRAIN_FUNCTION = "run_training_job"
 
@@ -25,14 +25,13 @@ class JobQueue:
         self.queue_name = queue_name
 
     async def enqueue(self, job_id: str, attempt: int) -> None:
-        try:
+        with redis_errors("job queue"):
             await self.redis.enqueue_job(
                 TRAIN_FUNCTION, job_id, _job_id=arq_job_id(job_id, attempt), _queue_name=self.queue_name
             )
-        except OSError as exc:
-            raise Unavailable(f"job queue unavailable: {exc}") from exc
 
     async def present(self, job_id: str, attempt: int) -> bool:
         """Whether the attempt is still waiting in, or running from, the queue."""
         arq_id = arq_job_id(job_id, attempt)
-        return bool(await self.redis.exists(job_key_prefix + arq_id, in_progress_key_prefix + arq_id))
+        with redis_errors("job queue"):
+            return bool(await self.redis.exists(job_key_prefix + arq_id, in_progress_key_prefix + arq_id))

@@ -7,14 +7,14 @@ matches does the change, the other sees no row and backs off.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from servers.runtime.errors import FailedPrecondition, NotFound, Unavailable
+from servers.runtime.errors import FailedPrecondition, NotFound
+from servers.runtime.pg import platform_errors
 
 from .domain import Job, JobSpec, JobState
 
@@ -23,13 +23,8 @@ _COLUMNS = """job_id, request_id, spec, state, fraction, stage, message, metrics
     update_time, start_time, end_time"""
 
 
-@contextlib.contextmanager
-def _database_errors():
-    """The platform database going away is UNAVAILABLE to callers, not INTERNAL."""
-    try:
-        yield
-    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError) as exc:
-        raise Unavailable(f"platform database unavailable: {exc}") from exc
+# The platform database going away is UNAVAILABLE to callers, not INTERNAL.
+_database_errors = platform_errors
 
 
 def _job(row: asyncpg.Record) -> Job:

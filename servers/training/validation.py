@@ -10,20 +10,20 @@ target's type or an empty dataset all come back at once as INVALID_ARGUMENT.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from servers.contracts.ml.datasets import from_records, load_csv
 from servers.contracts.ml.spec import Task, TrainingSpec
 from servers.contracts.ml.validation import validate as validate_for_dataset
+from servers.runtime import names
 from servers.runtime.errors import ChatDBError, FieldViolation, InvalidArgument
 from servers.runtime.settings import Settings
 
 from .domain import TASKS, JobSpec
 
 PREFIX = "training_job."
-_MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_MODEL_NAME = names.NAME
 # Longer than any file name the data directory can hold (NAME_MAX is 255 bytes).
 MAX_CSV_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
@@ -80,10 +80,11 @@ class SpecValidator:
             await self._connector[0].close()
 
     def _connector_client(self):
-        from servers.contracts.clients import ConnectorClient, open_channel
+        from servers.contracts.clients import ConnectorClient
+        from servers.runtime.channels import open_channel
 
         if self._connector is None:
-            channel = open_channel(self.settings, "connector")
+            channel = open_channel(self.settings, "connector", map_errors=True)
             self._connector = (channel, ConnectorClient(channel))
         return self._connector[1]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from servers.runtime import names
 from servers.runtime.errors import FieldViolation, InvalidArgument
 
 from .algorithms import ALGORITHMS, Algorithm, check_hyperparameters, get_algorithm
@@ -25,7 +25,7 @@ from .spec import RESERVED_NAMES, Task, TrainingSpec
 
 # The registry's model names (servers/registry/core.py): checked here so a job does not
 # train for an hour and then fail to register.
-MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+MODEL_NAME = names.NAME
 MAX_TEST_FRACTION = 0.9
 # A float target "looks continuous" for classification beyond this many distinct values
 # when they are also more than this share of the rows.

@@ -1,0 +1,160 @@
+"""Client channels from one ChatDB service (or CLI) to another, built once.
+
+`open_channel()` reads the address, the TLS settings (tls.channel_credentials: TLS, or
+mTLS with a client certificate) and the message size limits from Settings, and caps
+gRPC's reconnect backoff (its default grows to 120 s: a service back after 30 s would
+wait for the channel's next try; capped, a retry finds it within seconds).
+
+With `map_errors=True` the channel carries error_mapping_interceptors(): a failed call raises
+the runtime's domain error (errors.NotFound, errors.Unavailable, … with the reason,
+metadata and field violations the other service sent) instead of grpc.aio.AioRpcError,
+so a server calling a server passes on what it was told with the same code. CLIs keep
+plain channels: they print the AioRpcError's status themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+
+from .errors import ChatDBError
+from .settings import Settings
+from .status import error_from_rpc_error
+from .tls import channel_credentials
+
+RECONNECT_BACKOFF_MS = 500
+MAX_RECONNECT_BACKOFF_MS = 5000
+
+
+def address_of(settings: Settings, service: str) -> str:
+    return f"{settings.host}:{settings.port_of(service)}"
+
+
+def channel_options(settings: Settings) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        ("grpc.max_send_message_length", settings.max_send_message_bytes),
+        ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+        ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
+    ]
+
+
+def open_channel(
+    settings: Settings,
+    service: str | None = None,
+    *,
+    address: str | None = None,
+    map_errors: bool = False,
+) -> grpc.aio.Channel:
+    """A channel to `service` (its configured port on settings.host) or to `address`."""
+    if address is None:
+        if service is None:
+            raise ValueError("open_channel needs a service or an address")
+        address = address_of(settings, service)
+    creds = channel_credentials(settings)
+    options = channel_options(settings)
+    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = error_mapping_interceptors() if map_errors else None
+    if creds is not None:
+        return grpc.aio.secure_channel(address, creds, options, interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options, interceptors=interceptors)
+
+
+def as_domain_error(exc: BaseException) -> ChatDBError:
+    """A failed call as a domain error, whether or not its channel mapped it already."""
+    if isinstance(exc, ChatDBError):
+        return exc
+    if isinstance(exc, grpc.RpcError):
+        return error_from_rpc_error(exc)
+    raise TypeError(f"not a call failure: {exc!r}")
+
+
+async def _mapped(responses: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    try:
+        async for message in responses:
+            yield message
+    except grpc.aio.AioRpcError as exc:
+        raise error_from_rpc_error(exc) from None
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        call = await continuation(client_call_details, request)
+        try:
+            return await call
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc_error(exc) from None
+
+
+class _MappedStreamUnaryCall(grpc.aio.StreamUnaryCall):
+    """A client-streaming call whose answer, awaited, raises domain errors (a stream-unary
+    interceptor must return a call, not the answer)."""
+
+    def __init__(self, call: grpc.aio.StreamUnaryCall) -> None:
+        self._call = call
+
+    def __await__(self):
+        try:
+            return (yield from self._call.__await__())
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc_error(exc) from None
+
+    async def write(self, request: Any) -> None:
+        await self._call.write(request)
+
+    async def done_writing(self) -> None:
+        await self._call.done_writing()
+
+    def cancel(self) -> bool:
+        return self._call.cancel()
+
+    def cancelled(self) -> bool:
+        return self._call.cancelled()
+
+    def done(self) -> bool:
+        return self._call.done()
+
+    def add_done_callback(self, callback) -> None:
+        self._call.add_done_callback(lambda _call: callback(self))
+
+    def time_remaining(self) -> float | None:
+        return self._call.time_remaining()
+
+    async def initial_metadata(self):
+        return await self._call.initial_metadata()
+
+    async def trailing_metadata(self):
+        return await self._call.trailing_metadata()
+
+    async def code(self) -> grpc.StatusCode:
+        return await self._call.code()
+
+    async def details(self) -> str:
+        return await self._call.details()
+
+    async def wait_for_connection(self) -> None:
+        await self._call.wait_for_connection()
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return _MappedStreamUnaryCall(await continuation(client_call_details, request_iterator))
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return _mapped(await continuation(client_call_details, request))
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return _mapped(await continuation(client_call_details, request_iterator))
+
+
+def error_mapping_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """AioRpcError → the runtime's error tree (status.error_from_rpc_error), one
+    interceptor per kind of call (a channel files each interceptor under one kind only).
+    Streamed answers keep call.cancel(): it reaches the real call."""
+    return [_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()]
