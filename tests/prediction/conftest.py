@@ -252,7 +252,7 @@ async def wait_ready(prediction: Prediction, timeout_s: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def eventually(predicate, timeout_s: float = 10.0, interval_s: float = 0.02) -> None:
+async def eventually(predicate, timeout_s: float = 30.0, interval_s: float = 0.02) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
