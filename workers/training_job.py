@@ -38,10 +38,6 @@ from workers.ml_engine.errors import TrainingCancelled
 log = logging.getLogger("chatdb.worker.training")
 
 
-class AttemptLost(Exception):
-    """This worker no longer owns the attempt (the reaper gave it to another)."""
-
-
 async def load_dataset(ctx: dict[str, Any], spec: JobSpec) -> Dataset | CsvFile:
     source = spec.dataset
     if source.csv_path is not None:
