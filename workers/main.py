@@ -29,18 +29,20 @@ def default_worker_id() -> str:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Shared resources of the job functions (arq's ctx): the job store, and channels to
-    the registry and the connector."""
+    """Shared resources of the job functions (arq's ctx): the job store, the spec
+    validator of queue submissions, and channels to the registry and the connector."""
     from servers.contracts.clients import ConnectorClient, RegistryClient
     from servers.runtime.channels import open_channel
     from servers.runtime.pg import open_platform_pool
     from servers.training.store import JobStore
+    from servers.training.validation import SpecValidator
 
     from .heartbeat import HeartbeatThread
 
     settings: Settings = ctx["settings"]
     ctx["pool"] = await open_platform_pool(settings, min_size=1, max_size=4)
     ctx["jobs"] = JobStore(ctx["pool"])
+    ctx["validator"] = SpecValidator(settings)
     ctx["heartbeats"] = HeartbeatThread(settings.database_url, ctx["worker_id"], settings.training_heartbeat_interval_s)
     ctx["heartbeats"].start()
     ctx["registry_channel"] = open_channel(settings, "registry", map_errors=True)
@@ -60,6 +62,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     for key in ("registry_channel", "connector_channel"):
         if key in ctx:
             await ctx[key].close()
+    if "validator" in ctx:
+        await ctx["validator"].close()
     if "heartbeats" in ctx:
         await asyncio.to_thread(ctx["heartbeats"].stop)
     if "pool" in ctx:
@@ -76,23 +80,17 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
 async def submit_training_job(ctx: dict[str, Any], spec: dict[str, Any], request_id: str | None = None) -> str:
     """Create a training job from Python by putting this on the queue (README: worker
     queue submission). The spec is validated and written as the job of record exactly as
-    CreateTrainingJob does, then queued for training; returns the job id."""
-    from servers.training.core import CoreOptions, TrainingCore
+    CreateTrainingJob does (the same servers.training.core.create_job, with the validator
+    built once at startup), then queued for training; returns the job id."""
+    from servers.training.core import create_job
     from servers.training.domain import JobSpec
-    from servers.training.events import JobEvents
     from servers.training.queue import JobQueue
-    from servers.training.validation import SpecValidator
 
     settings: Settings = ctx["settings"]
-    validator = SpecValidator(settings)
-    core = TrainingCore(
-        ctx["jobs"], JobQueue(ctx["redis"], queue_name(settings)), JobEvents(settings.database_url), validator,
-        CoreOptions(max_attempts=settings.training_max_attempts),
+    job = await create_job(
+        ctx["jobs"], JobQueue(ctx["redis"], queue_name(settings)), ctx["validator"], JobSpec.from_json(spec), request_id,
+        max_attempts=settings.training_max_attempts,
     )
-    try:
-        job = await core.create(JobSpec.from_json(spec), request_id)
-    finally:
-        await validator.close()
     return job.job_id
 
 

@@ -38,10 +38,6 @@ from workers.ml_engine.errors import TrainingCancelled
 log = logging.getLogger("chatdb.worker.training")
 
 
-class AttemptLost(Exception):
-    """This worker no longer owns the attempt (the reaper gave it to another)."""
-
-
 async def load_dataset(ctx: dict[str, Any], spec: JobSpec) -> Dataset | CsvFile:
     source = spec.dataset
     if source.csv_path is not None:
@@ -124,6 +120,40 @@ async def _attempt(ctx: dict[str, Any], job: Job, cancel: asyncio.Event) -> tupl
     raise TrainingCancelled("training cancelled while registering the model")
 
 
+async def _record_outcome(
+    store: JobStore, job_id: str, worker_id: str, work: asyncio.Task, cancel: asyncio.Event
+) -> str:
+    """End the job of record as the finished attempt came out: SUCCEEDED, FAILED or
+    CANCELLED (a cancel asked for meanwhile wins)."""
+    try:
+        metrics, version = work.result()
+    except TrainingCancelled:
+        await store.finish(job_id, worker_id, JobState.CANCELLED)
+        return "cancelled"
+    except ChatDBError as exc:
+        if cancel.is_set():
+            await store.finish(job_id, worker_id, JobState.CANCELLED)
+            return "cancelled"
+        await store.finish(job_id, worker_id, JobState.FAILED, error_code=int(exc.code), error_message=exc.message)
+        log.info("training failed", extra={"job_id": job_id, "error": exc.message})
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - the job must end FAILED, not RUNNING
+        log.exception("training crashed", extra={"job_id": job_id})
+        await store.finish(
+            job_id, worker_id, JobState.FAILED, error_code=int(Code.INTERNAL),
+            error_message=f"internal error in the ML engine: {type(exc).__name__}",
+        )
+        return "failed"
+    if cancel.is_set():
+        # Finished in the same instant the cancel came: the version exists, but the
+        # user asked for the job to stop, so it ends CANCELLED with the version noted.
+        await store.finish(job_id, worker_id, JobState.CANCELLED, metrics=metrics, model_version=version)
+        return "cancelled"
+    await store.finish(job_id, worker_id, JobState.SUCCEEDED, metrics=metrics, model_version=version)
+    log.info("training succeeded", extra={"job_id": job_id, "version": version})
+    return "succeeded"
+
+
 async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
     store: JobStore = ctx["jobs"]
     worker_id: str = ctx["worker_id"]
@@ -151,33 +181,7 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
                 await work
             log.warning("attempt lost to the reaper; stopped", extra={"job_id": job_id})
             return "lost"
-        try:
-            metrics, version = work.result()
-        except TrainingCancelled:
-            await store.finish(job_id, worker_id, JobState.CANCELLED)
-            return "cancelled"
-        except ChatDBError as exc:
-            if cancel.is_set():
-                await store.finish(job_id, worker_id, JobState.CANCELLED)
-                return "cancelled"
-            await store.finish(job_id, worker_id, JobState.FAILED, error_code=int(exc.code), error_message=exc.message)
-            log.info("training failed", extra={"job_id": job_id, "error": exc.message})
-            return "failed"
-        except Exception as exc:  # noqa: BLE001 - the job must end FAILED, not RUNNING
-            log.exception("training crashed", extra={"job_id": job_id})
-            await store.finish(
-                job_id, worker_id, JobState.FAILED, error_code=int(Code.INTERNAL),
-                error_message=f"internal error in the ML engine: {type(exc).__name__}",
-            )
-            return "failed"
-        if cancel.is_set():
-            # Finished in the same instant the cancel came: the version exists, but the
-            # user asked for the job to stop, so it ends CANCELLED with the version noted.
-            await store.finish(job_id, worker_id, JobState.CANCELLED, metrics=metrics, model_version=version)
-            return "cancelled"
-        await store.finish(job_id, worker_id, JobState.SUCCEEDED, metrics=metrics, model_version=version)
-        log.info("training succeeded", extra={"job_id": job_id, "version": version})
-        return "succeeded"
+        return await _record_outcome(store, job_id, worker_id, work, cancel)
     except asyncio.CancelledError:
         # The worker is shutting down (SIGTERM): hand the attempt back at once instead of
         # letting the reaper find it stale; arq re-runs this job on another worker.

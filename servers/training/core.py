@@ -25,6 +25,24 @@ log = logging.getLogger("chatdb.training")
 Validator = Callable[[JobSpec], Awaitable[None]]
 
 
+async def create_job(
+    store: JobStore, queue: JobQueue, validate: Validator, spec: JobSpec, request_id: str | None, *, max_attempts: int
+) -> Job:
+    """Validate the spec, write the job of record (once per request id), then queue it.
+
+    The one way a job is created: CreateTrainingJob (TrainingCore.create) and the worker's
+    queue submission (workers.main.submit_training_job) both call this.
+    """
+    await validate(spec)
+    job, created = await store.create(f"job-{uuid.uuid4().hex[:16]}", request_id or None, spec, max_attempts)
+    if created:
+        try:
+            await queue.enqueue(job.job_id, 1)
+        except Exception:  # noqa: BLE001 - the job of record exists; repair() enqueues it later
+            log.warning("enqueue failed; the reaper will re-enqueue", exc_info=True, extra={"job_id": job.job_id})
+    return job
+
+
 @dataclass(frozen=True)
 class CoreOptions:
     max_attempts: int = 3
@@ -54,14 +72,7 @@ class TrainingCore:
         self._drain = asyncio.Event()
 
     async def create(self, spec: JobSpec, request_id: str | None) -> Job:
-        await self.validate(spec)
-        job, created = await self.store.create(f"job-{uuid.uuid4().hex[:16]}", request_id or None, spec, self.options.max_attempts)
-        if created:
-            try:
-                await self.queue.enqueue(job.job_id, 1)
-            except Exception:  # noqa: BLE001 - the job of record exists; repair() enqueues it later
-                log.warning("enqueue failed; the reaper will re-enqueue", exc_info=True, extra={"job_id": job.job_id})
-        return job
+        return await create_job(self.store, self.queue, self.validate, spec, request_id, max_attempts=self.options.max_attempts)
 
     async def get(self, job_id: str) -> Job:
         return await self.store.get(job_id)

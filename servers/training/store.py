@@ -214,15 +214,6 @@ class JobStore:
             job_id, worker_id,
         )
 
-    async def fail_unstarted(self, job_id: str, error_code: int, error_message: str) -> None:
-        """A QUEUED job that can never run (its spec no longer loads) ends FAILED."""
-        await self._fetchrow(
-            """UPDATE training_jobs SET state = 'FAILED', error_code = $2, error_message = $3,
-                   end_time = now(), update_time = now()
-               WHERE job_id = $1 AND state = 'QUEUED'""",
-            job_id, error_code, error_message,
-        )
-
     # --- reaper side ----------------------------------------------------------------
 
     async def reap(self, stale_after_s: float) -> list[Job]:

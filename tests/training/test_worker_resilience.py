@@ -25,7 +25,7 @@ from servers.training.store import JobStore
 
 from ..runtime.test_cli_serve import free_port
 from .conftest import open_mesh
-from .test_training_service import TERMINAL, create, download, get, spec, wait_for
+from .test_service import TERMINAL, create, download, get, spec, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 

@@ -87,52 +87,72 @@ async def train_in_child(
         name=f"chatdb-train-{spec.model_name}",
         daemon=True,
     )
-    receiver_fd = receiver.fileno()
-    messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-    exited = asyncio.Event()
-    watching: list[int] = []
-
-    def unwatch(fd: int) -> None:
-        if fd in watching:
-            loop.remove_reader(fd)
-            watching.remove(fd)
-
-    def readable() -> None:
-        try:
-            while receiver.poll():
-                messages.put_nowait(receiver.recv())
-        except (EOFError, OSError):
-            unwatch(receiver_fd)
-            messages.put_nowait(("eof",))
-
-    def ended() -> None:
-        unwatch(process.sentinel)
-        exited.set()
-
+    watches = _Watches(loop, receiver, process)
     starting = asyncio.ensure_future(asyncio.to_thread(_start, process))
     try:
         await asyncio.shield(starting)
         sender.close()  # the child holds the write end now: EOF when it is gone
-        loop.add_reader(receiver_fd, readable)
-        watching.append(receiver_fd)
-        loop.add_reader(process.sentinel, ended)
-        watching.append(process.sentinel)
-        return await _follow(process, messages, exited, on_progress, cancel, kill_timeout_s)
+        watches.watch_pipe()
+        watches.watch_exit()
+        return await _follow(process, watches.messages, watches.exited, on_progress, cancel, kill_timeout_s)
     finally:
         if not starting.done():  # cancelled while starting: let the start finish, then stop
             await asyncio.wait([starting])
-        unwatch(receiver_fd)
+        watches.unwatch(watches.receiver_fd)
         if process.pid is not None and process.exitcode is None:
-            if process.sentinel not in watching and not exited.is_set():
-                loop.add_reader(process.sentinel, ended)
-                watching.append(process.sentinel)
-            await _stop(process, exited, kill_timeout_s)
-        for fd in list(watching):
-            unwatch(fd)
+            if process.sentinel not in watches.watching and not watches.exited.is_set():
+                watches.watch_exit()
+            await _stop(process, watches.exited, kill_timeout_s)
+        watches.unwatch_all()
         receiver.close()
         sender.close()
         if process.pid is not None:
             process.join(0)  # reap: no zombie left behind
+
+
+class _Watches:
+    """The event loop's readers on the child's pipe (its messages go to `messages`) and
+    on its exit (sets `exited`)."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, receiver: Connection, process: multiprocessing.process.BaseProcess
+    ) -> None:
+        self.loop = loop
+        self.receiver = receiver
+        self.receiver_fd = receiver.fileno()
+        self.process = process
+        self.messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self.exited = asyncio.Event()
+        self.watching: list[int] = []
+
+    def watch_pipe(self) -> None:
+        self.loop.add_reader(self.receiver_fd, self._readable)
+        self.watching.append(self.receiver_fd)
+
+    def watch_exit(self) -> None:
+        self.loop.add_reader(self.process.sentinel, self._ended)
+        self.watching.append(self.process.sentinel)
+
+    def unwatch(self, fd: int) -> None:
+        if fd in self.watching:
+            self.loop.remove_reader(fd)
+            self.watching.remove(fd)
+
+    def unwatch_all(self) -> None:
+        for fd in list(self.watching):
+            self.unwatch(fd)
+
+    def _readable(self) -> None:
+        try:
+            while self.receiver.poll():
+                self.messages.put_nowait(self.receiver.recv())
+        except (EOFError, OSError):
+            self.unwatch(self.receiver_fd)
+            self.messages.put_nowait(("eof",))
+
+    def _ended(self) -> None:
+        self.unwatch(self.process.sentinel)
+        self.exited.set()
 
 
 async def _follow(

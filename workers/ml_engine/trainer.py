@@ -38,7 +38,7 @@ from servers.contracts.ml.spec import (
 from servers.contracts.ml.validation import Plan, plan
 from servers.runtime.errors import FieldViolation, InvalidArgument
 
-from .export import metadata_for, to_onnx
+from .export import Exported, metadata_for, to_onnx
 from .features import FeatureData, preprocessor
 from .metrics import classification_metrics, regression_metrics
 from .parity import DEFAULT_THRESHOLDS, ParityReport, ParityThresholds, Reference, check_parity
@@ -125,6 +125,62 @@ def run(
     stage = stages.enter
 
     stage("loading")
+    loaded = _load(spec, dataset, notes)
+    the_plan, data, y = loaded.plan, loaded.data, loaded.y
+
+    stage("splitting")
+    split = _split_classes(spec, y, loaded.classify, notes)
+    train_rows, test_rows = split.train_rows, split.test_rows
+
+    stage("fitting")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipeline = _fit(the_plan, data, train_rows, y[train_rows], spec.seed, threads, progress)
+
+        stage("evaluating")
+        classes, metrics, reference = _evaluate(pipeline, loaded, split)
+
+        stage("exporting")
+        exported = _export(spec, pipeline, loaded, classes, tokenizer_options)
+    notes.extend(_describe(caught))
+
+    stage("verifying")
+    report = check_parity(
+        exported.onnx_model, data.feeds(test_rows), reference, the_plan.algorithm.output, parity, threads,
+    )
+    stages.finish()
+
+    result = TrainResult(
+        onnx_model=exported.onnx_model,
+        metrics=metrics,
+        inputs=exported.inputs,
+        outputs=exported.outputs,
+        classes=classes,
+        dataset_fingerprint=loaded.fingerprint,
+        library_versions=library_versions(),
+        parity=report,
+        features=the_plan.features,
+        hyperparameters=dict(the_plan.hyperparameters),
+        train_rows=len(train_rows),
+        test_rows=len(test_rows),
+        timings_s={k: round(v, 4) for k, v in stages.timings.items()},
+        warnings=notes,
+    )
+    return Trained(result, pipeline, the_plan)
+
+
+@dataclass
+class _Loaded:
+    """The dataset planned, fingerprinted and encoded: what the later stages work on."""
+
+    plan: Plan
+    fingerprint: str
+    data: FeatureData
+    y: np.ndarray  # the target of the rows that have one: text labels, or floats
+    classify: bool
+
+
+def _load(spec: TrainingSpec, dataset: Dataset, notes: list[str]) -> _Loaded:
     # One pass over the values for each of: transposing, typing, packing (fingerprint);
     # columns packed for the fingerprint become the numeric features without another.
     column_values = list(dataset.column_values())
@@ -149,9 +205,33 @@ def run(
         y[:] = as_texts(target_values if len(kept) == len(target_values) else [target_values[i] for i in kept])
     else:
         y = np.array(target_values, dtype=np.float64)[kept]
-    data = _encode(the_plan, columns, kept)
+    return _Loaded(the_plan, fingerprint, _encode(the_plan, columns, kept), y, classify)
 
-    stage("splitting")
+
+def _export(
+    spec: TrainingSpec, pipeline: Any, loaded: _Loaded, classes: list[str] | None, tokenizer_options: dict[str, Any] | None
+) -> Exported:
+    the_plan = loaded.plan
+    return to_onnx(
+        pipeline, loaded.data, output=the_plan.algorithm.output, classes=classes,
+        tokenizer_options=tokenizer_options,
+        metadata=metadata_for(
+            model_name=spec.model_name, task=the_plan.task.value, algorithm=spec.algorithm,
+            target=spec.target, features=list(the_plan.features), classes=classes,
+            dataset_fingerprint=loaded.fingerprint,
+        ),
+    )
+
+
+@dataclass
+class _Split:
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    all_classes: np.ndarray | None  # classifiers: every class of the dataset, sorted
+    codes: np.ndarray | None  # classifiers: each row's class as an index into all_classes
+
+
+def _split_classes(spec: TrainingSpec, y: np.ndarray, classify: bool, notes: list[str]) -> _Split:
     # Classes as integer codes: sorting the text labels once, not in every sklearn helper.
     all_classes, codes = np.unique(y, return_inverse=True) if classify else (None, None)
     train_rows, test_rows, split_note = _split(len(y), codes, spec)
@@ -160,71 +240,33 @@ def run(
     if codes is not None and np.unique(codes[train_rows]).size < 2:
         raise InvalidArgument.from_violations([FieldViolation(
             "target", "the training split holds a single class; add rows of the other classes")])
+    return _Split(train_rows, test_rows, all_classes, codes)
 
-    stage("fitting")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pipeline = _fit(the_plan, data, train_rows, y[train_rows], spec.seed, threads, progress)
 
-        stage("evaluating")
-        x_test = data.matrix(test_rows)
-        classes = [str(c) for c in pipeline.classes_] if classify else None
-        if classify:
-            labels = pipeline.predict(x_test)
-            if the_plan.algorithm.output == PROBABILITIES_OUTPUT:
-                probabilities = pipeline.predict_proba(x_test)
-                values = probabilities
-            else:
-                probabilities = None
-                values = pipeline.decision_function(x_test).reshape(len(test_rows), -1)
-            # Codes index every class of the dataset; the model knows those of its
-            # training split (all of them but when a class is too rare to be stratified).
-            index = {label: i for i, label in enumerate(all_classes)}
-            known_all = len(index) == len(classes or ())
-            metrics = classification_metrics(
-                codes[test_rows], np.array([index[label] for label in labels]), len(index),
-                probabilities if known_all else None)
-            reference = Reference(values, np.asarray(labels))
-        else:
-            predicted = pipeline.predict(x_test)
-            metrics = regression_metrics(y[test_rows], predicted)
-            reference = Reference(predicted)
-
-        stage("exporting")
-        exported = to_onnx(
-            pipeline, data, output=the_plan.algorithm.output, classes=classes,
-            tokenizer_options=tokenizer_options,
-            metadata=metadata_for(
-                model_name=spec.model_name, task=the_plan.task.value, algorithm=spec.algorithm,
-                target=spec.target, features=list(the_plan.features), classes=classes,
-                dataset_fingerprint=fingerprint,
-            ),
-        )
-    notes.extend(_describe(caught))
-
-    stage("verifying")
-    report = check_parity(
-        exported.onnx_model, data.feeds(test_rows), reference, the_plan.algorithm.output, parity, threads,
-    )
-    stages.finish()
-
-    result = TrainResult(
-        onnx_model=exported.onnx_model,
-        metrics=metrics,
-        inputs=exported.inputs,
-        outputs=exported.outputs,
-        classes=classes,
-        dataset_fingerprint=fingerprint,
-        library_versions=library_versions(),
-        parity=report,
-        features=the_plan.features,
-        hyperparameters=dict(the_plan.hyperparameters),
-        train_rows=len(train_rows),
-        test_rows=len(test_rows),
-        timings_s={k: round(v, 4) for k, v in stages.timings.items()},
-        warnings=notes,
-    )
-    return Trained(result, pipeline, the_plan)
+def _evaluate(pipeline: Any, loaded: _Loaded, split: _Split) -> tuple[list[str] | None, dict[str, float], Reference]:
+    """The model's classes, its metrics on the test rows, and the predictions the ONNX
+    model must reproduce."""
+    test_rows = split.test_rows
+    x_test = loaded.data.matrix(test_rows)
+    if not loaded.classify:
+        predicted = pipeline.predict(x_test)
+        return None, regression_metrics(loaded.y[test_rows], predicted), Reference(predicted)
+    classes = [str(c) for c in pipeline.classes_]
+    labels = pipeline.predict(x_test)
+    if loaded.plan.algorithm.output == PROBABILITIES_OUTPUT:
+        probabilities = pipeline.predict_proba(x_test)
+        values = probabilities
+    else:
+        probabilities = None
+        values = pipeline.decision_function(x_test).reshape(len(test_rows), -1)
+    # Codes index every class of the dataset; the model knows those of its
+    # training split (all of them but when a class is too rare to be stratified).
+    index = {label: i for i, label in enumerate(split.all_classes)}
+    known_all = len(index) == len(classes or ())
+    metrics = classification_metrics(
+        split.codes[test_rows], np.array([index[label] for label in labels]), len(index),
+        probabilities if known_all else None)
+    return classes, metrics, Reference(values, np.asarray(labels))
 
 
 class _Stages:
