@@ -22,8 +22,8 @@ from servers.runtime.settings import Settings
 
 from .core import Limits, PredictionCore, ServerInfo
 from .inference_service import inference_binding
-from .models import BatchOptions, ModelManager, ModelSource, SessionOptions
 from .service import prediction_binding
+from .sessions import BatchOptions, ModelManager, ModelSource, SessionOptions
 from .source import RegistrySource, open_registry_channel
 
 log = logging.getLogger("chatdb.prediction")

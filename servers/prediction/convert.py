@@ -34,7 +34,7 @@ from .domain import (
     Tensors,
     invalid,
 )
-from .models import LABEL
+from .sessions import LABEL
 
 PRODUCTION_SELECTOR = Selector()
 

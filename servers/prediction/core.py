@@ -32,7 +32,7 @@ from .domain import (
     Tensors,
     invalid,
 )
-from .models import LoadedModel, ModelManager
+from .sessions import LoadedModel, ModelManager
 
 _VERSION = re.compile(r"^[0-9]+$")
 _ALIAS = names.NAME

@@ -15,8 +15,8 @@ from servers.contracts.ml.spec import TensorSpec
 from servers.prediction.core import Limits, PredictionCore, parse_version
 from servers.prediction.domain import Artifact, Columns, Records, Selector, TensorInfo
 from servers.prediction.graph import fuse_numeric_inputs, index_labels
-from servers.prediction.models import ModelManager
 from servers.prediction.plan import InputPlan
+from servers.prediction.sessions import ModelManager
 from servers.runtime.errors import InvalidArgument, NotFound
 from workers.ml_engine.features import feeds_from_records
 
