@@ -22,8 +22,9 @@ from servers.runtime.settings import Settings
 
 from .core import Limits, PredictionCore, ServerInfo
 from .inference_service import inference_binding
+from .loaded import BatchOptions, SessionOptions
 from .service import prediction_binding
-from .sessions import BatchOptions, ModelManager, ModelSource, SessionOptions
+from .sessions import ModelManager, ModelSource
 from .source import RegistrySource, open_registry_channel
 
 log = logging.getLogger("chatdb.prediction")
