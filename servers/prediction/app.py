@@ -21,9 +21,9 @@ from servers.runtime.server import GrpcServer, ServiceBinding
 from servers.runtime.settings import Settings
 
 from .core import Limits, PredictionCore, ServerInfo
-from .inference_service import inference_binding
-from .models import BatchOptions, ModelManager, ModelSource, SessionOptions
-from .service import prediction_binding
+from .loaded import BatchOptions, SessionOptions
+from .service import inference_binding, prediction_binding
+from .sessions import ModelManager, ModelSource
 from .source import RegistrySource, open_registry_channel
 
 log = logging.getLogger("chatdb.prediction")

@@ -34,7 +34,7 @@ from .domain import (
     Tensors,
     invalid,
 )
-from .models import LABEL
+from .loaded import LABEL
 
 PRODUCTION_SELECTOR = Selector()
 

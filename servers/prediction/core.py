@@ -32,7 +32,8 @@ from .domain import (
     Tensors,
     invalid,
 )
-from .models import LoadedModel, ModelManager
+from .loaded import LoadedModel
+from .sessions import ModelManager
 
 _VERSION = re.compile(r"^[0-9]+$")
 _ALIAS = names.NAME

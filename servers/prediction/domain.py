@@ -1,7 +1,7 @@
 """Domain types of the prediction service: plain dataclasses, no grpc, no protobuf.
 
-The transports (service.py, inference_service.py) convert their messages to these
-(convert.py) and back; the core (core.py) and the model cache (models.py) work on them.
+The transports (service.py: PredictionService and KServe v2) convert their messages to
+these (convert.py) and back; the core (core.py) and the model cache (sessions.py) work on them.
 Types made once per request are plain slotted dataclasses (a frozen dataclass's
 __init__ costs microseconds on the hot path); treat them as immutable all the same.
 """

@@ -1,7 +1,7 @@
 """The registry as the prediction service's ModelSource: downloads (DownloadModelVersion,
 checked against the announced sha256 and size), alias targets (GetModel, ListModels), a
 model's versions (ListModelVersions) and the event stream (WatchModelEvents). gRPC
-errors become domain errors here, at the boundary, so models.py and the core never see
+errors become domain errors here, at the boundary, so sessions.py and the core never see
 grpc."""
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ from servers.runtime.settings import Settings
 from workers.ml_engine.features import FeatureData
 from workers.ml_engine.trainer import Trained, run
 
+from ..conftest import drop_pg_database, pg_dsn_for
+
 
 def unique(prefix: str = "p") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -181,9 +183,16 @@ class Registry:
 
 
 @pytest.fixture(scope="session")
-async def registry(settings: Settings) -> AsyncIterator[Registry]:
+async def registry(settings: Settings, run_id: str) -> AsyncIterator[Registry]:
+    # A database of its own: on the session's platform database the registry tests' models
+    # (each with a `production` alias) would be preloaded by every prediction server, and
+    # fill its LRU, when tests/registry runs first.
+    database = f"chatdb_test_{run_id}_prediction"
+    await drop_pg_database(database)
+    own = settings.model_copy(update={"registry_watch_poll_s": 0.2, "database_url": pg_dsn_for(database)})
     async with AsyncExitStack() as stack:
-        core = await open_registry(settings.model_copy(update={"registry_watch_poll_s": 0.2}), stack)
+        stack.push_async_callback(drop_pg_database, database)
+        core = await open_registry(own, stack)
         server = GrpcServer(settings, [registry_binding(core)], host="127.0.0.1", port=0)
         await server.start()
         channel = grpc.aio.insecure_channel(server.address)

@@ -1,6 +1,8 @@
-"""The service answers exactly what scikit-learn answers in process, for models the
-platform trained: labels identical, probabilities within 1e-5, regression within float32
-rounding — through Predict (one row per call) and BatchPredict (records and columns)."""
+"""PredictionService through gRPC: it answers exactly what scikit-learn answers in
+process, for models the platform trained: labels identical, probabilities within 1e-5,
+regression within float32 rounding — through Predict (one row per call) and
+BatchPredict (records and columns).
+Its error statuses are test_errors.py; the KServe v2 servicer, test_kserve.py."""
 
 from __future__ import annotations
 
