@@ -5,15 +5,7 @@ field violations), the connect check before a connection is stored, one lazily o
 Driver (pool) per connection, the schema cache, the read-only guard, timeouts, row caps
 and page tokens. Servicers only translate.
 
-Page tokens (ExecuteQuery and ListConnections) are opaque and signed:
-    token = urlsafe_b64(HMAC-SHA256(key, body)[:16] + body),  body = compact JSON
-    ExecuteQuery body: {"v": 1, "p": "q", "c": connection_id, "h": statement hash, "o": offset}
-    ListConnections:   {"v": 1, "p": "l", "a": last connection_id, "k": kind filter}
-The statement hash covers the connection, the statement with its parameters and the
-effective row cap, so a token replayed with another statement, another connection or
-another max_rows is INVALID_ARGUMENT rather than a silently wrong page. The key comes
-from CHATDB_CONNECTOR_PAGE_TOKEN_KEY; when unset a random key is drawn per process, so
-tokens then do not survive a restart or cross replicas (the client starts over).
+Page tokens are in tokens.py.
 """
 
 from __future__ import annotations
@@ -21,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from servers.runtime import names, paging
+from servers.runtime import names
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -79,6 +69,7 @@ from .sql_guard import (
     check_writable,
 )
 from .store import ConnectionStore
+from .tokens import page_tokens, statement_digest
 
 log = logging.getLogger("chatdb.connector")
 
@@ -92,58 +83,6 @@ MAX_POOL_SIZE = 100
 # last resort (a driver stuck on a dead socket); the database's own error is better.
 _LOCAL_TIMEOUT_SLACK_S = 2.0
 _DIALECTS = {ConnectionKind.POSTGRES: Dialect.POSTGRES, ConnectionKind.MYSQL: Dialect.MYSQL}
-
-
-# --------------------------------------------------------------------------- tokens
-
-
-class PageTokens(paging.PageTokens):
-    """The connector's two token bodies in the runtime's one signed format (see the
-    module docstring and runtime/paging.py)."""
-
-    def query_token(self, connection_id: str, digest: str, offset: int) -> str:
-        return self.issue("q", {"c": connection_id, "h": digest, "o": offset})
-
-    def read_query_token(self, token: str, connection_id: str, digest: str) -> int:
-        body = self.open(token, "q")
-        if body.get("c") != connection_id:
-            raise InvalidArgument(
-                f"page_token was issued for connection {body.get('c')!r}, not {connection_id!r}",
-                field="page_token", reason="PAGE_TOKEN_MISMATCH",
-            )
-        if body.get("h") != digest:
-            raise InvalidArgument(
-                "page_token was issued for another statement (statement, parameters and "
-                "max_rows must be those of the call that returned it)",
-                field="page_token", reason="PAGE_TOKEN_MISMATCH",
-            )
-        offset = body.get("o")
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidArgument("page_token is corrupt", field="page_token", reason="INVALID_PAGE_TOKEN")
-        return offset
-
-    def list_token(self, after: str, kind: ConnectionKind | None) -> str:
-        return self.issue("l", {"a": after, "k": kind.value if kind else ""})
-
-    def read_list_token(self, token: str, kind: ConnectionKind | None) -> str:
-        body = self.open(token, "l")
-        if body.get("k") != (kind.value if kind else ""):
-            raise InvalidArgument(
-                "page_token was issued for a list with another kind filter",
-                field="page_token", reason="PAGE_TOKEN_MISMATCH",
-            )
-        after = body.get("a")
-        if not isinstance(after, str):
-            raise InvalidArgument("page_token is corrupt", field="page_token", reason="INVALID_PAGE_TOKEN")
-        return after
-
-
-def statement_digest(connection_id: str, statement: Statement, row_cap: int) -> str:
-    """Hash binding a page token to one statement. repr() of the frozen domain
-    dataclasses is deterministic (dicts keep their order, Decimal/datetime/ObjectId reprs
-    are exact) and distinguishes 1, 1.0, True and Decimal("1.0") as it must."""
-    text = repr((connection_id, type(statement).__name__, statement, row_cap))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 # --------------------------------------------------------------------------- pools
@@ -282,13 +221,7 @@ class ConnectorCore:
         self.pools = PoolManager(opener)
         self.schemas = SchemaCache(settings.connector_schema_cache_ttl_s)
         self.cursors = HeldCursors(settings.connector_held_cursors, settings.connector_held_cursor_idle_s)
-        key = settings.connector_page_token_key
-        if key is None:
-            log.info("CHATDB_CONNECTOR_PAGE_TOKEN_KEY unset: page tokens are signed with a "
-                     "random per-process key and do not survive a restart")
-            self.tokens = PageTokens(secrets.token_bytes(32))
-        else:
-            self.tokens = PageTokens(key.get_secret_value().encode())
+        self.tokens = page_tokens(settings)
 
     async def aclose(self) -> None:
         await self.cursors.drop()

@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 
 from servers.connector import dsn as dsnlib
-from servers.connector.core import PageTokens, PoolManager, statement_digest
+from servers.connector.core import PoolManager
 from servers.connector.domain import ConnectionKind, MongoFind, SqlQuery
 from servers.connector.model import Connection, ConnectionOptions
 from servers.connector.store import SecretBox
+from servers.connector.tokens import PageTokens, statement_digest
 from servers.runtime.errors import FailedPrecondition, InvalidArgument
 
 
