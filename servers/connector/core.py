@@ -17,7 +17,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from servers.runtime import names
@@ -60,6 +59,8 @@ from .model import (
     StreamRequest,
     StreamSummary,
 )
+from .pools import PoolManager, driver_config
+from .schema_cache import SchemaCache
 from .sql_guard import (
     Dialect,
     VerdictKind,
@@ -83,125 +84,6 @@ MAX_POOL_SIZE = 100
 # last resort (a driver stuck on a dead socket); the database's own error is better.
 _LOCAL_TIMEOUT_SLACK_S = 2.0
 _DIALECTS = {ConnectionKind.POSTGRES: Dialect.POSTGRES, ConnectionKind.MYSQL: Dialect.MYSQL}
-
-
-# --------------------------------------------------------------------------- pools
-
-
-def driver_config(connection: Connection) -> ConnectionConfig:
-    o = connection.options
-    return ConnectionConfig(
-        kind=connection.kind,
-        dsn=dsnlib.with_options(connection.secret_dsn, dict(o.driver_options)),
-        read_only=connection.read_only,
-        pool_min_size=o.pool_min_size,
-        pool_max_size=o.pool_max_size,
-        connect_timeout_s=o.connect_timeout_s,
-        statement_timeout_s=o.statement_timeout_s,
-        max_rows=o.max_rows,
-    )
-
-
-class PoolManager:
-    """One Driver (and so one pool) per connection, opened on first use.
-
-    A driver is keyed by the connection's id and checked against its config, so a
-    connection deleted and re-created with another target never reuses the old pool.
-    A driver that reported the database UNAVAILABLE is dropped, so the next call builds
-    a fresh pool once the database is back, whatever state the old one was left in.
-    """
-
-    def __init__(self, opener: Callable[[ConnectionConfig], Driver] = open_driver) -> None:
-        self._opener = opener
-        self._drivers: dict[str, tuple[ConnectionConfig, Driver]] = {}
-        self._closing: set[asyncio.Task] = set()
-
-    def get(self, connection: Connection) -> Driver:
-        config = driver_config(connection)
-        entry = self._drivers.get(connection.connection_id)
-        if entry is not None and entry[0] == config:
-            return entry[1]
-        # open_driver is lazy (no I/O), so check-and-set needs no lock.
-        driver = self._opener(config)
-        self._drivers[connection.connection_id] = (config, driver)
-        if entry is not None:
-            self._close_later(entry[1])
-        return driver
-
-    def discard(self, connection_id: str, driver: Driver | None = None) -> None:
-        """Forget the connection's driver (only `driver`, when given) and close it."""
-        entry = self._drivers.get(connection_id)
-        if entry is None or (driver is not None and entry[1] is not driver):
-            return
-        del self._drivers[connection_id]
-        self._close_later(entry[1])
-
-    def _close_later(self, driver: Driver) -> None:
-        # In the background and bounded: a pool whose database is gone can take long to
-        # close, and the caller (a failing query, a delete) should not wait for it.
-        async def close() -> None:
-            try:
-                async with asyncio.timeout(10):
-                    await driver.close()
-            except Exception as exc:  # noqa: BLE001 - closing is best effort
-                log.warning("closing a driver failed", extra={"error": repr(exc)})
-
-        task = asyncio.get_running_loop().create_task(close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def aclose(self) -> None:
-        drivers = [d for _, d in self._drivers.values()]
-        self._drivers.clear()
-        for driver in drivers:
-            self._close_later(driver)
-        if self._closing:
-            await asyncio.gather(*list(self._closing), return_exceptions=True)
-
-
-# --------------------------------------------------------------------------- schema cache
-
-
-@dataclasses.dataclass(frozen=True)
-class _CachedSchema:
-    schema: SchemaInfo
-    introspect_time: datetime
-    expire_time: datetime
-    expires_at: float  # time.monotonic()
-
-
-class SchemaCache:
-    """Introspected schemas per connection with a TTL; one introspection at a time per
-    connection, so a burst of GetSchema calls after expiry costs one round of queries."""
-
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
-        # Keyed by (id, create time): a re-created connection never sees the old schema.
-        self._entries: dict[tuple[str, datetime | None], _CachedSchema] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(
-        self, connection: Connection, introspect: Callable[[], Awaitable[SchemaInfo]], refresh: bool
-    ) -> tuple[_CachedSchema, bool]:
-        key = (connection.connection_id, connection.create_time)
-        entry = self._entries.get(key)
-        if entry is not None and not refresh and entry.expires_at > time.monotonic():
-            return entry, True
-        lock = self._locks.setdefault(connection.connection_id, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(key)
-            if entry is not None and not refresh and entry.expires_at > time.monotonic():
-                return entry, True  # another call introspected while we waited
-            schema = await introspect()
-            now = datetime.now(UTC)
-            entry = _CachedSchema(schema, now, now + timedelta(seconds=self.ttl_s), time.monotonic() + self.ttl_s)
-            self._entries[key] = entry
-            return entry, False
-
-    def invalidate(self, connection_id: str) -> None:
-        for key in [k for k in self._entries if k[0] == connection_id]:
-            del self._entries[key]
-        self._locks.pop(connection_id, None)
 
 
 # --------------------------------------------------------------------------- the core
