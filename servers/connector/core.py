@@ -5,7 +5,8 @@ field violations), the connect check before a connection is stored, one lazily o
 Driver (pool) per connection, the schema cache, the read-only guard, timeouts, row caps
 and page tokens. Servicers only translate.
 
-Page tokens are in tokens.py.
+The parts it uses have files of their own: tokens.py (page tokens), pools.py (a
+driver per connection), schema_cache.py, held_cursors.py, read_ahead.py (streams).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from .model import (
     StreamSummary,
 )
 from .pools import PoolManager, driver_config
+from .read_ahead import ReadAhead
 from .schema_cache import SchemaCache
 from .sql_guard import (
     Dialect,
@@ -423,7 +425,7 @@ class ConnectorCore:
         driver = self.pools.get(connection)
         started = time.perf_counter()
         # One row past the cap tells "exactly cap rows" from "cut short".
-        source = _ReadAhead(driver.stream(query, batch_size=batch_size, timeout_s=timeout_s, max_rows=cap + 1))
+        source = ReadAhead(driver.stream(query, batch_size=batch_size, timeout_s=timeout_s, max_rows=cap + 1))
         total, truncated = 0, False
         async with contextlib.aclosing(source):
             columns = await self._run(connection, driver, anext(source), timeout_s)
@@ -534,54 +536,6 @@ class ConnectorCore:
         except Unavailable:
             self.pools.discard(connection.connection_id, driver)
             raise
-
-
-class _ReadAhead:
-    """Reads a driver's stream one step ahead in a task of its own, so the database
-    produces the next batch while this one is encoded and sent (the two overlap instead
-    of taking turns). At most `depth` items wait, so memory stays bounded. Closing it
-    cancels the reader, which unwinds the driver's generator (cursor, transaction)."""
-
-    _END = object()
-
-    def __init__(self, source: AsyncIterator[Any], depth: int = 2) -> None:
-        self._source = source
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=depth)
-        self._task: asyncio.Task | None = None
-
-    async def _pump(self) -> None:
-        try:
-            async for item in self._source:
-                await self._queue.put((item, None))
-            await self._queue.put((self._END, None))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer as is
-            await self._queue.put((None, exc))
-
-    def __aiter__(self) -> _ReadAhead:
-        return self
-
-    async def __anext__(self) -> Any:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._pump())
-        item, exc = await self._queue.get()
-        if exc is not None:
-            raise exc
-        if item is self._END:
-            self._queue.put_nowait((self._END, None))  # stay exhausted
-            raise StopAsyncIteration
-        return item
-
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        aclose = getattr(self._source, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _exists(connection_id: str) -> AlreadyExists:
