@@ -35,24 +35,20 @@ from servers.runtime.settings import Settings
 
 from . import dsn as dsnlib
 from .domain import (
+    Connection,
     ConnectionConfig,
     ConnectionKind,
-    MongoAggregate,
-    MongoFind,
-    Page,
-    SchemaInfo,
-    SqlQuery,
-)
-from .drivers import Driver, open_driver
-from .held_cursors import HeldCursor, HeldCursors
-from .model import (
-    Connection,
     ConnectionList,
     ConnectionOptions,
     ConnectionSpec,
     ExecuteRequest,
+    MongoAggregate,
+    MongoFind,
+    Page,
     QueryPage,
+    SchemaInfo,
     SchemaResult,
+    SqlQuery,
     Statement,
     StreamBatch,
     StreamEvent,
@@ -60,6 +56,8 @@ from .model import (
     StreamRequest,
     StreamSummary,
 )
+from .drivers import Driver, open_driver
+from .held_cursors import HeldCursor, HeldCursors
 from .pools import PoolManager, driver_config
 from .read_ahead import ReadAhead
 from .schema_cache import SchemaCache

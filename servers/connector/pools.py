@@ -8,9 +8,8 @@ import logging
 from collections.abc import Callable
 
 from . import dsn as dsnlib
-from .domain import ConnectionConfig
+from .domain import Connection, ConnectionConfig
 from .drivers import Driver, open_driver
-from .model import Connection
 
 log = logging.getLogger("chatdb.connector")
 

@@ -8,8 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from .domain import SchemaInfo
-from .model import Connection
+from .domain import Connection, SchemaInfo
 
 
 @dataclasses.dataclass(frozen=True)

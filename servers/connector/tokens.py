@@ -22,8 +22,7 @@ from servers.runtime import paging
 from servers.runtime.errors import InvalidArgument
 from servers.runtime.settings import Settings
 
-from .domain import ConnectionKind
-from .model import Statement
+from .domain import ConnectionKind, Statement
 
 log = logging.getLogger("chatdb.connector")
 

@@ -9,8 +9,13 @@ from decimal import Decimal
 import pytest
 
 from servers.connector import dsn as dsnlib
-from servers.connector.domain import ConnectionKind, MongoFind, SqlQuery
-from servers.connector.model import Connection, ConnectionOptions
+from servers.connector.domain import (
+    Connection,
+    ConnectionKind,
+    ConnectionOptions,
+    MongoFind,
+    SqlQuery,
+)
 from servers.connector.pools import PoolManager
 from servers.connector.store import SecretBox
 from servers.connector.tokens import PageTokens, statement_digest
