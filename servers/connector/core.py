@@ -219,84 +219,15 @@ class ConnectorCore:
     def _normalize(self, connection_id: str, spec: ConnectionSpec, request_id: str) -> Connection:
         """Validate a create request and turn it into the connection to store, with
         every default filled in; all problems are reported at once."""
-        s = self.settings
         v: list[FieldViolation] = []
-        if not CONNECTION_ID.match(connection_id or ""):
-            v.append(FieldViolation("connection_id", "must be 1-63 characters of lowercase letters, digits "
-                                    "and hyphens, starting with a letter"))
-        if len(request_id) > MAX_REQUEST_ID:
-            v.append(FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID} characters"))
-        if len(spec.display_name) > MAX_DISPLAY_NAME:
-            v.append(FieldViolation("connection.display_name", f"must be at most {MAX_DISPLAY_NAME} characters"))
-        kind = spec.kind
-        if kind is None:
-            v.append(FieldViolation("connection.kind", "is required (POSTGRES, MYSQL or MONGODB)"))
-
-        parsed: dsnlib.ParsedDsn | None = None
-        if spec.dsn:
-            try:
-                parsed = dsnlib.parse(spec.dsn)
-            except dsnlib.DsnError as exc:
-                v.append(FieldViolation("connection.dsn", str(exc)))
-            else:
-                if kind is not None and parsed.scheme not in dsnlib.SCHEMES[kind.value]:
-                    v.append(FieldViolation("connection.dsn", f"scheme {parsed.scheme!r} does not match kind "
-                                            f"{kind.name}; use {' or '.join(dsnlib.SCHEMES[kind.value])}"))
-                if not parsed.database:
-                    v.append(FieldViolation("connection.dsn", "names no database (…/database)"))
-        else:
-            if not spec.host:
-                v.append(FieldViolation("connection.host", "is required when connection.dsn is not set"))
-            if not spec.database:
-                v.append(FieldViolation("connection.database", "is required when connection.dsn is not set"))
-            if not 0 <= spec.port <= 65535:
-                v.append(FieldViolation("connection.port", "must be between 0 and 65535"))
-            if any(c in spec.host for c in "/@?#, "):
-                v.append(FieldViolation("connection.host", "must be a host name or IP address"))
-
-        o = spec.options
-        pool_min = o.pool_min_size or s.connector_pool_min_size
-        pool_max = o.pool_max_size or max(s.connector_pool_max_size, pool_min)
-        if o.pool_min_size < 0 or o.pool_min_size > MAX_POOL_SIZE:
-            v.append(FieldViolation("connection.options.pool_min_size", f"must be between 0 and {MAX_POOL_SIZE}"))
-        if o.pool_max_size < 0 or o.pool_max_size > MAX_POOL_SIZE:
-            v.append(FieldViolation("connection.options.pool_max_size", f"must be between 0 and {MAX_POOL_SIZE}"))
-        elif pool_min > pool_max:
-            v.append(FieldViolation("connection.options.pool_max_size", "must not be less than pool_min_size"))
-        if o.connect_timeout_s < 0:
-            v.append(FieldViolation("connection.options.connect_timeout", "must not be negative"))
-        if o.statement_timeout_s < 0 or o.statement_timeout_s > s.connector_max_statement_timeout_s:
-            v.append(FieldViolation("connection.options.statement_timeout",
-                                    f"must be between 0 and {s.connector_max_statement_timeout_s:g}s"))
-        if o.max_rows < 0 or o.max_rows > s.connector_row_cap:
-            v.append(FieldViolation("connection.options.max_rows", f"must be between 0 and {s.connector_row_cap}"))
-        for key in o.driver_options:
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", key):
-                v.append(FieldViolation("connection.options.driver_options", f"invalid option name {key!r}"))
-            elif key.lower() in ("password", "pwd", "passwd"):
-                v.append(FieldViolation("connection.options.driver_options",
-                                        "must not carry the password; use connection.password"))
+        _check_identity(connection_id, spec, request_id, v)
+        parsed = _check_target(spec, v)
+        options = _effective_options(spec.options, self.settings, v)
         if v:
             raise InvalidArgument.from_violations(v)
+        kind = spec.kind
         assert kind is not None
-
-        if parsed is None:
-            secret = dsnlib.build(kind.value, spec.host, spec.port, spec.user, spec.password, spec.database)
-            parsed = dsnlib.parse(secret)
-        else:
-            secret = spec.dsn
-            if spec.password and parsed.password is None:
-                # A DSN without a password plus a separate password field: combine them.
-                secret = dsnlib.unparse(parsed, password=spec.password, query=parsed.query)
-                parsed = dsnlib.parse(secret)
-        options = ConnectionOptions(
-            pool_min_size=pool_min,
-            pool_max_size=pool_max,
-            connect_timeout_s=o.connect_timeout_s or s.connector_connect_timeout_s,
-            statement_timeout_s=o.statement_timeout_s or s.connector_statement_timeout_s,
-            max_rows=o.max_rows or min(s.connector_max_rows, s.connector_row_cap),
-            driver_options=dict(o.driver_options),
-        )
+        secret, parsed = _secret_dsn(kind, spec, parsed)
         return Connection(
             connection_id=connection_id,
             kind=kind,
@@ -570,3 +501,95 @@ def _syntax_error(message: str, line: int | None, col: int | None) -> InvalidArg
     metadata = {"line": str(line), "column": str(col)} if line is not None and col is not None else {}
     return InvalidArgument(f"syntax error: {message}{where}", field="statement.sql",
                            reason="SQL_SYNTAX_ERROR", metadata=metadata)
+
+
+# ----------------------------------------------------------------------- create checks
+
+
+def _check_identity(connection_id: str, spec: ConnectionSpec, request_id: str, v: list[FieldViolation]) -> None:
+    """The id, request id, display name and kind of a create request."""
+    if not CONNECTION_ID.match(connection_id or ""):
+        v.append(FieldViolation("connection_id", "must be 1-63 characters of lowercase letters, digits "
+                                "and hyphens, starting with a letter"))
+    if len(request_id) > MAX_REQUEST_ID:
+        v.append(FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID} characters"))
+    if len(spec.display_name) > MAX_DISPLAY_NAME:
+        v.append(FieldViolation("connection.display_name", f"must be at most {MAX_DISPLAY_NAME} characters"))
+    if spec.kind is None:
+        v.append(FieldViolation("connection.kind", "is required (POSTGRES, MYSQL or MONGODB)"))
+
+
+def _check_target(spec: ConnectionSpec, v: list[FieldViolation]) -> dsnlib.ParsedDsn | None:
+    """Where the connection points: its DSN, parsed, when it has one; else its host,
+    port and database fields are checked (and None returned)."""
+    kind = spec.kind
+    parsed: dsnlib.ParsedDsn | None = None
+    if spec.dsn:
+        try:
+            parsed = dsnlib.parse(spec.dsn)
+        except dsnlib.DsnError as exc:
+            v.append(FieldViolation("connection.dsn", str(exc)))
+        else:
+            if kind is not None and parsed.scheme not in dsnlib.SCHEMES[kind.value]:
+                v.append(FieldViolation("connection.dsn", f"scheme {parsed.scheme!r} does not match kind "
+                                        f"{kind.name}; use {' or '.join(dsnlib.SCHEMES[kind.value])}"))
+            if not parsed.database:
+                v.append(FieldViolation("connection.dsn", "names no database (…/database)"))
+    else:
+        if not spec.host:
+            v.append(FieldViolation("connection.host", "is required when connection.dsn is not set"))
+        if not spec.database:
+            v.append(FieldViolation("connection.database", "is required when connection.dsn is not set"))
+        if not 0 <= spec.port <= 65535:
+            v.append(FieldViolation("connection.port", "must be between 0 and 65535"))
+        if any(c in spec.host for c in "/@?#, "):
+            v.append(FieldViolation("connection.host", "must be a host name or IP address"))
+    return parsed
+
+
+def _effective_options(o: ConnectionOptions, s: Settings, v: list[FieldViolation]) -> ConnectionOptions:
+    """The requested options checked against the server's limits, with each 0 (the
+    default) replaced by the server's value."""
+    pool_min = o.pool_min_size or s.connector_pool_min_size
+    pool_max = o.pool_max_size or max(s.connector_pool_max_size, pool_min)
+    if o.pool_min_size < 0 or o.pool_min_size > MAX_POOL_SIZE:
+        v.append(FieldViolation("connection.options.pool_min_size", f"must be between 0 and {MAX_POOL_SIZE}"))
+    if o.pool_max_size < 0 or o.pool_max_size > MAX_POOL_SIZE:
+        v.append(FieldViolation("connection.options.pool_max_size", f"must be between 0 and {MAX_POOL_SIZE}"))
+    elif pool_min > pool_max:
+        v.append(FieldViolation("connection.options.pool_max_size", "must not be less than pool_min_size"))
+    if o.connect_timeout_s < 0:
+        v.append(FieldViolation("connection.options.connect_timeout", "must not be negative"))
+    if o.statement_timeout_s < 0 or o.statement_timeout_s > s.connector_max_statement_timeout_s:
+        v.append(FieldViolation("connection.options.statement_timeout",
+                                f"must be between 0 and {s.connector_max_statement_timeout_s:g}s"))
+    if o.max_rows < 0 or o.max_rows > s.connector_row_cap:
+        v.append(FieldViolation("connection.options.max_rows", f"must be between 0 and {s.connector_row_cap}"))
+    for key in o.driver_options:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", key):
+            v.append(FieldViolation("connection.options.driver_options", f"invalid option name {key!r}"))
+        elif key.lower() in ("password", "pwd", "passwd"):
+            v.append(FieldViolation("connection.options.driver_options",
+                                    "must not carry the password; use connection.password"))
+    return ConnectionOptions(
+        pool_min_size=pool_min,
+        pool_max_size=pool_max,
+        connect_timeout_s=o.connect_timeout_s or s.connector_connect_timeout_s,
+        statement_timeout_s=o.statement_timeout_s or s.connector_statement_timeout_s,
+        max_rows=o.max_rows or min(s.connector_max_rows, s.connector_row_cap),
+        driver_options=dict(o.driver_options),
+    )
+
+
+def _secret_dsn(kind: ConnectionKind, spec: ConnectionSpec,
+                parsed: dsnlib.ParsedDsn | None) -> tuple[str, dsnlib.ParsedDsn]:
+    """The DSN to connect with, password included, and its parse."""
+    if parsed is None:
+        secret = dsnlib.build(kind.value, spec.host, spec.port, spec.user, spec.password, spec.database)
+        return secret, dsnlib.parse(secret)
+    secret = spec.dsn
+    if spec.password and parsed.password is None:
+        # A DSN without a password plus a separate password field: combine them.
+        secret = dsnlib.unparse(parsed, password=spec.password, query=parsed.query)
+        parsed = dsnlib.parse(secret)
+    return secret, parsed
