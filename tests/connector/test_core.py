@@ -1,5 +1,8 @@
 """The connector core without a transport: DSN parsing and masking, page tokens,
-statement digests, timeouts, and the pool manager's lifecycle (with a fake driver)."""
+statement digests, the secret box, and the pool manager's lifecycle (with a fake driver).
+
+Through gRPC: test_service.py (connections and schema), test_service_query.py,
+test_service_stream.py and the other test_service_*.py."""
 
 from __future__ import annotations
 
