@@ -38,31 +38,29 @@ from servers.runtime.errors import FieldViolation, InvalidArgument, quote
 
 from .domain import (
     ColumnInfo,
+    Connection,
     ConnectionKind,
+    ConnectionList,
+    ConnectionOptions,
+    ConnectionSpec,
     DataType,
+    ExecuteRequest,
     ForeignKeyInfo,
     Json,
     MongoAggregate,
     MongoFind,
-    ResultColumn,
-    SqlQuery,
-    TableInfo,
-    Unsupported,
-)
-from .model import (
-    Connection,
-    ConnectionList,
-    ConnectionOptions,
-    ConnectionSpec,
-    ExecuteRequest,
     QueryPage,
+    ResultColumn,
     SchemaResult,
+    SqlQuery,
     Statement,
     StreamBatch,
     StreamEvent,
     StreamHeader,
     StreamRequest,
     StreamSummary,
+    TableInfo,
+    Unsupported,
 )
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

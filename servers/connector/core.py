@@ -5,15 +5,8 @@ field violations), the connect check before a connection is stored, one lazily o
 Driver (pool) per connection, the schema cache, the read-only guard, timeouts, row caps
 and page tokens. Servicers only translate.
 
-Page tokens (ExecuteQuery and ListConnections) are opaque and signed:
-    token = urlsafe_b64(HMAC-SHA256(key, body)[:16] + body),  body = compact JSON
-    ExecuteQuery body: {"v": 1, "p": "q", "c": connection_id, "h": statement hash, "o": offset}
-    ListConnections:   {"v": 1, "p": "l", "a": last connection_id, "k": kind filter}
-The statement hash covers the connection, the statement with its parameters and the
-effective row cap, so a token replayed with another statement, another connection or
-another max_rows is INVALID_ARGUMENT rather than a silently wrong page. The key comes
-from CHATDB_CONNECTOR_PAGE_TOKEN_KEY; when unset a random key is drawn per process, so
-tokens then do not survive a restart or cross replicas (the client starts over).
+The parts it uses have files of their own: tokens.py (page tokens), pools.py (a
+driver per connection), schema_cache.py, held_cursors.py, read_ahead.py (streams).
 """
 
 from __future__ import annotations
@@ -21,16 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from servers.runtime import names, paging
+from servers.runtime import names
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -45,24 +35,20 @@ from servers.runtime.settings import Settings
 
 from . import dsn as dsnlib
 from .domain import (
+    Connection,
     ConnectionConfig,
     ConnectionKind,
-    MongoAggregate,
-    MongoFind,
-    Page,
-    SchemaInfo,
-    SqlQuery,
-)
-from .drivers import Driver, open_driver
-from .held_cursors import HeldCursor, HeldCursors
-from .model import (
-    Connection,
     ConnectionList,
     ConnectionOptions,
     ConnectionSpec,
     ExecuteRequest,
+    MongoAggregate,
+    MongoFind,
+    Page,
     QueryPage,
+    SchemaInfo,
     SchemaResult,
+    SqlQuery,
     Statement,
     StreamBatch,
     StreamEvent,
@@ -70,6 +56,11 @@ from .model import (
     StreamRequest,
     StreamSummary,
 )
+from .drivers import Driver, open_driver
+from .held_cursors import HeldCursor, HeldCursors
+from .pools import PoolManager, driver_config
+from .read_ahead import ReadAhead
+from .schema_cache import SchemaCache
 from .sql_guard import (
     Dialect,
     VerdictKind,
@@ -79,6 +70,7 @@ from .sql_guard import (
     check_writable,
 )
 from .store import ConnectionStore
+from .tokens import page_tokens, statement_digest
 
 log = logging.getLogger("chatdb.connector")
 
@@ -92,177 +84,6 @@ MAX_POOL_SIZE = 100
 # last resort (a driver stuck on a dead socket); the database's own error is better.
 _LOCAL_TIMEOUT_SLACK_S = 2.0
 _DIALECTS = {ConnectionKind.POSTGRES: Dialect.POSTGRES, ConnectionKind.MYSQL: Dialect.MYSQL}
-
-
-# --------------------------------------------------------------------------- tokens
-
-
-class PageTokens(paging.PageTokens):
-    """The connector's two token bodies in the runtime's one signed format (see the
-    module docstring and runtime/paging.py)."""
-
-    def query_token(self, connection_id: str, digest: str, offset: int) -> str:
-        return self.issue("q", {"c": connection_id, "h": digest, "o": offset})
-
-    def read_query_token(self, token: str, connection_id: str, digest: str) -> int:
-        body = self.open(token, "q")
-        if body.get("c") != connection_id:
-            raise InvalidArgument(
-                f"page_token was issued for connection {body.get('c')!r}, not {connection_id!r}",
-                field="page_token", reason="PAGE_TOKEN_MISMATCH",
-            )
-        if body.get("h") != digest:
-            raise InvalidArgument(
-                "page_token was issued for another statement (statement, parameters and "
-                "max_rows must be those of the call that returned it)",
-                field="page_token", reason="PAGE_TOKEN_MISMATCH",
-            )
-        offset = body.get("o")
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidArgument("page_token is corrupt", field="page_token", reason="INVALID_PAGE_TOKEN")
-        return offset
-
-    def list_token(self, after: str, kind: ConnectionKind | None) -> str:
-        return self.issue("l", {"a": after, "k": kind.value if kind else ""})
-
-    def read_list_token(self, token: str, kind: ConnectionKind | None) -> str:
-        body = self.open(token, "l")
-        if body.get("k") != (kind.value if kind else ""):
-            raise InvalidArgument(
-                "page_token was issued for a list with another kind filter",
-                field="page_token", reason="PAGE_TOKEN_MISMATCH",
-            )
-        after = body.get("a")
-        if not isinstance(after, str):
-            raise InvalidArgument("page_token is corrupt", field="page_token", reason="INVALID_PAGE_TOKEN")
-        return after
-
-
-def statement_digest(connection_id: str, statement: Statement, row_cap: int) -> str:
-    """Hash binding a page token to one statement. repr() of the frozen domain
-    dataclasses is deterministic (dicts keep their order, Decimal/datetime/ObjectId reprs
-    are exact) and distinguishes 1, 1.0, True and Decimal("1.0") as it must."""
-    text = repr((connection_id, type(statement).__name__, statement, row_cap))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-# --------------------------------------------------------------------------- pools
-
-
-def driver_config(connection: Connection) -> ConnectionConfig:
-    o = connection.options
-    return ConnectionConfig(
-        kind=connection.kind,
-        dsn=dsnlib.with_options(connection.secret_dsn, dict(o.driver_options)),
-        read_only=connection.read_only,
-        pool_min_size=o.pool_min_size,
-        pool_max_size=o.pool_max_size,
-        connect_timeout_s=o.connect_timeout_s,
-        statement_timeout_s=o.statement_timeout_s,
-        max_rows=o.max_rows,
-    )
-
-
-class PoolManager:
-    """One Driver (and so one pool) per connection, opened on first use.
-
-    A driver is keyed by the connection's id and checked against its config, so a
-    connection deleted and re-created with another target never reuses the old pool.
-    A driver that reported the database UNAVAILABLE is dropped, so the next call builds
-    a fresh pool once the database is back, whatever state the old one was left in.
-    """
-
-    def __init__(self, opener: Callable[[ConnectionConfig], Driver] = open_driver) -> None:
-        self._opener = opener
-        self._drivers: dict[str, tuple[ConnectionConfig, Driver]] = {}
-        self._closing: set[asyncio.Task] = set()
-
-    def get(self, connection: Connection) -> Driver:
-        config = driver_config(connection)
-        entry = self._drivers.get(connection.connection_id)
-        if entry is not None and entry[0] == config:
-            return entry[1]
-        # open_driver is lazy (no I/O), so check-and-set needs no lock.
-        driver = self._opener(config)
-        self._drivers[connection.connection_id] = (config, driver)
-        if entry is not None:
-            self._close_later(entry[1])
-        return driver
-
-    def discard(self, connection_id: str, driver: Driver | None = None) -> None:
-        """Forget the connection's driver (only `driver`, when given) and close it."""
-        entry = self._drivers.get(connection_id)
-        if entry is None or (driver is not None and entry[1] is not driver):
-            return
-        del self._drivers[connection_id]
-        self._close_later(entry[1])
-
-    def _close_later(self, driver: Driver) -> None:
-        # In the background and bounded: a pool whose database is gone can take long to
-        # close, and the caller (a failing query, a delete) should not wait for it.
-        async def close() -> None:
-            try:
-                async with asyncio.timeout(10):
-                    await driver.close()
-            except Exception as exc:  # noqa: BLE001 - closing is best effort
-                log.warning("closing a driver failed", extra={"error": repr(exc)})
-
-        task = asyncio.get_running_loop().create_task(close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def aclose(self) -> None:
-        drivers = [d for _, d in self._drivers.values()]
-        self._drivers.clear()
-        for driver in drivers:
-            self._close_later(driver)
-        if self._closing:
-            await asyncio.gather(*list(self._closing), return_exceptions=True)
-
-
-# --------------------------------------------------------------------------- schema cache
-
-
-@dataclasses.dataclass(frozen=True)
-class _CachedSchema:
-    schema: SchemaInfo
-    introspect_time: datetime
-    expire_time: datetime
-    expires_at: float  # time.monotonic()
-
-
-class SchemaCache:
-    """Introspected schemas per connection with a TTL; one introspection at a time per
-    connection, so a burst of GetSchema calls after expiry costs one round of queries."""
-
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
-        # Keyed by (id, create time): a re-created connection never sees the old schema.
-        self._entries: dict[tuple[str, datetime | None], _CachedSchema] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(
-        self, connection: Connection, introspect: Callable[[], Awaitable[SchemaInfo]], refresh: bool
-    ) -> tuple[_CachedSchema, bool]:
-        key = (connection.connection_id, connection.create_time)
-        entry = self._entries.get(key)
-        if entry is not None and not refresh and entry.expires_at > time.monotonic():
-            return entry, True
-        lock = self._locks.setdefault(connection.connection_id, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(key)
-            if entry is not None and not refresh and entry.expires_at > time.monotonic():
-                return entry, True  # another call introspected while we waited
-            schema = await introspect()
-            now = datetime.now(UTC)
-            entry = _CachedSchema(schema, now, now + timedelta(seconds=self.ttl_s), time.monotonic() + self.ttl_s)
-            self._entries[key] = entry
-            return entry, False
-
-    def invalidate(self, connection_id: str) -> None:
-        for key in [k for k in self._entries if k[0] == connection_id]:
-            del self._entries[key]
-        self._locks.pop(connection_id, None)
 
 
 # --------------------------------------------------------------------------- the core
@@ -282,13 +103,7 @@ class ConnectorCore:
         self.pools = PoolManager(opener)
         self.schemas = SchemaCache(settings.connector_schema_cache_ttl_s)
         self.cursors = HeldCursors(settings.connector_held_cursors, settings.connector_held_cursor_idle_s)
-        key = settings.connector_page_token_key
-        if key is None:
-            log.info("CHATDB_CONNECTOR_PAGE_TOKEN_KEY unset: page tokens are signed with a "
-                     "random per-process key and do not survive a restart")
-            self.tokens = PageTokens(secrets.token_bytes(32))
-        else:
-            self.tokens = PageTokens(key.get_secret_value().encode())
+        self.tokens = page_tokens(settings)
 
     async def aclose(self) -> None:
         await self.cursors.drop()
@@ -404,84 +219,15 @@ class ConnectorCore:
     def _normalize(self, connection_id: str, spec: ConnectionSpec, request_id: str) -> Connection:
         """Validate a create request and turn it into the connection to store, with
         every default filled in; all problems are reported at once."""
-        s = self.settings
         v: list[FieldViolation] = []
-        if not CONNECTION_ID.match(connection_id or ""):
-            v.append(FieldViolation("connection_id", "must be 1-63 characters of lowercase letters, digits "
-                                    "and hyphens, starting with a letter"))
-        if len(request_id) > MAX_REQUEST_ID:
-            v.append(FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID} characters"))
-        if len(spec.display_name) > MAX_DISPLAY_NAME:
-            v.append(FieldViolation("connection.display_name", f"must be at most {MAX_DISPLAY_NAME} characters"))
-        kind = spec.kind
-        if kind is None:
-            v.append(FieldViolation("connection.kind", "is required (POSTGRES, MYSQL or MONGODB)"))
-
-        parsed: dsnlib.ParsedDsn | None = None
-        if spec.dsn:
-            try:
-                parsed = dsnlib.parse(spec.dsn)
-            except dsnlib.DsnError as exc:
-                v.append(FieldViolation("connection.dsn", str(exc)))
-            else:
-                if kind is not None and parsed.scheme not in dsnlib.SCHEMES[kind.value]:
-                    v.append(FieldViolation("connection.dsn", f"scheme {parsed.scheme!r} does not match kind "
-                                            f"{kind.name}; use {' or '.join(dsnlib.SCHEMES[kind.value])}"))
-                if not parsed.database:
-                    v.append(FieldViolation("connection.dsn", "names no database (…/database)"))
-        else:
-            if not spec.host:
-                v.append(FieldViolation("connection.host", "is required when connection.dsn is not set"))
-            if not spec.database:
-                v.append(FieldViolation("connection.database", "is required when connection.dsn is not set"))
-            if not 0 <= spec.port <= 65535:
-                v.append(FieldViolation("connection.port", "must be between 0 and 65535"))
-            if any(c in spec.host for c in "/@?#, "):
-                v.append(FieldViolation("connection.host", "must be a host name or IP address"))
-
-        o = spec.options
-        pool_min = o.pool_min_size or s.connector_pool_min_size
-        pool_max = o.pool_max_size or max(s.connector_pool_max_size, pool_min)
-        if o.pool_min_size < 0 or o.pool_min_size > MAX_POOL_SIZE:
-            v.append(FieldViolation("connection.options.pool_min_size", f"must be between 0 and {MAX_POOL_SIZE}"))
-        if o.pool_max_size < 0 or o.pool_max_size > MAX_POOL_SIZE:
-            v.append(FieldViolation("connection.options.pool_max_size", f"must be between 0 and {MAX_POOL_SIZE}"))
-        elif pool_min > pool_max:
-            v.append(FieldViolation("connection.options.pool_max_size", "must not be less than pool_min_size"))
-        if o.connect_timeout_s < 0:
-            v.append(FieldViolation("connection.options.connect_timeout", "must not be negative"))
-        if o.statement_timeout_s < 0 or o.statement_timeout_s > s.connector_max_statement_timeout_s:
-            v.append(FieldViolation("connection.options.statement_timeout",
-                                    f"must be between 0 and {s.connector_max_statement_timeout_s:g}s"))
-        if o.max_rows < 0 or o.max_rows > s.connector_row_cap:
-            v.append(FieldViolation("connection.options.max_rows", f"must be between 0 and {s.connector_row_cap}"))
-        for key in o.driver_options:
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", key):
-                v.append(FieldViolation("connection.options.driver_options", f"invalid option name {key!r}"))
-            elif key.lower() in ("password", "pwd", "passwd"):
-                v.append(FieldViolation("connection.options.driver_options",
-                                        "must not carry the password; use connection.password"))
+        _check_identity(connection_id, spec, request_id, v)
+        parsed = _check_target(spec, v)
+        options = _effective_options(spec.options, self.settings, v)
         if v:
             raise InvalidArgument.from_violations(v)
+        kind = spec.kind
         assert kind is not None
-
-        if parsed is None:
-            secret = dsnlib.build(kind.value, spec.host, spec.port, spec.user, spec.password, spec.database)
-            parsed = dsnlib.parse(secret)
-        else:
-            secret = spec.dsn
-            if spec.password and parsed.password is None:
-                # A DSN without a password plus a separate password field: combine them.
-                secret = dsnlib.unparse(parsed, password=spec.password, query=parsed.query)
-                parsed = dsnlib.parse(secret)
-        options = ConnectionOptions(
-            pool_min_size=pool_min,
-            pool_max_size=pool_max,
-            connect_timeout_s=o.connect_timeout_s or s.connector_connect_timeout_s,
-            statement_timeout_s=o.statement_timeout_s or s.connector_statement_timeout_s,
-            max_rows=o.max_rows or min(s.connector_max_rows, s.connector_row_cap),
-            driver_options=dict(o.driver_options),
-        )
+        secret, parsed = _secret_dsn(kind, spec, parsed)
         return Connection(
             connection_id=connection_id,
             kind=kind,
@@ -608,7 +354,7 @@ class ConnectorCore:
         driver = self.pools.get(connection)
         started = time.perf_counter()
         # One row past the cap tells "exactly cap rows" from "cut short".
-        source = _ReadAhead(driver.stream(query, batch_size=batch_size, timeout_s=timeout_s, max_rows=cap + 1))
+        source = ReadAhead(driver.stream(query, batch_size=batch_size, timeout_s=timeout_s, max_rows=cap + 1))
         total, truncated = 0, False
         async with contextlib.aclosing(source):
             columns = await self._run(connection, driver, anext(source), timeout_s)
@@ -721,54 +467,6 @@ class ConnectorCore:
             raise
 
 
-class _ReadAhead:
-    """Reads a driver's stream one step ahead in a task of its own, so the database
-    produces the next batch while this one is encoded and sent (the two overlap instead
-    of taking turns). At most `depth` items wait, so memory stays bounded. Closing it
-    cancels the reader, which unwinds the driver's generator (cursor, transaction)."""
-
-    _END = object()
-
-    def __init__(self, source: AsyncIterator[Any], depth: int = 2) -> None:
-        self._source = source
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=depth)
-        self._task: asyncio.Task | None = None
-
-    async def _pump(self) -> None:
-        try:
-            async for item in self._source:
-                await self._queue.put((item, None))
-            await self._queue.put((self._END, None))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer as is
-            await self._queue.put((None, exc))
-
-    def __aiter__(self) -> _ReadAhead:
-        return self
-
-    async def __anext__(self) -> Any:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._pump())
-        item, exc = await self._queue.get()
-        if exc is not None:
-            raise exc
-        if item is self._END:
-            self._queue.put_nowait((self._END, None))  # stay exhausted
-            raise StopAsyncIteration
-        return item
-
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        aclose = getattr(self._source, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 def _exists(connection_id: str) -> AlreadyExists:
     return AlreadyExists(f"connection {connection_id!r} already exists", reason="CONNECTION_EXISTS",
                          metadata={"connection_id": connection_id})
@@ -803,3 +501,95 @@ def _syntax_error(message: str, line: int | None, col: int | None) -> InvalidArg
     metadata = {"line": str(line), "column": str(col)} if line is not None and col is not None else {}
     return InvalidArgument(f"syntax error: {message}{where}", field="statement.sql",
                            reason="SQL_SYNTAX_ERROR", metadata=metadata)
+
+
+# ----------------------------------------------------------------------- create checks
+
+
+def _check_identity(connection_id: str, spec: ConnectionSpec, request_id: str, v: list[FieldViolation]) -> None:
+    """The id, request id, display name and kind of a create request."""
+    if not CONNECTION_ID.match(connection_id or ""):
+        v.append(FieldViolation("connection_id", "must be 1-63 characters of lowercase letters, digits "
+                                "and hyphens, starting with a letter"))
+    if len(request_id) > MAX_REQUEST_ID:
+        v.append(FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID} characters"))
+    if len(spec.display_name) > MAX_DISPLAY_NAME:
+        v.append(FieldViolation("connection.display_name", f"must be at most {MAX_DISPLAY_NAME} characters"))
+    if spec.kind is None:
+        v.append(FieldViolation("connection.kind", "is required (POSTGRES, MYSQL or MONGODB)"))
+
+
+def _check_target(spec: ConnectionSpec, v: list[FieldViolation]) -> dsnlib.ParsedDsn | None:
+    """Where the connection points: its DSN, parsed, when it has one; else its host,
+    port and database fields are checked (and None returned)."""
+    kind = spec.kind
+    parsed: dsnlib.ParsedDsn | None = None
+    if spec.dsn:
+        try:
+            parsed = dsnlib.parse(spec.dsn)
+        except dsnlib.DsnError as exc:
+            v.append(FieldViolation("connection.dsn", str(exc)))
+        else:
+            if kind is not None and parsed.scheme not in dsnlib.SCHEMES[kind.value]:
+                v.append(FieldViolation("connection.dsn", f"scheme {parsed.scheme!r} does not match kind "
+                                        f"{kind.name}; use {' or '.join(dsnlib.SCHEMES[kind.value])}"))
+            if not parsed.database:
+                v.append(FieldViolation("connection.dsn", "names no database (…/database)"))
+    else:
+        if not spec.host:
+            v.append(FieldViolation("connection.host", "is required when connection.dsn is not set"))
+        if not spec.database:
+            v.append(FieldViolation("connection.database", "is required when connection.dsn is not set"))
+        if not 0 <= spec.port <= 65535:
+            v.append(FieldViolation("connection.port", "must be between 0 and 65535"))
+        if any(c in spec.host for c in "/@?#, "):
+            v.append(FieldViolation("connection.host", "must be a host name or IP address"))
+    return parsed
+
+
+def _effective_options(o: ConnectionOptions, s: Settings, v: list[FieldViolation]) -> ConnectionOptions:
+    """The requested options checked against the server's limits, with each 0 (the
+    default) replaced by the server's value."""
+    pool_min = o.pool_min_size or s.connector_pool_min_size
+    pool_max = o.pool_max_size or max(s.connector_pool_max_size, pool_min)
+    if o.pool_min_size < 0 or o.pool_min_size > MAX_POOL_SIZE:
+        v.append(FieldViolation("connection.options.pool_min_size", f"must be between 0 and {MAX_POOL_SIZE}"))
+    if o.pool_max_size < 0 or o.pool_max_size > MAX_POOL_SIZE:
+        v.append(FieldViolation("connection.options.pool_max_size", f"must be between 0 and {MAX_POOL_SIZE}"))
+    elif pool_min > pool_max:
+        v.append(FieldViolation("connection.options.pool_max_size", "must not be less than pool_min_size"))
+    if o.connect_timeout_s < 0:
+        v.append(FieldViolation("connection.options.connect_timeout", "must not be negative"))
+    if o.statement_timeout_s < 0 or o.statement_timeout_s > s.connector_max_statement_timeout_s:
+        v.append(FieldViolation("connection.options.statement_timeout",
+                                f"must be between 0 and {s.connector_max_statement_timeout_s:g}s"))
+    if o.max_rows < 0 or o.max_rows > s.connector_row_cap:
+        v.append(FieldViolation("connection.options.max_rows", f"must be between 0 and {s.connector_row_cap}"))
+    for key in o.driver_options:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", key):
+            v.append(FieldViolation("connection.options.driver_options", f"invalid option name {key!r}"))
+        elif key.lower() in ("password", "pwd", "passwd"):
+            v.append(FieldViolation("connection.options.driver_options",
+                                    "must not carry the password; use connection.password"))
+    return ConnectionOptions(
+        pool_min_size=pool_min,
+        pool_max_size=pool_max,
+        connect_timeout_s=o.connect_timeout_s or s.connector_connect_timeout_s,
+        statement_timeout_s=o.statement_timeout_s or s.connector_statement_timeout_s,
+        max_rows=o.max_rows or min(s.connector_max_rows, s.connector_row_cap),
+        driver_options=dict(o.driver_options),
+    )
+
+
+def _secret_dsn(kind: ConnectionKind, spec: ConnectionSpec,
+                parsed: dsnlib.ParsedDsn | None) -> tuple[str, dsnlib.ParsedDsn]:
+    """The DSN to connect with, password included, and its parse."""
+    if parsed is None:
+        secret = dsnlib.build(kind.value, spec.host, spec.port, spec.user, spec.password, spec.database)
+        return secret, dsnlib.parse(secret)
+    secret = spec.dsn
+    if spec.password and parsed.password is None:
+        # A DSN without a password plus a separate password field: combine them.
+        secret = dsnlib.unparse(parsed, password=spec.password, query=parsed.query)
+        parsed = dsnlib.parse(secret)
+    return secret, parsed

@@ -229,6 +229,25 @@ def check_read_only(
         return verdict
 
     sg_dialect = _SqlglotDialect.get_or_raise(dialect.value)
+    tokens = _lex(sql, sg_dialect, dialect, parameterized)
+    if isinstance(tokens, GuardVerdict):
+        return tokens
+    root = _parse_one(sql, sg_dialect, tokens)
+    if isinstance(root, GuardVerdict):
+        return root
+    if (verdict := _check_grammar_calls(tokens, dialect)) is not None:
+        return verdict
+    verdict = _check_tree(root, dialect, sql, database)
+    if verdict.allowed and dialect is Dialect.POSTGRES:
+        return _check_unicode_identifiers(tokens) or verdict
+    return verdict
+
+
+def _lex(
+    sql: str, sg_dialect: _SqlglotDialect, dialect: Dialect, parameterized: bool
+) -> list[Token] | GuardVerdict:
+    """The statement's tokens, once its comments, string literals, placeholders and
+    operators passed; the verdict of the first that did not."""
     try:
         tokens = sg_dialect.tokenize(sql)
     except TokenError as e:
@@ -244,7 +263,12 @@ def check_read_only(
         # before parsing: sqlglot fails on some operators it does not know ("<~>"), and
         # an unknown operator is a refusal, not the user's syntax error
         return verdict
+    return tokens
 
+
+def _parse_one(sql: str, sg_dialect: _SqlglotDialect, tokens: list[Token]) -> exp.Expression | GuardVerdict:
+    """The one query the tokens parse to; the verdict when they are no query, more than
+    one statement, or none."""
     try:
         statements = sg_dialect.parser().parse(tokens, sql)
     except ParseError as e:
@@ -282,12 +306,7 @@ def check_read_only(
         return GuardVerdict(
             VerdictKind.SYNTAX_ERROR, f"{tokens[0].text!r} does not start a statement", 1, 1
         )
-    if (verdict := _check_grammar_calls(tokens, dialect)) is not None:
-        return verdict
-    verdict = _check_tree(root, dialect, sql, database)
-    if verdict.allowed and dialect is Dialect.POSTGRES:
-        return _check_unicode_identifiers(tokens) or verdict
-    return verdict
+    return root
 
 
 def require_read_only(
@@ -799,6 +818,11 @@ def _expand_commands(sql: str, tokens: list[Token], sg_dialect: _SqlglotDialect)
 
 def _writable_refusal(tokens: list[Token], dialect: Dialect) -> str | None:
     words = [t.text.upper() if t.token_type not in _STRING_TOKENS else "" for t in tokens]
+    return _command_refusal(words, dialect) or _clause_refusal(tokens, words)
+
+
+def _command_refusal(words: list[str], dialect: Dialect) -> str | None:
+    """What the statement's leading keywords make it that ChatDB never runs."""
     first = words[0]
     rest = [w for w in words[1:] if w not in ("OR", "REPLACE", "IF", "NOT", "EXISTS", "TRUSTED",
                                                "PROCEDURAL", "TEMP", "TEMPORARY")]
@@ -849,6 +873,12 @@ def _writable_refusal(tokens: list[Token], dialect: Dialect) -> str | None:
         return "DO block"
     if dialect is Dialect.MYSQL and first in ("PREPARE", "EXECUTE"):
         return f"{first} statement"
+    return None
+
+
+def _clause_refusal(tokens: list[Token], words: list[str]) -> str | None:
+    """A clause or function call anywhere in the statement that reaches the server's
+    files or session (INTO OUTFILE, pg_read_file(...), set_config('role', ...))."""
     for i, token in enumerate(tokens):
         word = words[i]
         if word == "INTO" and i + 1 < len(tokens) and words[i + 1] in ("OUTFILE", "DUMPFILE"):

@@ -24,8 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from servers.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from servers.runtime.pg import platform_errors
 
-from .domain import ConnectionKind
-from .model import Connection, ConnectionOptions
+from .domain import Connection, ConnectionKind, ConnectionOptions
 
 log = logging.getLogger("chatdb.connector.store")
 

@@ -13,21 +13,19 @@ from chatdb.connector.v1 import connection_pb2, connector_service_pb2, result_pb
 
 from servers.connector import convert
 from servers.connector.domain import (
+    Connection,
     ConnectionKind,
+    ConnectionOptions,
     DataType,
     Json,
     MongoAggregate,
     MongoFind,
     ResultColumn,
     SqlQuery,
-    Unsupported,
-)
-from servers.connector.model import (
-    Connection,
-    ConnectionOptions,
     StreamBatch,
     StreamHeader,
     StreamSummary,
+    Unsupported,
 )
 from servers.runtime.errors import InvalidArgument
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from servers.connector.core import PageTokens as ConnectorTokens
+from servers.connector.tokens import PageTokens as ConnectorTokens
 from servers.runtime.errors import InvalidArgument
 from servers.runtime.paging import (
     INVALID_PAGE_TOKEN,

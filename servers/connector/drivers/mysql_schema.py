@@ -85,6 +85,30 @@ async def introspect(cur: Any, *, mariadb: bool) -> SchemaInfo:
     await cur.execute(_TABLES)
     tables = [tuple(map(_text, row[:3])) + (int(row[3] or 0),) for row in await cur.fetchall()]
 
+    primary_keys, foreign_keys = await _read_keys(cur)
+    columns = await _read_columns(cur, database, json_cols, primary_keys)
+
+    return SchemaInfo(
+        database=database,
+        tables=tuple(
+            TableInfo(
+                name=name,
+                schema=database,
+                kind="view" if table_type.upper() == "VIEW" else "table",
+                columns=tuple(columns.get(name, ())),
+                primary_key=tuple(primary_keys.get(name, ())),
+                foreign_keys=tuple(foreign_keys.get(name, ())),
+                # MySQL puts "VIEW" in a view's comment.
+                comment="" if table_type.upper() == "VIEW" and comment == "VIEW" else comment,
+                row_estimate=0 if table_type.upper() == "VIEW" else rows,
+            )
+            for name, table_type, comment, rows in tables
+        ),
+    )
+
+
+async def _read_keys(cur: Any) -> tuple[dict[str, list[str]], dict[str, list[ForeignKeyInfo]]]:
+    """Primary key columns and foreign keys per table of the database."""
     await cur.execute(_KEYS)
     primary_keys: dict[str, list[str]] = defaultdict(list)
     fk_parts: dict[tuple[str, str], list[tuple[str, str, str, str]]] = defaultdict(list)
@@ -107,7 +131,13 @@ async def introspect(cur: Any, *, mariadb: bool) -> SchemaInfo:
                 referenced_columns=tuple(p[3] for p in parts),
             )
         )
+    return primary_keys, foreign_keys
 
+
+async def _read_columns(
+    cur: Any, database: str, json_cols: frozenset, primary_keys: dict[str, list[str]]
+) -> dict[str, list[ColumnInfo]]:
+    """The columns per table of the database."""
     await cur.execute(_COLUMNS)
     columns: dict[str, list[ColumnInfo]] = defaultdict(list)
     for row in await cur.fetchall():
@@ -130,21 +160,4 @@ async def introspect(cur: Any, *, mariadb: bool) -> SchemaInfo:
                 ordinal=int(row[2]),
             )
         )
-
-    return SchemaInfo(
-        database=database,
-        tables=tuple(
-            TableInfo(
-                name=name,
-                schema=database,
-                kind="view" if table_type.upper() == "VIEW" else "table",
-                columns=tuple(columns.get(name, ())),
-                primary_key=tuple(primary_keys.get(name, ())),
-                foreign_keys=tuple(foreign_keys.get(name, ())),
-                # MySQL puts "VIEW" in a view's comment.
-                comment="" if table_type.upper() == "VIEW" and comment == "VIEW" else comment,
-                row_estimate=0 if table_type.upper() == "VIEW" else rows,
-            )
-            for name, table_type, comment, rows in tables
-        ),
-    )
+    return columns

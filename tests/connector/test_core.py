@@ -1,5 +1,8 @@
 """The connector core without a transport: DSN parsing and masking, page tokens,
-statement digests, timeouts, and the pool manager's lifecycle (with a fake driver)."""
+statement digests, the secret box, and the pool manager's lifecycle (with a fake driver).
+
+Through gRPC: test_service.py (connections and schema), test_service_query.py,
+test_service_stream.py and the other test_service_*.py."""
 
 from __future__ import annotations
 
@@ -9,10 +12,16 @@ from decimal import Decimal
 import pytest
 
 from servers.connector import dsn as dsnlib
-from servers.connector.core import PageTokens, PoolManager, statement_digest
-from servers.connector.domain import ConnectionKind, MongoFind, SqlQuery
-from servers.connector.model import Connection, ConnectionOptions
+from servers.connector.domain import (
+    Connection,
+    ConnectionKind,
+    ConnectionOptions,
+    MongoFind,
+    SqlQuery,
+)
+from servers.connector.pools import PoolManager
 from servers.connector.store import SecretBox
+from servers.connector.tokens import PageTokens, statement_digest
 from servers.runtime.errors import FailedPrecondition, InvalidArgument
 
 

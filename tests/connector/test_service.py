@@ -1,5 +1,9 @@
 """ConnectorService connections and schema through a real server and stub: create / get /
-list (paged) / delete, masked secrets, connect checks, idempotency, validation."""
+list (paged) / delete, masked secrets, connect checks, idempotency, validation.
+
+Queries and streams through gRPC have files of their own (test_service_query.py,
+test_service_stream.py, test_service_mongo.py, test_service_hardening.py,
+test_service_restart.py); the core without a transport is test_core.py."""
 
 from __future__ import annotations
 
