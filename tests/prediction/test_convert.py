@@ -1,4 +1,5 @@
-"""The hand-written wire encodings (wire.py) against protobuf's own parser and encoder:
+"""Protobuf ⇄ domain for prediction: convert.py and its hand-written wire encodings
+(wire.py) against protobuf's own parser and encoder:
 every response shape decodes to exactly what the protobuf API would have built, and bulk
 row decoding accepts exactly the requests whose rows are all numbers."""
 
