@@ -222,13 +222,10 @@ def check_read_only(
     `database` is the connection's database: on MySQL an unqualified table is in it
     (so that a connection to the `mysql` schema cannot read mysql.user unqualified).
     """
-    if not isinstance(sql, str):
-        return GuardVerdict(VerdictKind.SYNTAX_ERROR, "statement must be text")
-    dialect = Dialect(dialect)
-    if (verdict := _check_characters(sql)) is not None:
-        return verdict
-
-    sg_dialect = _SqlglotDialect.get_or_raise(dialect.value)
+    start = _start(sql, dialect)
+    if isinstance(start, GuardVerdict):
+        return start
+    dialect, sg_dialect = start
     tokens = _lex(sql, sg_dialect, dialect, parameterized)
     if isinstance(tokens, GuardVerdict):
         return tokens
@@ -243,18 +240,40 @@ def check_read_only(
     return verdict
 
 
-def _lex(
-    sql: str, sg_dialect: _SqlglotDialect, dialect: Dialect, parameterized: bool
-) -> list[Token] | GuardVerdict:
-    """The statement's tokens, once its comments, string literals, placeholders and
-    operators passed; the verdict of the first that did not."""
+def _start(sql: object, dialect: Dialect | str) -> tuple[Dialect, _SqlglotDialect] | GuardVerdict:
+    """What both checks begin with: the statement is text without forbidden characters;
+    the dialect and its sqlglot counterpart."""
+    if not isinstance(sql, str):
+        return GuardVerdict(VerdictKind.SYNTAX_ERROR, "statement must be text")
+    dialect = Dialect(dialect)
+    if (verdict := _check_characters(sql)) is not None:
+        return verdict
+    return dialect, _SqlglotDialect.get_or_raise(dialect.value)
+
+
+def _tokenize(sql: str, sg_dialect: _SqlglotDialect, *, expand_commands: bool = False) -> list[Token] | GuardVerdict:
+    """The statement's tokens once its comments and string literals passed (with
+    expand_commands, opaque commands are tokenized too); the verdict otherwise."""
     try:
         tokens = sg_dialect.tokenize(sql)
+        if expand_commands:
+            tokens = _expand_commands(sql, tokens, sg_dialect)
     except TokenError as e:
         return GuardVerdict(VerdictKind.SYNTAX_ERROR, str(e))
     for check in (_check_comments, _check_string_literals):
         if (verdict := check(sql, tokens)) is not None:
             return verdict
+    return tokens
+
+
+def _lex(
+    sql: str, sg_dialect: _SqlglotDialect, dialect: Dialect, parameterized: bool
+) -> list[Token] | GuardVerdict:
+    """The statement's tokens, once its comments, string literals, placeholders and
+    operators passed; the verdict of the first that did not."""
+    tokens = _tokenize(sql, sg_dialect)
+    if isinstance(tokens, GuardVerdict):
+        return tokens
     if dialect is Dialect.MYSQL:
         if parameterized and (verdict := _check_percent_signs(sql, tokens)) is not None:
             return verdict
@@ -766,19 +785,13 @@ def check_writable(sql: str, dialect: Dialect) -> GuardVerdict:
     Checked on the tokens, not the parse tree, so that statements sqlglot cannot parse
     are still checked (and their syntax errors left to the database to report).
     """
-    if not isinstance(sql, str):
-        return GuardVerdict(VerdictKind.SYNTAX_ERROR, "statement must be text")
-    dialect = Dialect(dialect)
-    if (verdict := _check_characters(sql)) is not None:
-        return verdict
-    sg_dialect = _SqlglotDialect.get_or_raise(dialect.value)
-    try:
-        tokens = _expand_commands(sql, sg_dialect.tokenize(sql), sg_dialect)
-    except TokenError as e:
-        return GuardVerdict(VerdictKind.SYNTAX_ERROR, str(e))
-    for check in (_check_comments, _check_string_literals):
-        if (verdict := check(sql, tokens)) is not None:
-            return verdict
+    start = _start(sql, dialect)
+    if isinstance(start, GuardVerdict):
+        return start
+    dialect, sg_dialect = start
+    tokens = _tokenize(sql, sg_dialect, expand_commands=True)
+    if isinstance(tokens, GuardVerdict):
+        return tokens
     if dialect is Dialect.POSTGRES and (verdict := _check_unicode_identifiers(tokens)) is not None:
         return verdict
     for statement in _split_statements(tokens):
