@@ -25,7 +25,6 @@ from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb
 from servers.contracts.cells import cell_to_value
 from servers.runtime.channels import MAX_RECONNECT_BACKOFF_MS, as_domain_error
 from servers.runtime.errors import DeadlineExceeded, NotFound, Unavailable
-from servers.runtime.status import error_from_rpc_error
 
 log = logging.getLogger("chatdb.worker.clients")
 
@@ -127,6 +126,9 @@ class RegistryClient:
 
 
 class ConnectorClient:
+    """Datasets read through the connector. Its channel maps failed calls to the error
+    tree (open_channel(..., map_errors=True))."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
 
@@ -138,14 +140,11 @@ class ConnectorClient:
             )
         )
         columns: list[str] = []
-        try:
-            async for message in call:
-                kind = message.WhichOneof("payload")
-                if kind == "header":
-                    columns = [c.name for c in message.header.columns]
-                    break
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        async for message in call:
+            kind = message.WhichOneof("payload")
+            if kind == "header":
+                columns = [c.name for c in message.header.columns]
+                break
 
         async def rest() -> AsyncIterator[tuple[Any, ...]]:
             try:
@@ -153,8 +152,6 @@ class ConnectorClient:
                     if message.WhichOneof("payload") == "batch":
                         for row in message.batch.rows:
                             yield tuple(cell_to_value(c) for c in row.cells)
-            except grpc.aio.AioRpcError as exc:
-                raise error_from_rpc_error(exc) from None
             finally:
                 call.cancel()  # a reader that stops early stops the query too
 

@@ -17,7 +17,6 @@ from chatdb.registry.v1 import model_registry_service_pb2_grpc as reg_grpc
 from servers.runtime.channels import open_channel
 from servers.runtime.errors import NotFound, Unavailable
 from servers.runtime.settings import Settings
-from servers.runtime.status import error_from_rpc_error
 
 from .domain import Artifact, EventType, ModelEvent
 
@@ -40,6 +39,9 @@ def event_from_proto(message: model_event_pb2.ModelEvent) -> ModelEvent | None:
 
 
 class RegistrySource:
+    """The registry as prediction's ModelSource. Its channel maps failed calls to the
+    error tree (open_registry_channel: open_channel(..., map_errors=True))."""
+
     def __init__(self, channel: grpc.aio.Channel, *, timeout_s: float = 60.0) -> None:
         self.stub = reg_grpc.ModelRegistryServiceStub(channel)
         self.timeout_s = timeout_s
@@ -49,14 +51,11 @@ class RegistrySource:
             reg.DownloadModelVersionRequest(model=model, version=version), timeout=self.timeout_s)
         meta = None
         chunks: list[bytes] = []
-        try:
-            async for message in call:
-                if message.WhichOneof("payload") == "model_version":
-                    meta = message.model_version
-                else:
-                    chunks.append(message.chunk)
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        async for message in call:
+            if message.WhichOneof("payload") == "model_version":
+                meta = message.model_version
+            else:
+                chunks.append(message.chunk)
         data = b"".join(chunks)
         if meta is None:
             raise Unavailable(f"the registry sent no metadata for {model!r} version {version}")
@@ -70,10 +69,7 @@ class RegistrySource:
         )
 
     async def alias_target(self, model: str, alias: str) -> int:
-        try:
-            reply = await self.stub.GetModel(reg.GetModelRequest(model=model), timeout=self.timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        reply = await self.stub.GetModel(reg.GetModelRequest(model=model), timeout=self.timeout_s)
         version = reply.model.aliases.get(alias)
         if not version:
             raise NotFound(f"model {model!r} has no alias {alias!r}", reason="ALIAS_NOT_FOUND",
@@ -83,31 +79,25 @@ class RegistrySource:
     async def alias_targets(self, alias: str) -> list[tuple[str, int]]:
         targets: list[tuple[str, int]] = []
         token = ""
-        try:
-            while True:
-                reply = await self.stub.ListModels(
-                    reg.ListModelsRequest(page_size=1000, page_token=token), timeout=self.timeout_s)
-                targets += [(m.name, m.aliases[alias]) for m in reply.models if alias in m.aliases]
-                token = reply.next_page_token
-                if not token:
-                    return targets
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        while True:
+            reply = await self.stub.ListModels(
+                reg.ListModelsRequest(page_size=1000, page_token=token), timeout=self.timeout_s)
+            targets += [(m.name, m.aliases[alias]) for m in reply.models if alias in m.aliases]
+            token = reply.next_page_token
+            if not token:
+                return targets
 
     async def versions(self, model: str) -> list[int]:
         versions: list[int] = []
         token = ""
-        try:
-            while True:
-                reply = await self.stub.ListModelVersions(
-                    reg.ListModelVersionsRequest(model=model, page_size=1000, page_token=token), timeout=self.timeout_s)
-                versions += [v.version for v in reply.model_versions
-                             if v.state != model_version_pb2.MODEL_VERSION_STATE_ARCHIVED]
-                token = reply.next_page_token
-                if not token:
-                    return sorted(versions)
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
+        while True:
+            reply = await self.stub.ListModelVersions(
+                reg.ListModelVersionsRequest(model=model, page_size=1000, page_token=token), timeout=self.timeout_s)
+            versions += [v.version for v in reply.model_versions
+                         if v.state != model_version_pb2.MODEL_VERSION_STATE_ARCHIVED]
+            token = reply.next_page_token
+            if not token:
+                return sorted(versions)
 
     async def events(self, since_sequence: int | None) -> AsyncIterator[ModelEvent]:
         request = reg.WatchModelEventsRequest()
@@ -119,8 +109,6 @@ class RegistrySource:
                 event = event_from_proto(message.event)
                 if event is not None:
                     yield event
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc_error(exc) from None
         finally:
             call.cancel()
         raise Unavailable("the registry ended the event stream")
