@@ -14,7 +14,6 @@ UNAVAILABLE, everything the core needs to act on is a domain error.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -25,8 +24,6 @@ from servers.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from servers.runtime.pg import platform_errors
 
 from .domain import Connection, ConnectionKind, ConnectionOptions
-
-log = logging.getLogger("chatdb.connector.store")
 
 T = TypeVar("T")
 
