@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from servers.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
+from servers.runtime.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
 from servers.runtime.settings import Settings  # noqa: E402
 from servers.services import PLACEHOLDERS  # noqa: E402
 

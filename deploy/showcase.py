@@ -14,9 +14,9 @@ from chatdb.training.v1 import job_state_pb2, training_service_pb2_grpc
 from chatdb.training.v1 import training_job_pb2 as job_pb
 from chatdb.training.v1 import training_service_pb2 as training_pb
 
-from servers.cli_support import chatdb_command
 from servers.connector.cli import register_demo_connections
 from servers.contracts.cells import cell_to_value
+from servers.runtime.cli_support import chatdb_command
 from servers.runtime.settings import Settings
 
 BIN = Path(sys.executable).parent

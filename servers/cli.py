@@ -21,7 +21,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from .cli_support import CliError, ensure_port_free, print_rpc_error
+from .runtime.cli_support import CliError, ensure_port_free, print_rpc_error
 from .runtime.settings import Settings, describe
 
 

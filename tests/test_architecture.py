@@ -5,7 +5,7 @@ import statement is read, top-level or inside a function or an `if TYPE_CHECKING
 block alike. Each module belongs to a layer, and imports may only point the allowed
 ways:
 
-    runtime    servers/runtime/, servers/cli_support.py    → runtime
+    runtime    servers/runtime/                              → runtime
     contracts  servers/contracts/                            → runtime, contracts
     service    servers/<service>/                            → runtime, contracts, itself
     worker     workers/                                      → runtime, contracts, worker,
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("servers", "workers", "deploy", "gateway")
 FIRST_PARTY = frozenset(SCANNED)
-PLATFORM = ("servers.runtime", "servers.cli_support")
+PLATFORM = ("servers.runtime",)
 ENTRY_MODULES = frozenset({"app", "cli"})
 
 # (importer, imported) edges allowed against the layer rules, each with its reason.

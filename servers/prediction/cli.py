@@ -27,8 +27,8 @@ from chatdb.prediction.v1 import prediction_service_pb2 as pb
 from chatdb.prediction.v1 import prediction_service_pb2_grpc as pb_grpc
 from google.protobuf import json_format, struct_pb2
 
-from servers.cli_support import CliError, print_rpc_error
 from servers.runtime.channels import open_channel
+from servers.runtime.cli_support import CliError, print_rpc_error
 from servers.runtime.settings import Settings
 
 _INT = re.compile(r"^[+-]?\d+$")

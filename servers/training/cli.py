@@ -31,8 +31,8 @@ from chatdb.training.v1 import training_service_pb2 as pb
 from chatdb.training.v1 import training_service_pb2_grpc
 from google.protobuf import json_format, struct_pb2
 
-from servers.cli_support import CliError, chatdb_command, print_rpc_error
 from servers.runtime.channels import open_channel
+from servers.runtime.cli_support import CliError, chatdb_command, print_rpc_error
 from servers.runtime.settings import Settings
 
 TASKS = {

@@ -87,12 +87,12 @@ def test_regression_values_print_in_full():
 def test_the_printed_chatdb_command_works_as_printed(tmp_path):
     """What the launcher and the CLI print for the user to run (`.venv/bin/chatdb ...`
     from the checkout when the venv is not active) runs from a shell in that directory."""
-    from servers.cli_support import chatdb_command
+    from servers.runtime.cli_support import chatdb_command
 
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                            if Path(p).resolve() != Path(sys.executable).parent.resolve())
     script = (
-        "import os, sys; from servers.cli_support import chatdb_command; print(chatdb_command())"
+        "import os, sys; from servers.runtime.cli_support import chatdb_command; print(chatdb_command())"
     )
     printed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PATH": path},
                              capture_output=True, text=True, timeout=60).stdout.strip()
