@@ -28,29 +28,29 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#chatdb/parser/v1/parsed_query.proto\x12\x10\x63hatdb.parser.v1\x1a chatdb/connector/v1/result.proto\x1a#chatdb/connector/v1/statement.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x04\n\x0bParsedQuery\x12\x10\n\x08question\x18\x01 \x01(\t\x12(\n\x06intent\x18\x02 \x01(\x0e\x32\x18.chatdb.parser.v1.Intent\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12\x0e\n\x06tables\x18\x04 \x03(\t\x12\x0f\n\x07\x63olumns\x18\x05 \x03(\t\x12)\n\x07\x66ilters\x18\x06 \x03(\x0b\x32\x18.chatdb.parser.v1.Filter\x12\x33\n\x0c\x61ggregations\x18\x07 \x03(\x0b\x32\x1d.chatdb.parser.v1.Aggregation\x12\x10\n\x08group_by\x18\x08 \x03(\t\x12+\n\x08order_by\x18\t \x03(\x0b\x32\x19.chatdb.parser.v1.OrderBy\x12\r\n\x05limit\x18\n \x01(\x03\x12/\n\ntime_range\x18\x0b \x01(\x0b\x32\x1b.chatdb.parser.v1.TimeRange\x12\x31\n\tstatement\x18\x0c \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x13\n\x0b\x65xplanation\x18\r \x01(\t\x12\x31\n\x0eparse_duration\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rused_fallback\x18\x0f \x01(\x08\x12\x12\n\nmodel_name\x18\x10 \x01(\t\x12\x0e\n\x06target\x18\x11 \x01(\t\"w\n\x06\x46ilter\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x32\n\x08operator\x18\x02 \x01(\x0e\x32 .chatdb.parser.v1.FilterOperator\x12)\n\x06values\x18\x03 \x03(\x0b\x32\x19.chatdb.connector.v1.Cell\"u\n\x0b\x41ggregation\x12\x35\n\x08\x66unction\x18\x01 \x01(\x0e\x32#.chatdb.parser.v1.AggregateFunction\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\t\x12\r\n\x05\x61lias\x18\x03 \x01(\t\x12\x10\n\x08\x64istinct\x18\x04 \x01(\x08\"M\n\x07OrderBy\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x32\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.chatdb.parser.v1.SortDirection\"\x8d\x01\n\tTimeRange\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexpression\x18\x04 \x01(\t*\xd1\x01\n\x06Intent\x12\x16\n\x12INTENT_UNSPECIFIED\x10\x00\x12\x11\n\rINTENT_SELECT\x10\x01\x12\x10\n\x0cINTENT_COUNT\x10\x02\x12\x14\n\x10INTENT_AGGREGATE\x10\x03\x12\x10\n\x0cINTENT_TOP_N\x10\x04\x12\x13\n\x0fINTENT_DISTINCT\x10\x05\x12\x13\n\x0fINTENT_DESCRIBE\x10\x06\x12\x10\n\x0cINTENT_TRAIN\x10\x07\x12\x12\n\x0eINTENT_PREDICT\x10\x08\x12\x12\n\x0eINTENT_UNKNOWN\x10\t*\xea\x02\n\x0e\x46ilterOperator\x12\x1f\n\x1b\x46ILTER_OPERATOR_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46ILTER_OPERATOR_EQ\x10\x01\x12\x16\n\x12\x46ILTER_OPERATOR_NE\x10\x02\x12\x16\n\x12\x46ILTER_OPERATOR_LT\x10\x03\x12\x16\n\x12\x46ILTER_OPERATOR_LE\x10\x04\x12\x16\n\x12\x46ILTER_OPERATOR_GT\x10\x05\x12\x16\n\x12\x46ILTER_OPERATOR_GE\x10\x06\x12\x18\n\x14\x46ILTER_OPERATOR_LIKE\x10\x07\x12\x16\n\x12\x46ILTER_OPERATOR_IN\x10\x08\x12\x1a\n\x16\x46ILTER_OPERATOR_NOT_IN\x10\t\x12\x1b\n\x17\x46ILTER_OPERATOR_BETWEEN\x10\n\x12\x1b\n\x17\x46ILTER_OPERATOR_IS_NULL\x10\x0b\x12\x1f\n\x1b\x46ILTER_OPERATOR_IS_NOT_NULL\x10\x0c*\xc5\x01\n\x11\x41ggregateFunction\x12\"\n\x1e\x41GGREGATE_FUNCTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GGREGATE_FUNCTION_COUNT\x10\x01\x12\x1a\n\x16\x41GGREGATE_FUNCTION_SUM\x10\x02\x12\x1a\n\x16\x41GGREGATE_FUNCTION_AVG\x10\x03\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MIN\x10\x04\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MAX\x10\x05*l\n\rSortDirection\x12\x1e\n\x1aSORT_DIRECTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18SORT_DIRECTION_ASCENDING\x10\x01\x12\x1d\n\x19SORT_DIRECTION_DESCENDING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#chatdb/parser/v1/parsed_query.proto\x12\x10\x63hatdb.parser.v1\x1a chatdb/connector/v1/result.proto\x1a#chatdb/connector/v1/statement.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x04\n\x0bParsedQuery\x12\x10\n\x08question\x18\x01 \x01(\t\x12(\n\x06intent\x18\x02 \x01(\x0e\x32\x18.chatdb.parser.v1.Intent\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12\x0e\n\x06tables\x18\x04 \x03(\t\x12\x0f\n\x07\x63olumns\x18\x05 \x03(\t\x12)\n\x07\x66ilters\x18\x06 \x03(\x0b\x32\x18.chatdb.parser.v1.Filter\x12\x33\n\x0c\x61ggregations\x18\x07 \x03(\x0b\x32\x1d.chatdb.parser.v1.Aggregation\x12\x10\n\x08group_by\x18\x08 \x03(\t\x12+\n\x08order_by\x18\t \x03(\x0b\x32\x19.chatdb.parser.v1.OrderBy\x12\r\n\x05limit\x18\n \x01(\x03\x12/\n\ntime_range\x18\x0b \x01(\x0b\x32\x1b.chatdb.parser.v1.TimeRange\x12\x31\n\tstatement\x18\x0c \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x13\n\x0b\x65xplanation\x18\r \x01(\t\x12\x31\n\x0eparse_duration\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rused_fallback\x18\x0f \x01(\x08\x12\x12\n\nmodel_name\x18\x10 \x01(\t\x12\x0e\n\x06target\x18\x11 \x01(\t\x12\r\n\x05notes\x18\x12 \x03(\t\x12\x15\n\rintent_source\x18\x13 \x01(\t\"w\n\x06\x46ilter\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x32\n\x08operator\x18\x02 \x01(\x0e\x32 .chatdb.parser.v1.FilterOperator\x12)\n\x06values\x18\x03 \x03(\x0b\x32\x19.chatdb.connector.v1.Cell\"u\n\x0b\x41ggregation\x12\x35\n\x08\x66unction\x18\x01 \x01(\x0e\x32#.chatdb.parser.v1.AggregateFunction\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\t\x12\r\n\x05\x61lias\x18\x03 \x01(\t\x12\x10\n\x08\x64istinct\x18\x04 \x01(\x08\"M\n\x07OrderBy\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x32\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.chatdb.parser.v1.SortDirection\"\x8d\x01\n\tTimeRange\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexpression\x18\x04 \x01(\t*\x84\x02\n\x06Intent\x12\x16\n\x12INTENT_UNSPECIFIED\x10\x00\x12\x11\n\rINTENT_SELECT\x10\x01\x12\x10\n\x0cINTENT_COUNT\x10\x02\x12\x14\n\x10INTENT_AGGREGATE\x10\x03\x12\x10\n\x0cINTENT_TOP_N\x10\x04\x12\x13\n\x0fINTENT_DISTINCT\x10\x05\x12\x13\n\x0fINTENT_DESCRIBE\x10\x06\x12\x10\n\x0cINTENT_TRAIN\x10\x07\x12\x12\n\x0eINTENT_PREDICT\x10\x08\x12\x12\n\x0eINTENT_UNKNOWN\x10\t\x12\x17\n\x13INTENT_MODEL_STATUS\x10\n\x12\x18\n\x14INTENT_SYSTEM_STATUS\x10\x0b*\xea\x02\n\x0e\x46ilterOperator\x12\x1f\n\x1b\x46ILTER_OPERATOR_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46ILTER_OPERATOR_EQ\x10\x01\x12\x16\n\x12\x46ILTER_OPERATOR_NE\x10\x02\x12\x16\n\x12\x46ILTER_OPERATOR_LT\x10\x03\x12\x16\n\x12\x46ILTER_OPERATOR_LE\x10\x04\x12\x16\n\x12\x46ILTER_OPERATOR_GT\x10\x05\x12\x16\n\x12\x46ILTER_OPERATOR_GE\x10\x06\x12\x18\n\x14\x46ILTER_OPERATOR_LIKE\x10\x07\x12\x16\n\x12\x46ILTER_OPERATOR_IN\x10\x08\x12\x1a\n\x16\x46ILTER_OPERATOR_NOT_IN\x10\t\x12\x1b\n\x17\x46ILTER_OPERATOR_BETWEEN\x10\n\x12\x1b\n\x17\x46ILTER_OPERATOR_IS_NULL\x10\x0b\x12\x1f\n\x1b\x46ILTER_OPERATOR_IS_NOT_NULL\x10\x0c*\xc5\x01\n\x11\x41ggregateFunction\x12\"\n\x1e\x41GGREGATE_FUNCTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GGREGATE_FUNCTION_COUNT\x10\x01\x12\x1a\n\x16\x41GGREGATE_FUNCTION_SUM\x10\x02\x12\x1a\n\x16\x41GGREGATE_FUNCTION_AVG\x10\x03\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MIN\x10\x04\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MAX\x10\x05*l\n\rSortDirection\x12\x1e\n\x1aSORT_DIRECTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18SORT_DIRECTION_ASCENDING\x10\x01\x12\x1d\n\x19SORT_DIRECTION_DESCENDING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chatdb.parser.v1.parsed_query_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INTENT']._serialized_start=1191
-  _globals['_INTENT']._serialized_end=1400
-  _globals['_FILTEROPERATOR']._serialized_start=1403
-  _globals['_FILTEROPERATOR']._serialized_end=1765
-  _globals['_AGGREGATEFUNCTION']._serialized_start=1768
-  _globals['_AGGREGATEFUNCTION']._serialized_end=1965
-  _globals['_SORTDIRECTION']._serialized_start=1967
-  _globals['_SORTDIRECTION']._serialized_end=2075
+  _globals['_INTENT']._serialized_start=1229
+  _globals['_INTENT']._serialized_end=1489
+  _globals['_FILTEROPERATOR']._serialized_start=1492
+  _globals['_FILTEROPERATOR']._serialized_end=1854
+  _globals['_AGGREGATEFUNCTION']._serialized_start=1857
+  _globals['_AGGREGATEFUNCTION']._serialized_end=2054
+  _globals['_SORTDIRECTION']._serialized_start=2056
+  _globals['_SORTDIRECTION']._serialized_end=2164
   _globals['_PARSEDQUERY']._serialized_start=194
-  _globals['_PARSEDQUERY']._serialized_end=725
-  _globals['_FILTER']._serialized_start=727
-  _globals['_FILTER']._serialized_end=846
-  _globals['_AGGREGATION']._serialized_start=848
-  _globals['_AGGREGATION']._serialized_end=965
-  _globals['_ORDERBY']._serialized_start=967
-  _globals['_ORDERBY']._serialized_end=1044
-  _globals['_TIMERANGE']._serialized_start=1047
-  _globals['_TIMERANGE']._serialized_end=1188
+  _globals['_PARSEDQUERY']._serialized_end=763
+  _globals['_FILTER']._serialized_start=765
+  _globals['_FILTER']._serialized_end=884
+  _globals['_AGGREGATION']._serialized_start=886
+  _globals['_AGGREGATION']._serialized_end=1003
+  _globals['_ORDERBY']._serialized_start=1005
+  _globals['_ORDERBY']._serialized_end=1082
+  _globals['_TIMERANGE']._serialized_start=1085
+  _globals['_TIMERANGE']._serialized_end=1226
 # @@protoc_insertion_point(module_scope)

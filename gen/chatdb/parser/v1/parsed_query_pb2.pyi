@@ -25,6 +25,8 @@ class Intent(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTENT_TRAIN: _ClassVar[Intent]
     INTENT_PREDICT: _ClassVar[Intent]
     INTENT_UNKNOWN: _ClassVar[Intent]
+    INTENT_MODEL_STATUS: _ClassVar[Intent]
+    INTENT_SYSTEM_STATUS: _ClassVar[Intent]
 
 class FilterOperator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -66,6 +68,8 @@ INTENT_DESCRIBE: Intent
 INTENT_TRAIN: Intent
 INTENT_PREDICT: Intent
 INTENT_UNKNOWN: Intent
+INTENT_MODEL_STATUS: Intent
+INTENT_SYSTEM_STATUS: Intent
 FILTER_OPERATOR_UNSPECIFIED: FilterOperator
 FILTER_OPERATOR_EQ: FilterOperator
 FILTER_OPERATOR_NE: FilterOperator
@@ -90,7 +94,7 @@ SORT_DIRECTION_ASCENDING: SortDirection
 SORT_DIRECTION_DESCENDING: SortDirection
 
 class ParsedQuery(_message.Message):
-    __slots__ = ("question", "intent", "confidence", "tables", "columns", "filters", "aggregations", "group_by", "order_by", "limit", "time_range", "statement", "explanation", "parse_duration", "used_fallback", "model_name", "target")
+    __slots__ = ("question", "intent", "confidence", "tables", "columns", "filters", "aggregations", "group_by", "order_by", "limit", "time_range", "statement", "explanation", "parse_duration", "used_fallback", "model_name", "target", "notes", "intent_source")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +112,8 @@ class ParsedQuery(_message.Message):
     USED_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    INTENT_SOURCE_FIELD_NUMBER: _ClassVar[int]
     question: str
     intent: Intent
     confidence: float
@@ -125,7 +131,9 @@ class ParsedQuery(_message.Message):
     used_fallback: bool
     model_name: str
     target: str
-    def __init__(self, question: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., confidence: _Optional[float] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., aggregations: _Optional[_Iterable[_Union[Aggregation, _Mapping]]] = ..., group_by: _Optional[_Iterable[str]] = ..., order_by: _Optional[_Iterable[_Union[OrderBy, _Mapping]]] = ..., limit: _Optional[int] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., explanation: _Optional[str] = ..., parse_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., used_fallback: _Optional[bool] = ..., model_name: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    intent_source: str
+    def __init__(self, question: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., confidence: _Optional[float] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., aggregations: _Optional[_Iterable[_Union[Aggregation, _Mapping]]] = ..., group_by: _Optional[_Iterable[str]] = ..., order_by: _Optional[_Iterable[_Union[OrderBy, _Mapping]]] = ..., limit: _Optional[int] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., explanation: _Optional[str] = ..., parse_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., used_fallback: _Optional[bool] = ..., model_name: _Optional[str] = ..., target: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., intent_source: _Optional[str] = ...) -> None: ...
 
 class Filter(_message.Message):
     __slots__ = ("column", "operator", "values")

@@ -26,9 +26,10 @@ from chatdb.connector.v1 import schema_pb2 as chatdb_dot_connector_dot_v1_dot_sc
 from chatdb.connector.v1 import statement_pb2 as chatdb_dot_connector_dot_v1_dot_statement__pb2
 from chatdb.parser.v1 import parsed_query_pb2 as chatdb_dot_parser_dot_v1_dot_parsed__query__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+chatdb/parser/v1/query_parser_service.proto\x12\x10\x63hatdb.parser.v1\x1a chatdb/connector/v1/schema.proto\x1a#chatdb/connector/v1/statement.proto\x1a#chatdb/parser/v1/parsed_query.proto\x1a\x1cgoogle/api/annotations.proto\"\x9b\x01\n\x11ParseQueryRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x30\n\x07\x64ialect\x18\x03 \x01(\x0e\x32\x1f.chatdb.connector.v1.SqlDialect\x12+\n\x06schema\x18\x04 \x01(\x0b\x32\x1b.chatdb.connector.v1.Schema\"I\n\x12ParseQueryResponse\x12\x33\n\x0cparsed_query\x18\x01 \x01(\x0b\x32\x1d.chatdb.parser.v1.ParsedQuery2\x83\x01\n\x12QueryParserService\x12m\n\nParseQuery\x12#.chatdb.parser.v1.ParseQueryRequest\x1a$.chatdb.parser.v1.ParseQueryResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/parse:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+chatdb/parser/v1/query_parser_service.proto\x12\x10\x63hatdb.parser.v1\x1a chatdb/connector/v1/schema.proto\x1a#chatdb/connector/v1/statement.proto\x1a#chatdb/parser/v1/parsed_query.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n\x11ParseQueryRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x30\n\x07\x64ialect\x18\x03 \x01(\x0e\x32\x1f.chatdb.connector.v1.SqlDialect\x12+\n\x06schema\x18\x04 \x01(\x0b\x32\x1b.chatdb.connector.v1.Schema\x12\x32\n\x0ereference_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07\x63ontext\x18\x06 \x01(\x0b\x32\x1d.chatdb.parser.v1.ParsedQuery\"I\n\x12ParseQueryResponse\x12\x33\n\x0cparsed_query\x18\x01 \x01(\x0b\x32\x1d.chatdb.parser.v1.ParsedQuery2\x83\x01\n\x12QueryParserService\x12m\n\nParseQuery\x12#.chatdb.parser.v1.ParseQueryRequest\x1a$.chatdb.parser.v1.ParseQueryResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/parse:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,10 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUERYPARSERSERVICE'].methods_by_name['ParseQuery']._loaded_options = None
   _globals['_QUERYPARSERSERVICE'].methods_by_name['ParseQuery']._serialized_options = b'\202\323\344\223\002\016\"\t/v1/parse:\001*'
-  _globals['_PARSEQUERYREQUEST']._serialized_start=204
-  _globals['_PARSEQUERYREQUEST']._serialized_end=359
-  _globals['_PARSEQUERYRESPONSE']._serialized_start=361
-  _globals['_PARSEQUERYRESPONSE']._serialized_end=434
-  _globals['_QUERYPARSERSERVICE']._serialized_start=437
-  _globals['_QUERYPARSERSERVICE']._serialized_end=568
+  _globals['_PARSEQUERYREQUEST']._serialized_start=237
+  _globals['_PARSEQUERYREQUEST']._serialized_end=492
+  _globals['_PARSEQUERYRESPONSE']._serialized_start=494
+  _globals['_PARSEQUERYRESPONSE']._serialized_end=567
+  _globals['_QUERYPARSERSERVICE']._serialized_start=570
+  _globals['_QUERYPARSERSERVICE']._serialized_end=701
 # @@protoc_insertion_point(module_scope)

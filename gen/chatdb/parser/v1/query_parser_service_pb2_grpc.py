@@ -48,9 +48,12 @@ class QueryParserServiceServicer:
 
     def ParseQuery(self, request, context):
         """Parses a question against a connection's schema and generates a
-        statement for it. INVALID_ARGUMENT for an empty question; NOT_FOUND for
-        an unknown connection. A question that is not understood is not an
-        error: it parses with intent UNKNOWN and an explanation.
+        statement for it. INVALID_ARGUMENT for an empty question, and for a
+        question that cannot be mapped onto the schema: the message and the
+        google.rpc.BadRequest violation of `question` say what could not be
+        resolved, and google.rpc.ErrorInfo metadata `suggestions` lists the
+        closest tables and columns (a suggestion, never a guess that runs).
+        NOT_FOUND for an unknown connection.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
