@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from chatdb.connector.v1 import glossary_pb2
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,49 @@ class Glossary:
     @property
     def empty(self) -> bool:
         return not (self.metrics or self.segments or self.synonyms or self.relationships)
+
+
+# --------------------------------------------------------------------------- proto
+
+
+def glossary_from_pb(pb: glossary_pb2.Glossary) -> Glossary:
+    """The glossary of a Glossary message, `version` included (`update_time` is the
+    store's, not content)."""
+    return Glossary(
+        metrics=tuple(Metric(
+            name=m.name, table=m.table, expression=m.expression, filters=tuple(m.filters),
+            time_column=m.time_column, description=m.description, synonyms=tuple(m.synonyms),
+        ) for m in pb.metrics),
+        segments=tuple(Segment(
+            name=s.name, table=s.table, condition=s.condition, description=s.description,
+            synonyms=tuple(s.synonyms),
+        ) for s in pb.segments),
+        synonyms=tuple(Synonym(term=s.term, target=s.target) for s in pb.synonyms),
+        relationships=tuple(Relationship(
+            from_table=r.from_table, from_columns=tuple(r.from_columns), to_table=r.to_table,
+            to_columns=tuple(r.to_columns), name=r.name,
+        ) for r in pb.relationships),
+        version=pb.version,
+    )
+
+
+def glossary_to_pb(glossary: Glossary) -> glossary_pb2.Glossary:
+    g = glossary
+    return glossary_pb2.Glossary(
+        metrics=[glossary_pb2.Metric(
+            name=m.name, table=m.table, expression=m.expression, filters=m.filters, time_column=m.time_column,
+            description=m.description, synonyms=m.synonyms,
+        ) for m in g.metrics],
+        segments=[glossary_pb2.Segment(
+            name=s.name, table=s.table, condition=s.condition, description=s.description, synonyms=s.synonyms,
+        ) for s in g.segments],
+        synonyms=[glossary_pb2.Synonym(term=s.term, target=s.target) for s in g.synonyms],
+        relationships=[glossary_pb2.Relationship(
+            from_table=r.from_table, from_columns=r.from_columns, to_table=r.to_table, to_columns=r.to_columns,
+            name=r.name,
+        ) for r in g.relationships],
+        version=g.version,
+    )
 
 
 # --------------------------------------------------------------------------- file shape
