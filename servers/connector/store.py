@@ -234,7 +234,7 @@ class ConnectionStore:
                 update_time = await conn.fetchval(
                     """
                     INSERT INTO connector_glossaries (connection_id, content, version)
-                    VALUES ($1, $2::jsonb, $3)
+                    VALUES ($1, $2::json, $3)
                     ON CONFLICT (connection_id) DO UPDATE
                         SET content = EXCLUDED.content, version = EXCLUDED.version, update_time = now()
                     RETURNING update_time

@@ -5,7 +5,8 @@
 CREATE TABLE connector_glossaries (
     connection_id  text        PRIMARY KEY
                                REFERENCES connector_connections (connection_id) ON DELETE CASCADE,
-    content        jsonb       NOT NULL,
+    -- json, not jsonb: the order of the synonyms is the user's and is kept
+    content        json        NOT NULL,
     -- content_version(content): a hash, so readers key caches on it
     version        text        NOT NULL,
     update_time    timestamptz NOT NULL DEFAULT now()
