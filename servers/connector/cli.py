@@ -160,9 +160,11 @@ def _violations(exc: grpc.aio.AioRpcError) -> str:
     return "; ".join(f"{v.field}: {v.description}" for v in details.violations)
 
 
-async def register_demo_connections(address: str, *, settings: Settings | None = None) -> None:
-    """Create the read-only connections demo-postgres and demo-mysql on the connector at
-    `address`; a connection that already exists is left as it is (idempotent)."""
+async def register_demo_connections(address: str, *, settings: Settings | None = None,
+                                    only: tuple[str, ...] | None = None) -> None:
+    """Create the read-only connections demo-postgres and demo-mysql (or those of them
+    in `only`) on the connector at `address`; a connection that already exists is left
+    as it is (idempotent)."""
     from chatdb.connector.v1 import (
         connection_pb2,
         connector_service_pb2,
@@ -177,6 +179,8 @@ async def register_demo_connections(address: str, *, settings: Settings | None =
     async with _channel(address, settings) as channel:
         stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
         for connection_id, (kind, dsn) in targets.items():
+            if only is not None and connection_id not in only:
+                continue
             request = connector_service_pb2.CreateConnectionRequest(
                 connection_id=connection_id,
                 connection=connection_pb2.Connection(
