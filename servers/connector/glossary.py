@@ -51,6 +51,7 @@ MAX_ENTRIES = 500  # per section: a glossary is written by people, not generated
 MAX_NAME_CHARS = 128
 MAX_FRAGMENT_CHARS = 4000
 _TIME_TYPES = {DataType.DATE, DataType.TIMESTAMP}
+_NUMERIC_TYPES = {DataType.INTEGER, DataType.FLOAT, DataType.DECIMAL}
 _MONGO_AGGREGATES = (exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Count)
 _MONGO_NODES = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.And, exp.Or,
@@ -223,11 +224,12 @@ class _Checker:
             self.fail(field, f"table {name} does not exist{_closest(name, list(self.tables))}")
         return found
 
-    def column(self, table: TableInfo, name: str, field: str) -> ColumnInfo | None:
+    def column(self, table: TableInfo, name: str, field: str, *, numeric: bool = False) -> ColumnInfo | None:
         columns = {c.name: c for c in table.columns}
         found = self._lookup(columns, name)
         if found is None:
-            candidates = [f"{table.name}.{c}" for c in columns]
+            candidates = [f"{table.name}.{c.name}" for c in table.columns if not numeric or c.type in _NUMERIC_TYPES] \
+                or [f"{table.name}.{c}" for c in columns]
             self.fail(field, f"column {table.name}.{name} does not exist{_closest(f'{table.name}.{name}', candidates)}")
         return found
 
@@ -394,7 +396,8 @@ class _Checker:
                     self.fail(field, f"table {qualifier} does not exist{_closest(qualifier, candidates)}")
                     return False
                 label = table.name
-            info = self.column(table, name, field)
+            info = self.column(table, name, field,
+                               numeric=column.find_ancestor(exp.Sum, exp.Avg) is not None)
             if info is None:
                 return False
         else:
@@ -406,7 +409,11 @@ class _Checker:
                     break
             if not owners:
                 inner = list(scopes[0].values())
-                candidates = [f"{t.name}.{c.name}" for _, t in inner for c in t.columns]
+                # sum(x) / avg(x) want a number: suggest a numeric column when there is one
+                numeric = column.find_ancestor(exp.Sum, exp.Avg) is not None
+                candidates = [f"{t.name}.{c.name}" for _, t in inner for c in t.columns
+                              if not numeric or c.type in _NUMERIC_TYPES] or \
+                    [f"{t.name}.{c.name}" for _, t in inner for c in t.columns]
                 wanted = f"{inner[0][1].name}.{name}" if len(inner) == 1 else name
                 self.fail(field, f"column {wanted} does not exist{_closest(wanted, candidates)}")
                 return False

@@ -157,7 +157,7 @@ async def test_unknown_table_and_column_name_the_entry(connector, shop_id):
                         "to_columns": ["id"]}],
     ))
     assert found == {
-        "glossary.metrics[1].expression": "column orders.amount does not exist; closest: orders.status",
+        "glossary.metrics[1].expression": "column orders.amount does not exist; closest: orders.total",
         "glossary.segments[0].table": "table ordres does not exist; closest: orders",
         "glossary.synonyms[0].target": "table customer does not exist; closest: customers",
         "glossary.synonyms[1].target": "column customers.nmae does not exist; closest: customers.name",
