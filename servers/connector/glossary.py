@@ -63,6 +63,9 @@ _REFUSED_NODES: dict[type[exp.Expression], str] = {
     exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE", exp.Merge: "MERGE",
     exp.Lock: "a locking clause (FOR UPDATE / FOR SHARE)", exp.Into: "SELECT ... INTO",
     exp.With: "WITH (write a subquery instead)", exp.Command: "a statement",
+    # a stored fragment is run as written later, with nobody to bind a value
+    exp.Placeholder: "a parameter placeholder (write the value)", exp.Parameter: "a variable or parameter",
+    exp.SessionParameter: "a session variable",
 }
 _PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -100,8 +103,10 @@ class _Checker:
         self.read_dialect = "mysql" if kind is ConnectionKind.MYSQL else "postgres"
         self.database = database
         self.tables: dict[str, TableInfo] = {}
-        for table in schema.tables:  # the first namespace holding a name wins (public first on PostgreSQL)
-            self.tables.setdefault(table.name, table)
+        for table in schema.tables:
+            # a name in several namespaces: PostgreSQL's default one (public) wins, else the first
+            if table.name not in self.tables or table.schema == "public":
+                self.tables[table.name] = table
         self.violations: list[FieldViolation] = []
 
     def fail(self, field: str, description: str) -> None:

@@ -192,6 +192,8 @@ async def test_a_metric_must_aggregate_and_a_segment_must_be_a_condition(connect
     ("lo_unlink(id) = 1", "function lo_unlink"),
     ("name IN (SELECT passwd FROM pg_shadow)", "table pg_shadow does not exist"),
     ("(SELECT count(*) FROM orders) > 0 OR set_config('role', 'postgres', false) = ''", "set_config"),
+    ("id = $1", "parameter"),
+    ("id = %s", "parameter placeholder"),
 ])
 async def test_writes_and_unsafe_functions_are_refused(connector, shop_id, condition, refused):
     found = await violations(connector.stub, shop_id, glossary(
