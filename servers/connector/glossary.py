@@ -169,9 +169,8 @@ class _Checker:
                     self.fail(f"{where}.time_column", f"column {owner}.{info.name} is {info.type.value}, "
                               "not a date or timestamp")
                 time_column = f"{owner}.{info.name}"
-        if expression is not None and not self.mongo and all(f is not None for f in filters):
-            self.guard(expression, table, [f for f in filters if f is not None], f"{where}.expression")
-        return dataclasses.replace(m, table=table.name, expression=expression or m.expression,
+        return dataclasses.replace(m, name=m.name.strip(), synonyms=_stripped(m.synonyms), table=table.name,
+                                   expression=expression or m.expression,
                                    filters=tuple(f or raw for f, raw in zip(filters, m.filters, strict=True)),
                                    time_column=time_column)
 
@@ -180,9 +179,8 @@ class _Checker:
         if table is None:
             return s
         condition = self.fragment(s.condition, f"{where}.condition", table, aggregate=False)
-        if condition is not None and not self.mongo:
-            self.guard(None, table, [condition], f"{where}.condition")
-        return dataclasses.replace(s, table=table.name, condition=condition or s.condition)
+        return dataclasses.replace(s, name=s.name.strip(), synonyms=_stripped(s.synonyms), table=table.name,
+                                   condition=condition or s.condition)
 
     def synonym(self, s: Synonym, where: str) -> Synonym:
         target = s.target.strip()
@@ -191,9 +189,9 @@ class _Checker:
             return s
         if "." not in target:
             table = self.table(target, f"{where}.target")
-            return Synonym(s.term, table.name) if table else s
+            return Synonym(s.term.strip(), table.name) if table else s
         column = self.column_ref(target, f"{where}.target", None)
-        return Synonym(s.term, f"{column[0]}.{column[1].name}") if column else s
+        return Synonym(s.term.strip(), f"{column[0]}.{column[1].name}") if column else s
 
     def relationship(self, r: Relationship, where: str) -> Relationship:
         ends = []
@@ -292,10 +290,13 @@ class _Checker:
         if not self.qualify(node, field, table):
             return None
         try:
-            return node.sql(comments=False, unsupported_level=ErrorLevel.RAISE)
+            stored = node.sql(comments=False, unsupported_level=ErrorLevel.RAISE)
         except UnsupportedError as exc:
             self.fail(field, f"cannot be stored: {_first_line(exc)}")
             return None
+        if not self.mongo and not self.guard(node, table, field, aggregate=aggregate):
+            return None
+        return stored
 
     def parse(self, text: str, field: str) -> exp.Expression | None:
         try:
@@ -452,20 +453,22 @@ class _Checker:
 
     # ----------------------------------------------------------------- safety
 
-    def guard(self, expression: str | None, table: TableInfo, conditions: list[str], field: str) -> None:
-        """The read-only guard on the query the fragments make; a refusal names the
-        entry's field."""
+    def guard(self, node: exp.Expression, table: TableInfo, field: str, *, aggregate: bool) -> bool:
+        """The read-only guard on the query the fragment makes (SELECT <metric> FROM
+        table, or SELECT 1 FROM table WHERE <condition>); a refusal names the field."""
         assert self.dialect is not None
-        query = exp.select(sqlglot.parse_one(expression) if expression else exp.Literal.number(1))
-        query = query.from_(exp.Table(this=_identifier(table.name)))
-        for condition in conditions:
-            query = query.where(sqlglot.parse_one(condition))
+        base = exp.Table(this=_identifier(table.name))
+        if aggregate:
+            query = exp.select(node.copy()).from_(base)
+        else:
+            query = exp.select(exp.Literal.number(1)).from_(base).where(node.copy())
         verdict = check_read_only(query.sql(dialect=self.dialect.value, comments=False), self.dialect,
                                   database=self.database or None)
         if verdict.kind is VerdictKind.REFUSED:
             self.fail(field, f"is refused: {verdict.reason} is not allowed on a read-only connection")
         elif verdict.kind is VerdictKind.SYNTAX_ERROR:
             self.fail(field, f"does not parse: {verdict.reason}")
+        return verdict.allowed
 
 
 def _outer(node: exp.Expression, kind: type[exp.Expression]) -> Iterator[exp.Expression]:
@@ -473,6 +476,10 @@ def _outer(node: exp.Expression, kind: type[exp.Expression]) -> Iterator[exp.Exp
     for found in node.find_all(kind):
         if found.find_ancestor(exp.Select) is None:
             yield found
+
+
+def _stripped(texts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t.strip() for t in texts)
 
 
 def _identifier(name: str) -> exp.Identifier:

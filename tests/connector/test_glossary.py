@@ -264,3 +264,10 @@ async def test_mongodb_takes_comparisons_and_simple_aggregates(connector):
         assert "not supported on MongoDB" in found["glossary.segments[0].condition"]
     finally:
         await stub.DeleteConnection(pb.DeleteConnectionRequest(connection_id=cid))
+
+
+async def test_a_refused_filter_is_named_not_its_metric(connector, shop_id):
+    found = await violations(connector.stub, shop_id, glossary(metrics=[
+        {**REVENUE, "filters": ["orders.status <> 'cancelled'", "pg_sleep(1) IS NULL"]}]))
+    assert list(found) == ["glossary.metrics[0].filters[1]"]
+    assert "function pg_sleep" in found["glossary.metrics[0].filters[1]"]
