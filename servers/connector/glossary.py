@@ -50,6 +50,7 @@ from .sql_guard import Dialect, VerdictKind, check_read_only
 MAX_ENTRIES = 500  # per section: a glossary is written by people, not generated in bulk
 MAX_NAME_CHARS = 128
 MAX_FRAGMENT_CHARS = 4000
+MAX_DESCRIPTION_CHARS = 2000
 _TIME_TYPES = {DataType.DATE, DataType.TIMESTAMP}
 _NUMERIC_TYPES = {DataType.INTEGER, DataType.FLOAT, DataType.DECIMAL}
 _MONGO_AGGREGATES = (exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Count)
@@ -148,6 +149,8 @@ class _Checker:
         for kind, entries in (("metrics", g.metrics), ("segments", g.segments)):
             for i, entry in enumerate(entries):
                 term(entry.name, f"{kind}[{i}].name", "name")
+                if len(entry.description) > MAX_DESCRIPTION_CHARS:
+                    self.fail(f"{kind}[{i}].description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
                 for j, synonym in enumerate(entry.synonyms):
                     term(synonym, f"{kind}[{i}].synonyms[{j}]", "synonym")
         for i, synonym in enumerate(g.synonyms):
