@@ -61,6 +61,9 @@ ORDER_PHRASES = (
     ("ordered", "by"), ("order", "by"), ("sorted", "by"), ("sort", "by"), ("ranked", "by"), ("arranged", "by"),
     ("in", "order", "of"), ("order", "of"), ("sorted", "in"), ("ordered", "in"), ("sorted", "by"), ("sort",),
 )
+ORDER_WORDS = frozenset({"order", "ordered", "sort", "sorted", "ranked", "arranged", "ordering", "sorting"})
+ORDER_FILLERS = frozenset({"by", "of", "in", "the", "descending", "ascending", "decreasing", "increasing", "alphabetical",
+                           "alphabetically", "order", "their", "its", "from", "according", "to", "on"})
 DESCENDING_WORDS = frozenset({"descending", "decreasing", "desc", "reverse", "descend"})
 ASCENDING_WORDS = frozenset({"ascending", "increasing", "asc", "alphabetical", "alphabetically", "lexicographic"})
 # Words that start the part of a question that restricts rather than selects.

@@ -17,8 +17,16 @@ from rapidfuzz import fuzz, process
 
 from servers.parser.domain import ColumnRef, SchemaView
 from servers.parser.language.lexicon import GENERIC_NAME_WORDS, NOT_SCHEMA_WORDS
-from servers.parser.language.words import STOP_WORDS, Token, content, is_english, lemmas, split_identifier
+from servers.parser.language.words import (
+    STOP_WORDS,
+    Token,
+    content,
+    is_english,
+    lemmas,
+    split_identifier,
+)
 
+TABLE_PREFIXES = frozenset({"ref", "reference", "tbl", "lu", "lkp", "lookup", "dim", "fact", "t"})
 EXACT, CONTENT, PARTIAL, FUZZY, MEANING = 1.0, 0.9, 0.6, 0.7, 0.5
 
 
@@ -79,6 +87,9 @@ def build_index(schema: SchemaView) -> SchemaIndex:
         table_forms = lemmas(split_identifier(table.name))
         index.table_words[table.name] = table_forms
         _add(index, table_forms, Candidate(table.name, None, EXACT, "exact"))
+        # reference / lookup tables carry a prefix people do not say: ref_, tbl_, lu_
+        if len(table_forms) > 1 and table_forms[0] in TABLE_PREFIXES:
+            _add(index, table_forms[1:], Candidate(table.name, None, EXACT, "exact"))
         if table.comment:
             _add(index, lemmas(tuple(w.lower() for w in table.comment.split()[:5])), Candidate(table.name, None, CONTENT, "comment"))
         # a table named by one word of several ("order_item" ← "item")

@@ -10,7 +10,7 @@ from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, Ta
 from servers.parser.language.glossary import GlossaryTerms, build_terms
 from servers.parser.language.linking import SchemaIndex, build_index
 from servers.parser.language.values import ValueIndex, build_values
-from servers.parser.language.words import split_identifier
+from servers.parser.language.words import lemmas, split_identifier
 
 
 @dataclass
@@ -34,7 +34,9 @@ def _name_column(table: TableInfo) -> ColumnRef | None:
             continue
         words = split_identifier(column.name)
         rank = None
-        if words == ("name",):
+        if lemmas(words) == lemmas(split_identifier(table.name)):
+            rank = 1  # brand.brand: the column named like its table names the row
+        elif words == ("name",):
             rank = 0
         elif words and words[-1] == "name" and words[0] not in ("last", "middle", "nick"):
             rank = 1

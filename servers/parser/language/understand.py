@@ -53,8 +53,10 @@ class Reading:
     values: list[ValueMention]
     numbers: list[Number]
     dates: list[DateWindow]
+    prepared: Prepared
     notes: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
@@ -127,7 +129,7 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     blocked = value_tokens | {i for n in numbers for i in range(n.start, n.end)}
     blocked |= {i for d in dates for i in range(d.first, d.last)}
     mentions = link(tokens, prepared.index, blocked)
-    reading = Reading(tokens, [t.lower for t in tokens], mentions, values, numbers, dates)
+    reading = Reading(tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared)
     _by_meaning(reading, prepared, blocked)
     for mention in reading.mentions:
         best = max(mention.candidates, key=lambda c: c.score)
@@ -194,11 +196,31 @@ def _best_table(mention: Mention) -> str:
 
 
 def _count_cue(reading: Reading) -> tuple[int, int] | None:
+    """Where "how many" / "number of" / "count" asks for a count. "average number of X"
+    aggregates X, and "number of X" where X is a numeric column names that column."""
+    if reading.count_at is not False:
+        return reading.count_at  # type: ignore[return-value]
+    found = None
     for phrase in lx.COUNT_PHRASES:
         at = reading.has(*phrase)
-        if at is not None:
-            return at, at + len(phrase)
-    return None
+        if at is None:
+            continue
+        end = at + len(phrase)
+        before = [w for w in reading.words[max(0, at - 2) : at] if w != "the"]
+        if phrase[0] in ("number", "total") and before and before[-1] in lx.AGGREGATE_WORDS:
+            continue
+        nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
+        if (
+            phrase[0] == "number"
+            and nxt is not None
+            and not nxt.tables
+            and all(_numeric(reading.prepared, c.ref) for c in nxt.columns)
+        ):
+            continue
+        found = (at, end)
+        break
+    reading.count_at = found
+    return found
 
 
 # ----------------------------------------------------------------------------- roles
@@ -248,7 +270,7 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if role.column is None:
             continue
         aggs = _aggregates_before(words, start)
-        if order_at is not None and start >= order_at and start <= order_at + 6:
+        if order_at is not None and order_at <= start <= order_at + 4:
             role.kind = "order"
             continue
         if before[-1:] in (["each"], ["per"], ["every"]) or before[-2:] in (["for", "each"], ["by"]) and _has_aggregate_cue(reading):
@@ -285,7 +307,7 @@ def _aggregates_before(words: list[str], start: int) -> tuple[Aggregate, ...]:
             if word == "total" and i + 1 < len(words) and words[i + 1] == "number":
                 break
             found.append(lx.AGGREGATE_WORDS[word])
-        elif word in ("the", "of", "and", "or", "a", "an", "value", "their", "its", "all", "both", "also"):
+        elif word in ("the", "of", "and", "or", "a", "an", "value", "their", "its", "all", "both", "also", "number", ","):
             pass
         else:
             break
@@ -307,10 +329,13 @@ def _superlative_before(words: list[str], start: int) -> str | None:
 
 
 def _order_cue(reading: Reading) -> int | None:
-    for phrase in lx.ORDER_PHRASES:
-        at = reading.has(*phrase)
-        if at is not None:
-            return at + len(phrase)
+    """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
+    for i, word in enumerate(reading.words):
+        if word in lx.ORDER_WORDS:
+            j = i + 1
+            while j < len(reading.words) and j <= i + 3 and reading.words[j] in lx.ORDER_FILLERS:
+                j += 1
+            return j
     return None
 
 
@@ -384,11 +409,12 @@ def _negated(reading: Reading, start: int) -> bool:
     return any(w in lx.NEGATION_WORDS for w in window) or "other than" in " ".join(window)
 
 
-def _role_before(roles: list[Role], start: int, distance: int) -> Role | None:
+def _role_before(roles: list[Role], start: int, distance: int, numeric: Prepared | None = None) -> Role | None:
     best = None
     for role in roles:
         if role.column and role.mention.end <= start and start - role.mention.end <= distance:
-            best = role
+            if numeric is None or _numeric(numeric, role.column):
+                best = role
     return best
 
 
@@ -410,17 +436,18 @@ def _numbers(reading: Reading, prepared: Prepared, draft: Draft, main: str, role
         # a counted noun after the number: HAVING count(*)
         counted = _counted_after(reading, roles, number.end, main)
         if number.op is not None and counted is not None:
-            draft.having.append(_count_condition(number, op))
+            draft.having.append(_count_condition(number, op, counted))
             draft.group_entity = draft.group_entity or main
             if counted != main:
                 draft.tables.append(counted)
             continue
-        role = _role_before(roles, anchor, 4)
+        role = next((r for r in roles if r.column and anchor <= r.mention.start < number.start
+                     and _numeric(prepared, r.column)), None)
+        role = role or _role_before(roles, anchor, 4, numeric=prepared)
         if role is None or not _numeric(prepared, role.column):
             after = _role_after(roles, number.end, 2)
-            if after is not None and _numeric(prepared, after.column):
-                role = after
-        if role is None or not _numeric(prepared, role.column):
+            role = after if after is not None and _numeric(prepared, after.column) else None
+        if role is None:
             implied = _implied_column(reading, prepared, anchor, main, roles)
             if implied is not None:
                 draft.where.append(_number_condition(implied, number, op))
@@ -441,9 +468,9 @@ def _number_condition(column: ColumnRef, number: Number, op: Op) -> Condition:
     return Condition(column, op, (number.value,), source=str(number.value))
 
 
-def _count_condition(number: Number, op: Op) -> Condition:
+def _count_condition(number: Number, op: Op, table: str) -> Condition:
     values = (number.value, number.upper) if op is Op.BETWEEN else (number.value,)
-    return Condition(ColumnRef("", "*"), op, values, aggregate=Aggregate.COUNT)
+    return Condition(ColumnRef(table, "*"), op, values, aggregate=Aggregate.COUNT)
 
 
 def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> str | None:
@@ -584,7 +611,8 @@ def _finish(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
                 draft.group_entity = role.table
             continue
         column = role.column
-        assert column is not None
+        if column is None:
+            continue
         if role.kind == "agg":
             for aggregate in role.aggregates:
                 draft.select.append((position, Selection(column, aggregate)))
@@ -622,6 +650,12 @@ def _finish(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
     if draft.order_by and descending and all(not o.descending for o in draft.order_by):
         draft.order_by = [Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by]
     _alphabetical(reading, draft)
+    if not draft.order_by and _order_cue(reading) is not None or not draft.order_by and any(
+        w in lx.DESCENDING_WORDS or w in lx.ASCENDING_WORDS for w in words
+    ):
+        plain = [sel for _, sel in sorted(draft.select, key=lambda item: item[0]) if sel.column and not sel.column.star]
+        if plain:
+            draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
 
 
 def _is_grouped_table(reading: Reading, role: Role) -> bool:
@@ -665,7 +699,7 @@ def _implied_superlative(reading: Reading, prepared: Prepared, draft: Draft, mai
     """"the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
         return
-    for i, word in enumerate(reading.words):
+    for word in reading.words:
         if word not in lx.SUPERLATIVES:
             continue
         descending, nouns = lx.SUPERLATIVES[word]

@@ -53,7 +53,8 @@ def build_values(samples: Samples) -> ValueIndex:
             key = normalise(value)
             if not key or key[:1].isdigit() and key.replace(" ", "").replace(".", "").isdigit():
                 continue
-            hit = ValueHit(ref, value)
+            # the database's capitalisation, without its stray spaces
+            hit = ValueHit(ref, value.strip())
             if hit not in index.exact[key]:
                 index.exact[key].append(hit)
     index.keys = list(index.exact)
@@ -102,6 +103,10 @@ def find_values(tokens: list[Token], quotes: list[tuple[str, int, int]], index: 
                     hits, score = index.exact[best[0]], best[1] / 100 * 0.9
             if not hits:
                 continue
+            if not capitalised or all(t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]):
+                # words that name the schema are read as names, not values, unless quoted
+                if all(t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]):
+                    continue
             if n == 1 and not capitalised:
                 # a lone lower-case word is a value only when it is no common or schema word
                 if words[0] in STOP_WORDS or len(words[0]) < 3 or tokens[i].lemma in schema_words:
