@@ -12,9 +12,20 @@ from servers.parser.language.words import Token
 MONTHS = {
     name: i + 1
     for i, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-         ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-         ("october", "oct"), ("november", "nov"), ("december", "dec")]
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
     )
     for name in names
 }
@@ -46,18 +57,24 @@ def _year_of(token: Token) -> int | None:
     return None
 
 
-def _relative(unit: str, word: str, count: int, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+def _relative(
+    unit: str, word: str, count: int, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
     today = _day(now)
     if unit == "day":
         if word in ("last", "past") and count > 1:
             return today - dt.timedelta(days=count), today + dt.timedelta(days=1)
-        start = today + dt.timedelta(days={"this": 0, "last": -1, "previous": -1, "next": 1}.get(word, 0))
+        start = today + dt.timedelta(
+            days={"this": 0, "last": -1, "previous": -1, "next": 1}.get(word, 0)
+        )
         return start, start + dt.timedelta(days=1)
     if unit == "week":
         monday = today - dt.timedelta(days=today.weekday())
         if word in ("past",) or count > 1:
             return today - dt.timedelta(days=7 * count), today + dt.timedelta(days=1)
-        start = monday + dt.timedelta(days=7 * {"this": 0, "last": -1, "previous": -1, "next": 1}.get(word, 0))
+        start = monday + dt.timedelta(
+            days=7 * {"this": 0, "last": -1, "previous": -1, "next": 1}.get(word, 0)
+        )
         return start, start + dt.timedelta(days=7)
     if unit == "month":
         shift = {"this": 0, "last": -1, "previous": -1, "next": 1}.get(word, 0)
@@ -84,9 +101,13 @@ def find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
         word = words[i]
         window: DateWindow | None = None
         if word in ("today", "yesterday", "tomorrow"):
-            start = _day(now) + dt.timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[word])
+            start = _day(now) + dt.timedelta(
+                days={"today": 0, "yesterday": -1, "tomorrow": 1}[word]
+            )
             window = DateWindow(start, start + dt.timedelta(days=1), i, i + 1, word)
-        elif word in ("this", "last", "previous", "next", "past", "current") and i + 1 < len(tokens):
+        elif word in ("this", "last", "previous", "next", "past", "current") and i + 1 < len(
+            tokens
+        ):
             count, j = 1, i + 1
             if words[j].isdigit():
                 count, j = int(words[j]), j + 1

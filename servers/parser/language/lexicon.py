@@ -19,55 +19,138 @@ NOT_SCHEMA_WORDS = frozenset(
     find tell return how name record information detail result times time also there""".split()
 ) - {"name", "time", "first", "last", "result"}
 
-COUNT_PHRASES = (("how", "many"), ("number", "of"), ("count", "of"), ("count", "the"), ("count",), ("total", "number", "of"))
+COUNT_PHRASES = (
+    ("how", "many"),
+    ("number", "of"),
+    ("count", "of"),
+    ("count", "the"),
+    ("count",),
+    ("total", "number", "of"),
+)
 
 AGGREGATE_WORDS: dict[str, Aggregate] = {
-    "average": Aggregate.AVG, "mean": Aggregate.AVG, "avg": Aggregate.AVG,
-    "total": Aggregate.SUM, "sum": Aggregate.SUM, "combined": Aggregate.SUM, "overall": Aggregate.SUM,
-    "maximum": Aggregate.MAX, "max": Aggregate.MAX,
-    "minimum": Aggregate.MIN, "min": Aggregate.MIN,
+    "average": Aggregate.AVG,
+    "mean": Aggregate.AVG,
+    "avg": Aggregate.AVG,
+    "total": Aggregate.SUM,
+    "sum": Aggregate.SUM,
+    "combined": Aggregate.SUM,
+    "overall": Aggregate.SUM,
+    "maximum": Aggregate.MAX,
+    "max": Aggregate.MAX,
+    "minimum": Aggregate.MIN,
+    "min": Aggregate.MIN,
 }
 
 # Superlatives: the word → (descending?, a column word it implies when no column is named)
 SUPERLATIVES: dict[str, tuple[bool, tuple[str, ...]]] = {
-    "most": (True, ()), "highest": (True, ()), "largest": (True, ("size", "area", "capacity", "population")),
-    "biggest": (True, ("size", "area", "capacity")), "greatest": (True, ()), "maximum": (True, ()),
-    "least": (False, ()), "fewest": (False, ()), "lowest": (False, ()), "smallest": (False, ("size", "area", "capacity", "population")),
+    "most": (True, ()),
+    "highest": (True, ()),
+    "largest": (True, ("size", "area", "capacity", "population")),
+    "biggest": (True, ("size", "area", "capacity")),
+    "greatest": (True, ()),
+    "maximum": (True, ()),
+    "least": (False, ()),
+    "fewest": (False, ()),
+    "lowest": (False, ()),
+    "smallest": (False, ("size", "area", "capacity", "population")),
     "minimum": (False, ()),
-    "oldest": (True, ("age",)), "youngest": (False, ("age",)),
-    "longest": (True, ("length", "duration", "long")), "shortest": (False, ("length", "duration", "height")),
-    "tallest": (True, ("height",)), "heaviest": (True, ("weight",)), "lightest": (False, ("weight",)),
-    "richest": (True, ("money", "wealth", "worth")), "poorest": (False, ("money", "wealth")),
-    "cheapest": (False, ("price", "cost")), "expensive": (True, ("price", "cost")),
-    "latest": (True, ("date", "year", "time")), "newest": (True, ("date", "year")), "recent": (True, ("date", "year", "time")),
-    "earliest": (False, ("date", "year", "time")), "best": (True, ("rank", "score", "rating")),
-    "worst": (False, ("score", "rating")), "top": (True, ()), "bottom": (False, ()),
-    "fastest": (True, ("speed",)), "slowest": (False, ("speed",)),
-    "farthest": (True, ("distance",)), "furthest": (True, ("distance",)), "closest": (False, ("distance",)),
+    "oldest": (True, ("age",)),
+    "youngest": (False, ("age",)),
+    "longest": (True, ("length", "duration", "long")),
+    "shortest": (False, ("length", "duration", "height")),
+    "tallest": (True, ("height",)),
+    "heaviest": (True, ("weight",)),
+    "lightest": (False, ("weight",)),
+    "richest": (True, ("money", "wealth", "worth")),
+    "poorest": (False, ("money", "wealth")),
+    "cheapest": (False, ("price", "cost")),
+    "expensive": (True, ("price", "cost")),
+    "latest": (True, ("date", "year", "time")),
+    "newest": (True, ("date", "year")),
+    "recent": (True, ("date", "year", "time")),
+    "earliest": (False, ("date", "year", "time")),
+    "best": (True, ("rank", "score", "rating")),
+    "worst": (False, ("score", "rating")),
+    "top": (True, ()),
+    "bottom": (False, ()),
+    "fastest": (True, ("speed",)),
+    "slowest": (False, ("speed",)),
+    "farthest": (True, ("distance",)),
+    "furthest": (True, ("distance",)),
+    "closest": (False, ("distance",)),
 }
 # Comparatives met without a column: the column word they imply.
 COMPARATIVE_NOUNS: dict[str, tuple[str, ...]] = {
-    "older": ("age",), "younger": ("age",), "taller": ("height",), "shorter": ("height", "length"),
-    "heavier": ("weight",), "lighter": ("weight",), "longer": ("length", "duration"),
-    "cheaper": ("price", "cost"), "costlier": ("price", "cost"), "later": ("year", "date"),
-    "earlier": ("year", "date"), "bigger": ("size", "area", "capacity"), "larger": ("size", "area", "capacity", "population"),
-    "smaller": ("size", "area", "capacity", "population"), "faster": ("speed",), "slower": ("speed",),
+    "older": ("age",),
+    "younger": ("age",),
+    "taller": ("height",),
+    "shorter": ("height", "length"),
+    "heavier": ("weight",),
+    "lighter": ("weight",),
+    "longer": ("length", "duration"),
+    "cheaper": ("price", "cost"),
+    "costlier": ("price", "cost"),
+    "later": ("year", "date"),
+    "earlier": ("year", "date"),
+    "bigger": ("size", "area", "capacity"),
+    "larger": ("size", "area", "capacity", "population"),
+    "smaller": ("size", "area", "capacity", "population"),
+    "faster": ("speed",),
+    "slower": ("speed",),
 }
 
 GROUP_WORDS = ("each", "per", "every")
 DISTINCT_WORDS = frozenset({"distinct", "different", "unique"})
-NEGATION_WORDS = frozenset({"not", "no", "never", "without", "n't", "except", "excluding", "neither", "nor"})
-ORDER_PHRASES = (
-    ("ordered", "by"), ("order", "by"), ("sorted", "by"), ("sort", "by"), ("ranked", "by"), ("arranged", "by"),
-    ("in", "order", "of"), ("order", "of"), ("sorted", "in"), ("ordered", "in"), ("sorted", "by"), ("sort",),
+NEGATION_WORDS = frozenset(
+    {"not", "no", "never", "without", "n't", "except", "excluding", "neither", "nor"}
 )
-ORDER_WORDS = frozenset({"order", "ordered", "sort", "sorted", "ranked", "arranged", "ordering", "sorting"})
-ORDER_FILLERS = frozenset({"by", "of", "in", "the", "descending", "ascending", "decreasing", "increasing", "alphabetical",
-                           "alphabetically", "order", "their", "its", "from", "according", "to", "on"})
+ORDER_PHRASES = (
+    ("ordered", "by"),
+    ("order", "by"),
+    ("sorted", "by"),
+    ("sort", "by"),
+    ("ranked", "by"),
+    ("arranged", "by"),
+    ("in", "order", "of"),
+    ("order", "of"),
+    ("sorted", "in"),
+    ("ordered", "in"),
+    ("sorted", "by"),
+    ("sort",),
+)
+ORDER_WORDS = frozenset(
+    {"order", "ordered", "sort", "sorted", "ranked", "arranged", "ordering", "sorting"}
+)
+ORDER_FILLERS = frozenset(
+    {
+        "by",
+        "of",
+        "in",
+        "the",
+        "descending",
+        "ascending",
+        "decreasing",
+        "increasing",
+        "alphabetical",
+        "alphabetically",
+        "order",
+        "their",
+        "its",
+        "from",
+        "according",
+        "to",
+        "on",
+    }
+)
 DESCENDING_WORDS = frozenset({"descending", "decreasing", "desc", "reverse", "descend"})
-ASCENDING_WORDS = frozenset({"ascending", "increasing", "asc", "alphabetical", "alphabetically", "lexicographic"})
+ASCENDING_WORDS = frozenset(
+    {"ascending", "increasing", "asc", "alphabetical", "alphabetically", "lexicographic"}
+)
 # Words that start the part of a question that restricts rather than selects.
-RESTRICTORS = frozenset({"who", "that", "whose", "where", "which", "with", "having", "when", "if", "whom"})
+RESTRICTORS = frozenset(
+    {"who", "that", "whose", "where", "which", "with", "having", "when", "if", "whom"}
+)
 
 # Words that drive the skeleton; never linked by meaning, never reported as unknown.
 CUE_WORDS = frozenset(

@@ -63,7 +63,9 @@ class SchemaIndex:
     """Word forms of every table and column, built once per schema."""
 
     exact: dict[tuple[str, ...], list[Candidate]] = field(default_factory=lambda: defaultdict(list))
-    by_content: dict[tuple[str, ...], list[Candidate]] = field(default_factory=lambda: defaultdict(list))
+    by_content: dict[tuple[str, ...], list[Candidate]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     by_word: dict[str, list[Candidate]] = field(default_factory=lambda: defaultdict(list))
     vocabulary: list[str] = field(default_factory=list)
     table_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -91,7 +93,11 @@ def build_index(schema: SchemaView) -> SchemaIndex:
         if len(table_forms) > 1 and table_forms[0] in TABLE_PREFIXES:
             _add(index, table_forms[1:], Candidate(table.name, None, EXACT, "exact"))
         if table.comment:
-            _add(index, lemmas(tuple(w.lower() for w in table.comment.split()[:5])), Candidate(table.name, None, CONTENT, "comment"))
+            _add(
+                index,
+                lemmas(tuple(w.lower() for w in table.comment.split()[:5])),
+                Candidate(table.name, None, CONTENT, "comment"),
+            )
         # a table named by one word of several ("order_item" ← "item")
         for word in content(table_forms):
             if len(table_forms) > 1 and word not in GENERIC_NAME_WORDS:
@@ -116,7 +122,9 @@ def build_index(schema: SchemaView) -> SchemaIndex:
                 _add(index, comment_forms, Candidate(table.name, column.name, CONTENT, "comment"))
             for word in content(forms):
                 if word not in GENERIC_NAME_WORDS and len(forms) > 1:
-                    index.by_word[word].append(Candidate(table.name, column.name, PARTIAL, "partial"))
+                    index.by_word[word].append(
+                        Candidate(table.name, column.name, PARTIAL, "partial")
+                    )
             vocabulary.update(forms)
     index.vocabulary = sorted(w for w in vocabulary if len(w) >= 4)
     return index
@@ -142,18 +150,35 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
             if not candidates:
                 ckey = content(key)
                 if ckey and (n > 1 or ckey == key):
-                    candidates = [Candidate(c.table, c.column, CONTENT, "exact") for c in index.by_content.get(ckey, ())]
+                    candidates = [
+                        Candidate(c.table, c.column, CONTENT, "exact")
+                        for c in index.by_content.get(ckey, ())
+                    ]
             if not candidates:
                 continue
-            found.append(Mention(i, i + n, " ".join(t.lower for t in tokens[i : i + n]), candidates))
+            found.append(
+                Mention(i, i + n, " ".join(t.lower for t in tokens[i : i + n]), candidates)
+            )
             used.update(span)
     # one word of a longer name, then a near-miss spelling
     for i, token in enumerate(tokens):
-        if i in used or token.lemma in STOP_WORDS or token.lemma in NOT_SCHEMA_WORDS or token.is_number:
+        if (
+            i in used
+            or token.lemma in STOP_WORDS
+            or token.lemma in NOT_SCHEMA_WORDS
+            or token.is_number
+        ):
             continue
         candidates = list(index.by_word.get(token.lemma, ()))
-        if not candidates and len(token.lower) >= 5 and not is_english(token.lower) and index.vocabulary:
-            best = process.extractOne(token.lemma, index.vocabulary, scorer=fuzz.ratio, score_cutoff=84)
+        if (
+            not candidates
+            and len(token.lower) >= 5
+            and not is_english(token.lower)
+            and index.vocabulary
+        ):
+            best = process.extractOne(
+                token.lemma, index.vocabulary, scorer=fuzz.ratio, score_cutoff=84
+            )
             if best:
                 candidates = [
                     Candidate(c.table, c.column, FUZZY, "spelling")

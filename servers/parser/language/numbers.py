@@ -13,37 +13,106 @@ from servers.parser.domain import Op
 from servers.parser.language.words import Token
 
 UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "once": 1, "twice": 2, "thrice": 3,
-    "single": 1, "dozen": 12,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "once": 1,
+    "twice": 2,
+    "thrice": 3,
+    "single": 1,
+    "dozen": 12,
 }
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-            "eighth": 8, "ninth": 9, "tenth": 10}
+ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+}
 
 # Comparison phrases, longest first; matched on the lower-case words just before a number.
 COMPARISONS: tuple[tuple[tuple[str, ...], Op], ...] = tuple(
     sorted(
         (
-            (("more", "than"), Op.GT), (("greater", "than"), Op.GT), (("larger", "than"), Op.GT),
-            (("higher", "than"), Op.GT), (("bigger", "than"), Op.GT), (("older", "than"), Op.GT),
-            (("longer", "than"), Op.GT), (("heavier", "than"), Op.GT), (("taller", "than"), Op.GT),
-            (("later", "than"), Op.GT), (("over",), Op.GT), (("above",), Op.GT), (("exceeding",), Op.GT),
-            (("exceeds",), Op.GT), (("exceed",), Op.GT), (("after",), Op.GT), (("beyond",), Op.GT),
-            (("less", "than"), Op.LT), (("fewer", "than"), Op.LT), (("smaller", "than"), Op.LT),
-            (("lower", "than"), Op.LT), (("younger", "than"), Op.LT), (("shorter", "than"), Op.LT),
-            (("earlier", "than"), Op.LT), (("lighter", "than"), Op.LT), (("cheaper", "than"), Op.LT),
-            (("under",), Op.LT), (("below",), Op.LT), (("before",), Op.LT),
-            (("at", "least"), Op.GE), (("no", "less", "than"), Op.GE), (("not", "less", "than"), Op.GE),
-            (("no", "fewer", "than"), Op.GE), (("or", "more"), Op.GE), (("minimum", "of"), Op.GE),
-            (("at", "most"), Op.LE), (("no", "more", "than"), Op.LE), (("not", "more", "than"), Op.LE),
-            (("up", "to"), Op.LE), (("maximum", "of"), Op.LE), (("or", "less"), Op.LE), (("or", "fewer"), Op.LE),
-            (("equal", "to"), Op.EQ), (("exactly",), Op.EQ),
-            (("not", "equal", "to"), Op.NE), (("other", "than"), Op.NE),
-            (("more", "than", "or", "equal", "to"), Op.GE), (("greater", "than", "or", "equal", "to"), Op.GE),
+            (("more", "than"), Op.GT),
+            (("greater", "than"), Op.GT),
+            (("larger", "than"), Op.GT),
+            (("higher", "than"), Op.GT),
+            (("bigger", "than"), Op.GT),
+            (("older", "than"), Op.GT),
+            (("longer", "than"), Op.GT),
+            (("heavier", "than"), Op.GT),
+            (("taller", "than"), Op.GT),
+            (("later", "than"), Op.GT),
+            (("over",), Op.GT),
+            (("above",), Op.GT),
+            (("exceeding",), Op.GT),
+            (("exceeds",), Op.GT),
+            (("exceed",), Op.GT),
+            (("after",), Op.GT),
+            (("beyond",), Op.GT),
+            (("less", "than"), Op.LT),
+            (("fewer", "than"), Op.LT),
+            (("smaller", "than"), Op.LT),
+            (("lower", "than"), Op.LT),
+            (("younger", "than"), Op.LT),
+            (("shorter", "than"), Op.LT),
+            (("earlier", "than"), Op.LT),
+            (("lighter", "than"), Op.LT),
+            (("cheaper", "than"), Op.LT),
+            (("under",), Op.LT),
+            (("below",), Op.LT),
+            (("before",), Op.LT),
+            (("at", "least"), Op.GE),
+            (("no", "less", "than"), Op.GE),
+            (("not", "less", "than"), Op.GE),
+            (("no", "fewer", "than"), Op.GE),
+            (("or", "more"), Op.GE),
+            (("minimum", "of"), Op.GE),
+            (("at", "most"), Op.LE),
+            (("no", "more", "than"), Op.LE),
+            (("not", "more", "than"), Op.LE),
+            (("up", "to"), Op.LE),
+            (("maximum", "of"), Op.LE),
+            (("or", "less"), Op.LE),
+            (("or", "fewer"), Op.LE),
+            (("equal", "to"), Op.EQ),
+            (("exactly",), Op.EQ),
+            (("not", "equal", "to"), Op.NE),
+            (("other", "than"), Op.NE),
+            (("more", "than", "or", "equal", "to"), Op.GE),
+            (("greater", "than", "or", "equal", "to"), Op.GE),
             (("less", "than", "or", "equal", "to"), Op.LE),
         ),
         key=lambda item: -len(item[0]),
@@ -114,7 +183,12 @@ def find_numbers(tokens: list[Token]) -> list[Number]:
                     parsed = (value * SCALES[tokens[i + 1].lower], i + 2)
         elif token.lower in UNITS or "-" in token.lower:
             # "one" as a pronoun ("the one with…", "which one") is no number
-            if token.lower == "one" and i > 0 and tokens[i - 1].lower in ("the", "which", "each", "every", "any", "no", "this", "that"):
+            if (
+                token.lower == "one"
+                and i > 0
+                and tokens[i - 1].lower
+                in ("the", "which", "each", "every", "any", "no", "this", "that")
+            ):
                 parsed = None
             else:
                 parsed = _word_number(tokens, i)
@@ -124,7 +198,12 @@ def find_numbers(tokens: list[Token]) -> list[Number]:
         value, end = parsed
         if isinstance(value, float) and value.is_integer() and "." not in token.lower:
             value = int(value)
-        is_year = token.is_number and isinstance(value, int) and 1000 <= value <= 2100 and "," not in token.lower
+        is_year = (
+            token.is_number
+            and isinstance(value, int)
+            and 1000 <= value <= 2100
+            and "," not in token.lower
+        )
         numbers.append(Number(value, i, end, is_year=is_year))
         i = end
     return _attach_comparisons(tokens, numbers)
@@ -146,8 +225,17 @@ def _attach_comparisons(tokens: list[Token], numbers: list[Number]) -> list[Numb
             and words[number.end] in ("and", "to")
         ):
             upper = numbers[k + 1]
-            out.append(Number(number.value, number.start, upper.end, Op.BETWEEN, number.start - 1,
-                              upper.value, number.is_year))
+            out.append(
+                Number(
+                    number.value,
+                    number.start,
+                    upper.end,
+                    Op.BETWEEN,
+                    number.start - 1,
+                    upper.value,
+                    number.is_year,
+                )
+            )
             skip.add(k + 1)
             continue
         op, op_start = None, None
@@ -167,5 +255,7 @@ def _attach_comparisons(tokens: list[Token], numbers: list[Number]) -> list[Numb
             for phrase, phrase_op in COMPARISONS:
                 if phrase[0] == "or" and after == phrase:
                     op, op_start = phrase_op, number.start
-        out.append(Number(number.value, number.start, number.end, op, op_start, None, number.is_year))
+        out.append(
+            Number(number.value, number.start, number.end, op, op_start, None, number.is_year)
+        )
     return out

@@ -23,7 +23,9 @@ class Prepared:
     schema_words: set[str]
     temporal: list[ColumnRef]
     name_columns: dict[str, ColumnRef | None]
-    embeddings: object | None = field(default=None, repr=False)  # synonyms.NameEmbeddings, built lazily
+    embeddings: object | None = field(
+        default=None, repr=False
+    )  # synonyms.NameEmbeddings, built lazily
 
 
 def _name_column(table: TableInfo) -> ColumnRef | None:
@@ -54,7 +56,10 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
     words = {w for forms in index.table_words.values() for w in forms}
     words |= {w for forms in index.column_words.values() for w in forms}
     temporal = [
-        ColumnRef(table.name, column.name) for table in schema.tables for column in table.columns if column.kind.temporal
+        ColumnRef(table.name, column.name)
+        for table in schema.tables
+        for column in table.columns
+        if column.kind.temporal
     ]
     return Prepared(
         schema=schema,

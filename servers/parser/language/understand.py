@@ -40,7 +40,9 @@ from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
 from servers.parser.language.words import STOP_WORDS, Token, is_english, quoted, tokenize
 
-_FILLER = frozenset({"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"})
+_FILLER = frozenset(
+    {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
+)
 
 
 @dataclass
@@ -86,7 +88,9 @@ class Draft:
     group_entity: str | None = None  # a table grouped by its key
 
 
-def understand(question: str, prepared: Prepared, *, now: dt.datetime, previous: QueryPlan | None = None) -> Understanding:
+def understand(
+    question: str, prepared: Prepared, *, now: dt.datetime, previous: QueryPlan | None = None
+) -> Understanding:
     reading = read(question, prepared, now)
     draft = Draft()
     main = _main_table(reading, prepared)
@@ -114,7 +118,9 @@ def understand(question: str, prepared: Prepared, *, now: dt.datetime, previous:
         set_operation=draft.set_operation,
     )
     confidence = min(reading.scores) if reading.scores else 0.5
-    return Understanding(kind=_kind(plan), plan=plan, confidence=round(confidence, 2), notes=reading.notes)
+    return Understanding(
+        kind=_kind(plan), plan=plan, confidence=round(confidence, 2), notes=reading.notes
+    )
 
 
 # ------------------------------------------------------------------------- reading
@@ -145,7 +151,11 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
     for i, token in enumerate(reading.tokens):
         if i in covered or token.lemma in STOP_WORDS or token.is_number or len(token.lower) < 3:
             continue
-        if token.lower in lx.NOT_SCHEMA_WORDS or token.lower in lx.SUPERLATIVES or token.lower in lx.AGGREGATE_WORDS:
+        if (
+            token.lower in lx.NOT_SCHEMA_WORDS
+            or token.lower in lx.SUPERLATIVES
+            or token.lower in lx.AGGREGATE_WORDS
+        ):
             continue
         if token.lower in lx.CUE_WORDS or token.lower in lx.COMPARATIVE_NOUNS:
             continue
@@ -153,7 +163,9 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
         if found:
             candidate, similarity = found
             reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
-            reading.notes.append(f'"{token.lower}" read by meaning as {_name(candidate)} ({similarity:.2f})')
+            reading.notes.append(
+                f'"{token.lower}" read by meaning as {_name(candidate)} ({similarity:.2f})'
+            )
     reading.mentions.sort(key=lambda m: m.start)
 
 
@@ -178,10 +190,14 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
     weights: dict[str, float] = {}
     for k, mention in enumerate(reading.mentions):
         for candidate in mention.candidates:
-            weights[candidate.table] = weights.get(candidate.table, 0) + candidate.score / (1 + 0.1 * k)
+            weights[candidate.table] = weights.get(candidate.table, 0) + candidate.score / (
+                1 + 0.1 * k
+            )
     for value in reading.values:
         for hit in value.hits:
-            weights[hit.column.table] = weights.get(hit.column.table, 0) + 0.5 * value.score / len(value.hits)
+            weights[hit.column.table] = weights.get(hit.column.table, 0) + 0.5 * value.score / len(
+                value.hits
+            )
     if not weights:
         return None
     # the first mention's tables, weighted by everything else
@@ -231,7 +247,9 @@ class Role:
     mention: Mention
     column: ColumnRef | None  # the chosen column, or None for a table mention
     table: str
-    kind: str = "select"  # select, agg, count, group, order, superlative, condition, table, value-col, used
+    kind: str = (
+        "select"  # select, agg, count, group, order, superlative, condition, table, value-col, used
+    )
     aggregates: tuple[Aggregate, ...] = ()
 
 
@@ -239,7 +257,11 @@ def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> 
     """One candidate for a mention: the one whose table is named next to it, in focus, or main."""
     near: set[str] = set()
     for other in reading.mentions:
-        if other is not mention and other.tables and (abs(other.start - mention.end) <= 3 or abs(mention.start - other.end) <= 3):
+        if (
+            other is not mention
+            and other.tables
+            and (abs(other.start - mention.end) <= 3 or abs(mention.start - other.end) <= 3)
+        ):
             near.update(c.table for c in other.tables)
 
     def score(candidate: Candidate) -> float:
@@ -273,7 +295,11 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if order_at is not None and order_at <= start <= order_at + 4:
             role.kind = "order"
             continue
-        if before[-1:] in (["each"], ["per"], ["every"]) or before[-2:] in (["for", "each"], ["by"]) and _has_aggregate_cue(reading):
+        if (
+            before[-1:] in (["each"], ["per"], ["every"])
+            or before[-2:] in (["for", "each"], ["by"])
+            and _has_aggregate_cue(reading)
+        ):
             role.kind = "group"
             continue
         if before[-1:] == ["by"] and _has_aggregate_cue(reading):
@@ -307,7 +333,22 @@ def _aggregates_before(words: list[str], start: int) -> tuple[Aggregate, ...]:
             if word == "total" and i + 1 < len(words) and words[i + 1] == "number":
                 break
             found.append(lx.AGGREGATE_WORDS[word])
-        elif word in ("the", "of", "and", "or", "a", "an", "value", "their", "its", "all", "both", "also", "number", ","):
+        elif word in (
+            "the",
+            "of",
+            "and",
+            "or",
+            "a",
+            "an",
+            "value",
+            "their",
+            "its",
+            "all",
+            "both",
+            "also",
+            "number",
+            ",",
+        ):
             pass
         else:
             break
@@ -346,7 +387,15 @@ def _descending(reading: Reading, after: int = 0) -> bool:
     for i, word in enumerate(words):
         if word == "from" and i + 2 < len(words):
             nxt = words[i + 1] if words[i + 1] != "the" else words[i + 2]
-            if nxt in lx.SUPERLATIVES or nxt in ("high", "large", "big", "most", "old", "late", "new"):
+            if nxt in lx.SUPERLATIVES or nxt in (
+                "high",
+                "large",
+                "big",
+                "most",
+                "old",
+                "late",
+                "new",
+            ):
                 return lx.SUPERLATIVES.get(nxt, (True, ()))[0]
     return False
 
@@ -354,7 +403,9 @@ def _descending(reading: Reading, after: int = 0) -> bool:
 # ----------------------------------------------------------------------------- values
 
 
-def _values(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
+def _values(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     conditions: list[tuple[ValueMention, Condition]] = []
     for value in reading.values:
         if not value.hits:
@@ -362,7 +413,9 @@ def _values(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
             role = _role_before(roles, value.start, 4)
             if role and role.column and value.quoted:
                 role.kind = "used"
-                conditions.append((value, Condition(role.column, Op.EQ, (value.words,), source=value.words)))
+                conditions.append(
+                    (value, Condition(role.column, Op.EQ, (value.words,), source=value.words))
+                )
             continue
         hit = _choose_hit(value, roles, main, reading)
         negated = _negated(reading, value.start)
@@ -374,7 +427,11 @@ def _values(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
         else:
             reading.notes.append(f'"{value.words}" found as a value of {hit.column}')
         for role in roles:
-            if role.column == hit.column and role.kind in ("select",) and abs(role.mention.end - value.start) <= 3:
+            if (
+                role.column == hit.column
+                and role.kind in ("select",)
+                and abs(role.mention.end - value.start) <= 3
+            ):
                 role.kind = "used"
     # two values of one column: "a or b" → either; "both a and b" → both (INTERSECT)
     merged: list[Condition] = []
@@ -383,7 +440,9 @@ def _values(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
         if prev and prev.column == condition.column and prev.op == condition.op == Op.EQ:
             between = reading.words[conditions[k - 1][0].end : value.start]
             if "or" in between or reading.has("either") is not None:
-                merged[-1] = Condition(prev.column, Op.IN, prev.values + condition.values, source=prev.source)
+                merged[-1] = Condition(
+                    prev.column, Op.IN, prev.values + condition.values, source=prev.source
+                )
                 continue
             if "and" in between:
                 both = Condition(condition.column, Op.EQ, condition.values, source=condition.source)
@@ -394,12 +453,20 @@ def _values(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
 
 
 def _choose_hit(value: ValueMention, roles: list[Role], main: str, reading: Reading):
-    named = {role.column for role in roles if role.column and abs(role.mention.end - value.start) <= 4}
-    named |= {role.column for role in roles if role.column and 0 <= role.mention.start - value.end <= 2}
+    named = {
+        role.column for role in roles if role.column and abs(role.mention.end - value.start) <= 4
+    }
+    named |= {
+        role.column for role in roles if role.column and 0 <= role.mention.start - value.end <= 2
+    }
     tables = {role.table for role in roles}
 
     def score(hit) -> float:
-        return (2 if hit.column in named else 0) + (1 if hit.column.table in tables else 0) + (0.5 if hit.column.table == main else 0)
+        return (
+            (2 if hit.column in named else 0)
+            + (1 if hit.column.table in tables else 0)
+            + (0.5 if hit.column.table == main else 0)
+        )
 
     return max(value.hits, key=score)
 
@@ -409,7 +476,9 @@ def _negated(reading: Reading, start: int) -> bool:
     return any(w in lx.NEGATION_WORDS for w in window) or "other than" in " ".join(window)
 
 
-def _role_before(roles: list[Role], start: int, distance: int, numeric: Prepared | None = None) -> Role | None:
+def _role_before(
+    roles: list[Role], start: int, distance: int, numeric: Prepared | None = None
+) -> Role | None:
     best = None
     for role in roles:
         if role.column and role.mention.end <= start and start - role.mention.end <= distance:
@@ -421,13 +490,19 @@ def _role_before(roles: list[Role], start: int, distance: int, numeric: Prepared
 # ---------------------------------------------------------------------------- numbers
 
 
-def _numbers(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
+def _numbers(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     words = reading.words
     for number in reading.numbers:
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
         nxt = words[number.end] if number.end < len(words) else ""
-        if prev in ("top", "first", "last", "bottom") or nxt in lx.SUPERLATIVES and number.op is None:
+        if (
+            prev in ("top", "first", "last", "bottom")
+            or nxt in lx.SUPERLATIVES
+            and number.op is None
+        ):
             if isinstance(number.value, int):
                 draft.limit = number.value
                 continue
@@ -441,8 +516,16 @@ def _numbers(reading: Reading, prepared: Prepared, draft: Draft, main: str, role
             if counted != main:
                 draft.tables.append(counted)
             continue
-        role = next((r for r in roles if r.column and anchor <= r.mention.start < number.start
-                     and _numeric(prepared, r.column)), None)
+        role = next(
+            (
+                r
+                for r in roles
+                if r.column
+                and anchor <= r.mention.start < number.start
+                and _numeric(prepared, r.column)
+            ),
+            None,
+        )
         role = role or _role_before(roles, anchor, 4, numeric=prepared)
         if role is None or not _numeric(prepared, role.column):
             after = _role_after(roles, number.end, 2)
@@ -456,7 +539,9 @@ def _numbers(reading: Reading, prepared: Prepared, draft: Draft, main: str, role
             if number.op is None and number.is_year:
                 column = _year_column(prepared, main, roles)
                 if column:
-                    draft.where.append(Condition(column, Op.EQ, (number.value,), source=str(number.value)))
+                    draft.where.append(
+                        Condition(column, Op.EQ, (number.value,), source=str(number.value))
+                    )
             continue
         role.kind = "used"
         draft.where.append(_number_condition(role.column, number, op))
@@ -495,8 +580,10 @@ def _numeric(prepared: Prepared, ref: ColumnRef | None) -> bool:
     return bool(column and (column.kind.numeric or column.kind.temporal))
 
 
-def _implied_column(reading: Reading, prepared: Prepared, anchor: int, main: str, roles: list[Role]) -> ColumnRef | None:
-    """"older than 30" → an age column of the tables in play."""
+def _implied_column(
+    reading: Reading, prepared: Prepared, anchor: int, main: str, roles: list[Role]
+) -> ColumnRef | None:
+    """ "older than 30" → an age column of the tables in play."""
     for word in reading.words[max(0, anchor - 1) : anchor + 2]:
         nouns = lx.COMPARATIVE_NOUNS.get(word)
         if nouns:
@@ -504,7 +591,9 @@ def _implied_column(reading: Reading, prepared: Prepared, anchor: int, main: str
     return None
 
 
-def _column_for_words(prepared: Prepared, nouns: tuple[str, ...], tables: list[str]) -> ColumnRef | None:
+def _column_for_words(
+    prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
+) -> ColumnRef | None:
     for noun in nouns:
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
@@ -521,7 +610,7 @@ def _year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef 
 
 
 def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
-    """"customers without orders", "that never placed an order", "with no order": the
+    """ "customers without orders", "that never placed an order", "with no order": the
     main table's key NOT IN the keys the other table refers to."""
     words = reading.words
     for i, word in enumerate(words):
@@ -538,7 +627,14 @@ def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> 
                 continue
             fk_column, key_column = link_cols
             sub = QueryPlan(select=(Selection(ColumnRef(other, fk_column)),))
-            draft.where.append(Condition(ColumnRef(main, key_column), Op.NOT_IN, subquery=sub, source=f"{word} {mention.words}"))
+            draft.where.append(
+                Condition(
+                    ColumnRef(main, key_column),
+                    Op.NOT_IN,
+                    subquery=sub,
+                    source=f"{word} {mention.words}",
+                )
+            )
             return
 
 
@@ -573,14 +669,20 @@ def _dates(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> Non
 # ------------------------------------------------------------------------ superlatives
 
 
-def _counted_superlative(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
-    """"the most orders", "the fewest members": group, order by count(*), limit 1."""
+def _counted_superlative(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the most orders", "the fewest members": group, order by count(*), limit 1."""
     words = reading.words
     for role in roles:
         if role.kind != "table":
             continue
         sup = _superlative_before(words, role.mention.start)
-        if sup is None and role.mention.start >= 2 and words[role.mention.start - 2 : role.mention.start] == ["number", "of"]:
+        if (
+            sup is None
+            and role.mention.start >= 2
+            and words[role.mention.start - 2 : role.mention.start] == ["number", "of"]
+        ):
             sup = _superlative_before(words, role.mention.start - 2)
         if sup is None:
             continue
@@ -597,7 +699,9 @@ def _counted_superlative(reading: Reading, prepared: Prepared, draft: Draft, mai
 # ------------------------------------------------------------------------------ finish
 
 
-def _finish(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
+def _finish(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     words = reading.words
     distinct = any(w in lx.DISTINCT_WORDS for w in words)
     count_at = _count_cue(reading)
@@ -617,7 +721,16 @@ def _finish(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
             for aggregate in role.aggregates:
                 draft.select.append((position, Selection(column, aggregate)))
         elif role.kind == "count":
-            draft.select.append((position, Selection(ColumnRef(column.table, "*") if not distinct else column, Aggregate.COUNT, distinct=distinct)))
+            draft.select.append(
+                (
+                    position,
+                    Selection(
+                        ColumnRef(column.table, "*") if not distinct else column,
+                        Aggregate.COUNT,
+                        distinct=distinct,
+                    ),
+                )
+            )
             count_at = None
         elif role.kind == "group":
             draft.group_by.append(column)
@@ -648,12 +761,21 @@ def _finish(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles
     if draft.order_by and not any(o.column or o.aggregate for o in draft.order_by):
         draft.order_by.clear()
     if draft.order_by and descending and all(not o.descending for o in draft.order_by):
-        draft.order_by = [Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by]
+        draft.order_by = [
+            Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by
+        ]
     _alphabetical(reading, draft)
-    if not draft.order_by and _order_cue(reading) is not None or not draft.order_by and any(
-        w in lx.DESCENDING_WORDS or w in lx.ASCENDING_WORDS for w in words
+    if (
+        not draft.order_by
+        and _order_cue(reading) is not None
+        or not draft.order_by
+        and any(w in lx.DESCENDING_WORDS or w in lx.ASCENDING_WORDS for w in words)
     ):
-        plain = [sel for _, sel in sorted(draft.select, key=lambda item: item[0]) if sel.column and not sel.column.star]
+        plain = [
+            sel
+            for _, sel in sorted(draft.select, key=lambda item: item[0])
+            if sel.column and not sel.column.star
+        ]
         if plain:
             draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
 
@@ -669,7 +791,9 @@ def _group_by_entity(prepared: Prepared, draft: Draft, table: str) -> None:
     info = prepared.schema.table(table)
     if info is None:
         return
-    keys = [ColumnRef(table, c) for c in info.primary_key] or [ColumnRef(table, info.columns[0].name)]
+    keys = [ColumnRef(table, c) for c in info.primary_key] or [
+        ColumnRef(table, info.columns[0].name)
+    ]
     plain = [sel.column for _, sel in draft.select if not sel.aggregated and sel.column]
     if not plain:
         name = prepared.name_columns.get(table)
@@ -683,20 +807,24 @@ def _group_by_entity(prepared: Prepared, draft: Draft, table: str) -> None:
 
 
 def _wants_value(reading: Reading, roles: list[Role], role: Role) -> bool:
-    """"what is the highest price" asks for the value (MAX); "which product has the
+    """ "what is the highest price" asks for the value (MAX); "which product has the
     highest price" for the row (ORDER BY … LIMIT 1)."""
     others = [r for r in roles if r is not role and r.kind in ("select", "agg", "count", "group")]
     if others:
         return False
     first = reading.words[0] if reading.words else ""
     return first in ("what", "find", "give", "show", "return", "tell") and not any(
-        r.kind == "table" and r.mention.start < role.mention.start and reading.words[max(0, r.mention.start - 1)] in ("which", "what")
+        r.kind == "table"
+        and r.mention.start < role.mention.start
+        and reading.words[max(0, r.mention.start - 1)] in ("which", "what")
         for r in roles
     )
 
 
-def _implied_superlative(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
-    """"the oldest customer" orders by an age column although no column is named."""
+def _implied_superlative(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
         return
     for word in reading.words:
@@ -729,7 +857,11 @@ def _alphabetical(reading: Reading, draft: Draft) -> None:
 def _kind(plan: QueryPlan) -> QueryKind:
     if plan.limit is not None and plan.order_by:
         return QueryKind.TOP_N
-    if plan.select and all(sel.aggregate is Aggregate.COUNT for sel in plan.select) and not plan.group_by:
+    if (
+        plan.select
+        and all(sel.aggregate is Aggregate.COUNT for sel in plan.select)
+        and not plan.group_by
+    ):
         return QueryKind.COUNT
     if any(sel.aggregated for sel in plan.select):
         return QueryKind.AGGREGATE
@@ -748,13 +880,32 @@ def _glossary(question: str, reading: Reading, prepared: Prepared, draft: Draft)
         term = hit.term
         if term.metric is not None:
             metric = term.metric
-            draft.select.append((hit.start, Selection(expression=expression(metric.expression, prepared.schema, aggregated=True), alias=metric.name.replace(" ", "_"))))
+            draft.select.append(
+                (
+                    hit.start,
+                    Selection(
+                        expression=expression(metric.expression, prepared.schema, aggregated=True),
+                        alias=metric.name.replace(" ", "_"),
+                    ),
+                )
+            )
             for sql in metric.filters:
-                draft.where.append(Condition(None, Op.EQ, expression=expression(sql, prepared.schema), source=metric.name))
+                draft.where.append(
+                    Condition(
+                        None, Op.EQ, expression=expression(sql, prepared.schema), source=metric.name
+                    )
+                )
             reading.notes.append(f'"{metric.name}" is the glossary metric {metric.expression}')
         elif term.segment is not None:
             segment = term.segment
-            draft.where.append(Condition(None, Op.EQ, expression=expression(segment.condition, prepared.schema), source=segment.name))
+            draft.where.append(
+                Condition(
+                    None,
+                    Op.EQ,
+                    expression=expression(segment.condition, prepared.schema),
+                    source=segment.name,
+                )
+            )
             reading.notes.append(f'"{segment.name}" is the glossary segment {segment.condition}')
         # glossary synonyms were added as mentions in read(); nothing to do here
 
@@ -763,7 +914,11 @@ def _glossary(question: str, reading: Reading, prepared: Prepared, draft: Draft)
 
 
 def _unresolved_words(reading: Reading) -> str:
-    words = [t.text for t in reading.tokens if t.lemma not in STOP_WORDS and t.lower not in lx.CUE_WORDS and not t.is_number]
+    words = [
+        t.text
+        for t in reading.tokens
+        if t.lemma not in STOP_WORDS and t.lower not in lx.CUE_WORDS and not t.is_number
+    ]
     return " ".join(words)
 
 
@@ -775,9 +930,16 @@ def _suggestions(reading: Reading, prepared: Prepared) -> list[str]:
     ]
     found: list[str] = []
     for token in reading.tokens:
-        if token.lemma in STOP_WORDS or len(token.lower) < 3 or is_english(token.lower) and token.lower in lx.CUE_WORDS:
+        if (
+            token.lemma in STOP_WORDS
+            or len(token.lower) < 3
+            or is_english(token.lower)
+            and token.lower in lx.CUE_WORDS
+        ):
             continue
-        for name, score, _ in process.extract(token.lemma, names, scorer=fuzz.partial_ratio, limit=3):
+        for name, score, _ in process.extract(
+            token.lemma, names, scorer=fuzz.partial_ratio, limit=3
+        ):
             if score >= 70 and name not in found:
                 found.append(name)
     return found[:5] or [t.name for t in prepared.schema.tables][:5]
@@ -795,7 +957,11 @@ def unknown_head(reading: Reading) -> str | None:
                 j += 1
             if j + 1 < len(words) and words[j + 1] == "of" and j not in covered:
                 token = reading.tokens[j]
-                if token.lemma not in STOP_WORDS and token.lower not in lx.CUE_WORDS and token.lower not in lx.NOT_SCHEMA_WORDS:
+                if (
+                    token.lemma not in STOP_WORDS
+                    and token.lower not in lx.CUE_WORDS
+                    and token.lower not in lx.NOT_SCHEMA_WORDS
+                ):
                     return token.text
     return None
 

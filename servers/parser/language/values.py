@@ -61,8 +61,12 @@ def build_values(samples: Samples) -> ValueIndex:
     return index
 
 
-def find_values(tokens: list[Token], quotes: list[tuple[str, int, int]], index: ValueIndex,
-                schema_words: set[str]) -> list[ValueMention]:
+def find_values(
+    tokens: list[Token],
+    quotes: list[tuple[str, int, int]],
+    index: ValueIndex,
+    schema_words: set[str],
+) -> list[ValueMention]:
     found: list[ValueMention] = []
     used: set[int] = set()
 
@@ -81,7 +85,9 @@ def find_values(tokens: list[Token], quotes: list[tuple[str, int, int]], index: 
             best = process.extractOne(key, index.keys, scorer=fuzz.ratio, score_cutoff=80)
             if best:
                 hits, score = index.exact[best[0]], best[1] / 100
-        found.append(ValueMention(*span, text, list(hits or []), score if hits else 0.0, quoted=True))
+        found.append(
+            ValueMention(*span, text, list(hits or []), score if hits else 0.0, quoted=True)
+        )
         used.update(range(*span))
     n_tokens = len(tokens)
     for n in range(min(6, n_tokens), 0, -1):
@@ -91,19 +97,27 @@ def find_values(tokens: list[Token], quotes: list[tuple[str, int, int]], index: 
             words = [t.lower for t in tokens[i : i + n]]
             if words[0] in STOP_WORDS and n > 1 or words[-1] in STOP_WORDS and n > 1:
                 continue
-            capitalised = all(t.text[:1].isupper() or t.lower in STOP_WORDS for t in tokens[i : i + n]) and (
-                i > 0 or n > 1
-            )
+            capitalised = all(
+                t.text[:1].isupper() or t.lower in STOP_WORDS for t in tokens[i : i + n]
+            ) and (i > 0 or n > 1)
             key = " ".join(words)
             hits = index.exact.get(key)
             score = 1.0
-            if not hits and capitalised and len(key) >= 4 and index.keys and tokens[i].text[:1].isupper():
+            if (
+                not hits
+                and capitalised
+                and len(key) >= 4
+                and index.keys
+                and tokens[i].text[:1].isupper()
+            ):
                 best = process.extractOne(key, index.keys, scorer=fuzz.ratio, score_cutoff=88)
                 if best:
                     hits, score = index.exact[best[0]], best[1] / 100 * 0.9
             if not hits:
                 continue
-            if not capitalised or all(t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]):
+            if not capitalised or all(
+                t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]
+            ):
                 # words that name the schema are read as names, not values, unless quoted
                 if all(t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]):
                     continue
