@@ -164,3 +164,6 @@ CUE_WORDS = frozenset(
     have has had having do does did doing is are was were be been being get got
     value values result results information info detail details record records entry entries""".split()
 )
+
+# Superlatives that count rows when a table follows: "the most orders".
+COUNTING_SUPERLATIVES = frozenset({"most", "least", "fewest"})

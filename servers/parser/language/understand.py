@@ -516,6 +516,10 @@ def _numbers(
             if counted != main:
                 draft.tables.append(counted)
             continue
+        implied = _implied_column(reading, prepared, anchor, main, roles)
+        if implied is not None:
+            draft.where.append(_number_condition(implied, number, op))
+            continue
         role = next(
             (
                 r
@@ -543,8 +547,20 @@ def _numbers(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
             continue
+        if role.kind == "agg":
+            # "whose average price is above 10": a condition on the group
+            for aggregate in role.aggregates:
+                draft.having.append(
+                    Condition(role.column, op, _bounds(number, op), aggregate=aggregate, source=str(number.value))
+                )
+            role.kind = "used"
+            continue
         role.kind = "used"
         draft.where.append(_number_condition(role.column, number, op))
+
+
+def _bounds(number: Number, op: Op) -> tuple:
+    return (number.value, number.upper) if op is Op.BETWEEN else (number.value,)
 
 
 def _number_condition(column: ColumnRef, number: Number, op: Op) -> Condition:
@@ -678,10 +694,12 @@ def _counted_superlative(
         if role.kind != "table":
             continue
         sup = _superlative_before(words, role.mention.start)
+        if sup not in lx.COUNTING_SUPERLATIVES:
+            sup = None
         if (
             sup is None
             and role.mention.start >= 2
-            and words[role.mention.start - 2 : role.mention.start] == ["number", "of"]
+            and words[role.mention.start - 2 : role.mention.start] in (["number", "of"], ["amount", "of"])
         ):
             sup = _superlative_before(words, role.mention.start - 2)
         if sup is None:
@@ -725,9 +743,9 @@ def _finish(
                 (
                     position,
                     Selection(
-                        ColumnRef(column.table, "*") if not distinct else column,
+                        column,
                         Aggregate.COUNT,
-                        distinct=distinct,
+                        distinct=True,
                     ),
                 )
             )
@@ -765,6 +783,13 @@ def _finish(
             Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by
         ]
     _alphabetical(reading, draft)
+    _dedupe(draft)
+    if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
+        plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
+        if plain:
+            draft.group_by.extend(plain)
+        else:
+            _group_by_entity(prepared, draft, main)
     if (
         not draft.order_by
         and _order_cue(reading) is not None
@@ -778,6 +803,23 @@ def _finish(
         ]
         if plain:
             draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
+
+
+def _dedupe(draft: Draft) -> None:
+    """One output per column and aggregate; a column also aggregated is not selected bare
+    (unless it is a grouping key)."""
+    seen: set[tuple] = set()
+    aggregated = {sel.column for _, sel in draft.select if sel.aggregated and sel.column}
+    keep: list[tuple[int, Selection]] = []
+    for position, sel in sorted(draft.select, key=lambda item: item[0]):
+        key = (sel.column, sel.aggregate, sel.distinct, sel.expression)
+        if key in seen:
+            continue
+        if not sel.aggregated and sel.column in aggregated and sel.column not in draft.group_by:
+            continue
+        seen.add(key)
+        keep.append((position, sel))
+    draft.select = keep
 
 
 def _is_grouped_table(reading: Reading, role: Role) -> bool:
