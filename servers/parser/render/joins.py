@@ -139,7 +139,9 @@ def _graph(schema: SchemaView, relationships: tuple[Relationship, ...]) -> _Grap
     return graph
 
 
-def join_path(schema: SchemaView, tables: Sequence[str], relationships: Sequence[Relationship] = ()) -> JoinTree:
+def join_path(
+    schema: SchemaView, tables: Sequence[str], relationships: Sequence[Relationship] = ()
+) -> JoinTree:
     """The join tree over `tables` (the first is the main table): each next table is
     connected to the tree so far by its shortest foreign-key path, adding the tables on
     the way. Raises Unresolved when a table is unknown or no path exists."""

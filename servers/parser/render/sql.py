@@ -120,7 +120,9 @@ class _Scope:
         self.tree = tree
         tables = tree.tables
         self.aliases: dict[str, str | None] = (
-            {table: f"T{i}" for i, table in enumerate(tables, 1)} if len(tables) > 1 else {tables[0]: None}
+            {table: f"T{i}" for i, table in enumerate(tables, 1)}
+            if len(tables) > 1
+            else {tables[0]: None}
         )
 
     def column(self, ref: ColumnRef) -> exp.Column:
@@ -146,7 +148,9 @@ class _Scope:
 
 
 class _Builder:
-    def __init__(self, schema: SchemaView, dialect: str, relationships: tuple[Relationship, ...]) -> None:
+    def __init__(
+        self, schema: SchemaView, dialect: str, relationships: tuple[Relationship, ...]
+    ) -> None:
         self.schema = schema
         self.dialect = dialect
         self.relationships = relationships
@@ -183,7 +187,12 @@ class _Builder:
         joins = [
             exp.Join(
                 this=self._table(join.table, scope),
-                on=exp.and_(*(exp.EQ(this=scope.column(new), expression=scope.column(old)) for new, old in join.on)),
+                on=exp.and_(
+                    *(
+                        exp.EQ(this=scope.column(new), expression=scope.column(old))
+                        for new, old in join.on
+                    )
+                ),
             )
             for join in scope.tree.joins
         ]
@@ -208,11 +217,15 @@ class _Builder:
 
         if grouped_keys:
             query.set("group", exp.Group(expressions=grouped_keys))
-        having = [self.condition(c, scope) for c in (*plan.having, *filter(_on_aggregate, plan.where))]
+        having = [
+            self.condition(c, scope) for c in (*plan.having, *filter(_on_aggregate, plan.where))
+        ]
         if having:
             query.set("having", exp.Having(this=exp.and_(*having)))
         if plan.order_by:
-            query.set("order", exp.Order(expressions=[self._ordering(o, scope) for o in plan.order_by]))
+            query.set(
+                "order", exp.Order(expressions=[self._ordering(o, scope) for o in plan.order_by])
+            )
         if plan.limit is not None:
             query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.limit))))
         return query
@@ -226,7 +239,9 @@ class _Builder:
 
     # -- select list and grouping -------------------------------------------------------
 
-    def _projections(self, plan: QueryPlan, scope: _Scope) -> tuple[list[exp.Expression], list[exp.Expression]]:
+    def _projections(
+        self, plan: QueryPlan, scope: _Scope
+    ) -> tuple[list[exp.Expression], list[exp.Expression]]:
         selections = list(plan.select)
         if not selections and plan.group_by:
             selections = [Selection(column=key) for key in plan.group_by]
@@ -237,14 +252,23 @@ class _Builder:
 
         plain = [s for s in selections if not s.aggregated]
         aggregated = len(plain) < len(selections)
-        ordered_by_aggregate = any(o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by)
-        grouped = bool(plan.group_by) or bool(plain and (aggregated or plan.having or ordered_by_aggregate))
+        ordered_by_aggregate = any(
+            o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by
+        )
+        grouped = bool(plan.group_by) or bool(
+            plain and (aggregated or plan.having or ordered_by_aggregate)
+        )
 
         projections: list[exp.Expression] = []
         names: set[str] = set()
         for selection in selections:
             expression, name, default = self._selection(selection, scope)
-            if name.lower() in names and selection.column and not selection.aggregated and not selection.alias:
+            if (
+                name.lower() in names
+                and selection.column
+                and not selection.aggregated
+                and not selection.alias
+            ):
                 name = f"{selection.column.table}_{selection.column.column}"
             base, n = name, 2
             while name.lower() in names:
@@ -262,7 +286,9 @@ class _Builder:
             candidates += [
                 scope.column(o.column) if o.column else scope.expression(o.expression)  # type: ignore[arg-type]
                 for o in plan.order_by
-                if not o.aggregate and not (o.expression and o.expression.aggregated) and (o.column or o.expression)
+                if not o.aggregate
+                and not (o.expression and o.expression.aggregated)
+                and (o.column or o.expression)
             ]
             for key in candidates:
                 text = key.sql()
@@ -287,7 +313,9 @@ class _Builder:
             name = f"{selection.aggregate.value}_{ref.column}"
         return expression, selection.alias or name, ""
 
-    def aggregate(self, aggregate: Aggregate, ref: ColumnRef | None, distinct: bool, scope: _Scope) -> exp.Expression:
+    def aggregate(
+        self, aggregate: Aggregate, ref: ColumnRef | None, distinct: bool, scope: _Scope
+    ) -> exp.Expression:
         if ref is None or ref.star:
             if aggregate is not Aggregate.COUNT:
                 raise Unresolved(f"{aggregate.value} needs a column")
@@ -308,13 +336,18 @@ class _Builder:
             target = scope.column(ordering.column)
         else:
             raise Unresolved("an ordering names nothing to order by")
-        return exp.Ordered(this=target, desc=ordering.descending, nulls_first=not ordering.descending)
+        return exp.Ordered(
+            this=target, desc=ordering.descending, nulls_first=not ordering.descending
+        )
 
     # -- conditions ---------------------------------------------------------------------
 
     def condition(self, condition: Condition, scope: _Scope) -> exp.Expression:
         op = condition.op
-        has_operand = bool(condition.values or condition.subquery) or op in (Op.IS_NULL, Op.IS_NOT_NULL)
+        has_operand = bool(condition.values or condition.subquery) or op in (
+            Op.IS_NULL,
+            Op.IS_NOT_NULL,
+        )
         kind: ColumnKind | None = None
         if condition.expression is not None:
             left = scope.expression(condition.expression)
@@ -348,7 +381,9 @@ class _Builder:
             if condition.subquery is not None:
                 member = exp.In(this=left, query=exp.Subquery(this=self.query(condition.subquery)))
             elif condition.values:
-                member = exp.In(this=left, expressions=[self.literal(v, kind) for v in condition.values])
+                member = exp.In(
+                    this=left, expressions=[self.literal(v, kind) for v in condition.values]
+                )
             else:
                 raise Unresolved(f"{op.value} needs values or a subquery")
             return exp.Not(this=member) if op is Op.NOT_IN else member
@@ -356,7 +391,9 @@ class _Builder:
             if len(condition.values) != 2:
                 raise Unresolved("between needs two values")
             low, high = condition.values
-            return exp.Between(this=left, low=self.literal(low, kind), high=self.literal(high, kind))
+            return exp.Between(
+                this=left, low=self.literal(low, kind), high=self.literal(high, kind)
+            )
         if op is Op.IS_NULL:
             return exp.Is(this=left, expression=exp.Null())
         if op is Op.IS_NOT_NULL:
@@ -376,10 +413,15 @@ class _Builder:
         if kind is not None and kind is not ColumnKind.TEXT:
             # containment on a number or a date means on its text: PostgreSQL has no
             # LIKE for non-text types.
-            left = exp.Cast(this=left, to=exp.DataType.build("text" if self.dialect != "mysql" else "char"))
+            left = exp.Cast(
+                this=left, to=exp.DataType.build("text" if self.dialect != "mysql" else "char")
+            )
         pattern = exp.Literal.string(f"%{text}%")
         like_type = exp.ILike if self.dialect == "postgres" else exp.Like
-        return exp.Escape(this=like_type(this=left, expression=pattern), expression=exp.Literal.string(_LIKE_ESCAPE))
+        return exp.Escape(
+            this=like_type(this=left, expression=pattern),
+            expression=exp.Literal.string(_LIKE_ESCAPE),
+        )
 
     # -- values ---------------------------------------------------------------------------
 
@@ -412,4 +454,6 @@ class _Builder:
 
 
 def _on_aggregate(condition: Condition) -> bool:
-    return condition.aggregate is not None or bool(condition.expression and condition.expression.aggregated)
+    return condition.aggregate is not None or bool(
+        condition.expression and condition.expression.aggregated
+    )
