@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     prediction_resync_interval_s: float = Field(60.0, description="Prediction: how often followed aliases are re-read from the registry, a backstop for missed events.")
     # --- end prediction -------------------------------------------------------------
 
+    # --- parser intent ---------------------------------------------------------------
+    parser_intent_model: str = Field("query-intent", description="Parser: registered model (alias production) that classifies a question's intent; `chatdb parser bootstrap-intent` trains it.")
+    parser_intent_timeout_s: float = Field(0.3, description="Parser: longest wait for the intent model's prediction before the rule path answers.")
+    parser_intent_breaker_s: float = Field(5.0, description="Parser: after a failed intent-model call, how long the model is skipped (rules answer) before it is tried again.")
+    # --- end parser intent -----------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
