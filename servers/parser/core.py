@@ -160,7 +160,7 @@ class Parser:
         self._schemas: dict[str, _Timed[schema_pb2.Schema]] = {}
         self._glossaries: dict[str, _Timed[Glossary | None]] = {}
         self._samples: SingleFlightCache[tuple[str, str], Any] = SingleFlightCache(prepared_cache_size)
-        self._vocabularies: dict[str, frozenset[str]] = {}
+        self._vocabularies: dict[tuple[str, str], frozenset[str]] = {}
         self._prepared: SingleFlightCache[tuple[str, str, str], Any] = SingleFlightCache(prepared_cache_size)
 
     # ------------------------------------------------------------------ inputs
@@ -209,12 +209,13 @@ class Parser:
         key = (connection_id, schema.version, glossary.version if glossary else "")
         return await self._prepared.get(key, prepared)
 
-    def _vocabulary(self, schema: SchemaView) -> frozenset[str]:
-        words = self._vocabularies.get(schema.version)
+    def _vocabulary(self, schema: SchemaView, glossary: Glossary | None) -> frozenset[str]:
+        key = (schema.version, glossary.version if glossary else "")
+        words = self._vocabularies.get(key)
         if words is None:
             if len(self._vocabularies) > 64:
                 self._vocabularies.clear()
-            words = self._vocabularies[schema.version] = routing.schema_words(schema)
+            words = self._vocabularies[key] = routing.schema_words(schema, glossary)
         return words
 
     # ------------------------------------------------------------------ parse
@@ -238,7 +239,7 @@ class Parser:
         intent = await intent_task
         now = request.reference_time or self.clock()
 
-        routed = routing.route(question, intent.kind, self._vocabulary(schema)) if intent.kind in ROUTED_ELSEWHERE else None
+        routed = routing.route(question, intent.kind, self._vocabulary(schema, glossary)) if intent.kind in ROUTED_ELSEWHERE else None
         if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
         elif routed is not None and routed.elsewhere:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from servers.contracts.glossary import Glossary
+
 from .domain import QueryKind, SchemaView
 from .language.words import lemma, split_identifier, tokenize
 
@@ -29,13 +31,17 @@ ANCHORS: dict[QueryKind, frozenset[str]] = {
 }
 
 
-def schema_words(schema: SchemaView) -> frozenset[str]:
-    """Lemmas of every word of the schema's table and column names."""
-    words: set[str] = set()
+def schema_words(schema: SchemaView, glossary: Glossary | None = None) -> frozenset[str]:
+    """Lemmas of every word of the schema's table and column names, and of the
+    glossary's terms ("worker" as a synonym of employees is data, not the ML worker)."""
+    names: list[str] = []
     for table in schema.tables:
-        for name in (table.name, *(c.name for c in table.columns)):
-            words.update(lemma(w) for w in split_identifier(name))
-    return frozenset(words)
+        names += [table.name, *(c.name for c in table.columns)]
+    if glossary is not None:
+        names += [m.name for m in glossary.metrics] + [t for m in glossary.metrics for t in m.synonyms]
+        names += [s.name for s in glossary.segments] + [t for s in glossary.segments for t in s.synonyms]
+        names += [s.term for s in glossary.synonyms]
+    return frozenset(lemma(word) for name in names for word in split_identifier(name))
 
 
 @dataclass(frozen=True)

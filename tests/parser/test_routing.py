@@ -34,3 +34,11 @@ def test_schema_words_keep_a_question_on_the_database():
 
 def test_database_kinds_are_never_routed():
     assert not route("how many customers", QueryKind.COUNT, schema_words(SHOP)).elsewhere
+
+
+def test_glossary_terms_are_schema_words():
+    from servers.contracts.glossary import Glossary, Synonym
+
+    glossary = Glossary(synonyms=(Synonym("worker", "customers"),), version="g")
+    assert route("which workers are down", QueryKind.SYSTEM_STATUS, schema_words(SHOP)).elsewhere
+    assert not route("which workers are down", QueryKind.SYSTEM_STATUS, schema_words(SHOP, glossary)).elsewhere
