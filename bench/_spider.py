@@ -93,7 +93,12 @@ async def load_script(spider: Path, db_id: str, dialect: str) -> str:
         sys.executable, str(spider / "load.py"), str(spider / "databases" / f"{db_id}.sqlite"), "--dialect", dialect,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
+    try:
+        out, err = await proc.communicate()
+    except BaseException:  # cancelled (Ctrl-C): leave no converter writing to a dead pipe
+        proc.kill()
+        await proc.wait()
+        raise
     if proc.returncode:
         raise RuntimeError(f"load.py failed on {db_id} ({dialect}): {err.decode(errors='replace')[-2000:]}")
     return out.decode("utf-8")
