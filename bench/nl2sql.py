@@ -24,7 +24,9 @@ table becomes a collection in the server of CHATDB_TEST_MONGO_URL, else in mongo
 (the connector then runs inside this process, since mongomock lives in memory).
 --failures FILE writes each wrong question as a JSON line (question, gold SQL, generated
 statement, the error or the result difference). --limit N takes the first N questions
-of each database. Everything created is removed at the end, on errors and Ctrl-C too.
+of each database. --self-check sends each gold query itself (translated from SQLite by
+sqlglot) instead of a parse: what it gets wrong is the harness's ceiling (ties under
+ORDER BY … LIMIT, GROUP BY with bare columns that PostgreSQL refuses, engine collation). Everything created is removed at the end, on errors and Ctrl-C too.
 
 Prints accuracy by hardness, per database, error kinds and parse latency per engine,
 then as the last line one JSON object: accuracy_* (fractions 0–1) and parse_p50_ms /
@@ -37,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import shutil
 import signal
 import sys
@@ -137,7 +140,7 @@ def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile of sorted values; NaN when there are none."""
     if not values:
         return float("nan")
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
+    return values[min(len(values) - 1, max(0, math.ceil(q / 100 * len(values)) - 1))]
 
 
 # ----------------------------------------------------------------------------- calls
@@ -504,8 +507,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     total = sum(len(q) for q in questions.values())
     print(f"Spider-format directory {spider}: {len(dbs)} databases, {total} questions")
-    print("parser: " + ("PLACEHOLDER (answers UNIMPLEMENTED)" if parser_placeholder else "chatdb serve parser")
-          + "; prediction service not started: intent on the parser's rule path")
+    if args.self_check:
+        print("SELF-CHECK: the gold queries translated by sqlglot, no parser: the ceiling of loading and comparing")
+    else:
+        print("parser: " + ("PLACEHOLDER (answers UNIMPLEMENTED)" if parser_placeholder else "chatdb serve parser")
+              + "; prediction service not started: intent on the parser's rule path")
     figures: dict[str, Any] = {}
     for engine in engines:
         note = {"postgres": "", "mysql": "", "mongo": " (gold SQL reads one table; "
@@ -517,6 +523,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         count = write_failures(args.failures, tallies)
         print(f"\n{count} wrong questions written to {args.failures}")
     figures["parser_placeholder"] = parser_placeholder
+    figures["self_check"] = args.self_check
     figures["spider_dir"] = str(spider)
     return figures
 
