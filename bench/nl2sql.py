@@ -351,8 +351,9 @@ def report(engine: str, tally: Tally, dbs: list[str], note: str) -> dict[str, An
         print(f"{kind[:52]:52} {count:>6}")
     if tally.gold_failed:
         print(f"{'(not counted: gold query failed on SQLite)':52} {tally.gold_failed:>6}")
-    print(f"\nParseQuery round trip over {len(latencies)} calls: p50 {p50:.1f} ms, p95 {p95:.1f} ms"
-          + (f", max {latencies[-1]:.1f} ms" if latencies else ""))
+    if latencies:
+        print(f"\nParseQuery round trip over {len(latencies)} calls: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+              f"max {latencies[-1]:.1f} ms")
     figures: dict[str, Any] = {f"accuracy_{h}": _fraction(*tally.accuracy(h)) for h in HARDNESS}
     figures["accuracy_overall"] = _fraction(right, total)
     figures.update(parse_p50_ms=_ms(p50), parse_p95_ms=_ms(p95), questions=total, right=right)
