@@ -17,7 +17,6 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 # ----------------------------------------------------------------------------- schema
 
@@ -149,7 +148,7 @@ class Op(enum.Enum):
 
 
 # A literal from the question, already typed: text, numbers, booleans, dates.
-Value = Union[str, int, float, bool, dt.date, dt.datetime]
+Value = str | int | float | bool | dt.date | dt.datetime
 
 
 @dataclass(frozen=True)

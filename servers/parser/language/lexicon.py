@@ -1,0 +1,169 @@
+"""Generic English cue words and phrases, in one place. Nothing here names a table,
+column or value of any particular database."""
+
+from __future__ import annotations
+
+from servers.parser.domain import Aggregate
+
+# Words too generic to link a table or column by one word of a longer name.
+GENERIC_NAME_WORDS = frozenset(
+    "id name number date type code count value time year status detail info information of".split()
+)
+
+# Cue words that are never a mention of the schema by themselves.
+NOT_SCHEMA_WORDS = frozenset(
+    """number count average mean total sum maximum minimum max min many much order sort
+    ordered sorted ascending descending alphabetical alphabetically distinct different unique
+    most least highest lowest largest smallest big small large high low greatest fewest more
+    less fewer greater top bottom first last all each every per what which who show list give
+    find tell return how name record information detail result times time also there""".split()
+) - {"name", "time", "first", "last", "result"}
+
+COUNT_PHRASES = (
+    ("how", "many"),
+    ("number", "of"),
+    ("count", "of"),
+    ("count", "the"),
+    ("count",),
+    ("total", "number", "of"),
+)
+
+AGGREGATE_WORDS: dict[str, Aggregate] = {
+    "average": Aggregate.AVG,
+    "mean": Aggregate.AVG,
+    "avg": Aggregate.AVG,
+    "total": Aggregate.SUM,
+    "sum": Aggregate.SUM,
+    "combined": Aggregate.SUM,
+    "overall": Aggregate.SUM,
+    "maximum": Aggregate.MAX,
+    "max": Aggregate.MAX,
+    "minimum": Aggregate.MIN,
+    "min": Aggregate.MIN,
+}
+
+# Superlatives: the word → (descending?, a column word it implies when no column is named)
+SUPERLATIVES: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "most": (True, ()),
+    "highest": (True, ()),
+    "largest": (True, ("size", "area", "capacity", "population")),
+    "biggest": (True, ("size", "area", "capacity")),
+    "greatest": (True, ()),
+    "maximum": (True, ()),
+    "least": (False, ()),
+    "fewest": (False, ()),
+    "lowest": (False, ()),
+    "smallest": (False, ("size", "area", "capacity", "population")),
+    "minimum": (False, ()),
+    "oldest": (True, ("age",)),
+    "youngest": (False, ("age",)),
+    "longest": (True, ("length", "duration", "long")),
+    "shortest": (False, ("length", "duration", "height")),
+    "tallest": (True, ("height",)),
+    "heaviest": (True, ("weight",)),
+    "lightest": (False, ("weight",)),
+    "richest": (True, ("money", "wealth", "worth")),
+    "poorest": (False, ("money", "wealth")),
+    "cheapest": (False, ("price", "cost")),
+    "expensive": (True, ("price", "cost")),
+    "latest": (True, ("date", "year", "time")),
+    "newest": (True, ("date", "year")),
+    "recent": (True, ("date", "year", "time")),
+    "earliest": (False, ("date", "year", "time")),
+    "best": (True, ("rank", "score", "rating")),
+    "worst": (False, ("score", "rating")),
+    "top": (True, ()),
+    "bottom": (False, ()),
+    "fastest": (True, ("speed",)),
+    "slowest": (False, ("speed",)),
+    "farthest": (True, ("distance",)),
+    "furthest": (True, ("distance",)),
+    "closest": (False, ("distance",)),
+}
+# Comparatives met without a column: the column word they imply.
+COMPARATIVE_NOUNS: dict[str, tuple[str, ...]] = {
+    "older": ("age",),
+    "younger": ("age",),
+    "taller": ("height",),
+    "shorter": ("height", "length"),
+    "heavier": ("weight",),
+    "lighter": ("weight",),
+    "longer": ("length", "duration"),
+    "cheaper": ("price", "cost"),
+    "costlier": ("price", "cost"),
+    "later": ("year", "date"),
+    "earlier": ("year", "date"),
+    "bigger": ("size", "area", "capacity"),
+    "larger": ("size", "area", "capacity", "population"),
+    "smaller": ("size", "area", "capacity", "population"),
+    "faster": ("speed",),
+    "slower": ("speed",),
+}
+
+GROUP_WORDS = ("each", "per", "every")
+DISTINCT_WORDS = frozenset({"distinct", "different", "unique"})
+NEGATION_WORDS = frozenset(
+    {"not", "no", "never", "without", "n't", "except", "excluding", "neither", "nor"}
+)
+ORDER_PHRASES = (
+    ("ordered", "by"),
+    ("order", "by"),
+    ("sorted", "by"),
+    ("sort", "by"),
+    ("ranked", "by"),
+    ("arranged", "by"),
+    ("in", "order", "of"),
+    ("order", "of"),
+    ("sorted", "in"),
+    ("ordered", "in"),
+    ("sorted", "by"),
+    ("sort",),
+)
+ORDER_WORDS = frozenset(
+    {"order", "ordered", "sort", "sorted", "ranked", "arranged", "ordering", "sorting"}
+)
+ORDER_FILLERS = frozenset(
+    {
+        "by",
+        "of",
+        "in",
+        "the",
+        "descending",
+        "ascending",
+        "decreasing",
+        "increasing",
+        "alphabetical",
+        "alphabetically",
+        "order",
+        "their",
+        "its",
+        "from",
+        "according",
+        "to",
+        "on",
+    }
+)
+DESCENDING_WORDS = frozenset({"descending", "decreasing", "desc", "reverse", "descend"})
+ASCENDING_WORDS = frozenset(
+    {"ascending", "increasing", "asc", "alphabetical", "alphabetically", "lexicographic"}
+)
+# Words that start the part of a question that restricts rather than selects.
+RESTRICTORS = frozenset(
+    {"who", "that", "whose", "where", "which", "with", "having", "when", "if", "whom"}
+)
+
+# Words that drive the skeleton; never linked by meaning, never reported as unknown.
+CUE_WORDS = frozenset(
+    """how many much number count average mean total sum maximum minimum max min most least
+    order ordered sort sorted ascending descending alphabetical alphabetically distinct different unique
+    each per every top bottom first last all both either neither than more less fewer greater
+    list show give find tell return display name names what which who where when whose
+    also there their them those these equal between above below under over after before since
+    without never not none no any some only same other another respectively along together
+    and or including include includes included corresponding associated related
+    have has had having do does did doing is are was were be been being get got
+    value values result results information info detail details record records entry entries""".split()
+)
+
+# Superlatives that count rows when a table follows: "the most orders".
+COUNTING_SUPERLATIVES = frozenset({"most", "least", "fewest"})

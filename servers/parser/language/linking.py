@@ -1,0 +1,191 @@
+"""Schema linking: which spans of the question name a table or a column.
+
+Every table and column gets word forms once per prepared schema (identifier split,
+lemmas, the column name without its table's prefix, comment words). A question is
+matched over n-grams from 5 words down to 1, longest first, so "date of birth" wins over
+"date": exact lemma sequences first, then content words only ("number of employees" ↔
+num_employees), then one content word of a longer name (partial), then a near-miss
+spelling (rapidfuzz) for words no name or English word explains.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from servers.parser.domain import ColumnRef, SchemaView
+from servers.parser.language.lexicon import GENERIC_NAME_WORDS, NOT_SCHEMA_WORDS
+from servers.parser.language.words import (
+    STOP_WORDS,
+    Token,
+    content,
+    is_english,
+    lemmas,
+    split_identifier,
+)
+
+TABLE_PREFIXES = frozenset({"ref", "reference", "tbl", "lu", "lkp", "lookup", "dim", "fact", "t"})
+EXACT, CONTENT, PARTIAL, FUZZY, MEANING = 1.0, 0.9, 0.6, 0.7, 0.5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    table: str
+    column: str | None  # None: the table itself
+    score: float
+    how: str  # "exact", "partial", "spelling", "meaning"
+
+    @property
+    def ref(self) -> ColumnRef | None:
+        return ColumnRef(self.table, self.column) if self.column else None
+
+
+@dataclass
+class Mention:
+    start: int  # token span [start, end)
+    end: int
+    words: str
+    candidates: list[Candidate]
+
+    @property
+    def tables(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.column is None]
+
+    @property
+    def columns(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.column is not None]
+
+
+@dataclass
+class SchemaIndex:
+    """Word forms of every table and column, built once per schema."""
+
+    exact: dict[tuple[str, ...], list[Candidate]] = field(default_factory=lambda: defaultdict(list))
+    by_content: dict[tuple[str, ...], list[Candidate]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    by_word: dict[str, list[Candidate]] = field(default_factory=lambda: defaultdict(list))
+    vocabulary: list[str] = field(default_factory=list)
+    table_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    column_words: dict[ColumnRef, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _add(index: SchemaIndex, forms: tuple[str, ...], candidate: Candidate) -> None:
+    if not forms:
+        return
+    if candidate not in index.exact[forms]:
+        index.exact[forms].append(candidate)
+    key = content(forms)
+    if key and key != forms and candidate not in index.by_content[key]:
+        index.by_content[key].append(candidate)
+
+
+def build_index(schema: SchemaView) -> SchemaIndex:
+    index = SchemaIndex()
+    vocabulary: set[str] = set()
+    for table in schema.tables:
+        table_forms = lemmas(split_identifier(table.name))
+        index.table_words[table.name] = table_forms
+        _add(index, table_forms, Candidate(table.name, None, EXACT, "exact"))
+        # reference / lookup tables carry a prefix people do not say: ref_, tbl_, lu_
+        if len(table_forms) > 1 and table_forms[0] in TABLE_PREFIXES:
+            _add(index, table_forms[1:], Candidate(table.name, None, EXACT, "exact"))
+        if table.comment:
+            _add(
+                index,
+                lemmas(tuple(w.lower() for w in table.comment.split()[:5])),
+                Candidate(table.name, None, CONTENT, "comment"),
+            )
+        # a table named by one word of several ("order_item" ← "item")
+        for word in content(table_forms):
+            if len(table_forms) > 1 and word not in GENERIC_NAME_WORDS:
+                index.by_word[word].append(Candidate(table.name, None, PARTIAL, "partial"))
+        vocabulary.update(table_forms)
+        for column in table.columns:
+            forms = lemmas(split_identifier(column.name))
+            ref = ColumnRef(table.name, column.name)
+            index.column_words[ref] = forms
+            candidate = Candidate(table.name, column.name, EXACT, "exact")
+            _add(index, forms, candidate)
+            # customer.customer_name ← "name"; orders.order_id ← "id"
+            for n in range(len(table_forms), 0, -1):
+                if forms[:n] == table_forms[-n:] and len(forms) > n:
+                    _add(index, forms[n:], candidate)
+                    break
+            # "store name" / "name of the store" for store.name
+            _add(index, table_forms + forms, candidate)
+            _add(index, forms + ("of",) + table_forms, candidate)
+            if column.comment:
+                comment_forms = lemmas(tuple(w.lower() for w in column.comment.split()[:6]))
+                _add(index, comment_forms, Candidate(table.name, column.name, CONTENT, "comment"))
+            for word in content(forms):
+                if word not in GENERIC_NAME_WORDS and len(forms) > 1:
+                    index.by_word[word].append(
+                        Candidate(table.name, column.name, PARTIAL, "partial")
+                    )
+            vocabulary.update(forms)
+    index.vocabulary = sorted(w for w in vocabulary if len(w) >= 4)
+    return index
+
+
+def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Mention]:
+    """Schema mentions, longest first, never over a blocked token (values, numbers)."""
+    used = set(blocked)
+    found: list[Mention] = []
+    lem = [token.lemma for token in tokens]
+    n_tokens = len(tokens)
+    for n in range(min(5, n_tokens), 0, -1):
+        for i in range(0, n_tokens - n + 1):
+            span = range(i, i + n)
+            if any(k in used for k in span):
+                continue
+            key = tuple(lem[i : i + n])
+            if n > 1 and (key[0] in STOP_WORDS or key[-1] in STOP_WORDS):
+                continue
+            if n == 1 and (key[0] in STOP_WORDS or key[0] in NOT_SCHEMA_WORDS):
+                continue
+            candidates = list(index.exact.get(key, ()))
+            if not candidates:
+                ckey = content(key)
+                if ckey and (n > 1 or ckey == key):
+                    candidates = [
+                        Candidate(c.table, c.column, CONTENT, "exact")
+                        for c in index.by_content.get(ckey, ())
+                    ]
+            if not candidates:
+                continue
+            found.append(
+                Mention(i, i + n, " ".join(t.lower for t in tokens[i : i + n]), candidates)
+            )
+            used.update(span)
+    # one word of a longer name, then a near-miss spelling
+    for i, token in enumerate(tokens):
+        if (
+            i in used
+            or token.lemma in STOP_WORDS
+            or token.lemma in NOT_SCHEMA_WORDS
+            or token.is_number
+        ):
+            continue
+        candidates = list(index.by_word.get(token.lemma, ()))
+        if (
+            not candidates
+            and len(token.lower) >= 5
+            and not is_english(token.lower)
+            and index.vocabulary
+        ):
+            best = process.extractOne(
+                token.lemma, index.vocabulary, scorer=fuzz.ratio, score_cutoff=84
+            )
+            if best:
+                candidates = [
+                    Candidate(c.table, c.column, FUZZY, "spelling")
+                    for c in (*index.exact.get((best[0],), ()), *index.by_word.get(best[0], ()))
+                ]
+        if candidates:
+            found.append(Mention(i, i + 1, token.lower, candidates))
+            used.add(i)
+    found.sort(key=lambda m: m.start)
+    return found

@@ -1,0 +1,73 @@
+"""The expensive part, done once per (schema version, glossary version): word forms of
+every table and column, the value index, the glossary's terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from servers.contracts.glossary import Glossary
+from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, TableInfo
+from servers.parser.language.glossary import GlossaryTerms, build_terms
+from servers.parser.language.linking import SchemaIndex, build_index
+from servers.parser.language.values import ValueIndex, build_values
+from servers.parser.language.words import lemmas, split_identifier
+
+
+@dataclass
+class Prepared:
+    schema: SchemaView
+    index: SchemaIndex
+    values: ValueIndex
+    glossary: Glossary | None
+    terms: GlossaryTerms
+    schema_words: set[str]
+    temporal: list[ColumnRef]
+    name_columns: dict[str, ColumnRef | None]
+    embeddings: object | None = field(
+        default=None, repr=False
+    )  # synonyms.NameEmbeddings, built lazily
+
+
+def _name_column(table: TableInfo) -> ColumnRef | None:
+    """The column that names a row: `name`, then `*_name` / `title`, else none."""
+    best: tuple[int, str] | None = None
+    for column in table.columns:
+        if column.kind is not ColumnKind.TEXT:
+            continue
+        words = split_identifier(column.name)
+        rank = None
+        if lemmas(words) == lemmas(split_identifier(table.name)):
+            rank = 1  # brand.brand: the column named like its table names the row
+        elif words == ("name",):
+            rank = 0
+        elif words and words[-1] == "name" and words[0] not in ("last", "middle", "nick"):
+            rank = 1
+        elif words and words[-1] == "title":
+            rank = 2
+        elif "name" in words:
+            rank = 3
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, column.name)
+    return ColumnRef(table.name, best[1]) if best else None
+
+
+def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = None) -> Prepared:
+    index = build_index(schema)
+    words = {w for forms in index.table_words.values() for w in forms}
+    words |= {w for forms in index.column_words.values() for w in forms}
+    temporal = [
+        ColumnRef(table.name, column.name)
+        for table in schema.tables
+        for column in table.columns
+        if column.kind.temporal
+    ]
+    return Prepared(
+        schema=schema,
+        index=index,
+        values=build_values(samples),
+        glossary=glossary,
+        terms=build_terms(glossary, schema),
+        schema_words=words,
+        temporal=temporal,
+        name_columns={table.name: _name_column(table) for table in schema.tables},
+    )

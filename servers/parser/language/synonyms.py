@@ -1,0 +1,79 @@
+"""Words nothing else linked, matched to table and column names by meaning.
+
+wordllama's static embeddings ship inside its wheel; the model loads once per process,
+lazily, and the names of a schema are embedded once per prepared schema. A word links
+only when its best name is similar enough (THRESHOLD) and clearly ahead of the
+runner-up (MARGIN): both chosen on the project's own test schemas, where "wage" →
+salary and "nation" → country pass and unrelated words stay out.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from servers.parser.language.linking import MEANING, Candidate
+from servers.parser.language.words import split_identifier
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from servers.parser.language.prepared import Prepared
+
+THRESHOLD = 0.45
+MARGIN = 0.08
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def model():  # noqa: ANN201 — wordllama's class, imported lazily
+    import wordllama
+    from wordllama import WordLlama
+
+    return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+
+@dataclass
+class NameEmbeddings:
+    candidates: list[Candidate]
+    matrix: np.ndarray
+
+
+def embeddings(prepared: Prepared) -> NameEmbeddings:
+    with _lock:
+        if prepared.embeddings is None:
+            candidates: list[Candidate] = []
+            phrases: list[str] = []
+            for table in prepared.schema.tables:
+                candidates.append(Candidate(table.name, None, MEANING, "meaning"))
+                phrases.append(" ".join(split_identifier(table.name)))
+                for column in table.columns:
+                    words = split_identifier(column.name)
+                    if words in (("id",),):
+                        continue
+                    candidates.append(Candidate(table.name, column.name, MEANING, "meaning"))
+                    phrases.append(" ".join(words) if not column.comment else column.comment)
+            matrix = model().embed(phrases, norm=True) if phrases else None
+            prepared.embeddings = NameEmbeddings(candidates, matrix)
+        return prepared.embeddings  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=8192)
+def _vector(word: str):  # noqa: ANN202
+    return model().embed([word], norm=True)[0]
+
+
+def by_meaning(word: str, prepared: Prepared) -> tuple[Candidate, float] | None:
+    names = embeddings(prepared)
+    if names.matrix is None or not len(names.candidates):
+        return None
+    scores = names.matrix @ _vector(word)
+    order = scores.argsort()[::-1]
+    best = float(scores[order[0]])
+    runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
+    if best < THRESHOLD or best - runner_up < MARGIN:
+        return None
+    return names.candidates[int(order[0])], best

@@ -1,0 +1,1011 @@
+"""Cues → skeleton → plan.
+
+The question is read once into positioned facts — schema mentions, values, numbers,
+dates, glossary terms and cue words — and each column mention is given one role by the
+cues around it: aggregated ("average age"), counted ("how many"), grouped ("for each
+city"), ordered ("sorted by"), the key of a superlative ("the highest price"), compared
+("price above 20"), or else selected. Tables only mentioned become the counted entity,
+the grouped entity ("the number of orders for each customer"), a HAVING on a count
+("customers with more than 3 orders") or a NOT IN ("customers without orders").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from servers.parser.domain import (
+    Aggregate,
+    ColumnKind,
+    ColumnRef,
+    Condition,
+    Expression,
+    Op,
+    Ordering,
+    QueryKind,
+    QueryPlan,
+    Selection,
+    SetOperator,
+    TimeWindow,
+    Understanding,
+    Unresolved,
+)
+from servers.parser.language import lexicon as lx
+from servers.parser.language.dates import DateWindow, find_dates
+from servers.parser.language.glossary import expression, find_terms
+from servers.parser.language.linking import Candidate, Mention, link
+from servers.parser.language.numbers import Number, find_numbers
+from servers.parser.language.prepared import Prepared
+from servers.parser.language.synonyms import by_meaning
+from servers.parser.language.values import ValueMention, find_values
+from servers.parser.language.words import STOP_WORDS, Token, is_english, quoted, tokenize
+
+_FILLER = frozenset(
+    {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
+)
+
+
+@dataclass
+class Reading:
+    """Everything found in one question, by token position."""
+
+    tokens: list[Token]
+    words: list[str]
+    mentions: list[Mention]
+    values: list[ValueMention]
+    numbers: list[Number]
+    dates: list[DateWindow]
+    prepared: Prepared
+    notes: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
+
+    def has(self, *phrase: str, before: int | None = None) -> int | None:
+        """Token index where `phrase` starts (first occurrence before `before`), or None."""
+        n = len(phrase)
+        end = len(self.words) if before is None else before
+        for i in range(0, end - n + 1):
+            if tuple(self.words[i : i + n]) == phrase:
+                return i
+        return None
+
+
+@dataclass
+class Draft:
+    """The plan under construction."""
+
+    select: list[tuple[int, Selection]] = field(default_factory=list)  # (position, selection)
+    where: list[Condition] = field(default_factory=list)
+    group_by: list[ColumnRef] = field(default_factory=list)
+    having: list[Condition] = field(default_factory=list)
+    order_by: list[Ordering] = field(default_factory=list)
+    limit: int | None = None
+    distinct: bool = False
+    tables: list[str] = field(default_factory=list)
+    time_window: TimeWindow | None = None
+    where_any: bool = False
+    set_operation: tuple[SetOperator, QueryPlan] | None = None
+    group_entity: str | None = None  # a table grouped by its key
+
+
+def understand(
+    question: str, prepared: Prepared, *, now: dt.datetime, previous: QueryPlan | None = None
+) -> Understanding:
+    reading = read(question, prepared, now)
+    draft = Draft()
+    main = _main_table(reading, prepared)
+    if main is None:
+        raise Unresolved(_unresolved_words(reading) or question, _suggestions(reading, prepared))
+    _glossary(question, reading, prepared, draft)
+    roles = _assign(reading, prepared, draft, main)
+    _values(reading, prepared, draft, main, roles)
+    _numbers(reading, prepared, draft, main, roles)
+    _negation(reading, prepared, draft, main)
+    _dates(reading, prepared, draft, main)
+    _counted_superlative(reading, prepared, draft, main, roles)
+    _finish(reading, prepared, draft, main, roles)
+    plan = QueryPlan(
+        select=tuple(sel for _, sel in sorted(draft.select, key=lambda item: item[0])),
+        where=tuple(draft.where),
+        where_any=draft.where_any,
+        group_by=tuple(dict.fromkeys(draft.group_by)),
+        having=tuple(draft.having),
+        order_by=tuple(draft.order_by),
+        limit=draft.limit,
+        distinct=draft.distinct,
+        tables=tuple(dict.fromkeys([main, *draft.tables])),
+        time_window=draft.time_window,
+        set_operation=draft.set_operation,
+    )
+    confidence = min(reading.scores) if reading.scores else 0.5
+    return Understanding(
+        kind=_kind(plan), plan=plan, confidence=round(confidence, 2), notes=reading.notes
+    )
+
+
+# ------------------------------------------------------------------------- reading
+
+
+def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
+    tokens = tokenize(question)
+    values = find_values(tokens, quoted(question), prepared.values, prepared.schema_words)
+    value_tokens = {i for v in values for i in range(v.start, v.end)}
+    numbers = [n for n in find_numbers(tokens) if n.start not in value_tokens]
+    dates = find_dates(tokens, now) if prepared.temporal else []
+    blocked = value_tokens | {i for n in numbers for i in range(n.start, n.end)}
+    blocked |= {i for d in dates for i in range(d.first, d.last)}
+    mentions = link(tokens, prepared.index, blocked)
+    reading = Reading(tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared)
+    _by_meaning(reading, prepared, blocked)
+    for mention in reading.mentions:
+        best = max(mention.candidates, key=lambda c: c.score)
+        reading.scores.append(best.score)
+        if best.how == "spelling":
+            reading.notes.append(f'"{mention.words}" read as a near-miss spelling of {_name(best)}')
+    return reading
+
+
+def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
+    """Content words nothing linked, matched to names by meaning (embeddings)."""
+    covered = set(blocked) | {i for m in reading.mentions for i in range(m.start, m.end)}
+    for i, token in enumerate(reading.tokens):
+        if i in covered or token.lemma in STOP_WORDS or token.is_number or len(token.lower) < 3:
+            continue
+        if (
+            token.lower in lx.NOT_SCHEMA_WORDS
+            or token.lower in lx.SUPERLATIVES
+            or token.lower in lx.AGGREGATE_WORDS
+        ):
+            continue
+        if token.lower in lx.CUE_WORDS or token.lower in lx.COMPARATIVE_NOUNS:
+            continue
+        found = by_meaning(token.lower, prepared)
+        if found:
+            candidate, similarity = found
+            reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
+            reading.notes.append(
+                f'"{token.lower}" read by meaning as {_name(candidate)} ({similarity:.2f})'
+            )
+    reading.mentions.sort(key=lambda m: m.start)
+
+
+def _name(candidate: Candidate) -> str:
+    return f"{candidate.table}.{candidate.column}" if candidate.column else candidate.table
+
+
+# ------------------------------------------------------------------------ main table
+
+
+def _main_table(reading: Reading, prepared: Prepared) -> str | None:
+    """The table the question is about: the counted one, else the first named entity,
+    else the table of the first named column, else the table of a value."""
+    count_at = _count_cue(reading)
+    if count_at is not None:
+        for mention in reading.mentions:
+            if mention.start >= count_at[1] and mention.start <= count_at[1] + 3 and mention.tables:
+                return mention.tables[0].table
+    for mention in reading.mentions:
+        if mention.tables and not mention.columns and mention.tables[0].how != "meaning":
+            return _best_table(mention)
+    weights: dict[str, float] = {}
+    for k, mention in enumerate(reading.mentions):
+        for candidate in mention.candidates:
+            weights[candidate.table] = weights.get(candidate.table, 0) + candidate.score / (
+                1 + 0.1 * k
+            )
+    for value in reading.values:
+        for hit in value.hits:
+            weights[hit.column.table] = weights.get(hit.column.table, 0) + 0.5 * value.score / len(
+                value.hits
+            )
+    if not weights:
+        return None
+    # the first mention's tables, weighted by everything else
+    first = reading.mentions[0] if reading.mentions else None
+    if first is not None:
+        return max({c.table for c in first.candidates}, key=lambda t: weights.get(t, 0))
+    return max(weights, key=lambda t: weights[t])
+
+
+def _best_table(mention: Mention) -> str:
+    return max(mention.tables, key=lambda c: c.score).table
+
+
+def _count_cue(reading: Reading) -> tuple[int, int] | None:
+    """Where "how many" / "number of" / "count" asks for a count. "average number of X"
+    aggregates X, and "number of X" where X is a numeric column names that column."""
+    if reading.count_at is not False:
+        return reading.count_at  # type: ignore[return-value]
+    found = None
+    for phrase in lx.COUNT_PHRASES:
+        at = reading.has(*phrase)
+        if at is None:
+            continue
+        end = at + len(phrase)
+        before = [w for w in reading.words[max(0, at - 2) : at] if w != "the"]
+        if phrase[0] in ("number", "total") and before and before[-1] in lx.AGGREGATE_WORDS:
+            continue
+        nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
+        if (
+            phrase[0] == "number"
+            and nxt is not None
+            and not nxt.tables
+            and all(_numeric(reading.prepared, c.ref) for c in nxt.columns)
+        ):
+            continue
+        found = (at, end)
+        break
+    reading.count_at = found
+    return found
+
+
+# ----------------------------------------------------------------------------- roles
+
+
+@dataclass
+class Role:
+    mention: Mention
+    column: ColumnRef | None  # the chosen column, or None for a table mention
+    table: str
+    kind: str = (
+        "select"  # select, agg, count, group, order, superlative, condition, table, value-col, used
+    )
+    aggregates: tuple[Aggregate, ...] = ()
+
+
+def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> Candidate:
+    """One candidate for a mention: the one whose table is named next to it, in focus, or main."""
+    near: set[str] = set()
+    for other in reading.mentions:
+        if (
+            other is not mention
+            and other.tables
+            and (abs(other.start - mention.end) <= 3 or abs(mention.start - other.end) <= 3)
+        ):
+            near.update(c.table for c in other.tables)
+
+    def score(candidate: Candidate) -> float:
+        return (
+            candidate.score
+            + (1.0 if candidate.table in near else 0)
+            + (0.5 if candidate.table in focus else 0)
+            + (0.3 if candidate.table == main else 0)
+        )
+
+    return max(mention.candidates, key=score)
+
+
+def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> list[Role]:
+    focus = {main} | {c.table for m in reading.mentions for c in m.tables}
+    roles: list[Role] = []
+    for mention in reading.mentions:
+        chosen = _resolve(mention, reading, focus, main)
+        if chosen.column is None:
+            roles.append(Role(mention, None, chosen.table, "table"))
+        else:
+            roles.append(Role(mention, chosen.ref, chosen.table))
+    words = reading.words
+    order_at = _order_cue(reading)
+    for role in roles:
+        start = role.mention.start
+        before = _words_before(words, start)
+        if role.column is None:
+            continue
+        aggs = _aggregates_before(words, start)
+        if order_at is not None and order_at <= start <= order_at + 4:
+            role.kind = "order"
+            continue
+        if (
+            before[-1:] in (["each"], ["per"], ["every"])
+            or before[-2:] in (["for", "each"], ["by"])
+            and _has_aggregate_cue(reading)
+        ):
+            role.kind = "group"
+            continue
+        if before[-1:] == ["by"] and _has_aggregate_cue(reading):
+            role.kind = "group"
+            continue
+        if aggs:
+            role.kind, role.aggregates = "agg", aggs
+            continue
+        sup = _superlative_before(words, start)
+        if sup is not None:
+            role.kind = "superlative"
+            continue
+        count_at = _count_cue(reading)
+        if count_at is not None and count_at[1] <= start <= count_at[1] + 2:
+            role.kind = "count"
+            continue
+    return roles
+
+
+def _words_before(words: list[str], start: int) -> list[str]:
+    return [w for w in words[max(0, start - 3) : start] if w not in ("the", "a", "an")]
+
+
+def _aggregates_before(words: list[str], start: int) -> tuple[Aggregate, ...]:
+    """Aggregate words just before a column, through lists: "average and maximum age"."""
+    found: list[Aggregate] = []
+    i = start - 1
+    while i >= 0 and start - i <= 7:
+        word = words[i]
+        if word in lx.AGGREGATE_WORDS:
+            if word == "total" and i + 1 < len(words) and words[i + 1] == "number":
+                break
+            found.append(lx.AGGREGATE_WORDS[word])
+        elif word in (
+            "the",
+            "of",
+            "and",
+            "or",
+            "a",
+            "an",
+            "value",
+            "their",
+            "its",
+            "all",
+            "both",
+            "also",
+            "number",
+            ",",
+        ):
+            pass
+        else:
+            break
+        i -= 1
+    return tuple(reversed(found))
+
+
+def _has_aggregate_cue(reading: Reading) -> bool:
+    return _count_cue(reading) is not None or any(w in lx.AGGREGATE_WORDS for w in reading.words)
+
+
+def _superlative_before(words: list[str], start: int) -> str | None:
+    for i in range(start - 1, max(-1, start - 4), -1):
+        if words[i] in lx.SUPERLATIVES:
+            return words[i]
+        if words[i] not in ("the", "a", "in", "of", "terms", "most", "least"):
+            return None
+    return None
+
+
+def _order_cue(reading: Reading) -> int | None:
+    """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
+    for i, word in enumerate(reading.words):
+        if word in lx.ORDER_WORDS:
+            j = i + 1
+            while j < len(reading.words) and j <= i + 3 and reading.words[j] in lx.ORDER_FILLERS:
+                j += 1
+            return j
+    return None
+
+
+def _descending(reading: Reading, after: int = 0) -> bool:
+    words = reading.words[after:]
+    if any(w in lx.DESCENDING_WORDS for w in words):
+        return True
+    for i, word in enumerate(words):
+        if word == "from" and i + 2 < len(words):
+            nxt = words[i + 1] if words[i + 1] != "the" else words[i + 2]
+            if nxt in lx.SUPERLATIVES or nxt in (
+                "high",
+                "large",
+                "big",
+                "most",
+                "old",
+                "late",
+                "new",
+            ):
+                return lx.SUPERLATIVES.get(nxt, (True, ()))[0]
+    return False
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _values(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    conditions: list[tuple[ValueMention, Condition]] = []
+    for value in reading.values:
+        if not value.hits:
+            # a quoted string no value matches: compare with the column named just before
+            role = _role_before(roles, value.start, 4)
+            if role and role.column and value.quoted:
+                role.kind = "used"
+                conditions.append(
+                    (value, Condition(role.column, Op.EQ, (value.words,), source=value.words))
+                )
+            continue
+        hit = _choose_hit(value, roles, main, reading)
+        negated = _negated(reading, value.start)
+        op = Op.NE if negated else Op.EQ
+        conditions.append((value, Condition(hit.column, op, (hit.value,), source=value.words)))
+        reading.scores.append(value.score)
+        if value.score < 1:
+            reading.notes.append(f'"{value.words}" read as the value {hit.value!r} of {hit.column}')
+        else:
+            reading.notes.append(f'"{value.words}" found as a value of {hit.column}')
+        for role in roles:
+            if (
+                role.column == hit.column
+                and role.kind in ("select",)
+                and abs(role.mention.end - value.start) <= 3
+            ):
+                role.kind = "used"
+    # two values of one column: "a or b" → either; "both a and b" → both (INTERSECT)
+    merged: list[Condition] = []
+    for k, (value, condition) in enumerate(conditions):
+        prev = merged[-1] if merged else None
+        if prev and prev.column == condition.column and prev.op == condition.op == Op.EQ:
+            between = reading.words[conditions[k - 1][0].end : value.start]
+            if "or" in between or reading.has("either") is not None:
+                merged[-1] = Condition(
+                    prev.column, Op.IN, prev.values + condition.values, source=prev.source
+                )
+                continue
+            if "and" in between:
+                both = Condition(condition.column, Op.EQ, condition.values, source=condition.source)
+                draft.set_operation = (SetOperator.INTERSECT, QueryPlan(where=(both,)))
+                continue
+        merged.append(condition)
+    draft.where.extend(merged)
+
+
+def _choose_hit(value: ValueMention, roles: list[Role], main: str, reading: Reading):
+    named = {
+        role.column for role in roles if role.column and abs(role.mention.end - value.start) <= 4
+    }
+    named |= {
+        role.column for role in roles if role.column and 0 <= role.mention.start - value.end <= 2
+    }
+    tables = {role.table for role in roles}
+
+    def score(hit) -> float:
+        return (
+            (2 if hit.column in named else 0)
+            + (1 if hit.column.table in tables else 0)
+            + (0.5 if hit.column.table == main else 0)
+        )
+
+    return max(value.hits, key=score)
+
+
+def _negated(reading: Reading, start: int) -> bool:
+    window = reading.words[max(0, start - 4) : start]
+    return any(w in lx.NEGATION_WORDS for w in window) or "other than" in " ".join(window)
+
+
+def _role_before(
+    roles: list[Role], start: int, distance: int, numeric: Prepared | None = None
+) -> Role | None:
+    best = None
+    for role in roles:
+        if role.column and role.mention.end <= start and start - role.mention.end <= distance:
+            if numeric is None or _numeric(numeric, role.column):
+                best = role
+    return best
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def _numbers(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    words = reading.words
+    for number in reading.numbers:
+        # "top 5", "first 3", "5 highest"
+        prev = words[number.start - 1] if number.start else ""
+        nxt = words[number.end] if number.end < len(words) else ""
+        if (
+            prev in ("top", "first", "last", "bottom")
+            or nxt in lx.SUPERLATIVES
+            and number.op is None
+        ):
+            if isinstance(number.value, int):
+                draft.limit = number.value
+                continue
+        op = number.op or (Op.EQ if number.op is None else number.op)
+        anchor = number.op_start if number.op_start is not None else number.start
+        # a counted noun after the number: HAVING count(*)
+        counted = _counted_after(reading, roles, number.end, main)
+        if number.op is not None and counted is not None:
+            draft.having.append(_count_condition(number, op, counted))
+            draft.group_entity = draft.group_entity or main
+            if counted != main:
+                draft.tables.append(counted)
+            continue
+        implied = _implied_column(reading, prepared, anchor, main, roles)
+        if implied is not None:
+            draft.where.append(_number_condition(implied, number, op))
+            continue
+        role = next(
+            (
+                r
+                for r in roles
+                if r.column
+                and anchor <= r.mention.start < number.start
+                and _numeric(prepared, r.column)
+            ),
+            None,
+        )
+        role = role or _role_before(roles, anchor, 4, numeric=prepared)
+        if role is None or not _numeric(prepared, role.column):
+            after = _role_after(roles, number.end, 2)
+            role = after if after is not None and _numeric(prepared, after.column) else None
+        if role is None:
+            implied = _implied_column(reading, prepared, anchor, main, roles)
+            if implied is not None:
+                draft.where.append(_number_condition(implied, number, op))
+                continue
+        if role is None or role.column is None:
+            if number.op is None and number.is_year:
+                column = _year_column(prepared, main, roles)
+                if column:
+                    draft.where.append(
+                        Condition(column, Op.EQ, (number.value,), source=str(number.value))
+                    )
+            continue
+        if role.kind == "agg":
+            # "whose average price is above 10": a condition on the group
+            for aggregate in role.aggregates:
+                draft.having.append(
+                    Condition(role.column, op, _bounds(number, op), aggregate=aggregate, source=str(number.value))
+                )
+            role.kind = "used"
+            continue
+        role.kind = "used"
+        draft.where.append(_number_condition(role.column, number, op))
+
+
+def _bounds(number: Number, op: Op) -> tuple:
+    return (number.value, number.upper) if op is Op.BETWEEN else (number.value,)
+
+
+def _number_condition(column: ColumnRef, number: Number, op: Op) -> Condition:
+    if op is Op.BETWEEN:
+        return Condition(column, Op.BETWEEN, (number.value, number.upper), source="between")
+    return Condition(column, op, (number.value,), source=str(number.value))
+
+
+def _count_condition(number: Number, op: Op, table: str) -> Condition:
+    values = (number.value, number.upper) if op is Op.BETWEEN else (number.value,)
+    return Condition(ColumnRef(table, "*"), op, values, aggregate=Aggregate.COUNT)
+
+
+def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> str | None:
+    words = reading.words
+    if end < len(words) and words[end] in ("time", "times"):
+        return main
+    for role in roles:
+        if role.kind == "table" and end <= role.mention.start <= end + 2:
+            return role.table
+    return None
+
+
+def _role_after(roles: list[Role], end: int, distance: int) -> Role | None:
+    for role in roles:
+        if role.column and 0 <= role.mention.start - end <= distance:
+            return role
+    return None
+
+
+def _numeric(prepared: Prepared, ref: ColumnRef | None) -> bool:
+    column = prepared.schema.column(ref) if ref else None
+    return bool(column and (column.kind.numeric or column.kind.temporal))
+
+
+def _implied_column(
+    reading: Reading, prepared: Prepared, anchor: int, main: str, roles: list[Role]
+) -> ColumnRef | None:
+    """ "older than 30" → an age column of the tables in play."""
+    for word in reading.words[max(0, anchor - 1) : anchor + 2]:
+        nouns = lx.COMPARATIVE_NOUNS.get(word)
+        if nouns:
+            return _column_for_words(prepared, nouns, [main, *[r.table for r in roles]])
+    return None
+
+
+def _column_for_words(
+    prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
+) -> ColumnRef | None:
+    for noun in nouns:
+        for table in dict.fromkeys(tables):
+            for ref, forms in prepared.index.column_words.items():
+                if ref.table == table and noun in forms and _numeric(prepared, ref):
+                    return ref
+    return None
+
+
+def _year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef | None:
+    return _column_for_words(prepared, ("year",), [main, *[r.table for r in roles]])
+
+
+# --------------------------------------------------------------------------- negation
+
+
+def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+    """ "customers without orders", "that never placed an order", "with no order": the
+    main table's key NOT IN the keys the other table refers to."""
+    words = reading.words
+    for i, word in enumerate(words):
+        if word not in ("without", "never", "no", "not", "n't", "none"):
+            continue
+        for mention in reading.mentions:
+            if not (i < mention.start <= i + 5) or not mention.tables or mention.columns:
+                continue
+            other = _best_table(mention)
+            if other == main:
+                continue
+            link_cols = _reference(prepared, other, main)
+            if link_cols is None:
+                continue
+            fk_column, key_column = link_cols
+            sub = QueryPlan(select=(Selection(ColumnRef(other, fk_column)),))
+            draft.where.append(
+                Condition(
+                    ColumnRef(main, key_column),
+                    Op.NOT_IN,
+                    subquery=sub,
+                    source=f"{word} {mention.words}",
+                )
+            )
+            return
+
+
+def _reference(prepared: Prepared, child: str, parent: str) -> tuple[str, str] | None:
+    table = prepared.schema.table(child)
+    if table is None:
+        return None
+    for fk in table.foreign_keys:
+        if fk.referenced_table == parent and len(fk.columns) == 1:
+            return fk.columns[0], fk.referenced_columns[0]
+    return None
+
+
+# ------------------------------------------------------------------------------ dates
+
+
+def _dates(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+    if not reading.dates:
+        return
+    tables = [main, *[m.candidates[0].table for m in reading.mentions]]
+    column = None
+    for table in dict.fromkeys(tables):
+        column = next((ref for ref in prepared.temporal if ref.table == table), None)
+        if column:
+            break
+    if column is None:
+        return
+    window = reading.dates[0]
+    draft.time_window = TimeWindow(column, window.start, window.end, window.words)
+
+
+# ------------------------------------------------------------------------ superlatives
+
+
+def _counted_superlative(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the most orders", "the fewest members": group, order by count(*), limit 1."""
+    words = reading.words
+    for role in roles:
+        if role.kind != "table":
+            continue
+        sup = _superlative_before(words, role.mention.start)
+        if sup not in lx.COUNTING_SUPERLATIVES:
+            sup = None
+        if (
+            sup is None
+            and role.mention.start >= 2
+            and words[role.mention.start - 2 : role.mention.start] in (["number", "of"], ["amount", "of"])
+        ):
+            sup = _superlative_before(words, role.mention.start - 2)
+        if sup is None:
+            continue
+        descending = lx.SUPERLATIVES[sup][0]
+        draft.order_by.append(Ordering(None, descending, Aggregate.COUNT))
+        draft.limit = draft.limit or 1
+        draft.group_entity = draft.group_entity or (main if role.table != main else None)
+        if role.table != main:
+            draft.tables.append(role.table)
+        role.kind = "used"
+        return
+
+
+# ------------------------------------------------------------------------------ finish
+
+
+def _finish(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    words = reading.words
+    distinct = any(w in lx.DISTINCT_WORDS for w in words)
+    count_at = _count_cue(reading)
+    descending = _descending(reading)
+    for role in roles:
+        position = role.mention.start
+        if role.kind == "table":
+            if role.table != main and not _is_grouped_table(reading, role):
+                draft.tables.append(role.table)
+            if _is_grouped_table(reading, role):
+                draft.group_entity = role.table
+            continue
+        column = role.column
+        if column is None:
+            continue
+        if role.kind == "agg":
+            for aggregate in role.aggregates:
+                draft.select.append((position, Selection(column, aggregate)))
+        elif role.kind == "count":
+            draft.select.append(
+                (
+                    position,
+                    Selection(
+                        column,
+                        Aggregate.COUNT,
+                        distinct=True,
+                    ),
+                )
+            )
+            count_at = None
+        elif role.kind == "group":
+            draft.group_by.append(column)
+            draft.select.append((position, Selection(column)))
+        elif role.kind == "order":
+            draft.order_by.append(Ordering(column, _descending(reading, role.mention.start - 4)))
+        elif role.kind == "superlative":
+            sup = _superlative_before(words, position) or "most"
+            if _wants_value(reading, roles, role):
+                aggregate = Aggregate.MAX if lx.SUPERLATIVES[sup][0] else Aggregate.MIN
+                draft.select.append((position, Selection(column, aggregate)))
+            else:
+                draft.order_by.append(Ordering(column, lx.SUPERLATIVES[sup][0]))
+                draft.limit = draft.limit or 1
+        elif role.kind == "select":
+            draft.select.append((position, Selection(column)))
+    _implied_superlative(reading, prepared, draft, main, roles)
+    if count_at is not None:
+        draft.select.append((count_at[0], Selection(ColumnRef(main, "*"), Aggregate.COUNT)))
+    if draft.group_entity:
+        _group_by_entity(prepared, draft, draft.group_entity)
+    if not draft.select:
+        name = prepared.name_columns.get(main)
+        if name is not None:
+            draft.select.append((0, Selection(name)))
+    if distinct and not any(sel.aggregated for _, sel in draft.select):
+        draft.distinct = True
+    if draft.order_by and not any(o.column or o.aggregate for o in draft.order_by):
+        draft.order_by.clear()
+    if draft.order_by and descending and all(not o.descending for o in draft.order_by):
+        draft.order_by = [
+            Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by
+        ]
+    _alphabetical(reading, draft)
+    _dedupe(draft)
+    if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
+        plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
+        if plain:
+            draft.group_by.extend(plain)
+        else:
+            _group_by_entity(prepared, draft, main)
+    if (
+        not draft.order_by
+        and _order_cue(reading) is not None
+        or not draft.order_by
+        and any(w in lx.DESCENDING_WORDS or w in lx.ASCENDING_WORDS for w in words)
+    ):
+        plain = [
+            sel
+            for _, sel in sorted(draft.select, key=lambda item: item[0])
+            if sel.column and not sel.column.star
+        ]
+        if plain:
+            draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
+
+
+def _dedupe(draft: Draft) -> None:
+    """One output per column and aggregate; a column also aggregated is not selected bare
+    (unless it is a grouping key)."""
+    seen: set[tuple] = set()
+    aggregated = {sel.column for _, sel in draft.select if sel.aggregated and sel.column}
+    keep: list[tuple[int, Selection]] = []
+    for position, sel in sorted(draft.select, key=lambda item: item[0]):
+        key = (sel.column, sel.aggregate, sel.distinct, sel.expression)
+        if key in seen:
+            continue
+        if not sel.aggregated and sel.column in aggregated and sel.column not in draft.group_by:
+            continue
+        seen.add(key)
+        keep.append((position, sel))
+    draft.select = keep
+
+
+def _is_grouped_table(reading: Reading, role: Role) -> bool:
+    before = _words_before(reading.words, role.mention.start)
+    return bool(before[-1:] and before[-1] in ("each", "per", "every")) or (
+        before[-1:] == ["by"] and _has_aggregate_cue(reading)
+    )
+
+
+def _group_by_entity(prepared: Prepared, draft: Draft, table: str) -> None:
+    info = prepared.schema.table(table)
+    if info is None:
+        return
+    keys = [ColumnRef(table, c) for c in info.primary_key] or [
+        ColumnRef(table, info.columns[0].name)
+    ]
+    plain = [sel.column for _, sel in draft.select if not sel.aggregated and sel.column]
+    if not plain:
+        name = prepared.name_columns.get(table)
+        if name is not None:
+            draft.select.insert(0, (-1, Selection(name)))
+            plain = [name]
+    if all(ref.table == table for ref in plain):
+        draft.group_by.extend(keys + plain)
+    else:
+        draft.group_by.extend(plain)
+
+
+def _wants_value(reading: Reading, roles: list[Role], role: Role) -> bool:
+    """ "what is the highest price" asks for the value (MAX); "which product has the
+    highest price" for the row (ORDER BY … LIMIT 1)."""
+    others = [r for r in roles if r is not role and r.kind in ("select", "agg", "count", "group")]
+    if others:
+        return False
+    first = reading.words[0] if reading.words else ""
+    return first in ("what", "find", "give", "show", "return", "tell") and not any(
+        r.kind == "table"
+        and r.mention.start < role.mention.start
+        and reading.words[max(0, r.mention.start - 1)] in ("which", "what")
+        for r in roles
+    )
+
+
+def _implied_superlative(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the oldest customer" orders by an age column although no column is named."""
+    if draft.order_by:
+        return
+    for word in reading.words:
+        if word not in lx.SUPERLATIVES:
+            continue
+        descending, nouns = lx.SUPERLATIVES[word]
+        if not nouns:
+            continue
+        column = _column_for_words(prepared, nouns, [main, *[r.table for r in roles]])
+        if column is None:
+            continue
+        # ages grow as dates recede: the oldest is the earliest date
+        kind = prepared.schema.column(column).kind
+        if word in ("oldest", "youngest") and kind in (ColumnKind.DATE, ColumnKind.TIMESTAMP):
+            descending = not descending
+        draft.order_by.append(Ordering(column, descending))
+        draft.limit = draft.limit or 1
+        return
+
+
+def _alphabetical(reading: Reading, draft: Draft) -> None:
+    if draft.order_by or not any(w in ("alphabetical", "alphabetically") for w in reading.words):
+        return
+    for _, sel in draft.select:
+        if sel.column and not sel.aggregated:
+            draft.order_by.append(Ordering(sel.column, _descending(reading)))
+            return
+
+
+def _kind(plan: QueryPlan) -> QueryKind:
+    if plan.limit is not None and plan.order_by:
+        return QueryKind.TOP_N
+    if (
+        plan.select
+        and all(sel.aggregate is Aggregate.COUNT for sel in plan.select)
+        and not plan.group_by
+    ):
+        return QueryKind.COUNT
+    if any(sel.aggregated for sel in plan.select):
+        return QueryKind.AGGREGATE
+    if plan.distinct:
+        return QueryKind.DISTINCT
+    return QueryKind.SELECT
+
+
+# ---------------------------------------------------------------------------- glossary
+
+
+def _glossary(question: str, reading: Reading, prepared: Prepared, draft: Draft) -> None:
+    if not prepared.terms.terms:
+        return
+    for hit in find_terms(reading.tokens, prepared.terms):
+        term = hit.term
+        if term.metric is not None:
+            metric = term.metric
+            draft.select.append(
+                (
+                    hit.start,
+                    Selection(
+                        expression=expression(metric.expression, prepared.schema, aggregated=True),
+                        alias=metric.name.replace(" ", "_"),
+                    ),
+                )
+            )
+            for sql in metric.filters:
+                draft.where.append(
+                    Condition(
+                        None, Op.EQ, expression=expression(sql, prepared.schema), source=metric.name
+                    )
+                )
+            reading.notes.append(f'"{metric.name}" is the glossary metric {metric.expression}')
+        elif term.segment is not None:
+            segment = term.segment
+            draft.where.append(
+                Condition(
+                    None,
+                    Op.EQ,
+                    expression=expression(segment.condition, prepared.schema),
+                    source=segment.name,
+                )
+            )
+            reading.notes.append(f'"{segment.name}" is the glossary segment {segment.condition}')
+        # glossary synonyms were added as mentions in read(); nothing to do here
+
+
+# -------------------------------------------------------------------------- unresolved
+
+
+def _unresolved_words(reading: Reading) -> str:
+    words = [
+        t.text
+        for t in reading.tokens
+        if t.lemma not in STOP_WORDS and t.lower not in lx.CUE_WORDS and not t.is_number
+    ]
+    return " ".join(words)
+
+
+def _suggestions(reading: Reading, prepared: Prepared) -> list[str]:
+    from rapidfuzz import fuzz, process
+
+    names = [t.name for t in prepared.schema.tables] + [
+        f"{t.name}.{c.name}" for t in prepared.schema.tables for c in t.columns
+    ]
+    found: list[str] = []
+    for token in reading.tokens:
+        if (
+            token.lemma in STOP_WORDS
+            or len(token.lower) < 3
+            or is_english(token.lower)
+            and token.lower in lx.CUE_WORDS
+        ):
+            continue
+        for name, score, _ in process.extract(
+            token.lemma, names, scorer=fuzz.partial_ratio, limit=3
+        ):
+            if score >= 70 and name not in found:
+                found.append(name)
+    return found[:5] or [t.name for t in prepared.schema.tables][:5]
+
+
+def unknown_head(reading: Reading) -> str | None:
+    """The noun asked for ("what is the salary of …") when nothing links it."""
+    words = reading.words
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    covered |= {i for v in reading.values for i in range(v.start, v.end)}
+    for i, word in enumerate(words[:-1]):
+        if word in ("is", "are", "show", "list", "give", "find") and i + 2 < len(words):
+            j = i + 1
+            while j < len(words) and words[j] in ("the", "a", "an", "me", "all"):
+                j += 1
+            if j + 1 < len(words) and words[j + 1] == "of" and j not in covered:
+                token = reading.tokens[j]
+                if (
+                    token.lemma not in STOP_WORDS
+                    and token.lower not in lx.CUE_WORDS
+                    and token.lower not in lx.NOT_SCHEMA_WORDS
+                ):
+                    return token.text
+    return None
+
+
+__all__ = ["understand", "Expression"]

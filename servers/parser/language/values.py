@@ -1,0 +1,132 @@
+"""Value linking: which spans of the question are values stored in a text column.
+
+An index over the sampled distinct values, keyed by their lower-case words, is built
+once per prepared schema; a question's n-grams (longest first) are looked up exactly,
+and spans the person marked as names (quotes, capitals) also with fuzzy matching for
+near misses. The database's own spelling and capitalisation are kept for the statement.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from servers.parser.domain import ColumnRef, Samples
+from servers.parser.language.words import STOP_WORDS, Token, tokenize
+
+
+@dataclass(frozen=True)
+class ValueHit:
+    column: ColumnRef
+    value: str  # as stored
+
+
+@dataclass
+class ValueMention:
+    start: int  # token span
+    end: int
+    words: str
+    hits: list[ValueHit]
+    score: float  # 1 exact; lower for fuzzy
+    quoted: bool = False
+    capitalised: bool = False
+
+
+@dataclass
+class ValueIndex:
+    exact: dict[str, list[ValueHit]] = field(default_factory=lambda: defaultdict(list))
+    keys: list[str] = field(default_factory=list)
+
+
+def normalise(text: str) -> str:
+    return " ".join(token.lower for token in tokenize(text))
+
+
+def build_values(samples: Samples) -> ValueIndex:
+    index = ValueIndex()
+    for ref, values in samples.items():
+        for value in values:
+            if not isinstance(value, str) or not value.strip() or len(value) > 100:
+                continue
+            key = normalise(value)
+            if not key or key[:1].isdigit() and key.replace(" ", "").replace(".", "").isdigit():
+                continue
+            # the database's capitalisation, without its stray spaces
+            hit = ValueHit(ref, value.strip())
+            if hit not in index.exact[key]:
+                index.exact[key].append(hit)
+    index.keys = list(index.exact)
+    return index
+
+
+def find_values(
+    tokens: list[Token],
+    quotes: list[tuple[str, int, int]],
+    index: ValueIndex,
+    schema_words: set[str],
+) -> list[ValueMention]:
+    found: list[ValueMention] = []
+    used: set[int] = set()
+
+    def span_of(start_char: int, end_char: int) -> tuple[int, int] | None:
+        inside = [i for i, t in enumerate(tokens) if t.start >= start_char and t.end <= end_char]
+        return (inside[0], inside[-1] + 1) if inside else None
+
+    for text, start_char, end_char in quotes:
+        span = span_of(start_char, end_char)
+        if span is None:
+            continue
+        key = normalise(text)
+        hits = index.exact.get(key)
+        score = 1.0
+        if not hits and index.keys:
+            best = process.extractOne(key, index.keys, scorer=fuzz.ratio, score_cutoff=80)
+            if best:
+                hits, score = index.exact[best[0]], best[1] / 100
+        found.append(
+            ValueMention(*span, text, list(hits or []), score if hits else 0.0, quoted=True)
+        )
+        used.update(range(*span))
+    n_tokens = len(tokens)
+    for n in range(min(6, n_tokens), 0, -1):
+        for i in range(0, n_tokens - n + 1):
+            if any(k in used for k in range(i, i + n)):
+                continue
+            words = [t.lower for t in tokens[i : i + n]]
+            if words[0] in STOP_WORDS and n > 1 or words[-1] in STOP_WORDS and n > 1:
+                continue
+            capitalised = all(
+                t.text[:1].isupper() or t.lower in STOP_WORDS for t in tokens[i : i + n]
+            ) and (i > 0 or n > 1)
+            key = " ".join(words)
+            hits = index.exact.get(key)
+            score = 1.0
+            if (
+                not hits
+                and capitalised
+                and len(key) >= 4
+                and index.keys
+                and tokens[i].text[:1].isupper()
+            ):
+                best = process.extractOne(key, index.keys, scorer=fuzz.ratio, score_cutoff=88)
+                if best:
+                    hits, score = index.exact[best[0]], best[1] / 100 * 0.9
+            if not hits:
+                continue
+            if not capitalised or all(
+                t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]
+            ):
+                # words that name the schema are read as names, not values, unless quoted
+                if all(t.lemma in schema_words or t.lower in STOP_WORDS for t in tokens[i : i + n]):
+                    continue
+            if n == 1 and not capitalised:
+                # a lone lower-case word is a value only when it is no common or schema word
+                if words[0] in STOP_WORDS or len(words[0]) < 3 or tokens[i].lemma in schema_words:
+                    continue
+                score *= 0.7
+            found.append(ValueMention(i, i + n, key, list(hits), score, capitalised=capitalised))
+            used.update(range(i, i + n))
+    found.sort(key=lambda m: m.start)
+    return found
