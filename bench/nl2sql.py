@@ -362,6 +362,13 @@ def report(engine: str, tally: Tally, dbs: list[str], note: str) -> dict[str, An
     return figures
 
 
+def _same_questions(reference: Tally, subset: Tally) -> tuple[int, int]:
+    """`reference`'s right answers on the questions `subset` asked."""
+    asked = {(o.question.db_id, o.question.index) for o in subset.outcomes}
+    chosen = [o for o in reference.outcomes if (o.question.db_id, o.question.index) in asked]
+    return sum(o.right for o in chosen), len(chosen)
+
+
 def _fraction(right: int, total: int) -> float | None:
     return round(right / total, 4) if total else None
 
@@ -518,6 +525,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         note = {"postgres": "", "mysql": "", "mongo": " (gold SQL reads one table; "
                 + ("mongomock, connector in process)" if mongomock else "MongoDB server)")}[engine]
         engine_figures = report(engine, tallies[engine], dbs, note)
+        if engine == "mongo":
+            same = _same_questions(tallies["postgres"], tallies["mongo"])
+            print(f"PostgreSQL on the same {same[1]} questions: {_pct(*same).strip()}")
+            engine_figures["postgres_same_questions_accuracy"] = _fraction(*same)
         prefix = "" if engine == "postgres" else f"{engine}_"
         figures.update({prefix + k: v for k, v in engine_figures.items()})
     if args.failures:
