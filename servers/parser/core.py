@@ -32,7 +32,7 @@ from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, quote
 
-from . import convert, language
+from . import convert, language, routing
 from .domain import (
     ForeignKeyInfo,
     QueryKind,
@@ -160,6 +160,7 @@ class Parser:
         self._schemas: dict[str, _Timed[schema_pb2.Schema]] = {}
         self._glossaries: dict[str, _Timed[Glossary | None]] = {}
         self._samples: SingleFlightCache[tuple[str, str], Any] = SingleFlightCache(prepared_cache_size)
+        self._vocabularies: dict[str, frozenset[str]] = {}
         self._prepared: SingleFlightCache[tuple[str, str, str], Any] = SingleFlightCache(prepared_cache_size)
 
     # ------------------------------------------------------------------ inputs
@@ -208,6 +209,14 @@ class Parser:
         key = (connection_id, schema.version, glossary.version if glossary else "")
         return await self._prepared.get(key, prepared)
 
+    def _vocabulary(self, schema: SchemaView) -> frozenset[str]:
+        words = self._vocabularies.get(schema.version)
+        if words is None:
+            if len(self._vocabularies) > 64:
+                self._vocabularies.clear()
+            words = self._vocabularies[schema.version] = routing.schema_words(schema)
+        return words
+
     # ------------------------------------------------------------------ parse
 
     async def parse(self, request: ParseRequest) -> pq.ParsedQuery:
@@ -229,9 +238,10 @@ class Parser:
         intent = await intent_task
         now = request.reference_time or self.clock()
 
-        if intent.kind is QueryKind.SYSTEM_STATUS:
+        routed = routing.route(question, intent.kind, self._vocabulary(schema)) if intent.kind in ROUTED_ELSEWHERE else None
+        if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
-        elif intent.kind in ROUTED_ELSEWHERE:
+        elif routed is not None and routed.elsewhere:
             understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
         else:
             prepared = await self._prepare(request.connection_id, schema, glossary)
@@ -239,6 +249,8 @@ class Parser:
             understanding = self._understand(
                 lambda: language.understand(question, prepared, now=now, previous=previous), question, schema
             )
+        if routed is not None and routed.note:
+            understanding.notes.append(routed.note)
         if intent.fallback_reason:
             understanding.notes.append(f"intent from rules: {intent.fallback_reason}")
 
