@@ -23,6 +23,7 @@ from servers.parser.intent import IntentClassifier
 from servers.parser.intent_corpus import HELD_OUT, generate
 from servers.parser.intent_rules import rule_intent
 from servers.prediction.app import open_prediction
+from servers.runtime.channels import open_channel
 from servers.runtime.server import GrpcServer
 
 from ..runtime.test_cli_serve import free_port
@@ -86,8 +87,11 @@ class FakeClock:
         return self.now
 
 
-async def test_breaker_skips_a_dead_service_then_tries_again():
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")  # nothing listens there
+@pytest.mark.parametrize("mapped", [False, True], ids=["plain-channel", "error-mapping-channel"])
+async def test_breaker_skips_a_dead_service_then_tries_again(mapped, settings):
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    # The parser's own channel maps errors to the domain tree (open_channel(map_errors=True)).
+    channel = open_channel(settings, address=address, map_errors=True) if mapped else grpc.aio.insecure_channel(address)
     clock = FakeClock()
     classifier = IntentClassifier(channel, timeout_s=0.3, breaker_s=5.0, clock=clock)
     try:
@@ -196,3 +200,32 @@ async def test_prediction_service_stopped_rules_answer_and_say_so(platform):
         assert (result.kind, result.source) == (QueryKind.COUNT, "rules")
         assert "prediction service is unavailable" in result.fallback_reason
         assert "answered by rules" in result.fallback_reason
+
+
+async def test_a_model_answering_no_intent_is_not_believed(platform):
+    """A model under the name whose labels are not intents (a wrong upload): rules answer."""
+    from chatdb.training.v1 import job_state_pb2 as states
+    from chatdb.training.v1 import training_job_pb2 as job_pb
+    from chatdb.training.v1 import training_service_pb2 as train_pb
+    from chatdb.training.v1 import training_service_pb2_grpc as train_grpc
+
+    from servers.parser.intent_corpus import write_csv
+    from servers.parser.intent_corpus.generate import Example
+
+    name = f"not-intents-{uuid.uuid4().hex[:6]}"
+    rows = [Example(f"question number {i} about {'cats' if i % 2 else 'dogs'}", "spam" if i % 2 else "ham", "x")
+            for i in range(60)]
+    write_csv(platform.settings.data_dir / f"{name}.csv", rows)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.settings.training_port}") as channel:
+        training = train_grpc.TrainingServiceStub(channel)
+        job = (await training.CreateTrainingJob(train_pb.CreateTrainingJobRequest(training_job=job_pb.TrainingJob(
+            model_name=name, task=job_pb.TASK_TEXT_CLASSIFICATION, algorithm="logistic_regression",
+            dataset=job_pb.Dataset(csv_path=f"{name}.csv"), target="intent", features=["question"])),
+            timeout=30)).training_job
+        async for message in training.WatchTrainingJob(train_pb.WatchTrainingJobRequest(job_id=job.job_id), timeout=120):
+            job = message.training_job
+    assert job.state == states.JOB_STATE_SUCCEEDED, job.error.message
+    async with grpc.aio.insecure_channel(platform.prediction.address) as channel:
+        result = await IntentClassifier(channel, model=name, timeout_s=30).classify("how many vans are there")
+    assert (result.kind, result.source) == (QueryKind.COUNT, "rules")
+    assert "which is not an intent" in result.fallback_reason
