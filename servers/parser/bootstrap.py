@@ -14,6 +14,7 @@ corpus, so running this twice (or two launchers at once) trains once.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,7 +76,10 @@ async def bootstrap_intent(
             say(f"{model}: production is version {existing}; nothing to train")
             return Outcome(model, existing, trained=False)
         examples = generate(seed=SEED) if per_label is None else generate(seed=SEED, per_label=per_label)
-        digest = hashlib.sha256("\n".join(f"{e.text}\t{e.label}" for e in examples).encode()).hexdigest()[:12]
+        # Named by what is trained (rows, algorithm, hyperparameters): the same training
+        # is the same job (request_id), a changed corpus or recipe a new one.
+        recipe = json.dumps([ALGORITHM, HYPERPARAMETERS, SEED], sort_keys=True)
+        digest = hashlib.sha256("\n".join([recipe, *(f"{e.text}\t{e.label}" for e in examples)]).encode()).hexdigest()[:12]
         relative = f"parser/{model}-{digest}.csv"
         rows = write_csv(settings.data_dir / relative, examples)
         say(f"{model}: no production version; training on {rows} questions ({relative} in {settings.data_dir})")
