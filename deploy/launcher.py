@@ -148,6 +148,7 @@ async def show_up() -> int:
     from deploy.showcase import show
 
     await show(settings)
+    bootstrap_intent()
     down_ok = all(_is_up(s) for s in status.values())
     chatdb = chatdb_command()
     if not down_ok:
@@ -161,6 +162,24 @@ async def show_up() -> int:
     if chatdb != "chatdb":
         print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
     return 0
+
+
+def bootstrap_intent() -> None:
+    """The parser's intent model, trained on the platform when it is missing (`chatdb
+    parser bootstrap-intent`). Never breaks `make up`: without the model the parser
+    answers on its rule path, so a failure is one printed line."""
+    print("\n== parser: the intent model (query-intent)")
+    started = time.monotonic()
+    try:
+        done = subprocess.run([str(BIN / "chatdb"), "parser", "bootstrap-intent"], env=ENV, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"skipped: the intent model bootstrap did not finish ({exc}); the parser answers on its rules")
+        return
+    if done.returncode != 0:
+        print(f"skipped: `chatdb parser bootstrap-intent` failed (exit status {done.returncode}); "
+              "the parser answers on its rules")
+        return
+    print(f"intent model ready ({time.monotonic() - started:.1f} s)")
 
 
 def _shown(path: Path) -> str:
