@@ -147,14 +147,16 @@ async def show_up() -> int:
         print(f"{name:12} {address:18} {status.get(name, '?'):12} {', '.join(listed) or '-'}")
     from deploy.showcase import show
 
-    await show(settings)
+    # The intent model first, so the questions below are classified by it, not by rules.
     bootstrap_intent()
+    await show(settings)
     down_ok = all(_is_up(s) for s in status.values())
     chatdb = chatdb_command()
     if not down_ok:
         print(f"\nsome processes are not SERVING; see {_shown(LOG)}/")
         return 1
     print(f"\nmesh is up; logs in {_shown(LOG)}/, stop with `make down`. Try:")
+    print(f"  {chatdb} parse \"which city has the most customers\" --connection demo-postgres --run")
     print(f"  {chatdb} connections")
     print(f"  {chatdb} models")
     print(f"  {chatdb} jobs")
