@@ -183,3 +183,20 @@ async def test_a_schema_given_inline_needs_no_connection(mesh):
     )
     assert reply.parsed_query.statement.sql.dialect == statement_pb2.SQL_DIALECT_MYSQL
     assert "`" in reply.parsed_query.statement.sql.sql or "products" in reply.parsed_query.statement.sql.sql
+
+
+async def test_an_unreachable_connector_is_unavailable_not_a_crash(settings, start_server, channel_to):
+    import contextlib
+
+    from chatdb.parser.v1 import query_parser_service_pb2_grpc
+
+    from servers.parser.app import open_parser
+    from servers.parser.service import parser_binding
+
+    lonely = settings.model_copy(update={"connector_port": free_port(), "prediction_port": free_port()})
+    async with contextlib.AsyncExitStack() as stack:
+        server = await start_server([parser_binding(await open_parser(lonely, stack))], settings=lonely)
+        stub = query_parser_service_pb2_grpc.QueryParserServiceStub(channel_to(server.address))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ParseQuery(pb.ParseQueryRequest(question="how many customers", connection_id="shop"), timeout=20)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
