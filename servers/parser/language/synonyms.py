@@ -77,3 +77,16 @@ def by_meaning(word: str, prepared: Prepared) -> tuple[Candidate, float] | None:
     if best < THRESHOLD or best - runner_up < MARGIN:
         return None
     return names.candidates[int(order[0])], best
+
+
+def closest(word: str, prepared: Prepared, limit: int) -> list[str]:
+    """The names nearest in meaning, for suggestions."""
+    names = embeddings(prepared)
+    if names.matrix is None:
+        return []
+    scores = names.matrix @ _vector(word)
+    out = []
+    for k in scores.argsort()[::-1][:limit]:
+        candidate = names.candidates[int(k)]
+        out.append(f"{candidate.table}.{candidate.column}" if candidate.column else candidate.table)
+    return out

@@ -86,6 +86,7 @@ class Draft:
     where_any: bool = False
     set_operation: tuple[SetOperator, QueryPlan] | None = None
     group_entity: str | None = None  # a table grouped by its key
+    intersect: Condition | None = None  # "both a and b": the second half's condition
 
 
 def understand(
@@ -94,6 +95,11 @@ def understand(
     reading = read(question, prepared, now)
     draft = Draft()
     main = _main_table(reading, prepared)
+    head = unknown_head(reading)
+    if head is not None:
+        raise Unresolved(
+            f'"{head}" names no table or column', _suggestions(reading, prepared, head)
+        )
     if main is None:
         raise Unresolved(_unresolved_words(reading) or question, _suggestions(reading, prepared))
     _glossary(question, reading, prepared, draft)
@@ -117,6 +123,14 @@ def understand(
         time_window=draft.time_window,
         set_operation=draft.set_operation,
     )
+    if draft.intersect is not None:
+        second = QueryPlan(
+            select=plan.select,
+            where=tuple(c for c in plan.where if c.column != draft.intersect.column)
+            + (draft.intersect,),
+            tables=plan.tables,
+        )
+        plan = QueryPlan(**{**plan.__dict__, "set_operation": (SetOperator.INTERSECT, second)})
     confidence = min(reading.scores) if reading.scores else 0.5
     return Understanding(
         kind=_kind(plan), plan=plan, confidence=round(confidence, 2), notes=reading.notes
@@ -130,10 +144,15 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     tokens = tokenize(question)
     values = find_values(tokens, quoted(question), prepared.values, prepared.schema_words)
     value_tokens = {i for v in values for i in range(v.start, v.end)}
-    numbers = [n for n in find_numbers(tokens) if n.start not in value_tokens]
     dates = find_dates(tokens, now) if prepared.temporal else []
-    blocked = value_tokens | {i for n in numbers for i in range(n.start, n.end)}
-    blocked |= {i for d in dates for i in range(d.first, d.last)}
+    date_tokens = {i for d in dates for i in range(d.first, d.last)}
+    numbers = [
+        n
+        for n in find_numbers(tokens)
+        if n.start not in value_tokens and n.start not in date_tokens
+    ]
+    blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
+    blocked |= _order_words(tokens)
     mentions = link(tokens, prepared.index, blocked)
     reading = Reading(tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared)
     _by_meaning(reading, prepared, blocked)
@@ -143,6 +162,33 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
         if best.how == "spelling":
             reading.notes.append(f'"{mention.words}" read as a near-miss spelling of {_name(best)}')
     return reading
+
+
+def _order_words(tokens: list[Token]) -> set[int]:
+    """ "ordered by", "in descending order": ordering words, not a table of orders."""
+    words = [t.lower for t in tokens]
+    found: set[int] = set()
+    for i, word in enumerate(words):
+        if word not in lx.ORDER_WORDS:
+            continue
+        after = words[i + 1 : i + 4]
+        if (
+            "by" in after
+            or (after[:1] and after[0] in ("of", "in", "from", "according"))
+            or not after
+        ):
+            found.add(i)
+        elif i and words[i - 1] in (
+            "in",
+            "descending",
+            "ascending",
+            "alphabetical",
+            "reverse",
+            "decreasing",
+            "increasing",
+        ):
+            found.add(i)
+    return found
 
 
 def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
@@ -371,8 +417,9 @@ def _superlative_before(words: list[str], start: int) -> str | None:
 
 def _order_cue(reading: Reading) -> int | None:
     """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
+    ordering = _order_words(reading.tokens)
     for i, word in enumerate(reading.words):
-        if word in lx.ORDER_WORDS:
+        if i in ordering:
             j = i + 1
             while j < len(reading.words) and j <= i + 3 and reading.words[j] in lx.ORDER_FILLERS:
                 j += 1
@@ -445,8 +492,9 @@ def _values(
                 )
                 continue
             if "and" in between:
-                both = Condition(condition.column, Op.EQ, condition.values, source=condition.source)
-                draft.set_operation = (SetOperator.INTERSECT, QueryPlan(where=(both,)))
+                draft.intersect = Condition(
+                    condition.column, Op.EQ, condition.values, source=condition.source
+                )
                 continue
         merged.append(condition)
     draft.where.extend(merged)
@@ -551,7 +599,13 @@ def _numbers(
             # "whose average price is above 10": a condition on the group
             for aggregate in role.aggregates:
                 draft.having.append(
-                    Condition(role.column, op, _bounds(number, op), aggregate=aggregate, source=str(number.value))
+                    Condition(
+                        role.column,
+                        op,
+                        _bounds(number, op),
+                        aggregate=aggregate,
+                        source=str(number.value),
+                    )
                 )
             role.kind = "used"
             continue
@@ -699,7 +753,8 @@ def _counted_superlative(
         if (
             sup is None
             and role.mention.start >= 2
-            and words[role.mention.start - 2 : role.mention.start] in (["number", "of"], ["amount", "of"])
+            and words[role.mention.start - 2 : role.mention.start]
+            in (["number", "of"], ["amount", "of"])
         ):
             sup = _superlative_before(words, role.mention.start - 2)
         if sup is None:
@@ -964,13 +1019,17 @@ def _unresolved_words(reading: Reading) -> str:
     return " ".join(words)
 
 
-def _suggestions(reading: Reading, prepared: Prepared) -> list[str]:
+def _suggestions(reading: Reading, prepared: Prepared, word: str = "") -> list[str]:
     from rapidfuzz import fuzz, process
 
     names = [t.name for t in prepared.schema.tables] + [
         f"{t.name}.{c.name}" for t in prepared.schema.tables for c in t.columns
     ]
     found: list[str] = []
+    if word:
+        from servers.parser.language.synonyms import closest
+
+        found.extend(closest(word, prepared, 3))
     for token in reading.tokens:
         if (
             token.lemma in STOP_WORDS
