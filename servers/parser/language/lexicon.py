@@ -167,3 +167,21 @@ CUE_WORDS = frozenset(
 
 # Superlatives that count rows when a table follows: "the most orders".
 COUNTING_SUPERLATIVES = frozenset({"most", "least", "fewest"})
+
+# Words that ask for a substring: "whose name contains 'ing'".
+CONTAINS_WORDS = frozenset(
+    {
+        "contain",
+        "contains",
+        "containing",
+        "include",
+        "includes",
+        "including",
+        "like",
+        "substring",
+        "word",
+        "letter",
+        "letters",
+        "string",
+    }
+)

@@ -38,7 +38,7 @@ from servers.parser.language.numbers import Number, find_numbers
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
-from servers.parser.language.words import STOP_WORDS, Token, is_english, quoted, tokenize
+from servers.parser.language.words import STOP_WORDS, Token, is_english, is_noun, quoted, tokenize
 
 _FILLER = frozenset(
     {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
@@ -106,8 +106,8 @@ def understand(
     roles = _assign(reading, prepared, draft, main)
     _values(reading, prepared, draft, main, roles)
     _numbers(reading, prepared, draft, main, roles)
-    _negation(reading, prepared, draft, main)
-    _dates(reading, prepared, draft, main)
+    _negation(reading, prepared, draft, main, roles)
+    _dates(reading, prepared, draft, main, roles)
     _counted_superlative(reading, prepared, draft, main, roles)
     _finish(reading, prepared, draft, main, roles)
     plan = QueryPlan(
@@ -203,7 +203,11 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
             or token.lower in lx.AGGREGATE_WORDS
         ):
             continue
-        if token.lower in lx.CUE_WORDS or token.lower in lx.COMPARATIVE_NOUNS:
+        if (
+            token.lower in lx.CUE_WORDS
+            or token.lower in lx.COMPARATIVE_NOUNS
+            or not is_noun(token.lower)
+        ):
             continue
         found = by_meaning(token.lower, prepared)
         if found:
@@ -351,6 +355,9 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if before[-1:] == ["by"] and _has_aggregate_cue(reading):
             role.kind = "group"
             continue
+        if before[-1:] == ["by"] and any(w in ("top", "first", "bottom") for w in words[:start]):
+            role.kind = "order"
+            continue
         if aggs:
             role.kind, role.aggregates = "agg", aggs
             continue
@@ -418,7 +425,7 @@ def _superlative_before(words: list[str], start: int) -> str | None:
 def _order_cue(reading: Reading) -> int | None:
     """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
     ordering = _order_words(reading.tokens)
-    for i, word in enumerate(reading.words):
+    for i in range(len(reading.words)):
         if i in ordering:
             j = i + 1
             while j < len(reading.words) and j <= i + 3 and reading.words[j] in lx.ORDER_FILLERS:
@@ -455,6 +462,27 @@ def _values(
 ) -> None:
     conditions: list[tuple[ValueMention, Condition]] = []
     for value in reading.values:
+        if value.quoted and any(
+            w in lx.CONTAINS_WORDS for w in reading.words[max(0, value.start - 4) : value.start]
+        ):
+            role = _role_before(roles, value.start, 6)
+            column = role.column if role and role.column else prepared.name_columns.get(main)
+            if column is not None:
+                if role:
+                    role.kind = "used"
+                negated = _negated(reading, value.start)
+                conditions.append(
+                    (
+                        value,
+                        Condition(
+                            column,
+                            Op.NOT_LIKE if negated else Op.LIKE,
+                            (value.words,),
+                            source=value.words,
+                        ),
+                    )
+                )
+                continue
         if not value.hits:
             # a quoted string no value matches: compare with the column named just before
             role = _role_before(roles, value.start, 4)
@@ -679,7 +707,9 @@ def _year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef 
 # --------------------------------------------------------------------------- negation
 
 
-def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+def _negation(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     """ "customers without orders", "that never placed an order", "with no order": the
     main table's key NOT IN the keys the other table refers to."""
     words = reading.words
@@ -705,6 +735,9 @@ def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> 
                     source=f"{word} {mention.words}",
                 )
             )
+            for role in roles:
+                if role.mention is mention:
+                    role.kind = "used"
             return
 
 
@@ -721,9 +754,20 @@ def _reference(prepared: Prepared, child: str, parent: str) -> tuple[str, str] |
 # ------------------------------------------------------------------------------ dates
 
 
-def _dates(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+def _dates(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     if not reading.dates:
         return
+    window = reading.dates[0]
+    # "hired since March": the temporal column named next to the window
+    for role in roles:
+        if role.column and role.kind == "select" and 0 <= window.first - role.mention.end <= 2:
+            column = prepared.schema.column(role.column)
+            if column is not None and column.kind.temporal:
+                role.kind = "used"
+                draft.time_window = TimeWindow(role.column, window.start, window.end, window.words)
+                return
     tables = [main, *[m.candidates[0].table for m in reading.mentions]]
     column = None
     for table in dict.fromkeys(tables):
@@ -732,7 +776,6 @@ def _dates(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> Non
             break
     if column is None:
         return
-    window = reading.dates[0]
     draft.time_window = TimeWindow(column, window.start, window.end, window.words)
 
 

@@ -107,6 +107,16 @@ def is_english(word: str) -> bool:
     return bool(getAllLemmas(word.lower()))
 
 
+@functools.lru_cache(maxsize=65536)
+def is_noun(word: str) -> bool:
+    """A word that can be a noun (or is unknown): only those are matched by meaning, so
+    verbs such as "work" or "live" never become a column."""
+    from lemminflect import getAllLemmas
+
+    lemmas_by_pos = getAllLemmas(word.lower())
+    return not lemmas_by_pos or "NOUN" in lemmas_by_pos or "PROPN" in lemmas_by_pos
+
+
 def tokenize(question: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _TOKEN.finditer(question):
