@@ -24,7 +24,7 @@ from servers.parser.render.sql import render_sql
 
 NOW = dt.datetime(2025, 6, 15, 12, 0)
 
-T, I, N, D = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
+T, INT, N, D = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
 
 
 def _table(name: str, columns: list[tuple[str, ColumnKind]], pk: str, fks=()) -> TableInfo:
@@ -38,17 +38,32 @@ def _table(name: str, columns: list[tuple[str, ColumnKind]], pk: str, fks=()) ->
 
 SHOP = SchemaView(
     (
-        _table("customers", [("customer_id", I), ("name", T), ("city", T), ("email", T), ("age", I), ("joined_on", D)], "customer_id"),
-        _table("products", [("product_id", I), ("name", T), ("category", T), ("price", N)], "product_id"),
+        _table(
+            "customers",
+            [
+                ("customer_id", INT),
+                ("name", T),
+                ("city", T),
+                ("email", T),
+                ("age", INT),
+                ("joined_on", D),
+            ],
+            "customer_id",
+        ),
+        _table(
+            "products",
+            [("product_id", INT), ("name", T), ("category", T), ("price", N)],
+            "product_id",
+        ),
         _table(
             "orders",
-            [("order_id", I), ("customer_id", I), ("ordered_on", D), ("status", T)],
+            [("order_id", INT), ("customer_id", INT), ("ordered_on", D), ("status", T)],
             "order_id",
             [("customer_id", "customers", "customer_id")],
         ),
         _table(
             "order_items",
-            [("item_id", I), ("order_id", I), ("product_id", I), ("quantity", I)],
+            [("item_id", INT), ("order_id", INT), ("product_id", INT), ("quantity", INT)],
             "item_id",
             [("order_id", "orders", "order_id"), ("product_id", "products", "product_id")],
         ),
@@ -79,16 +94,29 @@ SHOP_ROWS = {
         (6, 2, "2025-06-12", "shipped"),
     ],
     "order_items": [
-        (1, 1, 1, 1), (2, 1, 2, 2), (3, 2, 3, 1), (4, 3, 4, 3), (5, 4, 5, 10), (6, 5, 2, 1), (7, 6, 4, 1),
+        (1, 1, 1, 1),
+        (2, 1, 2, 2),
+        (3, 2, 3, 1),
+        (4, 3, 4, 3),
+        (5, 4, 5, 10),
+        (6, 5, 2, 1),
+        (7, 6, 4, 1),
     ],
 }
 
 HR = SchemaView(
     (
-        _table("departments", [("dept_id", I), ("dept_name", T), ("budget", N)], "dept_id"),
+        _table("departments", [("dept_id", INT), ("dept_name", T), ("budget", N)], "dept_id"),
         _table(
             "employees",
-            [("emp_id", I), ("fname", T), ("lname", T), ("salary", N), ("dept_id", I), ("hire_date", D)],
+            [
+                ("emp_id", INT),
+                ("fname", T),
+                ("lname", T),
+                ("salary", N),
+                ("dept_id", INT),
+                ("hire_date", D),
+            ],
             "emp_id",
             [("dept_id", "departments", "dept_id")],
         ),
@@ -127,7 +155,9 @@ class Database:
         return self.connection.execute(self.sql(question)).fetchall()
 
 
-def database(schema: SchemaView, rows: dict[str, list[tuple]], glossary: Glossary | None = None) -> Database:
+def database(
+    schema: SchemaView, rows: dict[str, list[tuple]], glossary: Glossary | None = None
+) -> Database:
     connection = sqlite3.connect(":memory:")
     for table in schema.tables:
         columns = ", ".join(f'"{c.name}"' for c in table.columns)
@@ -138,7 +168,9 @@ def database(schema: SchemaView, rows: dict[str, list[tuple]], glossary: Glossar
     for table in schema.tables:
         for i, column in enumerate(table.columns):
             if column.kind is ColumnKind.TEXT:
-                samples[ColumnRef(table.name, column.name)] = sorted({row[i] for row in rows[table.name]})
+                samples[ColumnRef(table.name, column.name)] = sorted(
+                    {row[i] for row in rows[table.name]}
+                )
     return Database(schema, connection, prepare(schema, samples, glossary))
 
 

@@ -177,7 +177,7 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
             and index.vocabulary
         ):
             best = process.extractOne(
-                token.lemma, index.vocabulary, scorer=fuzz.ratio, score_cutoff=84
+                token.lemma, index.vocabulary, scorer=fuzz.ratio, score_cutoff=80
             )
             if best:
                 candidates = [

@@ -59,6 +59,7 @@ class Reading:
     notes: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
+    terms: list = field(default_factory=list)  # glossary.TermHit
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
@@ -142,8 +143,14 @@ def understand(
 
 def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     tokens = tokenize(question)
-    values = find_values(tokens, quoted(question), prepared.values, prepared.schema_words)
-    value_tokens = {i for v in values for i in range(v.start, v.end)}
+    terms = find_terms(tokens, prepared.terms) if prepared.terms.terms else []
+    term_tokens = {i for hit in terms for i in range(hit.start, hit.end)}
+    values = [
+        v
+        for v in find_values(tokens, quoted(question), prepared.values, prepared.schema_words)
+        if not term_tokens.intersection(range(v.start, v.end))
+    ]
+    value_tokens = {i for v in values for i in range(v.start, v.end)} | term_tokens
     dates = find_dates(tokens, now) if prepared.temporal else []
     date_tokens = {i for d in dates for i in range(d.first, d.last)}
     numbers = [
@@ -154,7 +161,19 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
     blocked |= _order_words(tokens)
     mentions = link(tokens, prepared.index, blocked)
-    reading = Reading(tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared)
+    for hit in terms:
+        term = hit.term
+        if term.table or term.column:
+            table = term.column.table if term.column else term.table
+            column = term.column.column if term.column else None
+            words = " ".join(t.lower for t in tokens[hit.start : hit.end])
+            mentions.append(
+                Mention(hit.start, hit.end, words, [Candidate(table, column, 1.0, "glossary")])
+            )
+    mentions.sort(key=lambda m: m.start)
+    reading = Reading(
+        tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared, terms=terms
+    )
     _by_meaning(reading, prepared, blocked)
     for mention in reading.mentions:
         best = max(mention.candidates, key=lambda c: c.score)
@@ -172,11 +191,7 @@ def _order_words(tokens: list[Token]) -> set[int]:
         if word not in lx.ORDER_WORDS:
             continue
         after = words[i + 1 : i + 4]
-        if (
-            "by" in after
-            or (after[:1] and after[0] in ("of", "in", "from", "according"))
-            or not after
-        ):
+        if "by" in after or (after[:1] and after[0] in ("of", "in", "from", "according")):
             found.add(i)
         elif i and words[i - 1] in (
             "in",
@@ -243,6 +258,10 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
             weights[candidate.table] = weights.get(candidate.table, 0) + candidate.score / (
                 1 + 0.1 * k
             )
+    for term_hit in reading.terms:
+        entry = term_hit.term.metric or term_hit.term.segment
+        if entry is not None:
+            weights[entry.table] = weights.get(entry.table, 0) + 2
     for value in reading.values:
         for hit in value.hits:
             weights[hit.column.table] = weights.get(hit.column.table, 0) + 0.5 * value.score / len(
@@ -760,6 +779,14 @@ def _dates(
     if not reading.dates:
         return
     window = reading.dates[0]
+    for hit in reading.terms:
+        metric = hit.term.metric
+        if metric is not None and metric.time_column and "." in metric.time_column:
+            table, column = metric.time_column.split(".", 1)
+            draft.time_window = TimeWindow(
+                ColumnRef(table, column), window.start, window.end, window.words
+            )
+            return
     # "hired since March": the temporal column named next to the window
     for role in roles:
         if role.column and role.kind == "select" and 0 <= window.first - role.mention.end <= 2:
@@ -1016,7 +1043,7 @@ def _kind(plan: QueryPlan) -> QueryKind:
 def _glossary(question: str, reading: Reading, prepared: Prepared, draft: Draft) -> None:
     if not prepared.terms.terms:
         return
-    for hit in find_terms(reading.tokens, prepared.terms):
+    for hit in reading.terms:
         term = hit.term
         if term.metric is not None:
             metric = term.metric
