@@ -40,6 +40,27 @@ from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
 from servers.parser.language.words import STOP_WORDS, Token, is_english, is_noun, quoted, tokenize
 
+_AGG_FILLERS = frozenset(
+    {
+        "the",
+        "of",
+        "and",
+        "or",
+        "a",
+        "an",
+        "value",
+        "their",
+        "its",
+        "all",
+        "both",
+        "also",
+        "number",
+        ",",
+    }
+)
+_COUNT_FILLERS = frozenset(
+    {"the", "different", "distinct", "unique", "of", "all", "type", "types", "kind", "kinds"}
+)
 _FILLER = frozenset(
     {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
 )
@@ -361,11 +382,16 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if role.column is None:
             continue
         aggs = _aggregates_before(words, start)
-        if order_at is not None and order_at <= start <= order_at + 4:
-            role.kind = "order"
+        if (
+            order_at is not None
+            and order_at <= start <= order_at + 8
+            and not any(order_at <= r.mention.start < start and r.column for r in roles)
+        ):
+            role.kind = "order"  # the first column after "ordered by"
             continue
         if (
             before[-1:] in (["each"], ["per"], ["every"])
+            and words[start] not in ("time", "times")
             or before[-2:] in (["for", "each"], ["by"])
             and _has_aggregate_cue(reading)
         ):
@@ -380,12 +406,19 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if aggs:
             role.kind, role.aggregates = "agg", aggs
             continue
+        if _sums(reading, start) and _numeric(prepared, role.column):
+            role.kind, role.aggregates = "agg", (Aggregate.SUM,)
+            continue
         sup = _superlative_before(words, start)
         if sup is not None:
             role.kind = "superlative"
             continue
         count_at = _count_cue(reading)
-        if count_at is not None and count_at[1] <= start <= count_at[1] + 2:
+        if (
+            count_at is not None
+            and count_at[1] <= start
+            and all(w in _COUNT_FILLERS for w in words[count_at[1] : start])
+        ):
             role.kind = "count"
             continue
     return roles
@@ -405,27 +438,23 @@ def _aggregates_before(words: list[str], start: int) -> tuple[Aggregate, ...]:
             if word == "total" and i + 1 < len(words) and words[i + 1] == "number":
                 break
             found.append(lx.AGGREGATE_WORDS[word])
-        elif word in (
-            "the",
-            "of",
-            "and",
-            "or",
-            "a",
-            "an",
-            "value",
-            "their",
-            "its",
-            "all",
-            "both",
-            "also",
-            "number",
-            ",",
-        ):
+        elif word in _AGG_FILLERS:
             pass
+        elif not found and i == start - 1 and i > 0 and words[i - 1] in lx.AGGREGATE_WORDS:
+            pass  # "average expected life expectancy": one describing word between
         else:
             break
         i -= 1
     return tuple(reversed(found))
+
+
+def _sums(reading: Reading, start: int) -> bool:
+    """ "how much area", "… combined", "in total": a sum of the column."""
+    at = reading.has("how", "much")
+    if at is not None and at + 2 <= start <= at + 3:
+        return True
+    tail = reading.words[start:]
+    return "together" in tail or "combined" in tail or reading.has("in", "total") is not None
 
 
 def _has_aggregate_cue(reading: Reading) -> bool:
@@ -607,8 +636,10 @@ def _numbers(
         counted = _counted_after(reading, roles, number.end, main)
         if number.op is not None and counted is not None:
             draft.having.append(_count_condition(number, op, counted))
-            draft.group_entity = draft.group_entity or main
+            # "customers with more than 2 orders" groups customers; "cities with more
+            # than 2 customers" groups the selected column (see _finish)
             if counted != main:
+                draft.group_entity = draft.group_entity or main
                 draft.tables.append(counted)
             continue
         implied = _implied_column(reading, prepared, anchor, main, roles)
@@ -892,7 +923,14 @@ def _finish(
             draft.select.append((position, Selection(column)))
     _implied_superlative(reading, prepared, draft, main, roles)
     if count_at is not None:
-        draft.select.append((count_at[0], Selection(ColumnRef(main, "*"), Aggregate.COUNT)))
+        counted = ColumnRef(main, "*")
+        info = prepared.schema.table(main)
+        if distinct and info is not None and len(info.primary_key) == 1:
+            # "how many different products were ordered": distinct keys over the join
+            counted = ColumnRef(main, info.primary_key[0])
+        draft.select.append(
+            (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
+        )
     if draft.group_entity:
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
