@@ -532,12 +532,18 @@ def _values(
                 )
                 continue
         if not value.hits:
-            # a quoted string no value matches: compare with the column named just before
-            role = _role_before(roles, value.start, 4)
+            # a quoted string no stored value matches: a part of the column named next to
+            # it ("'Hey' in its name") — or, before it, the column it equals
+            after = _role_after(roles, value.end, 3)
+            role = after or _role_before(roles, value.start, 4)
             if role and role.column and value.quoted:
                 role.kind = "used"
+                text_column = not _numeric(prepared, role.column)
+                op = Op.LIKE if text_column and after is not None else Op.EQ
+                if _negated(reading, value.start):
+                    op = Op.NOT_LIKE if op is Op.LIKE else Op.NE
                 conditions.append(
-                    (value, Condition(role.column, Op.EQ, (value.words,), source=value.words))
+                    (value, Condition(role.column, op, (value.words,), source=value.words))
                 )
             continue
         hit = _choose_hit(value, roles, main, reading)
@@ -618,6 +624,7 @@ def _numbers(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
     words = reading.words
+    before = len(draft.where)
     for number in reading.numbers:
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
@@ -689,6 +696,27 @@ def _numbers(
             continue
         role.kind = "used"
         draft.where.append(_number_condition(role.column, number, op))
+    if reading.has("or") is not None or reading.has("either") is not None:
+        draft.where[before:] = _either(draft.where[before:])
+
+
+def _either(conditions: list[Condition]) -> list[Condition]:
+    """ "aged 32 or 33": equalities on one column become one IN."""
+    out: list[Condition] = []
+    for condition in conditions:
+        prev = out[-1] if out else None
+        if (
+            prev
+            and condition.op is Op.EQ
+            and prev.op in (Op.EQ, Op.IN)
+            and prev.column == condition.column
+        ):
+            out[-1] = Condition(
+                prev.column, Op.IN, prev.values + condition.values, source=prev.source
+            )
+            continue
+        out.append(condition)
+    return out
 
 
 def _bounds(number: Number, op: Op) -> tuple:
@@ -885,6 +913,9 @@ def _finish(
         if role.kind == "table":
             if role.table != main and not _is_grouped_table(reading, role):
                 draft.tables.append(role.table)
+                name = prepared.name_columns.get(role.table)
+                if name is not None and _listed_with_selection(reading, roles, role):
+                    draft.select.append((position, Selection(name)))
             if _is_grouped_table(reading, role):
                 draft.group_entity = role.table
             continue
@@ -983,6 +1014,15 @@ def _dedupe(draft: Draft) -> None:
         seen.add(key)
         keep.append((position, sel))
     draft.select = keep
+
+
+def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> bool:
+    """ "the names of teachers and the courses they teach": a table listed after "and"
+    next to selected columns is selected too (by its name column)."""
+    before = reading.words[max(0, role.mention.start - 3) : role.mention.start]
+    if "and" not in before:
+        return False
+    return any(r.kind == "select" and r.mention.start < role.mention.start for r in roles)
 
 
 def _is_grouped_table(reading: Reading, role: Role) -> bool:
