@@ -773,7 +773,12 @@ def _column_for_words(
     for noun in nouns:
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
-                if ref.table == table and noun in forms and _numeric(prepared, ref):
+                # dates are often stored as text; a date word may name such a column
+                if (
+                    ref.table == table
+                    and noun in forms
+                    and (_numeric(prepared, ref) or noun in ("date", "time", "year"))
+                ):
                     return ref
     return None
 
@@ -1072,13 +1077,18 @@ def _implied_superlative(
     """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
         return
-    for word in reading.words:
-        if word not in lx.SUPERLATIVES:
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    tables = [main, *[r.table for r in roles]]
+    for i, word in enumerate(reading.words):
+        if word not in lx.SUPERLATIVES or i in covered:
             continue
         descending, nouns = lx.SUPERLATIVES[word]
-        if not nouns:
-            continue
-        column = _column_for_words(prepared, nouns, [main, *[r.table for r in roles]])
+        column = None
+        if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
+            # "the most populated" → a numeric column sharing the word's stem
+            column = _column_by_stem(prepared, reading.words[i + 1], tables)
+        if column is None and nouns:
+            column = _column_for_words(prepared, nouns, tables)
         if column is None:
             continue
         # ages grow as dates recede: the oldest is the earliest date
@@ -1088,6 +1098,21 @@ def _implied_superlative(
         draft.order_by.append(Ordering(column, descending))
         draft.limit = draft.limit or 1
         return
+
+
+def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:
+    if len(word) < 6:
+        return None
+    stem = word[:6]
+    for table in dict.fromkeys(tables):
+        for ref, forms in prepared.index.column_words.items():
+            if (
+                ref.table == table
+                and _numeric(prepared, ref)
+                and any(f.startswith(stem) for f in forms)
+            ):
+                return ref
+    return None
 
 
 def _alphabetical(reading: Reading, draft: Draft) -> None:
