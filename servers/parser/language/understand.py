@@ -271,6 +271,8 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
             if mention.start >= count_at[1] and mention.start <= count_at[1] + 3 and mention.tables:
                 return mention.tables[0].table
     for mention in reading.mentions:
+        if _after_negation(reading, mention.start):
+            continue
         if mention.tables and not mention.columns and mention.tables[0].how != "meaning":
             return _best_table(mention)
     weights: dict[str, float] = {}
@@ -297,6 +299,13 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
     return max(weights, key=lambda t: weights[t])
 
 
+def _after_negation(reading: Reading, start: int) -> bool:
+    return any(
+        w in ("without", "never", "not", "n't", "no", "none")
+        for w in reading.words[max(0, start - 5) : start]
+    )
+
+
 def _best_table(mention: Mention) -> str:
     return max(mention.tables, key=lambda c: c.score).table
 
@@ -315,6 +324,8 @@ def _count_cue(reading: Reading) -> tuple[int, int] | None:
         before = [w for w in reading.words[max(0, at - 2) : at] if w != "the"]
         if phrase[0] in ("number", "total") and before and before[-1] in lx.AGGREGATE_WORDS:
             continue
+        if phrase[0] == "number" and before and before[-1] in lx.SUPERLATIVES:
+            continue  # "the most number of orders" ranks by a count, selects none
         nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
         if (
             phrase[0] == "number"
@@ -740,6 +751,9 @@ def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> 
         return main
     for role in roles:
         if role.kind == "table" and end <= role.mention.start <= end + 2:
+            between = words[end : role.mention.start]
+            if any(w in ("and", "or", "a", "an", "the", "than") for w in between):
+                continue
             return role.table
     return None
 
@@ -800,16 +814,27 @@ def _negation(
         if word not in ("without", "never", "no", "not", "n't", "none"):
             continue
         for mention in reading.mentions:
-            if not (i < mention.start <= i + 5) or not mention.tables or mention.columns:
+            if not (i < mention.start <= i + 5) or not mention.tables:
                 continue
             other = _best_table(mention)
             if other == main:
                 continue
             link_cols = _reference(prepared, other, main)
+            holder = other
+            if link_cols is None:
+                # through a link table: teachers never arranged to teach a course
+                holder, link_cols = _link_reference(prepared, other, main)
             if link_cols is None:
                 continue
             fk_column, key_column = link_cols
-            sub = QueryPlan(select=(Selection(ColumnRef(other, fk_column)),))
+            # conditions on the excluded rows go into the subquery: "no order in 2024"
+            inner = tuple(
+                c for c in draft.where if c.column is not None and c.column.table in (other, holder)
+            )
+            draft.where = [c for c in draft.where if c not in inner]
+            sub = QueryPlan(
+                select=(Selection(ColumnRef(holder, fk_column)),), where=inner, tables=(holder,)
+            )
             draft.where.append(
                 Condition(
                     ColumnRef(main, key_column),
@@ -822,6 +847,18 @@ def _negation(
                 if role.mention is mention:
                     role.kind = "used"
             return
+
+
+def _link_reference(
+    prepared: Prepared, other: str, main: str
+) -> tuple[str, tuple[str, str] | None]:
+    for table in prepared.schema.tables:
+        if table.name in (other, main):
+            continue
+        to_main = _reference(prepared, table.name, main)
+        if to_main is not None and _reference(prepared, table.name, other) is not None:
+            return table.name, to_main
+    return other, None
 
 
 def _reference(prepared: Prepared, child: str, parent: str) -> tuple[str, str] | None:
