@@ -185,3 +185,6 @@ CONTAINS_WORDS = frozenset(
         "string",
     }
 )
+
+# "the most common city": a count per value of the column.
+FREQUENT_WORDS = frozenset({"common", "frequent", "popular", "frequently", "often", "usual"})

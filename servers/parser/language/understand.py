@@ -131,6 +131,8 @@ def understand(
     _negation(reading, prepared, draft, main, roles)
     _dates(reading, prepared, draft, main, roles)
     _counted_superlative(reading, prepared, draft, main, roles)
+    _most_common(reading, draft, roles)
+    _versus_average(reading, prepared, draft, main, roles)
     _finish(reading, prepared, draft, main, roles)
     plan = QueryPlan(
         select=tuple(sel for _, sel in sorted(draft.select, key=lambda item: item[0])),
@@ -570,7 +572,10 @@ def _values(
             if (
                 role.column == hit.column
                 and role.kind in ("select",)
-                and abs(role.mention.end - value.start) <= 3
+                and (
+                    0 <= value.start - role.mention.end <= 3
+                    or 0 <= role.mention.start - value.end <= 4
+                )
             ):
                 role.kind = "used"
     # two values of one column: "a or b" → either; "both a and b" → both (INTERSECT)
@@ -651,7 +656,15 @@ def _numbers(
         op = number.op or (Op.EQ if number.op is None else number.op)
         anchor = number.op_start if number.op_start is not None else number.start
         # a counted noun after the number: HAVING count(*)
-        counted = _counted_after(reading, roles, number.end, main)
+        end = number.end
+        if words[end : end + 2] in (
+            ["or", "more"],
+            ["or", "fewer"],
+            ["or", "less"],
+            ["or", "above"],
+        ):
+            end += 2
+        counted = _counted_after(reading, roles, end, main)
         if number.op is not None and counted is not None:
             draft.having.append(_count_condition(number, op, counted))
             # "customers with more than 2 orders" groups customers; "cities with more
@@ -938,6 +951,88 @@ def _counted_superlative(
             draft.tables.append(role.table)
         role.kind = "used"
         return
+
+
+def _most_common(reading: Reading, draft: Draft, roles: list[Role]) -> None:
+    """ "the most common city": group by the column, most rows first."""
+    words = reading.words
+    for i in range(len(words) - 1):
+        if words[i] in ("most", "least") and words[i + 1] in lx.FREQUENT_WORDS:
+            near = [
+                r
+                for r in roles
+                if r.column and r.kind == "select" and abs(r.mention.start - i) <= 6
+            ]
+            if not near:
+                return
+            role = min(near, key=lambda r: abs(r.mention.start - i))
+            draft.order_by.append(Ordering(None, words[i] == "most", Aggregate.COUNT))
+            draft.group_by.append(role.column)
+            draft.limit = draft.limit or 1
+            return
+
+
+def _versus_average(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "above the average age", "older than average": compared with a subquery."""
+    words = reading.words
+    for i, word in enumerate(words):
+        if word not in ("average", "mean"):
+            continue
+        lead = words[max(0, i - 3) : i]
+        op = None
+        for k in range(len(lead)):
+            phrase = tuple(w for w in lead[k:] if w != "the")
+            op = _comparison(phrase)
+            if op:
+                break
+        if op is None:
+            continue
+        after = _role_after(roles, i + 1, 1)
+        column = after.column if after and _numeric(prepared, after.column) else None
+        if column is None:
+            column = _implied_column(reading, prepared, i - 1, main, roles)
+        if column is None:
+            before = _role_before(roles, i - len(lead), 4, numeric=prepared)
+            column = before.column if before else None
+        if column is None:
+            continue
+        if after is not None:
+            after.kind = "used"
+        for role in roles:  # the aggregate read from "average" is a comparison now
+            if role.column == column and role.kind == "agg":
+                role.kind = "used"
+        draft.select = [
+            (p, sel) for p, sel in draft.select if not (sel.column == column and sel.aggregate)
+        ]
+        sub = QueryPlan(select=(Selection(column, Aggregate.AVG),))
+        draft.where.append(
+            Condition(column, op, subquery=sub, source=" ".join(words[i - len(lead) : i + 2]))
+        )
+        return
+
+
+def _comparison(phrase: tuple[str, ...]) -> Op | None:
+    from servers.parser.language.numbers import COMPARISONS
+
+    for words, op in COMPARISONS:
+        if phrase == words:
+            return op
+    for word, op in (
+        ("older", Op.GT),
+        ("younger", Op.LT),
+        ("larger", Op.GT),
+        ("smaller", Op.LT),
+        ("higher", Op.GT),
+        ("lower", Op.LT),
+        ("bigger", Op.GT),
+        ("longer", Op.GT),
+        ("shorter", Op.LT),
+    ):
+        if phrase[:1] == (word,):
+            return op
+    return None
 
 
 # ------------------------------------------------------------------------------ finish
