@@ -11,14 +11,18 @@ import pytest
 
 from servers.parser.domain import (
     Aggregate,
+    ColumnInfo,
+    ColumnKind,
     ColumnRef,
     Condition,
     Expression,
     Op,
     Ordering,
     QueryPlan,
+    SchemaView,
     Selection,
     SetOperator,
+    TableInfo,
     TimeWindow,
     Unresolved,
 )
@@ -427,3 +431,58 @@ async def test_a_quote_in_a_value_matches_the_stored_text(db: Database) -> None:
 def test_unknown_dialect_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown dialect"):
         render_sql(QueryPlan(tables=("customers",)), SHOP, "oracle")
+
+
+# -- shapes PostgreSQL is strict about ---------------------------------------------------------
+
+
+async def test_distinct_ordered_by_a_column_not_selected(db: Database) -> None:
+    plan = QueryPlan(
+        select=(col("customers.city"),),
+        distinct=True,
+        order_by=(Ordering(ref("customers.joined_on"), descending=True),),
+    )
+    assert await run(db, plan) == [("Chicago",), ("New York",), ("Boston",)]
+
+
+async def test_grouped_and_ordered_by_a_column_that_is_not_a_key(db: Database) -> None:
+    plan = QueryPlan(
+        select=(col("customers.city"), Selection(STAR, Aggregate.COUNT)),
+        order_by=(Ordering(ref("customers.joined_on")),),
+    )
+    # the groups stay one per city, ordered by each city's earliest joined_on
+    assert await run(db, plan) == [("New York", 2), ("Boston", 1), ("Chicago", 1)]
+
+
+async def test_in_a_subquery_with_its_own_limit(db: Database) -> None:
+    latest = QueryPlan(
+        select=(col("orders.customer_id"),),
+        order_by=(Ordering(ref("orders.ordered_at"), descending=True),),
+        limit=1,
+    )
+    plan = QueryPlan(
+        select=(col("customers.name"),),
+        where=(Condition(ref("customers.id"), Op.IN, subquery=latest),),
+    )
+    assert await run(db, plan) == [("Ann",)]
+
+
+def test_tables_outside_the_default_schema_are_qualified() -> None:
+    notes = TableInfo(
+        "notes",
+        (ColumnInfo("id", ColumnKind.INTEGER), ColumnInfo("body", ColumnKind.TEXT)),
+        schema_name="archive",
+    )
+    public = TableInfo("people", (ColumnInfo("id", ColumnKind.INTEGER),), schema_name="public")
+    schema = SchemaView(tables=(notes, public), database="shop")
+    plan = QueryPlan(select=(col("notes.body"),))
+    assert render_sql(plan, schema, "postgres") == "SELECT body FROM archive.notes"
+    assert render_sql(plan, schema, "mysql") == "SELECT body FROM archive.notes"
+    assert (
+        render_sql(QueryPlan(select=(col("people.id"),)), schema, "postgres")
+        == "SELECT id FROM people"
+    )
+    own = SchemaView(
+        tables=(TableInfo("notes", notes.columns, schema_name="shop"),), database="shop"
+    )
+    assert render_sql(plan, own, "mysql") == "SELECT body FROM notes"

@@ -22,7 +22,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import sqlglot
 from sqlglot import exp
@@ -112,6 +112,15 @@ def _text(value: Value) -> str:
     return str(value)
 
 
+@dataclass
+class _Shape:
+    """The select list, the GROUP BY keys (by their SQL text) and whether DISTINCT stays."""
+
+    projections: list[exp.Expression]
+    keys: dict[str, exp.Expression]
+    distinct: bool
+
+
 class _Scope:
     """The tables of one SELECT and how its columns are written (aliased when joined)."""
 
@@ -181,8 +190,8 @@ class _Builder:
             raise Unresolved("the question names no table")
         scope = _Scope(self, join_path(self.schema, tables, self.relationships))
         query = exp.Select()
-        projections, grouped_keys = self._projections(plan, scope)
-        query.set("expressions", projections)
+        shape = self._projections(plan, scope)
+        query.set("expressions", shape.projections)
         query.set("from_", exp.From(this=self._table(scope.tree.main, scope)))
         joins = [
             exp.Join(
@@ -198,7 +207,7 @@ class _Builder:
         ]
         if joins:
             query.set("joins", joins)
-        if plan.distinct:
+        if shape.distinct:
             query.set("distinct", exp.Distinct())
 
         where = [self.condition(c, scope) for c in plan.where if not _on_aggregate(c)]
@@ -215,8 +224,8 @@ class _Builder:
         if where:
             query.set("where", exp.Where(this=exp.and_(*where)))
 
-        if grouped_keys:
-            query.set("group", exp.Group(expressions=grouped_keys))
+        if shape.keys:
+            query.set("group", exp.Group(expressions=list(shape.keys.values())))
         having = [
             self.condition(c, scope) for c in (*plan.having, *filter(_on_aggregate, plan.where))
         ]
@@ -224,7 +233,8 @@ class _Builder:
             query.set("having", exp.Having(this=exp.and_(*having)))
         if plan.order_by:
             query.set(
-                "order", exp.Order(expressions=[self._ordering(o, scope) for o in plan.order_by])
+                "order",
+                exp.Order(expressions=[self._ordering(o, scope, shape) for o in plan.order_by]),
             )
         if plan.limit is not None:
             query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.limit))))
@@ -233,15 +243,28 @@ class _Builder:
     def _table(self, name: str, scope: _Scope) -> exp.Table:
         alias = scope.aliases[name]
         table = exp.Table(this=identifier(name, self.dialect))
+        owner = self._owner(name)
+        if owner:
+            table.set("db", identifier(owner, self.dialect))
         if alias:
             table.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=False)))
         return table
 
+    def _owner(self, name: str) -> str:
+        """The schema (PostgreSQL) or database (MySQL) to qualify a table with: none for
+        PostgreSQL's public schema or the connection's own MySQL database, which
+        unqualified names reach anyway."""
+        info = self.schema.table(name)
+        owner = info.schema_name if info else ""
+        if not owner or self.dialect == "sqlite":
+            return ""
+        if self.dialect == "postgres":
+            return "" if owner == "public" else owner
+        return "" if owner == self.schema.database else owner
+
     # -- select list and grouping -------------------------------------------------------
 
-    def _projections(
-        self, plan: QueryPlan, scope: _Scope
-    ) -> tuple[list[exp.Expression], list[exp.Expression]]:
+    def _projections(self, plan: QueryPlan, scope: _Scope) -> _Shape:
         selections = list(plan.select)
         if not selections and plan.group_by:
             selections = [Selection(column=key) for key in plan.group_by]
@@ -250,19 +273,13 @@ class _Builder:
             assert table is not None  # join_path checked it
             selections = [Selection(column=ColumnRef(table.name, c.name)) for c in table.columns]
 
-        plain = [s for s in selections if not s.aggregated]
-        aggregated = len(plain) < len(selections)
-        ordered_by_aggregate = any(
-            o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by
-        )
-        grouped = bool(plan.group_by) or bool(
-            plain and (aggregated or plan.having or ordered_by_aggregate)
-        )
-
         projections: list[exp.Expression] = []
+        plain: list[exp.Expression] = []
         names: set[str] = set()
         for selection in selections:
             expression, name, default = self._selection(selection, scope)
+            if not selection.aggregated:
+                plain.append(expression.copy())
             if (
                 name.lower() in names
                 and selection.column
@@ -278,24 +295,37 @@ class _Builder:
                 expression = exp.Alias(this=expression, alias=identifier(name, self.dialect))
             projections.append(expression)
 
-        keys: list[exp.Expression] = []
-        if grouped:
-            seen: set[str] = set()
-            candidates: list[exp.Expression] = [scope.column(k) for k in plan.group_by]
-            candidates += [self._selection(s, scope)[0] for s in plain]
-            candidates += [
-                scope.column(o.column) if o.column else scope.expression(o.expression)  # type: ignore[arg-type]
+        aggregated = len(plain) < len(selections)
+        ordered_by_aggregate = any(_aggregated_ordering(o) for o in plan.order_by)
+        grouped = bool(plan.group_by) or bool(
+            plain and (aggregated or plan.having or ordered_by_aggregate)
+        )
+        distinct = plan.distinct
+        if distinct and not grouped and plan.order_by:
+            # PostgreSQL orders a DISTINCT result only by selected expressions: ordering
+            # by another column becomes grouping by the selection, ordered by that
+            # column's lowest (ascending) or highest (descending) value per group.
+            selected = {e.sql() for e in plain}
+            if any(
+                not _aggregated_ordering(o)
+                and self._ordering_target(o, scope).sql() not in selected
                 for o in plan.order_by
-                if not o.aggregate
-                and not (o.expression and o.expression.aggregated)
-                and (o.column or o.expression)
-            ]
-            for key in candidates:
-                text = key.sql()
-                if text not in seen:
-                    seen.add(text)
-                    keys.append(key)
-        return projections, keys
+            ):
+                grouped, distinct = True, False
+        keys: dict[str, exp.Expression] = {}
+        if grouped:
+            for key in [scope.column(k) for k in plan.group_by] + plain:
+                keys.setdefault(key.sql(), key)
+        return _Shape(projections, keys, distinct)
+
+    def _ordering_target(self, ordering: Ordering, scope: _Scope) -> exp.Expression:
+        if ordering.expression is not None:
+            return scope.expression(ordering.expression)
+        if ordering.aggregate is not None:
+            return self.aggregate(ordering.aggregate, ordering.column, False, scope)
+        if ordering.column is not None:
+            return scope.column(ordering.column)
+        raise Unresolved("an ordering names nothing to order by")
 
     def _selection(self, selection: Selection, scope: _Scope) -> tuple[exp.Expression, str, str]:
         """(expression, output name, the name the database gives it unaliased)."""
@@ -327,15 +357,12 @@ class _Builder:
 
     # -- ordering -----------------------------------------------------------------------
 
-    def _ordering(self, ordering: Ordering, scope: _Scope) -> exp.Ordered:
-        if ordering.expression is not None:
-            target = scope.expression(ordering.expression)
-        elif ordering.aggregate is not None:
-            target = self.aggregate(ordering.aggregate, ordering.column, False, scope)
-        elif ordering.column is not None:
-            target = scope.column(ordering.column)
-        else:
-            raise Unresolved("an ordering names nothing to order by")
+    def _ordering(self, ordering: Ordering, scope: _Scope, shape: _Shape) -> exp.Ordered:
+        target = self._ordering_target(ordering, scope)
+        if shape.keys and not _aggregated_ordering(ordering) and target.sql() not in shape.keys:
+            # a plain column that is not a group key: its lowest or highest value per group
+            # (grouping by it would split the groups the question asked for)
+            target = (exp.Max if ordering.descending else exp.Min)(this=target)
         return exp.Ordered(
             this=target, desc=ordering.descending, nulls_first=not ordering.descending
         )
@@ -379,7 +406,14 @@ class _Builder:
             return exp.Not(this=like) if op is Op.NOT_LIKE else like
         if op in (Op.IN, Op.NOT_IN):
             if condition.subquery is not None:
-                member = exp.In(this=left, query=exp.Subquery(this=self.query(condition.subquery)))
+                inner = self.query(condition.subquery)
+                if self.dialect == "mysql" and condition.subquery.limit is not None:
+                    # MySQL/MariaDB refuse LIMIT inside IN (…); a derived table is fine
+                    inner = exp.Select(expressions=[exp.Star()]).from_(
+                        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("s"))),
+                        copy=False,
+                    )
+                member = exp.In(this=left, query=exp.Subquery(this=inner))
             elif condition.values:
                 member = exp.In(
                     this=left, expressions=[self.literal(v, kind) for v in condition.values]
@@ -451,6 +485,12 @@ class _Builder:
         if isinstance(value, (int, float)):
             return exp.Literal.number(value)
         return exp.Literal.string(_text(value))
+
+
+def _aggregated_ordering(ordering: Ordering) -> bool:
+    return ordering.aggregate is not None or bool(
+        ordering.expression and ordering.expression.aggregated
+    )
 
 
 def _on_aggregate(condition: Condition) -> bool:
