@@ -63,6 +63,14 @@ async def test_empty_select_is_every_column_of_the_main_table(db: Database) -> N
     assert len(rows[0]) == 5
 
 
+async def test_every_column_of_one_table_in_a_join(db: Database) -> None:
+    plan = QueryPlan(
+        select=(Selection(STAR), col("orders.status")),
+        where=(where("orders.status", Op.EQ, "pending"),),
+    )
+    assert await run(db, plan) == [(1, "Ann", "New York", "gold", "2023-03-01", "pending")]
+
+
 async def test_count_star_and_count_distinct(db: Database) -> None:
     plan = QueryPlan(
         select=(

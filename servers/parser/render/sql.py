@@ -78,7 +78,9 @@ def render_sql(
     relationships: Sequence[Relationship] = (),
 ) -> str:
     """The statement for `plan` in `dialect` ("postgres", "mysql" or "sqlite")."""
-    return build_query(plan, schema, dialect, relationships).sql(dialect=dialect)
+    return build_query(plan, schema, dialect, relationships).sql(
+        dialect=dialect, copy=False
+    )  # a fresh tree: no copy
 
 
 def build_query(
@@ -140,7 +142,8 @@ class _Scope:
         if ref.table not in self.aliases:
             raise Unresolved(f"the column {ref} is not part of the query's tables")
         table = exp.to_identifier(alias, quoted=False) if alias else None
-        return exp.Column(this=identifier(ref.column, dialect), table=table)
+        name = exp.Star() if ref.star else identifier(ref.column, dialect)
+        return exp.Column(this=name, table=table)
 
     def expression(self, expression: Expression) -> exp.Expression:
         """A glossary fragment with its table.column names written for this scope."""
@@ -196,7 +199,7 @@ class _Builder:
         joins = [
             exp.Join(
                 this=self._table(join.table, scope),
-                on=exp.and_(
+                on=_all(
                     *(
                         exp.EQ(this=scope.column(new), expression=scope.column(old))
                         for new, old in join.on
@@ -212,7 +215,7 @@ class _Builder:
 
         where = [self.condition(c, scope) for c in plan.where if not _on_aggregate(c)]
         if where and plan.where_any:
-            where = [exp.or_(*where)]
+            where = [_any(*where)]
         if plan.time_window:
             window = plan.time_window
             column = scope.column(window.column)
@@ -222,7 +225,7 @@ class _Builder:
             if window.end is not None:
                 where.append(exp.LT(this=column.copy(), expression=self.literal(window.end, kind)))
         if where:
-            query.set("where", exp.Where(this=exp.and_(*where)))
+            query.set("where", exp.Where(this=_all(*where)))
 
         if shape.keys:
             query.set("group", exp.Group(expressions=list(shape.keys.values())))
@@ -230,7 +233,7 @@ class _Builder:
             self.condition(c, scope) for c in (*plan.having, *filter(_on_aggregate, plan.where))
         ]
         if having:
-            query.set("having", exp.Having(this=exp.and_(*having)))
+            query.set("having", exp.Having(this=_all(*having)))
         if plan.order_by:
             query.set(
                 "order",
@@ -305,17 +308,17 @@ class _Builder:
             # PostgreSQL orders a DISTINCT result only by selected expressions: ordering
             # by another column becomes grouping by the selection, ordered by that
             # column's lowest (ascending) or highest (descending) value per group.
-            selected = {e.sql() for e in plain}
+            selected = {_key(e) for e in plain}
             if any(
                 not _aggregated_ordering(o)
-                and self._ordering_target(o, scope).sql() not in selected
+                and _key(self._ordering_target(o, scope)) not in selected
                 for o in plan.order_by
             ):
                 grouped, distinct = True, False
         keys: dict[str, exp.Expression] = {}
         if grouped:
             for key in [scope.column(k) for k in plan.group_by] + plain:
-                keys.setdefault(key.sql(), key)
+                keys.setdefault(_key(key), key)
         return _Shape(projections, keys, distinct)
 
     def _ordering_target(self, ordering: Ordering, scope: _Scope) -> exp.Expression:
@@ -359,7 +362,7 @@ class _Builder:
 
     def _ordering(self, ordering: Ordering, scope: _Scope, shape: _Shape) -> exp.Ordered:
         target = self._ordering_target(ordering, scope)
-        if shape.keys and not _aggregated_ordering(ordering) and target.sql() not in shape.keys:
+        if shape.keys and not _aggregated_ordering(ordering) and _key(target) not in shape.keys:
             # a plain column that is not a group key: its lowest or highest value per group
             # (grouping by it would split the groups the question asked for)
             target = (exp.Max if ordering.descending else exp.Min)(this=target)
@@ -485,6 +488,21 @@ class _Builder:
         if isinstance(value, (int, float)):
             return exp.Literal.number(value)
         return exp.Literal.string(_text(value))
+
+
+def _all(*conditions: exp.Expression) -> exp.Expression:
+    return exp.and_(*conditions, copy=False)
+
+
+def _any(*conditions: exp.Expression) -> exp.Expression:
+    return exp.or_(*conditions, copy=False)
+
+
+def _key(expression: exp.Expression) -> str:
+    """What makes two select / group / order expressions the same, cheaply for columns."""
+    if isinstance(expression, exp.Column):
+        return f"{expression.table}.{expression.name}"
+    return expression.sql()
 
 
 def _aggregated_ordering(ordering: Ordering) -> bool:
