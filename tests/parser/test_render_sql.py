@@ -494,3 +494,31 @@ def test_tables_outside_the_default_schema_are_qualified() -> None:
         tables=(TableInfo("notes", notes.columns, schema_name="shop"),), database="shop"
     )
     assert render_sql(plan, own, "mysql") == "SELECT body FROM notes"
+
+
+def test_names_with_spaces_digits_and_dialect_spellings() -> None:
+    odd = TableInfo(
+        "Order Lines",
+        (ColumnInfo("1st price", ColumnKind.NUMBER), ColumnInfo("qty", ColumnKind.INTEGER)),
+    )
+    schema = SchemaView(tables=(odd,))
+    plan = QueryPlan(
+        select=(Selection(ColumnRef("Order Lines", "1st price")),),
+        where=(Condition(ColumnRef("Order Lines", "qty"), Op.GT, (-2,)),),
+    )
+    assert (
+        render_sql(plan, schema, "postgresql")
+        == 'SELECT "1st price" FROM "Order Lines" WHERE qty > -2'
+    )
+    assert (
+        render_sql(plan, schema, "mariadb")
+        == "SELECT `1st price` FROM `Order Lines` WHERE qty > -2"
+    )
+
+
+def test_a_value_that_is_no_number_is_unresolved() -> None:
+    plan = QueryPlan(
+        select=(col("products.name"),), where=(where("products.price", Op.GT, float("nan")),)
+    )
+    with pytest.raises(Unresolved, match="not a number"):
+        render_sql(plan, SHOP, "postgres")

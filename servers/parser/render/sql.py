@@ -19,7 +19,9 @@ Choices that matter to the rows a user gets back:
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -67,6 +69,7 @@ _SET_OPERATIONS: dict[SetOperator, type[exp.SetOperation]] = {
     SetOperator.INTERSECT: exp.Intersect,
     SetOperator.EXCEPT: exp.Except,
 }
+_DIALECT_NAMES = {"postgresql": "postgres", "mariadb": "mysql", "sqlite3": "sqlite"}
 _LIKE_ESCAPE = "!"  # not a backslash: MySQL string literals would eat it
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -78,9 +81,9 @@ def render_sql(
     relationships: Sequence[Relationship] = (),
 ) -> str:
     """The statement for `plan` in `dialect` ("postgres", "mysql" or "sqlite")."""
-    return build_query(plan, schema, dialect, relationships).sql(
-        dialect=dialect, copy=False
-    )  # a fresh tree: no copy
+    query = build_query(plan, schema, dialect, relationships)
+    dialect = _DIALECT_NAMES.get(dialect.lower(), dialect.lower())
+    return query.sql(dialect=dialect, copy=False)  # a fresh tree: no copy needed
 
 
 def build_query(
@@ -90,6 +93,7 @@ def build_query(
     relationships: Sequence[Relationship] = (),
 ) -> exp.Query:
     """The statement as a sqlglot expression (for callers that inspect it)."""
+    dialect = _DIALECT_NAMES.get(dialect.lower(), dialect.lower())
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
     return _Builder(schema, dialect, tuple(relationships)).query(plan)
@@ -240,7 +244,7 @@ class _Builder:
                 exp.Order(expressions=[self._ordering(o, scope, shape) for o in plan.order_by]),
             )
         if plan.limit is not None:
-            query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.limit))))
+            query.set("limit", exp.Limit(expression=exp.Literal.number(max(0, int(plan.limit)))))
         return query
 
     def _table(self, name: str, scope: _Scope) -> exp.Table:
@@ -476,8 +480,8 @@ class _Builder:
         if kind is not None and kind.numeric:
             if isinstance(value, bool):
                 return exp.Literal.number(int(value))
-            if isinstance(value, (int, float)):
-                return exp.Literal.number(value)
+            if isinstance(value, (int, float, decimal.Decimal)):
+                return _number(value)
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
                 return exp.Literal.number(value.strip())
             return exp.Literal.string(_text(value))
@@ -485,9 +489,17 @@ class _Builder:
             return exp.Literal.string(value.date().isoformat())
         if isinstance(value, bool):
             return exp.Boolean(this=value)
-        if isinstance(value, (int, float)):
-            return exp.Literal.number(value)
+        if isinstance(value, (int, float, decimal.Decimal)):
+            return _number(value)
         return exp.Literal.string(_text(value))
+
+
+def _number(value: float | decimal.Decimal) -> exp.Expression:
+    if not math.isfinite(value):
+        raise Unresolved(f"{value} is not a number a database can compare with")
+    literal = exp.Literal.number(abs(value))
+    # a negative number is a negation in SQL's grammar; sqlglot renders it as -5
+    return exp.Neg(this=literal) if value < 0 else literal
 
 
 def _all(*conditions: exp.Expression) -> exp.Expression:
