@@ -522,3 +522,11 @@ def test_a_value_that_is_no_number_is_unresolved() -> None:
     )
     with pytest.raises(Unresolved, match="not a number"):
         render_sql(plan, SHOP, "postgres")
+
+
+async def test_ordering_a_single_aggregate_row_by_a_column_is_dropped(db: Database) -> None:
+    plan = QueryPlan(
+        select=(col("products.price", Aggregate.MAX),),
+        order_by=(Ordering(ref("products.name")),),
+    )
+    assert await run(db, plan) == [(40,)]

@@ -125,6 +125,7 @@ class _Shape:
     projections: list[exp.Expression]
     keys: dict[str, exp.Expression]
     distinct: bool
+    one_row: bool = False  # only aggregates, no groups: ordering by a column means nothing
 
 
 class _Scope:
@@ -238,10 +239,11 @@ class _Builder:
         ]
         if having:
             query.set("having", exp.Having(this=_all(*having)))
-        if plan.order_by:
+        order_by = [o for o in plan.order_by if not shape.one_row or _aggregated_ordering(o)]
+        if order_by:
             query.set(
                 "order",
-                exp.Order(expressions=[self._ordering(o, scope, shape) for o in plan.order_by]),
+                exp.Order(expressions=[self._ordering(o, scope, shape) for o in order_by]),
             )
         if plan.limit is not None:
             query.set("limit", exp.Limit(expression=exp.Literal.number(max(0, int(plan.limit)))))
@@ -323,7 +325,7 @@ class _Builder:
         if grouped:
             for key in [scope.column(k) for k in plan.group_by] + plain:
                 keys.setdefault(_key(key), key)
-        return _Shape(projections, keys, distinct)
+        return _Shape(projections, keys, distinct, one_row=aggregated and not plain and not keys)
 
     def _ordering_target(self, ordering: Ordering, scope: _Scope) -> exp.Expression:
         if ordering.expression is not None:
