@@ -215,8 +215,6 @@ class _Builder:
         ]
         if joins:
             query.set("joins", joins)
-        if shape.distinct:
-            query.set("distinct", exp.Distinct())
 
         where = [self.condition(c, scope) for c in plan.where if not _on_aggregate(c)]
         if where and plan.where_any:
@@ -240,11 +238,16 @@ class _Builder:
         if having:
             query.set("having", exp.Having(this=_all(*having)))
         order_by = [o for o in plan.order_by if not shape.one_row or _aggregated_ordering(o)]
-        if order_by:
-            query.set(
-                "order",
-                exp.Order(expressions=[self._ordering(o, scope, shape) for o in order_by]),
-            )
+        ordered = [self._ordering(o, scope, shape) for o in order_by]
+        if ordered:
+            query.set("order", exp.Order(expressions=ordered))
+        if shape.distinct:
+            # PostgreSQL sorts a DISTINCT result only by what it selects; grouped rows
+            # are distinct already (one per group, or one row), so DISTINCT goes where it
+            # would clash
+            selected = {_key(e.unalias()) for e in shape.projections}
+            if all(_key(o.this) in selected for o in ordered):
+                query.set("distinct", exp.Distinct())
         if plan.limit is not None:
             query.set("limit", exp.Limit(expression=exp.Literal.number(max(0, int(plan.limit)))))
         return query
