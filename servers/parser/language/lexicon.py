@@ -12,8 +12,8 @@ GENERIC_NAME_WORDS = frozenset(
 
 # Cue words that are never a mention of the schema by themselves.
 NOT_SCHEMA_WORDS = frozenset(
-    """number count average mean total sum maximum minimum max min many much order sort
-    ordered sorted ascending descending alphabetical alphabetically distinct different unique
+    """number count average mean total sum maximum minimum max min many much sort
+    sorted ascending descending alphabetical alphabetically distinct different unique
     most least highest lowest largest smallest big small large high low greatest fewest more
     less fewer greater top bottom first last all each every per what which who show list give
     find tell return how name record information detail result times time also there""".split()
@@ -167,3 +167,24 @@ CUE_WORDS = frozenset(
 
 # Superlatives that count rows when a table follows: "the most orders".
 COUNTING_SUPERLATIVES = frozenset({"most", "least", "fewest"})
+
+# Words that ask for a substring: "whose name contains 'ing'".
+CONTAINS_WORDS = frozenset(
+    {
+        "contain",
+        "contains",
+        "containing",
+        "include",
+        "includes",
+        "including",
+        "like",
+        "substring",
+        "word",
+        "letter",
+        "letters",
+        "string",
+    }
+)
+
+# "the most common city": a count per value of the column.
+FREQUENT_WORDS = frozenset({"common", "frequent", "popular", "frequently", "often", "usual"})

@@ -3,8 +3,9 @@
 wordllama's static embeddings ship inside its wheel; the model loads once per process,
 lazily, and the names of a schema are embedded once per prepared schema. A word links
 only when its best name is similar enough (THRESHOLD) and clearly ahead of the
-runner-up (MARGIN): both chosen on the project's own test schemas, where "wage" →
-salary and "nation" → country pass and unrelated words stay out.
+runner-up (MARGIN), and only nouns are tried: chosen on the project's own test schemas
+(tests/parser/language_support.py), where "wage" → salary (0.39), "town" → city, "staff"
+→ employees pass and "work", "people", "value" stay out; 0.45 lost "wage".
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from servers.parser.language.prepared import Prepared
 
-THRESHOLD = 0.45
+THRESHOLD = 0.38
 MARGIN = 0.08
 _lock = threading.Lock()
 
@@ -77,3 +78,16 @@ def by_meaning(word: str, prepared: Prepared) -> tuple[Candidate, float] | None:
     if best < THRESHOLD or best - runner_up < MARGIN:
         return None
     return names.candidates[int(order[0])], best
+
+
+def closest(word: str, prepared: Prepared, limit: int) -> list[str]:
+    """The names nearest in meaning, for suggestions."""
+    names = embeddings(prepared)
+    if names.matrix is None:
+        return []
+    scores = names.matrix @ _vector(word)
+    out = []
+    for k in scores.argsort()[::-1][:limit]:
+        candidate = names.candidates[int(k)]
+        out.append(f"{candidate.table}.{candidate.column}" if candidate.column else candidate.table)
+    return out

@@ -38,8 +38,29 @@ from servers.parser.language.numbers import Number, find_numbers
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
-from servers.parser.language.words import STOP_WORDS, Token, is_english, quoted, tokenize
+from servers.parser.language.words import STOP_WORDS, Token, is_english, is_noun, quoted, tokenize
 
+_AGG_FILLERS = frozenset(
+    {
+        "the",
+        "of",
+        "and",
+        "or",
+        "a",
+        "an",
+        "value",
+        "their",
+        "its",
+        "all",
+        "both",
+        "also",
+        "number",
+        ",",
+    }
+)
+_COUNT_FILLERS = frozenset(
+    {"the", "different", "distinct", "unique", "of", "all", "type", "types", "kind", "kinds"}
+)
 _FILLER = frozenset(
     {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
 )
@@ -59,6 +80,7 @@ class Reading:
     notes: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
+    terms: list = field(default_factory=list)  # glossary.TermHit
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
@@ -86,6 +108,7 @@ class Draft:
     where_any: bool = False
     set_operation: tuple[SetOperator, QueryPlan] | None = None
     group_entity: str | None = None  # a table grouped by its key
+    intersect: Condition | None = None  # "both a and b": the second half's condition
 
 
 def understand(
@@ -94,15 +117,22 @@ def understand(
     reading = read(question, prepared, now)
     draft = Draft()
     main = _main_table(reading, prepared)
+    head = unknown_head(reading)
+    if head is not None:
+        raise Unresolved(
+            f'"{head}" names no table or column', _suggestions(reading, prepared, head)
+        )
     if main is None:
         raise Unresolved(_unresolved_words(reading) or question, _suggestions(reading, prepared))
     _glossary(question, reading, prepared, draft)
     roles = _assign(reading, prepared, draft, main)
     _values(reading, prepared, draft, main, roles)
     _numbers(reading, prepared, draft, main, roles)
-    _negation(reading, prepared, draft, main)
-    _dates(reading, prepared, draft, main)
+    _negation(reading, prepared, draft, main, roles)
+    _dates(reading, prepared, draft, main, roles)
     _counted_superlative(reading, prepared, draft, main, roles)
+    _most_common(reading, draft, roles)
+    _versus_average(reading, prepared, draft, main, roles)
     _finish(reading, prepared, draft, main, roles)
     plan = QueryPlan(
         select=tuple(sel for _, sel in sorted(draft.select, key=lambda item: item[0])),
@@ -117,6 +147,14 @@ def understand(
         time_window=draft.time_window,
         set_operation=draft.set_operation,
     )
+    if draft.intersect is not None:
+        second = QueryPlan(
+            select=plan.select,
+            where=tuple(c for c in plan.where if c.column != draft.intersect.column)
+            + (draft.intersect,),
+            tables=plan.tables,
+        )
+        plan = QueryPlan(**{**plan.__dict__, "set_operation": (SetOperator.INTERSECT, second)})
     confidence = min(reading.scores) if reading.scores else 0.5
     return Understanding(
         kind=_kind(plan), plan=plan, confidence=round(confidence, 2), notes=reading.notes
@@ -128,14 +166,37 @@ def understand(
 
 def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     tokens = tokenize(question)
-    values = find_values(tokens, quoted(question), prepared.values, prepared.schema_words)
-    value_tokens = {i for v in values for i in range(v.start, v.end)}
-    numbers = [n for n in find_numbers(tokens) if n.start not in value_tokens]
+    terms = find_terms(tokens, prepared.terms) if prepared.terms.terms else []
+    term_tokens = {i for hit in terms for i in range(hit.start, hit.end)}
+    values = [
+        v
+        for v in find_values(tokens, quoted(question), prepared.values, prepared.schema_words)
+        if not term_tokens.intersection(range(v.start, v.end))
+    ]
+    value_tokens = {i for v in values for i in range(v.start, v.end)} | term_tokens
     dates = find_dates(tokens, now) if prepared.temporal else []
-    blocked = value_tokens | {i for n in numbers for i in range(n.start, n.end)}
-    blocked |= {i for d in dates for i in range(d.first, d.last)}
+    date_tokens = {i for d in dates for i in range(d.first, d.last)}
+    numbers = [
+        n
+        for n in find_numbers(tokens)
+        if n.start not in value_tokens and n.start not in date_tokens
+    ]
+    blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
+    blocked |= _order_words(tokens)
     mentions = link(tokens, prepared.index, blocked)
-    reading = Reading(tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared)
+    for hit in terms:
+        term = hit.term
+        if term.table or term.column:
+            table = term.column.table if term.column else term.table
+            column = term.column.column if term.column else None
+            words = " ".join(t.lower for t in tokens[hit.start : hit.end])
+            mentions.append(
+                Mention(hit.start, hit.end, words, [Candidate(table, column, 1.0, "glossary")])
+            )
+    mentions.sort(key=lambda m: m.start)
+    reading = Reading(
+        tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared, terms=terms
+    )
     _by_meaning(reading, prepared, blocked)
     for mention in reading.mentions:
         best = max(mention.candidates, key=lambda c: c.score)
@@ -143,6 +204,29 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
         if best.how == "spelling":
             reading.notes.append(f'"{mention.words}" read as a near-miss spelling of {_name(best)}')
     return reading
+
+
+def _order_words(tokens: list[Token]) -> set[int]:
+    """ "ordered by", "in descending order": ordering words, not a table of orders."""
+    words = [t.lower for t in tokens]
+    found: set[int] = set()
+    for i, word in enumerate(words):
+        if word not in lx.ORDER_WORDS:
+            continue
+        after = words[i + 1 : i + 4]
+        if "by" in after or (after[:1] and after[0] in ("of", "in", "from", "according")):
+            found.add(i)
+        elif i and words[i - 1] in (
+            "in",
+            "descending",
+            "ascending",
+            "alphabetical",
+            "reverse",
+            "decreasing",
+            "increasing",
+        ):
+            found.add(i)
+    return found
 
 
 def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
@@ -157,7 +241,11 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
             or token.lower in lx.AGGREGATE_WORDS
         ):
             continue
-        if token.lower in lx.CUE_WORDS or token.lower in lx.COMPARATIVE_NOUNS:
+        if (
+            token.lower in lx.CUE_WORDS
+            or token.lower in lx.COMPARATIVE_NOUNS
+            or not is_noun(token.lower)
+        ):
             continue
         found = by_meaning(token.lower, prepared)
         if found:
@@ -185,6 +273,8 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
             if mention.start >= count_at[1] and mention.start <= count_at[1] + 3 and mention.tables:
                 return mention.tables[0].table
     for mention in reading.mentions:
+        if _after_negation(reading, mention.start):
+            continue
         if mention.tables and not mention.columns and mention.tables[0].how != "meaning":
             return _best_table(mention)
     weights: dict[str, float] = {}
@@ -193,6 +283,10 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
             weights[candidate.table] = weights.get(candidate.table, 0) + candidate.score / (
                 1 + 0.1 * k
             )
+    for term_hit in reading.terms:
+        entry = term_hit.term.metric or term_hit.term.segment
+        if entry is not None:
+            weights[entry.table] = weights.get(entry.table, 0) + 2
     for value in reading.values:
         for hit in value.hits:
             weights[hit.column.table] = weights.get(hit.column.table, 0) + 0.5 * value.score / len(
@@ -205,6 +299,13 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
     if first is not None:
         return max({c.table for c in first.candidates}, key=lambda t: weights.get(t, 0))
     return max(weights, key=lambda t: weights[t])
+
+
+def _after_negation(reading: Reading, start: int) -> bool:
+    return any(
+        w in ("without", "never", "not", "n't", "no", "none")
+        for w in reading.words[max(0, start - 5) : start]
+    )
 
 
 def _best_table(mention: Mention) -> str:
@@ -225,6 +326,8 @@ def _count_cue(reading: Reading) -> tuple[int, int] | None:
         before = [w for w in reading.words[max(0, at - 2) : at] if w != "the"]
         if phrase[0] in ("number", "total") and before and before[-1] in lx.AGGREGATE_WORDS:
             continue
+        if phrase[0] == "number" and before and before[-1] in lx.SUPERLATIVES:
+            continue  # "the most number of orders" ranks by a count, selects none
         nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
         if (
             phrase[0] == "number"
@@ -292,11 +395,16 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if role.column is None:
             continue
         aggs = _aggregates_before(words, start)
-        if order_at is not None and order_at <= start <= order_at + 4:
-            role.kind = "order"
+        if (
+            order_at is not None
+            and order_at <= start <= order_at + 8
+            and not any(order_at <= r.mention.start < start and r.column for r in roles)
+        ):
+            role.kind = "order"  # the first column after "ordered by"
             continue
         if (
             before[-1:] in (["each"], ["per"], ["every"])
+            and words[start] not in ("time", "times")
             or before[-2:] in (["for", "each"], ["by"])
             and _has_aggregate_cue(reading)
         ):
@@ -305,15 +413,25 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         if before[-1:] == ["by"] and _has_aggregate_cue(reading):
             role.kind = "group"
             continue
+        if before[-1:] == ["by"] and any(w in ("top", "first", "bottom") for w in words[:start]):
+            role.kind = "order"
+            continue
         if aggs:
             role.kind, role.aggregates = "agg", aggs
+            continue
+        if _sums(reading, start) and _numeric(prepared, role.column):
+            role.kind, role.aggregates = "agg", (Aggregate.SUM,)
             continue
         sup = _superlative_before(words, start)
         if sup is not None:
             role.kind = "superlative"
             continue
         count_at = _count_cue(reading)
-        if count_at is not None and count_at[1] <= start <= count_at[1] + 2:
+        if (
+            count_at is not None
+            and count_at[1] <= start
+            and all(w in _COUNT_FILLERS for w in words[count_at[1] : start])
+        ):
             role.kind = "count"
             continue
     return roles
@@ -333,27 +451,23 @@ def _aggregates_before(words: list[str], start: int) -> tuple[Aggregate, ...]:
             if word == "total" and i + 1 < len(words) and words[i + 1] == "number":
                 break
             found.append(lx.AGGREGATE_WORDS[word])
-        elif word in (
-            "the",
-            "of",
-            "and",
-            "or",
-            "a",
-            "an",
-            "value",
-            "their",
-            "its",
-            "all",
-            "both",
-            "also",
-            "number",
-            ",",
-        ):
+        elif word in _AGG_FILLERS:
             pass
+        elif not found and i == start - 1 and i > 0 and words[i - 1] in lx.AGGREGATE_WORDS:
+            pass  # "average expected life expectancy": one describing word between
         else:
             break
         i -= 1
     return tuple(reversed(found))
+
+
+def _sums(reading: Reading, start: int) -> bool:
+    """ "how much area", "… combined", "in total": a sum of the column."""
+    at = reading.has("how", "much")
+    if at is not None and at + 2 <= start <= at + 3:
+        return True
+    tail = reading.words[start:]
+    return "together" in tail or "combined" in tail or reading.has("in", "total") is not None
 
 
 def _has_aggregate_cue(reading: Reading) -> bool:
@@ -371,8 +485,9 @@ def _superlative_before(words: list[str], start: int) -> str | None:
 
 def _order_cue(reading: Reading) -> int | None:
     """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
-    for i, word in enumerate(reading.words):
-        if word in lx.ORDER_WORDS:
+    ordering = _order_words(reading.tokens)
+    for i in range(len(reading.words)):
+        if i in ordering:
             j = i + 1
             while j < len(reading.words) and j <= i + 3 and reading.words[j] in lx.ORDER_FILLERS:
                 j += 1
@@ -408,13 +523,40 @@ def _values(
 ) -> None:
     conditions: list[tuple[ValueMention, Condition]] = []
     for value in reading.values:
+        if value.quoted and any(
+            w in lx.CONTAINS_WORDS for w in reading.words[max(0, value.start - 4) : value.start]
+        ):
+            role = _role_before(roles, value.start, 6)
+            column = role.column if role and role.column else prepared.name_columns.get(main)
+            if column is not None:
+                if role:
+                    role.kind = "used"
+                negated = _negated(reading, value.start)
+                conditions.append(
+                    (
+                        value,
+                        Condition(
+                            column,
+                            Op.NOT_LIKE if negated else Op.LIKE,
+                            (value.words,),
+                            source=value.words,
+                        ),
+                    )
+                )
+                continue
         if not value.hits:
-            # a quoted string no value matches: compare with the column named just before
-            role = _role_before(roles, value.start, 4)
+            # a quoted string no stored value matches: a part of the column named next to
+            # it ("'Hey' in its name") — or, before it, the column it equals
+            after = _role_after(roles, value.end, 3)
+            role = after or _role_before(roles, value.start, 4)
             if role and role.column and value.quoted:
                 role.kind = "used"
+                text_column = not _numeric(prepared, role.column)
+                op = Op.LIKE if text_column and after is not None else Op.EQ
+                if _negated(reading, value.start):
+                    op = Op.NOT_LIKE if op is Op.LIKE else Op.NE
                 conditions.append(
-                    (value, Condition(role.column, Op.EQ, (value.words,), source=value.words))
+                    (value, Condition(role.column, op, (value.words,), source=value.words))
                 )
             continue
         hit = _choose_hit(value, roles, main, reading)
@@ -430,7 +572,10 @@ def _values(
             if (
                 role.column == hit.column
                 and role.kind in ("select",)
-                and abs(role.mention.end - value.start) <= 3
+                and (
+                    0 <= value.start - role.mention.end <= 3
+                    or 0 <= role.mention.start - value.end <= 4
+                )
             ):
                 role.kind = "used"
     # two values of one column: "a or b" → either; "both a and b" → both (INTERSECT)
@@ -445,8 +590,9 @@ def _values(
                 )
                 continue
             if "and" in between:
-                both = Condition(condition.column, Op.EQ, condition.values, source=condition.source)
-                draft.set_operation = (SetOperator.INTERSECT, QueryPlan(where=(both,)))
+                draft.intersect = Condition(
+                    condition.column, Op.EQ, condition.values, source=condition.source
+                )
                 continue
         merged.append(condition)
     draft.where.extend(merged)
@@ -494,6 +640,7 @@ def _numbers(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
     words = reading.words
+    before = len(draft.where)
     for number in reading.numbers:
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
@@ -509,11 +656,21 @@ def _numbers(
         op = number.op or (Op.EQ if number.op is None else number.op)
         anchor = number.op_start if number.op_start is not None else number.start
         # a counted noun after the number: HAVING count(*)
-        counted = _counted_after(reading, roles, number.end, main)
+        end = number.end
+        if words[end : end + 2] in (
+            ["or", "more"],
+            ["or", "fewer"],
+            ["or", "less"],
+            ["or", "above"],
+        ):
+            end += 2
+        counted = _counted_after(reading, roles, end, main)
         if number.op is not None and counted is not None:
             draft.having.append(_count_condition(number, op, counted))
-            draft.group_entity = draft.group_entity or main
+            # "customers with more than 2 orders" groups customers; "cities with more
+            # than 2 customers" groups the selected column (see _finish)
             if counted != main:
+                draft.group_entity = draft.group_entity or main
                 draft.tables.append(counted)
             continue
         implied = _implied_column(reading, prepared, anchor, main, roles)
@@ -551,12 +708,39 @@ def _numbers(
             # "whose average price is above 10": a condition on the group
             for aggregate in role.aggregates:
                 draft.having.append(
-                    Condition(role.column, op, _bounds(number, op), aggregate=aggregate, source=str(number.value))
+                    Condition(
+                        role.column,
+                        op,
+                        _bounds(number, op),
+                        aggregate=aggregate,
+                        source=str(number.value),
+                    )
                 )
             role.kind = "used"
             continue
         role.kind = "used"
         draft.where.append(_number_condition(role.column, number, op))
+    if reading.has("or") is not None or reading.has("either") is not None:
+        draft.where[before:] = _either(draft.where[before:])
+
+
+def _either(conditions: list[Condition]) -> list[Condition]:
+    """ "aged 32 or 33": equalities on one column become one IN."""
+    out: list[Condition] = []
+    for condition in conditions:
+        prev = out[-1] if out else None
+        if (
+            prev
+            and condition.op is Op.EQ
+            and prev.op in (Op.EQ, Op.IN)
+            and prev.column == condition.column
+        ):
+            out[-1] = Condition(
+                prev.column, Op.IN, prev.values + condition.values, source=prev.source
+            )
+            continue
+        out.append(condition)
+    return out
 
 
 def _bounds(number: Number, op: Op) -> tuple:
@@ -580,6 +764,9 @@ def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> 
         return main
     for role in roles:
         if role.kind == "table" and end <= role.mention.start <= end + 2:
+            between = words[end : role.mention.start]
+            if any(w in ("and", "or", "a", "an", "the", "than") for w in between):
+                continue
             return role.table
     return None
 
@@ -613,7 +800,12 @@ def _column_for_words(
     for noun in nouns:
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
-                if ref.table == table and noun in forms and _numeric(prepared, ref):
+                # dates are often stored as text; a date word may name such a column
+                if (
+                    ref.table == table
+                    and noun in forms
+                    and (_numeric(prepared, ref) or noun in ("date", "time", "year"))
+                ):
                     return ref
     return None
 
@@ -625,7 +817,9 @@ def _year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef 
 # --------------------------------------------------------------------------- negation
 
 
-def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+def _negation(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     """ "customers without orders", "that never placed an order", "with no order": the
     main table's key NOT IN the keys the other table refers to."""
     words = reading.words
@@ -633,16 +827,27 @@ def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> 
         if word not in ("without", "never", "no", "not", "n't", "none"):
             continue
         for mention in reading.mentions:
-            if not (i < mention.start <= i + 5) or not mention.tables or mention.columns:
+            if not (i < mention.start <= i + 5) or not mention.tables:
                 continue
             other = _best_table(mention)
             if other == main:
                 continue
             link_cols = _reference(prepared, other, main)
+            holder = other
+            if link_cols is None:
+                # through a link table: teachers never arranged to teach a course
+                holder, link_cols = _link_reference(prepared, other, main)
             if link_cols is None:
                 continue
             fk_column, key_column = link_cols
-            sub = QueryPlan(select=(Selection(ColumnRef(other, fk_column)),))
+            # conditions on the excluded rows go into the subquery: "no order in 2024"
+            inner = tuple(
+                c for c in draft.where if c.column is not None and c.column.table in (other, holder)
+            )
+            draft.where = [c for c in draft.where if c not in inner]
+            sub = QueryPlan(
+                select=(Selection(ColumnRef(holder, fk_column)),), where=inner, tables=(holder,)
+            )
             draft.where.append(
                 Condition(
                     ColumnRef(main, key_column),
@@ -651,7 +856,22 @@ def _negation(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> 
                     source=f"{word} {mention.words}",
                 )
             )
+            for role in roles:
+                if role.mention is mention:
+                    role.kind = "used"
             return
+
+
+def _link_reference(
+    prepared: Prepared, other: str, main: str
+) -> tuple[str, tuple[str, str] | None]:
+    for table in prepared.schema.tables:
+        if table.name in (other, main):
+            continue
+        to_main = _reference(prepared, table.name, main)
+        if to_main is not None and _reference(prepared, table.name, other) is not None:
+            return table.name, to_main
+    return other, None
 
 
 def _reference(prepared: Prepared, child: str, parent: str) -> tuple[str, str] | None:
@@ -667,9 +887,28 @@ def _reference(prepared: Prepared, child: str, parent: str) -> tuple[str, str] |
 # ------------------------------------------------------------------------------ dates
 
 
-def _dates(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+def _dates(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
     if not reading.dates:
         return
+    window = reading.dates[0]
+    for hit in reading.terms:
+        metric = hit.term.metric
+        if metric is not None and metric.time_column and "." in metric.time_column:
+            table, column = metric.time_column.split(".", 1)
+            draft.time_window = TimeWindow(
+                ColumnRef(table, column), window.start, window.end, window.words
+            )
+            return
+    # "hired since March": the temporal column named next to the window
+    for role in roles:
+        if role.column and role.kind == "select" and 0 <= window.first - role.mention.end <= 2:
+            column = prepared.schema.column(role.column)
+            if column is not None and column.kind.temporal:
+                role.kind = "used"
+                draft.time_window = TimeWindow(role.column, window.start, window.end, window.words)
+                return
     tables = [main, *[m.candidates[0].table for m in reading.mentions]]
     column = None
     for table in dict.fromkeys(tables):
@@ -678,7 +917,6 @@ def _dates(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> Non
             break
     if column is None:
         return
-    window = reading.dates[0]
     draft.time_window = TimeWindow(column, window.start, window.end, window.words)
 
 
@@ -699,7 +937,8 @@ def _counted_superlative(
         if (
             sup is None
             and role.mention.start >= 2
-            and words[role.mention.start - 2 : role.mention.start] in (["number", "of"], ["amount", "of"])
+            and words[role.mention.start - 2 : role.mention.start]
+            in (["number", "of"], ["amount", "of"])
         ):
             sup = _superlative_before(words, role.mention.start - 2)
         if sup is None:
@@ -712,6 +951,88 @@ def _counted_superlative(
             draft.tables.append(role.table)
         role.kind = "used"
         return
+
+
+def _most_common(reading: Reading, draft: Draft, roles: list[Role]) -> None:
+    """ "the most common city": group by the column, most rows first."""
+    words = reading.words
+    for i in range(len(words) - 1):
+        if words[i] in ("most", "least") and words[i + 1] in lx.FREQUENT_WORDS:
+            near = [
+                r
+                for r in roles
+                if r.column and r.kind == "select" and abs(r.mention.start - i) <= 6
+            ]
+            if not near:
+                return
+            role = min(near, key=lambda r: abs(r.mention.start - i))
+            draft.order_by.append(Ordering(None, words[i] == "most", Aggregate.COUNT))
+            draft.group_by.append(role.column)
+            draft.limit = draft.limit or 1
+            return
+
+
+def _versus_average(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "above the average age", "older than average": compared with a subquery."""
+    words = reading.words
+    for i, word in enumerate(words):
+        if word not in ("average", "mean"):
+            continue
+        lead = words[max(0, i - 3) : i]
+        op = None
+        for k in range(len(lead)):
+            phrase = tuple(w for w in lead[k:] if w != "the")
+            op = _comparison(phrase)
+            if op:
+                break
+        if op is None:
+            continue
+        after = _role_after(roles, i + 1, 1)
+        column = after.column if after and _numeric(prepared, after.column) else None
+        if column is None:
+            column = _implied_column(reading, prepared, i - 1, main, roles)
+        if column is None:
+            before = _role_before(roles, i - len(lead), 4, numeric=prepared)
+            column = before.column if before else None
+        if column is None:
+            continue
+        if after is not None:
+            after.kind = "used"
+        for role in roles:  # the aggregate read from "average" is a comparison now
+            if role.column == column and role.kind == "agg":
+                role.kind = "used"
+        draft.select = [
+            (p, sel) for p, sel in draft.select if not (sel.column == column and sel.aggregate)
+        ]
+        sub = QueryPlan(select=(Selection(column, Aggregate.AVG),))
+        draft.where.append(
+            Condition(column, op, subquery=sub, source=" ".join(words[i - len(lead) : i + 2]))
+        )
+        return
+
+
+def _comparison(phrase: tuple[str, ...]) -> Op | None:
+    from servers.parser.language.numbers import COMPARISONS
+
+    for words, op in COMPARISONS:
+        if phrase == words:
+            return op
+    for word, op in (
+        ("older", Op.GT),
+        ("younger", Op.LT),
+        ("larger", Op.GT),
+        ("smaller", Op.LT),
+        ("higher", Op.GT),
+        ("lower", Op.LT),
+        ("bigger", Op.GT),
+        ("longer", Op.GT),
+        ("shorter", Op.LT),
+    ):
+        if phrase[:1] == (word,):
+            return op
+    return None
 
 
 # ------------------------------------------------------------------------------ finish
@@ -729,6 +1050,9 @@ def _finish(
         if role.kind == "table":
             if role.table != main and not _is_grouped_table(reading, role):
                 draft.tables.append(role.table)
+                name = prepared.name_columns.get(role.table)
+                if name is not None and _listed_with_selection(reading, roles, role):
+                    draft.select.append((position, Selection(name)))
             if _is_grouped_table(reading, role):
                 draft.group_entity = role.table
             continue
@@ -767,7 +1091,14 @@ def _finish(
             draft.select.append((position, Selection(column)))
     _implied_superlative(reading, prepared, draft, main, roles)
     if count_at is not None:
-        draft.select.append((count_at[0], Selection(ColumnRef(main, "*"), Aggregate.COUNT)))
+        counted = ColumnRef(main, "*")
+        info = prepared.schema.table(main)
+        if distinct and info is not None and len(info.primary_key) == 1:
+            # "how many different products were ordered": distinct keys over the join
+            counted = ColumnRef(main, info.primary_key[0])
+        draft.select.append(
+            (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
+        )
     if draft.group_entity:
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
@@ -822,6 +1153,15 @@ def _dedupe(draft: Draft) -> None:
     draft.select = keep
 
 
+def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> bool:
+    """ "the names of teachers and the courses they teach": a table listed after "and"
+    next to selected columns is selected too (by its name column)."""
+    before = reading.words[max(0, role.mention.start - 3) : role.mention.start]
+    if "and" not in before:
+        return False
+    return any(r.kind == "select" and r.mention.start < role.mention.start for r in roles)
+
+
 def _is_grouped_table(reading: Reading, role: Role) -> bool:
     before = _words_before(reading.words, role.mention.start)
     return bool(before[-1:] and before[-1] in ("each", "per", "every")) or (
@@ -869,13 +1209,18 @@ def _implied_superlative(
     """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
         return
-    for word in reading.words:
-        if word not in lx.SUPERLATIVES:
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    tables = [main, *[r.table for r in roles]]
+    for i, word in enumerate(reading.words):
+        if word not in lx.SUPERLATIVES or i in covered:
             continue
         descending, nouns = lx.SUPERLATIVES[word]
-        if not nouns:
-            continue
-        column = _column_for_words(prepared, nouns, [main, *[r.table for r in roles]])
+        column = None
+        if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
+            # "the most populated" → a numeric column sharing the word's stem
+            column = _column_by_stem(prepared, reading.words[i + 1], tables)
+        if column is None and nouns:
+            column = _column_for_words(prepared, nouns, tables)
         if column is None:
             continue
         # ages grow as dates recede: the oldest is the earliest date
@@ -885,6 +1230,21 @@ def _implied_superlative(
         draft.order_by.append(Ordering(column, descending))
         draft.limit = draft.limit or 1
         return
+
+
+def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:
+    if len(word) < 6:
+        return None
+    stem = word[:6]
+    for table in dict.fromkeys(tables):
+        for ref, forms in prepared.index.column_words.items():
+            if (
+                ref.table == table
+                and _numeric(prepared, ref)
+                and any(f.startswith(stem) for f in forms)
+            ):
+                return ref
+    return None
 
 
 def _alphabetical(reading: Reading, draft: Draft) -> None:
@@ -918,7 +1278,7 @@ def _kind(plan: QueryPlan) -> QueryKind:
 def _glossary(question: str, reading: Reading, prepared: Prepared, draft: Draft) -> None:
     if not prepared.terms.terms:
         return
-    for hit in find_terms(reading.tokens, prepared.terms):
+    for hit in reading.terms:
         term = hit.term
         if term.metric is not None:
             metric = term.metric
@@ -964,13 +1324,17 @@ def _unresolved_words(reading: Reading) -> str:
     return " ".join(words)
 
 
-def _suggestions(reading: Reading, prepared: Prepared) -> list[str]:
+def _suggestions(reading: Reading, prepared: Prepared, word: str = "") -> list[str]:
     from rapidfuzz import fuzz, process
 
     names = [t.name for t in prepared.schema.tables] + [
         f"{t.name}.{c.name}" for t in prepared.schema.tables for c in t.columns
     ]
     found: list[str] = []
+    if word:
+        from servers.parser.language.synonyms import closest
+
+        found.extend(closest(word, prepared, 3))
     for token in reading.tokens:
         if (
             token.lemma in STOP_WORDS

@@ -50,6 +50,11 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "gnp": ("gnp",),
     "pop": ("population",),
     "id": ("id",),
+    "indep": ("independence",),
+    "abbrev": ("abbreviation",),
+    "loc": ("location",),
+    "acct": ("account",),
+    "stat": ("statistic",),
 }
 
 STOP_WORDS = frozenset(
@@ -107,6 +112,16 @@ def is_english(word: str) -> bool:
     return bool(getAllLemmas(word.lower()))
 
 
+@functools.lru_cache(maxsize=65536)
+def is_noun(word: str) -> bool:
+    """A word that can be a noun (or is unknown): only those are matched by meaning, so
+    verbs such as "work" or "live" never become a column."""
+    from lemminflect import getAllLemmas
+
+    lemmas_by_pos = getAllLemmas(word.lower())
+    return not lemmas_by_pos or "NOUN" in lemmas_by_pos or "PROPN" in lemmas_by_pos
+
+
 def tokenize(question: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _TOKEN.finditer(question):
@@ -141,8 +156,37 @@ def split_identifier(name: str) -> tuple[str, ...]:
     for part in re.split(r"[_\W]+", name):
         for piece in _CAMEL.findall(part):
             piece = piece.lower()
-            words.extend(ABBREVIATIONS.get(piece, (piece,)))
+            if piece in ABBREVIATIONS:
+                words.extend(ABBREVIATIONS[piece])
+            else:
+                words.extend(_segment(piece))
     return tuple(words)
+
+
+_SHORT_PIECES = frozenset({"of", "is", "no", "id", "by", "to", "in", "on", "at"})
+
+
+@functools.lru_cache(maxsize=16384)
+def _segment(word: str) -> tuple[str, ...]:
+    """A lower-cased run of words ("surfacearea", "airportcode") split into known English
+    words, fewest pieces first; a word that is English already stays whole."""
+    if len(word) < 7 or is_english(word):
+        return (word,)
+    best: list[tuple[str, ...] | None] = [None] * (len(word) + 1)
+    best[0] = ()
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 15), end - 1):
+            piece = word[start:end]
+            head = best[start]
+            if head is None or not (piece in ABBREVIATIONS or is_english(piece)):
+                continue
+            if len(piece) == 2 and piece not in _SHORT_PIECES:
+                continue
+            candidate = head + ABBREVIATIONS.get(piece, (piece,))
+            if best[end] is None or len(candidate) < len(best[end]):
+                best[end] = candidate
+    found = best[len(word)]
+    return found if found and len(found) <= 3 else (word,)
 
 
 def lemmas(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -1,0 +1,28 @@
+"""Counts, count distinct, sum, average, min and max."""
+
+from servers.parser.domain import QueryKind
+from tests.parser.language_support import hr, shop
+
+
+def test_how_many():
+    db = shop()
+    assert db.understand("How many customers are there?").kind is QueryKind.COUNT
+    assert db.ask("How many customers are there?") == [(5,)]
+
+
+def test_count_distinct():
+    assert shop().ask("How many different cities do customers live in?") == [(3,)]
+
+
+def test_average_minimum_and_maximum():
+    assert hr().ask("What is the average, minimum and maximum salary of employees?") == [
+        (83000.0, 60000.0, 105000.0)
+    ]
+
+
+def test_total():
+    assert shop().ask("What is the total quantity of all order items?") == [(19,)]
+
+
+def test_average_number_of_is_an_average_not_a_count():
+    assert shop().ask("What is the average quantity of order items?")[0][0] > 2

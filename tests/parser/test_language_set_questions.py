@@ -1,0 +1,20 @@
+"""Set questions: "both … and …" is an INTERSECT, "… or …" either value."""
+
+from servers.parser.domain import SetOperator
+from tests.parser.language_support import flat, shop
+
+
+def test_both_values_intersect():
+    db = shop()
+    plan = db.plan("Which customers ordered both a Keyboard and a Monitor?")
+    assert plan.set_operation is not None and plan.set_operation[0] is SetOperator.INTERSECT
+    assert flat(db.ask("Which customers ordered both a Keyboard and a Monitor?")) == [
+        "Ada Lovelace"
+    ]
+
+
+def test_either_value():
+    assert sorted(flat(shop().ask("Show products in the books or stationery category"))) == [
+        "Compiler Book",
+        "Notebook",
+    ]

@@ -1,0 +1,31 @@
+"""Superlatives and top-k: "the oldest", "the most expensive", "top 3", "the most …"."""
+
+from tests.parser.language_support import flat, hr, shop
+
+
+def test_oldest_orders_by_an_age_column():
+    assert flat(shop().ask("Who is the oldest customer?")) == ["Barbara Liskov"]
+
+
+def test_highest_named_column():
+    assert flat(hr().ask("Which department has the highest budget?")) == ["Engineering"]
+
+
+def test_top_k():
+    assert flat(shop().ask("List the 3 most expensive products")) == [
+        "Monitor",
+        "Compiler Book",
+        "Keyboard",
+    ]
+
+
+def test_most_counts_rows_per_group():
+    assert flat(shop().ask("Which category has the most products?")) == ["hardware"]
+
+
+def test_asking_for_the_value_gives_max():
+    assert shop().ask("What is the highest price?") == [(180.0,)]
+
+
+def test_the_row_of_the_cheapest():
+    assert flat(shop().ask("Show the name of the cheapest product")) == ["Notebook"]

@@ -1,0 +1,43 @@
+"""Value linking: a value in the question finds the column that holds it, with the
+database's own spelling."""
+
+from servers.parser.domain import ColumnRef, Op
+from tests.parser.language_support import flat, shop
+
+
+def test_a_multi_word_value_finds_its_column():
+    db = shop()
+    assert sorted(flat(db.ask("Show the names of customers in New York"))) == [
+        "Barbara Liskov",
+        "Grace Hopper",
+    ]
+
+
+def test_the_stored_capitalisation_is_used():
+    db = shop()
+    plan = db.plan("how many customers live in london")
+    assert plan.where[0].column == ColumnRef("customers", "city")
+    assert plan.where[0].values == ("London",)
+    assert db.ask("how many customers live in london") == [(2,)]
+
+
+def test_a_quoted_value_is_a_literal_even_with_schema_words():
+    db = shop()
+    plan = db.plan("How many orders have status 'shipped'?")
+    assert (plan.where[0].column, plan.where[0].op, plan.where[0].values) == (
+        ColumnRef("orders", "status"),
+        Op.EQ,
+        ("shipped",),
+    )
+
+
+def test_two_values_of_one_column_with_or():
+    db = shop()
+    assert db.ask("How many customers are from London or Rotterdam?") == [(3,)]
+
+
+def test_a_value_through_a_join():
+    db = shop()
+    assert sorted(flat(db.ask("Show the names of customers who ordered a Monitor"))) == [
+        "Ada Lovelace"
+    ]
