@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
+import aiomysql
 import asyncpg
 import pytest
 
@@ -251,3 +252,49 @@ async def test_hand_translations_agree_with_the_gold(pg_copies: dict) -> None:
         got = await pg_copies[db_id].fetch(pg_sql)
         ordered = "ORDER BY" in e["query"]
         assert _norm(got, ordered) == _norm(expected, ordered), question
+
+
+# ---------------------------------------------------------------- MariaDB
+
+
+def _lower_outside_quotes(sql: str) -> str:
+    # load.py lower-cases names and MariaDB compares table names and aliases by case
+    return re.sub(r"'[^']*'|[^']+", lambda m: m.group() if m.group()[0] == "'" else m.group().lower(), sql)
+
+
+@pytest.fixture(scope="module")
+async def mysql_copies(run_id: str, mysql_params: dict) -> AsyncIterator[tuple[aiomysql.Cursor, dict]]:
+    """Each database loaded by load.py into its own scratch MariaDB database: a cursor
+    and the database name of each db_id."""
+    conn = await aiomysql.connect(**mysql_params, autocommit=True)
+    names = {db_id: f"chatdb_test_{run_id}_own_{db_id}" for db_id in DB_IDS}
+    try:
+        async with conn.cursor() as cur:
+            for db_id, name in names.items():
+                tables = load.read_sqlite(str(ROOT / "databases" / f"{db_id}.sqlite"))
+                for t in tables.values():
+                    load.infer_types(t, True)
+                load.check_constraints(tables, None)
+                text = io.StringIO()
+                load.emit(tables, "mysql", schema=name, out=text)
+                for statement in load.split_statements(text.getvalue()):
+                    if statement:
+                        await cur.execute(statement)
+            yield cur, names
+    finally:
+        async with conn.cursor() as cur:
+            await cur.execute("SET sql_notes = 0")
+            for name in names.values():
+                await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+async def test_every_gold_query_gives_the_same_rows_in_mariadb(mysql_copies: tuple) -> None:
+    cur, names = mysql_copies
+    for e in ALL:
+        expected = _sqlite(e["db_id"]).execute(e["query"]).fetchall()
+        await cur.execute(f"USE `{names[e['db_id']]}`")
+        await cur.execute(_lower_outside_quotes(e["query"]))
+        got = await cur.fetchall()
+        ordered = "ORDER BY" in e["query"]
+        assert _norm(list(got), ordered) == _norm(expected, ordered), e["query"]
