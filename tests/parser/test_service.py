@@ -200,3 +200,15 @@ async def test_an_unreachable_connector_is_unavailable_not_a_crash(settings, sta
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.ParseQuery(pb.ParseQueryRequest(question="how many customers", connection_id="shop"), timeout=20)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_questions_about_the_schema_are_described_not_run(mesh):
+    parsed = await parse(mesh, "what tables are there?")
+    assert parsed.intent == pq.INTENT_DESCRIBE and not parsed.HasField("statement")
+    assert set(parsed.tables) == {"customers", "products", "orders", "order_items"}
+    assert "4 tables" in parsed.explanation
+    parsed = await parse(mesh, "which columns does the orders table have")
+    assert parsed.intent == pq.INTENT_DESCRIBE
+    assert list(parsed.tables) == ["orders"]
+    assert list(parsed.columns) == ["id", "customer_id", "ordered_at", "status", "total"]
+    assert "customer_id (integer, → customers)" in parsed.explanation
