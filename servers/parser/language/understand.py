@@ -722,6 +722,38 @@ def _numbers(
         draft.where.append(_number_condition(role.column, number, op))
     if reading.has("or") is not None or reading.has("either") is not None:
         draft.where[before:] = _either(draft.where[before:])
+    elif draft.intersect is None:
+        _both(draft, before)
+
+
+def _both(draft: Draft, before: int) -> None:
+    """ "before 2003 and after 2003", "in 2014 and 2015": two conditions on one column no
+    row meets together ask for rows of each kind: an INTERSECT."""
+    numbered = draft.where[before:]
+    for a in range(len(numbered)):
+        for b in range(a + 1, len(numbered)):
+            x, y = numbered[a], numbered[b]
+            if x.column != y.column or x.subquery or y.subquery:
+                continue
+            if _disjoint(x, y):
+                draft.where.remove(y)
+                draft.intersect = y
+                return
+
+
+def _disjoint(x: Condition, y: Condition) -> bool:
+    if x.op is Op.EQ and y.op is Op.EQ:
+        return x.values != y.values
+    lower = {Op.GT, Op.GE}
+    upper = {Op.LT, Op.LE}
+    try:
+        if x.op in lower and y.op in upper:
+            return not x.values[0] < y.values[0]
+        if x.op in upper and y.op in lower:
+            return not y.values[0] < x.values[0]
+    except TypeError:
+        return False
+    return False
 
 
 def _either(conditions: list[Condition]) -> list[Condition]:
