@@ -12,7 +12,7 @@ the grouped entity ("the number of orders for each customer"), a HAVING on a cou
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from servers.parser.domain import (
     Aggregate,
@@ -877,6 +877,9 @@ def _negation(
                 c for c in draft.where if c.column is not None and c.column.table in (other, holder)
             )
             draft.where = [c for c in draft.where if c not in inner]
+            # the negation is spent on NOT IN: the excluded rows' own conditions are positive
+            flip = {Op.NE: Op.EQ, Op.NOT_LIKE: Op.LIKE}
+            inner = tuple(replace(c, op=flip.get(c.op, c.op)) for c in inner)
             sub = QueryPlan(
                 select=(Selection(ColumnRef(holder, fk_column)),), where=inner, tables=(holder,)
             )
@@ -1032,6 +1035,12 @@ def _versus_average(
             continue
         if after is not None:
             after.kind = "used"
+        for role in roles:  # "earn a salary above the average salary": compared, not selected
+            if role.column == column and role.kind == "select" and 0 <= i - role.mention.end <= 5:
+                role.kind = "used"
+                draft.select = [
+                    (p, sel) for p, sel in draft.select if sel.column != column or sel.aggregate
+                ]
         for role in roles:  # the aggregate read from "average" is a comparison now
             if role.column == column and role.kind == "agg":
                 role.kind = "used"
