@@ -275,8 +275,9 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
     for mention in reading.mentions:
         if _after_negation(reading, mention.start):
             continue
-        if mention.tables and not mention.columns and mention.tables[0].how != "meaning":
-            return _best_table(mention)
+        if mention.tables and mention.tables[0].how != "meaning":
+            if not mention.columns:
+                return _best_table(mention)
     weights: dict[str, float] = {}
     for k, mention in enumerate(reading.mentions):
         for candidate in mention.candidates:
@@ -434,6 +435,13 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         ):
             role.kind = "count"
             continue
+    # "the number of different names and cities": a count runs through a list
+    for prev, role in zip(roles, roles[1:], strict=False):
+        if prev.kind == "count" and role.kind == "select" and prev.column and role.column:
+            if all(
+                w in ("and", ",", "the", "of") for w in words[prev.mention.end : role.mention.start]
+            ):
+                role.kind = "count"
     return roles
 
 
@@ -826,9 +834,23 @@ def _implied_column(
     return None
 
 
+def _neighbours(prepared: Prepared, table: str) -> list[str]:
+    out: list[str] = []
+    for info in prepared.schema.tables:
+        for fk in info.foreign_keys:
+            if info.name == table:
+                out.append(fk.referenced_table)
+            elif fk.referenced_table == table:
+                out.append(info.name)
+    return out
+
+
 def _column_for_words(
     prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
 ) -> ColumnRef | None:
+    tables = list(dict.fromkeys(tables))
+    for table in list(tables[:1]):  # then the tables one foreign key away from the main one
+        tables.extend(_neighbours(prepared, table))
     for noun in nouns:
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
@@ -1270,6 +1292,12 @@ def _implied_superlative(
             descending = not descending
         draft.order_by.append(Ordering(column, descending))
         draft.limit = draft.limit or 1
+        # "the most recently aired": the word that named the column is not an output
+        draft.select = [
+            (p, sel)
+            for p, sel in draft.select
+            if not (sel.column == column and not sel.aggregate and 0 < p - i <= 3)
+        ]
         return
 
 
