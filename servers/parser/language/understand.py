@@ -329,6 +329,8 @@ def _count_cue(reading: Reading) -> tuple[int, int] | None:
             continue
         if phrase[0] == "number" and before and before[-1] in lx.SUPERLATIVES:
             continue  # "the most number of orders" ranks by a count, selects none
+        if _orders_by_count(reading) == at:
+            continue  # "sorted by their count" ranks, selects none
         nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
         if (
             phrase[0] == "number"
@@ -500,6 +502,25 @@ def _order_cue(reading: Reading) -> int | None:
             while j < len(reading.words) and j <= i + 3 and reading.words[j] in lx.ORDER_FILLERS:
                 j += 1
             return j
+    return None
+
+
+def _orders_by_count(reading: Reading) -> int | None:
+    """ "in ascending order of count", "sorted by their frequency": where that word is."""
+    order_at = _order_cue(reading)
+    if order_at is None:
+        return None
+    j = order_at
+    while j < len(reading.words) and reading.words[j] in ("the", "their", "its", "how"):
+        j += 1
+    if j < len(reading.words) and reading.words[j] in (
+        "count",
+        "frequency",
+        "popularity",
+        "number",
+        "many",
+    ):
+        return j
     return None
 
 
@@ -1177,6 +1198,9 @@ def _finish(
             Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by
         ]
     _alphabetical(reading, draft)
+    counted_order = _orders_by_count(reading)
+    if counted_order is not None and not any(o.aggregate for o in draft.order_by):
+        draft.order_by = [Ordering(None, descending, Aggregate.COUNT)]
     _dedupe(draft)
     if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
         plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
