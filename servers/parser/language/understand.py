@@ -703,6 +703,22 @@ def _numbers(
                 draft.tables.append(counted)
             continue
         implied = _implied_column(reading, prepared, anchor, main, roles)
+        if (
+            implied is None
+            and number.is_year
+            and not any(r.column and anchor <= r.mention.start < number.start for r in roles)
+            and _role_before(roles, anchor, 2, numeric=prepared) is None
+        ):
+            # "after 2013", "in year 2014": a year column of the tables in play
+            implied = _year_column(prepared, main, roles)
+            if implied is not None:
+                for r in roles:
+                    if (
+                        r.column == implied
+                        and r.kind == "select"
+                        and 0 <= number.start - r.mention.end <= 3
+                    ):
+                        r.kind = "used"
         if implied is not None:
             draft.where.append(_number_condition(implied, number, op))
             continue
@@ -1007,9 +1023,9 @@ def _counted_superlative(
     """ "the most orders", "the fewest members": group, order by count(*), limit 1."""
     words = reading.words
     for role in roles:
-        if role.kind != "table":
+        if role.kind not in ("table", "select"):
             continue
-        sup = _superlative_before(words, role.mention.start)
+        sup = _superlative_before(words, role.mention.start) if role.kind == "table" else None
         if sup not in lx.COUNTING_SUPERLATIVES:
             sup = None
         if (
@@ -1022,6 +1038,14 @@ def _counted_superlative(
         if sup is None:
             continue
         descending = lx.SUPERLATIVES[sup][0]
+        if role.kind == "select" and role.column is not None:
+            if role.table == main:
+                # "worked the greatest number of years": the column itself, highest first
+                draft.order_by.append(Ordering(role.column, descending))
+                draft.limit = draft.limit or 1
+                role.kind = "used"
+                return
+            # "the largest number of languages": rows of the column's table, counted
         draft.order_by.append(Ordering(None, descending, Aggregate.COUNT))
         draft.limit = draft.limit or 1
         draft.group_entity = draft.group_entity or (main if role.table != main else None)
@@ -1282,10 +1306,10 @@ def _wants_value(reading: Reading, roles: list[Role], role: Role) -> bool:
     if others:
         return False
     first = reading.words[0] if reading.words else ""
+    # a row named before the superlative ("the city with the largest population") is
+    # what is asked for; without one the value is
     return first in ("what", "find", "give", "show", "return", "tell") and not any(
-        r.kind == "table"
-        and r.mention.start < role.mention.start
-        and reading.words[max(0, r.mention.start - 1)] in ("which", "what")
+        r.kind in ("table", "used") and r.column is None and r.mention.start < role.mention.start
         for r in roles
     )
 
