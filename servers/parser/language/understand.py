@@ -370,12 +370,21 @@ def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> 
         ):
             near.update(c.table for c in other.tables)
 
+    # a column named again ("document ids … ordered by id") is the one named before
+    earlier = {
+        (c.table, c.column)
+        for other in reading.mentions
+        if other.end <= mention.start and other.columns
+        for c in other.columns
+    }
+
     def score(candidate: Candidate) -> float:
         return (
             candidate.score
             + (1.0 if candidate.table in near else 0)
             + (0.5 if candidate.table in focus else 0)
             + (0.3 if candidate.table == main else 0)
+            + (0.8 if candidate.column and (candidate.table, candidate.column) in earlier else 0)
         )
 
     return max(mention.candidates, key=score)
@@ -558,7 +567,9 @@ def _values(
             role = _role_before(roles, value.start, 6)
             column = role.column if role and role.column else prepared.name_columns.get(main)
             if column is not None:
-                if role:
+                # "whose name contains 'x'" consumes the column; "the notes … which has
+                # substring 'x'" still selects it
+                if role and value.start - role.mention.end <= 3:
                     role.kind = "used"
                 negated = _negated(reading, value.start)
                 conditions.append(
@@ -702,7 +713,8 @@ def _numbers(
                 draft.group_entity = draft.group_entity or main
                 draft.tables.append(counted)
             continue
-        implied = _implied_column(reading, prepared, anchor, main, roles)
+        named = _role_before(roles, anchor, 0, numeric=prepared)  # "version number later than 5"
+        implied = None if named else _implied_column(reading, prepared, anchor, main, roles)
         if (
             implied is None
             and number.is_year
@@ -1201,7 +1213,12 @@ def _finish(
     if count_at is not None:
         counted = ColumnRef(main, "*")
         info = prepared.schema.table(main)
-        if distinct and info is not None and len(info.primary_key) == 1:
+        near_count = reading.words[count_at[0] : count_at[1] + 3]
+        if (
+            any(w in lx.DISTINCT_WORDS for w in near_count)
+            and info is not None
+            and len(info.primary_key) == 1
+        ):
             # "how many different products were ordered": distinct keys over the join
             counted = ColumnRef(main, info.primary_key[0])
         draft.select.append(
