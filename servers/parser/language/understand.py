@@ -929,10 +929,19 @@ def _negation(
     for i, word in enumerate(words):
         if word not in ("without", "never", "no", "not", "n't", "none"):
             continue
+        # what is excluded: a table named after the negation, a column of one ("not
+        # any cartoons directed by …"), or a value stored in one ("do not speak English")
+        excluded: list[tuple[str, Mention | None]] = []
         for mention in reading.mentions:
-            if not (i < mention.start <= i + 5) or not mention.tables:
-                continue
-            other = _best_table(mention)
+            if i < mention.start <= i + 5:
+                role = next((r for r in roles if r.mention is mention), None)
+                table = _best_table(mention) if mention.tables else (role.table if role else None)
+                if table:
+                    excluded.append((table, mention))
+        for value in reading.values:
+            if i < value.start <= i + 4 and value.hits:
+                excluded.append((value.hits[0].column.table, None))
+        for other, mention in excluded:
             if other == main:
                 continue
             link_cols = _reference(prepared, other, main)
@@ -959,11 +968,11 @@ def _negation(
                     ColumnRef(main, key_column),
                     Op.NOT_IN,
                     subquery=sub,
-                    source=f"{word} {mention.words}",
+                    source=f"{word} {mention.words if mention else other}",
                 )
             )
             for role in roles:
-                if role.mention is mention:
+                if mention is not None and role.mention is mention:
                     role.kind = "used"
             return
 
