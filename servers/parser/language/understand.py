@@ -611,7 +611,7 @@ def _values(
         for role in roles:
             if (
                 role.column == hit.column
-                and role.kind in ("select",)
+                and role.kind in ("select", "count")
                 and (
                     0 <= value.start - role.mention.end <= 3
                     or 0 <= role.mention.start - value.end <= 4
