@@ -93,10 +93,10 @@ def lemma(word: str) -> str:
     word = word.lower()
     if len(word) <= 2 or word[:1].isdigit():
         return word
-    lemmas = getAllLemmas(word)
+    by_pos = getAllLemmas(word)
     for upos in ("NOUN", "VERB", "ADJ", "ADV", "PROPN", "AUX"):
-        if upos in lemmas:
-            return lemmas[upos][0]
+        if upos in by_pos:
+            return by_pos[upos][0]
     if word.endswith("s") and not word.endswith("ss"):
         oov = getAllLemmasOOV(word, "NOUN")
         if "NOUN" in oov:
