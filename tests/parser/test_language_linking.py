@@ -41,6 +41,6 @@ def test_a_question_about_one_table_selects_its_name_column():
 def test_run_together_lower_case_names_are_split():
     from servers.parser.language.words import split_identifier
 
-    assert split_identifier("surfacearea") == ("surface", "area")
+    assert split_identifier("unitprice") == ("unit", "price")
     assert split_identifier("orderno") == ("order", "number")
-    assert split_identifier("hometown") == ("hometown",)
+    assert split_identifier("password") == ("password",)

@@ -1,6 +1,6 @@
 """Conditions: values ("customers in London"), numbers and comparisons ("price above
-20", "more than 3 orders" as HAVING), either / both ("2014 or 2015" → IN, "before and
-after 2003" → INTERSECT), negation ("without orders" → NOT IN), dates ("last month") and
+20", "more than 3 orders" as HAVING), either / both ("aged 30 or 40" → IN, "younger than 30
+and older than 60" → INTERSECT), negation ("without orders" → NOT IN), dates ("last month") and
 comparisons with an average ("older than average" → a subquery)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def value_conditions(
             column = role.column if role and role.column else prepared.name_columns.get(main)
             if column is not None:
                 # "whose name contains 'x'" consumes the column; "the notes … which has
-                # substring 'x'" still selects it
+                # substring 'x'" still selects it (shop example: "the emails which contain 'ex'")
                 if role and value.start - role.mention.end <= 3:
                     role.kind = "used"
                 negated = is_negated(reading, value.start)
@@ -69,7 +69,7 @@ def value_conditions(
                 continue
         if not value.hits:
             # a quoted string no stored value matches: a part of the column named next to
-            # it ("'Hey' in its name") — or, before it, the column it equals
+            # it ("'Lo' in their name") — or, before it, the column it equals
             after = role_after(roles, value.end, 3)
             role = after or role_before(roles, value.start, 4)
             if role and role.column and value.quoted:
@@ -177,7 +177,7 @@ def number_conditions(
                 draft.group_entity = draft.group_entity or main
                 draft.tables.append(counted)
             continue
-        named = role_before(roles, anchor, 0, numeric_in=prepared)  # "version number later than 5"
+        named = role_before(roles, anchor, 0, numeric_in=prepared)  # "unit price higher than 5"
         implied = None if named else _implied_column(reading, prepared, anchor, main, roles)
         if (
             implied is None
@@ -185,7 +185,7 @@ def number_conditions(
             and not any(r.column and anchor <= r.mention.start < number.start for r in roles)
             and role_before(roles, anchor, 2, numeric_in=prepared) is None
         ):
-            # "after 2013", "in year 2014": a year column of the tables in play
+            # "after 2019", "in year 2021": a year column of the tables in play
             implied = year_column(prepared, main, roles)
             if implied is not None:
                 for r in roles:
@@ -248,7 +248,7 @@ def number_conditions(
 
 
 def _both(draft: Draft, before: int) -> None:
-    """ "before 2003 and after 2003", "in 2014 and 2015": two conditions on one column no
+    """ "hired before 2010 and after 2020", "in 2021 and 2022": two conditions on one column no
     row meets together ask for rows of each kind: an INTERSECT."""
     numbered = draft.where[before:]
     for a in range(len(numbered)):
@@ -345,7 +345,7 @@ def negations(
         if word not in ("without", "never", "no", "not", "n't", "none"):
             continue
         # what is excluded: a table named after the negation, a column of one ("not
-        # any cartoons directed by …"), or a value stored in one ("do not speak English")
+        # any orders shipped by …"), or a value stored in one ("have no orders pending")
         excluded: list[tuple[str, Mention | None]] = []
         for mention in reading.mentions:
             if i < mention.start <= i + 5:
@@ -362,7 +362,7 @@ def negations(
             link_cols = reference(prepared, other, main)
             holder = other
             if link_cols is None:
-                # through a link table: teachers never arranged to teach a course
+                # through a link table: products never in an order (order_items holds both keys)
                 holder, link_cols = link_reference(prepared, other, main)
             if link_cols is None:
                 continue

@@ -49,12 +49,12 @@ def counted_superlative(
         descending = lx.SUPERLATIVES[sup][0]
         if role.kind == "select" and role.column is not None:
             if role.table == main:
-                # "worked the greatest number of years": the column itself, highest first
+                # "served the greatest number of terms": the column itself, highest first
                 draft.order_by.append(Ordering(role.column, descending))
                 draft.limit = draft.limit or 1
                 role.kind = "used"
                 return
-            # "the largest number of languages": rows of the column's table, counted
+            # "the largest number of orders": rows of the column's table, counted
         draft.order_by.append(Ordering(None, descending, Aggregate.COUNT))
         draft.limit = draft.limit or 1
         draft.group_entity = draft.group_entity or (main if role.table != main else None)
@@ -112,7 +112,7 @@ def implied_superlative(
         descending, nouns = lx.SUPERLATIVES[word]
         column = None
         if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
-            # "the most populated" → a numeric column sharing the word's stem
+            # "the most visited" → a numeric column sharing the word's stem
             column = _column_by_stem(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
@@ -124,7 +124,7 @@ def implied_superlative(
             descending = not descending
         draft.order_by.append(Ordering(column, descending))
         draft.limit = draft.limit or 1
-        # "the most recently aired": the word that named the column is not an output
+        # "the most recently hired": the word that named the column is not an output
         draft.select = [
             (p, sel)
             for p, sel in draft.select

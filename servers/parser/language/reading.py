@@ -272,7 +272,7 @@ def aggregates_before(words: list[str], start: int) -> tuple[Aggregate, ...]:
         elif word in _AGG_FILLERS:
             pass
         elif not found and i == start - 1 and i > 0 and words[i - 1] in lx.AGGREGATE_WORDS:
-            pass  # "average expected life expectancy": one describing word between
+            pass  # "average listed unit price": one describing word between
         else:
             break
         i -= 1

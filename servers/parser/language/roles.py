@@ -74,7 +74,7 @@ def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> 
         ):
             near.update(c.table for c in other.tables)
 
-    # a column named again ("document ids … ordered by id") is the one named before
+    # a column named again ("customer ids … ordered by id") is the one named before
     earlier = {
         (c.table, c.column)
         for other in reading.mentions

@@ -239,7 +239,7 @@ def _dedupe(draft: Draft) -> None:
 
 
 def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> bool:
-    """ "the names of teachers and the courses they teach": a table listed after "and"
+    """ "the names of employees and the departments they work in": a table listed after "and"
     next to selected columns is selected too (by its name column)."""
     before = reading.words[max(0, role.mention.start - 3) : role.mention.start]
     if "and" not in before:

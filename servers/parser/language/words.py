@@ -47,11 +47,8 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "lang": ("language",),
     "govt": ("government",),
     "gov": ("government",),
-    "gnp": ("gnp",),
     "pop": ("population",),
     "id": ("id",),
-    "indep": ("independence",),
-    "abbrev": ("abbreviation",),
     "loc": ("location",),
     "acct": ("account",),
     "stat": ("statistic",),
@@ -168,7 +165,7 @@ _SHORT_PIECES = frozenset({"of", "is", "no", "id", "by", "to", "in", "on", "at"}
 
 @functools.lru_cache(maxsize=16384)
 def _segment(word: str) -> tuple[str, ...]:
-    """A lower-cased run of words ("surfacearea", "airportcode") split into known English
+    """A lower-cased run of words ("unitprice", "orderdate") split into known English
     words, fewest pieces first; a word that is English already stays whole."""
     if len(word) < 7 or is_english(word):
         return (word,)
