@@ -114,6 +114,12 @@ def build_index(schema: SchemaView) -> SchemaIndex:
                 if forms[:n] == table_forms[-n:] and len(forms) > n:
                     _add(index, forms[n:], candidate)
                     break
+            # and any leading words the table's name holds: ref_status_kinds.status_kind_code ← "kind code"
+            for k in range(1, len(forms)):
+                if all(word in table_forms for word in forms[:k]):
+                    _add(index, forms[k:], candidate)
+                else:
+                    break
             # "store name" / "name of the store" for store.name
             _add(index, table_forms + forms, candidate)
             _add(index, forms + ("of",) + table_forms, candidate)
