@@ -30,7 +30,7 @@ from chatdb.parser.v1 import parsed_query_pb2 as pq
 
 from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
-from servers.runtime.errors import FailedPrecondition, InvalidArgument, quote
+from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
 
 from . import convert, describe, language, routing
 from .domain import (
@@ -302,7 +302,7 @@ class Parser:
             suggestions = exc.suggestions[:10]
             hint = f"; closest in the schema: {', '.join(suggestions)}" if suggestions else ""
             raise InvalidArgument(
-                f"could not answer {quote(question, 120)}: {exc.what}{hint}",
+                f"could not answer {quote(question, 120)}: {clip(exc.what, 200)}{hint}",
                 field="question",
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
@@ -318,7 +318,7 @@ class Parser:
             )
         except Unresolved as exc:
             raise InvalidArgument(
-                f"the question cannot be answered on this connection: {exc.what}",
+                f"the question cannot be answered on this connection: {clip(exc.what, 200)}",
                 field="question",
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},

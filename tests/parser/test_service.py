@@ -213,3 +213,10 @@ async def test_questions_about_the_schema_are_described_not_run(mesh):
     assert list(parsed.tables) == ["orders"]
     assert list(parsed.columns) == ["id", "customer_id", "ordered_at", "status", "total"]
     assert "customer_id (integer, → customers)" in parsed.explanation
+
+
+async def test_a_long_question_that_maps_to_nothing_gets_a_short_message(mesh):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await parse(mesh, "zq " * 600)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(caught.value.details()) < 700
