@@ -9,6 +9,7 @@ from servers.contracts.glossary import Glossary
 from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, TableInfo
 from servers.parser.language.glossary import GlossaryTerms, build_terms
 from servers.parser.language.linking import SchemaIndex, build_index
+from servers.parser.language.synonyms import NameEmbeddings, embeddings
 from servers.parser.language.values import ValueIndex, build_values
 from servers.parser.language.words import lemmas, split_identifier
 
@@ -23,9 +24,7 @@ class Prepared:
     schema_words: set[str]
     temporal: list[ColumnRef]
     name_columns: dict[str, ColumnRef | None]
-    embeddings: object | None = field(
-        default=None, repr=False
-    )  # synonyms.NameEmbeddings, built lazily
+    embeddings: NameEmbeddings = field(repr=False)  # the names, for links by meaning
 
 
 def _name_column(table: TableInfo) -> ColumnRef | None:
@@ -61,8 +60,11 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         for column in table.columns
         if column.kind.temporal
     ]
-    return Prepared(
+    prepared = Prepared(
         schema=schema,
+        # the names' embeddings now, so the first question pays nothing (the model
+        # itself loads once per process)
+        embeddings=embeddings(schema),
         index=index,
         values=build_values(samples),
         glossary=glossary,
@@ -71,3 +73,4 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         temporal=temporal,
         name_columns={table.name: _name_column(table) for table in schema.tables},
     )
+    return prepared

@@ -160,7 +160,7 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
             or not is_noun(token.lower)
         ):
             continue
-        found = by_meaning(token.lower, prepared)
+        found = by_meaning(token.lower, prepared.embeddings)
         if found:
             candidate, similarity = found
             reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
@@ -381,7 +381,7 @@ def suggestions(reading: Reading, prepared: Prepared, word: str = "") -> list[st
     if word:
         from servers.parser.language.synonyms import closest
 
-        found.extend(closest(word, prepared, 3))
+        found.extend(closest(word, prepared.embeddings, 3))
     for token in reading.tokens:
         if (
             token.lemma in STOP_WORDS
