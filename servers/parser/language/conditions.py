@@ -113,9 +113,19 @@ def value_conditions(
                 )
                 continue
             if "and" in between:
-                draft.intersect = Condition(
-                    condition.column, Op.EQ, condition.values, source=condition.source
-                )
+                # "both A and B" of a table the question is not about (customers who
+                # ordered both X and Y): rows of each kind; "countries in Asia and
+                # Europe": either value
+                if reading.has("both") is not None or condition.column.table not in _entities(
+                    prepared, roles, main
+                ):
+                    draft.intersect = Condition(
+                        condition.column, Op.EQ, condition.values, source=condition.source
+                    )
+                else:
+                    merged[-1] = Condition(
+                        prev.column, Op.IN, prev.values + condition.values, source=prev.source
+                    )
                 continue
         merged.append(condition)
     draft.where.extend(merged)
@@ -311,15 +321,43 @@ def _count_condition(number: Number, op: Op, table: str) -> Condition:
     return Condition(ColumnRef(table, "*"), op, values, aggregate=Aggregate.COUNT)
 
 
+def _entities(prepared: Prepared, roles: list[Role], main: str) -> set[str]:
+    """The tables whose rows the question lists: those of the selected columns, a
+    foreign-key column standing for the table it refers to."""
+    found: set[str] = set()
+    for role in roles:
+        if role.kind != "select" or role.column is None:
+            continue
+        table = prepared.schema.table(role.column.table)
+        fk = (
+            next((f for f in table.foreign_keys if role.column.column in f.columns), None)
+            if table
+            else None
+        )
+        found.add(fk.referenced_table if fk else role.column.table)
+    return found or {main}
+
+
 def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> str | None:
     words = reading.words
     if end < len(words) and words[end] in ("time", "times"):
         return main
     for role in roles:
-        if role.kind == "table" and end <= role.mention.start <= end + 2:
+        # "more than 2 orders", or a column of another table named in the plural
+        # ("more than 2 languages" where languages live in a table of their own)
+        counted = role.kind == "table" or (
+            role.column is not None
+            and role.table != main
+            and role.kind == "select"
+            and reading.tokens[role.mention.end - 1].lower
+            != reading.tokens[role.mention.end - 1].lemma
+        )
+        if counted and end <= role.mention.start <= end + 2:
             between = words[end : role.mention.start]
             if any(w in ("and", "or", "a", "an", "the", "than") for w in between):
                 continue
+            if role.column is not None:
+                role.kind = "used"
             return role.table
     return None
 

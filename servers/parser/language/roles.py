@@ -153,8 +153,11 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
     # "the number of different names and cities": a count runs through a list
     for prev, role in zip(roles, roles[1:], strict=False):
         if prev.kind == "count" and role.kind == "select" and prev.column and role.column:
-            if all(
-                w in ("and", ",", "the", "of") for w in words[prev.mention.end : role.mention.start]
+            between = words[prev.mention.end : role.mention.start]
+            if (
+                between
+                and all(w in ("and", ",", "the", "of") for w in between)
+                and ("and" in between or "," in between)
             ):
                 role.kind = "count"
     return roles

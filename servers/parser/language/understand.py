@@ -123,12 +123,12 @@ def finish(
     for role in roles:
         position = role.mention.start
         if role.kind == "table":
-            if role.table != main and not _is_grouped_table(reading, role):
+            if role.table != main and not _is_grouped_table(reading, role, main):
                 draft.tables.append(role.table)
                 name = prepared.name_columns.get(role.table)
                 if name is not None and _listed_with_selection(reading, roles, role):
                     draft.select.append((position, Selection(name)))
-            if _is_grouped_table(reading, role):
+            if _is_grouped_table(reading, role, main):
                 draft.group_entity = role.table
             continue
         column = role.column
@@ -247,10 +247,12 @@ def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> b
     return any(r.kind == "select" and r.mention.start < role.mention.start for r in roles)
 
 
-def _is_grouped_table(reading: Reading, role: Role) -> bool:
+def _is_grouped_table(reading: Reading, role: Role, main: str) -> bool:
+    """ "for each customer", "per department"; "by <table>" only for another table than
+    the one counted ("total sales by store", not "the area covered by countries")."""
     before = words_before(reading.words, role.mention.start)
     return bool(before[-1:] and before[-1] in ("each", "per", "every")) or (
-        before[-1:] == ["by"] and has_aggregate_cue(reading)
+        before[-1:] == ["by"] and has_aggregate_cue(reading) and role.table != main
     )
 
 
