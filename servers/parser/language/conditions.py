@@ -321,6 +321,23 @@ def _count_condition(number: Number, op: Op, table: str) -> Condition:
     return Condition(ColumnRef(table, "*"), op, values, aggregate=Aggregate.COUNT)
 
 
+def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> None:
+    """A yes/no column named beside what is asked ("official languages", "channels that
+    have high definition") is a condition on its yes value — its no value when negated."""
+    for role in roles:
+        if role.kind != "select" or role.column not in prepared.flags:
+            continue
+        others = [
+            r for r in roles if r is not role and r.kind in ("select", "table", "agg", "count")
+        ]
+        if not others:
+            continue  # "is it official?" asks for the flag itself
+        yes, no = prepared.flags[role.column]
+        value = no if is_negated(reading, role.mention.start) else yes
+        role.kind = "used"
+        draft.where.append(Condition(role.column, Op.EQ, (value,), source=role.mention.words))
+
+
 def _entities(prepared: Prepared, roles: list[Role], main: str) -> set[str]:
     """The tables whose rows the question lists: those of the selected columns, a
     foreign-key column standing for the table it refers to."""

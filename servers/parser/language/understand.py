@@ -29,6 +29,7 @@ from servers.parser.domain import (
 from servers.parser.language import lexicon as lx
 from servers.parser.language.conditions import (
     date_window,
+    flag_conditions,
     negations,
     number_conditions,
     value_conditions,
@@ -79,6 +80,7 @@ def understand(
     _glossary(question, reading, prepared, draft)
     roles = assign(reading, prepared, draft, main)
     value_conditions(reading, prepared, draft, main, roles)
+    flag_conditions(reading, prepared, draft, roles)
     number_conditions(reading, prepared, draft, main, roles)
     negations(reading, prepared, draft, main, roles)
     date_window(reading, prepared, draft, main, roles)
