@@ -429,7 +429,7 @@ def negations(
             draft.where = [c for c in draft.where if c not in inner]
             # the negation is spent on NOT IN: the excluded rows' own conditions are positive
             flip = {Op.NE: Op.EQ, Op.NOT_LIKE: Op.LIKE}
-            inner = tuple(replace(c, op=flip.get(c.op, c.op)) for c in inner)
+            inner = tuple(_positive(replace(c, op=flip.get(c.op, c.op)), prepared) for c in inner)
             sub = QueryPlan(
                 select=(Selection(ColumnRef(holder, fk_column)),), where=inner, tables=(holder,)
             )
@@ -547,3 +547,13 @@ def _comparison(phrase: tuple[str, ...]) -> Op | None:
         if phrase[:1] == (word,):
             return op
     return None
+
+
+def _positive(condition: Condition, prepared: Prepared) -> Condition:
+    """A yes/no column's no value read from a negation that NOT IN has spent goes back
+    to yes: "countries where English is not the official language"."""
+    if condition.column in prepared.flags and condition.op is Op.EQ:
+        yes, no = prepared.flags[condition.column]
+        if condition.values == (no,):
+            return replace(condition, values=(yes,))
+    return condition
