@@ -127,8 +127,14 @@ def _order_words(tokens: list[Token]) -> set[int]:
         if word not in lx.ORDER_WORDS:
             continue
         after = words[i + 1 : i + 4]
-        if "by" in after or (after[:1] and after[0] in ("of", "in", "from", "according")):
+        if "by" in after or (after[:1] and after[0] in ("of", "from", "according")):
             found.add(i)
+        elif (
+            after[:1] == ["in"]
+            and after[1:2]
+            and after[1] in lx.DESCENDING_WORDS | lx.ASCENDING_WORDS
+        ):
+            found.add(i)  # "sorted in descending order", not "an order in May"
         elif i and words[i - 1] in (
             "in",
             "descending",

@@ -63,6 +63,20 @@ class Role:
     aggregates: tuple[Aggregate, ...] = ()
 
 
+def grouped_after(reading: Reading, start: int) -> bool:
+    """A mention grouped by the words before it: "for each city", "per store", "total
+    sales by region" — with something aggregated only ("list every customer's name" lists
+    them all), and "by" not after a passive verb ("orders placed by customers")."""
+    if not has_aggregate_cue(reading):
+        return False
+    before = words_before(reading.words, start)
+    if before[-1:] in (["each"], ["per"], ["every"]):
+        return reading.words[start] not in ("time", "times")
+    if before[-1:] == ["by"] and len(before) >= 2:
+        return not before[-2].endswith(("ed", "en"))
+    return before[-1:] == ["by"]
+
+
 def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> Candidate:
     """One candidate for a mention: the one whose table is named next to it, in focus, or main."""
     near: set[str] = set()
@@ -117,16 +131,9 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
             and not any(order_at <= r.mention.start < start and r.column for r in roles)
         ):
             role.kind = "order"  # the first column after "ordered by"
+            role.aggregates = aggs  # "sorted by average price"
             continue
-        if (
-            before[-1:] in (["each"], ["per"], ["every"])
-            and words[start] not in ("time", "times")
-            or before[-2:] in (["for", "each"], ["by"])
-            and has_aggregate_cue(reading)
-        ):
-            role.kind = "group"
-            continue
-        if before[-1:] == ["by"] and has_aggregate_cue(reading):
+        if grouped_after(reading, start):
             role.kind = "group"
             continue
         if before[-1:] == ["by"] and any(w in ("top", "first", "bottom") for w in words[:start]):

@@ -47,7 +47,6 @@ from servers.parser.language.ranking import (
 from servers.parser.language.reading import (
     Reading,
     count_cue,
-    has_aggregate_cue,
     main_table,
     order_cue,
     orders_by_count,
@@ -57,12 +56,12 @@ from servers.parser.language.reading import (
     unknown_head,
     unresolved_words,
     wants_descending,
-    words_before,
 )
 from servers.parser.language.roles import (
     Draft,
     Role,
     assign,
+    grouped_after,
 )
 
 
@@ -155,8 +154,9 @@ def finish(
             draft.group_by.append(column)
             draft.select.append((position, Selection(column)))
         elif role.kind == "order":
+            aggregate = role.aggregates[0] if role.aggregates else None
             draft.order_by.append(
-                Ordering(column, wants_descending(reading, role.mention.start - 4))
+                Ordering(column, wants_descending(reading, role.mention.start - 4), aggregate)
             )
         elif role.kind == "superlative":
             sup = superlative_before(words, position) or "most"
@@ -250,12 +250,8 @@ def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> b
 
 
 def _is_grouped_table(reading: Reading, role: Role, main: str) -> bool:
-    """ "for each customer", "per department"; "by <table>" only for another table than
-    the one counted ("total sales by store", not "the area covered by countries")."""
-    before = words_before(reading.words, role.mention.start)
-    return bool(before[-1:] and before[-1] in ("each", "per", "every")) or (
-        before[-1:] == ["by"] and has_aggregate_cue(reading) and role.table != main
-    )
+    """ "for each customer", "per department", "total salary by department"."""
+    return grouped_after(reading, role.mention.start)
 
 
 def _group_by_entity(prepared: Prepared, draft: Draft, table: str) -> None:
