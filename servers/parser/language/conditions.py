@@ -94,11 +94,17 @@ def value_conditions(
             reading.notes.append(f'"{value.words}" found as a value of {hit.column}')
         for role in roles:
             if (
-                role.column == hit.column
+                role.column is not None
                 and role.kind in ("select", "count")
                 and (
-                    0 <= value.start - role.mention.end <= 3
-                    or 0 <= role.mention.start - value.end <= 4
+                    role.column == hit.column
+                    and (
+                        0 <= value.start - role.mention.end <= 3
+                        or 0 <= role.mention.start - value.end <= 4
+                    )
+                    # "airline 'X'": the word just before names the value's column
+                    or role.column.column == hit.column.column
+                    and 0 <= value.start - role.mention.end <= 1
                 )
             ):
                 role.kind = "used"

@@ -356,6 +356,10 @@ def orders_by_count(reading: Reading) -> int | None:
         "number",
         "many",
     ):
+        if reading.words[j] == "number" and any(
+            m.columns and not m.tables and j < m.start <= j + 2 for m in reading.mentions
+        ):
+            return None  # "by the number of seats": a column named "number of …"
         return j
     return None
 
