@@ -27,6 +27,7 @@ from servers.parser.language.reading import (
     has_aggregate_cue,
     numeric,
     order_cue,
+    plural_table,
     sums,
     superlative_before,
     words_before,
@@ -103,8 +104,12 @@ def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> 
             + (0.5 if candidate.table in focus else 0)
             + (0.3 if candidate.table == main else 0)
             + (0.8 if candidate.column and (candidate.table, candidate.column) in earlier else 0)
+            # a plural word names the rows of a table ("airlines that have …") rather
+            # than a column named like it
+            + (0.6 if plural and candidate.column is None and candidate.how == "exact" else 0)
         )
 
+    plural = plural_table(reading, mention)
     return max(mention.candidates, key=score)
 
 
