@@ -203,7 +203,7 @@ def number_conditions(
             and role_before(roles, anchor, 2, numeric_in=prepared) is None
         ):
             # "after 2019", "in year 2021": a year column of the tables in play
-            implied = year_column(prepared, main, roles)
+            implied = year_column(prepared, main, roles, number.start)
             if implied is not None:
                 for r in roles:
                     if (
@@ -236,7 +236,7 @@ def number_conditions(
                 continue
         if role is None or role.column is None:
             if number.op is None and number.is_year:
-                column = year_column(prepared, main, roles)
+                column = year_column(prepared, main, roles, number.start)
                 if column:
                     draft.where.append(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
@@ -554,7 +554,7 @@ def _year_window(
         edge is None or (edge.month, edge.day, edge.hour) == (1, 1, 0)
         for edge in (window.start, window.end)
     )
-    column = year_column(prepared, main, roles) if whole else None
+    column = year_column(prepared, main, roles, window.first) if whole else None
     if column is None:
         raise Unresolved(
             f'"{window.words}" names a time but no date column is in play',

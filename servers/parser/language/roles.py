@@ -225,8 +225,17 @@ def column_for_words(
     return None
 
 
-def year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef | None:
-    return column_for_words(prepared, ("year",), [main, *[r.table for r in roles]])
+def year_column(
+    prepared: Prepared, main: str, roles: list[Role], at: int | None = None
+) -> ColumnRef | None:
+    """A year column: of the table named nearest before position `at` ("a concert in
+    2014"), then of the main table, then of the others named."""
+    nearest = sorted(
+        (r for r in roles if at is not None and r.mention.end <= at),
+        key=lambda r: at - r.mention.end,
+    )
+    tables = [*[r.table for r in nearest[:1]], main, *[r.table for r in roles]]
+    return column_for_words(prepared, ("year",), tables)
 
 
 def link_reference(prepared: Prepared, other: str, main: str) -> tuple[str, tuple[str, str] | None]:
