@@ -64,6 +64,22 @@ class Role:
     aggregates: tuple[Aggregate, ...] = ()
 
 
+def _names_after_mentions(prepared: Prepared, roles: list[Role]) -> None:
+    """ "airline names", "store name": a bare "name" right after a mention names that
+    thing — the named column itself, or the name column of the table."""
+    for prev, role in zip(roles, roles[1:], strict=False):
+        if role.column is None or prev.mention.end != role.mention.start:
+            continue
+        if role.mention.words not in ("name", "names"):
+            continue
+        if prev.column is not None and not numeric(prepared, prev.column):
+            role.kind = "used"  # "government form name": the column already said it
+        elif prev.column is None and prepared.name_columns.get(prev.table) is not None:
+            role.column = prepared.name_columns[prev.table]
+            role.table = prev.table
+            prev.kind = "used"
+
+
 def grouped_after(reading: Reading, start: int) -> bool:
     """A mention grouped by the words before it: "for each city", "per store", "total
     sales by region" — with something aggregated only ("list every customer's name" lists
@@ -162,6 +178,7 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         ):
             role.kind = "count"
             continue
+    _names_after_mentions(prepared, roles)
     # "the number of different names and cities": a count runs through a list
     for prev, role in zip(roles, roles[1:], strict=False):
         if prev.kind == "count" and role.kind == "select" and prev.column and role.column:
