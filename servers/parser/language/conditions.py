@@ -344,9 +344,15 @@ def _count_condition(number: Number, op: Op, table: str) -> Condition:
 def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> None:
     """A yes/no column named beside what is asked ("official languages", "channels that
     have high definition") is a condition on its yes value — its no value when negated."""
-    for role in roles:
-        if role.kind != "select" or role.column not in prepared.flags:
+    for k, role in enumerate(roles):
+        if role.kind not in ("select", "count") or role.column not in prepared.flags:
             continue
+        if role.kind == "count":
+            # "how many official languages": the count passes to the noun it describes
+            nxt = roles[k + 1] if k + 1 < len(roles) else None
+            if nxt is None or nxt.mention.start != role.mention.end:
+                continue
+            nxt.kind = "count" if nxt.column is not None else nxt.kind
         others = [
             r for r in roles if r is not role and r.kind in ("select", "table", "agg", "count")
         ]
