@@ -166,10 +166,17 @@ def number_conditions(
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
         nxt = words[number.end] if number.end < len(words) else ""
+        # "the 3 countries with the fewest …": a count of rows before a ranking
+        ranked_rows = (
+            number.op is None
+            and any(w in lx.SUPERLATIVES for w in words[number.end :])
+            and any(r.kind == "table" and r.mention.start == number.end for r in roles)
+        )
         if (
             prev in ("top", "first", "last", "bottom")
             or nxt in lx.SUPERLATIVES
             and number.op is None
+            or ranked_rows
         ):
             if isinstance(number.value, int):
                 draft.limit = number.value
