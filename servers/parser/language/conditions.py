@@ -465,7 +465,7 @@ def negations(
     main table's key NOT IN the keys the other table refers to."""
     words = reading.words
     for i, word in enumerate(words):
-        if word not in ("without", "never", "no", "not", "n't", "none"):
+        if word not in lx.EXCLUDING_WORDS:
             continue
         # what is excluded: a table named after the negation, a column of one ("not
         # any orders shipped by …"), or a value stored in one ("have no orders pending")

@@ -191,3 +191,6 @@ CONTAINS_WORDS = frozenset(
 FREQUENT_WORDS = frozenset(
     {"common", "commonly", "frequent", "popular", "frequently", "often", "usual"}
 )
+
+# Words that exclude the rows named after them: "customers without orders".
+EXCLUDING_WORDS = frozenset({"without", "never", "no", "not", "n't", "none", "except", "excluding"})

@@ -267,10 +267,7 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
 
 
 def _after_negation(reading: Reading, start: int) -> bool:
-    return any(
-        w in ("without", "never", "not", "n't", "no", "none")
-        for w in reading.words[max(0, start - 5) : start]
-    )
+    return any(w in lx.EXCLUDING_WORDS for w in reading.words[max(0, start - 5) : start])
 
 
 def best_table(mention: Mention) -> str:
