@@ -150,7 +150,7 @@ def implied_superlative(
             # residents" → a numeric column near it in meaning
             column = _column_by_stem(prepared, reading.words[i + 1], tables)
             if column is None:
-                column = _numeric_near(prepared, reading.words[i + 1], tables)
+                column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
         if column is None:
@@ -170,7 +170,10 @@ def implied_superlative(
         return
 
 
-def _numeric_near(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:
+def numeric_near(
+    prepared: Prepared, word: str, tables: list[str], threshold: float = 0.35
+) -> ColumnRef | None:
+    """The numeric column (no key) of `tables` nearest in meaning to `word`."""
     from servers.parser.language.synonyms import similarity
 
     candidates = [
@@ -182,7 +185,7 @@ def _numeric_near(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef
         (similarity(word, " ".join(prepared.index.column_words[ref])), ref) for ref in candidates
     ]
     best = max(scored, key=lambda item: item[0], default=None)
-    return best[1] if best and best[0] >= 0.35 else None
+    return best[1] if best and best[0] >= threshold else None
 
 
 def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:
