@@ -46,11 +46,6 @@ COUNT_FILLERS = frozenset(
 )
 
 
-_FILLER = frozenset(
-    {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
-)
-
-
 @dataclass
 class Reading:
     """Everything found in one question, by token position."""
