@@ -35,6 +35,7 @@ from servers.parser.language.conditions import (
     value_conditions,
     versus_average,
 )
+from servers.parser.language.describe import describe_request
 from servers.parser.language.glossary import expression
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.ranking import (
@@ -72,6 +73,9 @@ def understand(
 ) -> Understanding:
     reading = read(question, prepared, now)
     draft = Draft()
+    described = describe_request(reading)
+    if described is not None:
+        return described
     main = main_table(reading, prepared)
     head = unknown_head(reading)
     if head is not None:
