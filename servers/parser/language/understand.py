@@ -65,6 +65,7 @@ from servers.parser.language.roles import (
     Role,
     assign,
     grouped_after,
+    reference,
 )
 
 
@@ -106,7 +107,13 @@ def understand(
         time_window=draft.time_window,
         set_operation=draft.set_operation,
     )
-    if draft.intersect is not None:
+    if draft.intersect is not None and any(sel.aggregated for sel in plan.select):
+        plan = _both_as_subqueries(plan, draft.intersect, prepared, main)
+    if (
+        draft.intersect is not None
+        and plan.set_operation is None
+        and not _has_both_subqueries(plan)
+    ):
         second = QueryPlan(
             select=plan.select,
             where=tuple(c for c in plan.where if c.column != draft.intersect.column)
@@ -243,6 +250,37 @@ def _amount_counted(
     ):
         return None
     return numeric_near(prepared, reading.words[at], [main], threshold=0.4)
+
+
+def _both_as_subqueries(
+    plan: QueryPlan, second: Condition, prepared: Prepared, main: str
+) -> QueryPlan:
+    """ "how many countries speak both A and B": a count cannot sit over an INTERSECT, so
+    each value becomes its own IN over the table holding it."""
+    first = next((c for c in plan.where if c.column == second.column and c.op is Op.EQ), None)
+    holder = second.column.table if second.column else ""
+    link = reference(prepared, holder, main)
+    if first is None or link is None:
+        return plan
+    fk, key = link
+    rest = tuple(c for c in plan.where if c is not first)
+    ins = tuple(
+        Condition(
+            ColumnRef(main, key),
+            Op.IN,
+            subquery=QueryPlan(
+                select=(Selection(ColumnRef(holder, fk)),), where=(c,), tables=(holder,)
+            ),
+            source=c.source,
+        )
+        for c in (first, second)
+    )
+    tables = tuple(t for t in plan.tables if t != holder) or (main,)
+    return QueryPlan(**{**plan.__dict__, "where": rest + ins, "tables": tables})
+
+
+def _has_both_subqueries(plan: QueryPlan) -> bool:
+    return sum(1 for c in plan.where if c.op is Op.IN and c.subquery is not None) >= 2
 
 
 def _dedupe(draft: Draft) -> None:
