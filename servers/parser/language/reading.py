@@ -30,6 +30,7 @@ _AGG_FILLERS = frozenset(
         "a",
         "an",
         "value",
+        "values",
         "their",
         "its",
         "all",
