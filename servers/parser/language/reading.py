@@ -364,6 +364,11 @@ def orders_by_count(reading: Reading) -> int | None:
     """ "in ascending order of count", "sorted by their frequency": where that word is."""
     order_at = order_cue(reading)
     if order_at is None:
+        # "the top 2 customers by number of orders"
+        for phrase in (("by", "number", "of"), ("by", "the", "number", "of")):
+            at = reading.has(*phrase)
+            if at is not None:
+                return at + len(phrase) - 2
         return None
     j = order_at
     while j < len(reading.words) and reading.words[j] in ("the", "their", "its", "how"):

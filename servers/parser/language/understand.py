@@ -214,7 +214,20 @@ def finish(
     alphabetical(reading, draft)
     counted_order = orders_by_count(reading)
     if counted_order is not None and not any(o.aggregate for o in draft.order_by):
-        draft.order_by = [Ordering(None, descending, Aggregate.COUNT)]
+        ranked = any(w in ("top", "most", "highest", "largest", "greatest") for w in words)
+        draft.order_by = [Ordering(None, descending or ranked, Aggregate.COUNT)]
+        # "customers by number of orders": rows of another table counted per customer
+        counted = next(
+            (
+                r.table
+                for r in roles
+                if r.kind == "table" and counted_order < r.mention.start <= counted_order + 3
+            ),
+            None,
+        )
+        if counted is not None and counted != main and not draft.group_by:
+            draft.tables.append(counted)
+            _group_by_entity(prepared, draft, main)
     _dedupe(draft)
     if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
         plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
