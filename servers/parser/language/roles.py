@@ -233,8 +233,11 @@ def _neighbours(prepared: Prepared, table: str) -> list[str]:
 
 
 def column_for_words(
-    prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
+    prepared: Prepared, nouns: tuple[str, ...], tables: list[str], numeric_only: bool = True
 ) -> ColumnRef | None:
+    """A column of `tables` (then of their foreign-key neighbours) whose name holds one of
+    `nouns`, in the nouns' order: numeric ones unless `numeric_only` is False (date
+    words may name text columns holding dates)."""
     tables = list(dict.fromkeys(tables))
     for table in list(tables[:1]):  # then the tables one foreign key away from the main one
         tables.extend(_neighbours(prepared, table))
@@ -245,7 +248,11 @@ def column_for_words(
                 if (
                     ref.table == table
                     and noun in forms
-                    and (numeric(prepared, ref) or noun in ("date", "time", "year"))
+                    and (
+                        not numeric_only
+                        or numeric(prepared, ref)
+                        or noun in ("date", "time", "year")
+                    )
                 ):
                     return ref
     return None

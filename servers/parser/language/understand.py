@@ -64,6 +64,7 @@ from servers.parser.language.roles import (
     Draft,
     Role,
     assign,
+    column_for_words,
     grouped_after,
     reference,
 )
@@ -200,7 +201,9 @@ def finish(
     if draft.group_entity:
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
-        name = prepared.name_columns.get(main)
+        # "where is …" asks for a place, "when …" for a time, else the row's name
+        asked = _asked_by_wh_word(reading, prepared, main)
+        name = asked or prepared.name_columns.get(main)
         if name is not None:
             draft.select.append((0, Selection(name)))
     if distinct and not any(sel.aggregated for _, sel in draft.select):
@@ -294,6 +297,16 @@ def _both_as_subqueries(
 
 def _has_both_subqueries(plan: QueryPlan) -> bool:
     return sum(1 for c in plan.where if c.op is Op.IN and c.subquery is not None) >= 2
+
+
+def _asked_by_wh_word(reading: Reading, prepared: Prepared, main: str) -> ColumnRef | None:
+    first = reading.words[0] if reading.words else ""
+    if first == "where":
+        return column_for_words(prepared, lx.PLACE_WORDS, [main], numeric_only=False)
+    if first == "when":
+        found = next((ref for ref in prepared.temporal if ref.table == main), None)
+        return found or column_for_words(prepared, ("date", "year", "time"), [main])
+    return None
 
 
 def _dedupe(draft: Draft) -> None:
