@@ -18,6 +18,7 @@ from servers.parser.domain import (
     Unresolved,
 )
 from servers.parser.language import lexicon as lx
+from servers.parser.language.dates import DateWindow
 from servers.parser.language.linking import Mention
 from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
@@ -559,7 +560,12 @@ def date_window(
 
 
 def _year_window(
-    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role], window
+    reading: Reading,
+    prepared: Prepared,
+    draft: Draft,
+    main: str,
+    roles: list[Role],
+    window: DateWindow,
 ) -> None:
     """No date column in play: whole years ("in 2024", "since 2020") compare with a
     year column; anything else cannot be placed and is refused, never dropped."""

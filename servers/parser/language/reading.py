@@ -13,7 +13,7 @@ from servers.parser.domain import (
 )
 from servers.parser.language import lexicon as lx
 from servers.parser.language.dates import DateWindow, find_dates
-from servers.parser.language.glossary import find_terms
+from servers.parser.language.glossary import TermHit, find_terms
 from servers.parser.language.linking import Candidate, Mention, link
 from servers.parser.language.numbers import Number, find_numbers
 from servers.parser.language.prepared import Prepared
@@ -61,7 +61,7 @@ class Reading:
     notes: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
-    terms: list = field(default_factory=list)  # glossary.TermHit
+    terms: list[TermHit] = field(default_factory=list)  # glossary terms, matched first
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
