@@ -575,6 +575,24 @@ def _year_window(
     )
     column = year_column(prepared, main, roles, window.first) if whole else None
     if column is None:
+        # dates kept as text ('2025-05-01') compare as text
+        text_date = column_for_words(
+            prepared, ("date", "day", "time"), [main, *[r.table for r in roles]], numeric_only=False
+        )
+        if text_date is not None and not numeric(prepared, text_date):
+            if window.start is not None:
+                draft.where.append(
+                    Condition(
+                        text_date, Op.GE, (window.start.date().isoformat(),), source=window.words
+                    )
+                )
+            if window.end is not None:
+                draft.where.append(
+                    Condition(
+                        text_date, Op.LT, (window.end.date().isoformat(),), source=window.words
+                    )
+                )
+            return
         raise Unresolved(
             f'"{window.words}" names a time but no date column is in play',
             [str(r) for r in prepared.temporal[:5]],
