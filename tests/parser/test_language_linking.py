@@ -44,3 +44,16 @@ def test_run_together_lower_case_names_are_split():
     assert split_identifier("unitprice") == ("unit", "price")
     assert split_identifier("orderno") == ("order", "number")
     assert split_identifier("password") == ("password",)
+
+
+def test_a_bare_name_after_a_table_word_is_that_tables_name():
+    db = hr()
+    plan = db.plan("List the department names and budgets")
+    assert [s.column for s in plan.select] == [
+        ColumnRef("departments", "dept_name"),
+        ColumnRef("departments", "budget"),
+    ]
+
+
+def test_where_asks_for_a_place_column():
+    assert flat(shop().ask("Where does the youngest customer live?")) == ["Rotterdam"]

@@ -15,8 +15,10 @@ from servers.parser.domain import (
     QueryPlan,
     Selection,
     TimeWindow,
+    Unresolved,
 )
 from servers.parser.language import lexicon as lx
+from servers.parser.language.dates import DateWindow
 from servers.parser.language.linking import Mention
 from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
@@ -93,11 +95,17 @@ def value_conditions(
             reading.notes.append(f'"{value.words}" found as a value of {hit.column}')
         for role in roles:
             if (
-                role.column == hit.column
+                role.column is not None
                 and role.kind in ("select", "count")
                 and (
-                    0 <= value.start - role.mention.end <= 3
-                    or 0 <= role.mention.start - value.end <= 4
+                    role.column == hit.column
+                    and (
+                        0 <= value.start - role.mention.end <= 3
+                        or 0 <= role.mention.start - value.end <= 4
+                    )
+                    # "airline 'X'": the word just before names the value's column
+                    or role.column.column == hit.column.column
+                    and 0 <= value.start - role.mention.end <= 1
                 )
             ):
                 role.kind = "used"
@@ -113,9 +121,19 @@ def value_conditions(
                 )
                 continue
             if "and" in between:
-                draft.intersect = Condition(
-                    condition.column, Op.EQ, condition.values, source=condition.source
-                )
+                # "both A and B" of a table the question is not about (customers who
+                # ordered both X and Y): rows of each kind; "countries in Asia and
+                # Europe": either value
+                if reading.has("both") is not None or condition.column.table not in _entities(
+                    prepared, roles, main
+                ):
+                    draft.intersect = Condition(
+                        condition.column, Op.EQ, condition.values, source=condition.source
+                    )
+                else:
+                    merged[-1] = Condition(
+                        prev.column, Op.IN, prev.values + condition.values, source=prev.source
+                    )
                 continue
         merged.append(condition)
     draft.where.extend(merged)
@@ -149,10 +167,17 @@ def number_conditions(
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
         nxt = words[number.end] if number.end < len(words) else ""
+        # "the 3 countries with the fewest …": a count of rows before a ranking
+        ranked_rows = (
+            number.op is None
+            and any(w in lx.SUPERLATIVES for w in words[number.end :])
+            and any(r.kind == "table" and r.mention.start == number.end for r in roles)
+        )
         if (
             prev in ("top", "first", "last", "bottom")
             or nxt in lx.SUPERLATIVES
             and number.op is None
+            or ranked_rows
         ):
             if isinstance(number.value, int):
                 draft.limit = number.value
@@ -186,7 +211,7 @@ def number_conditions(
             and role_before(roles, anchor, 2, numeric_in=prepared) is None
         ):
             # "after 2019", "in year 2021": a year column of the tables in play
-            implied = year_column(prepared, main, roles)
+            implied = year_column(prepared, main, roles, number.start)
             if implied is not None:
                 for r in roles:
                     if (
@@ -219,11 +244,24 @@ def number_conditions(
                 continue
         if role is None or role.column is None:
             if number.op is None and number.is_year:
-                column = year_column(prepared, main, roles)
+                column = year_column(prepared, main, roles, number.start)
                 if column:
                     draft.where.append(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
+            elif number.op is not None:
+                # "employees earning more than 70000": the word before the comparison,
+                # by meaning, among the numeric columns in play — never dropped
+                column = _numeric_by_meaning(reading, prepared, anchor, main, roles)
+                if column is None:
+                    phrase = " ".join(words[anchor : number.end])
+                    raise Unresolved(
+                        f'"{phrase}" compares no column', _numeric_names(prepared, main)
+                    )
+                reading.notes.append(
+                    f'"{" ".join(words[anchor : number.end])}" compared with {column}'
+                )
+                draft.where.append(_number_condition(column, number, op))
             continue
         if role.kind == "agg":
             # "whose average price is above 10": a condition on the group
@@ -311,15 +349,101 @@ def _count_condition(number: Number, op: Op, table: str) -> Condition:
     return Condition(ColumnRef(table, "*"), op, values, aggregate=Aggregate.COUNT)
 
 
+def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> None:
+    """A yes/no column named beside what is asked ("official languages", "channels that
+    have high definition") is a condition on its yes value — its no value when negated."""
+    for k, role in enumerate(roles):
+        if role.kind not in ("select", "count") or role.column not in prepared.flags:
+            continue
+        if role.kind == "count":
+            # "how many official languages": the count passes to the noun it describes
+            nxt = roles[k + 1] if k + 1 < len(roles) else None
+            if nxt is None or nxt.mention.start != role.mention.end:
+                continue
+            nxt.kind = "count" if nxt.column is not None else nxt.kind
+        others = [
+            r for r in roles if r is not role and r.kind in ("select", "table", "agg", "count")
+        ]
+        if not others:
+            continue  # "is it official?" asks for the flag itself
+        yes, no = prepared.flags[role.column]
+        value = no if is_negated(reading, role.mention.start) else yes
+        role.kind = "used"
+        draft.where.append(Condition(role.column, Op.EQ, (value,), source=role.mention.words))
+
+
+def _numeric_by_meaning(
+    reading: Reading, prepared: Prepared, anchor: int, main: str, roles: list[Role]
+) -> ColumnRef | None:
+    from servers.parser.language.synonyms import similarity
+
+    tables = {main, *(r.table for r in roles)}
+    columns = [
+        ColumnRef(t.name, c.name)
+        for t in prepared.schema.tables
+        if t.name in tables
+        for c in t.columns
+        if c.kind.numeric
+        and not c.primary_key
+        and not any(c.name in fk.columns for fk in t.foreign_keys)
+    ]
+    words = [
+        w
+        for w in reading.words[max(0, anchor - 2) : anchor]
+        if w not in ("a", "an", "the", "with", "is", "are", "of")
+    ]
+    if not columns or not words:
+        return None
+    scored = [
+        (similarity(" ".join(words), " ".join(prepared.index.column_words[ref])), ref)
+        for ref in columns
+    ]
+    best, ref = max(scored, key=lambda item: item[0])
+    return ref if best >= 0.25 else None
+
+
+def _numeric_names(prepared: Prepared, main: str) -> list[str]:
+    table = prepared.schema.table(main)
+    return [f"{main}.{c.name}" for c in table.columns if c.kind.numeric][:5] if table else []
+
+
+def _entities(prepared: Prepared, roles: list[Role], main: str) -> set[str]:
+    """The tables whose rows the question lists: those of the selected columns, a
+    foreign-key column standing for the table it refers to."""
+    found: set[str] = set()
+    for role in roles:
+        if role.kind != "select" or role.column is None:
+            continue
+        table = prepared.schema.table(role.column.table)
+        fk = (
+            next((f for f in table.foreign_keys if role.column.column in f.columns), None)
+            if table
+            else None
+        )
+        found.add(fk.referenced_table if fk else role.column.table)
+    return found or {main}
+
+
 def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> str | None:
     words = reading.words
     if end < len(words) and words[end] in ("time", "times"):
         return main
     for role in roles:
-        if role.kind == "table" and end <= role.mention.start <= end + 2:
+        # "more than 2 orders", or a column of another table named in the plural
+        # ("more than 2 languages" where languages live in a table of their own)
+        counted = role.kind == "table" or (
+            role.column is not None
+            and role.table != main
+            and role.kind == "select"
+            and reading.tokens[role.mention.end - 1].lower
+            != reading.tokens[role.mention.end - 1].lemma
+        )
+        if counted and end <= role.mention.start <= end + 2:
             between = words[end : role.mention.start]
             if any(w in ("and", "or", "a", "an", "the", "than") for w in between):
                 continue
+            if role.column is not None:
+                role.kind = "used"
             return role.table
     return None
 
@@ -342,7 +466,7 @@ def negations(
     main table's key NOT IN the keys the other table refers to."""
     words = reading.words
     for i, word in enumerate(words):
-        if word not in ("without", "never", "no", "not", "n't", "none"):
+        if word not in lx.EXCLUDING_WORDS:
             continue
         # what is excluded: a table named after the negation, a column of one ("not
         # any orders shipped by …"), or a value stored in one ("have no orders pending")
@@ -374,7 +498,7 @@ def negations(
             draft.where = [c for c in draft.where if c not in inner]
             # the negation is spent on NOT IN: the excluded rows' own conditions are positive
             flip = {Op.NE: Op.EQ, Op.NOT_LIKE: Op.LIKE}
-            inner = tuple(replace(c, op=flip.get(c.op, c.op)) for c in inner)
+            inner = tuple(_positive(replace(c, op=flip.get(c.op, c.op)), prepared) for c in inner)
             sub = QueryPlan(
                 select=(Selection(ColumnRef(holder, fk_column)),), where=inner, tables=(holder,)
             )
@@ -414,15 +538,69 @@ def date_window(
                 role.kind = "used"
                 draft.time_window = TimeWindow(role.column, window.start, window.end, window.words)
                 return
-    tables = [main, *[m.candidates[0].table for m in reading.mentions]]
+    # the table named nearest before the window ("customers who placed an order in
+    # May" → the order's date), then the main table, then the others
+    before = sorted(
+        (m for m in reading.mentions if m.end <= window.first), key=lambda m: window.first - m.end
+    )
+    tables = [
+        *[m.candidates[0].table for m in before[:1]],
+        main,
+        *[m.candidates[0].table for m in reading.mentions],
+    ]
     column = None
     for table in dict.fromkeys(tables):
         column = next((ref for ref in prepared.temporal if ref.table == table), None)
         if column:
             break
     if column is None:
+        _year_window(reading, prepared, draft, main, roles, window)
         return
     draft.time_window = TimeWindow(column, window.start, window.end, window.words)
+
+
+def _year_window(
+    reading: Reading,
+    prepared: Prepared,
+    draft: Draft,
+    main: str,
+    roles: list[Role],
+    window: DateWindow,
+) -> None:
+    """No date column in play: whole years ("in 2024", "since 2020") compare with a
+    year column; anything else cannot be placed and is refused, never dropped."""
+    whole = all(
+        edge is None or (edge.month, edge.day, edge.hour) == (1, 1, 0)
+        for edge in (window.start, window.end)
+    )
+    column = year_column(prepared, main, roles, window.first) if whole else None
+    if column is None:
+        # dates kept as text ('2025-05-01') compare as text
+        text_date = column_for_words(
+            prepared, ("date", "day", "time"), [main, *[r.table for r in roles]], numeric_only=False
+        )
+        if text_date is not None and not numeric(prepared, text_date):
+            if window.start is not None:
+                draft.where.append(
+                    Condition(
+                        text_date, Op.GE, (window.start.date().isoformat(),), source=window.words
+                    )
+                )
+            if window.end is not None:
+                draft.where.append(
+                    Condition(
+                        text_date, Op.LT, (window.end.date().isoformat(),), source=window.words
+                    )
+                )
+            return
+        raise Unresolved(
+            f'"{window.words}" names a time but no date column is in play',
+            [str(r) for r in prepared.temporal[:5]],
+        )
+    if window.start is not None:
+        draft.where.append(Condition(column, Op.GE, (window.start.year,), source=window.words))
+    if window.end is not None:
+        draft.where.append(Condition(column, Op.LT, (window.end.year,), source=window.words))
 
 
 def versus_average(
@@ -492,3 +670,13 @@ def _comparison(phrase: tuple[str, ...]) -> Op | None:
         if phrase[:1] == (word,):
             return op
     return None
+
+
+def _positive(condition: Condition, prepared: Prepared) -> Condition:
+    """A yes/no column's no value read from a negation that NOT IN has spent goes back
+    to yes: "countries where English is not the official language"."""
+    if condition.column in prepared.flags and condition.op is Op.EQ:
+        yes, no = prepared.flags[condition.column]
+        if condition.values == (no,):
+            return replace(condition, values=(yes,))
+    return condition

@@ -98,11 +98,41 @@ def wants_value(reading: Reading, roles: list[Role], role: Role) -> bool:
     )
 
 
+def _most_at_end(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> bool:
+    """ "who is worth the most", "which product was ordered the least": the numeric
+    column just named, or else the count of rows per main entity."""
+    words = reading.words
+    if len(words) < 2 or words[-1] not in ("most", "least") or words[-2] != "the":
+        return False
+    descending = words[-1] == "most"
+    before = [
+        r
+        for r in roles
+        if r.column and r.mention.end <= len(words) - 2 and numeric(prepared, r.column)
+    ]
+    if before and len(words) - 2 - before[-1].mention.end <= 2:
+        role = before[-1]
+        role.kind = "used"
+        draft.select = [
+            (p, sel) for p, sel in draft.select if sel.column != role.column or sel.aggregate
+        ]
+        draft.order_by.append(Ordering(role.column, descending))
+    else:
+        draft.order_by.append(Ordering(None, descending, Aggregate.COUNT))
+        draft.group_entity = draft.group_entity or main
+    draft.limit = draft.limit or 1
+    return True
+
+
 def implied_superlative(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
     """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
+        return
+    if _most_at_end(reading, prepared, draft, main, roles):
         return
     covered = {i for m in reading.mentions for i in range(m.start, m.end)}
     tables = [main, *[r.table for r in roles]]
@@ -111,11 +141,24 @@ def implied_superlative(
             continue
         descending, nouns = lx.SUPERLATIVES[word]
         column = None
-        if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
-            # "the most visited" → a numeric column sharing the word's stem
+        if (
+            word in ("most", "least", "fewest")
+            and i + 1 < len(reading.words)
+            and i + 1 not in covered
+        ):
+            # "the most visited" → a numeric column sharing the word's stem; "the fewest
+            # residents" → a numeric column near it in meaning
             column = _column_by_stem(prepared, reading.words[i + 1], tables)
+            if column is None:
+                column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
+        if column is None and "date" in nouns:
+            # "the most recent order": the date column of the rows asked about
+            column = next(
+                (ref for t in dict.fromkeys(tables) for ref in prepared.temporal if ref.table == t),
+                None,
+            )
         if column is None:
             continue
         # ages grow as dates recede: the oldest is the earliest date
@@ -128,9 +171,27 @@ def implied_superlative(
         draft.select = [
             (p, sel)
             for p, sel in draft.select
-            if not (sel.column == column and not sel.aggregate and 0 < p - i <= 3)
+            if not (sel.column == column and not sel.aggregate and 0 < abs(p - i) <= 3)
         ]
         return
+
+
+def numeric_near(
+    prepared: Prepared, word: str, tables: list[str], threshold: float = 0.35
+) -> ColumnRef | None:
+    """The numeric column (no key) of `tables` nearest in meaning to `word`."""
+    from servers.parser.language.synonyms import similarity
+
+    candidates = [
+        ref
+        for ref, forms in prepared.index.column_words.items()
+        if ref.table in tables and numeric(prepared, ref) and "id" not in forms
+    ]
+    scored = [
+        (similarity(word, " ".join(prepared.index.column_words[ref])), ref) for ref in candidates
+    ]
+    best = max(scored, key=lambda item: item[0], default=None)
+    return best[1] if best and best[0] >= threshold else None
 
 
 def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:

@@ -13,7 +13,7 @@ from servers.parser.domain import (
 )
 from servers.parser.language import lexicon as lx
 from servers.parser.language.dates import DateWindow, find_dates
-from servers.parser.language.glossary import find_terms
+from servers.parser.language.glossary import TermHit, find_terms
 from servers.parser.language.linking import Candidate, Mention, link
 from servers.parser.language.numbers import Number, find_numbers
 from servers.parser.language.prepared import Prepared
@@ -30,6 +30,7 @@ _AGG_FILLERS = frozenset(
         "a",
         "an",
         "value",
+        "values",
         "their",
         "its",
         "all",
@@ -43,11 +44,6 @@ _AGG_FILLERS = frozenset(
 
 COUNT_FILLERS = frozenset(
     {"the", "different", "distinct", "unique", "of", "all", "type", "types", "kind", "kinds"}
-)
-
-
-_FILLER = frozenset(
-    {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
 )
 
 
@@ -65,7 +61,7 @@ class Reading:
     notes: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
-    terms: list = field(default_factory=list)  # glossary.TermHit
+    terms: list[TermHit] = field(default_factory=list)  # glossary terms, matched first
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
@@ -127,8 +123,14 @@ def _order_words(tokens: list[Token]) -> set[int]:
         if word not in lx.ORDER_WORDS:
             continue
         after = words[i + 1 : i + 4]
-        if "by" in after or (after[:1] and after[0] in ("of", "in", "from", "according")):
+        if "by" in after or (after[:1] and after[0] in ("of", "from", "according")):
             found.add(i)
+        elif (
+            after[:1] == ["in"]
+            and after[1:2]
+            and after[1] in lx.DESCENDING_WORDS | lx.ASCENDING_WORDS
+        ):
+            found.add(i)  # "sorted in descending order", not "an order in May"
         elif i and words[i - 1] in (
             "in",
             "descending",
@@ -140,6 +142,27 @@ def _order_words(tokens: list[Token]) -> set[int]:
         ):
             found.add(i)
     return found
+
+
+_AUXILIARIES = frozenset(
+    {"did", "do", "does", "to", "will", "can", "could", "would", "should", "has", "have", "had"}
+)
+
+
+def _used_as_verb(words: list[str], i: int) -> bool:
+    """ "how many orders did Ada place?": a word that can be a noun ends a clause an
+    auxiliary opened, so it is the verb."""
+    last = i == len(words) - 1 or words[i + 1] in (
+        "in",
+        "on",
+        "at",
+        "from",
+        "to",
+        "by",
+        "with",
+        "for",
+    )
+    return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
 
 
 def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
@@ -158,9 +181,10 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
             token.lower in lx.CUE_WORDS
             or token.lower in lx.COMPARATIVE_NOUNS
             or not is_noun(token.lower)
+            or _used_as_verb(reading.words, i)
         ):
             continue
-        found = by_meaning(token.lower, prepared)
+        found = by_meaning(token.lower, prepared.embeddings)
         if found:
             candidate, similarity = found
             reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
@@ -172,6 +196,29 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
 
 def _name(candidate: Candidate) -> str:
     return f"{candidate.table}.{candidate.column}" if candidate.column else candidate.table
+
+
+def plural_table(reading: Reading, mention: Mention) -> bool:
+    """One plural word that names a table exactly ("airlines") means its rows, even when
+    a column is named like it too."""
+    last = reading.tokens[mention.end - 1]
+    return (
+        mention.end - mention.start == 1
+        and last.lower != last.lemma
+        and last.lower.endswith("s")
+        and any(c.how == "exact" for c in mention.tables)
+    )
+
+
+def _named_owner(reading: Reading, prepared: Prepared, mention: Mention) -> str | None:
+    tables = {c.table for c in mention.columns}
+    if len(tables) != 1 or mention.end - mention.start < 2:
+        return None
+    table = next(iter(tables))
+    said = {t.lemma for t in reading.tokens[mention.start : mention.end]}
+    own = prepared.index.table_words.get(table, ())
+    column_words = {w for c in mention.columns for w in prepared.index.column_words.get(c.ref, ())}
+    return table if own and set(own) <= said and not set(own) <= column_words else None
 
 
 def main_table(reading: Reading, prepared: Prepared) -> str | None:
@@ -186,8 +233,11 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
         if _after_negation(reading, mention.start):
             continue
         if mention.tables and mention.tables[0].how != "meaning":
-            if not mention.columns:
+            if not mention.columns or plural_table(reading, mention):
                 return best_table(mention)
+        owner = _named_owner(reading, prepared, mention)
+        if owner is not None:
+            return owner  # "names of teachers": a column said with its table
     weights: dict[str, float] = {}
     for k, mention in enumerate(reading.mentions):
         for candidate in mention.candidates:
@@ -213,10 +263,7 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
 
 
 def _after_negation(reading: Reading, start: int) -> bool:
-    return any(
-        w in ("without", "never", "not", "n't", "no", "none")
-        for w in reading.words[max(0, start - 5) : start]
-    )
+    return any(w in lx.EXCLUDING_WORDS for w in reading.words[max(0, start - 5) : start])
 
 
 def best_table(mention: Mention) -> str:
@@ -317,6 +364,11 @@ def orders_by_count(reading: Reading) -> int | None:
     """ "in ascending order of count", "sorted by their frequency": where that word is."""
     order_at = order_cue(reading)
     if order_at is None:
+        # "the top 2 customers by number of orders"
+        for phrase in (("by", "number", "of"), ("by", "the", "number", "of")):
+            at = reading.has(*phrase)
+            if at is not None:
+                return at + len(phrase) - 2
         return None
     j = order_at
     while j < len(reading.words) and reading.words[j] in ("the", "their", "its", "how"):
@@ -328,6 +380,10 @@ def orders_by_count(reading: Reading) -> int | None:
         "number",
         "many",
     ):
+        if reading.words[j] == "number" and any(
+            m.columns and not m.tables and j < m.start <= j + 2 for m in reading.mentions
+        ):
+            return None  # "by the number of seats": a column named "number of …"
         return j
     return None
 
@@ -381,7 +437,7 @@ def suggestions(reading: Reading, prepared: Prepared, word: str = "") -> list[st
     if word:
         from servers.parser.language.synonyms import closest
 
-        found.extend(closest(word, prepared, 3))
+        found.extend(closest(word, prepared.embeddings, 3))
     for token in reading.tokens:
         if (
             token.lemma in STOP_WORDS

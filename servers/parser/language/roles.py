@@ -27,6 +27,7 @@ from servers.parser.language.reading import (
     has_aggregate_cue,
     numeric,
     order_cue,
+    plural_table,
     sums,
     superlative_before,
     words_before,
@@ -63,6 +64,45 @@ class Role:
     aggregates: tuple[Aggregate, ...] = ()
 
 
+def _names_after_mentions(prepared: Prepared, roles: list[Role]) -> None:
+    """ "airline names", "store name": a bare "name" right after a mention names that
+    thing — the named column itself, or the name column of the table."""
+    for prev, role in zip(roles, roles[1:], strict=False):
+        if role.column is None or prev.mention.end != role.mention.start:
+            continue
+        if role.mention.words not in ("name", "names"):
+            continue
+        if prev.column is not None and not numeric(prepared, prev.column):
+            role.kind = "used"  # "government form name": the column already said it
+        elif prev.column is None and prepared.name_columns.get(prev.table) is not None:
+            role.column = prepared.name_columns[prev.table]
+            role.table = prev.table
+            prev.kind = "used"
+
+
+def _next_ordering(roles: list[Role], role: Role, words: list[str]) -> bool:
+    """ "sorted by price and then name": a column listed right after an ordering one."""
+    before = [r for r in roles if r.column and r.mention.end <= role.mention.start]
+    if not before or before[-1].kind != "order":
+        return False
+    between = words[before[-1].mention.end : role.mention.start]
+    return bool(between) and all(w in ("and", "then", ",", "by", "the") for w in between)
+
+
+def grouped_after(reading: Reading, start: int) -> bool:
+    """A mention grouped by the words before it: "for each city", "per store", "total
+    sales by region" — with something aggregated only ("list every customer's name" lists
+    them all), and "by" not after a passive verb ("orders placed by customers")."""
+    if not has_aggregate_cue(reading):
+        return False
+    before = words_before(reading.words, start)
+    if before[-1:] in (["each"], ["per"], ["every"]):
+        return reading.words[start] not in ("time", "times")
+    if before[-1:] == ["by"] and len(before) >= 2:
+        return not before[-2].endswith(("ed", "en"))
+    return before[-1:] == ["by"]
+
+
 def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> Candidate:
     """One candidate for a mention: the one whose table is named next to it, in focus, or main."""
     near: set[str] = set()
@@ -89,8 +129,12 @@ def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> 
             + (0.5 if candidate.table in focus else 0)
             + (0.3 if candidate.table == main else 0)
             + (0.8 if candidate.column and (candidate.table, candidate.column) in earlier else 0)
+            # a plural word names the rows of a table ("airlines that have …") rather
+            # than a column named like it
+            + (0.6 if plural and candidate.column is None and candidate.how == "exact" else 0)
         )
 
+    plural = plural_table(reading, mention)
     return max(mention.candidates, key=score)
 
 
@@ -111,22 +155,15 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         if role.column is None:
             continue
         aggs = aggregates_before(words, start)
-        if (
-            order_at is not None
-            and order_at <= start <= order_at + 8
+        if order_at is not None and (
+            order_at <= start <= order_at + 8
             and not any(order_at <= r.mention.start < start and r.column for r in roles)
+            or _next_ordering(roles, role, words)
         ):
             role.kind = "order"  # the first column after "ordered by"
+            role.aggregates = aggs  # "sorted by average price"
             continue
-        if (
-            before[-1:] in (["each"], ["per"], ["every"])
-            and words[start] not in ("time", "times")
-            or before[-2:] in (["for", "each"], ["by"])
-            and has_aggregate_cue(reading)
-        ):
-            role.kind = "group"
-            continue
-        if before[-1:] == ["by"] and has_aggregate_cue(reading):
+        if grouped_after(reading, start):
             role.kind = "group"
             continue
         if before[-1:] == ["by"] and any(w in ("top", "first", "bottom") for w in words[:start]):
@@ -150,11 +187,15 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         ):
             role.kind = "count"
             continue
+    _names_after_mentions(prepared, roles)
     # "the number of different names and cities": a count runs through a list
     for prev, role in zip(roles, roles[1:], strict=False):
         if prev.kind == "count" and role.kind == "select" and prev.column and role.column:
-            if all(
-                w in ("and", ",", "the", "of") for w in words[prev.mention.end : role.mention.start]
+            between = words[prev.mention.end : role.mention.start]
+            if (
+                between
+                and all(w in ("and", ",", "the", "of") for w in between)
+                and ("and" in between or "," in between)
             ):
                 role.kind = "count"
     return roles
@@ -192,8 +233,11 @@ def _neighbours(prepared: Prepared, table: str) -> list[str]:
 
 
 def column_for_words(
-    prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
+    prepared: Prepared, nouns: tuple[str, ...], tables: list[str], numeric_only: bool = True
 ) -> ColumnRef | None:
+    """A column of `tables` (then of their foreign-key neighbours) whose name holds one of
+    `nouns`, in the nouns' order: numeric ones unless `numeric_only` is False (date
+    words may name text columns holding dates)."""
     tables = list(dict.fromkeys(tables))
     for table in list(tables[:1]):  # then the tables one foreign key away from the main one
         tables.extend(_neighbours(prepared, table))
@@ -204,14 +248,27 @@ def column_for_words(
                 if (
                     ref.table == table
                     and noun in forms
-                    and (numeric(prepared, ref) or noun in ("date", "time", "year"))
+                    and (
+                        not numeric_only
+                        or numeric(prepared, ref)
+                        or noun in ("date", "time", "year")
+                    )
                 ):
                     return ref
     return None
 
 
-def year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef | None:
-    return column_for_words(prepared, ("year",), [main, *[r.table for r in roles]])
+def year_column(
+    prepared: Prepared, main: str, roles: list[Role], at: int | None = None
+) -> ColumnRef | None:
+    """A year column: of the table named nearest before position `at` ("a concert in
+    2014"), then of the main table, then of the others named."""
+    nearest = sorted(
+        (r for r in roles if at is not None and r.mention.end <= at),
+        key=lambda r: at - r.mention.end,
+    )
+    tables = [*[r.table for r in nearest[:1]], main, *[r.table for r in roles]]
+    return column_for_words(prepared, ("year",), tables)
 
 
 def link_reference(prepared: Prepared, other: str, main: str) -> tuple[str, tuple[str, str] | None]:

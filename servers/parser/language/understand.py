@@ -29,11 +29,13 @@ from servers.parser.domain import (
 from servers.parser.language import lexicon as lx
 from servers.parser.language.conditions import (
     date_window,
+    flag_conditions,
     negations,
     number_conditions,
     value_conditions,
     versus_average,
 )
+from servers.parser.language.describe import describe_request
 from servers.parser.language.glossary import expression
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.ranking import (
@@ -41,13 +43,14 @@ from servers.parser.language.ranking import (
     counted_superlative,
     implied_superlative,
     most_common,
+    numeric_near,
     wants_value,
 )
 from servers.parser.language.reading import (
     Reading,
     count_cue,
-    has_aggregate_cue,
     main_table,
+    numeric,
     order_cue,
     orders_by_count,
     read,
@@ -56,12 +59,14 @@ from servers.parser.language.reading import (
     unknown_head,
     unresolved_words,
     wants_descending,
-    words_before,
 )
 from servers.parser.language.roles import (
     Draft,
     Role,
     assign,
+    column_for_words,
+    grouped_after,
+    reference,
 )
 
 
@@ -70,6 +75,9 @@ def understand(
 ) -> Understanding:
     reading = read(question, prepared, now)
     draft = Draft()
+    described = describe_request(reading)
+    if described is not None:
+        return described
     main = main_table(reading, prepared)
     head = unknown_head(reading)
     if head is not None:
@@ -79,6 +87,7 @@ def understand(
     _glossary(question, reading, prepared, draft)
     roles = assign(reading, prepared, draft, main)
     value_conditions(reading, prepared, draft, main, roles)
+    flag_conditions(reading, prepared, draft, roles)
     number_conditions(reading, prepared, draft, main, roles)
     negations(reading, prepared, draft, main, roles)
     date_window(reading, prepared, draft, main, roles)
@@ -99,7 +108,13 @@ def understand(
         time_window=draft.time_window,
         set_operation=draft.set_operation,
     )
-    if draft.intersect is not None:
+    if draft.intersect is not None and any(sel.aggregated for sel in plan.select):
+        plan = _both_as_subqueries(plan, draft.intersect, prepared, main)
+    if (
+        draft.intersect is not None
+        and plan.set_operation is None
+        and not _has_both_subqueries(plan)
+    ):
         second = QueryPlan(
             select=plan.select,
             where=tuple(c for c in plan.where if c.column != draft.intersect.column)
@@ -123,12 +138,12 @@ def finish(
     for role in roles:
         position = role.mention.start
         if role.kind == "table":
-            if role.table != main and not _is_grouped_table(reading, role):
+            if role.table != main and not _is_grouped_table(reading, role, main):
                 draft.tables.append(role.table)
                 name = prepared.name_columns.get(role.table)
                 if name is not None and _listed_with_selection(reading, roles, role):
                     draft.select.append((position, Selection(name)))
-            if _is_grouped_table(reading, role):
+            if _is_grouped_table(reading, role, main):
                 draft.group_entity = role.table
             continue
         column = role.column
@@ -138,23 +153,20 @@ def finish(
             for aggregate in role.aggregates:
                 draft.select.append((position, Selection(column, aggregate)))
         elif role.kind == "count":
-            draft.select.append(
-                (
-                    position,
-                    Selection(
-                        column,
-                        Aggregate.COUNT,
-                        distinct=True,
-                    ),
-                )
-            )
+            by_meaning = all(c.how == "meaning" for c in role.mention.candidates)
+            if by_meaning and numeric(prepared, column) and reading.words[:2] == ["how", "many"]:
+                # "how many people …" read as a population column: the people it counts
+                draft.select.append((position, Selection(column, Aggregate.SUM)))
+            else:
+                draft.select.append((position, Selection(column, Aggregate.COUNT, distinct=True)))
             count_at = None
         elif role.kind == "group":
             draft.group_by.append(column)
             draft.select.append((position, Selection(column)))
         elif role.kind == "order":
+            aggregate = role.aggregates[0] if role.aggregates else None
             draft.order_by.append(
-                Ordering(column, wants_descending(reading, role.mention.start - 4))
+                Ordering(column, wants_descending(reading, role.mention.start - 4), aggregate)
             )
         elif role.kind == "superlative":
             sup = superlative_before(words, position) or "most"
@@ -178,13 +190,20 @@ def finish(
         ):
             # "how many different products were ordered": distinct keys over the join
             counted = ColumnRef(main, info.primary_key[0])
-        draft.select.append(
-            (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
-        )
+        amount = _amount_counted(reading, prepared, main, count_at)
+        if amount is not None:
+            # "how many people live in X" where people are a number stored per row
+            draft.select.append((count_at[0], Selection(amount, Aggregate.SUM)))
+        else:
+            draft.select.append(
+                (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
+            )
     if draft.group_entity:
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
-        name = prepared.name_columns.get(main)
+        # "where is …" asks for a place, "when …" for a time, else the row's name
+        asked = _asked_by_wh_word(reading, prepared, main)
+        name = asked or prepared.name_columns.get(main)
         if name is not None:
             draft.select.append((0, Selection(name)))
     if distinct and not any(sel.aggregated for _, sel in draft.select):
@@ -198,7 +217,20 @@ def finish(
     alphabetical(reading, draft)
     counted_order = orders_by_count(reading)
     if counted_order is not None and not any(o.aggregate for o in draft.order_by):
-        draft.order_by = [Ordering(None, descending, Aggregate.COUNT)]
+        ranked = any(w in ("top", "most", "highest", "largest", "greatest") for w in words)
+        draft.order_by = [Ordering(None, descending or ranked, Aggregate.COUNT)]
+        # "customers by number of orders": rows of another table counted per customer
+        counted = next(
+            (
+                r.table
+                for r in roles
+                if r.kind == "table" and counted_order < r.mention.start <= counted_order + 3
+            ),
+            None,
+        )
+        if counted is not None and counted != main and not draft.group_by:
+            draft.tables.append(counted)
+            _group_by_entity(prepared, draft, main)
     _dedupe(draft)
     if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
         plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
@@ -219,6 +251,62 @@ def finish(
         ]
         if plain:
             draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
+
+
+def _amount_counted(
+    reading: Reading, prepared: Prepared, main: str, count_at: tuple[int, int]
+) -> ColumnRef | None:
+    """The word counted names no table but is near in meaning to a numeric column of the
+    main table ("how many people" and a population column): that column is summed."""
+    at = count_at[1]
+    if reading.words[count_at[0]] != "how" or at >= len(reading.tokens):
+        return None
+    if any(m.start <= at < m.end for m in reading.mentions) or any(
+        v.start <= at < v.end for v in reading.values
+    ):
+        return None
+    return numeric_near(prepared, reading.words[at], [main], threshold=0.4)
+
+
+def _both_as_subqueries(
+    plan: QueryPlan, second: Condition, prepared: Prepared, main: str
+) -> QueryPlan:
+    """ "how many countries speak both A and B": a count cannot sit over an INTERSECT, so
+    each value becomes its own IN over the table holding it."""
+    first = next((c for c in plan.where if c.column == second.column and c.op is Op.EQ), None)
+    holder = second.column.table if second.column else ""
+    link = reference(prepared, holder, main)
+    if first is None or link is None:
+        return plan
+    fk, key = link
+    rest = tuple(c for c in plan.where if c is not first)
+    ins = tuple(
+        Condition(
+            ColumnRef(main, key),
+            Op.IN,
+            subquery=QueryPlan(
+                select=(Selection(ColumnRef(holder, fk)),), where=(c,), tables=(holder,)
+            ),
+            source=c.source,
+        )
+        for c in (first, second)
+    )
+    tables = tuple(t for t in plan.tables if t != holder) or (main,)
+    return QueryPlan(**{**plan.__dict__, "where": rest + ins, "tables": tables})
+
+
+def _has_both_subqueries(plan: QueryPlan) -> bool:
+    return sum(1 for c in plan.where if c.op is Op.IN and c.subquery is not None) >= 2
+
+
+def _asked_by_wh_word(reading: Reading, prepared: Prepared, main: str) -> ColumnRef | None:
+    first = reading.words[0] if reading.words else ""
+    if first == "where":
+        return column_for_words(prepared, lx.PLACE_WORDS, [main], numeric_only=False)
+    if first == "when":
+        found = next((ref for ref in prepared.temporal if ref.table == main), None)
+        return found or column_for_words(prepared, ("date", "year", "time"), [main])
+    return None
 
 
 def _dedupe(draft: Draft) -> None:
@@ -247,11 +335,9 @@ def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> b
     return any(r.kind == "select" and r.mention.start < role.mention.start for r in roles)
 
 
-def _is_grouped_table(reading: Reading, role: Role) -> bool:
-    before = words_before(reading.words, role.mention.start)
-    return bool(before[-1:] and before[-1] in ("each", "per", "every")) or (
-        before[-1:] == ["by"] and has_aggregate_cue(reading)
-    )
+def _is_grouped_table(reading: Reading, role: Role, main: str) -> bool:
+    """ "for each customer", "per department", "total salary by department"."""
+    return grouped_after(reading, role.mention.start)
 
 
 def _group_by_entity(prepared: Prepared, draft: Draft, table: str) -> None:
