@@ -252,6 +252,9 @@ class Parser:
             understanding = self._understand(
                 lambda: language.understand(question, prepared, now=now, previous=previous), question, schema
             )
+        if understanding.kind is QueryKind.DESCRIBE and not understanding.explanation:
+            # the language side found a question about the schema: tell the schema
+            understanding = describe.describe(question, schema)
         if routed is not None and routed.note:
             understanding.notes.append(routed.note)
         if intent.fallback_reason:

@@ -62,7 +62,7 @@ def describe(question: str, schema: SchemaView) -> Understanding:
         columns = [c.name for c in table.columns]
         text = f"{table.name} has {len(columns)} columns: " + ", ".join(_column_text(table, c) for c in columns) + "."
         if table.comment:
-            text += f" {table.comment}"
+            text += f" {table.comment.rstrip('.')}."
         return Understanding(
             QueryKind.DESCRIBE, confidence=0.9, table=table.name, features=columns, explanation=text,
             tables=[table.name],
