@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -52,6 +53,9 @@ from .samples import ValueSampler
 log = logging.getLogger("chatdb.parser.core")
 
 MAX_QUESTION_CHARS = 2000
+# LIMIT beyond a signed 64-bit integer fits neither PostgreSQL's bigint nor the proto's
+# int64: such a limit asks for every row, so it is dropped.
+MAX_LIMIT = 2**63 - 1
 ROUTED_ELSEWHERE = (QueryKind.TRAIN, QueryKind.PREDICT, QueryKind.MODEL_STATUS, QueryKind.SYSTEM_STATUS)
 
 _FLAVOURS = {
@@ -258,6 +262,8 @@ class Parser:
             understanding.notes.append(f"intent from rules: {intent.fallback_reason}")
 
         statement, explanation = None, ""
+        if understanding.plan is not None:
+            understanding.plan = _bounded(understanding.plan)
         if understanding.plan is not None and understanding.kind.runs_a_statement:
             statement = self._render(understanding.plan, schema)
             explanation = explain(understanding.plan, schema)
@@ -280,7 +286,11 @@ class Parser:
     async def _inputs(self, request: ParseRequest) -> tuple[SchemaView, Glossary | None]:
         if request.schema is not None and request.schema.tables:
             flavour = _DIALECT_FLAVOURS.get(request.dialect, SchemaFlavour.POSTGRES)
-            return convert.schema_view(request.schema, flavour), None
+            # Caches key on the version: two inline schemas that share one (or have
+            # none) must not be answered from each other's words, so the content is in it.
+            content = hashlib.sha256(request.schema.SerializeToString(deterministic=True)).hexdigest()[:16]
+            view = convert.schema_view(request.schema, flavour)
+            return replace(view, version=f"{view.version}+inline-{content}"), None
         flavour, schema_pb, glossary = await asyncio.gather(
             self._flavour(request.connection_id),
             self._schema(request.connection_id),
@@ -307,6 +317,17 @@ class Parser:
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
             ) from None
+        except (OverflowError, ValueError) as exc:
+            # a window such as "the last 5000 years", or a reference_time at the edge of the
+            # calendar, leaves the dates Python can hold: the question cannot be answered
+            if "out of range" not in str(exc):
+                raise
+            raise InvalidArgument(
+                f"could not answer {quote(question, 120)}: its dates fall outside the calendar ({exc})",
+                field="question",
+                reason="QUESTION_NOT_UNDERSTOOD",
+                metadata={"unresolved": "dates out of range", "suggestions": ""},
+            ) from None
 
     def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
         try:
@@ -323,6 +344,16 @@ class Parser:
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},
             ) from None
+
+
+def _bounded(plan: QueryPlan) -> QueryPlan:
+    """The plan without limits no database (nor the proto) can hold."""
+    if plan.set_operation is not None:
+        operator, other = plan.set_operation
+        plan = replace(plan, set_operation=(operator, _bounded(other)))
+    if plan.limit is not None and plan.limit > MAX_LIMIT:
+        plan = replace(plan, limit=None)
+    return plan
 
 
 def _routed_explanation(u: Understanding) -> str:
