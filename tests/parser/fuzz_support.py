@@ -311,6 +311,7 @@ CUES = [
     "from", "with", "is", "are", "was", "has", "have", "did", "than", "equal to", "contains",
     "starting with", "is empty", "missing", "null", "last 7 days", "yesterday", "today",
     "in Q3", "by month", "per year", "weekly", "on 2025-02-30", "in 1900", "since 9999",
+    "in the last 5000 years", "in the last 99999999 days", "over the past 300 months",
 ]
 JUNK = [
     "'", '"', "''", "`", ";", "--", "/*", "*/", "%", "_", "\\", "%%", "?", "!", "(", ")", "[", "]",
