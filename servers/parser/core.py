@@ -33,7 +33,7 @@ from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
 
-from . import convert, describe, language, routing
+from . import convert, describe, language, plan_check, routing
 from .domain import (
     ForeignKeyInfo,
     QueryKind,
@@ -53,9 +53,6 @@ from .samples import ValueSampler
 log = logging.getLogger("chatdb.parser.core")
 
 MAX_QUESTION_CHARS = 2000
-# LIMIT beyond a signed 64-bit integer fits neither PostgreSQL's bigint nor the proto's
-# int64: such a limit asks for every row, so it is dropped.
-MAX_LIMIT = 2**63 - 1
 ROUTED_ELSEWHERE = (QueryKind.TRAIN, QueryKind.PREDICT, QueryKind.MODEL_STATUS, QueryKind.SYSTEM_STATUS)
 
 _FLAVOURS = {
@@ -263,7 +260,7 @@ class Parser:
 
         statement, explanation = None, ""
         if understanding.plan is not None:
-            understanding.plan = _bounded(understanding.plan)
+            understanding.plan = plan_check.bounded(understanding.plan)
         if understanding.plan is not None and understanding.kind.runs_a_statement:
             statement = self._render(understanding.plan, schema)
             explanation = explain(understanding.plan, schema)
@@ -331,6 +328,9 @@ class Parser:
 
     def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
         try:
+            refused = plan_check.problems(plan, schema)
+            if refused:
+                raise Unresolved("; ".join(refused))
             if schema.flavour is SchemaFlavour.MONGODB:
                 return convert.mongo_statement(render_mongo(plan, schema))
             dialect, dialect_pb = _SQL_DIALECTS[schema.flavour]
@@ -344,16 +344,6 @@ class Parser:
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},
             ) from None
-
-
-def _bounded(plan: QueryPlan) -> QueryPlan:
-    """The plan without limits no database (nor the proto) can hold."""
-    if plan.set_operation is not None:
-        operator, other = plan.set_operation
-        plan = replace(plan, set_operation=(operator, _bounded(other)))
-    if plan.limit is not None and plan.limit > MAX_LIMIT:
-        plan = replace(plan, limit=None)
-    return plan
 
 
 def _routed_explanation(u: Understanding) -> str:
