@@ -244,6 +244,24 @@ async def run_mysql(conn: aiomysql.Connection, sql: str) -> list:
             await cur.execute("ROLLBACK")
 
 
+def mongo_database(schema: SchemaView, rows: dict[str, list[tuple]]):
+    """The rows as documents in an in-memory mongomock database (dates as datetimes,
+    which is what BSON holds)."""
+    import mongomock
+
+    database = mongomock.MongoClient().get_database("fuzz")
+    for table in schema.tables:
+        documents = []
+        for row in rows[table.name]:
+            documents.append({
+                c.name: dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v
+                for c, v in zip(table.columns, row, strict=True)
+                if v is not None
+            })
+        database[table.name].insert_many(documents)
+    return database
+
+
 # ------------------------------------------------------------------ statement checks
 
 
