@@ -17,6 +17,7 @@ import asyncpg
 import sqlglot
 from sqlglot import exp
 
+from servers.contracts.glossary import Glossary, Metric, Segment, Synonym, with_version
 from servers.parser.domain import (
     ColumnInfo,
     ColumnKind,
@@ -140,7 +141,32 @@ SCHOOL_ROWS = {
     ],
 }
 
-SCHEMAS = {"shop": (SHOP, SHOP_ROWS), "hr": (HR, HR_ROWS), "school": (SCHOOL, SCHOOL_ROWS)}
+# The shop again with a glossary: metrics, segments and synonyms are matched before
+# anything else, so their SQL fragments meet every other cue.
+SHOP_GLOSSARY = with_version(
+    Glossary(
+        metrics=(
+            Metric("revenue", "orders", "sum(orders.total)", ("orders.status <> 'cancelled'",),
+                   "orders.placed_at", synonyms=("sales",)),
+            Metric("units sold", "order_items", "sum(order_items.quantity)"),
+            Metric("average basket", "orders", "avg(orders.total)", time_column="orders.placed_at"),
+        ),
+        segments=(
+            Segment("local customer", "customers", "customers.city = 'New York'", synonyms=("locals",)),
+            Segment("stocked product", "products", "products.in_stock = true"),
+            Segment("open order", "orders", "orders.status NOT IN ('shipped', 'cancelled')"),
+        ),
+        synonyms=(Synonym("client", "customers"), Synonym("cost", "products.price"), Synonym("town", "customers.city")),
+    )
+)
+
+SCHEMAS = {
+    "shop": (SHOP, SHOP_ROWS),
+    "hr": (HR, HR_ROWS),
+    "school": (SCHOOL, SCHOOL_ROWS),
+    "glossary": (SHOP, SHOP_ROWS),
+}
+GLOSSARIES = {"glossary": SHOP_GLOSSARY}
 
 _SQL_TYPES = {T: "VARCHAR(80)", INT: "INTEGER", N: "NUMERIC(12,2)", D: "DATE", TS: "TIMESTAMP NULL", B: "BOOLEAN"}
 
@@ -353,6 +379,11 @@ def schema_words(schema: SchemaView, rows: dict[str, list[tuple]]) -> list[str]:
         for column in table.columns:
             words += [column.name, " ".join(split_identifier(column.name))]
     words += [str(v) for table_rows in rows.values() for row in table_rows for v in row if isinstance(v, str)]
+    if schema is SHOP:
+        glossary = SHOP_GLOSSARY
+        words += [m.name for m in glossary.metrics] + [s.name for s in glossary.segments]
+        words += [t for entry in (*glossary.metrics, *glossary.segments) for t in entry.synonyms]
+        words += [s.term for s in glossary.synonyms]
     return words
 
 

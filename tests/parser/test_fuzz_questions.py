@@ -51,7 +51,7 @@ async def targets(run_id):
             database = f"chatdb_test_{run_id}_fuzz_{name}"
             pg = await fz.create_pg(database, schema, rows)
             my = await fz.create_mysql(database, schema, rows)
-            prepared = prepare(schema, fz.samples(schema, rows))
+            prepared = prepare(schema, fz.samples(schema, rows), fz.GLOSSARIES.get(name))
             opened[name] = Target(name, schema, rows, prepared, pg, my, fz.mongo_database(schema, rows))
         yield opened
     finally:
@@ -260,7 +260,7 @@ def known_bug(problems: list[str]) -> str | None:
 async def test_generated_questions_never_break_the_parser(targets, name):
     target = targets[name]
     failures, times, answered, known = [], [], 0, {}
-    seed = {"shop": 1, "hr": 2, "school": 3}[name]
+    seed = list(fz.SCHEMAS).index(name) + 1
     for q in fz.questions(target.schema, target.rows, seed, QUESTIONS_PER_SCHEMA):
         problems, elapsed, ran = await probe(target, q.text)
         times.append(elapsed)
@@ -287,7 +287,7 @@ async def test_with_the_service_check_no_statement_fails_on_the_database(targets
     it lets through runs; nothing is excused by a known bug."""
     target = targets[name]
     failures, answered = [], 0
-    seed = {"shop": 4, "hr": 5, "school": 6}[name]
+    seed = list(fz.SCHEMAS).index(name) + 11
     for q in fz.questions(target.schema, target.rows, seed, QUESTIONS_PER_SCHEMA):
         problems, _, ran = await probe(target, q.text, guarded=True)
         answered += ran
