@@ -328,11 +328,12 @@ class Parser:
 
     def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
         try:
+            if schema.flavour is SchemaFlavour.MONGODB:
+                # MongoDB compares and accumulates across types without failing
+                return convert.mongo_statement(render_mongo(plan, schema))
             refused = plan_check.problems(plan, schema)
             if refused:
                 raise Unresolved("; ".join(refused))
-            if schema.flavour is SchemaFlavour.MONGODB:
-                return convert.mongo_statement(render_mongo(plan, schema))
             dialect, dialect_pb = _SQL_DIALECTS[schema.flavour]
             return statement_pb2.Statement(
                 sql=statement_pb2.SqlStatement(sql=render_sql(plan, schema, dialect), dialect=dialect_pb)

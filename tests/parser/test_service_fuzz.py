@@ -23,6 +23,7 @@ from chatdb.connector.v1 import (
 from chatdb.parser.v1 import query_parser_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
+from servers.contracts.glossary import glossary_to_pb
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import pg_dsn_for
 from tests.connector.service_support import free_port, mysql_dsn
@@ -52,6 +53,13 @@ async def mesh(settings, run_id):
                 (await fz.create_mysql(database, schema, rows)).close()
                 await register(m.connector, f"fuzz-{name}-pg", PG, pg_dsn_for(database))
                 await register(m.connector, f"fuzz-{name}-my", MY, mysql_dsn(database))
+                if name in fz.GLOSSARIES:
+                    for engine in ("pg", "my"):
+                        await m.connector.stub.SetGlossary(
+                            connector_service_pb2.SetGlossaryRequest(
+                                connection_id=f"fuzz-{name}-{engine}", glossary=glossary_to_pb(fz.GLOSSARIES[name])
+                            )
+                        )
             odd = f"chatdb_test_{run_id}_sfuzz_odd"
             created.append(odd)
             await (await fz.create_pg(odd, fz.SchemaView(()), {})).close()
@@ -115,6 +123,8 @@ async def test_generated_questions_get_ok_or_invalid_argument(mesh):
     durations.sort()
     print(f"\nservice: {answered} statements run, parse p95 {durations[int(len(durations) * 0.95)]:.1f} ms")
     assert answered >= 20
+    code, parsed, message = await ask(mesh, "revenue last month", "fuzz-glossary-pg", reference_time=at(fz.NOW))
+    assert code is grpc.StatusCode.OK and "cancelled" in parsed.statement.sql.sql, message  # the glossary is in use
     assert not failures, "\n".join(failures[:10])
 
 
