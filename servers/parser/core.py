@@ -33,7 +33,7 @@ from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
 
-from . import convert, describe, language, plan_check, routing
+from . import convert, describe, inline_schema, language, plan_check, routing
 from .domain import (
     ForeignKeyInfo,
     QueryKind,
@@ -286,7 +286,7 @@ class Parser:
             # Caches key on the version: two inline schemas that share one (or have
             # none) must not be answered from each other's words, so the content is in it.
             content = hashlib.sha256(request.schema.SerializeToString(deterministic=True)).hexdigest()[:16]
-            view = convert.schema_view(request.schema, flavour)
+            view = inline_schema.consistent(convert.schema_view(request.schema, flavour))
             return replace(view, version=f"{view.version}+inline-{content}"), None
         flavour, schema_pb, glossary = await asyncio.gather(
             self._flavour(request.connection_id),

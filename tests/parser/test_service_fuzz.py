@@ -283,3 +283,23 @@ async def test_an_odd_context_is_accepted_and_changes_nothing(mesh):
     context.question = "\x00"
     code, _, message = await ask(mesh, "how many customers", context=context)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "context.question" in message
+
+
+async def test_an_inline_schema_with_broken_foreign_keys_never_joins_on_them(mesh):
+    people = _inline_table("people", [("person_id", INT_T), ("name", TEXT_T), ("team_id", INT_T)], "person_id")
+    teams = _inline_table("teams", [("team_id", INT_T), ("title", TEXT_T)], "team_id")
+    broken = [
+        schema_pb2.ForeignKey(columns=["nope"], referenced_table="teams", referenced_columns=["team_id"]),
+        schema_pb2.ForeignKey(columns=[], referenced_table="teams", referenced_columns=[]),
+        schema_pb2.ForeignKey(columns=["team_id", "name"], referenced_table="teams", referenced_columns=["team_id"]),
+        schema_pb2.ForeignKey(columns=["team_id"], referenced_table="nowhere", referenced_columns=["id"]),
+    ]
+    for fk in broken:
+        people.ClearField("foreign_keys")
+        people.foreign_keys.append(fk)
+        schema = schema_pb2.Schema(tables=[people, teams, _inline_table("", [("", INT_T)])])
+        for question in ["people per team", "title of the team of each person", "how many people"]:
+            code, parsed, message = await ask(mesh, question, "", schema=schema)
+            assert code in ALLOWED, f"{fk} {question}: {message}"
+            if parsed is not None and parsed.HasField("statement"):
+                assert fz.check_statement(parsed.statement.sql.sql, "postgres", _view(schema)) == []
