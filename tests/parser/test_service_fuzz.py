@@ -303,3 +303,26 @@ async def test_an_inline_schema_with_broken_foreign_keys_never_joins_on_them(mes
             assert code in ALLOWED, f"{fk} {question}: {message}"
             if parsed is not None and parsed.HasField("statement"):
                 assert fz.check_statement(parsed.statement.sql.sql, "postgres", _view(schema)) == []
+
+
+async def test_an_inline_schema_with_a_connection_that_lacks_its_tables_is_not_a_crash(mesh):
+    schema = schema_pb2.Schema(
+        tables=[_inline_table("planets", [("planet_id", INT_T), ("name", TEXT_T), ("moons", INT_T)], "planet_id")]
+    )
+    for connection in ("fuzz-shop-pg", "fuzz-shop-my"):
+        for question in ["how many planets", "planets named Mars", "planets with more than 3 moons"]:
+            code, parsed, message = await ask(mesh, question, connection, schema=schema)
+            assert code in (*ALLOWED, grpc.StatusCode.FAILED_PRECONDITION), f"{connection} {question}: {message}"
+
+
+async def test_many_questions_at_once_get_the_same_answers_as_one_by_one(mesh):
+    import asyncio
+
+    schema, rows = fz.SCHEMAS["school"]
+    questions = [q.text for q in fz.questions(schema, rows, 99, 40)]
+    alone = [await ask(mesh, q, "fuzz-school-my", reference_time=at(fz.NOW)) for q in questions]
+    together = await asyncio.gather(*(ask(mesh, q, "fuzz-school-my", reference_time=at(fz.NOW)) for q in questions))
+    for question, (code, parsed, _), (code_too, parsed_too, _) in zip(questions, alone, together, strict=True):
+        assert code in ALLOWED and code_too == code, question
+        if parsed is not None:
+            assert parsed_too.statement.sql.sql == parsed.statement.sql.sql, question
