@@ -327,3 +327,32 @@ def test_the_statement_check_catches_what_it_must():
         " ON T2.customer_id = T1.customer_id GROUP BY T1.name ORDER BY count DESC"
     )
     assert fz.check_statement(good, "postgres", fz.SHOP) == []
+
+
+NUMBERED = fz.SchemaView(
+    tuple(
+        fz.TableInfo(
+            f"region_{i}",
+            (fz.ColumnInfo("id", fz.INT, primary_key=True), fz.ColumnInfo("label", fz.T), fz.ColumnInfo("amount", fz.INT)),
+            ("id",),
+        )
+        for i in (1, 2, 3)
+    ),
+    version="numbered-1",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="language/linking: a table named with a number (region_2) is read as its stem plus a"
+    " number, so 'how many region_2' counts region_1 and 'average amount of region_3' becomes"
+    " HAVING AVG(amount) = 3 on region_1 (found with an inline schema of 500 numbered tables)",
+)
+@pytest.mark.parametrize(
+    ("question", "table"),
+    [("how many region_2", "region_2"), ("average amount of region_3", "region_3"), ("labels of region_2", "region_2")],
+)
+def test_a_table_named_with_a_number_is_the_one_asked_about(question, table):
+    plan = understand(question, prepare(NUMBERED, {}), now=fz.NOW).plan
+    assert plan is not None and plan.referenced_tables() == [table]
+    assert plan.having == ()
