@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -32,7 +33,7 @@ from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
 
-from . import convert, describe, language, routing
+from . import convert, describe, inline_schema, language, plan_check, routing
 from .domain import (
     ForeignKeyInfo,
     QueryKind,
@@ -261,6 +262,8 @@ class Parser:
             understanding.notes.append(f"intent from rules: {intent.fallback_reason}")
 
         statement, explanation = None, ""
+        if understanding.plan is not None:
+            understanding.plan = plan_check.bounded(understanding.plan)
         if understanding.plan is not None and understanding.kind.runs_a_statement:
             statement = self._render(understanding.plan, schema)
             explanation = explain(understanding.plan, schema)
@@ -283,7 +286,11 @@ class Parser:
     async def _inputs(self, request: ParseRequest) -> tuple[SchemaView, Glossary | None]:
         if request.schema is not None and request.schema.tables:
             flavour = _DIALECT_FLAVOURS.get(request.dialect, SchemaFlavour.POSTGRES)
-            return convert.schema_view(request.schema, flavour), None
+            # Caches key on the version: two inline schemas that share one (or have
+            # none) must not be answered from each other's words, so the content is in it.
+            content = hashlib.sha256(request.schema.SerializeToString(deterministic=True)).hexdigest()[:16]
+            view = inline_schema.consistent(convert.schema_view(request.schema, flavour))
+            return replace(view, version=f"{view.version}+inline-{content}"), None
         flavour, schema_pb, glossary = await asyncio.gather(
             self._flavour(request.connection_id),
             self._schema(request.connection_id),
@@ -310,11 +317,26 @@ class Parser:
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
             ) from None
+        except (OverflowError, ValueError) as exc:
+            # a window such as "the last 5000 years", or a reference_time at the edge of the
+            # calendar, leaves the dates Python can hold: the question cannot be answered
+            if "out of range" not in str(exc):
+                raise
+            raise InvalidArgument(
+                f"could not answer {quote(question, 120)}: its dates fall outside the calendar ({exc})",
+                field="question",
+                reason="QUESTION_NOT_UNDERSTOOD",
+                metadata={"unresolved": "dates out of range", "suggestions": ""},
+            ) from None
 
     def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
         try:
             if schema.flavour is SchemaFlavour.MONGODB:
+                # MongoDB compares and accumulates across types without failing
                 return convert.mongo_statement(render_mongo(plan, schema))
+            refused = plan_check.problems(plan, schema)
+            if refused:
+                raise Unresolved("; ".join(refused))
             dialect, dialect_pb = _SQL_DIALECTS[schema.flavour]
             return statement_pb2.Statement(
                 sql=statement_pb2.SqlStatement(sql=render_sql(plan, schema, dialect), dialect=dialect_pb)
