@@ -383,8 +383,7 @@ def sums(reading: Reading, start: int) -> bool:
 def in_column_name(reading: Reading, start: int, end: int) -> bool:
     """Tokens [start, end) lie inside a mention that names columns only."""
     return any(
-        m.start <= start and end <= m.end and m.columns and not m.tables
-        for m in reading.mentions
+        m.start <= start and end <= m.end and m.columns and not m.tables for m in reading.mentions
     )
 
 
