@@ -307,6 +307,16 @@ def number_conditions(
         add(role.column, number, op)
     if reading.has("or") is not None or reading.has("either") is not None:
         draft.where[before:] = _either(draft.where[before:])
+        pair = draft.where
+        if (
+            len(pair) == 2
+            and pair[0].column == pair[1].column
+            and not pair[0].subquery
+            and not pair[1].subquery
+            and _disjoint(pair[0], pair[1])
+        ):
+            # "older than 60 or younger than 30": either bound, never both
+            draft.where_any = True
     elif draft.intersect is None:
         _both(draft, before)
 
@@ -711,7 +721,8 @@ def versus_average(
         after = role_after(roles, i + 1, 1)
         column = after.column if after and numeric(prepared, after.column) else None
         if column is None:
-            column = _implied_column(reading, prepared, i - 1, main, roles)
+            # "heavier than the average": the comparative opens the lead
+            column = _implied_column(reading, prepared, i - len(lead) + 1, main, roles)
         if column is None:
             before = role_before(roles, i - len(lead), 4, numeric_in=prepared)
             column = before.column if before else None

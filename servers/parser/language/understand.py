@@ -166,8 +166,14 @@ def finish(
             draft.select.append((position, Selection(column)))
         elif role.kind == "order":
             aggregate = role.aggregates[0] if role.aggregates else None
+            # "the top 2 players by points": the highest first
+            top = "top" in words[: role.mention.start] and not any(
+                w in lx.ASCENDING_WORDS for w in words
+            )
             draft.order_by.append(
-                Ordering(column, wants_descending(reading, role.mention.start - 4), aggregate)
+                Ordering(
+                    column, top or wants_descending(reading, role.mention.start - 4), aggregate
+                )
             )
         elif role.kind == "superlative":
             sup = superlative_before(words, position) or "most"

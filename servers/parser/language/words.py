@@ -52,6 +52,7 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "loc": ("location",),
     "acct": ("account",),
     "stat": ("statistic",),
+    "pub": ("publication",),
     "yrs": ("years",),
     "exp": ("experience",),
     "hrs": ("hours",),
