@@ -22,7 +22,9 @@ from servers.parser.language.words import (
     Token,
     content,
     is_english,
+    lemma,
     lemmas,
+    raw_pieces,
     split_identifier,
 )
 
@@ -130,6 +132,12 @@ def build_index(schema: SchemaView) -> SchemaIndex:
             for word in content(forms):
                 if word not in GENERIC_NAME_WORDS and len(forms) > 1:
                     index.by_word[word].append(
+                        Candidate(table.name, column.name, PARTIAL, "partial")
+                    )
+            # a piece split into words ("RuntimeMin" → run time) is said whole too
+            for piece in raw_pieces(column.name) - set(forms):
+                if len(piece) >= 6 and lemma(piece) not in forms:
+                    index.by_word[lemma(piece)].append(
                         Candidate(table.name, column.name, PARTIAL, "partial")
                     )
             vocabulary.update(forms)

@@ -144,11 +144,13 @@ def implied_superlative(
             continue
         descending, nouns = found
         column = None
+        nxt = reading.words[i + 1] if i + 1 < len(reading.words) else ""
         if (
-            word in ("most", "least", "fewest")
-            and i + 1 < len(reading.words)
+            nxt
             and i + 1 not in covered
+            and (word in ("most", "least", "fewest") or _participle(nxt))
         ):
+            # ("the best paid", "the highest rated": the participle names the column)
             # "the most visited" → a numeric column sharing the word's stem; "the fewest
             # residents" → a numeric column near it in meaning
             column = _column_by_stem(prepared, reading.words[i + 1], tables)
@@ -156,7 +158,12 @@ def implied_superlative(
                 column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
-        if column is None and not nouns and word not in lx.SUPERLATIVES:
+        if column is None and word in ("oldest", "youngest"):
+            # no age kept: the birth year or date, earliest first for the oldest
+            column = column_for_words(prepared, ("birth", "bear"), tables, numeric_only=False)
+            if column is not None and not prepared.schema.column(column).kind.temporal:
+                descending = not descending  # a birth year (dates are flipped below)
+        if column is None and word not in lx.COUNTING_SUPERLATIVES:
             # "the page count of the thickest book": the numeric column asked about
             column = _asked_numeric(prepared, draft, i)
         if column is None and "date" in nouns:
@@ -193,6 +200,14 @@ def implied_superlative(
             )
         ]
         return
+
+
+def _participle(word: str) -> bool:
+    """ "paid", "rated", "visited", "selling": an inflected verb form."""
+    from lemminflect import getAllLemmas
+
+    verb = getAllLemmas(word).get("VERB", ())
+    return bool(verb) and verb[0] != word and word.endswith(("ed", "ing", "id", "ld", "wn"))
 
 
 def _asked_numeric(prepared: Prepared, draft: Draft, at: int) -> ColumnRef | None:
