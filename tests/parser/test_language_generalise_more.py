@@ -23,6 +23,7 @@ from tests.parser.language_support import flat
         ("Which movie has the highest budget?", ["Blue Moon"]),
         ("How many actors appeared in Green Sea?", [2]),
         ("What role did Jon Roe play in Blue Moon?", ["Villain"]),
+        ("Which pictures are rated above 7?", ["Green Sea", "Red Sky"]),
     ],
 )
 def test_films(question, expected):
@@ -46,6 +47,8 @@ def test_films(question, expected):
         ("List the employees hired in 2016", ["Mo"]),
         ("What is the salary of the best paid employee?", [9000.0]),
         ("Which employees earn more than 5000?", ["Kim", "Mo"]),
+        ("Which staff were employed after 2017?", ["Lu", "Ng"]),
+        ("Who has the largest salary?", ["Kim"]),
         ("Show the names of employees located in Chicago", ["Lu", "Ng"]),
     ],
 )

@@ -20,6 +20,7 @@ from servers.parser.language.lexicon import GENERIC_NAME_WORDS, NOT_SCHEMA_WORDS
 from servers.parser.language.words import (
     STOP_WORDS,
     Token,
+    can_be_verb,
     content,
     is_english,
     lemma,
@@ -190,9 +191,11 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
         ):
             continue
         candidates = list(index.by_word.get(token.lemma, ()))
-        for related in VERB_NOUNS.get(token.lemma, ()):
+        for related in _nouns_of_verb(token.lemma):
             candidates.extend(
-                c for c in index.by_word.get(related, ()) if c.column and c not in candidates
+                c
+                for c in (*index.by_word.get(related, ()), *index.exact.get((related,), ()))
+                if c.column and c not in candidates
             )
         if (
             not candidates
@@ -213,6 +216,15 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
             used.add(i)
     found.sort(key=lambda m: m.start)
     return _merge_partials(found)
+
+
+def _nouns_of_verb(verb: str) -> tuple[str, ...]:
+    """Nouns a column may be named with for a verb said: "born" → birth, "rated" →
+    rating, "scored" → scoring."""
+    if not can_be_verb(verb) or len(verb) < 4:
+        return VERB_NOUNS.get(verb, ())
+    gerund = verb[:-1] + "ing" if verb.endswith("e") else verb + "ing"
+    return (*VERB_NOUNS.get(verb, ()), gerund)
 
 
 def _merge_partials(found: list[Mention]) -> list[Mention]:

@@ -170,7 +170,12 @@ def _used_as_verb(words: list[str], i: int) -> bool:
         "with",
         "for",
     )
+    if any(w in _DETERMINERS for w in words[max(0, i - 2) : i]):
+        return False  # "who has the largest salary": a noun after its determiner
     return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
+
+
+_DETERMINERS = frozenset({"the", "a", "an", "their", "its", "his", "her", "my", "our", "your"})
 
 
 _SUBJECT_WORDS = frozenset({"who", "that", "which", "they", "we", "you", "people"})
