@@ -93,3 +93,11 @@ def test_heavier_than_the_average():
 
 def test_top_by_a_column_is_highest_first():
     assert flat(sports().ask("List the top 2 players by total points")) == ["Cal", "Ari"]
+
+
+def test_a_unit_of_the_same_kind_converts():
+    from tests.parser.generalise_support import films
+
+    assert films().ask("How many movies run longer than 2 hours?") == [(2,)]
+    assert sorted(flat(sports().ask("Which players are taller than 2 metres?"))) == ["Ari", "Eli"]
+    assert fleet().ask("How many vehicles carry more than 1 tonne?") == [(4,)]
