@@ -79,3 +79,7 @@ def test_counts_per_owner_on_each_schema():
         ("Omar Diaz", 2),
         ("Raj Mehta", 1),
     ]
+
+
+def test_how_many_of_a_measure_sums_it():
+    assert sports().ask("How many points did Ari score?") == [(880,)]

@@ -155,7 +155,15 @@ def finish(
                 draft.select.append((position, Selection(column, aggregate)))
         elif role.kind == "count":
             by_meaning = all(c.how == "meaning" for c in role.mention.candidates)
-            if by_meaning and numeric(prepared, column) and reading.words[:2] == ["how", "many"]:
+            # "how many points did Ari score": a measure stored per row is summed
+            measure = column in _measures(prepared, [column.table]) and not (
+                prepared.schema.column(column).kind.temporal
+            )
+            if (
+                (by_meaning or measure)
+                and numeric(prepared, column)
+                and reading.words[:2] == ["how", "many"]
+            ):
                 # "how many people …" read as a population column: the people it counts
                 draft.select.append((position, Selection(column, Aggregate.SUM)))
             else:
