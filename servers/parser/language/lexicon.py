@@ -226,6 +226,7 @@ VERB_NOUNS: dict[str, tuple[str, ...]] = {
     "release": ("release",),
     "publish": ("publication",),
     "publication": ("publish",),
+    "weigh": ("weight",),
 }
 
 # A unit said with a number → the pieces a column name carries it as ("75 kilograms" →

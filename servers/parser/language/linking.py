@@ -23,6 +23,7 @@ from servers.parser.language.words import (
     can_be_verb,
     content,
     is_english,
+    is_noun,
     lemma,
     lemmas,
     raw_pieces,
@@ -240,10 +241,15 @@ def _merge_partials(found: list[Mention]) -> list[Mention]:
                 if c.column
                 and any((c.table, c.column) == (d.table, d.column) for d in mention.candidates)
             ]
-            if shared and (
-                len(prev.candidates) == 1
-                or len(mention.candidates) == 1
-                or prev.end - prev.start == 1
+            verb = mention.end - mention.start == 1 and not is_noun(mention.words)
+            if (
+                shared
+                and not verb
+                and (
+                    len(prev.candidates) == 1
+                    or len(mention.candidates) == 1
+                    or prev.end - prev.start == 1
+                )
             ):
                 out[-1] = Mention(prev.start, mention.end, f"{prev.words} {mention.words}", shared)
                 continue
