@@ -54,3 +54,11 @@ def test_films(question, expected):
 )
 def test_staff(question, expected):
     assert sorted(flat(staff().ask(question))) == expected
+
+
+def test_classic_short_names_link_exactly():
+    db = staff()
+    understanding = db.understand("What is the average commission?")
+    assert not any("meaning" in note for note in understanding.notes)
+    assert db.ask("What is the average commission?") == [(6.875,)]
+    assert db.ask("What is the highest salary?") == [(9000.0,)]
