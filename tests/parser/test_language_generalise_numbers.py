@@ -101,3 +101,12 @@ def test_a_unit_of_the_same_kind_converts():
     assert films().ask("How many movies run longer than 2 hours?") == [(2,)]
     assert sorted(flat(sports().ask("Which players are taller than 2 metres?"))) == ["Ari", "Eli"]
     assert fleet().ask("How many vehicles carry more than 1 tonne?") == [(4,)]
+
+
+def test_a_unit_with_a_means_one():
+    from tests.parser.generalise_support import films
+
+    assert clinic().ask("How many drugs cost less than a dollar?") == [(1,)]
+    assert sorted(flat(films().ask("Which movies cost over a hundred million dollars?"))) == [
+        "Blue Moon"
+    ]
