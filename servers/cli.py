@@ -8,6 +8,7 @@
     chatdb settings          list every CHATDB_* setting with its value and meaning
     chatdb demo-data         load the chatdb_demo sample database (PostgreSQL, MySQL)
     chatdb connections       list the connector's connections
+    chatdb glossary set|get  set a connection's glossary from YAML; print it as YAML
     chatdb train ...         train a model as a background job, with a live progress bar
     chatdb jobs / models     list training jobs / registered models
     chatdb promote M V       point `production` at version V of model M

@@ -47,6 +47,13 @@ async def _training(settings: Settings, stack: AsyncExitStack) -> list[ServiceBi
     return await build(settings, stack)
 
 
+async def _parser(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    # lemminflect, rapidfuzz and the word embeddings load only in the parser's process.
+    from .parser.app import build
+
+    return await build(settings, stack)
+
+
 async def _prediction(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
     # onnxruntime loads only in the process that serves predictions.
     from .prediction.app import build
@@ -61,10 +68,7 @@ SERVICES: dict[str, Factory] = {
         lands_with="the gateway issue",
     ),
     "connector": _connector,
-    "parser": _placeholders(
-        ("chatdb.parser.v1.query_parser_service", "QueryParserService"),
-        lands_with="the natural-language parser issue",
-    ),
+    "parser": _parser,
     "training": _training,
     "registry": _registry,
     "prediction": _prediction,

@@ -3,7 +3,9 @@
     chatdb demo-data [--mongo-url URL] ...   load chatdb_demo into PostgreSQL and MySQL
                                              (and MongoDB when --mongo-url is given)
 
-and make the users the demo connections log in as SELECT-only on it.
+and make the users the demo connections log in as SELECT-only on it; then register the
+demo connections (demo-postgres, demo-mysql) on the connector and set their glossary
+(deploy/demo/glossary.yaml), when the connector answers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--skip-mysql", action="store_true")
     demo.add_argument("--force", action="store_true",
                       help="drop and reload even a database that already holds this data set")
+    demo.add_argument("--connector", default=f"{settings.host}:{settings.connector_port}",
+                      help="connector to register the demo connections and their glossary on "
+                           f"(default {settings.host}:{settings.connector_port})")
+    demo.add_argument("--no-connections", action="store_true",
+                      help="only load the data: register no connection, set no glossary")
     demo.set_defaults(func=_demo_data)
 
 
@@ -59,6 +66,7 @@ def _reader(dsn: str) -> tuple[str, str] | None:
 
 def _demo_data(args: argparse.Namespace) -> int:
     from .data import DemoSpec, load_mongo_url, load_mysql, load_postgres
+    from .glossary import connect_demo
     from .reader import ensure_reader_mysql, ensure_reader_postgres
 
     settings = Settings()
@@ -88,6 +96,13 @@ def _demo_data(args: argparse.Namespace) -> int:
             await ensure_reader_mysql(args.mysql_host, args.mysql_port, args.mysql_user, args.mysql_password,
                                       spec.database, *my_reader)
             print(f"MySQL: user {my_reader[0]} may only read {spec.database} (the demo-mysql connection)")
+        # The connections read the database the settings name: only when that is the one loaded.
+        loaded = [cid for cid, skipped, dsn in (
+            ("demo-postgres", args.skip_postgres, settings.connector_demo_postgres_dsn),
+            ("demo-mysql", args.skip_mysql, settings.connector_demo_mysql_dsn),
+        ) if not skipped and urlsplit(dsn).path.lstrip("/") == spec.database]
+        if not args.no_connections:
+            await connect_demo(args.connector, loaded, settings=settings)
 
     asyncio.run(run())
     return 0

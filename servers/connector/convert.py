@@ -27,13 +27,16 @@ from chatdb.connector.v1 import (
     connection_pb2,
     connector_service_pb2,
     data_type_pb2,
+    glossary_pb2,
     result_pb2,
     schema_pb2,
     statement_pb2,
 )
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from servers.contracts import glossary as glossary_contract
 from servers.contracts.cells import cell_to_value
+from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FieldViolation, InvalidArgument, quote
 
 from .domain import (
@@ -62,6 +65,7 @@ from .domain import (
     TableInfo,
     Unsupported,
 )
+from .glossary import StoredGlossary
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -637,3 +641,18 @@ class StreamEncoder:
             out.summary.truncated = event.truncated
             out.summary.execution_time.CopyFrom(_duration(event.execution_time_s))
         return out
+
+
+# --------------------------------------------------------------------------- glossary
+
+
+def glossary_from_pb(pb: glossary_pb2.Glossary) -> Glossary:
+    """The glossary a client sent; `version` and `update_time` are output only."""
+    return glossary_contract.glossary_from_pb(pb)
+
+
+def glossary_to_pb(stored: StoredGlossary) -> glossary_pb2.Glossary:
+    out = glossary_contract.glossary_to_pb(stored.glossary)
+    if stored.update_time is not None:
+        out.update_time.CopyFrom(_timestamp(stored.update_time))
+    return out

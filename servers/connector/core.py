@@ -6,7 +6,8 @@ Driver (pool) per connection, the schema cache, the read-only guard, timeouts, r
 and page tokens. Servicers only translate.
 
 The parts it uses have files of their own: tokens.py (page tokens), pools.py (a
-driver per connection), schema_cache.py, held_cursors.py, read_ahead.py (streams).
+driver per connection), schema_cache.py, held_cursors.py, read_ahead.py (streams),
+glossary.py (a glossary checked against the schema).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from servers.contracts.glossary import Glossary
 from servers.runtime import names
 from servers.runtime.errors import (
     AlreadyExists,
@@ -57,6 +59,8 @@ from .domain import (
     StreamSummary,
 )
 from .drivers import Driver, open_driver
+from .glossary import StoredGlossary, unknown_names
+from .glossary import validate as validate_glossary
 from .held_cursors import HeldCursor, HeldCursors
 from .pools import PoolManager, driver_config
 from .read_ahead import ReadAhead
@@ -273,6 +277,35 @@ class ConnectorCore:
             expire_time=entry.expire_time,
             cached=cached,
         )
+
+    # ----------------------------------------------------------------- glossary
+
+    async def get_glossary(self, connection_id: str) -> StoredGlossary:
+        _check_id(connection_id)
+        return await self.store.get_glossary(connection_id)
+
+    async def set_glossary(self, connection_id: str, glossary: Glossary, *, validate_only: bool = False,
+                           deadline_s: float | None = None) -> StoredGlossary:
+        """Check the glossary against the connection's schema, then store it (unless
+        `validate_only`). A name that the cached schema lacks gets one fresh
+        introspection before it is refused: the user may have just added the column."""
+        _check_id(connection_id)
+        connection = await self.store.get(connection_id, with_secret=False)
+        checked = Glossary()  # the client's `version` is output only, like update_time
+        if not glossary.empty:
+            schema = await self.get_schema(connection_id, deadline_s=deadline_s)
+            try:
+                checked = validate_glossary(glossary, schema.schema, connection.kind, connection.database)
+            except InvalidArgument as exc:
+                if not schema.cached or not unknown_names(exc):
+                    raise
+                schema = await self.get_schema(connection_id, refresh=True, deadline_s=deadline_s)
+                checked = validate_glossary(glossary, schema.schema, connection.kind, connection.database)
+        if validate_only:
+            return StoredGlossary(checked)
+        stored = await self.store.put_glossary(connection_id, checked)
+        log.info("glossary set", extra={"connection_id": connection_id, "version": stored.glossary.version})
+        return stored
 
     # ----------------------------------------------------------------- queries
 

@@ -53,6 +53,17 @@ class ConnectorServicer(pb_grpc.ConnectorServiceServicer):
         )
         return convert.schema_response(result)
 
+    async def SetGlossary(self, request: pb.SetGlossaryRequest, context: grpc.aio.ServicerContext) -> pb.SetGlossaryResponse:
+        stored = await self._core.set_glossary(
+            request.connection_id, convert.glossary_from_pb(request.glossary), validate_only=request.validate_only,
+            deadline_s=context.time_remaining(),
+        )
+        return pb.SetGlossaryResponse(glossary=convert.glossary_to_pb(stored))
+
+    async def GetGlossary(self, request: pb.GetGlossaryRequest, context: grpc.aio.ServicerContext) -> pb.GetGlossaryResponse:
+        stored = await self._core.get_glossary(request.connection_id)
+        return pb.GetGlossaryResponse(glossary=convert.glossary_to_pb(stored))
+
     async def ExecuteQuery(self, request: pb.ExecuteQueryRequest, context: grpc.aio.ServicerContext) -> pb.ExecuteQueryResponse:
         page = await self._core.execute(convert.execute_request(request, context.time_remaining()))
         return convert.execute_response(page)

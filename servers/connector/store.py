@@ -13,6 +13,7 @@ UNAVAILABLE, everything the core needs to act on is a domain error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from typing import Any, TypeVar
 import asyncpg
 from cryptography.fernet import Fernet, InvalidToken
 
+from servers.contracts.glossary import Glossary, glossary_from_mapping, glossary_to_mapping
 from servers.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from servers.runtime.pg import platform_errors
 
 from .domain import Connection, ConnectionKind, ConnectionOptions
+from .glossary import StoredGlossary
 
 T = TypeVar("T")
 
@@ -194,3 +197,57 @@ class ConnectionStore:
             "DELETE FROM connector_connections WHERE connection_id = $1", connection_id
         ))
         return status.endswith(" 1")
+
+    # ----------------------------------------------------------------- glossaries
+
+    async def get_glossary(self, connection_id: str) -> StoredGlossary:
+        """The connection's glossary; an empty one when none was set. NOT_FOUND for an
+        unknown connection."""
+        row = await self._run(lambda conn: conn.fetchrow(
+            """
+            SELECT g.content, g.version, g.update_time
+            FROM connector_connections c LEFT JOIN connector_glossaries g USING (connection_id)
+            WHERE c.connection_id = $1
+            """, connection_id,
+        ))
+        if row is None:
+            raise _not_found(connection_id)
+        if row["content"] is None:
+            return StoredGlossary(Glossary())
+        content = json.loads(row["content"]) if isinstance(row["content"], str) else row["content"]
+        glossary = dataclasses.replace(glossary_from_mapping(content), version=row["version"])
+        return StoredGlossary(glossary, row["update_time"])
+
+    async def put_glossary(self, connection_id: str, glossary: Glossary) -> StoredGlossary:
+        """Replace the connection's glossary (an empty one removes it). NOT_FOUND for an
+        unknown connection, also one deleted while the glossary was validated."""
+
+        async def op(conn: asyncpg.Connection) -> StoredGlossary:
+            if glossary.empty:
+                async with conn.transaction():
+                    if not await conn.fetchval("SELECT 1 FROM connector_connections WHERE connection_id = $1",
+                                               connection_id):
+                        raise _not_found(connection_id)
+                    await conn.execute("DELETE FROM connector_glossaries WHERE connection_id = $1", connection_id)
+                return StoredGlossary(dataclasses.replace(glossary, version=""))
+            try:
+                update_time = await conn.fetchval(
+                    """
+                    INSERT INTO connector_glossaries (connection_id, content, version)
+                    VALUES ($1, $2::json, $3)
+                    ON CONFLICT (connection_id) DO UPDATE
+                        SET content = EXCLUDED.content, version = EXCLUDED.version, update_time = now()
+                    RETURNING update_time
+                    """,
+                    connection_id, json.dumps(glossary_to_mapping(glossary)), glossary.version,
+                )
+            except asyncpg.ForeignKeyViolationError:
+                raise _not_found(connection_id) from None
+            return StoredGlossary(glossary, update_time)
+
+        return await self._run(op)
+
+
+def _not_found(connection_id: str) -> NotFound:
+    return NotFound(f"connection {connection_id!r} not found", reason="CONNECTION_NOT_FOUND",
+                    metadata={"connection_id": connection_id})

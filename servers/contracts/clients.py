@@ -23,6 +23,7 @@ from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
 from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb2
 
 from servers.contracts.cells import cell_to_value
+from servers.contracts.glossary import Glossary, glossary_from_pb
 from servers.runtime.channels import MAX_RECONNECT_BACKOFF_MS, as_domain_error
 from servers.runtime.errors import DeadlineExceeded, NotFound, Unavailable
 
@@ -126,11 +127,45 @@ class RegistryClient:
 
 
 class ConnectorClient:
-    """Datasets read through the connector. Its channel maps failed calls to the error
-    tree (open_channel(..., map_errors=True))."""
+    """The connector as its clients use it: datasets streamed for the worker, schemas
+    and sampled values for the parser. Its channel maps failed calls to the error tree
+    (open_channel(..., map_errors=True))."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
+
+    async def connection(self, connection_id: str, *, timeout_s: float = 10.0):
+        """The connection record (without secrets): NotFound for an unknown id."""
+        reply = await self.stub.GetConnection(
+            connector_service_pb2.GetConnectionRequest(connection_id=connection_id), timeout=timeout_s
+        )
+        return reply.connection
+
+    async def schema(self, connection_id: str, *, timeout_s: float = 30.0):
+        """The connection's schema, from the connector's cache when it has one."""
+        reply = await self.stub.GetSchema(
+            connector_service_pb2.GetSchemaRequest(connection_id=connection_id), timeout=timeout_s
+        )
+        return reply.schema
+
+    async def glossary(self, connection_id: str, *, timeout_s: float = 10.0) -> Glossary | None:
+        """The connection's glossary; None when it has none."""
+        reply = await self.stub.GetGlossary(
+            connector_service_pb2.GetGlossaryRequest(connection_id=connection_id), timeout=timeout_s
+        )
+        return glossary_from_pb(reply.glossary) if reply.glossary.version else None
+
+    async def execute(
+        self, connection_id: str, statement: statement_pb2.Statement, *, max_rows: int, timeout_s: float = 10.0
+    ) -> list[tuple[Any, ...]]:
+        """The rows of one statement, first page only (at most max_rows)."""
+        reply = await self.stub.ExecuteQuery(
+            connector_service_pb2.ExecuteQueryRequest(
+                connection_id=connection_id, statement=statement, page_size=max_rows, max_rows=max_rows
+            ),
+            timeout=timeout_s,
+        )
+        return [tuple(cell_to_value(c) for c in row.cells) for row in reply.rows]
 
     async def rows(self, connection_id: str, sql: str) -> tuple[Sequence[str], AsyncIterator[tuple[Any, ...]]]:
         """Column names and an iterator of rows of the query, read through StreamQuery."""

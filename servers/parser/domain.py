@@ -17,7 +17,6 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 # ----------------------------------------------------------------------------- schema
 
@@ -149,7 +148,7 @@ class Op(enum.Enum):
 
 
 # A literal from the question, already typed: text, numbers, booleans, dates.
-Value = Union[str, int, float, bool, dt.date, dt.datetime]
+Value = str | int | float | bool | dt.date | dt.datetime
 
 
 @dataclass(frozen=True)
@@ -205,6 +204,24 @@ class Ordering:
     expression: Expression | None = None
 
 
+class TimeGrain(enum.Enum):
+    YEAR = "year"
+    QUARTER = "quarter"
+    MONTH = "month"
+    WEEK = "week"
+    DAY = "day"
+
+
+@dataclass(frozen=True)
+class TimeBucket:
+    """Group by a date/timestamp column truncated to a grain ("revenue by month",
+    "orders per year"): the renderer selects the truncated value first (named after the
+    grain), groups by it and orders by it, oldest first, unless order_by says otherwise."""
+
+    column: ColumnRef
+    grain: TimeGrain
+
+
 class SetOperator(enum.Enum):
     UNION = "union"  # "either … or …"
     INTERSECT = "intersect"  # "both … and …"
@@ -235,6 +252,7 @@ class QueryPlan:
     - `tables`: tables the question mentions that must be part of the join even if no
       selected or filtered column comes from them (the first is the main table).
     - `set_operation` combines this plan with a second one (INTERSECT / UNION / EXCEPT).
+    - `bucket` groups by a temporal column truncated to a grain (by month, per year).
     """
 
     select: tuple[Selection, ...] = ()
@@ -248,6 +266,7 @@ class QueryPlan:
     tables: tuple[str, ...] = ()
     time_window: TimeWindow | None = None
     set_operation: tuple[SetOperator, QueryPlan] | None = None
+    bucket: TimeBucket | None = None
 
     def referenced_tables(self) -> list[str]:
         """Every table this plan (not its subqueries or set partner) reads, main first."""
@@ -271,6 +290,8 @@ class QueryPlan:
                 seen.update(dict.fromkeys(ordering.expression.tables))
         if self.time_window:
             seen.setdefault(self.time_window.column.table)
+        if self.bucket:
+            seen.setdefault(self.bucket.column.table)
         return list(seen)
 
 

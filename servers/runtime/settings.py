@@ -148,6 +148,16 @@ class Settings(BaseSettings):
     prediction_resync_interval_s: float = Field(60.0, description="Prediction: how often followed aliases are re-read from the registry, a backstop for missed events.")
     # --- end prediction -------------------------------------------------------------
 
+    # --- parser ---------------------------------------------------------------------
+    parser_sample_values: int = Field(2000, description="Parser: most distinct values sampled per text column for value linking (most frequent first), once per schema version.")
+    parser_sample_max_chars: int = Field(100, description="Parser: sampled values longer than this are not linked (a question quotes names and categories, not paragraphs).")
+    parser_schema_ttl_s: float = Field(5.0, description="Parser: how long a connection's schema, kind and glossary are reused before the connector is asked again (its version decides whether anything is re-prepared).")
+    parser_prepared_cache: int = Field(32, description="Parser: prepared schemas (word forms, value index, embeddings) kept, one per connection, schema version and glossary version.")
+    parser_intent_model: str = Field("query-intent", description="Parser: registered model (alias production) that classifies a question's intent; `chatdb parser bootstrap-intent` trains it.")
+    parser_intent_timeout_s: float = Field(0.3, description="Parser: longest wait for the intent model's prediction before the rule path answers.")
+    parser_intent_breaker_s: float = Field(5.0, description="Parser: after a failed intent-model call, how long the model is skipped (rules answer) before it is tried again.")
+    # --- end parser -----------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 

@@ -23,7 +23,7 @@ GRPCURL = shutil.which("grpcurl", path=str(BIN)) or "grpcurl"
 # service -> (services it must list, an RPC that is still a placeholder, or None)
 EXPECTED = {
     "gateway": (["chatdb.gateway.v1.ApiKeyService", "chatdb.gateway.v1.ChatService"], "chatdb.gateway.v1.ChatService/GetSystemStatus"),
-    "parser": (["chatdb.parser.v1.QueryParserService"], "chatdb.parser.v1.QueryParserService/ParseQuery"),
+    "parser": (["chatdb.parser.v1.QueryParserService"], None),
     "training": (["chatdb.training.v1.TrainingService"], None),
     "registry": (["chatdb.registry.v1.ModelRegistryService"], None),
     "prediction": (["chatdb.prediction.v1.PredictionService", "inference.GRPCInferenceService"], None),

@@ -26,6 +26,8 @@ CONTRACT = [
     ("chatdb.connector.v1.ConnectorService", "GetSchema", "get", "/v1/connections/{connection_id}/schema"),
     ("chatdb.connector.v1.ConnectorService", "ExecuteQuery", "post", "/v1/connections/{connection_id}:execute"),
     ("chatdb.connector.v1.ConnectorService", "StreamQuery", "post", "/v1/connections/{connection_id}:stream"),
+    ("chatdb.connector.v1.ConnectorService", "SetGlossary", "put", "/v1/connections/{connection_id}/glossary"),
+    ("chatdb.connector.v1.ConnectorService", "GetGlossary", "get", "/v1/connections/{connection_id}/glossary"),
     ("chatdb.parser.v1.QueryParserService", "ParseQuery", "post", "/v1/parse"),
     ("chatdb.training.v1.TrainingService", "CreateTrainingJob", "post", "/v1/trainingJobs"),
     ("chatdb.training.v1.TrainingService", "GetTrainingJob", "get", "/v1/trainingJobs/{job_id}"),

@@ -58,10 +58,10 @@ async def test_a_placeholder_reports_not_serving_and_leaves_real_services_servin
     assert await check(channel, parser) == NOT_SERVING
 
 
-def test_the_placeholder_processes_are_gateway_and_parser():
+def test_the_placeholder_process_is_the_gateway():
     from servers.services import PLACEHOLDERS
 
-    assert PLACEHOLDERS == {"gateway", "parser"}
+    assert PLACEHOLDERS == {"gateway"}
 
 
 async def test_server_can_start_not_ready(start_server, channel_to):

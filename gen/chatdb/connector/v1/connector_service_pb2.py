@@ -23,6 +23,7 @@ _sym_db = _symbol_database.Default()
 
 
 from chatdb.connector.v1 import connection_pb2 as chatdb_dot_connector_dot_v1_dot_connection__pb2
+from chatdb.connector.v1 import glossary_pb2 as chatdb_dot_connector_dot_v1_dot_glossary__pb2
 from chatdb.connector.v1 import result_pb2 as chatdb_dot_connector_dot_v1_dot_result__pb2
 from chatdb.connector.v1 import schema_pb2 as chatdb_dot_connector_dot_v1_dot_schema__pb2
 from chatdb.connector.v1 import statement_pb2 as chatdb_dot_connector_dot_v1_dot_statement__pb2
@@ -30,7 +31,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+chatdb/connector/v1/connector_service.proto\x12\x13\x63hatdb.connector.v1\x1a$chatdb/connector/v1/connection.proto\x1a chatdb/connector/v1/result.proto\x1a chatdb/connector/v1/schema.proto\x1a#chatdb/connector/v1/statement.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"y\n\x17\x43reateConnectionRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x33\n\nconnection\x18\x02 \x01(\x0b\x32\x1f.chatdb.connector.v1.Connection\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"O\n\x18\x43reateConnectionResponse\x12\x33\n\nconnection\x18\x01 \x01(\x0b\x32\x1f.chatdb.connector.v1.Connection\"-\n\x14GetConnectionRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\"L\n\x15GetConnectionResponse\x12\x33\n\nconnection\x18\x01 \x01(\x0b\x32\x1f.chatdb.connector.v1.Connection\"r\n\x16ListConnectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.chatdb.connector.v1.ConnectionKind\"h\n\x17ListConnectionsResponse\x12\x34\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32\x1f.chatdb.connector.v1.Connection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x17\x44\x65leteConnectionRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x15\n\rallow_missing\x18\x02 \x01(\x08\"\x1a\n\x18\x44\x65leteConnectionResponse\"`\n\x10GetSchemaRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x14\n\x0cschema_names\x18\x03 \x03(\t\x12\x0e\n\x06tables\x18\x04 \x03(\t\"P\n\x11GetSchemaResponse\x12+\n\x06schema\x18\x01 \x01(\x0b\x32\x1b.chatdb.connector.v1.Schema\x12\x0e\n\x06\x63\x61\x63hed\x18\x02 \x01(\x08\"\xc4\x01\n\x13\x45xecuteQueryRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x31\n\tstatement\x18\x02 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12*\n\x07timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_rows\x18\x06 \x01(\x03\"\xe6\x01\n\x14\x45xecuteQueryResponse\x12\x30\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1f.chatdb.connector.v1.ColumnMeta\x12&\n\x04rows\x18\x02 \x03(\x0b\x32\x18.chatdb.connector.v1.Row\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x15\n\rrows_returned\x18\x04 \x01(\x03\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x12\x31\n\x0e\x65xecution_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb0\x01\n\x12StreamQueryRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x31\n\tstatement\x18\x02 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_rows\x18\x05 \x01(\x03\"\xdb\x02\n\x13StreamQueryResponse\x12\x41\n\x06header\x18\x01 \x01(\x0b\x32/.chatdb.connector.v1.StreamQueryResponse.HeaderH\x00\x12\x42\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x31.chatdb.connector.v1.StreamQueryResponse.RowBatchH\x00\x12\x32\n\x07summary\x18\x03 \x01(\x0b\x32\x1f.chatdb.connector.v1.QueryStatsH\x00\x1a:\n\x06Header\x12\x30\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1f.chatdb.connector.v1.ColumnMeta\x1a\x42\n\x08RowBatch\x12&\n\x04rows\x18\x01 \x03(\x0b\x32\x18.chatdb.connector.v1.Row\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x42\t\n\x07payload2\x94\x08\n\x10\x43onnectorService\x12\x8b\x01\n\x10\x43reateConnection\x12,.chatdb.connector.v1.CreateConnectionRequest\x1a-.chatdb.connector.v1.CreateConnectionResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/connections:\x01*\x12\x8f\x01\n\rGetConnection\x12).chatdb.connector.v1.GetConnectionRequest\x1a*.chatdb.connector.v1.GetConnectionResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/connections/{connection_id}\x12\x85\x01\n\x0fListConnections\x12+.chatdb.connector.v1.ListConnectionsRequest\x1a,.chatdb.connector.v1.ListConnectionsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/connections\x12\x98\x01\n\x10\x44\x65leteConnection\x12,.chatdb.connector.v1.DeleteConnectionRequest\x1a-.chatdb.connector.v1.DeleteConnectionResponse\"\'\x82\xd3\xe4\x93\x02!*\x1f/v1/connections/{connection_id}\x12\x8a\x01\n\tGetSchema\x12%.chatdb.connector.v1.GetSchemaRequest\x1a&.chatdb.connector.v1.GetSchemaResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/connections/{connection_id}/schema\x12\x97\x01\n\x0c\x45xecuteQuery\x12(.chatdb.connector.v1.ExecuteQueryRequest\x1a).chatdb.connector.v1.ExecuteQueryResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/connections/{connection_id}:execute:\x01*\x12\x95\x01\n\x0bStreamQuery\x12\'.chatdb.connector.v1.StreamQueryRequest\x1a(.chatdb.connector.v1.StreamQueryResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/connections/{connection_id}:stream:\x01*0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+chatdb/connector/v1/connector_service.proto\x12\x13\x63hatdb.connector.v1\x1a$chatdb/connector/v1/connection.proto\x1a\"chatdb/connector/v1/glossary.proto\x1a chatdb/connector/v1/result.proto\x1a chatdb/connector/v1/schema.proto\x1a#chatdb/connector/v1/statement.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"y\n\x17\x43reateConnectionRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x33\n\nconnection\x18\x02 \x01(\x0b\x32\x1f.chatdb.connector.v1.Connection\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"O\n\x18\x43reateConnectionResponse\x12\x33\n\nconnection\x18\x01 \x01(\x0b\x32\x1f.chatdb.connector.v1.Connection\"-\n\x14GetConnectionRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\"L\n\x15GetConnectionResponse\x12\x33\n\nconnection\x18\x01 \x01(\x0b\x32\x1f.chatdb.connector.v1.Connection\"r\n\x16ListConnectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.chatdb.connector.v1.ConnectionKind\"h\n\x17ListConnectionsResponse\x12\x34\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32\x1f.chatdb.connector.v1.Connection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x17\x44\x65leteConnectionRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x15\n\rallow_missing\x18\x02 \x01(\x08\"\x1a\n\x18\x44\x65leteConnectionResponse\"`\n\x10GetSchemaRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x14\n\x0cschema_names\x18\x03 \x03(\t\x12\x0e\n\x06tables\x18\x04 \x03(\t\"P\n\x11GetSchemaResponse\x12+\n\x06schema\x18\x01 \x01(\x0b\x32\x1b.chatdb.connector.v1.Schema\x12\x0e\n\x06\x63\x61\x63hed\x18\x02 \x01(\x08\"\xc4\x01\n\x13\x45xecuteQueryRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x31\n\tstatement\x18\x02 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12*\n\x07timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_rows\x18\x06 \x01(\x03\"\xe6\x01\n\x14\x45xecuteQueryResponse\x12\x30\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1f.chatdb.connector.v1.ColumnMeta\x12&\n\x04rows\x18\x02 \x03(\x0b\x32\x18.chatdb.connector.v1.Row\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x15\n\rrows_returned\x18\x04 \x01(\x03\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x12\x31\n\x0e\x65xecution_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb0\x01\n\x12StreamQueryRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x31\n\tstatement\x18\x02 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_rows\x18\x05 \x01(\x03\"\xdb\x02\n\x13StreamQueryResponse\x12\x41\n\x06header\x18\x01 \x01(\x0b\x32/.chatdb.connector.v1.StreamQueryResponse.HeaderH\x00\x12\x42\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x31.chatdb.connector.v1.StreamQueryResponse.RowBatchH\x00\x12\x32\n\x07summary\x18\x03 \x01(\x0b\x32\x1f.chatdb.connector.v1.QueryStatsH\x00\x1a:\n\x06Header\x12\x30\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1f.chatdb.connector.v1.ColumnMeta\x1a\x42\n\x08RowBatch\x12&\n\x04rows\x18\x01 \x03(\x0b\x32\x18.chatdb.connector.v1.Row\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x42\t\n\x07payload\"s\n\x12SetGlossaryRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12/\n\x08glossary\x18\x02 \x01(\x0b\x32\x1d.chatdb.connector.v1.Glossary\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"F\n\x13SetGlossaryResponse\x12/\n\x08glossary\x18\x01 \x01(\x0b\x32\x1d.chatdb.connector.v1.Glossary\"+\n\x12GetGlossaryRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\"F\n\x13GetGlossaryResponse\x12/\n\x08glossary\x18\x01 \x01(\x0b\x32\x1d.chatdb.connector.v1.Glossary2\xc8\n\n\x10\x43onnectorService\x12\x8b\x01\n\x10\x43reateConnection\x12,.chatdb.connector.v1.CreateConnectionRequest\x1a-.chatdb.connector.v1.CreateConnectionResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/connections:\x01*\x12\x8f\x01\n\rGetConnection\x12).chatdb.connector.v1.GetConnectionRequest\x1a*.chatdb.connector.v1.GetConnectionResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/connections/{connection_id}\x12\x85\x01\n\x0fListConnections\x12+.chatdb.connector.v1.ListConnectionsRequest\x1a,.chatdb.connector.v1.ListConnectionsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/connections\x12\x98\x01\n\x10\x44\x65leteConnection\x12,.chatdb.connector.v1.DeleteConnectionRequest\x1a-.chatdb.connector.v1.DeleteConnectionResponse\"\'\x82\xd3\xe4\x93\x02!*\x1f/v1/connections/{connection_id}\x12\x8a\x01\n\tGetSchema\x12%.chatdb.connector.v1.GetSchemaRequest\x1a&.chatdb.connector.v1.GetSchemaResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/connections/{connection_id}/schema\x12\x97\x01\n\x0c\x45xecuteQuery\x12(.chatdb.connector.v1.ExecuteQueryRequest\x1a).chatdb.connector.v1.ExecuteQueryResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/connections/{connection_id}:execute:\x01*\x12\x95\x01\n\x0bStreamQuery\x12\'.chatdb.connector.v1.StreamQueryRequest\x1a(.chatdb.connector.v1.StreamQueryResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/connections/{connection_id}:stream:\x01*0\x01\x12\x9c\x01\n\x0bSetGlossary\x12\'.chatdb.connector.v1.SetGlossaryRequest\x1a(.chatdb.connector.v1.SetGlossaryResponse\":\x82\xd3\xe4\x93\x02\x34\x1a(/v1/connections/{connection_id}/glossary:\x08glossary\x12\x92\x01\n\x0bGetGlossary\x12\'.chatdb.connector.v1.GetGlossaryRequest\x1a(.chatdb.connector.v1.GetGlossaryResponse\"0\x82\xd3\xe4\x93\x02*\x12(/v1/connections/{connection_id}/glossaryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,38 +52,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTORSERVICE'].methods_by_name['ExecuteQuery']._serialized_options = b'\202\323\344\223\002,\"\'/v1/connections/{connection_id}:execute:\001*'
   _globals['_CONNECTORSERVICE'].methods_by_name['StreamQuery']._loaded_options = None
   _globals['_CONNECTORSERVICE'].methods_by_name['StreamQuery']._serialized_options = b'\202\323\344\223\002+\"&/v1/connections/{connection_id}:stream:\001*'
-  _globals['_CREATECONNECTIONREQUEST']._serialized_start=273
-  _globals['_CREATECONNECTIONREQUEST']._serialized_end=394
-  _globals['_CREATECONNECTIONRESPONSE']._serialized_start=396
-  _globals['_CREATECONNECTIONRESPONSE']._serialized_end=475
-  _globals['_GETCONNECTIONREQUEST']._serialized_start=477
-  _globals['_GETCONNECTIONREQUEST']._serialized_end=522
-  _globals['_GETCONNECTIONRESPONSE']._serialized_start=524
-  _globals['_GETCONNECTIONRESPONSE']._serialized_end=600
-  _globals['_LISTCONNECTIONSREQUEST']._serialized_start=602
-  _globals['_LISTCONNECTIONSREQUEST']._serialized_end=716
-  _globals['_LISTCONNECTIONSRESPONSE']._serialized_start=718
-  _globals['_LISTCONNECTIONSRESPONSE']._serialized_end=822
-  _globals['_DELETECONNECTIONREQUEST']._serialized_start=824
-  _globals['_DELETECONNECTIONREQUEST']._serialized_end=895
-  _globals['_DELETECONNECTIONRESPONSE']._serialized_start=897
-  _globals['_DELETECONNECTIONRESPONSE']._serialized_end=923
-  _globals['_GETSCHEMAREQUEST']._serialized_start=925
-  _globals['_GETSCHEMAREQUEST']._serialized_end=1021
-  _globals['_GETSCHEMARESPONSE']._serialized_start=1023
-  _globals['_GETSCHEMARESPONSE']._serialized_end=1103
-  _globals['_EXECUTEQUERYREQUEST']._serialized_start=1106
-  _globals['_EXECUTEQUERYREQUEST']._serialized_end=1302
-  _globals['_EXECUTEQUERYRESPONSE']._serialized_start=1305
-  _globals['_EXECUTEQUERYRESPONSE']._serialized_end=1535
-  _globals['_STREAMQUERYREQUEST']._serialized_start=1538
-  _globals['_STREAMQUERYREQUEST']._serialized_end=1714
-  _globals['_STREAMQUERYRESPONSE']._serialized_start=1717
-  _globals['_STREAMQUERYRESPONSE']._serialized_end=2064
-  _globals['_STREAMQUERYRESPONSE_HEADER']._serialized_start=1927
-  _globals['_STREAMQUERYRESPONSE_HEADER']._serialized_end=1985
-  _globals['_STREAMQUERYRESPONSE_ROWBATCH']._serialized_start=1987
-  _globals['_STREAMQUERYRESPONSE_ROWBATCH']._serialized_end=2053
-  _globals['_CONNECTORSERVICE']._serialized_start=2067
-  _globals['_CONNECTORSERVICE']._serialized_end=3111
+  _globals['_CONNECTORSERVICE'].methods_by_name['SetGlossary']._loaded_options = None
+  _globals['_CONNECTORSERVICE'].methods_by_name['SetGlossary']._serialized_options = b'\202\323\344\223\0024\032(/v1/connections/{connection_id}/glossary:\010glossary'
+  _globals['_CONNECTORSERVICE'].methods_by_name['GetGlossary']._loaded_options = None
+  _globals['_CONNECTORSERVICE'].methods_by_name['GetGlossary']._serialized_options = b'\202\323\344\223\002*\022(/v1/connections/{connection_id}/glossary'
+  _globals['_CREATECONNECTIONREQUEST']._serialized_start=309
+  _globals['_CREATECONNECTIONREQUEST']._serialized_end=430
+  _globals['_CREATECONNECTIONRESPONSE']._serialized_start=432
+  _globals['_CREATECONNECTIONRESPONSE']._serialized_end=511
+  _globals['_GETCONNECTIONREQUEST']._serialized_start=513
+  _globals['_GETCONNECTIONREQUEST']._serialized_end=558
+  _globals['_GETCONNECTIONRESPONSE']._serialized_start=560
+  _globals['_GETCONNECTIONRESPONSE']._serialized_end=636
+  _globals['_LISTCONNECTIONSREQUEST']._serialized_start=638
+  _globals['_LISTCONNECTIONSREQUEST']._serialized_end=752
+  _globals['_LISTCONNECTIONSRESPONSE']._serialized_start=754
+  _globals['_LISTCONNECTIONSRESPONSE']._serialized_end=858
+  _globals['_DELETECONNECTIONREQUEST']._serialized_start=860
+  _globals['_DELETECONNECTIONREQUEST']._serialized_end=931
+  _globals['_DELETECONNECTIONRESPONSE']._serialized_start=933
+  _globals['_DELETECONNECTIONRESPONSE']._serialized_end=959
+  _globals['_GETSCHEMAREQUEST']._serialized_start=961
+  _globals['_GETSCHEMAREQUEST']._serialized_end=1057
+  _globals['_GETSCHEMARESPONSE']._serialized_start=1059
+  _globals['_GETSCHEMARESPONSE']._serialized_end=1139
+  _globals['_EXECUTEQUERYREQUEST']._serialized_start=1142
+  _globals['_EXECUTEQUERYREQUEST']._serialized_end=1338
+  _globals['_EXECUTEQUERYRESPONSE']._serialized_start=1341
+  _globals['_EXECUTEQUERYRESPONSE']._serialized_end=1571
+  _globals['_STREAMQUERYREQUEST']._serialized_start=1574
+  _globals['_STREAMQUERYREQUEST']._serialized_end=1750
+  _globals['_STREAMQUERYRESPONSE']._serialized_start=1753
+  _globals['_STREAMQUERYRESPONSE']._serialized_end=2100
+  _globals['_STREAMQUERYRESPONSE_HEADER']._serialized_start=1963
+  _globals['_STREAMQUERYRESPONSE_HEADER']._serialized_end=2021
+  _globals['_STREAMQUERYRESPONSE_ROWBATCH']._serialized_start=2023
+  _globals['_STREAMQUERYRESPONSE_ROWBATCH']._serialized_end=2089
+  _globals['_SETGLOSSARYREQUEST']._serialized_start=2102
+  _globals['_SETGLOSSARYREQUEST']._serialized_end=2217
+  _globals['_SETGLOSSARYRESPONSE']._serialized_start=2219
+  _globals['_SETGLOSSARYRESPONSE']._serialized_end=2289
+  _globals['_GETGLOSSARYREQUEST']._serialized_start=2291
+  _globals['_GETGLOSSARYREQUEST']._serialized_end=2334
+  _globals['_GETGLOSSARYRESPONSE']._serialized_start=2336
+  _globals['_GETGLOSSARYRESPONSE']._serialized_end=2406
+  _globals['_CONNECTORSERVICE']._serialized_start=2409
+  _globals['_CONNECTORSERVICE']._serialized_end=3761
 # @@protoc_insertion_point(module_scope)

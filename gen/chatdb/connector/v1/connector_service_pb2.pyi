@@ -1,6 +1,7 @@
 import datetime
 
 from chatdb.connector.v1 import connection_pb2 as _connection_pb2
+from chatdb.connector.v1 import glossary_pb2 as _glossary_pb2
 from chatdb.connector.v1 import result_pb2 as _result_pb2
 from chatdb.connector.v1 import schema_pb2 as _schema_pb2
 from chatdb.connector.v1 import statement_pb2 as _statement_pb2
@@ -159,3 +160,31 @@ class StreamQueryResponse(_message.Message):
     batch: StreamQueryResponse.RowBatch
     summary: _result_pb2.QueryStats
     def __init__(self, header: _Optional[_Union[StreamQueryResponse.Header, _Mapping]] = ..., batch: _Optional[_Union[StreamQueryResponse.RowBatch, _Mapping]] = ..., summary: _Optional[_Union[_result_pb2.QueryStats, _Mapping]] = ...) -> None: ...
+
+class SetGlossaryRequest(_message.Message):
+    __slots__ = ("connection_id", "glossary", "validate_only")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    GLOSSARY_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    glossary: _glossary_pb2.Glossary
+    validate_only: bool
+    def __init__(self, connection_id: _Optional[str] = ..., glossary: _Optional[_Union[_glossary_pb2.Glossary, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class SetGlossaryResponse(_message.Message):
+    __slots__ = ("glossary",)
+    GLOSSARY_FIELD_NUMBER: _ClassVar[int]
+    glossary: _glossary_pb2.Glossary
+    def __init__(self, glossary: _Optional[_Union[_glossary_pb2.Glossary, _Mapping]] = ...) -> None: ...
+
+class GetGlossaryRequest(_message.Message):
+    __slots__ = ("connection_id",)
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    def __init__(self, connection_id: _Optional[str] = ...) -> None: ...
+
+class GetGlossaryResponse(_message.Message):
+    __slots__ = ("glossary",)
+    GLOSSARY_FIELD_NUMBER: _ClassVar[int]
+    glossary: _glossary_pb2.Glossary
+    def __init__(self, glossary: _Optional[_Union[_glossary_pb2.Glossary, _Mapping]] = ...) -> None: ...

@@ -71,6 +71,16 @@ class ConnectorServiceStub:
                 request_serializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.StreamQueryRequest.SerializeToString,
                 response_deserializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.StreamQueryResponse.FromString,
                 _registered_method=True)
+        self.SetGlossary = channel.unary_unary(
+                '/chatdb.connector.v1.ConnectorService/SetGlossary',
+                request_serializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.SetGlossaryRequest.SerializeToString,
+                response_deserializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.SetGlossaryResponse.FromString,
+                _registered_method=True)
+        self.GetGlossary = channel.unary_unary(
+                '/chatdb.connector.v1.ConnectorService/GetGlossary',
+                request_serializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.GetGlossaryRequest.SerializeToString,
+                response_deserializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.GetGlossaryResponse.FromString,
+                _registered_method=True)
 
 
 class ConnectorServiceServicer:
@@ -133,6 +143,26 @@ class ConnectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetGlossary(self, request, context):
+        """Replaces the connection's glossary. Every entry is checked against the
+        connection's schema: INVALID_ARGUMENT naming the entry (e.g. field
+        "glossary.metrics[0].expression") when a table or column does not
+        exist, a metric is not an aggregate, a condition is not a read-only
+        boolean, or a name repeats; NOT_FOUND for an unknown connection. An
+        empty glossary clears it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGlossary(self, request, context):
+        """Returns the connection's glossary; an empty one (with an empty
+        `version`) when none was set. NOT_FOUND for an unknown connection.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConnectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +200,16 @@ def add_ConnectorServiceServicer_to_server(servicer, server):
                     servicer.StreamQuery,
                     request_deserializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.StreamQueryRequest.FromString,
                     response_serializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.StreamQueryResponse.SerializeToString,
+            ),
+            'SetGlossary': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetGlossary,
+                    request_deserializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.SetGlossaryRequest.FromString,
+                    response_serializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.SetGlossaryResponse.SerializeToString,
+            ),
+            'GetGlossary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGlossary,
+                    request_deserializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.GetGlossaryRequest.FromString,
+                    response_serializer=chatdb_dot_connector_dot_v1_dot_connector__service__pb2.GetGlossaryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -363,6 +403,60 @@ class ConnectorService:
             '/chatdb.connector.v1.ConnectorService/StreamQuery',
             chatdb_dot_connector_dot_v1_dot_connector__service__pb2.StreamQueryRequest.SerializeToString,
             chatdb_dot_connector_dot_v1_dot_connector__service__pb2.StreamQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetGlossary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatdb.connector.v1.ConnectorService/SetGlossary',
+            chatdb_dot_connector_dot_v1_dot_connector__service__pb2.SetGlossaryRequest.SerializeToString,
+            chatdb_dot_connector_dot_v1_dot_connector__service__pb2.SetGlossaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGlossary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatdb.connector.v1.ConnectorService/GetGlossary',
+            chatdb_dot_connector_dot_v1_dot_connector__service__pb2.GetGlossaryRequest.SerializeToString,
+            chatdb_dot_connector_dot_v1_dot_connector__service__pb2.GetGlossaryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,342 @@
+"""The query parser's core: question + connection → what it asks, and the statement.
+
+    schema (connector, cached per version) ─┐
+    sampled values (connector, per version) ├─ prepare (language/, cached) ─┐
+    glossary (connector, per version)      ─┘                               ├─ understand → plan → render
+    intent (prediction's query-intent model, or rules when it is down)  ───┘
+
+Routing: a question the intent step calls TRAIN / PREDICT / MODEL_STATUS /
+SYSTEM_STATUS is not a database question; it gets no statement, only what it names
+(ml_questions.py). Everything else goes through the language side, whose plan decides
+the query kind (it sees the schema; the intent model only sees words).
+
+Nothing here imports grpc: the connector and prediction clients are passed in, and
+errors are the runtime's domain errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
+
+from chatdb.connector.v1 import connection_pb2, schema_pb2, statement_pb2
+from chatdb.parser.v1 import parsed_query_pb2 as pq
+
+from servers.contracts.clients import ConnectorClient
+from servers.contracts.glossary import Glossary
+from servers.runtime.errors import FailedPrecondition, InvalidArgument, quote
+
+from . import convert, language, routing
+from .domain import (
+    ForeignKeyInfo,
+    QueryKind,
+    QueryPlan,
+    SchemaFlavour,
+    SchemaView,
+    Understanding,
+    Unresolved,
+)
+from .intent import IntentClassifier, IntentResult
+from .ml_questions import understand_ml
+from .render.explain import explain
+from .render.mongo import render_mongo
+from .render.sql import render_sql
+from .samples import ValueSampler
+
+log = logging.getLogger("chatdb.parser.core")
+
+MAX_QUESTION_CHARS = 2000
+ROUTED_ELSEWHERE = (QueryKind.TRAIN, QueryKind.PREDICT, QueryKind.MODEL_STATUS, QueryKind.SYSTEM_STATUS)
+
+_FLAVOURS = {
+    connection_pb2.CONNECTION_KIND_POSTGRES: SchemaFlavour.POSTGRES,
+    connection_pb2.CONNECTION_KIND_MYSQL: SchemaFlavour.MYSQL,
+    connection_pb2.CONNECTION_KIND_MONGODB: SchemaFlavour.MONGODB,
+}
+_DIALECT_FLAVOURS = {
+    statement_pb2.SQL_DIALECT_POSTGRES: SchemaFlavour.POSTGRES,
+    statement_pb2.SQL_DIALECT_MYSQL: SchemaFlavour.MYSQL,
+}
+_SQL_DIALECTS = {
+    SchemaFlavour.POSTGRES: ("postgres", statement_pb2.SQL_DIALECT_POSTGRES),
+    SchemaFlavour.MYSQL: ("mysql", statement_pb2.SQL_DIALECT_MYSQL),
+}
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SingleFlightCache(Generic[K, V]):
+    """An LRU of computed values where concurrent callers of one missing key share one
+    computation (twenty questions arriving on a cold connection sample its values once).
+    A failed computation is not cached."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._done: OrderedDict[K, V] = OrderedDict()
+        self._running: dict[K, asyncio.Future[V]] = {}
+
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        if key in self._done:
+            self._done.move_to_end(key)
+            return self._done[key]
+        running = self._running.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        try:
+            value = await compute()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        else:
+            future.set_result(value)
+            self._done[key] = value
+            while len(self._done) > self.size:
+                self._done.popitem(last=False)
+            return value
+        finally:
+            del self._running[key]
+
+
+@dataclass(frozen=True)
+class ParseRequest:
+    question: str
+    connection_id: str = ""
+    dialect: int = statement_pb2.SQL_DIALECT_UNSPECIFIED
+    schema: schema_pb2.Schema | None = None
+    reference_time: dt.datetime | None = None
+    context: pq.ParsedQuery | None = None
+
+
+@dataclass
+class _Timed(Generic[V]):
+    value: V
+    at: float
+
+
+def with_relationships(schema: SchemaView, glossary: Glossary | None) -> SchemaView:
+    """The schema with the glossary's relationships added as foreign keys, so the join
+    planner walks them like declared ones."""
+    if glossary is None or not glossary.relationships:
+        return schema
+    extra: dict[str, list[ForeignKeyInfo]] = {}
+    for r in glossary.relationships:
+        extra.setdefault(r.from_table, []).append(ForeignKeyInfo(r.from_columns, r.to_table, r.to_columns))
+    tables = tuple(
+        replace(t, foreign_keys=t.foreign_keys + tuple(extra.get(t.name, ()))) if t.name in extra else t
+        for t in schema.tables
+    )
+    return replace(schema, tables=tables, version=f"{schema.version}+{glossary.version}")
+
+
+class Parser:
+    def __init__(
+        self,
+        connector: ConnectorClient,
+        sampler: ValueSampler,
+        intents: IntentClassifier,
+        *,
+        glossary_reader: Callable[[str], Awaitable[Glossary | None]] | None = None,
+        schema_ttl_s: float = 5.0,
+        prepared_cache_size: int = 32,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.connector = connector
+        self.sampler = sampler
+        self.intents = intents
+        self.glossary_reader = glossary_reader
+        self.schema_ttl_s = schema_ttl_s
+        self.clock = clock
+        self._flavours: dict[str, _Timed[SchemaFlavour]] = {}
+        self._schemas: dict[str, _Timed[schema_pb2.Schema]] = {}
+        self._glossaries: dict[str, _Timed[Glossary | None]] = {}
+        self._samples: SingleFlightCache[tuple[str, str], Any] = SingleFlightCache(prepared_cache_size)
+        self._vocabularies: dict[tuple[str, str], frozenset[str]] = {}
+        self._prepared: SingleFlightCache[tuple[str, str, str], Any] = SingleFlightCache(prepared_cache_size)
+
+    # ------------------------------------------------------------------ inputs
+
+    def _fresh(self, entry: _Timed[Any] | None) -> bool:
+        return entry is not None and time.monotonic() - entry.at < self.schema_ttl_s
+
+    async def _flavour(self, connection_id: str) -> SchemaFlavour:
+        entry = self._flavours.get(connection_id)
+        if not self._fresh(entry):
+            connection = await self.connector.connection(connection_id)
+            entry = self._flavours[connection_id] = _Timed(_FLAVOURS.get(connection.kind, SchemaFlavour.POSTGRES), time.monotonic())
+        return entry.value
+
+    async def _schema(self, connection_id: str) -> schema_pb2.Schema:
+        # The connector caches schemas too; a short cache here saves the round trip on
+        # every question while a schema change still shows within schema_ttl_s.
+        entry = self._schemas.get(connection_id)
+        if not self._fresh(entry):
+            entry = self._schemas[connection_id] = _Timed(await self.connector.schema(connection_id), time.monotonic())
+        return entry.value
+
+    async def _glossary(self, connection_id: str) -> Glossary | None:
+        if self.glossary_reader is None or not connection_id:
+            return None
+        entry = self._glossaries.get(connection_id)
+        if not self._fresh(entry):
+            entry = self._glossaries[connection_id] = _Timed(await self.glossary_reader(connection_id), time.monotonic())
+        return entry.value
+
+    async def _prepare(self, connection_id: str, schema: SchemaView, glossary: Glossary | None) -> Any:
+        async def samples() -> Any:
+            if not connection_id:
+                return {}  # a schema given inline: there is no database to sample
+            started = time.perf_counter()
+            values = await self.sampler.sample(connection_id, schema)
+            log.info("sampled values", extra={
+                "connection_id": connection_id, "schema_version": schema.version,
+                "columns": len(values), "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)})
+            return values
+
+        async def prepared() -> Any:
+            values = await self._samples.get((connection_id, schema.version), samples)
+            return await asyncio.to_thread(language.prepare, schema, values, glossary)
+
+        key = (connection_id, schema.version, glossary.version if glossary else "")
+        return await self._prepared.get(key, prepared)
+
+    def _vocabulary(self, schema: SchemaView, glossary: Glossary | None) -> frozenset[str]:
+        key = (schema.version, glossary.version if glossary else "")
+        words = self._vocabularies.get(key)
+        if words is None:
+            if len(self._vocabularies) > 64:
+                self._vocabularies.clear()
+            words = self._vocabularies[key] = routing.schema_words(schema, glossary)
+        return words
+
+    # ------------------------------------------------------------------ parse
+
+    async def parse(self, request: ParseRequest) -> pq.ParsedQuery:
+        started = time.perf_counter()
+        question = " ".join(request.question.split())
+        if not question:
+            raise InvalidArgument("question must not be empty", field="question")
+        if len(request.question) > MAX_QUESTION_CHARS:
+            raise InvalidArgument(f"question has {len(request.question)} characters; at most {MAX_QUESTION_CHARS}", field="question")
+        if not request.connection_id and request.schema is None:
+            raise InvalidArgument("connection_id is required unless a schema is given", field="connection_id")
+
+        intent_task = asyncio.ensure_future(self.intents.classify(question))
+        try:
+            schema, glossary = await self._inputs(request)
+        except BaseException:
+            intent_task.cancel()
+            raise
+        intent = await intent_task
+        now = request.reference_time or self.clock()
+
+        routed = routing.route(question, intent.kind, self._vocabulary(schema, glossary)) if intent.kind in ROUTED_ELSEWHERE else None
+        if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
+            understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
+        elif routed is not None and routed.elsewhere:
+            understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
+        else:
+            prepared = await self._prepare(request.connection_id, schema, glossary)
+            previous = None  # follow-ups land with the gateway's conversations
+            understanding = self._understand(
+                lambda: language.understand(question, prepared, now=now, previous=previous), question, schema
+            )
+        if routed is not None and routed.note:
+            understanding.notes.append(routed.note)
+        if intent.fallback_reason:
+            understanding.notes.append(f"intent from rules: {intent.fallback_reason}")
+
+        statement, explanation = None, ""
+        if understanding.plan is not None and understanding.kind.runs_a_statement:
+            statement = self._render(understanding.plan, schema)
+            explanation = explain(understanding.plan, schema)
+        else:
+            explanation = _routed_explanation(understanding)
+
+        confidence = understanding.confidence if understanding.plan is not None else intent.confidence
+        elapsed = time.perf_counter() - started
+        return convert.parsed_query(
+            question,
+            understanding,
+            statement=statement,
+            explanation=explanation,
+            intent_confidence=confidence,
+            intent_source=intent.source,
+            used_fallback=bool(intent.fallback_reason),
+            elapsed_s=elapsed,
+        )
+
+    async def _inputs(self, request: ParseRequest) -> tuple[SchemaView, Glossary | None]:
+        if request.schema is not None and request.schema.tables:
+            flavour = _DIALECT_FLAVOURS.get(request.dialect, SchemaFlavour.POSTGRES)
+            return convert.schema_view(request.schema, flavour), None
+        flavour, schema_pb, glossary = await asyncio.gather(
+            self._flavour(request.connection_id),
+            self._schema(request.connection_id),
+            self._glossary(request.connection_id),
+        )
+        if flavour is not SchemaFlavour.MONGODB and request.dialect in _DIALECT_FLAVOURS:
+            flavour = _DIALECT_FLAVOURS[request.dialect]
+        schema = convert.schema_view(schema_pb, flavour)
+        if not schema.tables:
+            raise FailedPrecondition(
+                f"connection {quote(request.connection_id)} has no tables to ask about", reason="EMPTY_SCHEMA"
+            )
+        return with_relationships(schema, glossary), glossary
+
+    def _understand(self, run: Callable[[], Understanding], question: str, schema: SchemaView) -> Understanding:
+        try:
+            return run()
+        except Unresolved as exc:
+            suggestions = exc.suggestions[:10]
+            hint = f"; closest in the schema: {', '.join(suggestions)}" if suggestions else ""
+            raise InvalidArgument(
+                f"could not answer {quote(question, 120)}: {exc.what}{hint}",
+                field="question",
+                reason="QUESTION_NOT_UNDERSTOOD",
+                metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
+            ) from None
+
+    def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
+        try:
+            if schema.flavour is SchemaFlavour.MONGODB:
+                return convert.mongo_statement(render_mongo(plan, schema))
+            dialect, dialect_pb = _SQL_DIALECTS[schema.flavour]
+            return statement_pb2.Statement(
+                sql=statement_pb2.SqlStatement(sql=render_sql(plan, schema, dialect), dialect=dialect_pb)
+            )
+        except Unresolved as exc:
+            raise InvalidArgument(
+                f"the question cannot be answered on this connection: {exc.what}",
+                field="question",
+                reason="QUESTION_NOT_UNDERSTOOD",
+                metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},
+            ) from None
+
+
+def _routed_explanation(u: Understanding) -> str:
+    if u.kind is QueryKind.TRAIN:
+        what = f" to predict {u.target}" if u.target else ""
+        source = f" from {u.table}" if u.table else ""
+        return f"Trains a model{what}{source}; no statement runs on the database."
+    if u.kind is QueryKind.PREDICT:
+        return f"Asks the model {u.model_name or '(unnamed)'} for a prediction; no statement runs on the database."
+    if u.kind is QueryKind.MODEL_STATUS:
+        return f"Reports how the model {u.model_name or '(unnamed)'} is doing; no statement runs on the database."
+    if u.kind is QueryKind.SYSTEM_STATUS:
+        return "Reports the state of ChatDB's services and jobs; no statement runs on the database."
+    if u.kind is QueryKind.DESCRIBE:
+        return "Describes the schema; no statement runs on the database."
+    return "Not understood; no statement runs."
+
+
+__all__ = ["IntentResult", "ParseRequest", "Parser", "SingleFlightCache", "with_relationships"]

@@ -1,0 +1,66 @@
+"""Whether a question that the intent step calls TRAIN / PREDICT / MODEL_STATUS /
+SYSTEM_STATUS really is one, given the schema it is asked on.
+
+The intent step (model or rules) sees only words, and the words that mark a question
+about models or about ChatDB are ordinary words in many schemas: "performance",
+"version" and "production" are tables and columns as often as they are model metrics;
+"teach", "score" and "jobs" are data. A question leaves the database path only when it
+holds an *anchor* of its kind — a word that names the ML platform or ChatDB itself —
+that is not also a word of the schema's table and column names. Otherwise the database
+path answers, and the note says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servers.contracts.glossary import Glossary
+
+from .domain import QueryKind, SchemaView
+from .language.words import lemma, split_identifier, tokenize
+
+_MODEL = frozenset({"model", "classifier", "regressor"})
+ANCHORS: dict[QueryKind, frozenset[str]] = {
+    QueryKind.TRAIN: _MODEL | {"train", "retrain", "training", "learn"},
+    QueryKind.PREDICT: _MODEL | {"predict", "prediction", "forecast"},
+    QueryKind.MODEL_STATUS: _MODEL,
+    QueryKind.SYSTEM_STATUS: frozenset({
+        "system", "healthy", "health", "chatdb", "service", "job", "queue", "worker", "degrade", "degraded",
+        "outage", "platform", "uptime",
+    }),
+}
+
+
+def schema_words(schema: SchemaView, glossary: Glossary | None = None) -> frozenset[str]:
+    """Lemmas of every word of the schema's table and column names, and of the
+    glossary's terms ("worker" as a synonym of employees is data, not the ML worker)."""
+    names: list[str] = []
+    for table in schema.tables:
+        names += [table.name, *(c.name for c in table.columns)]
+    if glossary is not None:
+        names += [m.name for m in glossary.metrics] + [t for m in glossary.metrics for t in m.synonyms]
+        names += [s.name for s in glossary.segments] + [t for s in glossary.segments for t in s.synonyms]
+        names += [s.term for s in glossary.synonyms]
+    return frozenset(lemma(word) for name in names for word in split_identifier(name))
+
+
+@dataclass(frozen=True)
+class Route:
+    elsewhere: bool
+    note: str = ""
+
+
+def route(question: str, kind: QueryKind, vocabulary: frozenset[str]) -> Route:
+    """Route `question` (classified `kind`) away from the database only on an anchor the
+    schema does not use; `vocabulary` is schema_words() of the schema asked."""
+    anchors = ANCHORS.get(kind)
+    if anchors is None:
+        return Route(False)
+    words = {t.lemma for t in tokenize(question)} | {t.lower for t in tokenize(question)}
+    found = words & anchors
+    if found - vocabulary:
+        return Route(True)
+    reason = (
+        f"'{sorted(found)[0]}' is a word of this schema" if found else f"no word naming {kind.value.replace('_', ' ')} work"
+    )
+    return Route(False, f"read as a database question, not {kind.value.replace('_', ' ')}: {reason}")
