@@ -36,6 +36,7 @@ from servers.parser.domain import (
     Unresolved,
     Value,
 )
+from servers.parser.render.buckets import bucket_name, mongo_bucket
 
 _JSON = json_util.RELAXED_JSON_OPTIONS
 _COMPARISONS = {Op.NE: "$ne", Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
@@ -96,7 +97,7 @@ class _Builder:
         selections = list(plan.select)
         aggregated = any(s.aggregated for s in selections)
         grouped = bool(plan.group_by or plan.having or plan.distinct or aggregated)
-        grouped = grouped or any(o.aggregate for o in plan.order_by)
+        grouped = grouped or any(o.aggregate for o in plan.order_by) or plan.bucket is not None
         if not grouped:
             return self._find(collection, match, plan)
         return MongoStatement(collection, pipeline=_dumps(self._pipeline(match, plan)))
@@ -203,6 +204,14 @@ class _Builder:
                 sort[f"_id.{keys[ordering.column.column]}"] = direction
 
         group: dict[str, Any] = {"_id": {k: f"${c}" for c, k in keys.items()} if keys else None}
+        if plan.bucket is not None:  # "by month": the period labels the group, oldest first
+            group["_id"] = {
+                "b": mongo_bucket(plan.bucket.column.column, plan.bucket.grain),
+                **(group["_id"] or {}),
+            }
+            project = {"_id": 0, bucket_name(plan.bucket.grain): "$_id.b", **project}
+            if not sort:
+                sort["_id.b"] = 1
         group.update(accumulators)
         pipeline: list[dict] = []
         if match:

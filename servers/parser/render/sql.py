@@ -43,6 +43,7 @@ from servers.parser.domain import (
     Unresolved,
     Value,
 )
+from servers.parser.render.buckets import bucket_name, truncate
 from servers.parser.render.joins import JoinTree, join_path
 from servers.parser.render.names import DIALECTS, identifier
 
@@ -182,6 +183,11 @@ class _Builder:
         scope = _Scope(self, join_path(self.schema, tables, self.relationships))
         query = exp.Select()
         projections, grouped_keys = self._projections(plan, scope)
+        bucket = self._bucket(plan, scope)
+        if bucket is not None:  # "by month": the period first, grouped
+            name = identifier(bucket_name(plan.bucket.grain), self.dialect)  # type: ignore[union-attr]
+            projections.insert(0, exp.Alias(this=bucket, alias=name))
+            grouped_keys.insert(0, bucket.copy())
         query.set("expressions", projections)
         query.set("from_", exp.From(this=self._table(scope.tree.main, scope)))
         joins = [
@@ -226,9 +232,18 @@ class _Builder:
             query.set(
                 "order", exp.Order(expressions=[self._ordering(o, scope) for o in plan.order_by])
             )
+        elif bucket is not None:  # periods read oldest first
+            query.set(
+                "order", exp.Order(expressions=[exp.Ordered(this=bucket.copy(), nulls_first=True)])
+            )
         if plan.limit is not None:
             query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.limit))))
         return query
+
+    def _bucket(self, plan: QueryPlan, scope: _Scope) -> exp.Expression | None:
+        if plan.bucket is None:
+            return None
+        return truncate(scope.column(plan.bucket.column), plan.bucket.grain, self.dialect)
 
     def _table(self, name: str, scope: _Scope) -> exp.Table:
         alias = scope.aliases[name]
@@ -255,7 +270,7 @@ class _Builder:
         ordered_by_aggregate = any(
             o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by
         )
-        grouped = bool(plan.group_by) or bool(
+        grouped = bool(plan.group_by or plan.bucket) or bool(
             plain and (aggregated or plan.having or ordered_by_aggregate)
         )
 
