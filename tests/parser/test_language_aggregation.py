@@ -26,3 +26,16 @@ def test_total():
 
 def test_average_number_of_is_an_average_not_a_count():
     assert shop().ask("What is the average quantity of order items?")[0][0] > 2
+
+
+def test_above_the_average_is_a_subquery():
+    db = hr()
+    plan = db.plan("Which employees earn a salary above the average salary?")
+    assert plan.where[0].subquery is not None
+    assert sorted(
+        r[0] for r in db.ask("Which employees earn a salary above the average salary?")
+    ) == ["Maria", "Wei"]
+
+
+def test_how_much_sums():
+    assert hr().ask("How much budget do all departments have combined?") == [(790000.0,)]

@@ -27,3 +27,14 @@ def test_average_per_column():
         (48.5, "New York"),
         (29.0, "Rotterdam"),
     ]
+
+
+def test_most_common_value_of_a_column():
+    # London and New York have two customers each, Rotterdam one
+    assert shop().ask("What is the most common city of customers?")[0][0] in ("London", "New York")
+    assert shop().ask("What is the least common city of customers?") == [("Rotterdam",)]
+
+
+def test_count_of_the_main_table_groups_the_selected_column():
+    rows = shop().ask("Which cities have at least 2 customers?")
+    assert sorted(r[0] for r in rows) == ["London", "New York"]

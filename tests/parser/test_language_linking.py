@@ -36,3 +36,11 @@ def test_a_column_shared_by_two_tables_is_taken_from_the_table_named_with_it():
 def test_a_question_about_one_table_selects_its_name_column():
     db = shop()
     assert sorted(flat(db.ask("Which products are in the books category?"))) == ["Compiler Book"]
+
+
+def test_run_together_lower_case_names_are_split():
+    from servers.parser.language.words import split_identifier
+
+    assert split_identifier("surfacearea") == ("surface", "area")
+    assert split_identifier("orderno") == ("order", "number")
+    assert split_identifier("hometown") == ("hometown",)

@@ -18,3 +18,18 @@ def test_either_value():
         "Compiler Book",
         "Notebook",
     ]
+
+
+def test_numbers_joined_by_or_are_either():
+    assert sorted(flat(shop().ask("Show customers aged 36 or 41"))) == [
+        "Ada Lovelace",
+        "Alan Turing",
+    ]
+
+
+def test_contradictory_conditions_on_one_column_intersect():
+    db = shop()
+    question = "Which cities have customers younger than 40 and customers older than 40?"
+    plan = db.plan(question)
+    assert plan.set_operation is not None and plan.set_operation[0] is SetOperator.INTERSECT
+    assert flat(db.ask(question)) == ["London"]

@@ -41,3 +41,22 @@ def test_a_value_through_a_join():
     assert sorted(flat(db.ask("Show the names of customers who ordered a Monitor"))) == [
         "Ada Lovelace"
     ]
+
+
+def test_a_quoted_part_of_a_name_is_a_substring():
+    db = shop()
+    assert sorted(flat(db.ask("Show customers with 'Lo' in their name"))) == ["Ada Lovelace"]
+
+
+def test_sql_in_a_question_stays_a_literal():
+    db = shop()
+    for question in (
+        "customers from London'; DROP TABLE orders; --",
+        'Show customers named "x\' OR 1=1 --"',
+        "customers; drop table orders",
+    ):
+        try:
+            db.ask(question)
+        except Exception as error:  # noqa: BLE001 — Unresolved is a fine answer too
+            assert type(error).__name__ == "Unresolved"
+    assert db.connection.execute("SELECT count(*) FROM orders").fetchone() == (6,)

@@ -276,13 +276,49 @@ def test_what_one_collection_cannot_do_is_unresolved() -> None:
     )
     with pytest.raises(Unresolved, match="subqueries"):
         render_mongo(sub, SCHEMA)
-    segment = select(
-        "customers.name",
-        where=(
-            Condition(
-                None, Op.EQ, expression=Expression("customers.Tier = 'gold'", ("customers",))
-            ),
-        ),
+    computed = Expression("upper(customers.name) = 'ANN'", ("customers",))
+    with pytest.raises(Unresolved, match="MongoDB cannot run"):
+        render_mongo(
+            select("customers.name", where=(Condition(None, Op.EQ, expression=computed),)), SCHEMA
+        )
+
+
+async def test_glossary_segment_and_metric(db) -> None:
+    gold = Expression(
+        "customers.Tier = 'gold' AND NOT customers.city IN ('Boston')", ("customers",)
     )
-    with pytest.raises(Unresolved, match="glossary"):
-        render_mongo(segment, SCHEMA)
+    plan = select("customers.name", where=(Condition(None, Op.EQ, expression=gold),))
+    assert sorted(names(await run(db, render_mongo(plan, SCHEMA)))) == ["Ann", "Dee"]
+    not_gold = select("customers.name", where=(Condition(None, Op.NE, expression=gold),))
+    assert sorted(names(await run(db, render_mongo(not_gold, SCHEMA)))) == ["Bob", "O'Brien"]
+
+    stock = Expression("sum(products.price * 2)", ("products",), aggregated=True)
+    by_group = QueryPlan(
+        select=(Selection(ref("products.group")), Selection(expression=stock, alias="stock_value")),
+        having=(Condition(None, Op.GT, (20,), expression=stock),),
+        order_by=(Ordering(None, descending=True, expression=stock),),
+    )
+    assert await run(db, render_mongo(by_group, SCHEMA)) == [
+        {"group": "toys", "stock_value": 80.0},
+        {"group": "tools", "stock_value": 71.0},
+    ]
+
+
+async def test_grouped_order_by_a_field_that_is_not_a_key(db) -> None:
+    plan = QueryPlan(
+        select=(Selection(ref("customers.city")), Selection(STAR, Aggregate.COUNT)),
+        order_by=(Ordering(ref("customers.joined_on")),),
+    )
+    assert await run(db, render_mongo(plan, SCHEMA)) == [
+        {"city": "New York", "count": 2},
+        {"city": "Boston", "count": 1},
+        {"city": "Chicago", "count": 1},
+    ]
+    distinct = select(
+        "customers.city", distinct=True, order_by=(Ordering(ref("customers.joined_on"), True),)
+    )
+    assert await run(db, render_mongo(distinct, SCHEMA)) == [
+        {"city": "Chicago"},
+        {"city": "New York"},
+        {"city": "Boston"},
+    ]

@@ -69,6 +69,7 @@ SUPERLATIVES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "latest": (True, ("date", "year", "time")),
     "newest": (True, ("date", "year")),
     "recent": (True, ("date", "year", "time")),
+    "recently": (True, ("date", "year", "time")),
     "earliest": (False, ("date", "year", "time")),
     "best": (True, ("rank", "score", "rating")),
     "worst": (False, ("score", "rating")),
@@ -185,3 +186,6 @@ CONTAINS_WORDS = frozenset(
         "string",
     }
 )
+
+# "the most common city": a count per value of the column.
+FREQUENT_WORDS = frozenset({"common", "frequent", "popular", "frequently", "often", "usual"})

@@ -188,4 +188,28 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
             found.append(Mention(i, i + 1, token.lower, candidates))
             used.add(i)
     found.sort(key=lambda m: m.start)
-    return found
+    return _merge_partials(found)
+
+
+def _merge_partials(found: list[Mention]) -> list[Mention]:
+    """Adjacent one-word mentions of the same column ("net" "worth" → net_worth_millions)
+    are one mention."""
+    out: list[Mention] = []
+    for mention in found:
+        prev = out[-1] if out else None
+        if prev is not None and prev.end == mention.start:
+            shared = [
+                c
+                for c in prev.candidates
+                if c.column
+                and any((c.table, c.column) == (d.table, d.column) for d in mention.candidates)
+            ]
+            if shared and (
+                len(prev.candidates) == 1
+                or len(mention.candidates) == 1
+                or prev.end - prev.start == 1
+            ):
+                out[-1] = Mention(prev.start, mention.end, f"{prev.words} {mention.words}", shared)
+                continue
+        out.append(mention)
+    return out

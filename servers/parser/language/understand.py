@@ -12,7 +12,7 @@ the grouped entity ("the number of orders for each customer"), a HAVING on a cou
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from servers.parser.domain import (
     Aggregate,
@@ -131,6 +131,8 @@ def understand(
     _negation(reading, prepared, draft, main, roles)
     _dates(reading, prepared, draft, main, roles)
     _counted_superlative(reading, prepared, draft, main, roles)
+    _most_common(reading, draft, roles)
+    _versus_average(reading, prepared, draft, main, roles)
     _finish(reading, prepared, draft, main, roles)
     plan = QueryPlan(
         select=tuple(sel for _, sel in sorted(draft.select, key=lambda item: item[0])),
@@ -271,8 +273,11 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
             if mention.start >= count_at[1] and mention.start <= count_at[1] + 3 and mention.tables:
                 return mention.tables[0].table
     for mention in reading.mentions:
-        if mention.tables and not mention.columns and mention.tables[0].how != "meaning":
-            return _best_table(mention)
+        if _after_negation(reading, mention.start):
+            continue
+        if mention.tables and mention.tables[0].how != "meaning":
+            if not mention.columns:
+                return _best_table(mention)
     weights: dict[str, float] = {}
     for k, mention in enumerate(reading.mentions):
         for candidate in mention.candidates:
@@ -297,6 +302,13 @@ def _main_table(reading: Reading, prepared: Prepared) -> str | None:
     return max(weights, key=lambda t: weights[t])
 
 
+def _after_negation(reading: Reading, start: int) -> bool:
+    return any(
+        w in ("without", "never", "not", "n't", "no", "none")
+        for w in reading.words[max(0, start - 5) : start]
+    )
+
+
 def _best_table(mention: Mention) -> str:
     return max(mention.tables, key=lambda c: c.score).table
 
@@ -315,6 +327,10 @@ def _count_cue(reading: Reading) -> tuple[int, int] | None:
         before = [w for w in reading.words[max(0, at - 2) : at] if w != "the"]
         if phrase[0] in ("number", "total") and before and before[-1] in lx.AGGREGATE_WORDS:
             continue
+        if phrase[0] == "number" and before and before[-1] in lx.SUPERLATIVES:
+            continue  # "the most number of orders" ranks by a count, selects none
+        if _orders_by_count(reading) == at:
+            continue  # "sorted by their count" ranks, selects none
         nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
         if (
             phrase[0] == "number"
@@ -421,6 +437,13 @@ def _assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> li
         ):
             role.kind = "count"
             continue
+    # "the number of different names and cities": a count runs through a list
+    for prev, role in zip(roles, roles[1:], strict=False):
+        if prev.kind == "count" and role.kind == "select" and prev.column and role.column:
+            if all(
+                w in ("and", ",", "the", "of") for w in words[prev.mention.end : role.mention.start]
+            ):
+                role.kind = "count"
     return roles
 
 
@@ -482,6 +505,25 @@ def _order_cue(reading: Reading) -> int | None:
     return None
 
 
+def _orders_by_count(reading: Reading) -> int | None:
+    """ "in ascending order of count", "sorted by their frequency": where that word is."""
+    order_at = _order_cue(reading)
+    if order_at is None:
+        return None
+    j = order_at
+    while j < len(reading.words) and reading.words[j] in ("the", "their", "its", "how"):
+        j += 1
+    if j < len(reading.words) and reading.words[j] in (
+        "count",
+        "frequency",
+        "popularity",
+        "number",
+        "many",
+    ):
+        return j
+    return None
+
+
 def _descending(reading: Reading, after: int = 0) -> bool:
     words = reading.words[after:]
     if any(w in lx.DESCENDING_WORDS for w in words):
@@ -532,12 +574,18 @@ def _values(
                 )
                 continue
         if not value.hits:
-            # a quoted string no value matches: compare with the column named just before
-            role = _role_before(roles, value.start, 4)
+            # a quoted string no stored value matches: a part of the column named next to
+            # it ("'Hey' in its name") — or, before it, the column it equals
+            after = _role_after(roles, value.end, 3)
+            role = after or _role_before(roles, value.start, 4)
             if role and role.column and value.quoted:
                 role.kind = "used"
+                text_column = not _numeric(prepared, role.column)
+                op = Op.LIKE if text_column and after is not None else Op.EQ
+                if _negated(reading, value.start):
+                    op = Op.NOT_LIKE if op is Op.LIKE else Op.NE
                 conditions.append(
-                    (value, Condition(role.column, Op.EQ, (value.words,), source=value.words))
+                    (value, Condition(role.column, op, (value.words,), source=value.words))
                 )
             continue
         hit = _choose_hit(value, roles, main, reading)
@@ -553,7 +601,10 @@ def _values(
             if (
                 role.column == hit.column
                 and role.kind in ("select",)
-                and abs(role.mention.end - value.start) <= 3
+                and (
+                    0 <= value.start - role.mention.end <= 3
+                    or 0 <= role.mention.start - value.end <= 4
+                )
             ):
                 role.kind = "used"
     # two values of one column: "a or b" → either; "both a and b" → both (INTERSECT)
@@ -618,6 +669,7 @@ def _numbers(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
     words = reading.words
+    before = len(draft.where)
     for number in reading.numbers:
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
@@ -633,7 +685,15 @@ def _numbers(
         op = number.op or (Op.EQ if number.op is None else number.op)
         anchor = number.op_start if number.op_start is not None else number.start
         # a counted noun after the number: HAVING count(*)
-        counted = _counted_after(reading, roles, number.end, main)
+        end = number.end
+        if words[end : end + 2] in (
+            ["or", "more"],
+            ["or", "fewer"],
+            ["or", "less"],
+            ["or", "above"],
+        ):
+            end += 2
+        counted = _counted_after(reading, roles, end, main)
         if number.op is not None and counted is not None:
             draft.having.append(_count_condition(number, op, counted))
             # "customers with more than 2 orders" groups customers; "cities with more
@@ -689,6 +749,59 @@ def _numbers(
             continue
         role.kind = "used"
         draft.where.append(_number_condition(role.column, number, op))
+    if reading.has("or") is not None or reading.has("either") is not None:
+        draft.where[before:] = _either(draft.where[before:])
+    elif draft.intersect is None:
+        _both(draft, before)
+
+
+def _both(draft: Draft, before: int) -> None:
+    """ "before 2003 and after 2003", "in 2014 and 2015": two conditions on one column no
+    row meets together ask for rows of each kind: an INTERSECT."""
+    numbered = draft.where[before:]
+    for a in range(len(numbered)):
+        for b in range(a + 1, len(numbered)):
+            x, y = numbered[a], numbered[b]
+            if x.column != y.column or x.subquery or y.subquery:
+                continue
+            if _disjoint(x, y):
+                draft.where.remove(y)
+                draft.intersect = y
+                return
+
+
+def _disjoint(x: Condition, y: Condition) -> bool:
+    if x.op is Op.EQ and y.op is Op.EQ:
+        return x.values != y.values
+    lower = {Op.GT, Op.GE}
+    upper = {Op.LT, Op.LE}
+    try:
+        if x.op in lower and y.op in upper:
+            return not x.values[0] < y.values[0]
+        if x.op in upper and y.op in lower:
+            return not y.values[0] < x.values[0]
+    except TypeError:
+        return False
+    return False
+
+
+def _either(conditions: list[Condition]) -> list[Condition]:
+    """ "aged 32 or 33": equalities on one column become one IN."""
+    out: list[Condition] = []
+    for condition in conditions:
+        prev = out[-1] if out else None
+        if (
+            prev
+            and condition.op is Op.EQ
+            and prev.op in (Op.EQ, Op.IN)
+            and prev.column == condition.column
+        ):
+            out[-1] = Condition(
+                prev.column, Op.IN, prev.values + condition.values, source=prev.source
+            )
+            continue
+        out.append(condition)
+    return out
 
 
 def _bounds(number: Number, op: Op) -> tuple:
@@ -712,6 +825,9 @@ def _counted_after(reading: Reading, roles: list[Role], end: int, main: str) -> 
         return main
     for role in roles:
         if role.kind == "table" and end <= role.mention.start <= end + 2:
+            between = words[end : role.mention.start]
+            if any(w in ("and", "or", "a", "an", "the", "than") for w in between):
+                continue
             return role.table
     return None
 
@@ -739,13 +855,32 @@ def _implied_column(
     return None
 
 
+def _neighbours(prepared: Prepared, table: str) -> list[str]:
+    out: list[str] = []
+    for info in prepared.schema.tables:
+        for fk in info.foreign_keys:
+            if info.name == table:
+                out.append(fk.referenced_table)
+            elif fk.referenced_table == table:
+                out.append(info.name)
+    return out
+
+
 def _column_for_words(
     prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
 ) -> ColumnRef | None:
+    tables = list(dict.fromkeys(tables))
+    for table in list(tables[:1]):  # then the tables one foreign key away from the main one
+        tables.extend(_neighbours(prepared, table))
     for noun in nouns:
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
-                if ref.table == table and noun in forms and _numeric(prepared, ref):
+                # dates are often stored as text; a date word may name such a column
+                if (
+                    ref.table == table
+                    and noun in forms
+                    and (_numeric(prepared, ref) or noun in ("date", "time", "year"))
+                ):
                     return ref
     return None
 
@@ -767,16 +902,30 @@ def _negation(
         if word not in ("without", "never", "no", "not", "n't", "none"):
             continue
         for mention in reading.mentions:
-            if not (i < mention.start <= i + 5) or not mention.tables or mention.columns:
+            if not (i < mention.start <= i + 5) or not mention.tables:
                 continue
             other = _best_table(mention)
             if other == main:
                 continue
             link_cols = _reference(prepared, other, main)
+            holder = other
+            if link_cols is None:
+                # through a link table: teachers never arranged to teach a course
+                holder, link_cols = _link_reference(prepared, other, main)
             if link_cols is None:
                 continue
             fk_column, key_column = link_cols
-            sub = QueryPlan(select=(Selection(ColumnRef(other, fk_column)),))
+            # conditions on the excluded rows go into the subquery: "no order in 2024"
+            inner = tuple(
+                c for c in draft.where if c.column is not None and c.column.table in (other, holder)
+            )
+            draft.where = [c for c in draft.where if c not in inner]
+            # the negation is spent on NOT IN: the excluded rows' own conditions are positive
+            flip = {Op.NE: Op.EQ, Op.NOT_LIKE: Op.LIKE}
+            inner = tuple(replace(c, op=flip.get(c.op, c.op)) for c in inner)
+            sub = QueryPlan(
+                select=(Selection(ColumnRef(holder, fk_column)),), where=inner, tables=(holder,)
+            )
             draft.where.append(
                 Condition(
                     ColumnRef(main, key_column),
@@ -789,6 +938,18 @@ def _negation(
                 if role.mention is mention:
                     role.kind = "used"
             return
+
+
+def _link_reference(
+    prepared: Prepared, other: str, main: str
+) -> tuple[str, tuple[str, str] | None]:
+    for table in prepared.schema.tables:
+        if table.name in (other, main):
+            continue
+        to_main = _reference(prepared, table.name, main)
+        if to_main is not None and _reference(prepared, table.name, other) is not None:
+            return table.name, to_main
+    return other, None
 
 
 def _reference(prepared: Prepared, child: str, parent: str) -> tuple[str, str] | None:
@@ -870,6 +1031,94 @@ def _counted_superlative(
         return
 
 
+def _most_common(reading: Reading, draft: Draft, roles: list[Role]) -> None:
+    """ "the most common city": group by the column, most rows first."""
+    words = reading.words
+    for i in range(len(words) - 1):
+        if words[i] in ("most", "least") and words[i + 1] in lx.FREQUENT_WORDS:
+            near = [
+                r
+                for r in roles
+                if r.column and r.kind == "select" and abs(r.mention.start - i) <= 6
+            ]
+            if not near:
+                return
+            role = min(near, key=lambda r: abs(r.mention.start - i))
+            draft.order_by.append(Ordering(None, words[i] == "most", Aggregate.COUNT))
+            draft.group_by.append(role.column)
+            draft.limit = draft.limit or 1
+            return
+
+
+def _versus_average(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "above the average age", "older than average": compared with a subquery."""
+    words = reading.words
+    for i, word in enumerate(words):
+        if word not in ("average", "mean"):
+            continue
+        lead = words[max(0, i - 3) : i]
+        op = None
+        for k in range(len(lead)):
+            phrase = tuple(w for w in lead[k:] if w != "the")
+            op = _comparison(phrase)
+            if op:
+                break
+        if op is None:
+            continue
+        after = _role_after(roles, i + 1, 1)
+        column = after.column if after and _numeric(prepared, after.column) else None
+        if column is None:
+            column = _implied_column(reading, prepared, i - 1, main, roles)
+        if column is None:
+            before = _role_before(roles, i - len(lead), 4, numeric=prepared)
+            column = before.column if before else None
+        if column is None:
+            continue
+        if after is not None:
+            after.kind = "used"
+        for role in roles:  # "earn a salary above the average salary": compared, not selected
+            if role.column == column and role.kind == "select" and 0 <= i - role.mention.end <= 5:
+                role.kind = "used"
+                draft.select = [
+                    (p, sel) for p, sel in draft.select if sel.column != column or sel.aggregate
+                ]
+        for role in roles:  # the aggregate read from "average" is a comparison now
+            if role.column == column and role.kind == "agg":
+                role.kind = "used"
+        draft.select = [
+            (p, sel) for p, sel in draft.select if not (sel.column == column and sel.aggregate)
+        ]
+        sub = QueryPlan(select=(Selection(column, Aggregate.AVG),))
+        draft.where.append(
+            Condition(column, op, subquery=sub, source=" ".join(words[i - len(lead) : i + 2]))
+        )
+        return
+
+
+def _comparison(phrase: tuple[str, ...]) -> Op | None:
+    from servers.parser.language.numbers import COMPARISONS
+
+    for words, op in COMPARISONS:
+        if phrase == words:
+            return op
+    for word, op in (
+        ("older", Op.GT),
+        ("younger", Op.LT),
+        ("larger", Op.GT),
+        ("smaller", Op.LT),
+        ("higher", Op.GT),
+        ("lower", Op.LT),
+        ("bigger", Op.GT),
+        ("longer", Op.GT),
+        ("shorter", Op.LT),
+    ):
+        if phrase[:1] == (word,):
+            return op
+    return None
+
+
 # ------------------------------------------------------------------------------ finish
 
 
@@ -885,6 +1134,9 @@ def _finish(
         if role.kind == "table":
             if role.table != main and not _is_grouped_table(reading, role):
                 draft.tables.append(role.table)
+                name = prepared.name_columns.get(role.table)
+                if name is not None and _listed_with_selection(reading, roles, role):
+                    draft.select.append((position, Selection(name)))
             if _is_grouped_table(reading, role):
                 draft.group_entity = role.table
             continue
@@ -946,6 +1198,9 @@ def _finish(
             Ordering(o.column, True, o.aggregate, o.expression) for o in draft.order_by
         ]
     _alphabetical(reading, draft)
+    counted_order = _orders_by_count(reading)
+    if counted_order is not None and not any(o.aggregate for o in draft.order_by):
+        draft.order_by = [Ordering(None, descending, Aggregate.COUNT)]
     _dedupe(draft)
     if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
         plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
@@ -983,6 +1238,15 @@ def _dedupe(draft: Draft) -> None:
         seen.add(key)
         keep.append((position, sel))
     draft.select = keep
+
+
+def _listed_with_selection(reading: Reading, roles: list[Role], role: Role) -> bool:
+    """ "the names of teachers and the courses they teach": a table listed after "and"
+    next to selected columns is selected too (by its name column)."""
+    before = reading.words[max(0, role.mention.start - 3) : role.mention.start]
+    if "and" not in before:
+        return False
+    return any(r.kind == "select" and r.mention.start < role.mention.start for r in roles)
 
 
 def _is_grouped_table(reading: Reading, role: Role) -> bool:
@@ -1032,13 +1296,18 @@ def _implied_superlative(
     """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
         return
-    for word in reading.words:
-        if word not in lx.SUPERLATIVES:
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    tables = [main, *[r.table for r in roles]]
+    for i, word in enumerate(reading.words):
+        if word not in lx.SUPERLATIVES or i in covered:
             continue
         descending, nouns = lx.SUPERLATIVES[word]
-        if not nouns:
-            continue
-        column = _column_for_words(prepared, nouns, [main, *[r.table for r in roles]])
+        column = None
+        if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
+            # "the most populated" → a numeric column sharing the word's stem
+            column = _column_by_stem(prepared, reading.words[i + 1], tables)
+        if column is None and nouns:
+            column = _column_for_words(prepared, nouns, tables)
         if column is None:
             continue
         # ages grow as dates recede: the oldest is the earliest date
@@ -1047,7 +1316,28 @@ def _implied_superlative(
             descending = not descending
         draft.order_by.append(Ordering(column, descending))
         draft.limit = draft.limit or 1
+        # "the most recently aired": the word that named the column is not an output
+        draft.select = [
+            (p, sel)
+            for p, sel in draft.select
+            if not (sel.column == column and not sel.aggregate and 0 < p - i <= 3)
+        ]
         return
+
+
+def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:
+    if len(word) < 6:
+        return None
+    stem = word[:6]
+    for table in dict.fromkeys(tables):
+        for ref, forms in prepared.index.column_words.items():
+            if (
+                ref.table == table
+                and _numeric(prepared, ref)
+                and any(f.startswith(stem) for f in forms)
+            ):
+                return ref
+    return None
 
 
 def _alphabetical(reading: Reading, draft: Draft) -> None:

@@ -103,6 +103,8 @@ def find_values(
             key = " ".join(words)
             hits = index.exact.get(key)
             score = 1.0
+            if not hits and n == 1 and tokens[i].lemma != key:
+                hits = index.exact.get(tokens[i].lemma)  # "houses" finds "House"
             if (
                 not hits
                 and capitalised

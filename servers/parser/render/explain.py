@@ -152,6 +152,8 @@ class _Explainer:
             return selection.alias or self._expression(selection.expression)
         assert selection.column is not None
         if selection.aggregate is None:
+            if selection.column.star:
+                return f"every column of {selection.column.table}"
             return self._column(selection.column)
         return self._aggregate(selection.aggregate, selection.column, selection.distinct)
 

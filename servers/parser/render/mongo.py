@@ -10,8 +10,10 @@ carries: key order survives (sort documents depend on it), dates stay dates.
 - Values from the question only ever sit in value positions of a query document
   (LIKE becomes an escaped, case-insensitive $regex), never where a string would be
   read as a field path or an operator.
-- A plan that needs a join, a subquery, a set operation or a glossary SQL expression
-  cannot be one collection query: Unresolved says which part.
+- Glossary fragments translate through mongo_expressions (segments → query documents,
+  metrics → accumulators).
+- A plan that needs a join, a subquery or a set operation cannot be one collection
+  query: Unresolved says which part.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from servers.parser.domain import (
     Unresolved,
     Value,
 )
+from servers.parser.render import mongo_expressions
 from servers.parser.render.buckets import bucket_name, mongo_bucket
 
 _JSON = json_util.RELAXED_JSON_OPTIONS
+_NEGATIVE = frozenset({Op.NE, Op.NOT_IN, Op.NOT_LIKE})
 _COMPARISONS = {Op.NE: "$ne", Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -97,7 +101,10 @@ class _Builder:
         selections = list(plan.select)
         aggregated = any(s.aggregated for s in selections)
         grouped = bool(plan.group_by or plan.having or plan.distinct or aggregated)
-        grouped = grouped or any(o.aggregate for o in plan.order_by) or plan.bucket is not None
+        grouped = grouped or any(
+            o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by
+        )
+        grouped = grouped or any(_on_aggregate(c) for c in plan.where) or plan.bucket is not None
         if not grouped:
             return self._find(collection, match, plan)
         return MongoStatement(collection, pipeline=_dumps(self._pipeline(match, plan)))
@@ -134,24 +141,26 @@ class _Builder:
         selections = list(plan.select)
         if not selections and plan.group_by:
             selections = [Selection(column=key) for key in plan.group_by]
-        keys: dict[str, str] = {}  # column → key name inside _id
-
-        def key(ref: ColumnRef) -> str:
-            return keys.setdefault(ref.column, f"k{len(keys)}")
-
+        keys: dict[str, str] = {}  # field → its name inside _id
         for ref in plan.group_by:
-            key(ref)
+            keys.setdefault(ref.column, f"k{len(keys)}")
         for selection in selections:
             if not selection.aggregated:
-                key(self._column(selection))
-        for ordering in plan.order_by:
-            if ordering.aggregate is None and ordering.column is not None:
-                key(ordering.column)
+                keys.setdefault(self._column(selection).column, f"k{len(keys)}")
 
         accumulators: dict[str, Any] = {}
         project: dict[str, Any] = {"_id": 0}
         names: set[str] = set()
+        known: dict[tuple, str] = {}  # what an accumulator computes → the field holding it
         for selection in selections:
+            if selection.expression is not None:
+                if not selection.expression.aggregated:
+                    raise Unresolved("a computed glossary value cannot be grouped on MongoDB")
+                name = _unique(selection.alias or "value", names)
+                accumulators[name] = mongo_expressions.accumulator(selection.expression.sql)
+                project[name] = 1
+                known[("expression", selection.expression.sql)] = name
+                continue
             column = self._column(selection)
             if not selection.aggregated:
                 name = _unique(selection.alias or column.column, names)
@@ -162,46 +171,58 @@ class _Builder:
             accumulators[name], project[name] = _accumulate(
                 selection.aggregate, column, selection.distinct, name
             )
+            what = (selection.aggregate, column, selection.distinct)
+            known[what] = f"{name}__n" if selection.distinct else name
 
-        hidden = 0
+        def hidden(what: tuple, accumulator: Any) -> str:
+            """The field holding `what` for each group, added when nothing selected it."""
+            if what not in known:
+                name = f"__a{len(known)}"
+                accumulators[name] = accumulator
+                known[what] = f"{name}__n" if "$addToSet" in accumulator else name
+            return known[what]
 
-        def hidden_aggregate(aggregate: Aggregate, column: ColumnRef | None, distinct: bool) -> str:
-            """The field holding this aggregate of the group, added when not selected."""
-            nonlocal hidden
-            for selection in selections:
-                if (
-                    selection.aggregate is aggregate
-                    and selection.column == column
-                    and selection.distinct == distinct
-                ):
-                    name = selection.alias or _aggregate_name(aggregate, selection.column)
-                    if name in accumulators:
-                        return name if not distinct else f"{name}__n"
-            name = f"__a{hidden}"
-            hidden += 1
-            accumulators[name], _ = _accumulate(aggregate, column, distinct, name)
-            return name if not distinct else f"{name}__n"
+        def aggregate_field(aggregate: Aggregate, column: ColumnRef | None, distinct: bool) -> str:
+            name = f"__a{len(known)}"
+            return hidden(
+                (aggregate, column, distinct), _accumulate(aggregate, column, distinct, name)[0]
+            )
 
         having: list[dict] = []
-        for condition in (*plan.having, *(c for c in plan.where if c.aggregate is not None)):
-            if condition.expression is not None or condition.subquery is not None:
-                raise Unresolved("glossary expressions and subqueries cannot run on MongoDB")
-            assert condition.aggregate is not None
-            field = hidden_aggregate(condition.aggregate, condition.column, condition.distinct)
-            kind = (
-                ColumnKind.INTEGER if condition.aggregate is Aggregate.COUNT else ColumnKind.NUMBER
-            )
+        for condition in (*plan.having, *(c for c in plan.where if _on_aggregate(c))):
+            if condition.subquery is not None:
+                raise Unresolved("subqueries cannot run on MongoDB")
+            if condition.expression is not None:
+                sql = condition.expression.sql
+                field = hidden(("expression", sql), mongo_expressions.accumulator(sql))
+                kind = ColumnKind.NUMBER
+            else:
+                assert condition.aggregate is not None
+                field = aggregate_field(condition.aggregate, condition.column, condition.distinct)
+                kind = (
+                    ColumnKind.INTEGER
+                    if condition.aggregate is Aggregate.COUNT
+                    else ColumnKind.NUMBER
+                )
             having.append(self._condition(field, condition, kind))
 
         sort: dict[str, int] = {}
         for ordering in plan.order_by:
             direction = -1 if ordering.descending else 1
             if ordering.expression is not None:
-                raise Unresolved("glossary expressions are SQL and cannot run on MongoDB")
-            if ordering.aggregate is not None:
-                sort[hidden_aggregate(ordering.aggregate, ordering.column, False)] = direction
-            elif ordering.column is not None:
+                sql = ordering.expression.sql
+                if not ordering.expression.aggregated:
+                    raise Unresolved("ordering by a computed glossary value cannot run on MongoDB")
+                sort[hidden(("expression", sql), mongo_expressions.accumulator(sql))] = direction
+            elif ordering.aggregate is not None:
+                sort[aggregate_field(ordering.aggregate, ordering.column, False)] = direction
+            elif ordering.column is not None and ordering.column.column in keys:
                 sort[f"_id.{keys[ordering.column.column]}"] = direction
+            elif ordering.column is not None:
+                # not a group key: its lowest or highest value in each group, as in SQL
+                field = f"${ordering.column.column}"
+                extreme = {"$max": field} if ordering.descending else {"$min": field}
+                sort[hidden(("extreme", ordering.column, ordering.descending), extreme)] = direction
 
         group: dict[str, Any] = {"_id": {k: f"${c}" for c, k in keys.items()} if keys else None}
         if plan.bucket is not None:  # "by month": the period labels the group, oldest first
@@ -218,7 +239,11 @@ class _Builder:
             pipeline.append({"$match": match})
         pipeline.append({"$group": group})
         # distinct counts: the set's size, computed once the groups are complete
-        sizes = {f"{n}__n": {"$size": f"${n}"} for n, a in accumulators.items() if "$addToSet" in a}
+        sizes = {
+            f"{n}__n": {"$size": f"${n}"}
+            for n, a in accumulators.items()
+            if isinstance(a, dict) and "$addToSet" in a
+        }
         if sizes:
             pipeline.append({"$addFields": sizes})
         if having:
@@ -235,10 +260,13 @@ class _Builder:
     def _match(self, plan: QueryPlan) -> dict:
         clauses = []
         for condition in plan.where:
-            if condition.aggregate is not None:
+            if _on_aggregate(condition):
                 continue  # a condition on a group: applied after $group
-            if condition.expression is not None or condition.subquery is not None:
-                raise Unresolved("glossary expressions and subqueries cannot run on MongoDB")
+            if condition.subquery is not None:
+                raise Unresolved("subqueries cannot run on MongoDB")
+            if condition.expression is not None:
+                clauses.append(self._expression_condition(condition))
+                continue
             if condition.column is None:
                 raise Unresolved("a condition names no field")
             clauses.append(
@@ -262,6 +290,23 @@ class _Builder:
         if len(set(fields)) == len(fields) and not any(f.startswith("$") for f in fields):
             return {f: c[f] for c, f in zip(clauses, fields, strict=True)}
         return {"$and": clauses}
+
+    def _expression_condition(self, condition: Condition) -> dict:
+        """A glossary segment (the whole condition), or a computed value compared."""
+        assert condition.expression is not None
+        sql = condition.expression.sql
+        if not condition.values:
+            document = mongo_expressions.condition(sql)
+            return {"$nor": [document]} if condition.op in _NEGATIVE else document
+        op = {Op.EQ: "$eq", **_COMPARISONS}.get(condition.op)
+        if op is None:
+            raise Unresolved(
+                f"{condition.op.value} on a computed glossary value cannot run on MongoDB"
+            )
+        value = self._value(condition.values[0], None)
+        if isinstance(value, str):
+            value = {"$literal": value}
+        return {"$expr": {op: [mongo_expressions.value(sql), value]}}
 
     def _condition(self, field: str, condition: Condition, kind: ColumnKind | None) -> dict:
         op = condition.op
@@ -327,6 +372,12 @@ class _Builder:
         if selection.column is None:
             raise Unresolved("a selection names no field")
         return selection.column
+
+
+def _on_aggregate(condition: Condition) -> bool:
+    return condition.aggregate is not None or bool(
+        condition.expression and condition.expression.aggregated
+    )
 
 
 def _text(value: Value) -> str:

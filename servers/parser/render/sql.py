@@ -19,10 +19,12 @@ Choices that matter to the rows a user gets back:
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import sqlglot
 from sqlglot import exp
@@ -68,6 +70,7 @@ _SET_OPERATIONS: dict[SetOperator, type[exp.SetOperation]] = {
     SetOperator.INTERSECT: exp.Intersect,
     SetOperator.EXCEPT: exp.Except,
 }
+_DIALECT_NAMES = {"postgresql": "postgres", "mariadb": "mysql", "sqlite3": "sqlite"}
 _LIKE_ESCAPE = "!"  # not a backslash: MySQL string literals would eat it
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -79,7 +82,9 @@ def render_sql(
     relationships: Sequence[Relationship] = (),
 ) -> str:
     """The statement for `plan` in `dialect` ("postgres", "mysql" or "sqlite")."""
-    return build_query(plan, schema, dialect, relationships).sql(dialect=dialect)
+    query = build_query(plan, schema, dialect, relationships)
+    dialect = _DIALECT_NAMES.get(dialect.lower(), dialect.lower())
+    return query.sql(dialect=dialect, copy=False)  # a fresh tree: no copy needed
 
 
 def build_query(
@@ -89,6 +94,7 @@ def build_query(
     relationships: Sequence[Relationship] = (),
 ) -> exp.Query:
     """The statement as a sqlglot expression (for callers that inspect it)."""
+    dialect = _DIALECT_NAMES.get(dialect.lower(), dialect.lower())
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
     return _Builder(schema, dialect, tuple(relationships)).query(plan)
@@ -113,6 +119,16 @@ def _text(value: Value) -> str:
     return str(value)
 
 
+@dataclass
+class _Shape:
+    """The select list, the GROUP BY keys (by their SQL text) and whether DISTINCT stays."""
+
+    projections: list[exp.Expression]
+    keys: dict[str, exp.Expression]
+    distinct: bool
+    one_row: bool = False  # only aggregates, no groups: ordering by a column means nothing
+
+
 class _Scope:
     """The tables of one SELECT and how its columns are written (aliased when joined)."""
 
@@ -132,7 +148,8 @@ class _Scope:
         if ref.table not in self.aliases:
             raise Unresolved(f"the column {ref} is not part of the query's tables")
         table = exp.to_identifier(alias, quoted=False) if alias else None
-        return exp.Column(this=identifier(ref.column, dialect), table=table)
+        name = exp.Star() if ref.star else identifier(ref.column, dialect)
+        return exp.Column(this=name, table=table)
 
     def expression(self, expression: Expression) -> exp.Expression:
         """A glossary fragment with its table.column names written for this scope."""
@@ -182,18 +199,13 @@ class _Builder:
             raise Unresolved("the question names no table")
         scope = _Scope(self, join_path(self.schema, tables, self.relationships))
         query = exp.Select()
-        projections, grouped_keys = self._projections(plan, scope)
-        bucket = self._bucket(plan, scope)
-        if bucket is not None:  # "by month": the period first, grouped
-            name = identifier(bucket_name(plan.bucket.grain), self.dialect)  # type: ignore[union-attr]
-            projections.insert(0, exp.Alias(this=bucket, alias=name))
-            grouped_keys.insert(0, bucket.copy())
-        query.set("expressions", projections)
+        shape = self._projections(plan, scope)
+        query.set("expressions", shape.projections)
         query.set("from_", exp.From(this=self._table(scope.tree.main, scope)))
         joins = [
             exp.Join(
                 this=self._table(join.table, scope),
-                on=exp.and_(
+                on=_all(
                     *(
                         exp.EQ(this=scope.column(new), expression=scope.column(old))
                         for new, old in join.on
@@ -204,12 +216,10 @@ class _Builder:
         ]
         if joins:
             query.set("joins", joins)
-        if plan.distinct:
-            query.set("distinct", exp.Distinct())
 
         where = [self.condition(c, scope) for c in plan.where if not _on_aggregate(c)]
         if where and plan.where_any:
-            where = [exp.or_(*where)]
+            where = [_any(*where)]
         if plan.time_window:
             window = plan.time_window
             column = scope.column(window.column)
@@ -219,25 +229,30 @@ class _Builder:
             if window.end is not None:
                 where.append(exp.LT(this=column.copy(), expression=self.literal(window.end, kind)))
         if where:
-            query.set("where", exp.Where(this=exp.and_(*where)))
+            query.set("where", exp.Where(this=_all(*where)))
 
-        if grouped_keys:
-            query.set("group", exp.Group(expressions=grouped_keys))
+        if shape.keys:
+            query.set("group", exp.Group(expressions=list(shape.keys.values())))
         having = [
             self.condition(c, scope) for c in (*plan.having, *filter(_on_aggregate, plan.where))
         ]
         if having:
-            query.set("having", exp.Having(this=exp.and_(*having)))
-        if plan.order_by:
-            query.set(
-                "order", exp.Order(expressions=[self._ordering(o, scope) for o in plan.order_by])
-            )
-        elif bucket is not None:  # periods read oldest first
-            query.set(
-                "order", exp.Order(expressions=[exp.Ordered(this=bucket.copy(), nulls_first=True)])
-            )
+            query.set("having", exp.Having(this=_all(*having)))
+        order_by = [o for o in plan.order_by if not shape.one_row or _aggregated_ordering(o)]
+        ordered = [self._ordering(o, scope, shape) for o in order_by]
+        if not ordered and plan.bucket is not None:  # periods read oldest first
+            ordered = [exp.Ordered(this=self._bucket(plan, scope), nulls_first=True)]
+        if ordered:
+            query.set("order", exp.Order(expressions=ordered))
+        if shape.distinct:
+            # PostgreSQL sorts a DISTINCT result only by what it selects; grouped rows
+            # are distinct already (one per group, or one row), so DISTINCT goes where it
+            # would clash
+            selected = {_key(e.unalias()) for e in shape.projections}
+            if all(_key(o.this) in selected for o in ordered):
+                query.set("distinct", exp.Distinct())
         if plan.limit is not None:
-            query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.limit))))
+            query.set("limit", exp.Limit(expression=exp.Literal.number(max(0, int(plan.limit)))))
         return query
 
     def _bucket(self, plan: QueryPlan, scope: _Scope) -> exp.Expression | None:
@@ -248,15 +263,28 @@ class _Builder:
     def _table(self, name: str, scope: _Scope) -> exp.Table:
         alias = scope.aliases[name]
         table = exp.Table(this=identifier(name, self.dialect))
+        owner = self._owner(name)
+        if owner:
+            table.set("db", identifier(owner, self.dialect))
         if alias:
             table.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=False)))
         return table
 
+    def _owner(self, name: str) -> str:
+        """The schema (PostgreSQL) or database (MySQL) to qualify a table with: none for
+        PostgreSQL's public schema or the connection's own MySQL database, which
+        unqualified names reach anyway."""
+        info = self.schema.table(name)
+        owner = info.schema_name if info else ""
+        if not owner or self.dialect == "sqlite":
+            return ""
+        if self.dialect == "postgres":
+            return "" if owner == "public" else owner
+        return "" if owner == self.schema.database else owner
+
     # -- select list and grouping -------------------------------------------------------
 
-    def _projections(
-        self, plan: QueryPlan, scope: _Scope
-    ) -> tuple[list[exp.Expression], list[exp.Expression]]:
+    def _projections(self, plan: QueryPlan, scope: _Scope) -> _Shape:
         selections = list(plan.select)
         if not selections and plan.group_by:
             selections = [Selection(column=key) for key in plan.group_by]
@@ -265,19 +293,13 @@ class _Builder:
             assert table is not None  # join_path checked it
             selections = [Selection(column=ColumnRef(table.name, c.name)) for c in table.columns]
 
-        plain = [s for s in selections if not s.aggregated]
-        aggregated = len(plain) < len(selections)
-        ordered_by_aggregate = any(
-            o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by
-        )
-        grouped = bool(plan.group_by or plan.bucket) or bool(
-            plain and (aggregated or plan.having or ordered_by_aggregate)
-        )
-
         projections: list[exp.Expression] = []
+        plain: list[exp.Expression] = []
         names: set[str] = set()
         for selection in selections:
             expression, name, default = self._selection(selection, scope)
+            if not selection.aggregated:
+                plain.append(expression.copy())
             if (
                 name.lower() in names
                 and selection.column
@@ -293,24 +315,42 @@ class _Builder:
                 expression = exp.Alias(this=expression, alias=identifier(name, self.dialect))
             projections.append(expression)
 
-        keys: list[exp.Expression] = []
-        if grouped:
-            seen: set[str] = set()
-            candidates: list[exp.Expression] = [scope.column(k) for k in plan.group_by]
-            candidates += [self._selection(s, scope)[0] for s in plain]
-            candidates += [
-                scope.column(o.column) if o.column else scope.expression(o.expression)  # type: ignore[arg-type]
+        aggregated = len(plain) < len(selections)
+        ordered_by_aggregate = any(_aggregated_ordering(o) for o in plan.order_by)
+        grouped = bool(plan.group_by or plan.bucket) or bool(
+            plain and (aggregated or plan.having or ordered_by_aggregate)
+        )
+        distinct = plan.distinct
+        if distinct and not grouped and plan.order_by:
+            # PostgreSQL orders a DISTINCT result only by selected expressions: ordering
+            # by another column becomes grouping by the selection, ordered by that
+            # column's lowest (ascending) or highest (descending) value per group.
+            selected = {_key(e) for e in plain}
+            if any(
+                not _aggregated_ordering(o)
+                and _key(self._ordering_target(o, scope)) not in selected
                 for o in plan.order_by
-                if not o.aggregate
-                and not (o.expression and o.expression.aggregated)
-                and (o.column or o.expression)
-            ]
-            for key in candidates:
-                text = key.sql()
-                if text not in seen:
-                    seen.add(text)
-                    keys.append(key)
-        return projections, keys
+            ):
+                grouped, distinct = True, False
+        keys: dict[str, exp.Expression] = {}
+        bucket = self._bucket(plan, scope)
+        if bucket is not None:  # "by month": the period comes first and is grouped
+            name = identifier(bucket_name(plan.bucket.grain), self.dialect)  # type: ignore[union-attr]
+            projections.insert(0, exp.Alias(this=bucket, alias=name))
+            keys[_key(bucket)] = bucket.copy()
+        if grouped:
+            for key in [scope.column(k) for k in plan.group_by] + plain:
+                keys.setdefault(_key(key), key)
+        return _Shape(projections, keys, distinct, one_row=aggregated and not plain and not keys)
+
+    def _ordering_target(self, ordering: Ordering, scope: _Scope) -> exp.Expression:
+        if ordering.expression is not None:
+            return scope.expression(ordering.expression)
+        if ordering.aggregate is not None:
+            return self.aggregate(ordering.aggregate, ordering.column, False, scope)
+        if ordering.column is not None:
+            return scope.column(ordering.column)
+        raise Unresolved("an ordering names nothing to order by")
 
     def _selection(self, selection: Selection, scope: _Scope) -> tuple[exp.Expression, str, str]:
         """(expression, output name, the name the database gives it unaliased)."""
@@ -342,15 +382,12 @@ class _Builder:
 
     # -- ordering -----------------------------------------------------------------------
 
-    def _ordering(self, ordering: Ordering, scope: _Scope) -> exp.Ordered:
-        if ordering.expression is not None:
-            target = scope.expression(ordering.expression)
-        elif ordering.aggregate is not None:
-            target = self.aggregate(ordering.aggregate, ordering.column, False, scope)
-        elif ordering.column is not None:
-            target = scope.column(ordering.column)
-        else:
-            raise Unresolved("an ordering names nothing to order by")
+    def _ordering(self, ordering: Ordering, scope: _Scope, shape: _Shape) -> exp.Ordered:
+        target = self._ordering_target(ordering, scope)
+        if shape.keys and not _aggregated_ordering(ordering) and _key(target) not in shape.keys:
+            # a plain column that is not a group key: its lowest or highest value per group
+            # (grouping by it would split the groups the question asked for)
+            target = (exp.Max if ordering.descending else exp.Min)(this=target)
         return exp.Ordered(
             this=target, desc=ordering.descending, nulls_first=not ordering.descending
         )
@@ -394,7 +431,14 @@ class _Builder:
             return exp.Not(this=like) if op is Op.NOT_LIKE else like
         if op in (Op.IN, Op.NOT_IN):
             if condition.subquery is not None:
-                member = exp.In(this=left, query=exp.Subquery(this=self.query(condition.subquery)))
+                inner = self.query(condition.subquery)
+                if self.dialect == "mysql" and condition.subquery.limit is not None:
+                    # MySQL/MariaDB refuse LIMIT inside IN (…); a derived table is fine
+                    inner = exp.Select(expressions=[exp.Star()]).from_(
+                        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("s"))),
+                        copy=False,
+                    )
+                member = exp.In(this=left, query=exp.Subquery(this=inner))
             elif condition.values:
                 member = exp.In(
                     this=left, expressions=[self.literal(v, kind) for v in condition.values]
@@ -454,8 +498,8 @@ class _Builder:
         if kind is not None and kind.numeric:
             if isinstance(value, bool):
                 return exp.Literal.number(int(value))
-            if isinstance(value, (int, float)):
-                return exp.Literal.number(value)
+            if isinstance(value, (int, float, decimal.Decimal)):
+                return _number(value)
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
                 return exp.Literal.number(value.strip())
             return exp.Literal.string(_text(value))
@@ -463,9 +507,38 @@ class _Builder:
             return exp.Literal.string(value.date().isoformat())
         if isinstance(value, bool):
             return exp.Boolean(this=value)
-        if isinstance(value, (int, float)):
-            return exp.Literal.number(value)
+        if isinstance(value, (int, float, decimal.Decimal)):
+            return _number(value)
         return exp.Literal.string(_text(value))
+
+
+def _number(value: float | decimal.Decimal) -> exp.Expression:
+    if not math.isfinite(value):
+        raise Unresolved(f"{value} is not a number a database can compare with")
+    literal = exp.Literal.number(abs(value))
+    # a negative number is a negation in SQL's grammar; sqlglot renders it as -5
+    return exp.Neg(this=literal) if value < 0 else literal
+
+
+def _all(*conditions: exp.Expression) -> exp.Expression:
+    return exp.and_(*conditions, copy=False)
+
+
+def _any(*conditions: exp.Expression) -> exp.Expression:
+    return exp.or_(*conditions, copy=False)
+
+
+def _key(expression: exp.Expression) -> str:
+    """What makes two select / group / order expressions the same, cheaply for columns."""
+    if isinstance(expression, exp.Column):
+        return f"{expression.table}.{expression.name}"
+    return expression.sql()
+
+
+def _aggregated_ordering(ordering: Ordering) -> bool:
+    return ordering.aggregate is not None or bool(
+        ordering.expression and ordering.expression.aggregated
+    )
 
 
 def _on_aggregate(condition: Condition) -> bool:
