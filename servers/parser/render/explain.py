@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from servers.contracts.glossary import Relationship
 from servers.parser.domain import (
     Aggregate,
     ColumnKind,
@@ -55,8 +56,10 @@ _SET_WORDS = {
 _PREPOSITIONS = ("in ", "since ", "before ", "after ", "until ", "from ", "during ", "between ")
 
 
-def explain(plan: QueryPlan, schema: SchemaView) -> str:
-    text = _Explainer(schema).sentence(plan)
+def explain(plan: QueryPlan, schema: SchemaView, relationships: Sequence[Relationship] = ()) -> str:
+    """One or two sentences; `relationships` are the glossary's extra joins, so link
+    tables are named as the SQL renderer finds them."""
+    text = _Explainer(schema, tuple(relationships)).sentence(plan)
     return text[0].upper() + text[1:] + "."
 
 
@@ -82,8 +85,9 @@ def _value(value: Value) -> str:
 
 
 class _Explainer:
-    def __init__(self, schema: SchemaView) -> None:
+    def __init__(self, schema: SchemaView, relationships: tuple[Relationship, ...]) -> None:
         self.schema = schema
+        self.relationships = relationships
         self.shared: set[str] = set()  # column names found in more than one table read
 
     def sentence(self, plan: QueryPlan) -> str:
@@ -138,7 +142,7 @@ class _Explainer:
         if len(tables) == 1:
             return tables[0]
         try:
-            joined = join_path(self.schema, tables).tables
+            joined = join_path(self.schema, tables, self.relationships).tables
         except Unresolved:
             joined = tuple(tables)
         links = [t for t in joined if t not in tables]

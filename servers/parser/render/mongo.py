@@ -43,7 +43,7 @@ from servers.parser.render.buckets import bucket_name, mongo_bucket
 
 _JSON = json_util.RELAXED_JSON_OPTIONS
 _NEGATIVE = frozenset({Op.NE, Op.NOT_IN, Op.NOT_LIKE})
-_COMPARISONS = {Op.NE: "$ne", Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
+_COMPARISONS = {Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -141,6 +141,10 @@ class _Builder:
         selections = list(plan.select)
         if not selections and plan.group_by:
             selections = [Selection(column=key) for key in plan.group_by]
+        if not selections:  # every field of the collection, as SQL's empty select
+            table = self.schema.table(plan.referenced_tables()[0])
+            assert table is not None
+            selections = [Selection(column=ColumnRef(table.name, c.name)) for c in table.columns]
         keys: dict[str, str] = {}  # field → its name inside _id
         for ref in plan.group_by:
             keys.setdefault(ref.column, f"k{len(keys)}")
@@ -297,8 +301,13 @@ class _Builder:
         sql = condition.expression.sql
         if not condition.values:
             document = mongo_expressions.condition(sql)
-            return {"$nor": [document]} if condition.op in _NEGATIVE else document
-        op = {Op.EQ: "$eq", **_COMPARISONS}.get(condition.op)
+            if condition.op not in _NEGATIVE:
+                return document
+            # as in SQL, a row whose fields are NULL satisfies neither the segment nor
+            # its negation
+            present = [{f: {"$ne": None}} for f in mongo_expressions.fields(sql)]
+            return {"$and": [{"$nor": [document]}, *present]}
+        op = {Op.EQ: "$eq", Op.NE: "$ne", **_COMPARISONS}.get(condition.op)
         if op is None:
             raise Unresolved(
                 f"{condition.op.value} on a computed glossary value cannot run on MongoDB"
@@ -317,18 +326,34 @@ class _Builder:
                 raise Unresolved(f"{op.value} needs a value")
             return values[0]
 
+        # SQL's three-valued logic: <>, NOT IN and NOT LIKE never match a NULL, where
+        # MongoDB's $ne / $nin / $not would match null and missing fields.
         if op is Op.EQ:
             return {field: {"$eq": one()}}
+        if op is Op.NE:
+            return {field: {"$nin": [one(), None]}}
         if op in _COMPARISONS:
             return {field: {_COMPARISONS[op]: one()}}
         if op in (Op.LIKE, Op.NOT_LIKE):
-            text = condition.values[0] if condition.values else one()
-            pattern = Regex(re.escape(_text(text)), "i")
-            return {field: pattern if op is Op.LIKE else {"$not": pattern}}
+            text = re.escape(_text(condition.values[0] if condition.values else one()))
+            if kind is not None and kind is not ColumnKind.TEXT:
+                # containment in a number or a date means in its text, as in SQL
+                found = {
+                    "$regexMatch": {
+                        "input": {"$toString": f"${field}"},
+                        "regex": text,
+                        "options": "i",
+                    }
+                }
+                if op is Op.LIKE:
+                    return {"$expr": found}
+                return {"$nor": [{"$expr": found}], field: {"$ne": None}}
+            pattern = Regex(text, "i")
+            return {field: pattern if op is Op.LIKE else {"$not": pattern, "$ne": None}}
         if op is Op.IN:
             return {field: {"$in": values}}
         if op is Op.NOT_IN:
-            return {field: {"$nin": values}}
+            return {field: {"$nin": [*values, None]}}
         if op is Op.BETWEEN:
             if len(values) != 2:
                 raise Unresolved("between needs two values")

@@ -121,6 +121,11 @@ def condition(sql: str) -> dict:
     return _condition(_parse(sql), sql)
 
 
+def fields(sql: str) -> list[str]:
+    """The fields a fragment reads, in order of first use."""
+    return list(dict.fromkeys(c.name for c in _parse(sql).find_all(exp.Column) if c.name))
+
+
 def _field(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
         return node.name
