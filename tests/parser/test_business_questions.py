@@ -296,9 +296,10 @@ def test_revenue_from_active_customers(shop: Database) -> None:
 
 
 def test_average_order_value_per_customer_segment(shop: Database) -> None:
+    # "per" keeps the question's order (the measure, then the key); "by" puts the key first
     assert sorted(rows(shop, "average order value per customer segment")) == [
-        ("business", 42.75),
-        ("retail", 79.43),
+        (42.75, "business"),
+        (79.43, "retail"),
     ]
 
 
@@ -378,10 +379,10 @@ def test_how_many_active_customers(shop: Database) -> None:
 
 
 def test_number_of_orders_per_status(shop: Database) -> None:
-    assert sorted(rows(shop, "number of orders per status")) == [
-        ("cancelled", 1),
-        ("pending", 2),
-        ("shipped", 9),
+    assert sorted(rows(shop, "number of orders per status"), key=lambda r: r[1]) == [
+        (1, "cancelled"),
+        (2, "pending"),
+        (9, "shipped"),
     ]
 
 

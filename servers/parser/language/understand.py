@@ -26,10 +26,12 @@ from servers.parser.domain import (
     QueryPlan,
     Selection,
     SetOperator,
+    TimeBucket,
     TimeWindow,
     Understanding,
     Unresolved,
 )
+from servers.parser.language import business as biz
 from servers.parser.language import lexicon as lx
 from servers.parser.language.dates import DateWindow, find_dates
 from servers.parser.language.glossary import expression, find_terms
@@ -81,6 +83,7 @@ class Reading:
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
     terms: list = field(default_factory=list)  # glossary.TermHit
+    grain: biz.GrainHit | None = None  # "by month", "weekly"
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
@@ -109,6 +112,7 @@ class Draft:
     set_operation: tuple[SetOperator, QueryPlan] | None = None
     group_entity: str | None = None  # a table grouped by its key
     intersect: Condition | None = None  # "both a and b": the second half's condition
+    bucket: TimeBucket | None = None  # "by month": grouped by a truncated date
 
 
 def understand(
@@ -130,12 +134,14 @@ def understand(
     _numbers(reading, prepared, draft, main, roles)
     _negation(reading, prepared, draft, main, roles)
     _dates(reading, prepared, draft, main, roles)
+    _business(reading, prepared, draft, main, roles)
     _counted_superlative(reading, prepared, draft, main, roles)
     _most_common(reading, draft, roles)
     _versus_average(reading, prepared, draft, main, roles)
     _finish(reading, prepared, draft, main, roles)
+    _bucket_finish(draft, main)
     plan = QueryPlan(
-        select=tuple(sel for _, sel in sorted(draft.select, key=lambda item: item[0])),
+        select=_grouped_first(draft, reading.words),
         where=tuple(draft.where),
         where_any=draft.where_any,
         group_by=tuple(dict.fromkeys(draft.group_by)),
@@ -146,6 +152,7 @@ def understand(
         tables=tuple(dict.fromkeys([main, *draft.tables])),
         time_window=draft.time_window,
         set_operation=draft.set_operation,
+        bucket=draft.bucket,
     )
     if draft.intersect is not None:
         second = QueryPlan(
@@ -183,6 +190,9 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     ]
     blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
     blocked |= _order_words(tokens)
+    grain = biz.find_grain(tokens, prepared.schema) if prepared.temporal else None
+    if grain is not None:
+        blocked |= set(range(grain.start, grain.end))
     mentions = link(tokens, prepared.index, blocked)
     for hit in terms:
         term = hit.term
@@ -195,7 +205,15 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
             )
     mentions.sort(key=lambda m: m.start)
     reading = Reading(
-        tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared, terms=terms
+        tokens,
+        [t.lower for t in tokens],
+        mentions,
+        values,
+        numbers,
+        dates,
+        prepared,
+        terms=terms,
+        grain=grain,
     )
     _by_meaning(reading, prepared, blocked)
     for mention in reading.mentions:
@@ -703,6 +721,9 @@ def _numbers(
                 draft.tables.append(counted)
             continue
         implied = _implied_column(reading, prepared, anchor, main, roles)
+        if implied is None and biz.currency_after(words, number.end):
+            # "between 10 and 20 dollars": the money column of the tables in play
+            implied = biz.money_column(prepared.schema, [main, *[r.table for r in roles]])
         if implied is not None:
             draft.where.append(_number_condition(implied, number, op))
             continue
@@ -998,6 +1019,118 @@ def _dates(
     draft.time_window = TimeWindow(column, window.start, window.end, window.words)
 
 
+# ---------------------------------------------------------------------------- business
+
+
+def _business(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """Business phrasing (business.py): sums of a named table's amount, top N by a
+    measure, the event a time window belongs to, time grains."""
+    schema, words = prepared.schema, reading.words
+    for role in roles:
+        # "total sales": the sum of the sales table's amount-like column
+        if role.kind != "table":
+            continue
+        aggregate = biz.sum_before(words, role.mention.start)
+        column = biz.amount_column(schema.table(role.table)) if aggregate else None
+        if column is not None:
+            draft.select.append(
+                (role.mention.start, Selection(ColumnRef(role.table, column), aggregate))
+            )
+    ranked = biz.ranked_by(words) if draft.limit is not None else None
+    if ranked is not None and not draft.order_by:
+        _ranked_by(reading, prepared, draft, main, roles, ranked)
+    _event_window(reading, prepared, draft, main, roles)
+    if reading.grain is not None:
+        metric_time = next(
+            (h.term.metric.time_column for h in reading.terms if h.term.metric is not None),
+            "",
+        )
+        named = [r.column for r in roles if r.column and r.kind == "select"]
+        column = biz.bucket_column(
+            schema, metric_time, named, [main, *[r.table for r in roles if r.kind == "table"]]
+        )
+        draft.bucket = biz.bucket(reading.grain, column)
+        for role in roles:
+            if role.column == column and role.kind == "select":
+                role.kind = "used"
+
+
+def _ranked_by(
+    reading: Reading,
+    prepared: Prepared,
+    draft: Draft,
+    main: str,
+    roles: list[Role],
+    ranked: int,
+) -> None:
+    """ "top 5 products by units sold": group the products, order by the measure."""
+    descending = not any(w in ("bottom", "worst") for w in reading.words[:ranked])
+    for hit in reading.terms:
+        if hit.term.metric is not None and hit.start >= ranked:
+            selected = next(
+                (sel for _, sel in draft.select if sel.expression and sel.expression.aggregated),
+                None,
+            )
+            if selected is None or selected.expression is None:
+                return
+            draft.order_by.append(Ordering(None, descending, expression=selected.expression))
+            draft.group_entity = draft.group_entity or main
+            return
+    for role in roles:
+        if role.mention.start < ranked or role.kind != "table" or role.table == main:
+            continue
+        column = biz.amount_column(prepared.schema.table(role.table))
+        if column is not None:
+            ref = ColumnRef(role.table, column)
+            draft.order_by.append(Ordering(ref, descending, Aggregate.SUM))
+            draft.select.append((role.mention.start, Selection(ref, Aggregate.SUM)))
+            draft.group_entity = draft.group_entity or main
+            return
+
+
+def _event_window(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "customers who ordered more than 3 times this year": the window is the orders'
+    date, not the customer's own, when no date column or metric was named."""
+    window = draft.time_window
+    if window is None or window.column.table != main:
+        return
+    if any(hit.term.metric is not None for hit in reading.terms):
+        return
+    if any(r.column == window.column for r in roles):
+        return
+    event = biz.event_table(prepared.schema, main, [r.table for r in roles if r.kind == "table"])
+    column = biz.bucket_column(prepared.schema, "", [], [event]) if event else None
+    if column is not None:
+        draft.time_window = TimeWindow(column, window.start, window.end, window.expression)
+
+
+def _bucket_finish(draft: Draft, main: str) -> None:
+    """ "orders per month" with nothing measured counts the rows of each period."""
+    if draft.bucket is None or any(sel.aggregated for _, sel in draft.select):
+        return
+    draft.select = [(0, Selection(ColumnRef(main, "*"), Aggregate.COUNT))]
+    draft.group_by.clear()
+    draft.distinct = False
+
+
+def _grouped_first(draft: Draft, words: list[str]) -> tuple[Selection, ...]:
+    """Outputs in the question's order, except that "X by Y" reads key first, as a
+    report does: "revenue by region" is region, revenue."""
+    ordered = sorted(draft.select, key=lambda item: item[0])
+    if not any(sel.aggregated for _, sel in ordered):
+        return tuple(sel for _, sel in ordered)
+    first = [
+        sel
+        for position, sel in ordered
+        if not sel.aggregated and 0 < position <= len(words) and words[position - 1] == "by"
+    ]
+    return tuple(first + [sel for _, sel in ordered if not any(sel is f for f in first)])
+
+
 # ------------------------------------------------------------------------ superlatives
 
 
@@ -1191,7 +1324,7 @@ def _finish(
             draft.select.append((0, Selection(name)))
     if distinct and not any(sel.aggregated for _, sel in draft.select):
         draft.distinct = True
-    if draft.order_by and not any(o.column or o.aggregate for o in draft.order_by):
+    if draft.order_by and not any(o.column or o.aggregate or o.expression for o in draft.order_by):
         draft.order_by.clear()
     if draft.order_by and descending and all(not o.descending for o in draft.order_by):
         draft.order_by = [

@@ -1,0 +1,261 @@
+"""Business phrasing, on any schema: the questions a dashboard user types rather than
+the ones a benchmark asks.
+
+- Time grains: "by month", "per year", "each quarter", "monthly", "weekly", "daily"
+  become a TimeBucket over the metric's time column, else a date column of the table
+  the question is about — unless the schema has a column named like the grain ("year"),
+  which is then grouped as it stands.
+- Money words: "total sales" where sales is a table sums its amount-like column
+  (amount, total, price, revenue…); "20 dollars" compares that column.
+- "top 5 products by units sold": the products are grouped by their key and ordered by
+  the metric (or by the sum of an amount-like column of a named table), largest first.
+- Events: "customers who ordered more than 3 times this year" — the window belongs to
+  the table of the event (orders), not to the customer's own dates.
+
+Pure functions over the language side's own types; understand.py calls them at fixed
+points. Nothing here names a table, column or value of a particular database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servers.parser.domain import (
+    Aggregate,
+    ColumnKind,
+    ColumnRef,
+    Expression,
+    SchemaView,
+    TableInfo,
+    TimeBucket,
+    TimeGrain,
+)
+from servers.parser.language.words import Token, split_identifier
+
+_GRAIN_NOUNS = {
+    "day": TimeGrain.DAY,
+    "week": TimeGrain.WEEK,
+    "month": TimeGrain.MONTH,
+    "quarter": TimeGrain.QUARTER,
+    "year": TimeGrain.YEAR,
+}
+_GRAIN_ADJECTIVES = {
+    "daily": TimeGrain.DAY,
+    "weekly": TimeGrain.WEEK,
+    "monthly": TimeGrain.MONTH,
+    "quarterly": TimeGrain.QUARTER,
+    "yearly": TimeGrain.YEAR,
+    "annual": TimeGrain.YEAR,
+    "annually": TimeGrain.YEAR,
+}
+_GRAIN_CUES = frozenset({"by", "per", "each", "every"})
+
+# Words of a column that holds money or a quantity worth adding up, best first.
+AMOUNT_WORDS = (
+    "amount",
+    "revenue",
+    "sales",
+    "sale",
+    "total",
+    "turnover",
+    "income",
+    "value",
+    "price",
+    "cost",
+    "paid",
+    "payment",
+    "spend",
+    "spent",
+    "fee",
+    "charge",
+    "sum",
+)
+# Currency words after a number: the money column they imply.
+CURRENCY_WORDS = frozenset(
+    {"dollar", "dollars", "usd", "euro", "euros", "eur", "pound", "pounds", "gbp", "bucks"}
+)
+_SUM_WORDS = {
+    "total": Aggregate.SUM,
+    "sum": Aggregate.SUM,
+    "combined": Aggregate.SUM,
+    "overall": Aggregate.SUM,
+    "average": Aggregate.AVG,
+    "mean": Aggregate.AVG,
+    "avg": Aggregate.AVG,
+}
+
+
+@dataclass(frozen=True)
+class GrainHit:
+    grain: TimeGrain
+    start: int
+    end: int  # exclusive
+
+
+# ------------------------------------------------------------------------------ grains
+
+
+def find_grain(tokens: list[Token], schema: SchemaView) -> GrainHit | None:
+    """ "by month", "per year", "each quarter", "monthly": the first grain asked for,
+    unless the schema names a column after that grain (then it is that column)."""
+    words = [t.lower for t in tokens]
+    for i, word in enumerate(words):
+        grain, end = None, i + 1
+        if word in _GRAIN_ADJECTIVES:
+            grain = _GRAIN_ADJECTIVES[word]
+        elif word in _GRAIN_CUES and i + 1 < len(words) and tokens[i + 1].lemma in _GRAIN_NOUNS:
+            grain, end = _GRAIN_NOUNS[tokens[i + 1].lemma], i + 2
+        if grain is None or _column_named(schema, grain.value):
+            continue
+        start = i - 1 if i and words[i - 1] in ("for", "in") and word in ("each", "every") else i
+        return GrainHit(grain, start, end)
+    return None
+
+
+def _column_named(schema: SchemaView, word: str) -> bool:
+    return any(
+        split_identifier(column.name) == (word,)
+        for table in schema.tables
+        for column in table.columns
+    )
+
+
+def bucket_column(
+    schema: SchemaView, metric_time_column: str, named: list[ColumnRef], tables: list[str]
+) -> ColumnRef | None:
+    """The date the grain cuts: the metric's time column, else a date column the question
+    names, else the first date column of the tables in play (the main table first)."""
+    if metric_time_column and "." in metric_time_column:
+        table, column = metric_time_column.split(".", 1)
+        return ColumnRef(table, column)
+    for ref in named:
+        info = schema.column(ref)
+        if info is not None and info.kind.temporal:
+            return ref
+    for name in dict.fromkeys(tables):
+        table = schema.table(name)
+        column = _date_column(table) if table else None
+        if column is not None:
+            return ColumnRef(name, column)
+    return None
+
+
+def _date_column(table: TableInfo) -> str | None:
+    dates = [c for c in table.columns if c.kind.temporal]
+    if not dates:
+        return None
+    # a date of the event itself beats bookkeeping dates (created, updated)
+    bookkeeping = ("updated", "modified", "deleted", "changed")
+    own = [c for c in dates if not set(split_identifier(c.name)) & set(bookkeeping)]
+    return (own or dates)[0].name
+
+
+def bucket(grain: GrainHit | None, column: ColumnRef | None) -> TimeBucket | None:
+    if grain is None or column is None:
+        return None
+    return TimeBucket(column, grain.grain)
+
+
+# ----------------------------------------------------------------------------- amounts
+
+
+def amount_column(table: TableInfo | None) -> str | None:
+    """The column of `table` that holds money or a quantity to add up, if one is named
+    so: amount, revenue, total, price… (never a key)."""
+    if table is None:
+        return None
+    keys = set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
+    best: tuple[int, str] | None = None
+    for column in table.columns:
+        if not column.kind.numeric or column.primary_key or column.name in keys:
+            continue
+        words = split_identifier(column.name)
+        if words and words[-1] == "id":
+            continue
+        for rank, word in enumerate(AMOUNT_WORDS):
+            if word in words and (best is None or rank < best[0]):
+                best = (rank, column.name)
+    return best[1] if best else None
+
+
+def sum_before(words: list[str], start: int) -> Aggregate | None:
+    """ "total sales", "the average sale": the aggregate word right before a table."""
+    i = start - 1
+    while i >= 0 and words[i] in ("the", "of", "all"):
+        i -= 1
+    if i < 0 or words[i] not in _SUM_WORDS:
+        return None
+    if i + 1 < len(words) and words[i + 1] in ("number", "count"):
+        return None
+    return _SUM_WORDS[words[i]]
+
+
+def currency_after(words: list[str], end: int) -> bool:
+    return end < len(words) and words[end] in CURRENCY_WORDS
+
+
+def money_column(schema: SchemaView, tables: list[str]) -> ColumnRef | None:
+    """ "20 dollars": the money column of the tables in play, the main table first."""
+    for name in dict.fromkeys(tables):
+        table = schema.table(name)
+        column = amount_column(table)
+        if column is not None:
+            return ColumnRef(name, column)
+    return None
+
+
+# ------------------------------------------------------------------------------- top N
+
+
+def ranked_by(words: list[str]) -> int | None:
+    """Index after "by" in "top 5 products by …", "the 3 best customers by …"."""
+    first = next(
+        (i for i, w in enumerate(words) if w in ("top", "first", "bottom", "best", "worst")),
+        None,
+    )
+    if first is None:
+        return None
+    for i in range(first + 1, len(words)):
+        if words[i] == "by":
+            return i + 1
+    return None
+
+
+def metric_expression(expression: Expression) -> Expression:
+    return Expression(expression.sql, expression.tables, aggregated=True)
+
+
+# ------------------------------------------------------------------------------ events
+
+
+def event_table(schema: SchemaView, main: str, named: list[str]) -> str | None:
+    """Among tables the question names beside the main one, the first that refers to
+    the main table and has a date of its own: the event whose time a window means."""
+    for name in named:
+        if name == main:
+            continue
+        table = schema.table(name)
+        if table is None or _date_column(table) is None:
+            continue
+        if any(fk.referenced_table == main for fk in table.foreign_keys):
+            return name
+    return None
+
+
+def temporal(schema: SchemaView, ref: ColumnRef) -> bool:
+    column = schema.column(ref)
+    return bool(column and column.kind in (ColumnKind.DATE, ColumnKind.TIMESTAMP))
+
+
+__all__ = [
+    "GrainHit",
+    "amount_column",
+    "bucket",
+    "bucket_column",
+    "currency_after",
+    "event_table",
+    "find_grain",
+    "money_column",
+    "ranked_by",
+    "sum_before",
+]
