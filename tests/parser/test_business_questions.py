@@ -31,6 +31,7 @@ from servers.parser.domain import (
     SchemaView,
     TableInfo,
     TimeGrain,
+    Unresolved,
 )
 from servers.parser.language import understand
 from servers.parser.render import explain, render_mongo, render_sql
@@ -315,6 +316,57 @@ def test_top_customers_by_revenue(shop: Database) -> None:
     assert [row[0] for row in rows(shop, "top 2 customers by revenue")] == [
         "Ada Lovelace",
         "Barbara Liskov",
+    ]
+
+
+def test_sales_by_region_sums_the_amount(team: Database) -> None:
+    # a table named for money, broken down by a column: the sum of its amount
+    assert sorted(rows(team, "sales by region")) == [
+        ("East", 70),
+        ("North", 1149),
+        ("South", 280),
+    ]
+
+
+def test_which_region_had_the_highest_sales_last_month(team: Database) -> None:
+    assert [row[0] for row in rows(team, "which region had the highest sales last month")] == [
+        "South"
+    ]
+
+
+def test_customers_by_city_counts_them(shop: Database) -> None:
+    assert sorted(rows(shop, "customers by city")) == [
+        ("Berlin", 1),
+        ("Lagos", 1),
+        ("London", 2),
+        ("New York", 3),
+        ("Rotterdam", 1),
+    ]
+
+
+def test_which_customer_has_the_highest_revenue(shop: Database) -> None:
+    assert [row[0] for row in rows(shop, "which customer has the highest revenue")] == [
+        "Ada Lovelace"
+    ]
+
+
+def test_a_metric_is_never_inflated_by_a_join(shop: Database) -> None:
+    # revenue is a total per order; categories sit under the order's items, so a join
+    # would add each order once per item: refused, with breakdowns that are safe
+    with pytest.raises(Unresolved) as refused:
+        shop.understand("revenue by category")
+    assert "more than once" in refused.value.what
+    assert "stores.region" in refused.value.suggestions
+
+
+def test_units_sold_by_month_uses_the_metric_time_column(shop: Database) -> None:
+    assert rows(shop, "units sold this year by month") == [
+        ("2025-01-01", 5),
+        ("2025-02-01", 2),
+        ("2025-03-01", 1),
+        ("2025-04-01", 1),
+        ("2025-05-01", 8),
+        ("2025-06-01", 1),
     ]
 
 

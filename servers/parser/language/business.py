@@ -20,17 +20,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from servers.contracts.glossary import Metric, Relationship
 from servers.parser.domain import (
     Aggregate,
     ColumnKind,
     ColumnRef,
     Expression,
+    QueryPlan,
     SchemaView,
     TableInfo,
     TimeBucket,
     TimeGrain,
 )
 from servers.parser.language.words import Token, split_identifier
+from servers.parser.render.joins import join_path
 
 _GRAIN_NOUNS = {
     "day": TimeGrain.DAY,
@@ -73,6 +76,10 @@ AMOUNT_WORDS = (
 # Currency words after a number: the money column they imply.
 CURRENCY_WORDS = frozenset(
     {"dollar", "dollars", "usd", "euro", "euros", "eur", "pound", "pounds", "gbp", "bucks"}
+)
+_MONEY_TABLE_WORDS = frozenset(
+    {"sale", "sales", "revenue", "revenues", "payment", "payments", "income", "spend"}
+    | {"transaction", "transactions", "invoice", "invoices", "donation", "donations"}
 )
 _SUM_WORDS = {
     "total": Aggregate.SUM,
@@ -178,6 +185,11 @@ def amount_column(table: TableInfo | None) -> str | None:
     return best[1] if best else None
 
 
+def money_table(name: str) -> bool:
+    """A table named for money ("sales", "payments", "revenue"): its rows are amounts."""
+    return bool(set(split_identifier(name)) & _MONEY_TABLE_WORDS)
+
+
 def sum_before(words: list[str], start: int) -> Aggregate | None:
     """ "total sales", "the average sale": the aggregate word right before a table."""
     i = start - 1
@@ -247,7 +259,101 @@ def temporal(schema: SchemaView, ref: ColumnRef) -> bool:
     return bool(column and column.kind in (ColumnKind.DATE, ColumnKind.TIMESTAMP))
 
 
+# ----------------------------------------------------------------------------- fan-out
+
+
+def fan_out(
+    schema: SchemaView,
+    plan: QueryPlan,
+    metric: Metric,
+    relationships: tuple[Relationship, ...] = (),
+) -> tuple[str, str] | None:
+    """(parent, child) when answering `plan` joins the metric's base table to a table
+    holding several rows for each of its rows — "revenue by category" over orders →
+    order_items → products would add each order's total once per item. None when every
+    join from the base table leads to at most one row (many-to-one, one-to-one).
+    Measures of distinct values are immune and never reported."""
+    if "distinct" in metric.expression.lower():
+        return None
+    tables = plan.referenced_tables()
+    if metric.table not in tables or len(tables) < 2:
+        return None
+    try:
+        tree = join_path(schema, tables, relationships)
+    except Exception:  # noqa: BLE001 - the renderer reports unjoinable plans itself
+        return None
+    edges: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {}
+    for join in tree.joins:
+        new, known = join.on[0][0].table, join.on[0][1].table
+        new_cols = tuple(a.column for a, _ in join.on)
+        known_cols = tuple(b.column for _, b in join.on)
+        edges.setdefault(known, []).append((new, known_cols, new_cols))
+        edges.setdefault(new, []).append((known, new_cols, known_cols))
+    seen, queue = {metric.table}, [metric.table]
+    while queue:
+        here = queue.pop(0)
+        for there, _, there_cols in edges.get(here, ()):
+            if there in seen:
+                continue
+            if _many(schema, relationships, there, there_cols, here):
+                return here, there
+            seen.add(there)
+            queue.append(there)
+    return None
+
+
+def _many(
+    schema: SchemaView,
+    relationships: tuple[Relationship, ...],
+    table: str,
+    columns: tuple[str, ...],
+    parent: str,
+) -> bool:
+    """Does `table` hold several rows per `parent` row through `columns`? Yes when the
+    columns refer to the parent (a foreign key, or a glossary relationship from this
+    side) and are not the table's whole primary key (that would be one-to-one)."""
+    info = schema.table(table)
+    if info is None:
+        return False
+    refers = any(
+        fk.referenced_table == parent and tuple(fk.columns) == columns for fk in info.foreign_keys
+    ) or any(
+        r.from_table == table and r.to_table == parent and tuple(r.from_columns) == columns
+        for r in relationships
+    )
+    return refers and tuple(info.primary_key) != columns
+
+
+def dimensions(
+    schema: SchemaView, table: str, relationships: tuple[Relationship, ...] = ()
+) -> list[str]:
+    """Columns a measure over `table` can be broken down by without repeating its rows:
+    its own descriptive columns, then those of the tables it refers to (two steps)."""
+    found: list[str] = []
+    frontier, seen = [table], {table}
+    for _ in range(3):
+        following: list[str] = []
+        for name in frontier:
+            info = schema.table(name)
+            if info is None:
+                continue
+            keys = set(info.primary_key) | {c for fk in info.foreign_keys for c in fk.columns}
+            found += [
+                f"{name}.{c.name}"
+                for c in info.columns
+                if c.name not in keys and c.kind in (ColumnKind.TEXT, ColumnKind.BOOLEAN)
+            ]
+            parents = [fk.referenced_table for fk in info.foreign_keys]
+            parents += [r.to_table for r in relationships if r.from_table == name]
+            following += [p for p in parents if p not in seen]
+            seen.update(parents)
+        frontier = following
+    return found[:8]
+
+
 __all__ = [
+    "dimensions",
+    "fan_out",
     "GrainHit",
     "amount_column",
     "bucket",
@@ -256,6 +362,7 @@ __all__ = [
     "event_table",
     "find_grain",
     "money_column",
+    "money_table",
     "ranked_by",
     "sum_before",
 ]

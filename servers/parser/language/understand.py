@@ -139,7 +139,7 @@ def understand(
     _most_common(reading, draft, roles)
     _versus_average(reading, prepared, draft, main, roles)
     _finish(reading, prepared, draft, main, roles)
-    _bucket_finish(draft, main)
+    _bucket_finish(draft, main, prepared)
     plan = QueryPlan(
         select=_grouped_first(draft, reading.words),
         where=tuple(draft.where),
@@ -154,6 +154,7 @@ def understand(
         set_operation=draft.set_operation,
         bucket=draft.bucket,
     )
+    _refuse_fan_out(plan, reading, prepared)
     if draft.intersect is not None:
         second = QueryPlan(
             select=plan.select,
@@ -1041,6 +1042,9 @@ def _business(
     ranked = biz.ranked_by(words) if draft.limit is not None else None
     if ranked is not None and not draft.order_by:
         _ranked_by(reading, prepared, draft, main, roles, ranked)
+    if not draft.order_by:
+        _highest_measure(reading, prepared, draft, roles)
+    _breakdown(reading, prepared, draft, main, roles)
     _event_window(reading, prepared, draft, main, roles)
     if reading.grain is not None:
         metric_time = next(
@@ -1090,6 +1094,70 @@ def _ranked_by(
             return
 
 
+def _highest_measure(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> None:
+    """ "which region had the highest revenue", "the customer with the lowest sales":
+    groups ordered by the measure, the first kept."""
+    words = reading.words
+    for hit in reading.terms:
+        sup = _superlative_before(words, hit.start) if hit.term.metric is not None else None
+        if sup is None or sup in ("top", "bottom"):
+            continue
+        measure = next(
+            (sel.expression for _, sel in draft.select if sel.expression and sel.aggregated),
+            None,
+        )
+        if measure is not None:
+            draft.order_by.append(Ordering(None, lx.SUPERLATIVES[sup][0], expression=measure))
+            draft.limit = draft.limit or 1
+            return
+    for role in roles:
+        if role.kind != "table" or not biz.money_table(role.table):
+            continue
+        sup = _superlative_before(words, role.mention.start)
+        column = biz.amount_column(prepared.schema.table(role.table))
+        if sup is None or sup in lx.COUNTING_SUPERLATIVES or column is None:
+            continue
+        ref = ColumnRef(role.table, column)
+        if not any(sel.column == ref and sel.aggregated for _, sel in draft.select):
+            draft.select.append((role.mention.start, Selection(ref, Aggregate.SUM)))
+        draft.order_by.append(Ordering(ref, lx.SUPERLATIVES[sup][0], Aggregate.SUM))
+        draft.limit = draft.limit or 1
+        return
+
+
+def _breakdown(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "sales by region", "customers by city": a table broken down by one of its
+    columns, nothing else asked — the sum of a money table's amount, else a count."""
+    if _has_aggregate_cue(reading) or reading.terms or draft.limit is not None:
+        return
+    if draft.select or draft.order_by or draft.group_by or draft.having:
+        return
+    dated = {i for d in reading.dates for i in range(d.first, d.last)}
+    for k, role in enumerate(roles):
+        if role.kind != "table" or role.table != main:
+            continue
+        at = role.mention.end
+        while at in dated:
+            at += 1
+        later = roles[k + 1 :]
+        if at >= len(reading.words) or reading.words[at] != "by" or len(later) != 1:
+            return
+        key = later[0]
+        if key.kind != "select" or key.column is None or key.mention.start != at + 1:
+            return
+        column = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
+        measure = (
+            Selection(ColumnRef(main, column), Aggregate.SUM)
+            if column
+            else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
+        )
+        draft.select.append((role.mention.start, measure))
+        key.kind = "group"
+        return
+
+
 def _event_window(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
@@ -1108,8 +1176,40 @@ def _event_window(
         draft.time_window = TimeWindow(column, window.start, window.end, window.expression)
 
 
-def _bucket_finish(draft: Draft, main: str) -> None:
-    """ "orders per month" with nothing measured counts the rows of each period."""
+def _refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> None:
+    """A glossary metric is defined per row of its table: a join that repeats those rows
+    would inflate it, so the question gets a refusal with the dimensions that are safe
+    rather than a wrong total (the semantic layers' "fan-out" rule)."""
+    relationships = prepared.glossary.relationships if prepared.glossary else ()
+    for hit in reading.terms:
+        metric = hit.term.metric
+        if metric is None:
+            continue
+        found = biz.fan_out(prepared.schema, plan, metric, tuple(relationships))
+        if found is None:
+            continue
+        parent, child = found
+        raise Unresolved(
+            f"{metric.name} is measured per row of {metric.table}; answering this joins "
+            f"{child}, which holds several rows for each row of {parent}, so it would count "
+            "them more than once",
+            biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
+        )
+
+
+def _bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
+    """ "orders per month" with nothing measured counts the rows of each period; a
+    glossary measure ordered on ("the highest revenue") is ordered per group."""
+    if (
+        any(o.expression and o.expression.aggregated for o in draft.order_by)
+        and not draft.group_by
+        and not draft.bucket
+    ):
+        plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
+        if plain:
+            draft.group_by.extend(plain)
+        else:
+            _group_by_entity(prepared, draft, main)
     if draft.bucket is None or any(sel.aggregated for _, sel in draft.select):
         return
     draft.select = [(0, Selection(ColumnRef(main, "*"), Aggregate.COUNT))]
