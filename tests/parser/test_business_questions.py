@@ -20,9 +20,11 @@ import aiomysql
 import asyncpg
 import pytest
 from bson import json_util
+from chatdb.parser.v1 import parsed_query_pb2 as pq
 from mongomock_motor import AsyncMongoMockClient
 
 from servers.contracts.glossary import Glossary, Metric, Segment, Synonym
+from servers.parser.convert import plan_entities
 from servers.parser.domain import (
     ColumnInfo,
     ColumnKind,
@@ -421,6 +423,31 @@ def test_the_bucket_is_named_after_its_grain(shop: Database) -> None:
     assert plan.bucket is not None and plan.bucket.grain is TimeGrain.YEAR
     assert rows(shop, "number of orders per year") == [("2024-01-01", 3), ("2025-01-01", 9)]
     assert "grouped by year of ordered_on" in explain(plan, SHOP)
+    parsed = pq.ParsedQuery()
+    plan_entities(plan, parsed)
+    assert list(parsed.group_by) == ["year(ordered_on)"]
+
+
+def test_a_column_named_after_the_grain_is_grouped_as_it_stands() -> None:
+    films = SchemaView(
+        (_table("films", [("film_id", INT), ("title", T), ("year", INT), ("released_on", D)]),)
+    )
+    db = database(
+        films,
+        {
+            "films": [
+                (1, "Alpha", 2001, "2001-12-30"),
+                (2, "Beta", 2001, "2002-01-05"),  # catalogued by its festival year
+                (3, "Gamma", 2003, "2003-03-03"),
+            ]
+        },
+    )
+    plan = db.plan("number of films per year")
+    assert plan.bucket is None
+    assert sorted(rows(db, "number of films per year"), key=lambda r: r[1]) == [
+        (2, 2001),
+        (1, 2003),
+    ]
 
 
 # --------------------------------------------------------------- counts, having, segments
