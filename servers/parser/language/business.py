@@ -302,6 +302,27 @@ def fan_out(
     return None
 
 
+def unreachable(
+    schema: SchemaView,
+    plan: QueryPlan,
+    metric: Metric,
+    relationships: tuple[Relationship, ...] = (),
+) -> str | None:
+    """A table of `plan` that no foreign key (or glossary relationship) links to the
+    metric's base table, if any."""
+    tables = plan.referenced_tables()
+    if metric.table not in tables:
+        return None
+    for table in tables:
+        if table == metric.table:
+            continue
+        try:
+            join_path(schema, [metric.table, table], relationships)
+        except Exception:  # noqa: BLE001 - Unresolved: no path
+            return table
+    return None
+
+
 def _many(
     schema: SchemaView,
     relationships: tuple[Relationship, ...],
@@ -352,6 +373,7 @@ def dimensions(
 
 
 __all__ = [
+    "unreachable",
     "dimensions",
     "fan_out",
     "GrainHit",

@@ -1185,6 +1185,12 @@ def _refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> No
         metric = hit.term.metric
         if metric is None:
             continue
+        lost = biz.unreachable(prepared.schema, plan, metric, tuple(relationships))
+        if lost is not None:
+            raise Unresolved(
+                f"{metric.name} is measured on {metric.table}, and nothing links {lost} to it",
+                biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
+            )
         found = biz.fan_out(prepared.schema, plan, metric, tuple(relationships))
         if found is None:
             continue
