@@ -372,6 +372,16 @@ def test_units_sold_by_month_uses_the_metric_time_column(shop: Database) -> None
     ]
 
 
+def test_the_best_selling_product(shop: Database) -> None:
+    # the quantity in the table that refers to products, summed per product
+    assert flat(rows(shop, "the best selling product")) == ["Mouse"]
+    assert flat(rows(shop, "the 2 best-selling products")) == ["Mouse", "Cable"]
+
+
+def test_the_most_popular_category_counts_its_rows(shop: Database) -> None:
+    assert flat(rows(shop, "most popular category")) == ["computing"]
+
+
 # ------------------------------------------------------------------------ time buckets
 
 

@@ -237,6 +237,49 @@ def metric_expression(expression: Expression) -> Expression:
     return Expression(expression.sql, expression.tables, aggregated=True)
 
 
+# ------------------------------------------------------------------------- popularity
+
+_POPULAR = (
+    ("best", "selling"),
+    ("top", "selling"),
+    ("most", "sold"),
+    ("most", "popular"),
+    ("best-selling",),
+    ("top-selling",),
+    ("bestselling",),
+)
+_QUANTITY_WORDS = ("quantity", "qty", "units", "unit", "count", "amount")
+
+
+def popular_at(words: list[str]) -> tuple[int, int] | None:
+    """The span of "best selling", "most popular", "top-selling"…"""
+    for phrase in _POPULAR:
+        n = len(phrase)
+        for i in range(len(words) - n + 1):
+            if tuple(words[i : i + n]) == phrase:
+                return i, i + n
+    return None
+
+
+def popularity(schema: SchemaView, table: str) -> tuple[ColumnRef, Aggregate] | None:
+    """How popular a row of `table` is: the summed quantity in the first table that
+    refers to it and counts items, else the number of rows referring to it."""
+    children = [
+        t for t in schema.tables if any(fk.referenced_table == table for fk in t.foreign_keys)
+    ]
+    for child in children:
+        keys = {c for fk in child.foreign_keys for c in fk.columns} | set(child.primary_key)
+        for word in _QUANTITY_WORDS:
+            for column in child.columns:
+                if column.name in keys or not column.kind.numeric:
+                    continue
+                if word in split_identifier(column.name) and word != "amount":
+                    return ColumnRef(child.name, column.name), Aggregate.SUM
+    if children:
+        return ColumnRef(children[0].name, "*"), Aggregate.COUNT
+    return None
+
+
 # ------------------------------------------------------------------------------ events
 
 
@@ -373,6 +416,8 @@ def dimensions(
 
 
 __all__ = [
+    "popular_at",
+    "popularity",
     "unreachable",
     "dimensions",
     "fan_out",

@@ -1044,6 +1044,8 @@ def _business(
         _ranked_by(reading, prepared, draft, main, roles, ranked)
     if not draft.order_by:
         _highest_measure(reading, prepared, draft, roles)
+    if not draft.order_by:
+        _best_selling(reading, prepared, draft, main, roles)
     _breakdown(reading, prepared, draft, main, roles)
     _event_window(reading, prepared, draft, main, roles)
     if reading.grain is not None:
@@ -1123,6 +1125,35 @@ def _highest_measure(reading: Reading, prepared: Prepared, draft: Draft, roles: 
         draft.order_by.append(Ordering(ref, lx.SUPERLATIVES[sup][0], Aggregate.SUM))
         draft.limit = draft.limit or 1
         return
+
+
+def _best_selling(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the best selling product", "top 5 best-selling products", "most popular
+    product": rows grouped by their key, ordered by the quantity sold (or the number of
+    rows referring to them), the first one unless a number or a plural asks for more."""
+    span = biz.popular_at(reading.words)
+    if span is None:
+        return
+    start, at = span
+    role = next((r for r in roles if r.kind == "table" and r.mention.start >= at), None)
+    if role is None or role.table != main:
+        return
+    found = biz.popularity(prepared.schema, main)
+    if found is None:
+        return
+    column, aggregate = found
+    draft.order_by.append(Ordering(column, True, aggregate))
+    draft.tables.append(column.table)
+    draft.group_entity = draft.group_entity or main
+    plural = reading.tokens[role.mention.start].lower != reading.tokens[role.mention.start].lemma
+    counted = next((n for n in reading.numbers if n.end == start and n.op is None), None)
+    if counted is not None and isinstance(counted.value, int):
+        draft.limit = counted.value  # "the 3 best-selling products"
+    if draft.limit is None:
+        draft.limit = 10 if plural else 1
+    role.kind = "used"
 
 
 def _breakdown(
