@@ -41,6 +41,38 @@ def test_a_question_about_one_table_selects_its_name_column():
 def test_run_together_lower_case_names_are_split():
     from servers.parser.language.words import split_identifier
 
-    assert split_identifier("surfacearea") == ("surface", "area")
+    assert split_identifier("unitprice") == ("unit", "price")
     assert split_identifier("orderno") == ("order", "number")
-    assert split_identifier("hometown") == ("hometown",)
+    assert split_identifier("password") == ("password",)
+
+
+def test_joins_no_foreign_key_declares_are_inferred_from_names():
+    from servers.contracts.glossary import Relationship
+    from servers.parser.domain import ColumnInfo, ColumnKind, SchemaView, TableInfo
+    from servers.parser.language.relations import infer_relationships
+
+    schema = SchemaView(
+        (
+            TableInfo(
+                "stores",
+                (
+                    ColumnInfo("uid", ColumnKind.INTEGER, primary_key=True),
+                    ColumnInfo("store", ColumnKind.TEXT),
+                ),
+                ("uid",),
+            ),
+            TableInfo(
+                "sales",
+                (
+                    ColumnInfo("sale_id", ColumnKind.INTEGER, primary_key=True),
+                    ColumnInfo("store", ColumnKind.INTEGER),
+                ),
+                ("sale_id",),
+            ),
+        )
+    )
+    assert infer_relationships(schema) == (
+        Relationship("sales", ("store",), "stores", ("uid",), name="inferred from names"),
+    )
+    # a declared foreign key path leaves nothing to infer
+    assert infer_relationships(shop().schema) == ()

@@ -46,3 +46,10 @@ def test_never_through_a_link_table():
     assert condition.op is Op.NOT_IN
     assert condition.subquery.select[0].column == ColumnRef("order_items", "product_id")
     assert db.ask(question) == []  # every product was ordered
+
+
+def test_a_negated_value_of_another_table_excludes_its_rows():
+    # "not … shipped orders": customers none of whose orders shipped, not customers
+    # with some order that did not ship
+    rows = shop().ask("Which customers have not placed shipped orders?")
+    assert sorted(flat(rows)) == ["Alan Turing", "Barbara Liskov", "Edsger Dijkstra"]

@@ -46,3 +46,16 @@ def test_between_two_numbers():
 def test_a_comparative_names_its_column():
     db = shop()
     assert db.ask("How many customers are older than forty?") == [(3,)]
+
+
+def test_ranges_and_lists_of_small_numbers():
+    assert numbers("between one and two") == [(1, Op.BETWEEN, 2)]
+    assert numbers("1 to 2") == [(1, Op.BETWEEN, 2)]
+    assert numbers("from 5 to 10") == [(5, Op.BETWEEN, 10)]
+
+
+def test_a_range_of_counted_rows_is_a_having():
+    assert flat(shop().ask("Which customers have between 2 and 3 orders?")) == [
+        "Ada Lovelace",
+        "Grace Hopper",
+    ]

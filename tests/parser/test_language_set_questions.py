@@ -33,3 +33,12 @@ def test_contradictory_conditions_on_one_column_intersect():
     plan = db.plan(question)
     assert plan.set_operation is not None and plan.set_operation[0] is SetOperator.INTERSECT
     assert flat(db.ask(question)) == ["London"]
+
+
+def test_two_values_of_the_listed_rows_own_column_are_either():
+    # a customer lives in one city: "in London and Rotterdam" can only mean either
+    assert sorted(flat(shop().ask("List the customers in London and Rotterdam"))) == [
+        "Ada Lovelace",
+        "Alan Turing",
+        "Edsger Dijkstra",
+    ]

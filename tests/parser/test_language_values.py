@@ -60,3 +60,25 @@ def test_sql_in_a_question_stays_a_literal():
         except Exception as error:  # noqa: BLE001 — Unresolved is a fine answer too
             assert type(error).__name__ == "Unresolved"
     assert db.connection.execute("SELECT count(*) FROM orders").fetchone() == (6,)
+
+
+def test_a_yes_no_column_named_beside_the_rows_is_a_condition():
+    from servers.parser.domain import ColumnInfo, ColumnKind, SchemaView, TableInfo
+    from tests.parser.language_support import database
+
+    school = SchemaView(
+        (
+            TableInfo(
+                "students",
+                (
+                    ColumnInfo("student_id", ColumnKind.INTEGER, primary_key=True),
+                    ColumnInfo("name", ColumnKind.TEXT),
+                    ColumnInfo("is_enrolled", ColumnKind.TEXT),
+                ),
+                ("student_id",),
+            ),
+        )
+    )
+    db = database(school, {"students": [(1, "Ann", "Y"), (2, "Bo", "N"), (3, "Cy", "Y")]})
+    assert sorted(flat(db.ask("List the names of enrolled students"))) == ["Ann", "Cy"]
+    assert flat(db.ask("Which students are not enrolled?")) == ["Bo"]

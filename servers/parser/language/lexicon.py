@@ -188,4 +188,6 @@ CONTAINS_WORDS = frozenset(
 )
 
 # "the most common city": a count per value of the column.
-FREQUENT_WORDS = frozenset({"common", "frequent", "popular", "frequently", "often", "usual"})
+FREQUENT_WORDS = frozenset(
+    {"common", "commonly", "frequent", "popular", "frequently", "often", "usual"}
+)

@@ -26,6 +26,7 @@ from servers.parser.language.words import (
     split_identifier,
 )
 
+_NEGATIONS = frozenset({"not", "no", "never", "without", "n't", "none", "nor"})
 TABLE_PREFIXES = frozenset({"ref", "reference", "tbl", "lu", "lkp", "lookup", "dim", "fact", "t"})
 EXACT, CONTENT, PARTIAL, FUZZY, MEANING = 1.0, 0.9, 0.6, 0.7, 0.5
 
@@ -114,6 +115,12 @@ def build_index(schema: SchemaView) -> SchemaIndex:
                 if forms[:n] == table_forms[-n:] and len(forms) > n:
                     _add(index, forms[n:], candidate)
                     break
+            # and any leading words the table's name holds: ref_status_kinds.status_kind_code ← "kind code"
+            for k in range(1, len(forms)):
+                if all(word in table_forms for word in forms[:k]):
+                    _add(index, forms[k:], candidate)
+                else:
+                    break
             # "store name" / "name of the store" for store.name
             _add(index, table_forms + forms, candidate)
             _add(index, forms + ("of",) + table_forms, candidate)
@@ -149,7 +156,9 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
             candidates = list(index.exact.get(key, ()))
             if not candidates:
                 ckey = content(key)
-                if ckey and (n > 1 or ckey == key):
+                # skipping little words never skips a negation ("students are not enrolled")
+                negated = any(word in _NEGATIONS for word in key)
+                if ckey and (n > 1 or ckey == key) and not negated:
                     candidates = [
                         Candidate(c.table, c.column, CONTENT, "exact")
                         for c in index.by_content.get(ckey, ())

@@ -106,6 +106,12 @@ COMPARISONS: tuple[tuple[tuple[str, ...], Op], ...] = tuple(
             (("up", "to"), Op.LE),
             (("maximum", "of"), Op.LE),
             (("or", "less"), Op.LE),
+            (("or", "after"), Op.GE),
+            (("or", "later"), Op.GE),
+            (("or", "before"), Op.LE),
+            (("or", "earlier"), Op.LE),
+            (("or", "older"), Op.GE),
+            (("or", "younger"), Op.LE),
             (("or", "fewer"), Op.LE),
             (("equal", "to"), Op.EQ),
             (("exactly",), Op.EQ),
@@ -155,7 +161,13 @@ def _word_number(tokens: list[Token], i: int) -> tuple[int | float, int] | None:
             current = max(current, 1) * SCALES[word]
             if SCALES[word] >= 1000:
                 total, current = total + current, 0
-        elif word == "and" and seen and j + 1 < len(tokens) and tokens[j + 1].lower in UNITS:
+        elif (
+            word == "and"
+            and seen
+            and tokens[j - 1].lower in SCALES  # "three hundred and two", not "one and two"
+            and j + 1 < len(tokens)
+            and tokens[j + 1].lower in UNITS
+        ):
             j += 1
             continue
         elif word.replace("-", "") != word and all(part in UNITS for part in word.split("-")):
@@ -216,10 +228,10 @@ def _attach_comparisons(tokens: list[Token], numbers: list[Number]) -> list[Numb
     for k, number in enumerate(numbers):
         if k in skip:
             continue
-        # between A and B
+        # between A and B, from A to B, A to B
+        ranged = number.start >= 1 and words[number.start - 1] in ("between", "from")
         if (
-            number.start >= 1
-            and words[number.start - 1] in ("between", "from")
+            (ranged or words[number.end : number.end + 1] == ["to"])
             and k + 1 < len(numbers)
             and numbers[k + 1].start == number.end + 1
             and words[number.end] in ("and", "to")
@@ -231,7 +243,7 @@ def _attach_comparisons(tokens: list[Token], numbers: list[Number]) -> list[Numb
                     number.start,
                     upper.end,
                     Op.BETWEEN,
-                    number.start - 1,
+                    number.start - 1 if ranged else number.start,
                     upper.value,
                     number.is_year,
                 )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from servers.contracts.glossary import Glossary
-from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, TableInfo
+from servers.contracts.glossary import Glossary, Relationship
+from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, TableInfo, Value
 from servers.parser.language.glossary import GlossaryTerms, build_terms
 from servers.parser.language.linking import SchemaIndex, build_index
+from servers.parser.language.relations import infer_relationships
+from servers.parser.language.synonyms import NameEmbeddings, embeddings
 from servers.parser.language.values import ValueIndex, build_values
 from servers.parser.language.words import lemmas, split_identifier
 
@@ -23,9 +25,12 @@ class Prepared:
     schema_words: set[str]
     temporal: list[ColumnRef]
     name_columns: dict[str, ColumnRef | None]
-    embeddings: object | None = field(
-        default=None, repr=False
-    )  # synonyms.NameEmbeddings, built lazily
+    embeddings: NameEmbeddings = field(repr=False)  # the names, for links by meaning
+    # joins no foreign key declares, inferred from names: for the renderer, after the
+    # glossary's relationships
+    relationships: tuple[Relationship, ...] = ()
+    # yes/no columns: the stored value meaning yes, and the one meaning no
+    flags: dict[ColumnRef, tuple[Value, Value]] = field(default_factory=dict)
 
 
 def _name_column(table: TableInfo) -> ColumnRef | None:
@@ -51,6 +56,30 @@ def _name_column(table: TableInfo) -> ColumnRef | None:
     return ColumnRef(table.name, best[1]) if best else None
 
 
+_YES_NO = (("t", "f"), ("y", "n"), ("yes", "no"), ("true", "false"), ("1", "0"))
+
+
+def _flags(schema: SchemaView, samples: Samples) -> dict[ColumnRef, tuple[Value, Value]]:
+    """Columns that hold yes or no: booleans, and text columns whose sampled values are
+    one yes/no pair ('T'/'F', 'Y'/'N', 'yes'/'no')."""
+    flags: dict[ColumnRef, tuple[Value, Value]] = {}
+    for table in schema.tables:
+        for column in table.columns:
+            ref = ColumnRef(table.name, column.name)
+            if column.kind is ColumnKind.BOOLEAN:
+                flags[ref] = (True, False)
+                continue
+            values = {str(v).strip(): v for v in samples.get(ref, ()) if str(v).strip()}
+            lowered = {v.lower(): v for v in values}
+            for yes, no in _YES_NO:
+                if lowered and set(lowered) <= {yes, no} and yes in lowered:
+                    flags[ref] = (
+                        lowered[yes],
+                        lowered.get(no, no.upper() if lowered[yes].isupper() else no),
+                    )
+    return flags
+
+
 def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = None) -> Prepared:
     index = build_index(schema)
     words = {w for forms in index.table_words.values() for w in forms}
@@ -61,8 +90,13 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         for column in table.columns
         if column.kind.temporal
     ]
-    return Prepared(
+    prepared = Prepared(
         schema=schema,
+        # the names' embeddings now, so the first question pays nothing (the model
+        # itself loads once per process)
+        embeddings=embeddings(schema),
+        flags=_flags(schema, samples),
+        relationships=infer_relationships(schema),
         index=index,
         values=build_values(samples),
         glossary=glossary,
@@ -71,3 +105,4 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         temporal=temporal,
         name_columns={table.name: _name_column(table) for table in schema.tables},
     )
+    return prepared

@@ -11,7 +11,6 @@ runner-up (MARGIN), and only nouns are tried: chosen on the project's own test s
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,11 +21,10 @@ from servers.parser.language.words import split_identifier
 if TYPE_CHECKING:
     import numpy as np
 
-    from servers.parser.language.prepared import Prepared
+    from servers.parser.domain import SchemaView
 
 THRESHOLD = 0.38
 MARGIN = 0.08
-_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,23 +41,21 @@ class NameEmbeddings:
     matrix: np.ndarray
 
 
-def embeddings(prepared: Prepared) -> NameEmbeddings:
-    with _lock:
-        if prepared.embeddings is None:
-            candidates: list[Candidate] = []
-            phrases: list[str] = []
-            for table in prepared.schema.tables:
-                candidates.append(Candidate(table.name, None, MEANING, "meaning"))
-                phrases.append(" ".join(split_identifier(table.name)))
-                for column in table.columns:
-                    words = split_identifier(column.name)
-                    if words in (("id",),):
-                        continue
-                    candidates.append(Candidate(table.name, column.name, MEANING, "meaning"))
-                    phrases.append(" ".join(words) if not column.comment else column.comment)
-            matrix = model().embed(phrases, norm=True) if phrases else None
-            prepared.embeddings = NameEmbeddings(candidates, matrix)
-        return prepared.embeddings  # type: ignore[return-value]
+def embeddings(schema: SchemaView) -> NameEmbeddings:
+    """Every table and column name (or its comment) embedded once, for one schema."""
+    candidates: list[Candidate] = []
+    phrases: list[str] = []
+    for table in schema.tables:
+        candidates.append(Candidate(table.name, None, MEANING, "meaning"))
+        phrases.append(" ".join(split_identifier(table.name)))
+        for column in table.columns:
+            words = split_identifier(column.name)
+            if words in (("id",),):
+                continue
+            candidates.append(Candidate(table.name, column.name, MEANING, "meaning"))
+            phrases.append(" ".join(words) if not column.comment else column.comment)
+    matrix = model().embed(phrases, norm=True) if phrases else None
+    return NameEmbeddings(candidates, matrix)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -67,8 +63,7 @@ def _vector(word: str):  # noqa: ANN202
     return model().embed([word], norm=True)[0]
 
 
-def by_meaning(word: str, prepared: Prepared) -> tuple[Candidate, float] | None:
-    names = embeddings(prepared)
+def by_meaning(word: str, names: NameEmbeddings) -> tuple[Candidate, float] | None:
     if names.matrix is None or not len(names.candidates):
         return None
     scores = names.matrix @ _vector(word)
@@ -80,9 +75,8 @@ def by_meaning(word: str, prepared: Prepared) -> tuple[Candidate, float] | None:
     return names.candidates[int(order[0])], best
 
 
-def closest(word: str, prepared: Prepared, limit: int) -> list[str]:
+def closest(word: str, names: NameEmbeddings, limit: int) -> list[str]:
     """The names nearest in meaning, for suggestions."""
-    names = embeddings(prepared)
     if names.matrix is None:
         return []
     scores = names.matrix @ _vector(word)

@@ -47,11 +47,8 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "lang": ("language",),
     "govt": ("government",),
     "gov": ("government",),
-    "gnp": ("gnp",),
     "pop": ("population",),
     "id": ("id",),
-    "indep": ("independence",),
-    "abbrev": ("abbreviation",),
     "loc": ("location",),
     "acct": ("account",),
     "stat": ("statistic",),
@@ -93,10 +90,10 @@ def lemma(word: str) -> str:
     word = word.lower()
     if len(word) <= 2 or word[:1].isdigit():
         return word
-    lemmas = getAllLemmas(word)
+    by_pos = getAllLemmas(word)
     for upos in ("NOUN", "VERB", "ADJ", "ADV", "PROPN", "AUX"):
-        if upos in lemmas:
-            return lemmas[upos][0]
+        if upos in by_pos:
+            return by_pos[upos][0]
     if word.endswith("s") and not word.endswith("ss"):
         oov = getAllLemmasOOV(word, "NOUN")
         if "NOUN" in oov:
@@ -168,7 +165,7 @@ _SHORT_PIECES = frozenset({"of", "is", "no", "id", "by", "to", "in", "on", "at"}
 
 @functools.lru_cache(maxsize=16384)
 def _segment(word: str) -> tuple[str, ...]:
-    """A lower-cased run of words ("surfacearea", "airportcode") split into known English
+    """A lower-cased run of words ("unitprice", "orderdate") split into known English
     words, fewest pieces first; a word that is English already stays whole."""
     if len(word) < 7 or is_english(word):
         return (word,)

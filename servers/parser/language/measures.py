@@ -1,0 +1,269 @@
+"""Business phrasing applied to the plan under construction (the helpers live in
+business.py): understand() calls apply() once the conditions and the time window are
+known, bucket_finish() after the plan is finished, grouped_first() to order the outputs,
+and refuse_fan_out() on the finished plan.
+
+- "total sales", "sales by region": a money table's amount summed;
+- "top 5 products by units sold", "the best selling product", "which region had the
+  highest sales": groups ranked by a measure;
+- "customers who ordered … this year": the window on the event's date;
+- "by month", "weekly": a TimeBucket;
+- a glossary metric is never inflated by a join (refused, with safe breakdowns).
+"""
+
+from __future__ import annotations
+
+from servers.parser.domain import (
+    Aggregate,
+    ColumnRef,
+    Ordering,
+    QueryPlan,
+    Selection,
+    TimeWindow,
+    Unresolved,
+)
+from servers.parser.language import business as biz
+from servers.parser.language import lexicon as lx
+from servers.parser.language.prepared import Prepared
+from servers.parser.language.reading import Reading, has_aggregate_cue, superlative_before
+from servers.parser.language.roles import Draft, Role
+
+
+def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
+    """Business phrasing (business.py): sums of a named table's amount, top N by a
+    measure, the event a time window belongs to, time grains."""
+    schema, words = prepared.schema, reading.words
+    for role in roles:
+        # "total sales": the sum of the sales table's amount-like column
+        if role.kind != "table":
+            continue
+        aggregate = biz.sum_before(words, role.mention.start)
+        column = biz.amount_column(schema.table(role.table)) if aggregate else None
+        if column is not None:
+            draft.select.append(
+                (role.mention.start, Selection(ColumnRef(role.table, column), aggregate))
+            )
+    ranked = biz.ranked_by(words) if draft.limit is not None else None
+    if ranked is not None and not draft.order_by:
+        _ranked_by(reading, prepared, draft, main, roles, ranked)
+    if not draft.order_by:
+        _highest_measure(reading, prepared, draft, main, roles)
+    if not draft.order_by:
+        _best_selling(reading, prepared, draft, main, roles)
+    _breakdown(reading, prepared, draft, main, roles)
+    _event_window(reading, prepared, draft, main, roles)
+    if reading.grain is not None:
+        metric_time = next(
+            (h.term.metric.time_column for h in reading.terms if h.term.metric is not None),
+            "",
+        )
+        named = [r.column for r in roles if r.column and r.kind == "select"]
+        column = biz.bucket_column(
+            schema, metric_time, named, [main, *[r.table for r in roles if r.kind == "table"]]
+        )
+        draft.bucket = biz.bucket(reading.grain, column)
+        for role in roles:
+            if role.column == column and role.kind == "select":
+                role.kind = "used"
+
+
+def _ranked_by(
+    reading: Reading,
+    prepared: Prepared,
+    draft: Draft,
+    main: str,
+    roles: list[Role],
+    ranked: int,
+) -> None:
+    """ "top 5 products by units sold": group the products, order by the measure."""
+    descending = not any(w in ("bottom", "worst") for w in reading.words[:ranked])
+    for hit in reading.terms:
+        if hit.term.metric is not None and hit.start >= ranked:
+            selected = next(
+                (sel for _, sel in draft.select if sel.expression and sel.expression.aggregated),
+                None,
+            )
+            if selected is None or selected.expression is None:
+                return
+            draft.order_by.append(Ordering(None, descending, expression=selected.expression))
+            draft.group_entity = draft.group_entity or main
+            return
+    for role in roles:
+        if role.mention.start < ranked or role.kind != "table" or role.table == main:
+            continue
+        column = biz.amount_column(prepared.schema.table(role.table))
+        if column is not None:
+            ref = ColumnRef(role.table, column)
+            draft.order_by.append(Ordering(ref, descending, Aggregate.SUM))
+            draft.select.append((role.mention.start, Selection(ref, Aggregate.SUM)))
+            draft.group_entity = draft.group_entity or main
+            return
+
+
+def _highest_measure(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "which region had the highest revenue", "the customer with the lowest sales":
+    groups ordered by the measure, the first kept."""
+    words = reading.words
+    for hit in reading.terms:
+        sup = superlative_before(words, hit.start) if hit.term.metric is not None else None
+        if sup is None or sup in ("top", "bottom"):
+            continue
+        measure = next(
+            (sel.expression for _, sel in draft.select if sel.expression and sel.aggregated),
+            None,
+        )
+        if measure is not None:
+            draft.order_by.append(Ordering(None, lx.SUPERLATIVES[sup][0], expression=measure))
+            draft.limit = draft.limit or 1
+            # "which city …": the selected columns are the groups; else the main entity
+            keys = [r.column for r in roles if r.kind == "select" and r.column]
+            if keys:
+                draft.group_by.extend(keys)
+            else:
+                draft.group_entity = draft.group_entity or main
+            return
+    for role in roles:
+        if role.kind != "table" or not biz.money_table(role.table):
+            continue
+        sup = superlative_before(words, role.mention.start)
+        column = biz.amount_column(prepared.schema.table(role.table))
+        if sup is None or sup in lx.COUNTING_SUPERLATIVES or column is None:
+            continue
+        ref = ColumnRef(role.table, column)
+        if not any(sel.column == ref and sel.aggregated for _, sel in draft.select):
+            draft.select.append((role.mention.start, Selection(ref, Aggregate.SUM)))
+        draft.order_by.append(Ordering(ref, lx.SUPERLATIVES[sup][0], Aggregate.SUM))
+        draft.limit = draft.limit or 1
+        return
+
+
+def _best_selling(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the best selling product", "top 5 best-selling products", "most popular
+    product": rows grouped by their key, ordered by the quantity sold (or the number of
+    rows referring to them), the first one unless a number or a plural asks for more."""
+    span = biz.popular_at(reading.words)
+    if span is None:
+        return
+    start, at = span
+    role = next((r for r in roles if r.kind == "table" and r.mention.start >= at), None)
+    if role is None or role.table != main:
+        return
+    found = biz.popularity(prepared.schema, main)
+    if found is None:
+        return
+    column, aggregate = found
+    draft.order_by.append(Ordering(column, True, aggregate))
+    draft.tables.append(column.table)
+    draft.group_entity = draft.group_entity or main
+    plural = reading.tokens[role.mention.start].lower != reading.tokens[role.mention.start].lemma
+    counted = next((n for n in reading.numbers if n.end == start and n.op is None), None)
+    if counted is not None and isinstance(counted.value, int):
+        draft.limit = counted.value  # "the 3 best-selling products"
+    if draft.limit is None:
+        draft.limit = 10 if plural else 1
+    role.kind = "used"
+
+
+def _breakdown(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "sales by region", "customers by city": a table broken down by one of its
+    columns, nothing else asked — the sum of a money table's amount, else a count."""
+    if has_aggregate_cue(reading) or reading.terms or draft.limit is not None:
+        return
+    if draft.select or draft.order_by or draft.group_by or draft.having:
+        return
+    dated = {i for d in reading.dates for i in range(d.first, d.last)}
+    for k, role in enumerate(roles):
+        if role.kind != "table" or role.table != main:
+            continue
+        at = role.mention.end
+        while at in dated:
+            at += 1
+        later = roles[k + 1 :]
+        if at >= len(reading.words) or reading.words[at] != "by" or len(later) != 1:
+            return
+        key = later[0]
+        if key.kind != "select" or key.column is None or key.mention.start != at + 1:
+            return
+        column = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
+        measure = (
+            Selection(ColumnRef(main, column), Aggregate.SUM)
+            if column
+            else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
+        )
+        draft.select.append((role.mention.start, measure))
+        key.kind = "group"
+        return
+
+
+def _event_window(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "customers who ordered more than 3 times this year": the window is the orders'
+    date, not the customer's own, when no date column or metric was named."""
+    window = draft.time_window
+    if window is None or window.column.table != main:
+        return
+    if any(hit.term.metric is not None for hit in reading.terms):
+        return
+    if any(r.column == window.column for r in roles):
+        return
+    event = biz.event_table(prepared.schema, main, [r.table for r in roles if r.kind == "table"])
+    column = biz.bucket_column(prepared.schema, "", [], [event]) if event else None
+    if column is not None:
+        draft.time_window = TimeWindow(column, window.start, window.end, window.expression)
+
+
+def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> None:
+    """A glossary metric is defined per row of its table: a join that repeats those rows
+    would inflate it, so the question gets a refusal with the dimensions that are safe
+    rather than a wrong total (the semantic layers' "fan-out" rule)."""
+    relationships = prepared.glossary.relationships if prepared.glossary else ()
+    for hit in reading.terms:
+        metric = hit.term.metric
+        if metric is None:
+            continue
+        lost = biz.unreachable(prepared.schema, plan, metric, tuple(relationships))
+        if lost is not None:
+            raise Unresolved(
+                f"{metric.name} is measured on {metric.table}, and nothing links {lost} to it",
+                biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
+            )
+        found = biz.fan_out(prepared.schema, plan, metric, tuple(relationships))
+        if found is None:
+            continue
+        parent, child = found
+        raise Unresolved(
+            f"{metric.name} is measured per row of {metric.table}; answering this joins "
+            f"{child}, which holds several rows for each row of {parent}, so it would count "
+            "them more than once",
+            biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
+        )
+
+
+def bucket_finish(draft: Draft, main: str) -> None:
+    """ "orders per month" with nothing measured counts the rows of each period."""
+    if draft.bucket is None or any(sel.aggregated for _, sel in draft.select):
+        return
+    draft.select = [(0, Selection(ColumnRef(main, "*"), Aggregate.COUNT))]
+    draft.group_by.clear()
+    draft.distinct = False
+
+
+def grouped_first(draft: Draft, words: list[str]) -> tuple[Selection, ...]:
+    """Outputs in the question's order, except that "X by Y" reads key first, as a
+    report does: "revenue by region" is region, revenue."""
+    ordered = sorted(draft.select, key=lambda item: item[0])
+    if not any(sel.aggregated for _, sel in ordered):
+        return tuple(sel for _, sel in ordered)
+    first = [
+        sel
+        for position, sel in ordered
+        if not sel.aggregated and 0 < position <= len(words) and words[position - 1] == "by"
+    ]
+    return tuple(first + [sel for _, sel in ordered if not any(sel is f for f in first)])

@@ -1,0 +1,157 @@
+"""Ranking: superlatives and top-k — "the most orders" (a count per group), "the most
+common city", "the oldest customer" (a column the adjective implies), "what is the
+highest price" (MAX) against "which product has the highest price" (ORDER BY … LIMIT 1),
+"in alphabetical order"."""
+
+from __future__ import annotations
+
+from servers.parser.domain import (
+    Aggregate,
+    ColumnKind,
+    ColumnRef,
+    Ordering,
+)
+from servers.parser.language import lexicon as lx
+from servers.parser.language.prepared import Prepared
+from servers.parser.language.reading import (
+    Reading,
+    numeric,
+    superlative_before,
+    wants_descending,
+)
+from servers.parser.language.roles import (
+    Draft,
+    Role,
+    column_for_words,
+)
+
+
+def counted_superlative(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the most orders", "the fewest members": group, order by count(*), limit 1."""
+    words = reading.words
+    for role in roles:
+        if role.kind not in ("table", "select"):
+            continue
+        sup = superlative_before(words, role.mention.start) if role.kind == "table" else None
+        if sup not in lx.COUNTING_SUPERLATIVES:
+            sup = None
+        if (
+            sup is None
+            and role.mention.start >= 2
+            and words[role.mention.start - 2 : role.mention.start]
+            in (["number", "of"], ["amount", "of"])
+        ):
+            sup = superlative_before(words, role.mention.start - 2)
+        if sup is None:
+            continue
+        descending = lx.SUPERLATIVES[sup][0]
+        if role.kind == "select" and role.column is not None:
+            if role.table == main:
+                # "served the greatest number of terms": the column itself, highest first
+                draft.order_by.append(Ordering(role.column, descending))
+                draft.limit = draft.limit or 1
+                role.kind = "used"
+                return
+            # "the largest number of orders": rows of the column's table, counted
+        draft.order_by.append(Ordering(None, descending, Aggregate.COUNT))
+        draft.limit = draft.limit or 1
+        draft.group_entity = draft.group_entity or (main if role.table != main else None)
+        if role.table != main:
+            draft.tables.append(role.table)
+        role.kind = "used"
+        return
+
+
+def most_common(reading: Reading, draft: Draft, roles: list[Role]) -> None:
+    """ "the most common city": group by the column, most rows first."""
+    words = reading.words
+    for i in range(len(words) - 1):
+        if words[i] in ("most", "least") and words[i + 1] in lx.FREQUENT_WORDS:
+            near = [
+                r
+                for r in roles
+                if r.column and r.kind == "select" and abs(r.mention.start - i) <= 6
+            ]
+            if not near:
+                return
+            role = min(near, key=lambda r: abs(r.mention.start - i))
+            draft.order_by.append(Ordering(None, words[i] == "most", Aggregate.COUNT))
+            draft.group_by.append(role.column)
+            draft.limit = draft.limit or 1
+            return
+
+
+def wants_value(reading: Reading, roles: list[Role], role: Role) -> bool:
+    """ "what is the highest price" asks for the value (MAX); "which product has the
+    highest price" for the row (ORDER BY … LIMIT 1)."""
+    others = [r for r in roles if r is not role and r.kind in ("select", "agg", "count", "group")]
+    if others:
+        return False
+    first = reading.words[0] if reading.words else ""
+    # a row named before the superlative ("the city with the largest population") is
+    # what is asked for; without one the value is
+    return first in ("what", "find", "give", "show", "return", "tell") and not any(
+        r.kind in ("table", "used") and r.column is None and r.mention.start < role.mention.start
+        for r in roles
+    )
+
+
+def implied_superlative(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the oldest customer" orders by an age column although no column is named."""
+    if draft.order_by:
+        return
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    tables = [main, *[r.table for r in roles]]
+    for i, word in enumerate(reading.words):
+        if word not in lx.SUPERLATIVES or i in covered:
+            continue
+        descending, nouns = lx.SUPERLATIVES[word]
+        column = None
+        if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
+            # "the most visited" → a numeric column sharing the word's stem
+            column = _column_by_stem(prepared, reading.words[i + 1], tables)
+        if column is None and nouns:
+            column = column_for_words(prepared, nouns, tables)
+        if column is None:
+            continue
+        # ages grow as dates recede: the oldest is the earliest date
+        kind = prepared.schema.column(column).kind
+        if word in ("oldest", "youngest") and kind in (ColumnKind.DATE, ColumnKind.TIMESTAMP):
+            descending = not descending
+        draft.order_by.append(Ordering(column, descending))
+        draft.limit = draft.limit or 1
+        # "the most recently hired": the word that named the column is not an output
+        draft.select = [
+            (p, sel)
+            for p, sel in draft.select
+            if not (sel.column == column and not sel.aggregate and 0 < p - i <= 3)
+        ]
+        return
+
+
+def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:
+    if len(word) < 6:
+        return None
+    stem = word[:6]
+    for table in dict.fromkeys(tables):
+        for ref, forms in prepared.index.column_words.items():
+            if (
+                ref.table == table
+                and numeric(prepared, ref)
+                and any(f.startswith(stem) for f in forms)
+            ):
+                return ref
+    return None
+
+
+def alphabetical(reading: Reading, draft: Draft) -> None:
+    if draft.order_by or not any(w in ("alphabetical", "alphabetically") for w in reading.words):
+        return
+    for _, sel in draft.select:
+        if sel.column and not sel.aggregated:
+            draft.order_by.append(Ordering(sel.column, wants_descending(reading)))
+            return
