@@ -9,6 +9,7 @@ customers."Tier" has a capital PostgreSQL would fold.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import sqlite3
@@ -218,6 +219,19 @@ def normalise(rows: Sequence[Sequence[Any]]) -> list[tuple]:
     return out
 
 
+async def _create_pg_database(name: str) -> str:
+    """CREATE DATABASE copies template1 and fails while another session (a parallel
+    test run) uses it: try again for a few seconds."""
+    for attempt in range(20):
+        try:
+            return await create_pg_database(name)
+        except asyncpg.ObjectInUseError:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.25)
+    raise AssertionError("unreachable")
+
+
 class Database:
     """One throwaway database holding the shop and school tables, in one dialect."""
 
@@ -235,7 +249,7 @@ class Database:
             statements += ddl(schema, self.dialect)
             inserts += _inserts(schema, self.dialect)
         if self.dialect == "postgres":
-            dsn = await create_pg_database(self.name)
+            dsn = await _create_pg_database(self.name)
             self._pg = await asyncpg.connect(dsn)
             for statement in statements:
                 await self._pg.execute(statement)

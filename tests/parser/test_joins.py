@@ -109,3 +109,49 @@ def test_glossary_relationship_joins_tables_without_a_foreign_key() -> None:
     relationship = Relationship("rooms", ("id",), "courses", ("id",))
     tree = join_path(SCHOOL, ["students", "rooms"], relationships=[relationship])
     assert tree.tables == ("students", "enrollments", "courses", "rooms")
+
+
+def _table(name: str, *columns, pk: str = "", fks: tuple[ForeignKeyInfo, ...] = ()) -> TableInfo:
+    return TableInfo(name, tuple(columns), primary_key=(pk,) if pk else (), foreign_keys=fks)
+
+
+def test_undeclared_link_is_read_from_names_when_no_key_connects() -> None:
+    schema = SchemaView(
+        tables=(
+            _table("teams", _col("id", INT, True), _col("name", TEXT), pk="id"),
+            _table(
+                "players", _col("id", INT, True), _col("team", INT), _col("name", TEXT), pk="id"
+            ),
+            _table("coaches", _col("code", TEXT, True), _col("teams_id", TEXT), pk="code"),
+        )
+    )
+    tree = join_path(schema, ["players", "teams"])
+    assert tree.joins[0].on == ((ColumnRef("teams", "id"), ColumnRef("players", "team")),)
+    # a text column named after a table with a numeric key is no link
+    with pytest.raises(Unresolved, match="no foreign-key path between coaches and teams"):
+        join_path(schema, ["coaches", "teams"])
+
+
+def test_declared_keys_win_over_links_read_from_names() -> None:
+    schema = SchemaView(
+        tables=(
+            _table("teams", _col("id", INT, True), pk="id"),
+            _table(
+                "matches",
+                _col("id", INT, True),
+                _col("home_id", INT),
+                pk="id",
+                fks=(ForeignKeyInfo(("home_id",), "teams", ("id",)),),
+            ),
+            _table(
+                "goals",
+                _col("id", INT, True),
+                _col("match_id", INT),
+                _col("team_id", INT),
+                pk="id",
+                fks=(ForeignKeyInfo(("match_id",), "matches", ("id",)),),
+            ),
+        )
+    )
+    # goals.team_id would be one step, but the declared keys connect goals to teams
+    assert join_path(schema, ["goals", "teams"]).tables == ("goals", "matches", "teams")

@@ -15,7 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from servers.contracts.glossary import Relationship
-from servers.parser.domain import ColumnRef, SchemaView, TableInfo, Unresolved
+from servers.parser.domain import (
+    ColumnInfo,
+    ColumnKind,
+    ColumnRef,
+    SchemaView,
+    TableInfo,
+    Unresolved,
+)
 
 
 @dataclass(frozen=True)
@@ -74,35 +81,84 @@ def _alikeness(table: str, columns: Sequence[str], other: str, other_columns: Se
     return 2
 
 
-class _Graph:
-    """Undirected adjacency: table → {neighbour: best edge}."""
+def _inferred_links(
+    tables: Sequence[TableInfo],
+) -> Iterable[tuple[str, tuple[str, ...], str, tuple[str, ...]]]:
+    """Links no foreign key declares, read from names: a column named after another
+    table (airline, customer_id, customerid, customer_<its key>) or after that table's
+    own key, pointing at its single-column primary key, of a compatible kind."""
+    keys: dict[str, ColumnInfo] = {}
+    for table in tables:
+        primary = table.primary_key or tuple(c.name for c in table.columns if c.primary_key)
+        column = table.column(primary[0]) if len(primary) == 1 else None
+        if column is not None:
+            keys[table.name] = column
+    for table in tables:
+        for column in table.columns:
+            name = column.name.lower()
+            for other, key in keys.items():
+                if other == table.name or not _compatible(column.kind, key.kind):
+                    continue
+                stem, whole, key_name = _singular(other), other.lower(), key.name.lower()
+                names = {
+                    stem,
+                    whole,
+                    f"{stem}_id",
+                    f"{stem}id",
+                    f"{whole}_id",
+                    f"{stem}_{key_name}",
+                }
+                if key_name != "id":
+                    names.add(key_name)
+                if name in names:
+                    yield table.name, (column.name,), other, (key.name,)
 
-    def __init__(self, tables: Iterable[TableInfo], relationships: Iterable[Relationship]) -> None:
-        self.adjacent: dict[str, dict[str, Edge]] = {}
-        self.names: set[str] = set()
-        order = 0
+
+def _compatible(a: ColumnKind, b: ColumnKind) -> bool:
+    if ColumnKind.OTHER in (a, b):
+        return True
+    return (a.numeric and b.numeric) or a is b
+
+
+Adjacency = dict[str, dict[str, Edge]]
+
+
+class _Graph:
+    """Undirected adjacency, table → {neighbour: best edge}: `declared` over foreign keys
+    and the glossary's relationships, `inferred` adds links read from names, used only
+    when the declared ones connect nothing."""
+
+    def __init__(self, tables: Sequence[TableInfo], relationships: Iterable[Relationship]) -> None:
+        self.declared: Adjacency = {}
+        self.names: set[str] = {table.name for table in tables}
         links: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = []
         for table in tables:
-            self.names.add(table.name)
-            self.adjacent.setdefault(table.name, {})
+            self.declared.setdefault(table.name, {})
             for fk in table.foreign_keys:
                 links.append((table.name, fk.columns, fk.referenced_table, fk.referenced_columns))
         for rel in relationships:
             links.append((rel.from_table, rel.from_columns, rel.to_table, rel.to_columns))
-        for table, columns, other, other_columns in links:
-            if other not in self.names or table == other:
+        self._link(self.declared, links, 0)
+        self.inferred: Adjacency = {table: dict(edges) for table, edges in self.declared.items()}
+        self._link(self.inferred, _inferred_links(tables), 1_000_000, only_new=True)
+
+    def _link(
+        self, adjacency: Adjacency, links: Iterable, base: int, only_new: bool = False
+    ) -> None:
+        for order, (table, columns, other, other_columns) in enumerate(links):
+            if other not in self.names or table not in self.names or table == other:
                 continue  # a reference outside the schema, or a self-reference: no join to derive
-            rank = _alikeness(table, columns, other, other_columns) * 100_000 + order
-            order += 1
-            self._add(Edge(table, tuple(columns), other, tuple(other_columns), rank))
+            if only_new and other in self.declared.get(table, {}):
+                continue
+            rank = base + _alikeness(table, columns, other, other_columns) * 100_000 + order
+            edge = Edge(table, tuple(columns), other, tuple(other_columns), rank)
+            for e in (edge, edge.reversed()):
+                current = adjacency.setdefault(e.table, {}).get(e.other)
+                if current is None or e.rank < current.rank:
+                    adjacency[e.table][e.other] = e
 
-    def _add(self, edge: Edge) -> None:
-        for e in (edge, edge.reversed()):
-            current = self.adjacent.setdefault(e.table, {}).get(e.other)
-            if current is None or e.rank < current.rank:
-                self.adjacent[e.table][e.other] = e
-
-    def path_to_tree(self, start: str, tree: set[str]) -> list[str] | None:
+    @staticmethod
+    def path_to_tree(adjacency: Adjacency, start: str, tree: set[str]) -> list[str] | None:
         """Shortest path start → some tree table (BFS, neighbours in name order), as the
         list of tables from the tree side to start; None when there is none."""
         previous: dict[str, str | None] = {start: None}
@@ -114,7 +170,7 @@ class _Graph:
                 while previous[path[-1]] is not None:
                     path.append(previous[path[-1]])  # type: ignore[arg-type]
                 return path
-            for neighbour in sorted(self.adjacent.get(table, ())):
+            for neighbour in sorted(adjacency.get(table, ())):
                 if neighbour not in previous:
                     previous[neighbour] = table
                     queue.append(neighbour)
@@ -157,7 +213,11 @@ def join_path(
     for name in tables[1:]:
         if name in in_tree:
             continue
-        path = graph.path_to_tree(name, in_tree)
+        adjacency = graph.declared
+        path = graph.path_to_tree(adjacency, name, in_tree)
+        if path is None:
+            adjacency = graph.inferred
+            path = graph.path_to_tree(adjacency, name, in_tree)
         if path is None:
             reachable = sorted(_component(graph, main) - {main})
             raise Unresolved(
@@ -165,7 +225,7 @@ def join_path(
                 suggestions=reachable[:10],
             )
         for known, new in itertools.pairwise(path):
-            edge = graph.adjacent[new][known]
+            edge = adjacency[new][known]
             on = tuple(
                 (ColumnRef(new, mine), ColumnRef(known, theirs))
                 for mine, theirs in zip(edge.columns, edge.other_columns, strict=False)
@@ -179,7 +239,7 @@ def _component(graph: _Graph, start: str) -> set[str]:
     seen = {start}
     queue = deque([start])
     while queue:
-        for neighbour in graph.adjacent.get(queue.popleft(), ()):
+        for neighbour in graph.inferred.get(queue.popleft(), ()):
             if neighbour not in seen:
                 seen.add(neighbour)
                 queue.append(neighbour)

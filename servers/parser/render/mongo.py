@@ -175,7 +175,7 @@ class _Builder:
             accumulators[name], project[name] = _accumulate(
                 selection.aggregate, column, selection.distinct, name
             )
-            what = (selection.aggregate, column, selection.distinct)
+            what = _what(selection.aggregate, column, selection.distinct)
             known[what] = f"{name}__n" if selection.distinct else name
 
         def hidden(what: tuple, accumulator: Any) -> str:
@@ -189,7 +189,8 @@ class _Builder:
         def aggregate_field(aggregate: Aggregate, column: ColumnRef | None, distinct: bool) -> str:
             name = f"__a{len(known)}"
             return hidden(
-                (aggregate, column, distinct), _accumulate(aggregate, column, distinct, name)[0]
+                _what(aggregate, column, distinct),
+                _accumulate(aggregate, column, distinct, name)[0],
             )
 
         having: list[dict] = []
@@ -413,6 +414,13 @@ def _text(value: Value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def _what(aggregate: Aggregate, column: ColumnRef | None, distinct: bool) -> tuple:
+    """What an aggregate computes: count(*) is the same whichever table's "*" names it."""
+    if column is None or column.star:
+        return (aggregate, None, False)
+    return (aggregate, column.column, distinct)
 
 
 def _aggregate_name(aggregate: Aggregate, column: ColumnRef | None) -> str:

@@ -26,7 +26,16 @@ _POSTGRES_RESERVED = frozenset(
     precision real row setof smallint substring time timestamp treat trim values varchar
     json_array json_object merge_action""".split()
 )
-_MYSQL_RESERVED = frozenset(word.lower() for word in MySQL.Generator.RESERVED_KEYWORDS)
+# MariaDB reserves a few words MySQL does not (OFFSET since 10.6, RETURNING, OVER…).
+_MARIADB_EXTRA = frozenset(
+    """offset returning except intersect over position recursive row_number rows range
+    partition current_role general slow window delete_domain_id do_domain_ids
+    ignore_domain_ids ignore_server_ids master_heartbeat_period page_checksum
+    parse_vcol_expr ref_system_id stats_auto_recalc stats_persistent stats_sample_pages""".split()
+)
+_MYSQL_RESERVED = (
+    frozenset(word.lower() for word in MySQL.Generator.RESERVED_KEYWORDS) | _MARIADB_EXTRA
+)
 _RESERVED = {
     "postgres": _POSTGRES_RESERVED,
     "mysql": _MYSQL_RESERVED,
