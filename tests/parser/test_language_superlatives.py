@@ -29,3 +29,11 @@ def test_asking_for_the_value_gives_max():
 
 def test_the_row_of_the_cheapest():
     assert flat(shop().ask("Show the name of the cheapest product")) == ["Notebook"]
+
+
+def test_the_most_at_the_end_ranks_by_the_column_just_named():
+    assert flat(hr().ask("Which department has a budget that is the most?")) == ["Engineering"]
+
+
+def test_the_most_at_the_end_without_a_column_counts_rows():
+    assert flat(shop().ask("Which customer ordered the most?")) == ["Ada Lovelace"]

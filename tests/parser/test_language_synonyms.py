@@ -23,3 +23,16 @@ def test_cost_means_price():
 def test_verbs_are_not_matched_by_meaning():
     db = hr()
     assert db.ask("How many employees work here?") == [(4,)]
+
+
+def test_a_comparison_finds_its_column_by_the_word_before_it():
+    db = hr()
+    question = "employees earning more than 70000 in Engineering"
+    assert db.plan(question).where[-1].column == ColumnRef("employees", "salary")
+    assert sorted(r[0] for r in db.ask(question)) == ["Maria", "Wei"]
+
+
+def test_a_verb_is_not_matched_by_meaning():
+    # "place" could be a noun near "city"; after "did" it is the verb
+    db = shop()
+    assert db.ask("How many orders did Ada Lovelace place?") == [(3,)]

@@ -33,3 +33,9 @@ def test_plans_only_name_real_columns():
         for selection in plan.select:
             if selection.column and not selection.column.star:
                 assert db.schema.column(selection.column) is not None
+
+
+def test_a_comparison_with_no_column_is_refused_not_dropped():
+    with pytest.raises(Unresolved) as caught:
+        shop().understand("Which categories are after 1990?")
+    assert "1990" in caught.value.what

@@ -15,6 +15,7 @@ from servers.parser.domain import (
     QueryPlan,
     Selection,
     TimeWindow,
+    Unresolved,
 )
 from servers.parser.language import business as biz
 from servers.parser.language import lexicon as lx
@@ -94,11 +95,17 @@ def value_conditions(
             reading.notes.append(f'"{value.words}" found as a value of {hit.column}')
         for role in roles:
             if (
-                role.column == hit.column
+                role.column is not None
                 and role.kind in ("select", "count")
                 and (
-                    0 <= value.start - role.mention.end <= 3
-                    or 0 <= role.mention.start - value.end <= 4
+                    role.column == hit.column
+                    and (
+                        0 <= value.start - role.mention.end <= 3
+                        or 0 <= role.mention.start - value.end <= 4
+                    )
+                    # "airline 'X'": the word just before names the value's column
+                    or role.column.column == hit.column.column
+                    and 0 <= value.start - role.mention.end <= 1
                 )
             ):
                 role.kind = "used"
@@ -238,6 +245,19 @@ def number_conditions(
                     draft.where.append(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
+            elif number.op is not None:
+                # "employees earning more than 70000": the word before the comparison,
+                # by meaning, among the numeric columns in play — never dropped
+                column = _numeric_by_meaning(reading, prepared, anchor, main, roles)
+                if column is None:
+                    phrase = " ".join(words[anchor : number.end])
+                    raise Unresolved(
+                        f'"{phrase}" compares no column', _numeric_names(prepared, main)
+                    )
+                reading.notes.append(
+                    f'"{" ".join(words[anchor : number.end])}" compared with {column}'
+                )
+                draft.where.append(_number_condition(column, number, op))
             continue
         if role.kind == "agg":
             # "whose average price is above 10": a condition on the group
@@ -340,6 +360,41 @@ def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: l
         value = no if is_negated(reading, role.mention.start) else yes
         role.kind = "used"
         draft.where.append(Condition(role.column, Op.EQ, (value,), source=role.mention.words))
+
+
+def _numeric_by_meaning(
+    reading: Reading, prepared: Prepared, anchor: int, main: str, roles: list[Role]
+) -> ColumnRef | None:
+    from servers.parser.language.synonyms import similarity
+
+    tables = {main, *(r.table for r in roles)}
+    columns = [
+        ColumnRef(t.name, c.name)
+        for t in prepared.schema.tables
+        if t.name in tables
+        for c in t.columns
+        if c.kind.numeric
+        and not c.primary_key
+        and not any(c.name in fk.columns for fk in t.foreign_keys)
+    ]
+    words = [
+        w
+        for w in reading.words[max(0, anchor - 2) : anchor]
+        if w not in ("a", "an", "the", "with", "is", "are", "of")
+    ]
+    if not columns or not words:
+        return None
+    scored = [
+        (similarity(" ".join(words), " ".join(prepared.index.column_words[ref])), ref)
+        for ref in columns
+    ]
+    best, ref = max(scored, key=lambda item: item[0])
+    return ref if best >= 0.25 else None
+
+
+def _numeric_names(prepared: Prepared, main: str) -> list[str]:
+    table = prepared.schema.table(main)
+    return [f"{main}.{c.name}" for c in table.columns if c.kind.numeric][:5] if table else []
 
 
 def _entities(prepared: Prepared, roles: list[Role], main: str) -> set[str]:
@@ -473,15 +528,46 @@ def date_window(
                 role.kind = "used"
                 draft.time_window = TimeWindow(role.column, window.start, window.end, window.words)
                 return
-    tables = [main, *[m.candidates[0].table for m in reading.mentions]]
+    # the table named nearest before the window ("customers who placed an order in
+    # May" → the order's date), then the main table, then the others
+    before = sorted(
+        (m for m in reading.mentions if m.end <= window.first), key=lambda m: window.first - m.end
+    )
+    tables = [
+        *[m.candidates[0].table for m in before[:1]],
+        main,
+        *[m.candidates[0].table for m in reading.mentions],
+    ]
     column = None
     for table in dict.fromkeys(tables):
         column = next((ref for ref in prepared.temporal if ref.table == table), None)
         if column:
             break
     if column is None:
+        _year_window(reading, prepared, draft, main, roles, window)
         return
     draft.time_window = TimeWindow(column, window.start, window.end, window.words)
+
+
+def _year_window(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role], window
+) -> None:
+    """No date column in play: whole years ("in 2024", "since 2020") compare with a
+    year column; anything else cannot be placed and is refused, never dropped."""
+    whole = all(
+        edge is None or (edge.month, edge.day, edge.hour) == (1, 1, 0)
+        for edge in (window.start, window.end)
+    )
+    column = year_column(prepared, main, roles) if whole else None
+    if column is None:
+        raise Unresolved(
+            f'"{window.words}" names a time but no date column is in play',
+            [str(r) for r in prepared.temporal[:5]],
+        )
+    if window.start is not None:
+        draft.where.append(Condition(column, Op.GE, (window.start.year,), source=window.words))
+    if window.end is not None:
+        draft.where.append(Condition(column, Op.LT, (window.end.year,), source=window.words))
 
 
 def versus_average(

@@ -98,11 +98,41 @@ def wants_value(reading: Reading, roles: list[Role], role: Role) -> bool:
     )
 
 
+def _most_at_end(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> bool:
+    """ "who is worth the most", "which product was ordered the least": the numeric
+    column just named, or else the count of rows per main entity."""
+    words = reading.words
+    if len(words) < 2 or words[-1] not in ("most", "least") or words[-2] != "the":
+        return False
+    descending = words[-1] == "most"
+    before = [
+        r
+        for r in roles
+        if r.column and r.mention.end <= len(words) - 2 and numeric(prepared, r.column)
+    ]
+    if before and len(words) - 2 - before[-1].mention.end <= 2:
+        role = before[-1]
+        role.kind = "used"
+        draft.select = [
+            (p, sel) for p, sel in draft.select if sel.column != role.column or sel.aggregate
+        ]
+        draft.order_by.append(Ordering(role.column, descending))
+    else:
+        draft.order_by.append(Ordering(None, descending, Aggregate.COUNT))
+        draft.group_entity = draft.group_entity or main
+    draft.limit = draft.limit or 1
+    return True
+
+
 def implied_superlative(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
     """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
+        return
+    if _most_at_end(reading, prepared, draft, main, roles):
         return
     covered = {i for m in reading.mentions for i in range(m.start, m.end)}
     tables = [main, *[r.table for r in roles]]

@@ -161,6 +161,27 @@ def _order_words(tokens: list[Token]) -> set[int]:
     return found
 
 
+_AUXILIARIES = frozenset(
+    {"did", "do", "does", "to", "will", "can", "could", "would", "should", "has", "have", "had"}
+)
+
+
+def _used_as_verb(words: list[str], i: int) -> bool:
+    """ "how many orders did Ada place?": a word that can be a noun ends a clause an
+    auxiliary opened, so it is the verb."""
+    last = i == len(words) - 1 or words[i + 1] in (
+        "in",
+        "on",
+        "at",
+        "from",
+        "to",
+        "by",
+        "with",
+        "for",
+    )
+    return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
+
+
 def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
     """Content words nothing linked, matched to names by meaning (embeddings)."""
     covered = set(blocked) | {i for m in reading.mentions for i in range(m.start, m.end)}
@@ -177,6 +198,7 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
             token.lower in lx.CUE_WORDS
             or token.lower in lx.COMPARATIVE_NOUNS
             or not is_noun(token.lower)
+            or _used_as_verb(reading.words, i)
         ):
             continue
         found = by_meaning(token.lower, prepared.embeddings)
@@ -352,6 +374,10 @@ def orders_by_count(reading: Reading) -> int | None:
         "number",
         "many",
     ):
+        if reading.words[j] == "number" and any(
+            m.columns and not m.tables and j < m.start <= j + 2 for m in reading.mentions
+        ):
+            return None  # "by the number of seats": a column named "number of …"
         return j
     return None
 

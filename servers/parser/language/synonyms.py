@@ -85,3 +85,8 @@ def closest(word: str, names: NameEmbeddings, limit: int) -> list[str]:
         candidate = names.candidates[int(k)]
         out.append(f"{candidate.table}.{candidate.column}" if candidate.column else candidate.table)
     return out
+
+
+def similarity(a: str, b: str) -> float:
+    """Cosine similarity of two phrases (the vectors are normalised)."""
+    return float(_vector(a) @ _vector(b))
