@@ -382,6 +382,44 @@ def test_the_most_popular_category_counts_its_rows(shop: Database) -> None:
     assert flat(rows(shop, "most popular category")) == ["computing"]
 
 
+def test_top_cities_by_revenue_ranks_the_column(shop: Database) -> None:
+    assert rows(shop, "top 2 cities by revenue") == [("New York", 370), ("London", 309)]
+
+
+def test_top_regions_by_sales(team: Database) -> None:
+    assert rows(team, "top 2 regions by sales") == [("North", 1149), ("South", 280)]
+
+
+def test_monthly_sales_sum_the_amount(team: Database) -> None:
+    assert rows(team, "monthly sales") == [
+        ("2025-04-01", 70),
+        ("2025-05-01", 430),
+        ("2025-06-01", 999),
+    ]
+
+
+def test_monthly_revenue_by_store(shop: Database) -> None:
+    got = rows(shop, "monthly revenue by store")
+    assert got[:3] == [
+        ("2024-03-01", "Airport", 200),
+        ("2024-07-01", "Harbour", 36),
+        ("2024-12-01", "Downtown", 15),
+    ]
+    assert ("2025-05-01", "Downtown", 105) in got and ("2025-05-01", "Harbour", 24) in got
+
+
+def test_new_customers_per_month(shop: Database) -> None:
+    assert rows(shop, "new customers per month")[-3:] == [
+        ("2025-02-01", 1),
+        ("2025-03-01", 1),
+        ("2025-05-01", 1),
+    ]
+
+
+def test_orders_over_100_dollars(shop: Database) -> None:
+    assert sorted(row[0] for row in rows(shop, "orders over 100 dollars")) == [1, 2, 9]
+
+
 # ------------------------------------------------------------------------ time buckets
 
 

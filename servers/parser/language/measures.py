@@ -86,18 +86,32 @@ def _ranked_by(
             if selected is None or selected.expression is None:
                 return
             draft.order_by.append(Ordering(None, descending, expression=selected.expression))
-            draft.group_entity = draft.group_entity or main
+            _group_ranked(draft, main, roles, ranked)
             return
     for role in roles:
-        if role.mention.start < ranked or role.kind != "table" or role.table == main:
+        if role.mention.start < ranked or role.kind != "table":
             continue
+        if role.table == main and not any(
+            r.column and r.kind == "select" and r.mention.end < ranked for r in roles
+        ):
+            continue  # "top 5 sales by …" ranks the sales themselves
         column = biz.amount_column(prepared.schema.table(role.table))
         if column is not None:
             ref = ColumnRef(role.table, column)
             draft.order_by.append(Ordering(ref, descending, Aggregate.SUM))
             draft.select.append((role.mention.start, Selection(ref, Aggregate.SUM)))
-            draft.group_entity = draft.group_entity or main
+            _group_ranked(draft, main, roles, ranked)
             return
+
+
+def _group_ranked(draft: Draft, main: str, roles: list[Role], ranked: int) -> None:
+    """ "top 3 cities by revenue" ranks the cities (a column); "top 3 customers by
+    revenue" the customers (a table, by its key)."""
+    keys = [r.column for r in roles if r.column and r.kind == "select" and r.mention.end < ranked]
+    if keys:
+        draft.group_by.extend(keys)
+    else:
+        draft.group_entity = draft.group_entity or main
 
 
 def _highest_measure(
@@ -246,11 +260,17 @@ def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> Non
         )
 
 
-def bucket_finish(draft: Draft, main: str) -> None:
-    """ "orders per month" with nothing measured counts the rows of each period."""
+def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
+    """ "orders per month" with nothing measured counts the rows of each period;
+    "monthly sales" sums a money table's amount."""
     if draft.bucket is None or any(sel.aggregated for _, sel in draft.select):
         return
-    draft.select = [(0, Selection(ColumnRef(main, "*"), Aggregate.COUNT))]
+    amount = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
+    draft.select = [
+        (0, Selection(ColumnRef(main, amount), Aggregate.SUM))
+        if amount
+        else (0, Selection(ColumnRef(main, "*"), Aggregate.COUNT))
+    ]
     draft.group_by.clear()
     draft.distinct = False
 

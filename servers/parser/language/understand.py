@@ -89,7 +89,7 @@ def understand(
     most_common(reading, draft, roles)
     versus_average(reading, prepared, draft, main, roles)
     finish(reading, prepared, draft, main, roles)
-    measures.bucket_finish(draft, main)
+    measures.bucket_finish(draft, main, prepared)
     plan = QueryPlan(
         select=measures.grouped_first(draft, reading.words),
         where=tuple(draft.where),
