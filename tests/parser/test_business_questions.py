@@ -20,10 +20,13 @@ import aiomysql
 import asyncpg
 import pytest
 from bson import json_util
+from chatdb.connector.v1 import connection_pb2, connector_service_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
+from chatdb.parser.v1 import query_parser_service_pb2 as parser_pb
 from mongomock_motor import AsyncMongoMockClient
 
-from servers.contracts.glossary import Glossary, Metric, Segment, Synonym
+from servers.contracts.cells import cell_to_value
+from servers.contracts.glossary import Glossary, Metric, Segment, Synonym, glossary_to_pb
 from servers.parser.convert import plan_entities
 from servers.parser.domain import (
     ColumnInfo,
@@ -38,7 +41,16 @@ from servers.parser.domain import (
 from servers.parser.language import understand
 from servers.parser.render import explain, render_mongo, render_sql
 from tests.conftest import MYSQL, create_pg_database, drop_pg_database
+from tests.connector.service_support import free_port
 from tests.parser.language_support import NOW, Database, database, flat
+from tests.parser.service_support import (
+    create_shop_mysql,
+    create_shop_pg,
+    drop_mysql,
+    drop_pg,
+    register,
+    running_parser,
+)
 
 T, INT, N, D = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
 
@@ -755,3 +767,75 @@ async def test_buckets_on_mongodb(shop: Database) -> None:
         ("2025-05-01", 3),
         ("2025-06-01", 2),
     ]
+
+
+# ------------------------------------------ through the service: glossary set by its RPC
+
+SERVICE_GLOSSARY = Glossary(
+    metrics=(
+        Metric(
+            name="revenue",
+            table="orders",
+            expression="sum(orders.total)",
+            filters=("orders.status <> 'cancelled'",),
+            time_column="orders.ordered_at",
+        ),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+async def service(settings, run_id):
+    """The real connector and parser over the service tests' shop (PostgreSQL and
+    MariaDB), with a glossary set through ConnectorService.SetGlossary."""
+    name = f"chatdb_test_{run_id}_business_shop"
+    pg_dsn = await create_shop_pg(name)
+    my_dsn = await create_shop_mysql(name)
+    try:
+        async with running_parser(settings, prediction_port=free_port()) as mesh:
+            for cid, kind, dsn in (
+                ("biz-pg", connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn),
+                ("biz-my", connection_pb2.CONNECTION_KIND_MYSQL, my_dsn),
+            ):
+                await register(mesh.connector, cid, kind, dsn)
+                await mesh.connector.stub.SetGlossary(
+                    connector_service_pb2.SetGlossaryRequest(
+                        connection_id=cid, glossary=glossary_to_pb(SERVICE_GLOSSARY)
+                    )
+                )
+            yield mesh
+    finally:
+        await drop_pg(name)
+        await drop_mysql(name)
+
+
+async def _ask(mesh, question: str, connection: str) -> tuple[pq.ParsedQuery, list[tuple]]:
+    reply = await mesh.parser.ParseQuery(
+        parser_pb.ParseQueryRequest(question=question, connection_id=connection)
+    )
+    parsed = reply.parsed_query
+    result = await mesh.connector.stub.ExecuteQuery(
+        connector_service_pb2.ExecuteQueryRequest(
+            connection_id=connection, statement=parsed.statement
+        )
+    )
+    return parsed, [_normal(cell_to_value(c) for c in r.cells) for r in result.rows]
+
+
+@pytest.mark.parametrize("connection", ["biz-pg", "biz-my"])
+async def test_revenue_by_month_through_the_service(service, connection: str) -> None:
+    parsed, got = await _ask(service, "revenue by month", connection)
+    assert got == [
+        ("2025-02-01", 25.5),
+        ("2026-10-01", 120),
+        ("2026-11-01", 145.5),
+        ("2026-12-01", 85.5),
+    ]
+    assert list(parsed.group_by) == ["month(ordered_at)"]
+    assert "grouped by month of ordered_at" in parsed.explanation
+
+
+@pytest.mark.parametrize("connection", ["biz-pg", "biz-my"])
+async def test_revenue_by_city_through_the_service(service, connection: str) -> None:
+    _, got = await _ask(service, "revenue by city", connection)
+    assert sorted(got) == [("Lagos", 120), ("New York", 256.5)]
