@@ -432,6 +432,38 @@ def test_orders_over_100_dollars(shop: Database) -> None:
     assert sorted(row[0] for row in rows(shop, "orders over 100 dollars")) == [1, 2, 9]
 
 
+def test_customers_who_spent_more_than_200(shop: Database) -> None:
+    # what they paid: the money column of the table that refers to them, summed
+    assert sorted(flat(rows(shop, "customers who spent more than 200 dollars"))) == [
+        "Ada Lovelace",
+        "Barbara Liskov",
+        "Grace Hopper",
+    ]
+
+
+def test_customers_who_spent_more_than_100_this_year(shop: Database) -> None:
+    assert sorted(flat(rows(shop, "customers who spent more than 100 this year"))) == [
+        "Ada Lovelace",
+        "Grace Hopper",
+    ]
+
+
+def test_how_much_revenue_did_we_make_last_month(shop: Database) -> None:
+    assert rows(shop, "how much revenue did we make last month") == [(129,)]
+
+
+def test_the_largest_order_has_the_most_money(shop: Database) -> None:
+    assert [row[0] for row in rows(shop, "the biggest order last month")] == [1]
+
+
+def test_the_largest_sale_is_one_row(team: Database) -> None:
+    assert [row[0] for row in rows(team, "largest sale")] == [4]
+
+
+def test_the_rep_with_the_highest_sales(team: Database) -> None:
+    assert flat(rows(team, "the rep with the highest sales"))[0][0] == "Ana"
+
+
 # ------------------------------------------------------------------------ time buckets
 
 

@@ -206,6 +206,11 @@ def currency_after(words: list[str], end: int) -> bool:
     return end < len(words) and words[end] in CURRENCY_WORDS
 
 
+def names_any(table: TableInfo, words: tuple[str, ...]) -> bool:
+    """Does a column of `table` carry one of `words` in its name?"""
+    return any(set(words) & set(split_identifier(c.name)) for c in table.columns)
+
+
 def money_column(schema: SchemaView, tables: list[str]) -> ColumnRef | None:
     """ "20 dollars": the money column of the tables in play, the main table first."""
     for name in dict.fromkeys(tables):
@@ -235,6 +240,24 @@ def ranked_by(words: list[str]) -> int | None:
 
 def metric_expression(expression: Expression) -> Expression:
     return Expression(expression.sql, expression.tables, aggregated=True)
+
+
+# Verbs of paying: "customers who spent more than 200" sums what they paid.
+SPEND_VERBS = frozenset({"spent", "spend", "spends", "paid", "pay", "pays", "spending"})
+
+
+def spent_column(schema: SchemaView, main: str, words: list[str], anchor: int) -> ColumnRef | None:
+    """After a verb of paying just before a comparison, the amount column of the table
+    that refers to `main` ("customers who spent more than 200" → orders.total)."""
+    if not any(w in SPEND_VERBS for w in words[max(0, anchor - 2) : anchor]):
+        return None
+    for table in schema.tables:
+        if table.name == main or not any(fk.referenced_table == main for fk in table.foreign_keys):
+            continue
+        column = amount_column(table)
+        if column is not None:
+            return ColumnRef(table.name, column)
+    return None
 
 
 # ------------------------------------------------------------------------- popularity
@@ -416,6 +439,8 @@ def dimensions(
 
 
 __all__ = [
+    "names_any",
+    "spent_column",
     "popular_at",
     "popularity",
     "unreachable",

@@ -246,6 +246,17 @@ def number_conditions(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
             elif number.op is not None:
+                spent = biz.spent_column(prepared.schema, main, words, anchor)
+                if spent is not None:
+                    # "customers who spent more than 200": what they paid, summed
+                    draft.having.append(
+                        Condition(
+                            spent, op, _bounds(number, op), aggregate=Aggregate.SUM, source="spent"
+                        )
+                    )
+                    draft.group_entity = draft.group_entity or main
+                    draft.tables.append(spent.table)
+                    continue
                 # "employees earning more than 70000": the word before the comparison,
                 # by meaning, among the numeric columns in play — never dropped
                 column = _numeric_by_meaning(reading, prepared, anchor, main, roles)

@@ -50,6 +50,8 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
         _highest_measure(reading, prepared, draft, main, roles)
     if not draft.order_by:
         _best_selling(reading, prepared, draft, main, roles)
+    if not draft.order_by:
+        _largest_row(reading, prepared, draft, main, roles)
     _breakdown(reading, prepared, draft, main, roles)
     _event_window(reading, prepared, draft, main, roles)
     if reading.grain is not None:
@@ -141,6 +143,8 @@ def _highest_measure(
     for role in roles:
         if role.kind != "table" or not biz.money_table(role.table):
             continue
+        if role.table == main and not any(r.kind == "select" and r.column for r in roles):
+            continue  # "the largest sale" is one row (see _largest_row)
         sup = superlative_before(words, role.mention.start)
         column = biz.amount_column(prepared.schema.table(role.table))
         if sup is None or sup in lx.COUNTING_SUPERLATIVES or column is None:
@@ -180,6 +184,30 @@ def _best_selling(
     if draft.limit is None:
         draft.limit = 10 if plural else 1
     role.kind = "used"
+
+
+def _largest_row(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the largest order", "the smallest sale last month": the row with the most money
+    in it, when the table has nothing the superlative names itself (a size, an area)."""
+    for role in roles:
+        if role.kind != "table" or role.table != main:
+            continue
+        sup = superlative_before(reading.words, role.mention.start)
+        if sup not in _SIZE_SUPERLATIVES:
+            return
+        table = prepared.schema.table(main)
+        if table is None or biz.names_any(table, lx.SUPERLATIVES[sup][1]):
+            return
+        column = biz.amount_column(table)
+        if column is not None:
+            draft.order_by.append(Ordering(ColumnRef(main, column), lx.SUPERLATIVES[sup][0]))
+            draft.limit = draft.limit or 1
+        return
+
+
+_SIZE_SUPERLATIVES = frozenset({"largest", "biggest", "smallest", "highest", "lowest"})
 
 
 def _breakdown(
@@ -227,7 +255,8 @@ def _event_window(
         return
     if any(r.column == window.column for r in roles):
         return
-    event = biz.event_table(prepared.schema, main, [r.table for r in roles if r.kind == "table"])
+    named = [r.table for r in roles if r.kind == "table"] + draft.tables
+    event = biz.event_table(prepared.schema, main, named)
     column = biz.bucket_column(prepared.schema, "", [], [event]) if event else None
     if column is not None:
         draft.time_window = TimeWindow(column, window.start, window.end, window.expression)

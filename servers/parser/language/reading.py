@@ -178,6 +178,13 @@ def _used_as_verb(words: list[str], i: int) -> bool:
         "by",
         "with",
         "for",
+        # a time phrase closes the clause too: "how much did we make last month"
+        "last",
+        "this",
+        "since",
+        "during",
+        "yesterday",
+        "today",
     )
     return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
 
