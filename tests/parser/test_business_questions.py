@@ -464,6 +464,15 @@ def test_the_rep_with_the_highest_sales(team: Database) -> None:
     assert flat(rows(team, "the rep with the highest sales"))[0][0] == "Ana"
 
 
+def test_quarters_and_to_date_windows(shop: Database) -> None:
+    assert rows(shop, "revenue in Q1") == [(110,)]  # the latest Q1: 2025
+    assert rows(shop, "revenue in the second quarter of 2025") == [(366,)]
+    assert [row[0] for row in rows(shop, "orders during Q3 2024")] == [11]
+    assert rows(shop, "revenue year to date") == [(476,)]
+    assert rows(shop, "revenue month-to-date") == [(192,)]
+    assert "ordered_on in Q1 2025" in explain(shop.plan("revenue in Q1"), SHOP)
+
+
 # ------------------------------------------------------------------------ time buckets
 
 

@@ -93,14 +93,66 @@ def _relative(
     return dt.datetime(now.year + shift, 1, 1), dt.datetime(now.year + shift + 1, 1, 1)
 
 
+_ORDINAL_QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2}
+_TO_DATE = {
+    ("year-to-date",): "year",
+    ("ytd",): "year",
+    ("year", "to", "date"): "year",
+    ("month-to-date",): "month",
+    ("mtd",): "month",
+    ("month", "to", "date"): "month",
+}
+
+
+def _quarter(year: int, quarter: int) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(year, 3 * (quarter - 1) + 1, 1)
+    return start, _month_start(year, start.month + 3)
+
+
+def _named_period(tokens: list[Token], words: list[str], i: int, now: dt.datetime):
+    """ "Q1", "Q3 2024", "the second quarter of 2025", "year to date", "ytd": a window,
+    with the token span it covers (a leading "in" / "during" included)."""
+    first = i + 1 if words[i] in ("in", "during", "for") and i + 1 < len(words) else i
+    for phrase, unit in _TO_DATE.items():
+        if tuple(words[first : first + len(phrase)]) == phrase:
+            start = (
+                dt.datetime(now.year, 1, 1)
+                if unit == "year"
+                else dt.datetime(now.year, now.month, 1)
+            )
+            last = first + len(phrase)
+            return DateWindow(
+                start, _day(now) + dt.timedelta(days=1), i, last, " ".join(words[first:last])
+            )
+    j = first + 1 if words[first] == "the" else first
+    quarter, after = None, j
+    if words[j] == "q" and j + 1 < len(words) and words[j + 1] in ("1", "2", "3", "4"):
+        quarter, after = int(words[j + 1]), j + 2
+    elif words[j] in _ORDINAL_QUARTERS and j + 1 < len(words) and tokens[j + 1].lemma == "quarter":
+        quarter, after = _ORDINAL_QUARTERS[words[j]], j + 2
+    if quarter is None:
+        return None
+    year = None
+    if after < len(words) and _year_of(tokens[after]):
+        year, after = _year_of(tokens[after]), after + 1
+    elif after + 1 < len(words) and words[after] in ("of", "in") and _year_of(tokens[after + 1]):
+        year, after = _year_of(tokens[after + 1]), after + 2
+    if year is None:  # a bare quarter: its latest start up to now
+        year = now.year if _quarter(now.year, quarter)[0] <= now else now.year - 1
+    start, end = _quarter(year, quarter)
+    return DateWindow(start, end, i, after, f"in Q{quarter} {year}")
+
+
 def find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
     found: list[DateWindow] = []
     words = [token.lower for token in tokens]
     i = 0
     while i < len(tokens):
         word = words[i]
-        window: DateWindow | None = None
-        if word in ("today", "yesterday", "tomorrow"):
+        window: DateWindow | None = _named_period(tokens, words, i, now)
+        if window is not None:
+            pass
+        elif word in ("today", "yesterday", "tomorrow"):
             start = _day(now) + dt.timedelta(
                 days={"today": 0, "yesterday": -1, "tomorrow": 1}[word]
             )
