@@ -39,3 +39,35 @@ def test_above_the_average_is_a_subquery():
 
 def test_how_much_sums():
     assert hr().ask("How much budget do all departments have combined?") == [(790000.0,)]
+
+
+def test_how_many_of_a_stored_amount_sums_it():
+    from servers.parser.domain import ColumnInfo, ColumnKind, SchemaView, TableInfo
+    from tests.parser.language_support import database
+
+    towns = SchemaView(
+        (
+            TableInfo(
+                "districts",
+                (
+                    ColumnInfo("district_id", ColumnKind.INTEGER, primary_key=True),
+                    ColumnInfo("name", ColumnKind.TEXT),
+                    ColumnInfo("region", ColumnKind.TEXT),
+                    ColumnInfo("population", ColumnKind.INTEGER),
+                ),
+                ("district_id",),
+            ),
+        )
+    )
+    db = database(
+        towns,
+        {
+            "districts": [
+                (1, "Old Town", "North", 1200),
+                (2, "Harbour", "North", 800),
+                (3, "Hill", "South", 500),
+            ]
+        },
+    )
+    assert db.ask("How many people live in the North region?") == [(2000,)]
+    assert db.ask("How many districts are in the North region?") == [(2,)]

@@ -46,33 +46,10 @@ def test_run_together_lower_case_names_are_split():
     assert split_identifier("password") == ("password",)
 
 
-def test_joins_no_foreign_key_declares_are_inferred_from_names():
-    from servers.contracts.glossary import Relationship
-    from servers.parser.domain import ColumnInfo, ColumnKind, SchemaView, TableInfo
-    from servers.parser.language.relations import infer_relationships
-
-    schema = SchemaView(
-        (
-            TableInfo(
-                "stores",
-                (
-                    ColumnInfo("uid", ColumnKind.INTEGER, primary_key=True),
-                    ColumnInfo("store", ColumnKind.TEXT),
-                ),
-                ("uid",),
-            ),
-            TableInfo(
-                "sales",
-                (
-                    ColumnInfo("sale_id", ColumnKind.INTEGER, primary_key=True),
-                    ColumnInfo("store", ColumnKind.INTEGER),
-                ),
-                ("sale_id",),
-            ),
-        )
-    )
-    assert infer_relationships(schema) == (
-        Relationship("sales", ("store",), "stores", ("uid",), name="inferred from names"),
-    )
-    # a declared foreign key path leaves nothing to infer
-    assert infer_relationships(shop().schema) == ()
+def test_a_bare_name_after_a_table_word_is_that_tables_name():
+    db = hr()
+    plan = db.plan("List the department names and budgets")
+    assert [s.column for s in plan.select] == [
+        ColumnRef("departments", "dept_name"),
+        ColumnRef("departments", "budget"),
+    ]

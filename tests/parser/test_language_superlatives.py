@@ -37,3 +37,7 @@ def test_the_most_at_the_end_ranks_by_the_column_just_named():
 
 def test_the_most_at_the_end_without_a_column_counts_rows():
     assert flat(shop().ask("Which customer ordered the most?")) == ["Ada Lovelace"]
+
+
+def test_a_number_of_rows_before_a_ranking_is_the_limit():
+    assert flat(hr().ask("Show the 2 employees with the highest salary")) == ["Wei", "Maria"]

@@ -3,9 +3,13 @@
     prepare(schema, samples, glossary)  once per schema and glossary version
     understand(question, prepared, now=…) → Understanding, or raises Unresolved
 
-Modules: words (tokens, identifiers, lemmas), lexicon (English cue words), numbers,
-dates, linking (schema names), values (stored values), synonyms (embeddings), glossary
-(terms), prepared (the per-schema cache), understand (cues → plan).
+Modules, in the order a question meets them:
+- words (tokens, identifier words, lemmas), lexicon (English cue words), numbers, dates;
+- prepared (the per-schema cache), linking (schema names), values (stored values),
+  synonyms (embeddings, for words nothing else links), glossary (terms, matched first);
+- reading (every fact and cue by position, the table asked about), describe (questions
+  about the schema), roles (what each mention does), conditions (values, numbers,
+  negation, dates), ranking (superlatives, top-k), understand (the plan).
 """
 
 from servers.parser.language.prepared import Prepared, prepare

@@ -167,10 +167,17 @@ def number_conditions(
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
         nxt = words[number.end] if number.end < len(words) else ""
+        # "the 3 countries with the fewest …": a count of rows before a ranking
+        ranked_rows = (
+            number.op is None
+            and any(w in lx.SUPERLATIVES for w in words[number.end :])
+            and any(r.kind == "table" and r.mention.start == number.end for r in roles)
+        )
         if (
             prev in ("top", "first", "last", "bottom")
             or nxt in lx.SUPERLATIVES
             and number.op is None
+            or ranked_rows
         ):
             if isinstance(number.value, int):
                 draft.limit = number.value
@@ -207,7 +214,7 @@ def number_conditions(
             and role_before(roles, anchor, 2, numeric_in=prepared) is None
         ):
             # "after 2019", "in year 2021": a year column of the tables in play
-            implied = year_column(prepared, main, roles)
+            implied = year_column(prepared, main, roles, number.start)
             if implied is not None:
                 for r in roles:
                     if (
@@ -240,7 +247,7 @@ def number_conditions(
                 continue
         if role is None or role.column is None:
             if number.op is None and number.is_year:
-                column = year_column(prepared, main, roles)
+                column = year_column(prepared, main, roles, number.start)
                 if column:
                     draft.where.append(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
@@ -359,9 +366,15 @@ def _count_condition(number: Number, op: Op, table: str) -> Condition:
 def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> None:
     """A yes/no column named beside what is asked ("official languages", "channels that
     have high definition") is a condition on its yes value — its no value when negated."""
-    for role in roles:
-        if role.kind != "select" or role.column not in prepared.flags:
+    for k, role in enumerate(roles):
+        if role.kind not in ("select", "count") or role.column not in prepared.flags:
             continue
+        if role.kind == "count":
+            # "how many official languages": the count passes to the noun it describes
+            nxt = roles[k + 1] if k + 1 < len(roles) else None
+            if nxt is None or nxt.mention.start != role.mention.end:
+                continue
+            nxt.kind = "count" if nxt.column is not None else nxt.kind
         others = [
             r for r in roles if r is not role and r.kind in ("select", "table", "agg", "count")
         ]
@@ -467,7 +480,7 @@ def negations(
     main table's key NOT IN the keys the other table refers to."""
     words = reading.words
     for i, word in enumerate(words):
-        if word not in ("without", "never", "no", "not", "n't", "none"):
+        if word not in lx.EXCLUDING_WORDS:
             continue
         # what is excluded: a table named after the negation, a column of one ("not
         # any orders shipped by …"), or a value stored in one ("have no orders pending")
@@ -569,7 +582,7 @@ def _year_window(
         edge is None or (edge.month, edge.day, edge.hour) == (1, 1, 0)
         for edge in (window.start, window.end)
     )
-    column = year_column(prepared, main, roles) if whole else None
+    column = year_column(prepared, main, roles, window.first) if whole else None
     if column is None:
         raise Unresolved(
             f'"{window.words}" names a time but no date column is in play',

@@ -101,24 +101,9 @@ COMPARATIVE_NOUNS: dict[str, tuple[str, ...]] = {
     "slower": ("speed",),
 }
 
-GROUP_WORDS = ("each", "per", "every")
 DISTINCT_WORDS = frozenset({"distinct", "different", "unique"})
 NEGATION_WORDS = frozenset(
     {"not", "no", "never", "without", "n't", "except", "excluding", "neither", "nor"}
-)
-ORDER_PHRASES = (
-    ("ordered", "by"),
-    ("order", "by"),
-    ("sorted", "by"),
-    ("sort", "by"),
-    ("ranked", "by"),
-    ("arranged", "by"),
-    ("in", "order", "of"),
-    ("order", "of"),
-    ("sorted", "in"),
-    ("ordered", "in"),
-    ("sorted", "by"),
-    ("sort",),
 )
 ORDER_WORDS = frozenset(
     {"order", "ordered", "sort", "sorted", "ranked", "arranged", "ordering", "sorting"}
@@ -147,10 +132,6 @@ ORDER_FILLERS = frozenset(
 DESCENDING_WORDS = frozenset({"descending", "decreasing", "desc", "reverse", "descend"})
 ASCENDING_WORDS = frozenset(
     {"ascending", "increasing", "asc", "alphabetical", "alphabetically", "lexicographic"}
-)
-# Words that start the part of a question that restricts rather than selects.
-RESTRICTORS = frozenset(
-    {"who", "that", "whose", "where", "which", "with", "having", "when", "if", "whom"}
 )
 
 # Words that drive the skeleton; never linked by meaning, never reported as unknown.
@@ -191,3 +172,6 @@ CONTAINS_WORDS = frozenset(
 FREQUENT_WORDS = frozenset(
     {"common", "commonly", "frequent", "popular", "frequently", "often", "usual"}
 )
+
+# Words that exclude the rows named after them: "customers without orders".
+EXCLUDING_WORDS = frozenset({"without", "never", "no", "not", "n't", "none", "except", "excluding"})

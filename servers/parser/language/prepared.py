@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from servers.contracts.glossary import Glossary, Relationship
+from servers.contracts.glossary import Glossary
 from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, TableInfo, Value
 from servers.parser.language.glossary import GlossaryTerms, build_terms
 from servers.parser.language.linking import SchemaIndex, build_index
-from servers.parser.language.relations import infer_relationships
 from servers.parser.language.synonyms import NameEmbeddings, embeddings
 from servers.parser.language.values import ValueIndex, build_values
 from servers.parser.language.words import lemmas, split_identifier
@@ -26,9 +25,6 @@ class Prepared:
     temporal: list[ColumnRef]
     name_columns: dict[str, ColumnRef | None]
     embeddings: NameEmbeddings = field(repr=False)  # the names, for links by meaning
-    # joins no foreign key declares, inferred from names: for the renderer, after the
-    # glossary's relationships
-    relationships: tuple[Relationship, ...] = ()
     # yes/no columns: the stored value meaning yes, and the one meaning no
     flags: dict[ColumnRef, tuple[Value, Value]] = field(default_factory=dict)
 
@@ -96,7 +92,6 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         # itself loads once per process)
         embeddings=embeddings(schema),
         flags=_flags(schema, samples),
-        relationships=infer_relationships(schema),
         index=index,
         values=build_values(samples),
         glossary=glossary,

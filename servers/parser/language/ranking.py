@@ -141,9 +141,16 @@ def implied_superlative(
             continue
         descending, nouns = lx.SUPERLATIVES[word]
         column = None
-        if word in ("most", "least") and i + 1 < len(reading.words) and i + 1 not in covered:
-            # "the most visited" → a numeric column sharing the word's stem
+        if (
+            word in ("most", "least", "fewest")
+            and i + 1 < len(reading.words)
+            and i + 1 not in covered
+        ):
+            # "the most visited" → a numeric column sharing the word's stem; "the fewest
+            # residents" → a numeric column near it in meaning
             column = _column_by_stem(prepared, reading.words[i + 1], tables)
+            if column is None:
+                column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
         if column is None:
@@ -161,6 +168,24 @@ def implied_superlative(
             if not (sel.column == column and not sel.aggregate and 0 < p - i <= 3)
         ]
         return
+
+
+def numeric_near(
+    prepared: Prepared, word: str, tables: list[str], threshold: float = 0.35
+) -> ColumnRef | None:
+    """The numeric column (no key) of `tables` nearest in meaning to `word`."""
+    from servers.parser.language.synonyms import similarity
+
+    candidates = [
+        ref
+        for ref, forms in prepared.index.column_words.items()
+        if ref.table in tables and numeric(prepared, ref) and "id" not in forms
+    ]
+    scored = [
+        (similarity(word, " ".join(prepared.index.column_words[ref])), ref) for ref in candidates
+    ]
+    best = max(scored, key=lambda item: item[0], default=None)
+    return best[1] if best and best[0] >= threshold else None
 
 
 def _column_by_stem(prepared: Prepared, word: str, tables: list[str]) -> ColumnRef | None:

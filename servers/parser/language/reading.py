@@ -47,11 +47,6 @@ COUNT_FILLERS = frozenset(
 )
 
 
-_FILLER = frozenset(
-    {"the", "a", "an", "of", "all", "and", ",", "their", "its", "his", "her", "total", "number"}
-)
-
-
 @dataclass
 class Reading:
     """Everything found in one question, by token position."""
@@ -222,6 +217,29 @@ def _name(candidate: Candidate) -> str:
     return f"{candidate.table}.{candidate.column}" if candidate.column else candidate.table
 
 
+def plural_table(reading: Reading, mention: Mention) -> bool:
+    """One plural word that names a table exactly ("airlines") means its rows, even when
+    a column is named like it too."""
+    last = reading.tokens[mention.end - 1]
+    return (
+        mention.end - mention.start == 1
+        and last.lower != last.lemma
+        and last.lower.endswith("s")
+        and any(c.how == "exact" for c in mention.tables)
+    )
+
+
+def _named_owner(reading: Reading, prepared: Prepared, mention: Mention) -> str | None:
+    tables = {c.table for c in mention.columns}
+    if len(tables) != 1 or mention.end - mention.start < 2:
+        return None
+    table = next(iter(tables))
+    said = {t.lemma for t in reading.tokens[mention.start : mention.end]}
+    own = prepared.index.table_words.get(table, ())
+    column_words = {w for c in mention.columns for w in prepared.index.column_words.get(c.ref, ())}
+    return table if own and set(own) <= said and not set(own) <= column_words else None
+
+
 def main_table(reading: Reading, prepared: Prepared) -> str | None:
     """The table the question is about: the counted one, else the first named entity,
     else the table of the first named column, else the table of a value."""
@@ -234,8 +252,11 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
         if _after_negation(reading, mention.start):
             continue
         if mention.tables and mention.tables[0].how != "meaning":
-            if not mention.columns:
+            if not mention.columns or plural_table(reading, mention):
                 return best_table(mention)
+        owner = _named_owner(reading, prepared, mention)
+        if owner is not None:
+            return owner  # "names of teachers": a column said with its table
     weights: dict[str, float] = {}
     for k, mention in enumerate(reading.mentions):
         for candidate in mention.candidates:
@@ -261,10 +282,7 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
 
 
 def _after_negation(reading: Reading, start: int) -> bool:
-    return any(
-        w in ("without", "never", "not", "n't", "no", "none")
-        for w in reading.words[max(0, start - 5) : start]
-    )
+    return any(w in lx.EXCLUDING_WORDS for w in reading.words[max(0, start - 5) : start])
 
 
 def best_table(mention: Mention) -> str:

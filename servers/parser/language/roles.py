@@ -28,6 +28,7 @@ from servers.parser.language.reading import (
     has_aggregate_cue,
     numeric,
     order_cue,
+    plural_table,
     sums,
     superlative_before,
     words_before,
@@ -63,6 +64,22 @@ class Role:
         "select"  # select, agg, count, group, order, superlative, condition, table, value-col, used
     )
     aggregates: tuple[Aggregate, ...] = ()
+
+
+def _names_after_mentions(prepared: Prepared, roles: list[Role]) -> None:
+    """ "airline names", "store name": a bare "name" right after a mention names that
+    thing — the named column itself, or the name column of the table."""
+    for prev, role in zip(roles, roles[1:], strict=False):
+        if role.column is None or prev.mention.end != role.mention.start:
+            continue
+        if role.mention.words not in ("name", "names"):
+            continue
+        if prev.column is not None and not numeric(prepared, prev.column):
+            role.kind = "used"  # "government form name": the column already said it
+        elif prev.column is None and prepared.name_columns.get(prev.table) is not None:
+            role.column = prepared.name_columns[prev.table]
+            role.table = prev.table
+            prev.kind = "used"
 
 
 def grouped_after(reading: Reading, start: int) -> bool:
@@ -105,8 +122,12 @@ def _resolve(mention: Mention, reading: Reading, focus: set[str], main: str) -> 
             + (0.5 if candidate.table in focus else 0)
             + (0.3 if candidate.table == main else 0)
             + (0.8 if candidate.column and (candidate.table, candidate.column) in earlier else 0)
+            # a plural word names the rows of a table ("airlines that have …") rather
+            # than a column named like it
+            + (0.6 if plural and candidate.column is None and candidate.how == "exact" else 0)
         )
 
+    plural = plural_table(reading, mention)
     return max(mention.candidates, key=score)
 
 
@@ -159,6 +180,7 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         ):
             role.kind = "count"
             continue
+    _names_after_mentions(prepared, roles)
     # "the number of different names and cities": a count runs through a list
     for prev, role in zip(roles, roles[1:], strict=False):
         if prev.kind == "count" and role.kind == "select" and prev.column and role.column:
@@ -222,8 +244,17 @@ def column_for_words(
     return None
 
 
-def year_column(prepared: Prepared, main: str, roles: list[Role]) -> ColumnRef | None:
-    return column_for_words(prepared, ("year",), [main, *[r.table for r in roles]])
+def year_column(
+    prepared: Prepared, main: str, roles: list[Role], at: int | None = None
+) -> ColumnRef | None:
+    """A year column: of the table named nearest before position `at` ("a concert in
+    2014"), then of the main table, then of the others named."""
+    nearest = sorted(
+        (r for r in roles if at is not None and r.mention.end <= at),
+        key=lambda r: at - r.mention.end,
+    )
+    tables = [*[r.table for r in nearest[:1]], main, *[r.table for r in roles]]
+    return column_for_words(prepared, ("year",), tables)
 
 
 def link_reference(prepared: Prepared, other: str, main: str) -> tuple[str, tuple[str, str] | None]:

@@ -36,6 +36,7 @@ from servers.parser.language.conditions import (
     value_conditions,
     versus_average,
 )
+from servers.parser.language.describe import describe_request
 from servers.parser.language.glossary import expression
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.ranking import (
@@ -43,12 +44,14 @@ from servers.parser.language.ranking import (
     counted_superlative,
     implied_superlative,
     most_common,
+    numeric_near,
     wants_value,
 )
 from servers.parser.language.reading import (
     Reading,
     count_cue,
     main_table,
+    numeric,
     order_cue,
     orders_by_count,
     read,
@@ -71,6 +74,9 @@ def understand(
 ) -> Understanding:
     reading = read(question, prepared, now)
     draft = Draft()
+    described = describe_request(reading)
+    if described is not None:
+        return described
     main = main_table(reading, prepared)
     head = unknown_head(reading)
     if head is not None:
@@ -144,16 +150,12 @@ def finish(
             for aggregate in role.aggregates:
                 draft.select.append((position, Selection(column, aggregate)))
         elif role.kind == "count":
-            draft.select.append(
-                (
-                    position,
-                    Selection(
-                        column,
-                        Aggregate.COUNT,
-                        distinct=True,
-                    ),
-                )
-            )
+            by_meaning = all(c.how == "meaning" for c in role.mention.candidates)
+            if by_meaning and numeric(prepared, column) and reading.words[:2] == ["how", "many"]:
+                # "how many people …" read as a population column: the people it counts
+                draft.select.append((position, Selection(column, Aggregate.SUM)))
+            else:
+                draft.select.append((position, Selection(column, Aggregate.COUNT, distinct=True)))
             count_at = None
         elif role.kind == "group":
             draft.group_by.append(column)
@@ -185,9 +187,14 @@ def finish(
         ):
             # "how many different products were ordered": distinct keys over the join
             counted = ColumnRef(main, info.primary_key[0])
-        draft.select.append(
-            (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
-        )
+        amount = _amount_counted(reading, prepared, main, count_at)
+        if amount is not None:
+            # "how many people live in X" where people are a number stored per row
+            draft.select.append((count_at[0], Selection(amount, Aggregate.SUM)))
+        else:
+            draft.select.append(
+                (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
+            )
     if draft.group_entity:
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
@@ -226,6 +233,21 @@ def finish(
         ]
         if plain:
             draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
+
+
+def _amount_counted(
+    reading: Reading, prepared: Prepared, main: str, count_at: tuple[int, int]
+) -> ColumnRef | None:
+    """The word counted names no table but is near in meaning to a numeric column of the
+    main table ("how many people" and a population column): that column is summed."""
+    at = count_at[1]
+    if reading.words[count_at[0]] != "how" or at >= len(reading.tokens):
+        return None
+    if any(m.start <= at < m.end for m in reading.mentions) or any(
+        v.start <= at < v.end for v in reading.values
+    ):
+        return None
+    return numeric_near(prepared, reading.words[at], [main], threshold=0.4)
 
 
 def _dedupe(draft: Draft) -> None:
