@@ -586,6 +586,12 @@ def test_how_many_orders_last_month(shop: Database) -> None:
     assert rows(shop, "how many orders last month") == [(3,)]
 
 
+def test_customers_counted_once_however_many_orders(shop: Database) -> None:
+    # the join brings one row per order: each customer still counts once
+    assert rows(shop, "how many customers ordered in 2025") == [(5,)]
+    assert rows(shop, "number of customers with pending orders") == [(2,)]
+
+
 # ---------------------------------------------------------------------------- negation
 
 

@@ -331,18 +331,15 @@ def temporal(schema: SchemaView, ref: ColumnRef) -> bool:
 def fan_out(
     schema: SchemaView,
     plan: QueryPlan,
-    metric: Metric,
+    base: str,
     relationships: tuple[Relationship, ...] = (),
 ) -> tuple[str, str] | None:
-    """(parent, child) when answering `plan` joins the metric's base table to a table
-    holding several rows for each of its rows — "revenue by category" over orders →
-    order_items → products would add each order's total once per item. None when every
-    join from the base table leads to at most one row (many-to-one, one-to-one).
-    Measures of distinct values are immune and never reported."""
-    if "distinct" in metric.expression.lower():
-        return None
+    """(parent, child) when answering `plan` joins `base` (a metric's table, a counted
+    table) to a table holding several rows for each of its rows — "revenue by category"
+    over orders → order_items → products would add each order's total once per item.
+    None when every join from `base` leads to at most one row (many-to-one, one-to-one)."""
     tables = plan.referenced_tables()
-    if metric.table not in tables or len(tables) < 2:
+    if base not in tables or len(tables) < 2:
         return None
     try:
         tree = join_path(schema, tables, relationships)
@@ -355,7 +352,7 @@ def fan_out(
         known_cols = tuple(b.column for _, b in join.on)
         edges.setdefault(known, []).append((new, known_cols, new_cols))
         edges.setdefault(new, []).append((known, new_cols, known_cols))
-    seen, queue = {metric.table}, [metric.table]
+    seen, queue = {base}, [base]
     while queue:
         here = queue.pop(0)
         for there, _, there_cols in edges.get(here, ()):

@@ -13,6 +13,8 @@ and refuse_fan_out() on the finished plan.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from servers.parser.domain import (
     Aggregate,
     ColumnRef,
@@ -277,7 +279,9 @@ def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> Non
                 f"{metric.name} is measured on {metric.table}, and nothing links {lost} to it",
                 biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
             )
-        found = biz.fan_out(prepared.schema, plan, metric, tuple(relationships))
+        if "distinct" in metric.expression.lower():
+            continue  # a measure of distinct values is immune to repeated rows
+        found = biz.fan_out(prepared.schema, plan, metric.table, tuple(relationships))
         if found is None:
             continue
         parent, child = found
@@ -287,6 +291,30 @@ def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> Non
             "them more than once",
             biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
         )
+
+
+def distinct_rows_counted(plan: QueryPlan, prepared: Prepared) -> QueryPlan:
+    """ "how many customers ordered in 2025": the customers are counted once each, not
+    once per order the join brings (COUNT(DISTINCT key) when the join fans out)."""
+    main = plan.tables[0] if plan.tables else None
+    info = prepared.schema.table(main) if main else None
+    if info is None or len(info.primary_key) != 1 or plan.group_by or plan.bucket:
+        return plan
+    counted = [
+        k
+        for k, sel in enumerate(plan.select)
+        if sel.aggregate is Aggregate.COUNT and sel.column == ColumnRef(main, "*")
+    ]
+    if not counted:
+        return plan
+    relationships = tuple(prepared.glossary.relationships) if prepared.glossary else ()
+    if biz.fan_out(prepared.schema, plan, main, relationships) is None:
+        return plan
+    key = ColumnRef(main, info.primary_key[0])
+    select = list(plan.select)
+    for k in counted:
+        select[k] = Selection(key, Aggregate.COUNT, distinct=True, alias=select[k].alias or "count")
+    return replace(plan, select=tuple(select))
 
 
 def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:

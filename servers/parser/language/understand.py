@@ -111,6 +111,7 @@ def understand(
         bucket=draft.bucket,
     )
     measures.refuse_fan_out(plan, reading, prepared)
+    plan = measures.distinct_rows_counted(plan, prepared)
     if draft.intersect is not None:
         second = QueryPlan(
             select=plan.select,
