@@ -25,7 +25,6 @@ from servers.parser.domain import (
     Aggregate,
     ColumnKind,
     ColumnRef,
-    Expression,
     QueryPlan,
     SchemaView,
     TableInfo,
@@ -238,10 +237,6 @@ def ranked_by(words: list[str]) -> int | None:
     return None
 
 
-def metric_expression(expression: Expression) -> Expression:
-    return Expression(expression.sql, expression.tables, aggregated=True)
-
-
 # Verbs of paying: "customers who spent more than 200" sums what they paid.
 SPEND_VERBS = frozenset({"spent", "spend", "spends", "paid", "pay", "pays", "spending"})
 
@@ -318,11 +313,6 @@ def event_table(schema: SchemaView, main: str, named: list[str]) -> str | None:
         if any(fk.referenced_table == main for fk in table.foreign_keys):
             return name
     return None
-
-
-def temporal(schema: SchemaView, ref: ColumnRef) -> bool:
-    column = schema.column(ref)
-    return bool(column and column.kind in (ColumnKind.DATE, ColumnKind.TIMESTAMP))
 
 
 # ----------------------------------------------------------------------------- fan-out

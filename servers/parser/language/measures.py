@@ -1,14 +1,16 @@
 """Business phrasing applied to the plan under construction (the helpers live in
-business.py): understand() calls apply() once the conditions and the time window are
-known, bucket_finish() after the plan is finished, grouped_first() to order the outputs,
-and refuse_fan_out() on the finished plan.
+business.py). understand() calls apply() once the conditions and the time window are
+known, bucket_finish() after the plan is finished, grouped_first() for the order of the
+outputs, then refuse_fan_out() and distinct_rows_counted() on the finished plan.
 
-- "total sales", "sales by region": a money table's amount summed;
+- "total sales", "sales by region", "customers by city": a money table's amount
+  summed, other tables counted;
 - "top 5 products by units sold", "the best selling product", "which region had the
-  highest sales": groups ranked by a measure;
+  highest sales", "the largest order": rows or groups ranked by a measure;
 - "customers who ordered … this year": the window on the event's date;
 - "by month", "weekly": a TimeBucket;
-- a glossary metric is never inflated by a join (refused, with safe breakdowns).
+- joins that repeat rows: a glossary metric is refused (with the breakdowns that are
+  safe) rather than inflated; a counted table counts its keys once.
 """
 
 from __future__ import annotations
