@@ -1,19 +1,21 @@
 """Business phrasing, on any schema: the questions a dashboard user types rather than
-the ones a benchmark asks.
+the ones a benchmark asks. Pure helpers over the schema and the question's words;
+measures.py applies them to the plan under construction, reading.py and conditions.py
+call the few they need. Nothing here names a table, column or value of a particular
+database.
 
 - Time grains: "by month", "per year", "each quarter", "monthly", "weekly", "daily"
   become a TimeBucket over the metric's time column, else a date column of the table
   the question is about — unless the schema has a column named like the grain ("year"),
   which is then grouped as it stands.
-- Money words: "total sales" where sales is a table sums its amount-like column
-  (amount, total, price, revenue…); "20 dollars" compares that column.
-- "top 5 products by units sold": the products are grouped by their key and ordered by
-  the metric (or by the sum of an amount-like column of a named table), largest first.
-- Events: "customers who ordered more than 3 times this year" — the window belongs to
-  the table of the event (orders), not to the customer's own dates.
-
-Pure functions over the language side's own types; understand.py calls them at fixed
-points. Nothing here names a table, column or value of a particular database.
+- Money: a table named for money ("sales", "payments") has an amount-like column
+  (amount, revenue, total, price…) that "total sales" sums; "20 dollars" compares it;
+  "customers who spent more than 200" sums it in the table that refers to them.
+- Ranking: "top 5 products by units sold", "best selling", "most popular".
+- Events: "customers who ordered … this year" — the window belongs to the table of the
+  event (orders), not to the customer's own dates.
+- Fan-out: which joins repeat a table's rows (semantic layers refuse to sum over
+  them), and which breakdowns of a metric are safe.
 """
 
 from __future__ import annotations
