@@ -592,6 +592,14 @@ def test_customers_counted_once_however_many_orders(shop: Database) -> None:
     assert rows(shop, "number of customers with pending orders") == [(2,)]
 
 
+def test_a_window_belongs_to_the_counted_rows_not_their_dimension(shop: Database) -> None:
+    # the customers' segment groups the orders; "last month" is when they were ordered
+    got = rows(shop, "number of orders by customer segment last month")
+    assert sorted(got) == [("business", 1), ("retail", 2)]
+    # unless the dimension's date is named
+    assert [r[0] for r in rows(shop, "orders of customers who joined last month")] == [7]
+
+
 # ---------------------------------------------------------------------------- negation
 
 

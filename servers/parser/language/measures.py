@@ -253,11 +253,21 @@ def _event_window(
     """ "customers who ordered more than 3 times this year": the window is the orders'
     date, not the customer's own, when no date column or metric was named."""
     window = draft.time_window
-    if window is None or window.column.table != main:
-        return
-    if any(hit.term.metric is not None for hit in reading.terms):
+    if window is None or any(hit.term.metric is not None for hit in reading.terms):
         return
     if any(r.column == window.column for r in roles):
+        return
+    if window.column.table != main:
+        # "number of orders by customer segment last month": a table the main one
+        # refers to (a dimension) lent its date; the orders' own date is meant
+        info = prepared.schema.table(main)
+        own = biz.bucket_column(prepared.schema, "", [], [main])
+        if (
+            info is not None
+            and own is not None
+            and any(fk.referenced_table == window.column.table for fk in info.foreign_keys)
+        ):
+            draft.time_window = TimeWindow(own, window.start, window.end, window.expression)
         return
     named = [r.table for r in roles if r.kind == "table"] + draft.tables
     event = biz.event_table(prepared.schema, main, named)
