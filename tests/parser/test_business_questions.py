@@ -473,6 +473,14 @@ def test_quarters_and_to_date_windows(shop: Database) -> None:
     assert "ordered_on in Q1 2025" in explain(shop.plan("revenue in Q1"), SHOP)
 
 
+def test_quantities_add_up(team: Database) -> None:
+    # "sold" is the verb, not the sold_on date; units are summed, not counted
+    assert rows(team, "how many units were sold last month") == [(9,)]
+    expected = [("Ana", 11), ("Ben", 6), ("Cal", 1), ("Dot", 1)]
+    assert sorted(rows(team, "how many units did each rep sell")) == expected
+    assert sorted(rows(team, "units sold per rep")) == expected
+
+
 # ------------------------------------------------------------------------ time buckets
 
 

@@ -271,6 +271,31 @@ _POPULAR = (
 _QUANTITY_WORDS = ("quantity", "qty", "units", "unit", "count", "amount")
 
 
+def is_quantity(schema: SchemaView, ref: ColumnRef) -> bool:
+    """A numeric column counting items: quantity, qty, units."""
+    column = schema.column(ref)
+    if column is None or not column.kind.numeric:
+        return False
+    return bool({"quantity", "qty", "units"} & set(split_identifier(column.name)))
+
+
+_TIME_NOUNS = frozenset({"date", "time", "day", "week", "month", "year", "when"})
+
+
+def is_verb(token: Token) -> bool:
+    """ "sold", "sell", "ordered": a verb form (never a time noun such as "date")."""
+    from lemminflect import getAllLemmas
+
+    if token.lower in _TIME_NOUNS:
+        return False
+    return token.lemma != token.lower or "VERB" in getAllLemmas(token.lower)
+
+
+def is_temporal(schema: SchemaView, ref: ColumnRef) -> bool:
+    column = schema.column(ref)
+    return bool(column and column.kind.temporal)
+
+
 def popular_at(words: list[str]) -> tuple[int, int] | None:
     """The span of "best selling", "most popular", "top-selling"…"""
     for phrase in _POPULAR:
@@ -428,6 +453,9 @@ def dimensions(
 
 
 __all__ = [
+    "is_verb",
+    "is_quantity",
+    "is_temporal",
     "names_any",
     "spent_column",
     "popular_at",

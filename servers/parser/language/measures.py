@@ -37,6 +37,7 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
     """Business phrasing (business.py): sums of a named table's amount, top N by a
     measure, the event a time window belongs to, time grains."""
     schema, words = prepared.schema, reading.words
+    _quantities(reading, prepared, draft, roles)
     for role in roles:
         # "total sales": the sum of the sales table's amount-like column
         if role.kind != "table":
@@ -71,6 +72,46 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
         for role in roles:
             if role.column == column and role.kind == "select":
                 role.kind = "used"
+
+
+def _quantities(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> None:
+    """ "how many units were sold", "units sold per rep": quantities add up.
+
+    A verb that found a date column by its name ("sold" → sold_on) is the verb, unless
+    the question asks when; a quantity counted ("how many units") or broken down ("per
+    rep") is summed, and the table after "per" / "each" / "by" is the group."""
+    words, schema = reading.words, prepared.schema
+    asks_when = any(w in ("when", "date", "dates", "day") for w in words)
+    for role in roles:
+        token = reading.tokens[role.mention.start]
+        if (
+            role.column is not None
+            and role.kind in ("select", "group")
+            and role.mention.end - role.mention.start == 1
+            and biz.is_verb(token)
+            and biz.is_temporal(schema, role.column)
+            and not asks_when
+        ):
+            role.kind = "used"  # "sold" is what happened, not a date asked for
+    grouped = [
+        r
+        for r in roles
+        if r.kind == "table"
+        and r.mention.start
+        and words[r.mention.start - 1] in ("per", "each", "by", "every")
+    ]
+    for role in roles:
+        if role.column is None or not biz.is_quantity(schema, role.column):
+            continue
+        if role.kind == "count":
+            role.kind, role.aggregates = "agg", (Aggregate.SUM,)
+            reading.count_at = None  # the count cue asked for this sum, not for rows
+        elif role.kind == "select" and grouped and not has_aggregate_cue(reading):
+            role.kind, role.aggregates = "agg", (Aggregate.SUM,)
+        else:
+            continue
+        if grouped:
+            draft.group_entity = draft.group_entity or grouped[0].table
 
 
 def _ranked_by(
