@@ -36,3 +36,9 @@ def test_a_year_is_a_date_window_not_a_number():
     plan = db.plan("How many customers joined since March 2025?")
     assert plan.time_window is not None and plan.time_window.start == dt.datetime(2025, 3, 1)
     assert not plan.where
+
+
+def test_a_written_date():
+    assert window("since 2025-05-01") == (dt.datetime(2025, 5, 1), None)
+    assert window("before 2025-01-01") == (None, dt.datetime(2025, 1, 1))
+    assert sorted(r[0] for r in shop().ask("Show the orders placed after 2025-05-28")) == [2, 6]

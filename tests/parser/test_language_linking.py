@@ -53,3 +53,7 @@ def test_a_bare_name_after_a_table_word_is_that_tables_name():
         ColumnRef("departments", "dept_name"),
         ColumnRef("departments", "budget"),
     ]
+
+
+def test_where_asks_for_a_place_column():
+    assert flat(shop().ask("Where does the youngest customer live?")) == ["Rotterdam"]

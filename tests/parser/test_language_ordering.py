@@ -35,3 +35,14 @@ def test_alphabetical():
 
 def test_the_word_order_as_a_table_is_not_an_ordering():
     assert shop().ask("How many orders are there?") == [(6,)]
+
+
+def test_two_ordering_columns():
+    rows = shop().ask("List the name and city of customers sorted by city and then name")
+    assert rows == [
+        ("Ada Lovelace", "London"),
+        ("Alan Turing", "London"),
+        ("Barbara Liskov", "New York"),
+        ("Grace Hopper", "New York"),
+        ("Edsger Dijkstra", "Rotterdam"),
+    ]

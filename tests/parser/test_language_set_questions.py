@@ -42,3 +42,8 @@ def test_two_values_of_the_listed_rows_own_column_are_either():
         "Alan Turing",
         "Edsger Dijkstra",
     ]
+
+
+def test_a_count_of_rows_with_both_values():
+    # customers with both a shipped and a pending order: only Ada
+    assert shop().ask("How many customers have both shipped and pending orders?") == [(1,)]

@@ -41,3 +41,18 @@ def test_the_most_at_the_end_without_a_column_counts_rows():
 
 def test_a_number_of_rows_before_a_ranking_is_the_limit():
     assert flat(hr().ask("Show the 2 employees with the highest salary")) == ["Wei", "Maria"]
+
+
+def test_most_recent_orders_by_the_date_column():
+    assert shop().ask("Show the most recent order")[0][0] == 6
+
+
+def test_top_k_by_a_count_of_other_rows():
+    assert flat(shop().ask("top 2 customers by number of orders")) == [
+        "Ada Lovelace",
+        "Grace Hopper",
+    ]
+
+
+def test_who_was_most_recently_hired_names_the_person():
+    assert flat(hr().ask("Who was hired most recently?")) == ["Amara"]

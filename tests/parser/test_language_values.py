@@ -82,3 +82,25 @@ def test_a_yes_no_column_named_beside_the_rows_is_a_condition():
     db = database(school, {"students": [(1, "Ann", "Y"), (2, "Bo", "N"), (3, "Cy", "Y")]})
     assert sorted(flat(db.ask("List the names of enrolled students"))) == ["Ann", "Cy"]
     assert flat(db.ask("Which students are not enrolled?")) == ["Bo"]
+
+
+def test_words_for_one_letter_codes():
+    from servers.parser.domain import ColumnInfo, ColumnKind, SchemaView, TableInfo
+    from tests.parser.language_support import database
+
+    club = SchemaView(
+        (
+            TableInfo(
+                "members",
+                (
+                    ColumnInfo("member_id", ColumnKind.INTEGER, primary_key=True),
+                    ColumnInfo("name", ColumnKind.TEXT),
+                    ColumnInfo("sex", ColumnKind.TEXT),
+                ),
+                ("member_id",),
+            ),
+        )
+    )
+    db = database(club, {"members": [(1, "Ann", "F"), (2, "Bo", "M"), (3, "Cy", "F")]})
+    assert db.ask("How many female members are there?") == [(2,)]
+    assert flat(db.ask("List the names of male members")) == ["Bo"]

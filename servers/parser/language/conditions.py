@@ -19,6 +19,7 @@ from servers.parser.domain import (
 )
 from servers.parser.language import business as biz
 from servers.parser.language import lexicon as lx
+from servers.parser.language.dates import DateWindow
 from servers.parser.language.linking import Mention
 from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
@@ -574,7 +575,12 @@ def date_window(
 
 
 def _year_window(
-    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role], window
+    reading: Reading,
+    prepared: Prepared,
+    draft: Draft,
+    main: str,
+    roles: list[Role],
+    window: DateWindow,
 ) -> None:
     """No date column in play: whole years ("in 2024", "since 2020") compare with a
     year column; anything else cannot be placed and is refused, never dropped."""
@@ -584,6 +590,24 @@ def _year_window(
     )
     column = year_column(prepared, main, roles, window.first) if whole else None
     if column is None:
+        # dates kept as text ('2025-05-01') compare as text
+        text_date = column_for_words(
+            prepared, ("date", "day", "time"), [main, *[r.table for r in roles]], numeric_only=False
+        )
+        if text_date is not None and not numeric(prepared, text_date):
+            if window.start is not None:
+                draft.where.append(
+                    Condition(
+                        text_date, Op.GE, (window.start.date().isoformat(),), source=window.words
+                    )
+                )
+            if window.end is not None:
+                draft.where.append(
+                    Condition(
+                        text_date, Op.LT, (window.end.date().isoformat(),), source=window.words
+                    )
+                )
+            return
         raise Unresolved(
             f'"{window.words}" names a time but no date column is in play',
             [str(r) for r in prepared.temporal[:5]],

@@ -51,6 +51,14 @@ def _day(now: dt.datetime) -> dt.datetime:
     return dt.datetime(now.year, now.month, now.day)
 
 
+def _iso(word: str) -> dt.datetime | None:
+    """A date written 2025-05-01."""
+    try:
+        return dt.datetime.strptime(word, "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
 def _year_of(token: Token) -> int | None:
     if token.lower.isdigit() and len(token.lower) == 4 and 1900 <= int(token.lower) <= 2100:
         return int(token.lower)
@@ -168,9 +176,23 @@ def find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
                 kind = "this" if word == "current" else word
                 start, end = _relative(unit, kind, count, now)
                 window = DateWindow(start, end, i, j + 1, " ".join(words[i : j + 1]))
+        elif (
+            word in ("since", "after", "before", "until", "on", "from")
+            and i + 1 < len(tokens)
+            and _iso(words[i + 1])
+        ):
+            day = _iso(words[i + 1])
+            start, end = day, day + dt.timedelta(days=1)
+            if word in ("since", "from"):
+                end = None
+            elif word == "after":
+                start, end = end, None
+            elif word in ("before", "until"):
+                start, end = None, (end if word == "until" else start)
+            window = DateWindow(start, end, i, i + 2, " ".join(words[i : i + 2]))
         elif word in ("since", "after", "before", "until", "in", "during") and i + 1 < len(tokens):
             j = i + 1
-            month = MONTHS.get(words[j]) if words[j] != "may" or word != "in" or True else None
+            month = MONTHS.get(words[j])
             year = _year_of(tokens[j])
             if month and j + 1 < len(tokens) and _year_of(tokens[j + 1]):
                 year = _year_of(tokens[j + 1])

@@ -175,3 +175,16 @@ FREQUENT_WORDS = frozenset(
 
 # Words that exclude the rows named after them: "customers without orders".
 EXCLUDING_WORDS = frozenset({"without", "never", "no", "not", "n't", "none", "except", "excluding"})
+
+# Words naming where a row is: "where is …" asks for such a column.
+PLACE_WORDS = (
+    "location",
+    "hometown",
+    "city",
+    "place",
+    "address",
+    "country",
+    "region",
+    "venue",
+    "town",
+)

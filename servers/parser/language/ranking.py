@@ -153,6 +153,12 @@ def implied_superlative(
                 column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
+        if column is None and "date" in nouns:
+            # "the most recent order": the date column of the rows asked about
+            column = next(
+                (ref for t in dict.fromkeys(tables) for ref in prepared.temporal if ref.table == t),
+                None,
+            )
         if column is None:
             continue
         # ages grow as dates recede: the oldest is the earliest date
@@ -165,7 +171,7 @@ def implied_superlative(
         draft.select = [
             (p, sel)
             for p, sel in draft.select
-            if not (sel.column == column and not sel.aggregate and 0 < p - i <= 3)
+            if not (sel.column == column and not sel.aggregate and 0 < abs(p - i) <= 3)
         ]
         return
 

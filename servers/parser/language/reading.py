@@ -14,7 +14,7 @@ from servers.parser.domain import (
 from servers.parser.language import lexicon as lx
 from servers.parser.language.business import GrainHit, find_grain
 from servers.parser.language.dates import DateWindow, find_dates
-from servers.parser.language.glossary import find_terms
+from servers.parser.language.glossary import TermHit, find_terms
 from servers.parser.language.linking import Candidate, Mention, link
 from servers.parser.language.numbers import Number, find_numbers
 from servers.parser.language.prepared import Prepared
@@ -31,6 +31,7 @@ _AGG_FILLERS = frozenset(
         "a",
         "an",
         "value",
+        "values",
         "their",
         "its",
         "all",
@@ -61,7 +62,7 @@ class Reading:
     notes: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
-    terms: list = field(default_factory=list)  # glossary.TermHit
+    terms: list[TermHit] = field(default_factory=list)  # glossary terms, matched first
     grain: GrainHit | None = None  # "by month", "weekly" (business.py)
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
@@ -388,6 +389,11 @@ def orders_by_count(reading: Reading) -> int | None:
     """ "in ascending order of count", "sorted by their frequency": where that word is."""
     order_at = order_cue(reading)
     if order_at is None:
+        # "the top 2 customers by number of orders"
+        for phrase in (("by", "number", "of"), ("by", "the", "number", "of")):
+            at = reading.has(*phrase)
+            if at is not None:
+                return at + len(phrase) - 2
         return None
     j = order_at
     while j < len(reading.words) and reading.words[j] in ("the", "their", "its", "how"):

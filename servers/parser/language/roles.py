@@ -82,6 +82,15 @@ def _names_after_mentions(prepared: Prepared, roles: list[Role]) -> None:
             prev.kind = "used"
 
 
+def _next_ordering(roles: list[Role], role: Role, words: list[str]) -> bool:
+    """ "sorted by price and then name": a column listed right after an ordering one."""
+    before = [r for r in roles if r.column and r.mention.end <= role.mention.start]
+    if not before or before[-1].kind != "order":
+        return False
+    between = words[before[-1].mention.end : role.mention.start]
+    return bool(between) and all(w in ("and", "then", ",", "by", "the") for w in between)
+
+
 def grouped_after(reading: Reading, start: int) -> bool:
     """A mention grouped by the words before it: "for each city", "per store", "total
     sales by region" — with something aggregated only ("list every customer's name" lists
@@ -148,10 +157,10 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         if role.column is None:
             continue
         aggs = aggregates_before(words, start)
-        if (
-            order_at is not None
-            and order_at <= start <= order_at + 8
+        if order_at is not None and (
+            order_at <= start <= order_at + 8
             and not any(order_at <= r.mention.start < start and r.column for r in roles)
+            or _next_ordering(roles, role, words)
         ):
             role.kind = "order"  # the first column after "ordered by"
             role.aggregates = aggs  # "sorted by average price"
@@ -226,8 +235,11 @@ def _neighbours(prepared: Prepared, table: str) -> list[str]:
 
 
 def column_for_words(
-    prepared: Prepared, nouns: tuple[str, ...], tables: list[str]
+    prepared: Prepared, nouns: tuple[str, ...], tables: list[str], numeric_only: bool = True
 ) -> ColumnRef | None:
+    """A column of `tables` (then of their foreign-key neighbours) whose name holds one of
+    `nouns`, in the nouns' order: numeric ones unless `numeric_only` is False (date
+    words may name text columns holding dates)."""
     tables = list(dict.fromkeys(tables))
     for table in list(tables[:1]):  # then the tables one foreign key away from the main one
         tables.extend(_neighbours(prepared, table))
@@ -238,7 +250,11 @@ def column_for_words(
                 if (
                     ref.table == table
                     and noun in forms
-                    and (numeric(prepared, ref) or noun in ("date", "time", "year"))
+                    and (
+                        not numeric_only
+                        or numeric(prepared, ref)
+                        or noun in ("date", "time", "year")
+                    )
                 ):
                     return ref
     return None

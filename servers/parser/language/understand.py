@@ -65,7 +65,9 @@ from servers.parser.language.roles import (
     Draft,
     Role,
     assign,
+    column_for_words,
     grouped_after,
+    reference,
 )
 
 
@@ -112,7 +114,13 @@ def understand(
     )
     measures.refuse_fan_out(plan, reading, prepared)
     plan = measures.distinct_rows_counted(plan, prepared)
-    if draft.intersect is not None:
+    if draft.intersect is not None and any(sel.aggregated for sel in plan.select):
+        plan = _both_as_subqueries(plan, draft.intersect, prepared, main)
+    if (
+        draft.intersect is not None
+        and plan.set_operation is None
+        and not _has_both_subqueries(plan)
+    ):
         second = QueryPlan(
             select=plan.select,
             where=tuple(c for c in plan.where if c.column != draft.intersect.column)
@@ -199,7 +207,9 @@ def finish(
     if draft.group_entity:
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
-        name = prepared.name_columns.get(main)
+        # "where is …" asks for a place, "when …" for a time, else the row's name
+        asked = _asked_by_wh_word(reading, prepared, main)
+        name = asked or prepared.name_columns.get(main)
         if name is not None:
             draft.select.append((0, Selection(name)))
     if distinct and not any(sel.aggregated for _, sel in draft.select):
@@ -213,7 +223,20 @@ def finish(
     alphabetical(reading, draft)
     counted_order = orders_by_count(reading)
     if counted_order is not None and not any(o.aggregate for o in draft.order_by):
-        draft.order_by = [Ordering(None, descending, Aggregate.COUNT)]
+        ranked = any(w in ("top", "most", "highest", "largest", "greatest") for w in words)
+        draft.order_by = [Ordering(None, descending or ranked, Aggregate.COUNT)]
+        # "customers by number of orders": rows of another table counted per customer
+        counted = next(
+            (
+                r.table
+                for r in roles
+                if r.kind == "table" and counted_order < r.mention.start <= counted_order + 3
+            ),
+            None,
+        )
+        if counted is not None and counted != main and not draft.group_by:
+            draft.tables.append(counted)
+            _group_by_entity(prepared, draft, main)
     _dedupe(draft)
     if (draft.having or any(o.aggregate for o in draft.order_by)) and not draft.group_by:
         plain = [sel.column for _, sel in draft.select if sel.column and not sel.aggregated]
@@ -249,6 +272,47 @@ def _amount_counted(
     ):
         return None
     return numeric_near(prepared, reading.words[at], [main], threshold=0.4)
+
+
+def _both_as_subqueries(
+    plan: QueryPlan, second: Condition, prepared: Prepared, main: str
+) -> QueryPlan:
+    """ "how many countries speak both A and B": a count cannot sit over an INTERSECT, so
+    each value becomes its own IN over the table holding it."""
+    first = next((c for c in plan.where if c.column == second.column and c.op is Op.EQ), None)
+    holder = second.column.table if second.column else ""
+    link = reference(prepared, holder, main)
+    if first is None or link is None:
+        return plan
+    fk, key = link
+    rest = tuple(c for c in plan.where if c is not first)
+    ins = tuple(
+        Condition(
+            ColumnRef(main, key),
+            Op.IN,
+            subquery=QueryPlan(
+                select=(Selection(ColumnRef(holder, fk)),), where=(c,), tables=(holder,)
+            ),
+            source=c.source,
+        )
+        for c in (first, second)
+    )
+    tables = tuple(t for t in plan.tables if t != holder) or (main,)
+    return QueryPlan(**{**plan.__dict__, "where": rest + ins, "tables": tables})
+
+
+def _has_both_subqueries(plan: QueryPlan) -> bool:
+    return sum(1 for c in plan.where if c.op is Op.IN and c.subquery is not None) >= 2
+
+
+def _asked_by_wh_word(reading: Reading, prepared: Prepared, main: str) -> ColumnRef | None:
+    first = reading.words[0] if reading.words else ""
+    if first == "where":
+        return column_for_words(prepared, lx.PLACE_WORDS, [main], numeric_only=False)
+    if first == "when":
+        found = next((ref for ref in prepared.temporal if ref.table == main), None)
+        return found or column_for_words(prepared, ("date", "year", "time"), [main])
+    return None
 
 
 def _dedupe(draft: Draft) -> None:

@@ -57,8 +57,46 @@ def build_values(samples: Samples) -> ValueIndex:
             hit = ValueHit(ref, value.strip())
             if hit not in index.exact[key]:
                 index.exact[key].append(hit)
+    _add_codes(index, samples)
     index.keys = list(index.exact)
     return index
+
+
+# Words people use for values stored as one-letter codes: "female students" where the
+# column holds 'F'. Only for columns whose sampled values are all codes of one family.
+_CODED = (
+    (
+        {"f", "m"},
+        {
+            "female": "f",
+            "females": "f",
+            "woman": "f",
+            "women": "f",
+            "girl": "f",
+            "girls": "f",
+            "male": "m",
+            "males": "m",
+            "man": "m",
+            "men": "m",
+            "boy": "m",
+            "boys": "m",
+        },
+    ),
+    ({"y", "n"}, {"yes": "y", "no": "n"}),
+)
+
+
+def _add_codes(index: ValueIndex, samples: Samples) -> None:
+    for ref, values in samples.items():
+        stored = {str(v).strip().lower(): str(v).strip() for v in values if str(v).strip()}
+        for codes, words in _CODED:
+            if not stored or not set(stored) <= codes:
+                continue
+            for word, code in words.items():
+                if code in stored:
+                    hit = ValueHit(ref, stored[code])
+                    if hit not in index.exact[word]:
+                        index.exact[word].append(hit)
 
 
 def find_values(

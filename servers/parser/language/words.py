@@ -63,7 +63,9 @@ STOP_WORDS = frozenset(
     might must not no nor so such own same other""".split()
 )
 
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th)?|[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|[%$]")
+_TOKEN = re.compile(
+    r"\d{4}-\d{2}-\d{2}|\d+(?:[.,]\d+)*(?:st|nd|rd|th)?|[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|[%$]"
+)
 _QUOTED = re.compile(r"[\"“‘'`]([^\"”’'`]{1,100})[\"”’'`]")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
