@@ -318,6 +318,15 @@ def test_average_order_value_per_customer_segment(shop: Database) -> None:
     ]
 
 
+def test_a_metric_named_with_order_is_no_ordering_cue(shop: Database) -> None:
+    # "average order value by store": "order … by" inside a glossary term orders nothing
+    assert sorted(rows(shop, "average order value by store")) == [
+        ("Airport", 85.67),
+        ("Downtown", 46),
+        ("Harbour", 80),
+    ]
+
+
 def test_top_products_by_units_sold(shop: Database) -> None:
     assert [row[0] for row in rows(shop, "top 3 products by units sold")] == [
         "Mouse",

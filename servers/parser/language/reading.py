@@ -93,7 +93,7 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
         if n.start not in value_tokens and n.start not in date_tokens
     ]
     blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
-    blocked |= _order_words(tokens)
+    blocked |= _order_words(tokens) - term_tokens  # "average order value by …" is a term
     grain = find_grain(tokens, prepared.schema) if prepared.temporal else None
     if grain is not None:  # "by month" groups by a date: no table or column named "month"
         blocked |= set(range(grain.start, grain.end))
@@ -375,7 +375,9 @@ def superlative_before(words: list[str], start: int) -> str | None:
 
 def order_cue(reading: Reading) -> int | None:
     """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
-    ordering = _order_words(reading.tokens)
+    ordering = _order_words(reading.tokens) - {
+        i for hit in reading.terms for i in range(hit.start, hit.end)
+    }
     for i in range(len(reading.words)):
         if i in ordering:
             j = i + 1
