@@ -631,6 +631,26 @@ def test_orders_without_items(shop: Database) -> None:
     assert [row[0] for row in rows(shop, "orders without items")] == [12]
 
 
+def test_a_window_on_what_is_excluded(shop: Database) -> None:
+    # not ordered this year: NOT IN this year's orders, not a join filtered by them
+    assert sorted(flat(rows(shop, "customers who have not ordered this year"))) == [
+        "Edsger Dijkstra",
+        "Hedy Lamarr",
+        "Kurt Godel",
+    ]
+    # the items take their date from their order
+    assert flat(rows(shop, "products that were not ordered in 2025")) == ["Notebook"]
+
+
+def test_a_verb_names_the_table_that_records_it(team: Database) -> None:
+    # "sold" → the sales table: reps with no sale this month
+    assert sorted(flat(rows(team, "reps who have not sold anything this month"))) == [
+        "Ben",
+        "Cal",
+        "Dot",
+    ]
+
+
 # ------------------------------------------------------------ superlatives and numbers
 
 
@@ -658,6 +678,30 @@ def test_products_between_10_and_20_dollars(shop: Database) -> None:
         "Cable",
         "Desk Lamp",
         "Mouse",
+    ]
+
+
+def test_orders_older_than_30_days(shop: Database) -> None:
+    assert sorted(r[0] for r in rows(shop, "orders older than 30 days")) == [
+        1,
+        3,
+        4,
+        5,
+        8,
+        9,
+        10,
+        11,
+    ]
+    assert sorted(r[0] for r in rows(shop, "orders placed more than 6 months ago")) == [9, 11]
+
+
+def test_a_segment_broken_down_by_a_column(shop: Database) -> None:
+    assert sorted(rows(shop, "active customers by city")) == [
+        ("Berlin", 1),
+        ("Lagos", 1),
+        ("London", 1),
+        ("New York", 1),
+        ("Rotterdam", 1),
     ]
 
 

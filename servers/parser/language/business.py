@@ -33,7 +33,7 @@ from servers.parser.domain import (
     TimeBucket,
     TimeGrain,
 )
-from servers.parser.language.words import Token, split_identifier
+from servers.parser.language.words import Token, lemmas, split_identifier
 from servers.parser.render.joins import join_path
 
 _GRAIN_NOUNS = {
@@ -291,6 +291,36 @@ def is_verb(token: Token) -> bool:
     return token.lemma != token.lower or "VERB" in getAllLemmas(token.lower)
 
 
+# Verbs whose rows a table holds under a noun of its own: "never sold" → sales.
+_VERB_NOUNS = {
+    "sell": "sale",
+    "buy": "purchase",
+    "purchase": "purchase",
+    "pay": "payment",
+    "ship": "shipment",
+    "deliver": "delivery",
+    "rent": "rental",
+    "book": "booking",
+    "enroll": "enrollment",
+    "rate": "rating",
+    "review": "review",
+    "order": "order",
+    "invoice": "invoice",
+    "borrow": "loan",
+    "visit": "visit",
+}
+
+
+def verb_table(schema: SchemaView, token: Token) -> str | None:
+    """The table that records what a verb does ("sold" → sales, "paid" → payments),
+    when exactly one table is named for it."""
+    noun = _VERB_NOUNS.get(token.lemma)
+    if noun is None or token.lower == noun or not is_verb(token):
+        return None
+    named = [t.name for t in schema.tables if noun in lemmas(split_identifier(t.name))]
+    return named[0] if len(named) == 1 else None
+
+
 def is_temporal(schema: SchemaView, ref: ColumnRef) -> bool:
     column = schema.column(ref)
     return bool(column and column.kind.temporal)
@@ -306,12 +336,16 @@ def popular_at(words: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def popularity(schema: SchemaView, table: str) -> tuple[ColumnRef, Aggregate] | None:
+def popularity(
+    schema: SchemaView, table: str, prefer: str | None = None
+) -> tuple[ColumnRef, Aggregate] | None:
     """How popular a row of `table` is: the summed quantity in the first table that
-    refers to it and counts items, else the number of rows referring to it."""
+    refers to it and counts items (`prefer` first: the sales for "best selling"), else
+    the number of rows referring to it."""
     children = [
         t for t in schema.tables if any(fk.referenced_table == table for fk in t.foreign_keys)
     ]
+    children.sort(key=lambda t: t.name != prefer)
     for child in children:
         keys = {c for fk in child.foreign_keys for c in fk.columns} | set(child.primary_key)
         for word in _QUANTITY_WORDS:
@@ -453,6 +487,7 @@ def dimensions(
 
 
 __all__ = [
+    "verb_table",
     "is_verb",
     "is_quantity",
     "is_temporal",

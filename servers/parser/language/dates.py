@@ -151,13 +151,59 @@ def _named_period(tokens: list[Token], words: list[str], i: int, now: dt.datetim
     return DateWindow(start, end, i, after, f"in Q{quarter} {year}")
 
 
+def _ago(count: int, unit: str, now: dt.datetime) -> dt.datetime:
+    if unit == "day":
+        return _day(now) - dt.timedelta(days=count)
+    if unit == "week":
+        return _day(now) - dt.timedelta(days=7 * count)
+    months = count * {"month": 1, "quarter": 3, "year": 12}[unit]
+    start = _month_start(now.year, now.month - months)
+    return start.replace(day=min(now.day, 28))
+
+
+def _age(tokens: list[Token], words: list[str], i: int, now: dt.datetime):
+    """ "older than 30 days", "more than 2 weeks ago", "over 6 months old": before that
+    moment; "newer than 7 days", "less than 3 days old": since it."""
+    phrases = {
+        ("older", "than"): "before",
+        ("more", "than"): "before",
+        ("over",): "before",
+        ("newer", "than"): "since",
+        ("younger", "than"): "since",
+        ("less", "than"): "since",
+        ("under",): "since",
+        ("within",): "since",
+    }
+    for phrase, side in phrases.items():
+        n = len(phrase)
+        if tuple(words[i : i + n]) != phrase or i + n + 1 >= len(words):
+            continue
+        j = i + n
+        if not words[j].isdigit() or tokens[j + 1].lemma not in UNITS:
+            return None
+        unit, last = tokens[j + 1].lemma, j + 2
+        # "more than 30 days" alone is a duration; with "ago" / "old" it is an age
+        if phrase[0] in ("more", "less", "over", "under") and (
+            last >= len(words) or words[last] not in ("ago", "old")
+        ):
+            return None
+        if last < len(words) and words[last] in ("ago", "old"):
+            last += 1
+        moment = _ago(int(words[j]), unit, now)
+        start, end = (None, moment) if side == "before" else (moment, None)
+        return DateWindow(start, end, i, last, " ".join(words[i:last]))
+    return None
+
+
 def find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
     found: list[DateWindow] = []
     words = [token.lower for token in tokens]
     i = 0
     while i < len(tokens):
         word = words[i]
-        window: DateWindow | None = _named_period(tokens, words, i, now)
+        window: DateWindow | None = _named_period(tokens, words, i, now) or _age(
+            tokens, words, i, now
+        )
         if window is not None:
             pass
         elif word in ("today", "yesterday", "tomorrow"):

@@ -20,6 +20,7 @@ from dataclasses import replace
 from servers.parser.domain import (
     Aggregate,
     ColumnRef,
+    Op,
     Ordering,
     QueryPlan,
     Selection,
@@ -59,6 +60,7 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
         _largest_row(reading, prepared, draft, main, roles)
     _breakdown(reading, prepared, draft, main, roles)
     _event_window(reading, prepared, draft, main, roles)
+    _window_into_exclusion(draft, prepared)
     if reading.grain is not None:
         metric_time = next(
             (h.term.metric.time_column for h in reading.terms if h.term.metric is not None),
@@ -215,7 +217,8 @@ def _best_selling(
     role = next((r for r in roles if r.kind == "table" and r.mention.start >= at), None)
     if role is None or role.table != main:
         return
-    found = biz.popularity(prepared.schema, main)
+    verbs = [biz.verb_table(prepared.schema, t) for t in reading.tokens[start:at]]
+    found = biz.popularity(prepared.schema, main, next((v for v in verbs if v), None))
     if found is None:
         return
     column, aggregate = found
@@ -258,34 +261,37 @@ _SIZE_SUPERLATIVES = frozenset({"largest", "biggest", "smallest", "highest", "lo
 def _breakdown(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
-    """ "sales by region", "customers by city": a table broken down by one of its
-    columns, nothing else asked — the sum of a money table's amount, else a count."""
-    if has_aggregate_cue(reading) or reading.terms or draft.limit is not None:
-        return
+    """ "sales by region", "customers by city", "open orders by status": a table (or a
+    glossary segment of it) broken down by one of its columns, nothing else asked — the
+    sum of a money table's amount, else a count."""
+    if has_aggregate_cue(reading) or draft.limit is not None:
+        return  # a glossary metric is an aggregate cue; a segment only filters
     if draft.select or draft.order_by or draft.group_by or draft.having:
         return
-    dated = {i for d in reading.dates for i in range(d.first, d.last)}
-    for k, role in enumerate(roles):
-        if role.kind != "table" or role.table != main:
-            continue
-        at = role.mention.end
-        while at in dated:
-            at += 1
-        later = roles[k + 1 :]
-        if at >= len(reading.words) or reading.words[at] != "by" or len(later) != 1:
-            return
-        key = later[0]
-        if key.kind != "select" or key.column is None or key.mention.start != at + 1:
-            return
-        column = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
-        measure = (
-            Selection(ColumnRef(main, column), Aggregate.SUM)
-            if column
-            else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
-        )
-        draft.select.append((role.mention.start, measure))
-        key.kind = "group"
+    ends = [r.mention.end for r in roles if r.kind == "table" and r.table == main]
+    ends += [
+        hit.end for hit in reading.terms if hit.term.segment and hit.term.segment.table == main
+    ]
+    if not ends:
         return
+    dated = {i for d in reading.dates for i in range(d.first, d.last)}
+    at = min(ends)
+    while at in dated:
+        at += 1
+    later = [r for r in roles if r.mention.start >= at]
+    if at >= len(reading.words) or reading.words[at] != "by" or len(later) != 1:
+        return
+    key = later[0]
+    if key.kind != "select" or key.column is None or key.mention.start != at + 1:
+        return
+    column = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
+    measure = (
+        Selection(ColumnRef(main, column), Aggregate.SUM)
+        if column
+        else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
+    )
+    draft.select.append((at - 1, measure))
+    key.kind = "group"
 
 
 def _event_window(
@@ -315,6 +321,34 @@ def _event_window(
     column = biz.bucket_column(prepared.schema, "", [], [event]) if event else None
     if column is not None:
         draft.time_window = TimeWindow(column, window.start, window.end, window.expression)
+
+
+def _window_into_exclusion(draft: Draft, prepared: Prepared) -> None:
+    """ "customers who have not ordered this year": the window says which orders are
+    excluded (NOT IN the customers who ordered this year), it does not filter a join.
+    The excluded rows may take the date from the table they refer to ("products not
+    ordered in 2025": order_items joined to their orders)."""
+    window = draft.time_window
+    if window is None:
+        return
+    for k, condition in enumerate(draft.where):
+        sub = condition.subquery
+        if condition.op is not Op.NOT_IN or sub is None or sub.time_window is not None:
+            continue
+        tables = sub.referenced_tables()
+        holder = prepared.schema.table(tables[0]) if tables else None
+        if window.column.table not in tables:
+            if holder is None or not any(
+                fk.referenced_table == window.column.table for fk in holder.foreign_keys
+            ):
+                continue
+            tables = [*tables, window.column.table]
+        draft.where[k] = replace(
+            condition, subquery=replace(sub, time_window=window, tables=tuple(tables))
+        )
+        draft.time_window = None
+        draft.tables = [t for t in draft.tables if t != window.column.table]
+        return
 
 
 def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> None:

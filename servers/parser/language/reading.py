@@ -12,7 +12,7 @@ from servers.parser.domain import (
     ColumnRef,
 )
 from servers.parser.language import lexicon as lx
-from servers.parser.language.business import GrainHit, find_grain
+from servers.parser.language.business import GrainHit, find_grain, verb_table
 from servers.parser.language.dates import DateWindow, find_dates
 from servers.parser.language.glossary import TermHit, find_terms
 from servers.parser.language.linking import Candidate, Mention, link
@@ -120,6 +120,7 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
         grain=grain,
     )
     _by_meaning(reading, prepared, blocked)
+    _verb_tables(reading, prepared, blocked)
     for mention in reading.mentions:
         best = max(mention.candidates, key=lambda c: c.score)
         reading.scores.append(best.score)
@@ -183,6 +184,21 @@ def _used_as_verb(words: list[str], i: int) -> bool:
         "today",
     )
     return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
+
+
+def _verb_tables(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
+    """ "products never sold": a verb nothing linked names the table that records it
+    (sell → sales), as a mention of that table."""
+    covered = set(blocked) | {i for m in reading.mentions for i in range(m.start, m.end)}
+    for i, token in enumerate(reading.tokens):
+        if i in covered or (i and reading.words[i - 1] in ("best", "top", "most", "worst")):
+            continue  # "best selling" describes, it names no table
+        table = verb_table(prepared.schema, token)
+        if table is not None:
+            reading.mentions.append(
+                Mention(i, i + 1, token.lower, [Candidate(table, None, 0.8, "verb")])
+            )
+    reading.mentions.sort(key=lambda m: m.start)
 
 
 def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
