@@ -189,9 +189,11 @@ def _age(tokens: list[Token], words: list[str], i: int, now: dt.datetime):
             return None
         if last < len(words) and words[last] in ("ago", "old"):
             last += 1
-        moment = _ago(int(words[j]), unit, now)
+        count = int(words[j])
+        moment = _ago(count, unit, now)
         start, end = (None, moment) if side == "before" else (moment, None)
-        return DateWindow(start, end, i, last, " ".join(words[i:last]))
+        ago = f"{count} {unit}{'s' if count != 1 else ''} ago"
+        return DateWindow(start, end, i, last, f"{side} {ago}")
     return None
 
 
