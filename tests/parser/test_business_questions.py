@@ -238,6 +238,39 @@ TEAM_ROWS: dict[str, list[tuple]] = {
 }
 
 
+# ------------------------------------------------------- billing: flags and amounts
+
+BILLING = SchemaView(
+    (
+        _table("accounts", [("account_id", INT), ("company", T), ("plan", T), ("opened_on", D)]),
+        _table(
+            "invoices",
+            [
+                ("invoice_id", INT),
+                ("account_id", INT),
+                ("issued_on", D),
+                ("amount", N),
+                ("paid", ColumnKind.BOOLEAN),
+            ],
+            [("account_id", "accounts", "account_id")],
+        ),
+    )
+)
+BILLING_ROWS: dict[str, list[tuple]] = {
+    "accounts": [
+        (1, "Acme", "pro", "2024-11-02"),
+        (2, "Globex", "basic", "2025-03-10"),
+        (3, "Initech", "pro", "2025-05-20"),
+    ],
+    "invoices": [
+        (1, 1, "2025-04-01", 1200.0, True),
+        (2, 1, "2025-05-01", 99.0, False),
+        (3, 2, "2025-05-15", 19.0, True),
+        (4, 2, "2025-06-01", 19.0, False),
+    ],
+}
+
+
 @pytest.fixture(scope="module")
 def shop() -> Database:
     return database(SHOP, SHOP_ROWS, GLOSSARY)
@@ -246,6 +279,11 @@ def shop() -> Database:
 @pytest.fixture(scope="module")
 def team() -> Database:
     return database(TEAM, TEAM_ROWS)
+
+
+@pytest.fixture(scope="module")
+def billing() -> Database:
+    return database(BILLING, BILLING_ROWS)
 
 
 def rows(db: Database, question: str) -> list[tuple]:
@@ -742,6 +780,25 @@ def test_employees_whose_wage_is_above_50000(shop: Database) -> None:
 
 def test_a_synonym_from_the_glossary(shop: Database) -> None:
     assert rows(shop, "how many clients are there") == [(8,)]
+
+
+def test_unpaid_invoices_older_than_30_days(billing: Database) -> None:
+    # "unpaid": the paid flag's no value; "older than 30 days": issued before May 16
+    assert [r[0] for r in rows(billing, "unpaid invoices older than 30 days")] == [2]
+    assert rows(billing, "total amount of unpaid invoices") == [(118,)]
+
+
+def test_an_amount_broken_down(billing: Database) -> None:
+    assert rows(billing, "invoice amount by month") == [
+        ("2025-04-01", 1200),
+        ("2025-05-01", 118),
+        ("2025-06-01", 19),
+    ]
+    assert sorted(rows(billing, "amount by plan")) == [("basic", 38), ("pro", 1299)]
+
+
+def test_accounts_without_invoices(billing: Database) -> None:
+    assert [r[0] for r in rows(billing, "accounts with no invoices")] == [3]
 
 
 # ------------------------------------------------ buckets on PostgreSQL, MariaDB, MongoDB

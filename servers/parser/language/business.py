@@ -20,6 +20,7 @@ database.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servers.contracts.glossary import Metric, Relationship
@@ -33,7 +34,7 @@ from servers.parser.domain import (
     TimeBucket,
     TimeGrain,
 )
-from servers.parser.language.words import Token, lemmas, split_identifier
+from servers.parser.language.words import Token, lemma, lemmas, split_identifier
 from servers.parser.render.joins import join_path
 
 _GRAIN_NOUNS = {
@@ -271,6 +272,12 @@ _POPULAR = (
 _QUANTITY_WORDS = ("quantity", "qty", "units", "unit", "count", "amount")
 
 
+def is_amount(schema: SchemaView, ref: ColumnRef) -> bool:
+    """A numeric column worth adding up: money (amount, revenue, total…) or a quantity."""
+    table = schema.table(ref.table)
+    return is_quantity(schema, ref) or (table is not None and amount_column(table) == ref.column)
+
+
 def is_quantity(schema: SchemaView, ref: ColumnRef) -> bool:
     """A numeric column counting items: quantity, qty, units."""
     column = schema.column(ref)
@@ -319,6 +326,26 @@ def verb_table(schema: SchemaView, token: Token) -> str | None:
         return None
     named = [t.name for t in schema.tables if noun in lemmas(split_identifier(t.name))]
     return named[0] if len(named) == 1 else None
+
+
+_NEGATING_PREFIXES = ("non-", "non", "un", "in", "dis")
+
+
+def negated_flag(
+    word: str, flags: Mapping[ColumnRef, tuple[object, object]], tables: list[str]
+) -> ColumnRef | None:
+    """The yes/no column that `word` negates ("unpaid" → paid, "inactive" →
+    is_active), among the tables in play, main first."""
+    for prefix in _NEGATING_PREFIXES:
+        if not word.startswith(prefix) or len(word) - len(prefix) < 3:
+            continue
+        rest = lemma(word[len(prefix) :])
+        for table in dict.fromkeys(tables):
+            for ref in flags:
+                words = lemmas(split_identifier(ref.column))
+                if ref.table == table and rest in words and len(words) <= 2:
+                    return ref
+    return None
 
 
 def is_temporal(schema: SchemaView, ref: ColumnRef) -> bool:
@@ -487,6 +514,8 @@ def dimensions(
 
 
 __all__ = [
+    "is_amount",
+    "negated_flag",
     "verb_table",
     "is_verb",
     "is_quantity",

@@ -20,6 +20,7 @@ from dataclasses import replace
 from servers.parser.domain import (
     Aggregate,
     ColumnRef,
+    Condition,
     Op,
     Ordering,
     QueryPlan,
@@ -39,6 +40,7 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
     measure, the event a time window belongs to, time grains."""
     schema, words = prepared.schema, reading.words
     _quantities(reading, prepared, draft, roles)
+    _negated_flags(reading, prepared, draft, main, roles)
     for role in roles:
         # "total sales": the sum of the sales table's amount-like column
         if role.kind != "table":
@@ -114,6 +116,25 @@ def _quantities(reading: Reading, prepared: Prepared, draft: Draft, roles: list[
             continue
         if grouped:
             draft.group_entity = draft.group_entity or grouped[0].table
+
+
+def _negated_flags(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "unpaid invoices", "inactive accounts", "unshipped orders": a yes/no column named
+    with a negating prefix is a condition on its no value."""
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    tables = [main, *[r.table for r in roles]]
+    for i, token in enumerate(reading.tokens):
+        if i in covered:
+            continue
+        flag = biz.negated_flag(token.lower, prepared.flags, tables)
+        if flag is not None:
+            draft.where.append(
+                Condition(flag, Op.EQ, (prepared.flags[flag][1],), source=token.lower)
+            )
+            if flag.table != main:
+                draft.tables.append(flag.table)
 
 
 def _ranked_by(
@@ -261,21 +282,33 @@ _SIZE_SUPERLATIVES = frozenset({"largest", "biggest", "smallest", "highest", "lo
 def _breakdown(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
-    """ "sales by region", "customers by city", "open orders by status": a table (or a
-    glossary segment of it) broken down by one of its columns, nothing else asked — the
-    sum of a money table's amount, else a count."""
+    """ "sales by region", "customers by city", "open orders by status", "invoice amount
+    by plan": a table (or a glossary segment of it, or an amount of it) broken down by
+    one column, nothing else asked — the sum of an amount, else a count of rows."""
     if has_aggregate_cue(reading) or draft.limit is not None:
         return  # a glossary metric is an aggregate cue; a segment only filters
     if draft.select or draft.order_by or draft.group_by or draft.having:
         return
-    ends = [r.mention.end for r in roles if r.kind == "table" and r.table == main]
-    ends += [
-        hit.end for hit in reading.terms if hit.term.segment and hit.term.segment.table == main
-    ]
-    if not ends:
+    schema = prepared.schema
+    anchors: list[tuple[int, Selection, Role | None]] = []
+    for role in roles:
+        if role.kind == "table" and role.table == main:
+            column = biz.amount_column(schema.table(main)) if biz.money_table(main) else None
+            measure = (
+                Selection(ColumnRef(main, column), Aggregate.SUM)
+                if column
+                else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
+            )
+            anchors.append((role.mention.end, measure, None))
+        elif role.kind == "select" and role.column and biz.is_amount(schema, role.column):
+            anchors.append((role.mention.end, Selection(role.column, Aggregate.SUM), role))
+    for hit in reading.terms:
+        if hit.term.segment and hit.term.segment.table == main:
+            anchors.append((hit.end, Selection(ColumnRef(main, "*"), Aggregate.COUNT), None))
+    if not anchors:
         return
     dated = {i for d in reading.dates for i in range(d.first, d.last)}
-    at = min(ends)
+    at, measure, measured = min(anchors, key=lambda a: a[0])
     while at in dated:
         at += 1
     later = [r for r in roles if r.mention.start >= at]
@@ -284,12 +317,8 @@ def _breakdown(
     key = later[0]
     if key.kind != "select" or key.column is None or key.mention.start != at + 1:
         return
-    column = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
-    measure = (
-        Selection(ColumnRef(main, column), Aggregate.SUM)
-        if column
-        else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
-    )
+    if measured is not None:
+        measured.kind = "used"
     draft.select.append((at - 1, measure))
     key.kind = "group"
 
@@ -406,15 +435,23 @@ def distinct_rows_counted(plan: QueryPlan, prepared: Prepared) -> QueryPlan:
 
 def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
     """ "orders per month" with nothing measured counts the rows of each period;
-    "monthly sales" sums a money table's amount."""
+    "invoice amount by month" sums the amount named, "monthly sales" a money table's."""
     if draft.bucket is None or any(sel.aggregated for _, sel in draft.select):
         return
-    amount = biz.amount_column(prepared.schema.table(main)) if biz.money_table(main) else None
-    draft.select = [
-        (0, Selection(ColumnRef(main, amount), Aggregate.SUM))
-        if amount
-        else (0, Selection(ColumnRef(main, "*"), Aggregate.COUNT))
+    schema = prepared.schema
+    named = [
+        sel.column
+        for _, sel in draft.select
+        if sel.column is not None and biz.is_amount(schema, sel.column)
     ]
+    amount = biz.amount_column(schema.table(main)) if biz.money_table(main) else None
+    if named:  # "invoice amount by month"
+        measure = Selection(named[0], Aggregate.SUM)
+    elif amount:  # "monthly sales"
+        measure = Selection(ColumnRef(main, amount), Aggregate.SUM)
+    else:  # "orders per month"
+        measure = Selection(ColumnRef(main, "*"), Aggregate.COUNT)
+    draft.select = [(0, measure)]
     draft.group_by.clear()
     draft.distinct = False
 

@@ -129,6 +129,9 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     return reading
 
 
+_ORDERED_THINGS = frozenset({"them", "it", "results", "rows", "records", "list", "data"})
+
+
 def _order_words(tokens: list[Token]) -> set[int]:
     """ "ordered by", "in descending order": ordering words, not a table of orders."""
     words = [t.lower for t in tokens]
@@ -137,7 +140,12 @@ def _order_words(tokens: list[Token]) -> set[int]:
         if word not in lx.ORDER_WORDS:
             continue
         after = words[i + 1 : i + 4]
-        if "by" in after or (after[:1] and after[0] in ("of", "from", "according")):
+        by = after.index("by") if "by" in after else -1
+        # "ordered descending by": only ordering words between; "order total by store"
+        # is a column of orders broken down by store
+        if by >= 0 and all(w in lx.ORDER_FILLERS or w in _ORDERED_THINGS for w in after[:by]):
+            found.add(i)
+        elif after[:1] and after[0] in ("of", "from", "according"):
             found.add(i)
         elif (
             after[:1] == ["in"]
