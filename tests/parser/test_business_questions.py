@@ -797,6 +797,15 @@ def test_an_amount_broken_down(billing: Database) -> None:
     assert sorted(rows(billing, "amount by plan")) == [("basic", 38), ("pro", 1299)]
 
 
+def test_top_accounts_by_an_amount_of_their_invoices(billing: Database) -> None:
+    # the accounts have no name column: their key says which they are
+    assert rows(billing, "top 2 accounts by invoiced amount") == [(1, 1299), (2, 38)]
+
+
+def test_top_products_by_a_column_of_their_own(shop: Database) -> None:
+    assert flat(rows(shop, "top 3 products by price")) == ["Monitor", "Keyboard", "Desk Lamp"]
+
+
 def test_accounts_without_invoices(billing: Database) -> None:
     assert [r[0] for r in rows(billing, "accounts with no invoices")] == [3]
 

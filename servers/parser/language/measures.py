@@ -159,6 +159,28 @@ def _ranked_by(
             _group_ranked(draft, main, roles, ranked)
             return
     for role in roles:
+        # "top 3 products by price": the largest first, whatever else the words say
+        if role.mention.start == ranked and role.column is not None and role.table == main:
+            if role.kind == "order" and not role.aggregates:
+                role.kind = "used"
+                draft.order_by.append(Ordering(role.column, descending))
+                return
+    for role in roles:
+        # "top 2 accounts by invoiced amount": an amount of the rows that refer to them
+        if role.mention.start < ranked or role.column is None or role.table == main:
+            continue
+        info = prepared.schema.table(role.table)
+        if (
+            info is not None
+            and biz.is_amount(prepared.schema, role.column)
+            and any(fk.referenced_table == main for fk in info.foreign_keys)
+        ):
+            role.kind = "used"
+            draft.order_by.append(Ordering(role.column, descending, Aggregate.SUM))
+            draft.select.append((role.mention.start, Selection(role.column, Aggregate.SUM)))
+            _group_ranked(draft, main, roles, ranked)
+            return
+    for role in roles:
         if role.mention.start < ranked or role.kind != "table":
             continue
         if role.table == main and not any(
@@ -454,6 +476,17 @@ def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
     draft.select = [(0, measure)]
     draft.group_by.clear()
     draft.distinct = False
+
+
+def named_groups(draft: Draft, main: str) -> None:
+    """Groups of a table without a name column show its key: "top 2 accounts by amount"
+    lists which accounts, not two bare sums. Only for the business hooks' own groups."""
+    if draft.group_entity != main or not draft.group_by:
+        return
+    if any(not sel.aggregated for _, sel in draft.select):
+        return
+    if any(o.aggregate or o.expression for o in draft.order_by):
+        draft.select.insert(0, (-1, Selection(draft.group_by[0])))
 
 
 def grouped_first(draft: Draft, words: list[str]) -> tuple[Selection, ...]:

@@ -98,6 +98,7 @@ def understand(
     versus_average(reading, prepared, draft, main, roles)
     finish(reading, prepared, draft, main, roles)
     measures.bucket_finish(draft, main, prepared)
+    measures.named_groups(draft, main)
     plan = QueryPlan(
         select=measures.grouped_first(draft, reading.words),
         where=tuple(draft.where),
