@@ -147,6 +147,8 @@ async def show_up() -> int:
         print(f"{name:12} {address:18} {status.get(name, '?'):12} {', '.join(listed) or '-'}")
     from deploy.showcase import show
 
+    # The intent model first, so the questions below are classified by it, not by rules.
+    bootstrap_intent()
     await show(settings)
     down_ok = all(_is_up(s) for s in status.values())
     chatdb = chatdb_command()
@@ -154,6 +156,7 @@ async def show_up() -> int:
         print(f"\nsome processes are not SERVING; see {_shown(LOG)}/")
         return 1
     print(f"\nmesh is up; logs in {_shown(LOG)}/, stop with `make down`. Try:")
+    print(f"  {chatdb} parse \"which city has the most customers\" --connection demo-postgres --run")
     print(f"  {chatdb} connections")
     print(f"  {chatdb} models")
     print(f"  {chatdb} jobs")
@@ -161,6 +164,24 @@ async def show_up() -> int:
     if chatdb != "chatdb":
         print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
     return 0
+
+
+def bootstrap_intent() -> None:
+    """The parser's intent model, trained on the platform when it is missing (`chatdb
+    parser bootstrap-intent`). Never breaks `make up`: without the model the parser
+    answers on its rule path, so a failure is one printed line."""
+    print("\n== parser: the intent model (query-intent)")
+    started = time.monotonic()
+    try:
+        done = subprocess.run([str(BIN / "chatdb"), "parser", "bootstrap-intent"], env=ENV, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"skipped: the intent model bootstrap did not finish ({exc}); the parser answers on its rules")
+        return
+    if done.returncode != 0:
+        print(f"skipped: `chatdb parser bootstrap-intent` failed (exit status {done.returncode}); "
+              "the parser answers on its rules")
+        return
+    print(f"intent model ready ({time.monotonic() - started:.1f} s)")
 
 
 def _shown(path: Path) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 import grpc
 from chatdb.connector.v1 import connector_service_pb2 as conn_pb
 from chatdb.connector.v1 import connector_service_pb2_grpc, statement_pb2
+from chatdb.parser.v1 import query_parser_service_pb2 as parser_pb
+from chatdb.parser.v1 import query_parser_service_pb2_grpc
 from chatdb.training.v1 import job_state_pb2, training_service_pb2_grpc
 from chatdb.training.v1 import training_job_pb2 as job_pb
 from chatdb.training.v1 import training_service_pb2 as training_pb
@@ -21,23 +23,37 @@ from servers.runtime.settings import Settings
 
 BIN = Path(sys.executable).parent
 
-# "Total sales by region last month", as the connector runs it (read-only, bound dates).
-SALES_BY_REGION = {
-    "demo-postgres": (
-        "SELECT region, count(*) AS sales, sum(amount) AS total FROM sales "
-        "WHERE sale_date >= date_trunc('month', current_date) - interval '1 month' "
-        "AND sale_date < date_trunc('month', current_date) GROUP BY region ORDER BY total DESC"
-    ),
-    "demo-mysql": (
-        "SELECT region, count(*) AS sales, sum(amount) AS total FROM sales "
-        "WHERE sale_date >= DATE_FORMAT(CURRENT_DATE - INTERVAL 1 MONTH, '%Y-%m-01') "
-        "AND sale_date < DATE_FORMAT(CURRENT_DATE, '%Y-%m-01') GROUP BY region ORDER BY total DESC"
-    ),
+# Asked in plain English on each demo database, through the query parser: the parser
+# writes the statement, the connector runs it read-only.
+DEMO_QUESTIONS = {
+    "demo-postgres": ("total sales by region last month", "how many customers are in each segment"),
+    "demo-mysql": ("total sales by region last month", "what is the average salary per department"),
 }
 
 
+async def ask(parser: query_parser_service_pb2_grpc.QueryParserServiceStub,
+              connector: connector_service_pb2_grpc.ConnectorServiceStub, connection_id: str, question: str) -> None:
+    try:
+        parsed = (await parser.ParseQuery(
+            parser_pb.ParseQueryRequest(question=question, connection_id=connection_id), timeout=60)).parsed_query
+    except grpc.aio.AioRpcError as exc:
+        print(f"\n{connection_id}: {question!r}: {exc.code().name}: {exc.details()}")
+        return
+    reply = await connector.ExecuteQuery(
+        conn_pb.ExecuteQueryRequest(connection_id=connection_id, statement=parsed.statement, page_size=10), timeout=30
+    )
+    print(f"\n{connection_id}: {question!r} ({reply.rows_returned} rows; parsed in "
+          f"{parsed.parse_duration.ToMicroseconds() / 1000:.1f} ms, ran in {reply.execution_time.ToMilliseconds()} ms)")
+    print(f"  {parsed.statement.sql.sql}")
+    print(f"  -- {parsed.explanation}")
+    names = [c.name for c in reply.columns]
+    print("  " + "  ".join(f"{n:>16}" for n in names))
+    for row in reply.rows:
+        print("  " + "  ".join(f"{str(cell_to_value(c)):>16}" for c in row.cells))
+
+
 async def show(settings: Settings) -> None:
-    print("\n== connector: demo databases and a question's SQL")
+    print("\n== query parser + connector: questions in plain English on the demo databases")
     loader = await asyncio.create_subprocess_exec(str(BIN / "chatdb"), "demo-data")
     if await loader.wait() != 0:
         raise SystemExit("chatdb demo-data failed")
@@ -45,20 +61,11 @@ async def show(settings: Settings) -> None:
     await register_demo_connections(address, settings=settings)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
-        for connection_id, sql in SALES_BY_REGION.items():
-            reply = await stub.ExecuteQuery(
-                conn_pb.ExecuteQueryRequest(
-                    connection_id=connection_id,
-                    statement=statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql=sql)),
-                ),
-                timeout=30,
-            )
-            print(f"\n{connection_id}: total sales by region last month "
-                  f"({reply.rows_returned} rows, {reply.execution_time.ToMilliseconds()} ms)")
-            names = [c.name for c in reply.columns]
-            print("  " + "  ".join(f"{n:>14}" for n in names))
-            for row in reply.rows:
-                print("  " + "  ".join(f"{str(cell_to_value(c)):>14}" for c in row.cells))
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.parser_port}") as parser_channel:
+            parser = query_parser_service_pb2_grpc.QueryParserServiceStub(parser_channel)
+            for connection_id, questions in DEMO_QUESTIONS.items():
+                for question in questions:
+                    await ask(parser, stub, connection_id, question)
         refused = stub.ExecuteQuery(
             conn_pb.ExecuteQueryRequest(
                 connection_id="demo-postgres",

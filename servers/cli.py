@@ -13,6 +13,7 @@
     chatdb jobs / models     list training jobs / registered models
     chatdb promote M V       point `production` at version V of model M
     chatdb predict MODEL     predict from --record JSON or --csv FILE
+    chatdb parser bootstrap-intent   train the intent model when it is missing
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .prediction.cli import add_commands as add_prediction_commands
 
     add_prediction_commands(sub)
+
+    from .parser.cli import add_commands as add_parser_commands
+
+    add_parser_commands(sub)
     return parser
 
 

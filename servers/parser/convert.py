@@ -255,6 +255,9 @@ def parsed_query(
     )
     if understanding.plan is not None:
         plan_entities(understanding.plan, out)
+    elif understanding.tables:
+        out.tables.extend(understanding.tables)
+        out.columns.extend(understanding.features)
     elif understanding.table:
         out.tables.append(understanding.table)
         out.columns.extend(understanding.features)

@@ -30,9 +30,9 @@ from chatdb.parser.v1 import parsed_query_pb2 as pq
 
 from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
-from servers.runtime.errors import FailedPrecondition, InvalidArgument, quote
+from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
 
-from . import convert, language, routing
+from . import convert, describe, language, routing
 from .domain import (
     ForeignKeyInfo,
     QueryKind,
@@ -240,7 +240,9 @@ class Parser:
         now = request.reference_time or self.clock()
 
         routed = routing.route(question, intent.kind, self._vocabulary(schema, glossary)) if intent.kind in ROUTED_ELSEWHERE else None
-        if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
+        if intent.kind is QueryKind.DESCRIBE and describe.asks_about_schema(question, schema, self._vocabulary(schema, glossary)):
+            understanding = describe.describe(question, schema)
+        elif routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
         elif routed is not None and routed.elsewhere:
             understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
@@ -300,7 +302,7 @@ class Parser:
             suggestions = exc.suggestions[:10]
             hint = f"; closest in the schema: {', '.join(suggestions)}" if suggestions else ""
             raise InvalidArgument(
-                f"could not answer {quote(question, 120)}: {exc.what}{hint}",
+                f"could not answer {quote(question, 120)}: {clip(exc.what, 200)}{hint}",
                 field="question",
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
@@ -316,7 +318,7 @@ class Parser:
             )
         except Unresolved as exc:
             raise InvalidArgument(
-                f"the question cannot be answered on this connection: {exc.what}",
+                f"the question cannot be answered on this connection: {clip(exc.what, 200)}",
                 field="question",
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},
@@ -335,7 +337,7 @@ def _routed_explanation(u: Understanding) -> str:
     if u.kind is QueryKind.SYSTEM_STATUS:
         return "Reports the state of ChatDB's services and jobs; no statement runs on the database."
     if u.kind is QueryKind.DESCRIBE:
-        return "Describes the schema; no statement runs on the database."
+        return f"{u.explanation or 'Describes the schema.'} No statement runs on the database."
     return "Not understood; no statement runs."
 
 

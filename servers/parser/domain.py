@@ -332,6 +332,8 @@ class Understanding:
     model_name: str = ""
     target: str = ""
     table: str = ""  # TRAIN: the table the model learns from
+    tables: list[str] = field(default_factory=list)  # DESCRIBE: the tables described
+    explanation: str = ""  # for kinds that run no statement: what the answer is
     features: list[str] = field(default_factory=list)
     predict_inputs: dict[str, Value] = field(default_factory=dict)
 

@@ -81,7 +81,7 @@ class ValueSampler:
             (table, column.name)
             for table in schema.tables
             for column in table.columns
-            if column.kind is ColumnKind.TEXT and not column.primary_key
+            if column.kind is ColumnKind.TEXT
         ]
 
         async def one(table: TableInfo, column: str) -> tuple[ColumnRef, Sequence[str]]:

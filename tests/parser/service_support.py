@@ -91,7 +91,8 @@ class Mesh:
     connector: object  # tests.connector.service_support.Connector
     parser: query_parser_service_pb2_grpc.QueryParserServiceStub
     parser_core: object
-    settings: Settings
+    settings: Settings  # the parser's (connector_port is the running connector's)
+    parser_port: int
 
 
 @contextlib.asynccontextmanager
@@ -110,7 +111,13 @@ async def running_parser(settings: Settings, *, opener=None, **updates) -> Async
         stack.push_async_callback(server.stop, 0, 0)
         channel = grpc.aio.insecure_channel(server.address)
         stack.push_async_callback(channel.close)
-        yield Mesh(connector, query_parser_service_pb2_grpc.QueryParserServiceStub(channel), core, parser_settings)
+        yield Mesh(
+            connector,
+            query_parser_service_pb2_grpc.QueryParserServiceStub(channel),
+            core,
+            parser_settings,
+            int(server.address.rsplit(":", 1)[1]),
+        )
 
 
 async def register(connector, connection_id: str, kind: int, dsn: str) -> None:

@@ -155,3 +155,18 @@ def test_declared_keys_win_over_links_read_from_names() -> None:
     )
     # goals.team_id would be one step, but the declared keys connect goals to teams
     assert join_path(schema, ["goals", "teams"]).tables == ("goals", "matches", "teams")
+
+
+def test_a_column_named_after_a_table_with_a_role_in_front_joins_it_when_no_key_is_declared():
+    from servers.parser.domain import ColumnInfo, ColumnKind, SchemaView, TableInfo
+    from servers.parser.render.joins import join_path
+
+    schema = SchemaView((
+        TableInfo("stations", (ColumnInfo("stationcode", ColumnKind.TEXT, primary_key=True), ColumnInfo("town", ColumnKind.TEXT)),
+                  primary_key=("stationcode",)),
+        TableInfo("trips", (ColumnInfo("trip_no", ColumnKind.INTEGER, primary_key=True),
+                            ColumnInfo("originstation", ColumnKind.TEXT), ColumnInfo("final_station", ColumnKind.TEXT)),
+                  primary_key=("trip_no",)),
+    ))
+    tree = join_path(schema, ["trips", "stations"])
+    assert set(tree.tables) == {"trips", "stations"}

@@ -129,10 +129,11 @@ async def test_an_injected_question_never_writes(mesh, question):
     except grpc.aio.AioRpcError as exc:
         assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
     else:
-        sql = parsed.statement.sql.sql.lower()
-        assert sql.startswith("select") and ";" not in sql.rstrip(";")
-        assert "pg_authid" not in sql
-        await rows(mesh, parsed)  # runs read-only
+        if parsed.HasField("statement"):  # else it was answered without one (a schema description)
+            sql = parsed.statement.sql.sql.lower()
+            assert sql.startswith("select") and ";" not in sql.rstrip(";")
+            assert "pg_authid" not in sql
+            await rows(mesh, parsed)  # runs read-only
     check = await mesh.connector.stub.ExecuteQuery(
         connector_service_pb2.ExecuteQueryRequest(
             connection_id="shop-pg",
@@ -183,3 +184,39 @@ async def test_a_schema_given_inline_needs_no_connection(mesh):
     )
     assert reply.parsed_query.statement.sql.dialect == statement_pb2.SQL_DIALECT_MYSQL
     assert "`" in reply.parsed_query.statement.sql.sql or "products" in reply.parsed_query.statement.sql.sql
+
+
+async def test_an_unreachable_connector_is_unavailable_not_a_crash(settings, start_server, channel_to):
+    import contextlib
+
+    from chatdb.parser.v1 import query_parser_service_pb2_grpc
+
+    from servers.parser.app import open_parser
+    from servers.parser.service import parser_binding
+
+    lonely = settings.model_copy(update={"connector_port": free_port(), "prediction_port": free_port()})
+    async with contextlib.AsyncExitStack() as stack:
+        server = await start_server([parser_binding(await open_parser(lonely, stack))], settings=lonely)
+        stub = query_parser_service_pb2_grpc.QueryParserServiceStub(channel_to(server.address))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ParseQuery(pb.ParseQueryRequest(question="how many customers", connection_id="shop"), timeout=20)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_questions_about_the_schema_are_described_not_run(mesh):
+    parsed = await parse(mesh, "what tables are there?")
+    assert parsed.intent == pq.INTENT_DESCRIBE and not parsed.HasField("statement")
+    assert set(parsed.tables) == {"customers", "products", "orders", "order_items"}
+    assert "4 tables" in parsed.explanation
+    parsed = await parse(mesh, "which columns does the orders table have")
+    assert parsed.intent == pq.INTENT_DESCRIBE
+    assert list(parsed.tables) == ["orders"]
+    assert list(parsed.columns) == ["id", "customer_id", "ordered_at", "status", "total"]
+    assert "customer_id (integer, → customers)" in parsed.explanation
+
+
+async def test_a_long_question_that_maps_to_nothing_gets_a_short_message(mesh):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await parse(mesh, "zq " * 600)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(caught.value.details()) < 700

@@ -85,8 +85,9 @@ def _inferred_links(
     tables: Sequence[TableInfo],
 ) -> Iterable[tuple[str, tuple[str, ...], str, tuple[str, ...]]]:
     """Links no foreign key declares, read from names: a column named after another
-    table (airline, customer_id, customerid, customer_<its key>) or after that table's
-    own key, pointing at its single-column primary key, of a compatible kind."""
+    table (airline, customer_id, customerid, customer_<its key>), after it with a role
+    in front (source_airport, destairport, home_team_id) or after that table's own key,
+    pointing at its single-column primary key, of a compatible kind."""
     keys: dict[str, ColumnInfo] = {}
     for table in tables:
         primary = table.primary_key or tuple(c.name for c in table.columns if c.primary_key)
@@ -110,7 +111,12 @@ def _inferred_links(
                 }
                 if key_name != "id":
                     names.add(key_name)
-                if name in names:
+                # a role before the name: source_airport, destairport, home_team_id
+                role = any(
+                    name.endswith(form) and len(name) - len(form) >= 3
+                    for form in (stem, f"_{stem}", f"{stem}_id", f"{stem}id")
+                )
+                if name in names or (role and not column.primary_key):
                     yield table.name, (column.name,), other, (key.name,)
 
 

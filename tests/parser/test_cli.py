@@ -1,0 +1,57 @@
+"""`chatdb parse` against the real parser and connector: the statement, its explanation
+and, with --run, the rows; a question it cannot map is one line on stderr, exit 1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from chatdb.connector.v1 import connection_pb2
+
+from tests.connector.service_support import free_port
+from tests.parser.service_support import create_shop_pg, drop_pg, register, running_parser
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+async def mesh(settings, run_id):
+    database = f"chatdb_test_{run_id}_parser_cli"
+    dsn = await create_shop_pg(database)
+    try:
+        async with running_parser(settings, prediction_port=free_port()) as m:
+            await register(m.connector, "shop", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
+            yield m
+    finally:
+        await drop_pg(database)
+
+
+async def chatdb(mesh, *args: str) -> tuple[int, str, str]:
+    env = {
+        **os.environ,
+        "CHATDB_PARSER_PORT": str(mesh.parser_port),
+        "CHATDB_CONNECTOR_PORT": str(mesh.settings.connector_port),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "chatdb"), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_parse_prints_the_statement_and_runs_it(mesh):
+    code, out, err = await chatdb(mesh, "parse", "how many customers live in Lagos", "--connection", "shop", "--run")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].upper().startswith("SELECT") and "Lagos" in lines[0]
+    assert any(line.startswith("-- ") for line in lines)
+    assert lines[-2].strip() == "1" and lines[-1] == "(1 rows)"
+
+
+async def test_a_question_it_cannot_map_is_one_line_and_exit_1(mesh):
+    code, out, err = await chatdb(mesh, "parse", "xylophone quantum zebra", "--connection", "shop")
+    assert code == 1 and out == ""
+    assert err.startswith("error: INVALID_ARGUMENT") and "closest in the schema" in err
