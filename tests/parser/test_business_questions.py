@@ -806,6 +806,21 @@ def test_top_products_by_a_column_of_their_own(shop: Database) -> None:
     assert flat(rows(shop, "top 3 products by price")) == ["Monitor", "Keyboard", "Desk Lamp"]
 
 
+def test_a_table_broken_down_by_another(billing: Database, shop: Database) -> None:
+    # "by" a table: one group per row of it, named
+    assert sorted(rows(shop, "orders by store")) == [
+        ("Airport", 3),
+        ("Downtown", 5),
+        ("Harbour", 4),
+    ]
+    # accounts have no name column: their key says which is which
+    assert sorted(rows(billing, "amount by account")) == [(1, 1299), (2, 38)]
+
+
+def test_total_of_a_table_that_holds_no_money_counts_it(shop: Database) -> None:
+    assert rows(shop, "total customers in London") == [(2,)]
+
+
 def test_accounts_without_invoices(billing: Database) -> None:
     assert [r[0] for r in rows(billing, "accounts with no invoices")] == [3]
 

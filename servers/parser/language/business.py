@@ -74,6 +74,13 @@ AMOUNT_WORDS = (
     "fee",
     "charge",
     "sum",
+    "salary",
+    "wage",
+    "wages",
+    "pay",
+    "earnings",
+    "budget",
+    "balance",
 )
 # Currency words after a number: the money column they imply.
 CURRENCY_WORDS = frozenset(

@@ -46,10 +46,17 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
         if role.kind != "table":
             continue
         aggregate = biz.sum_before(words, role.mention.start)
-        column = biz.amount_column(schema.table(role.table)) if aggregate else None
-        if column is not None:
+        if aggregate is None:
+            continue
+        column = biz.amount_column(schema.table(role.table))
+        if column is not None and biz.money_table(role.table):
             draft.select.append(
                 (role.mention.start, Selection(ColumnRef(role.table, column), aggregate))
+            )
+        elif aggregate is Aggregate.SUM and role.table == main and not draft.select:
+            # "total employees": how many there are
+            draft.select.append(
+                (role.mention.start, Selection(ColumnRef(main, "*"), Aggregate.COUNT))
             )
     ranked = biz.ranked_by(words) if draft.limit is not None else None
     if ranked is not None and not draft.order_by:
@@ -337,12 +344,25 @@ def _breakdown(
     if at >= len(reading.words) or reading.words[at] != "by" or len(later) != 1:
         return
     key = later[0]
-    if key.kind != "select" or key.column is None or key.mention.start != at + 1:
+    if key.mention.start != at + 1:
+        return
+    if key.kind == "select" and key.column is not None:
+        key.kind = "group"  # "customers by city"
+    elif key.kind == "table" and (key.table != main or measured is not None):
+        # "employees by department": each department, by its name, else by its key
+        info = prepared.schema.table(key.table)
+        if prepared.name_columns.get(key.table) is None and info and len(info.primary_key) == 1:
+            ref = ColumnRef(key.table, info.primary_key[0])
+            draft.group_by.append(ref)
+            draft.select.append((at + 1, Selection(ref)))
+            draft.tables.append(key.table)
+        else:
+            draft.group_entity = key.table
+    else:
         return
     if measured is not None:
         measured.kind = "used"
     draft.select.append((at - 1, measure))
-    key.kind = "group"
 
 
 def _event_window(
