@@ -17,8 +17,8 @@ from servers.parser.domain import (
     TimeWindow,
     Unresolved,
 )
-from servers.parser.language import business as biz
 from servers.parser.language import lexicon as lx
+from servers.parser.language import money
 from servers.parser.language.dates import DateWindow
 from servers.parser.language.linking import Mention
 from servers.parser.language.numbers import Number
@@ -205,9 +205,9 @@ def number_conditions(
             continue
         named = role_before(roles, anchor, 0, numeric_in=prepared)  # "unit price higher than 5"
         implied = None if named else _implied_column(reading, prepared, anchor, main, roles)
-        if implied is None and not named and biz.currency_after(words, number.end):
+        if implied is None and not named and money.currency_after(words, number.end):
             # "between 10 and 20 dollars": the money column of the tables in play
-            implied = biz.money_column(prepared.schema, [main, *[r.table for r in roles]])
+            implied = money.money_column(prepared.schema, [main, *[r.table for r in roles]])
         if (
             implied is None
             and number.is_year
@@ -254,7 +254,7 @@ def number_conditions(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
             elif number.op is not None:
-                spent = biz.spent_column(prepared.schema, main, words, anchor)
+                spent = money.spent_column(prepared.schema, main, words, anchor)
                 if spent is not None:
                     # "customers who spent more than 200": what they paid, summed
                     draft.having.append(

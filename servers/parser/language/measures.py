@@ -1,7 +1,7 @@
 """Business phrasing applied to the plan under construction (the helpers live in
-business.py). understand() calls apply() once the conditions and the time window are
-known, bucket_finish() after the plan is finished, grouped_first() for the order of the
-outputs, then refuse_fan_out() and distinct_rows_counted() on the finished plan.
+periods.py, money.py, verbs.py; fanout.py guards the finished plan). understand() calls
+apply() once the conditions and the time window are known, then bucket_finish() and
+named_groups() after the plan is finished, and grouped_first() for the outputs' order.
 
 - "total sales", "sales by region", "customers by city": a money table's amount
   summed, other tables counted;
@@ -9,8 +9,6 @@ outputs, then refuse_fan_out() and distinct_rows_counted() on the finished plan.
   highest sales", "the largest order": rows or groups ranked by a measure;
 - "customers who ordered … this year": the window on the event's date;
 - "by month", "weekly": a TimeBucket;
-- joins that repeat rows: a glossary metric is refused (with the breakdowns that are
-  safe) rather than inflated; a counted table counts its keys once.
 """
 
 from __future__ import annotations
@@ -23,21 +21,19 @@ from servers.parser.domain import (
     Condition,
     Op,
     Ordering,
-    QueryPlan,
     Selection,
     TimeWindow,
-    Unresolved,
 )
-from servers.parser.language import business as biz
 from servers.parser.language import lexicon as lx
+from servers.parser.language import money, periods, verbs
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import Reading, has_aggregate_cue, superlative_before
 from servers.parser.language.roles import Draft, Role
 
 
 def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]) -> None:
-    """Business phrasing (business.py): sums of a named table's amount, top N by a
-    measure, the event a time window belongs to, time grains."""
+    """Business phrasing: quantities and money summed, flags negated, rows and groups
+    ranked by a measure, breakdowns, the event a time window belongs to, time grains."""
     schema, words = prepared.schema, reading.words
     _quantities(reading, prepared, draft, roles)
     _negated_flags(reading, prepared, draft, main, roles)
@@ -45,11 +41,11 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
         # "total sales": the sum of the sales table's amount-like column
         if role.kind != "table":
             continue
-        aggregate = biz.sum_before(words, role.mention.start)
+        aggregate = money.sum_before(words, role.mention.start)
         if aggregate is None:
             continue
-        column = biz.amount_column(schema.table(role.table))
-        if column is not None and biz.money_table(role.table):
+        column = money.amount_column(schema.table(role.table))
+        if column is not None and money.money_table(role.table):
             draft.select.append(
                 (role.mention.start, Selection(ColumnRef(role.table, column), aggregate))
             )
@@ -58,7 +54,7 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
             draft.select.append(
                 (role.mention.start, Selection(ColumnRef(main, "*"), Aggregate.COUNT))
             )
-    ranked = biz.ranked_by(words) if draft.limit is not None else None
+    ranked = money.ranked_by(words) if draft.limit is not None else None
     if ranked is not None and not draft.order_by:
         _ranked_by(reading, prepared, draft, main, roles, ranked)
     if not draft.order_by:
@@ -76,10 +72,10 @@ def apply(reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: 
             "",
         )
         named = [r.column for r in roles if r.column and r.kind == "select"]
-        column = biz.bucket_column(
+        column = periods.bucket_column(
             schema, metric_time, named, [main, *[r.table for r in roles if r.kind == "table"]]
         )
-        draft.bucket = biz.bucket(reading.grain, column)
+        draft.bucket = periods.bucket(reading.grain, column)
         for role in roles:
             if role.column == column and role.kind == "select":
                 role.kind = "used"
@@ -99,8 +95,8 @@ def _quantities(reading: Reading, prepared: Prepared, draft: Draft, roles: list[
             role.column is not None
             and role.kind in ("select", "group")
             and role.mention.end - role.mention.start == 1
-            and biz.is_verb(token)
-            and biz.is_temporal(schema, role.column)
+            and verbs.is_verb(token)
+            and periods.is_temporal(schema, role.column)
             and not asks_when
         ):
             role.kind = "used"  # "sold" is what happened, not a date asked for
@@ -112,7 +108,7 @@ def _quantities(reading: Reading, prepared: Prepared, draft: Draft, roles: list[
         and words[r.mention.start - 1] in ("per", "each", "by", "every")
     ]
     for role in roles:
-        if role.column is None or not biz.is_quantity(schema, role.column):
+        if role.column is None or not money.is_quantity(schema, role.column):
             continue
         if role.kind == "count":
             role.kind, role.aggregates = "agg", (Aggregate.SUM,)
@@ -135,7 +131,7 @@ def _negated_flags(
     for i, token in enumerate(reading.tokens):
         if i in covered:
             continue
-        flag = biz.negated_flag(token.lower, prepared.flags, tables)
+        flag = verbs.negated_flag(token.lower, prepared.flags, tables)
         if flag is not None:
             draft.where.append(
                 Condition(flag, Op.EQ, (prepared.flags[flag][1],), source=token.lower)
@@ -179,7 +175,7 @@ def _ranked_by(
         info = prepared.schema.table(role.table)
         if (
             info is not None
-            and biz.is_amount(prepared.schema, role.column)
+            and money.is_amount(prepared.schema, role.column)
             and any(fk.referenced_table == main for fk in info.foreign_keys)
         ):
             role.kind = "used"
@@ -194,7 +190,7 @@ def _ranked_by(
             r.column and r.kind == "select" and r.mention.end < ranked for r in roles
         ):
             continue  # "top 5 sales by …" ranks the sales themselves
-        column = biz.amount_column(prepared.schema.table(role.table))
+        column = money.amount_column(prepared.schema.table(role.table))
         if column is not None:
             ref = ColumnRef(role.table, column)
             draft.order_by.append(Ordering(ref, descending, Aggregate.SUM))
@@ -238,12 +234,12 @@ def _highest_measure(
                 draft.group_entity = draft.group_entity or main
             return
     for role in roles:
-        if role.kind != "table" or not biz.money_table(role.table):
+        if role.kind != "table" or not money.money_table(role.table):
             continue
         if role.table == main and not any(r.kind == "select" and r.column for r in roles):
             continue  # "the largest sale" is one row (see _largest_row)
         sup = superlative_before(words, role.mention.start)
-        column = biz.amount_column(prepared.schema.table(role.table))
+        column = money.amount_column(prepared.schema.table(role.table))
         if sup is None or sup in lx.COUNTING_SUPERLATIVES or column is None:
             continue
         ref = ColumnRef(role.table, column)
@@ -260,15 +256,15 @@ def _best_selling(
     """ "the best selling product", "top 5 best-selling products", "most popular
     product": rows grouped by their key, ordered by the quantity sold (or the number of
     rows referring to them), the first one unless a number or a plural asks for more."""
-    span = biz.popular_at(reading.words)
+    span = money.popular_at(reading.words)
     if span is None:
         return
     start, at = span
     role = next((r for r in roles if r.kind == "table" and r.mention.start >= at), None)
     if role is None or role.table != main:
         return
-    verbs = [biz.verb_table(prepared.schema, t) for t in reading.tokens[start:at]]
-    found = biz.popularity(prepared.schema, main, next((v for v in verbs if v), None))
+    named = [verbs.verb_table(prepared.schema, t) for t in reading.tokens[start:at]]
+    found = money.popularity(prepared.schema, main, next((v for v in named if v), None))
     if found is None:
         return
     column, aggregate = found
@@ -296,9 +292,9 @@ def _largest_row(
         if sup not in _SIZE_SUPERLATIVES:
             return
         table = prepared.schema.table(main)
-        if table is None or biz.names_any(table, lx.SUPERLATIVES[sup][1]):
+        if table is None or money.names_any(table, lx.SUPERLATIVES[sup][1]):
             return
-        column = biz.amount_column(table)
+        column = money.amount_column(table)
         if column is not None:
             draft.order_by.append(Ordering(ColumnRef(main, column), lx.SUPERLATIVES[sup][0]))
             draft.limit = draft.limit or 1
@@ -322,14 +318,14 @@ def _breakdown(
     anchors: list[tuple[int, Selection, Role | None]] = []
     for role in roles:
         if role.kind == "table" and role.table == main:
-            column = biz.amount_column(schema.table(main)) if biz.money_table(main) else None
+            column = money.amount_column(schema.table(main)) if money.money_table(main) else None
             measure = (
                 Selection(ColumnRef(main, column), Aggregate.SUM)
                 if column
                 else Selection(ColumnRef(main, "*"), Aggregate.COUNT)
             )
             anchors.append((role.mention.end, measure, None))
-        elif role.kind == "select" and role.column and biz.is_amount(schema, role.column):
+        elif role.kind == "select" and role.column and money.is_amount(schema, role.column):
             anchors.append((role.mention.end, Selection(role.column, Aggregate.SUM), role))
     for hit in reading.terms:
         if hit.term.segment and hit.term.segment.table == main:
@@ -379,7 +375,7 @@ def _event_window(
         # "number of orders by customer segment last month": a table the main one
         # refers to (a dimension) lent its date; the orders' own date is meant
         info = prepared.schema.table(main)
-        own = biz.bucket_column(prepared.schema, "", [], [main])
+        own = periods.bucket_column(prepared.schema, "", [], [main])
         if (
             info is not None
             and own is not None
@@ -388,8 +384,8 @@ def _event_window(
             draft.time_window = TimeWindow(own, window.start, window.end, window.expression)
         return
     named = [r.table for r in roles if r.kind == "table"] + draft.tables
-    event = biz.event_table(prepared.schema, main, named)
-    column = biz.bucket_column(prepared.schema, "", [], [event]) if event else None
+    event = periods.event_table(prepared.schema, main, named)
+    column = periods.bucket_column(prepared.schema, "", [], [event]) if event else None
     if column is not None:
         draft.time_window = TimeWindow(column, window.start, window.end, window.expression)
 
@@ -422,59 +418,6 @@ def _window_into_exclusion(draft: Draft, prepared: Prepared) -> None:
         return
 
 
-def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> None:
-    """A glossary metric is defined per row of its table: a join that repeats those rows
-    would inflate it, so the question gets a refusal with the dimensions that are safe
-    rather than a wrong total (the semantic layers' "fan-out" rule)."""
-    relationships = prepared.glossary.relationships if prepared.glossary else ()
-    for hit in reading.terms:
-        metric = hit.term.metric
-        if metric is None:
-            continue
-        lost = biz.unreachable(prepared.schema, plan, metric, tuple(relationships))
-        if lost is not None:
-            raise Unresolved(
-                f"{metric.name} is measured on {metric.table}, and nothing links {lost} to it",
-                biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
-            )
-        if "distinct" in metric.expression.lower():
-            continue  # a measure of distinct values is immune to repeated rows
-        found = biz.fan_out(prepared.schema, plan, metric.table, tuple(relationships))
-        if found is None:
-            continue
-        parent, child = found
-        raise Unresolved(
-            f"{metric.name} is measured per row of {metric.table}; answering this joins "
-            f"{child}, which holds several rows for each row of {parent}, so it would count "
-            "them more than once",
-            biz.dimensions(prepared.schema, metric.table, tuple(relationships)),
-        )
-
-
-def distinct_rows_counted(plan: QueryPlan, prepared: Prepared) -> QueryPlan:
-    """ "how many customers ordered in 2025": the customers are counted once each, not
-    once per order the join brings (COUNT(DISTINCT key) when the join fans out)."""
-    main = plan.tables[0] if plan.tables else None
-    info = prepared.schema.table(main) if main else None
-    if info is None or len(info.primary_key) != 1 or plan.group_by or plan.bucket:
-        return plan
-    counted = [
-        k
-        for k, sel in enumerate(plan.select)
-        if sel.aggregate is Aggregate.COUNT and sel.column == ColumnRef(main, "*")
-    ]
-    if not counted:
-        return plan
-    relationships = tuple(prepared.glossary.relationships) if prepared.glossary else ()
-    if biz.fan_out(prepared.schema, plan, main, relationships) is None:
-        return plan
-    key = ColumnRef(main, info.primary_key[0])
-    select = list(plan.select)
-    for k in counted:
-        select[k] = Selection(key, Aggregate.COUNT, distinct=True, alias=select[k].alias or "count")
-    return replace(plan, select=tuple(select))
-
-
 def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
     """ "orders per month" with nothing measured counts the rows of each period;
     "invoice amount by month" sums the amount named, "monthly sales" a money table's."""
@@ -484,9 +427,9 @@ def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
     named = [
         sel.column
         for _, sel in draft.select
-        if sel.column is not None and biz.is_amount(schema, sel.column)
+        if sel.column is not None and money.is_amount(schema, sel.column)
     ]
-    amount = biz.amount_column(schema.table(main)) if biz.money_table(main) else None
+    amount = money.amount_column(schema.table(main)) if money.money_table(main) else None
     if named:  # "invoice amount by month"
         measure = Selection(named[0], Aggregate.SUM)
     elif amount:  # "monthly sales"

@@ -12,14 +12,15 @@ from servers.parser.domain import (
     ColumnRef,
 )
 from servers.parser.language import lexicon as lx
-from servers.parser.language.business import GrainHit, find_grain, verb_table
 from servers.parser.language.dates import DateWindow, find_dates
 from servers.parser.language.glossary import TermHit, find_terms
 from servers.parser.language.linking import Candidate, Mention, link
 from servers.parser.language.numbers import Number, find_numbers
+from servers.parser.language.periods import GrainHit, find_grain
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
+from servers.parser.language.verbs import verb_table
 from servers.parser.language.words import STOP_WORDS, Token, is_english, is_noun, quoted, tokenize
 
 _AGG_FILLERS = frozenset(
@@ -63,7 +64,7 @@ class Reading:
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
     terms: list[TermHit] = field(default_factory=list)  # glossary terms, matched first
-    grain: GrainHit | None = None  # "by month", "weekly" (business.py)
+    grain: GrainHit | None = None  # "by month", "weekly" (periods.py)
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""

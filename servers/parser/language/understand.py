@@ -26,8 +26,8 @@ from servers.parser.domain import (
     Understanding,
     Unresolved,
 )
+from servers.parser.language import fanout, measures
 from servers.parser.language import lexicon as lx
-from servers.parser.language import measures
 from servers.parser.language.conditions import (
     date_window,
     flag_conditions,
@@ -113,8 +113,8 @@ def understand(
         set_operation=draft.set_operation,
         bucket=draft.bucket,
     )
-    measures.refuse_fan_out(plan, reading, prepared)
-    plan = measures.distinct_rows_counted(plan, prepared)
+    fanout.refuse_fan_out(plan, reading, prepared)
+    plan = fanout.distinct_rows_counted(plan, prepared)
     if draft.intersect is not None and any(sel.aggregated for sel in plan.select):
         plan = _both_as_subqueries(plan, draft.intersect, prepared, main)
     if (
