@@ -81,6 +81,29 @@ SUPERLATIVES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "furthest": (True, ("distance",)),
     "closest": (False, ("distance",)),
 }
+# Adjectives whose superlative ranks from the low end ("the thinnest", "the nearest").
+LOW_ADJECTIVES = frozenset(
+    """thin light short small low few cheap young slow near close weak narrow shallow poor
+    early soon quiet"""
+    .split()
+)
+
+
+def superlative(word: str) -> tuple[bool, tuple[str, ...]] | None:
+    """A superlative: a known one with the column words it implies, or any other "-est"
+    adjective ("thickest", "widest") with none — its column is the one asked about."""
+    if word in SUPERLATIVES:
+        return SUPERLATIVES[word]
+    if len(word) < 6 or not word.endswith("est"):
+        return None
+    from lemminflect import getAllLemmas
+
+    base = getAllLemmas(word).get("ADJ", ("",))[0]
+    if not base or base == word:
+        return None
+    return (base not in LOW_ADJECTIVES, ())
+
+
 # Comparatives met without a column: the column word they imply.
 COMPARATIVE_NOUNS: dict[str, tuple[str, ...]] = {
     "older": ("age",),

@@ -10,6 +10,7 @@ from servers.parser.domain import (
     ColumnKind,
     ColumnRef,
     Ordering,
+    Selection,
 )
 from servers.parser.language import lexicon as lx
 from servers.parser.language.prepared import Prepared
@@ -24,6 +25,7 @@ from servers.parser.language.roles import (
     Role,
     column_for_words,
 )
+from servers.parser.language.words import lemma
 
 
 def counted_superlative(
@@ -137,9 +139,10 @@ def implied_superlative(
     covered = {i for m in reading.mentions for i in range(m.start, m.end)}
     tables = [main, *[r.table for r in roles]]
     for i, word in enumerate(reading.words):
-        if word not in lx.SUPERLATIVES or i in covered:
+        found = lx.superlative(word) if i not in covered else None
+        if found is None:
             continue
-        descending, nouns = lx.SUPERLATIVES[word]
+        descending, nouns = found
         column = None
         if (
             word in ("most", "least", "fewest")
@@ -153,6 +156,9 @@ def implied_superlative(
                 column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
             column = column_for_words(prepared, nouns, tables)
+        if column is None and not nouns and word not in lx.SUPERLATIVES:
+            # "the page count of the thickest book": the numeric column asked about
+            column = _asked_numeric(prepared, draft, i)
         if column is None and "date" in nouns:
             # "the most recent order": the date column of the rows asked about
             column = next(
@@ -165,15 +171,50 @@ def implied_superlative(
         kind = prepared.schema.column(column).kind
         if word in ("oldest", "youngest") and kind in (ColumnKind.DATE, ColumnKind.TIMESTAMP):
             descending = not descending
+        if _asks_value(reading, draft, column, i):
+            # "how tall is the tallest player", "the weight of the lightest player": the
+            # value itself, not the row
+            aggregate = Aggregate.MAX if descending else Aggregate.MIN
+            draft.select = [(p, sel) for p, sel in draft.select if sel.column != column]
+            draft.select.append((i, Selection(column, aggregate)))
+            return
         draft.order_by.append(Ordering(column, descending))
         draft.limit = draft.limit or 1
         # "the most recently hired": the word that named the column is not an output
+        # ("the weight of the lightest …" asks for it)
         draft.select = [
             (p, sel)
             for p, sel in draft.select
-            if not (sel.column == column and not sel.aggregate and 0 < abs(p - i) <= 3)
+            if not (
+                sel.column == column
+                and not sel.aggregate
+                and 0 < abs(p - i) <= 3
+                and "of" not in reading.words[min(p, i) : max(p, i)]
+            )
         ]
         return
+
+
+def _asked_numeric(prepared: Prepared, draft: Draft, at: int) -> ColumnRef | None:
+    asked = [
+        sel.column
+        for p, sel in draft.select
+        if p < at and sel.column and not sel.aggregated and numeric(prepared, sel.column)
+    ]
+    return asked[0] if len(asked) == 1 else None
+
+
+def _asks_value(reading: Reading, draft: Draft, column: ColumnRef, at: int) -> bool:
+    """ "how tall is the tallest …" (the adjective asked is the superlative's), or the
+    one column selected is the one ranked ("what is the weight of the lightest …")."""
+    words = reading.words
+    if len(words) > 2 and words[0] == "how" and lemma(words[1]) == lemma(words[at]):
+        return all((sel.column, sel.aggregate) == (column, None) for _, sel in draft.select)
+    if words[:1] not in (["what"], ["find"], ["give"], ["show"], ["tell"], ["return"]):
+        return False
+    return [(sel.column, sel.aggregate) for p, sel in draft.select] == [(column, None)] and all(
+        p < at for p, _ in draft.select
+    )
 
 
 def numeric_near(

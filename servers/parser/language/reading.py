@@ -21,7 +21,15 @@ from servers.parser.language.prepared import Prepared
 from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
 from servers.parser.language.verbs import verb_table
-from servers.parser.language.words import STOP_WORDS, Token, is_english, is_noun, quoted, tokenize
+from servers.parser.language.words import (
+    STOP_WORDS,
+    Token,
+    can_be_verb,
+    is_english,
+    is_noun,
+    quoted,
+    tokenize,
+)
 
 _AGG_FILLERS = frozenset(
     {
@@ -210,6 +218,35 @@ def _verb_tables(reading: Reading, prepared: Prepared, blocked: set[int]) -> Non
     reading.mentions.sort(key=lambda m: m.start)
 
 
+_SUBJECT_WORDS = frozenset({"who", "that", "which", "they", "we", "you", "people"})
+_AFTER_VERB = frozenset(
+    {"in", "on", "at", "for", "with", "from", "to", "by", "under", "the", "a", "an", "as"}
+)
+
+
+def _verb_after_subject(tokens: list[Token], i: int) -> bool:
+    """ "teams play in the league", "members who live at …": a word that can be a verb,
+    right after a plural noun or a relative pronoun and before a preposition, is the
+    verb of the clause — never a table or column by meaning."""
+    if i == 0 or not can_be_verb(tokens[i].lower):
+        return False
+    prev = tokens[i - 1]
+    plural = prev.lower != prev.lemma and prev.lower.endswith("s")
+    nxt = tokens[i + 1].lower if i + 1 < len(tokens) else ""
+    return (plural or prev.lower in _SUBJECT_WORDS) and (not nxt or nxt in _AFTER_VERB)
+
+
+def _derived_from(word: str, candidate: Candidate, prepared: Prepared) -> bool:
+    """ "play" near `player`, "employ" near `employee`: a real word that merely begins a
+    name's word is another word, however close their vectors."""
+    words = (
+        prepared.index.column_words.get(candidate.ref, ())
+        if candidate.column
+        else prepared.index.table_words.get(candidate.table, ())
+    )
+    return is_english(word) and any(w != word and w.startswith(word) for w in words)
+
+
 def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
     """Content words nothing linked, matched to names by meaning (embeddings)."""
     covered = set(blocked) | {i for m in reading.mentions for i in range(m.start, m.end)}
@@ -227,10 +264,11 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
             or token.lower in lx.COMPARATIVE_NOUNS
             or not is_noun(token.lower)
             or _used_as_verb(reading.words, i)
+            or _verb_after_subject(reading.tokens, i)
         ):
             continue
         found = by_meaning(token.lower, prepared.embeddings)
-        if found:
+        if found and not _derived_from(token.lemma, found[0], prepared):
             candidate, similarity = found
             reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
             reading.notes.append(
@@ -326,6 +364,8 @@ def count_cue(reading: Reading) -> tuple[int, int] | None:
         if at is None:
             continue
         end = at + len(phrase)
+        if in_column_name(reading, at, at + 1):
+            continue  # "page count", "order number": a column's own words are no cue
         before = [w for w in reading.words[max(0, at - 2) : at] if w != "the"]
         if phrase[0] in ("number", "total") and before and before[-1] in lx.AGGREGATE_WORDS:
             continue
@@ -380,11 +420,22 @@ def sums(reading: Reading, start: int) -> bool:
     return "together" in tail or "combined" in tail or reading.has("in", "total") is not None
 
 
+def in_column_name(reading: Reading, start: int, end: int) -> bool:
+    """Tokens [start, end) lie inside a mention that names columns only."""
+    return any(
+        m.start <= start and end <= m.end and m.columns and not m.tables
+        for m in reading.mentions
+    )
+
+
 def has_aggregate_cue(reading: Reading) -> bool:
     # a glossary metric aggregates too: "revenue per store"
     return (
         count_cue(reading) is not None
-        or any(w in lx.AGGREGATE_WORDS for w in reading.words)
+        or any(
+            w in lx.AGGREGATE_WORDS and not in_column_name(reading, i, i + 1)
+            for i, w in enumerate(reading.words)
+        )
         or any(hit.term.metric is not None for hit in reading.terms)
     )
 

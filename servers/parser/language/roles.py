@@ -66,9 +66,22 @@ class Role:
     aggregates: tuple[Aggregate, ...] = ()
 
 
-def _names_after_mentions(prepared: Prepared, roles: list[Role]) -> None:
+def _names_after_mentions(prepared: Prepared, roles: list[Role], words: list[str]) -> None:
     """ "airline names", "store name": a bare "name" right after a mention names that
     thing — the named column itself, or the name column of the table."""
+    for role, nxt in zip(roles, roles[1:], strict=False):
+        # "the name of the oldest patient": the name column of the table named after "of"
+        if (
+            role.column is not None
+            and role.mention.words in ("name", "names")
+            and nxt.column is None
+            and nxt.table != role.table
+            and prepared.name_columns.get(nxt.table) is not None
+            and words[role.mention.end : role.mention.end + 1] == ["of"]
+            and nxt.mention.start - role.mention.end <= 3
+        ):
+            role.column = prepared.name_columns[nxt.table]
+            role.table = nxt.table
     for prev, role in zip(roles, roles[1:], strict=False):
         if role.column is None or prev.mention.end != role.mention.start:
             continue
@@ -189,7 +202,7 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         ):
             role.kind = "count"
             continue
-    _names_after_mentions(prepared, roles)
+    _names_after_mentions(prepared, roles, words)
     # "the number of different names and cities": a count runs through a list
     for prev, role in zip(roles, roles[1:], strict=False):
         if prev.kind == "count" and role.kind == "select" and prev.column and role.column:

@@ -121,6 +121,13 @@ def is_noun(word: str) -> bool:
     return not lemmas_by_pos or "NOUN" in lemmas_by_pos or "PROPN" in lemmas_by_pos
 
 
+@functools.lru_cache(maxsize=65536)
+def can_be_verb(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    return "VERB" in getAllLemmas(word.lower())
+
+
 def tokenize(question: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _TOKEN.finditer(question):
