@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from servers.parser.domain import (
     Aggregate,
+    ColumnKind,
     ColumnRef,
     Condition,
     Op,
@@ -20,6 +21,7 @@ from servers.parser.domain import (
 from servers.parser.language import lexicon as lx
 from servers.parser.language import money
 from servers.parser.language.dates import DateWindow
+from servers.parser.language.lexicon import UNIT_PIECES
 from servers.parser.language.linking import Mention
 from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
@@ -40,6 +42,7 @@ from servers.parser.language.roles import (
     year_column,
 )
 from servers.parser.language.values import ValueMention
+from servers.parser.language.words import lemma, raw_pieces, split_identifier
 
 
 def value_conditions(
@@ -164,6 +167,17 @@ def number_conditions(
 ) -> None:
     words = reading.words
     before = len(draft.where)
+
+    def add(column: ColumnRef, number: Number, op: Op) -> None:
+        draft.where.append(_number_condition(column, _in_column_units(reading, column, number), op))
+        for role in roles:  # "taller than 200 cm": the unit named the column, not an output
+            if (
+                role.column == column
+                and role.kind == "select"
+                and 0 <= role.mention.start - number.end <= 1
+            ):
+                role.kind = "used"
+
     for number in reading.numbers:
         # "top 5", "first 3", "5 highest"
         prev = words[number.start - 1] if number.start else ""
@@ -204,6 +218,13 @@ def number_conditions(
                 draft.tables.append(counted)
             continue
         named = role_before(roles, anchor, 0, numeric_in=prepared)  # "unit price higher than 5"
+        if named is None and role_before(roles, anchor, 4, numeric_in=prepared) is None:
+            # "weigh more than 75 kg", "10 years of experience": the column whose name
+            # carries the unit
+            unit = unit_column(reading, prepared, number, [main, *[r.table for r in roles]])
+            if unit is not None:
+                add(unit, number, op)
+                continue
         implied = None if named else _implied_column(reading, prepared, anchor, main, roles)
         if implied is None and not named and money.currency_after(words, number.end):
             # "between 10 and 20 dollars": the money column of the tables in play
@@ -225,7 +246,7 @@ def number_conditions(
                     ):
                         r.kind = "used"
         if implied is not None:
-            draft.where.append(_number_condition(implied, number, op))
+            add(implied, number, op)
             continue
         role = next(
             (
@@ -244,7 +265,7 @@ def number_conditions(
         if role is None:
             implied = _implied_column(reading, prepared, anchor, main, roles)
             if implied is not None:
-                draft.where.append(_number_condition(implied, number, op))
+                add(implied, number, op)
                 continue
         if role is None or role.column is None:
             if number.op is None and number.is_year:
@@ -276,7 +297,7 @@ def number_conditions(
                 reading.notes.append(
                     f'"{" ".join(words[anchor : number.end])}" compared with {column}'
                 )
-                draft.where.append(_number_condition(column, number, op))
+                add(column, number, op)
             continue
         if role.kind == "agg":
             # "whose average price is above 10": a condition on the group
@@ -293,7 +314,7 @@ def number_conditions(
             role.kind = "used"
             continue
         role.kind = "used"
-        draft.where.append(_number_condition(role.column, number, op))
+        add(role.column, number, op)
     if reading.has("or") is not None or reading.has("either") is not None:
         draft.where[before:] = _either(draft.where[before:])
     elif draft.intersect is None:
@@ -347,6 +368,49 @@ def _either(conditions: list[Condition]) -> list[Condition]:
             continue
         out.append(condition)
     return out
+
+
+def unit_column(
+    reading: Reading, prepared: Prepared, number: Number, tables: list[str]
+) -> ColumnRef | None:
+    """The numeric column of `tables` (main first) whose name carries the unit said with
+    the number: "75 kg" → weight_kg, "40 thousand dollars" → price_k, "20 %" → rate_pct."""
+    said = [w for w in reading.words[number.start : number.end] if w in UNIT_PIECES]
+    said += [w for w in reading.words[number.end : number.end + 3] if w not in ("of", "a")][:2]
+    pieces = {p for w in said for p in UNIT_PIECES.get(lemma(w), UNIT_PIECES.get(w, ()))}
+    if not pieces:
+        return None
+    found: list[ColumnRef] = []
+    for table in dict.fromkeys(tables):
+        info = prepared.schema.table(table)
+        for column in info.columns if info else ():
+            if column.kind.numeric and not column.primary_key and pieces & raw_pieces(column.name):
+                found.append(ColumnRef(table, column.name))
+        if found:
+            break
+    if len(found) > 1:
+        from servers.parser.language.synonyms import similarity
+
+        context = " ".join(
+            reading.words[max(0, (number.op_start or number.start) - 3) : number.start]
+        )
+        found.sort(key=lambda ref: -similarity(context, " ".join(split_identifier(ref.column))))
+    return found[0] if found else None
+
+
+def _in_column_units(reading: Reading, column: ColumnRef, number: Number) -> Number:
+    """ "40 thousand" compared with a column kept in thousands (price_k) is 40."""
+    pieces = raw_pieces(column.column)
+    for word, divisor in (("thousand", 1000), ("million", 1_000_000), ("billion", 1_000_000_000)):
+        if word in reading.words[number.start : number.end] and pieces & set(UNIT_PIECES[word]):
+            upper = number.upper / divisor if number.upper is not None else None
+            value = number.value / divisor
+            return replace(
+                number,
+                value=int(value) if float(value).is_integer() else value,
+                upper=int(upper) if upper is not None and float(upper).is_integer() else upper,
+            )
+    return number
 
 
 def _bounds(number: Number, op: Op) -> tuple:
@@ -553,6 +617,11 @@ def date_window(
                 role.kind = "used"
                 draft.time_window = TimeWindow(role.column, window.start, window.end, window.words)
                 return
+            if column is not None and column.kind is ColumnKind.INTEGER and _whole_years(window):
+                # "born before 1910", "founded after 2002": a year kept as a number
+                role.kind = "used"
+                _year_bounds(draft, role.column, window)
+                return
     # the table named nearest before the window ("customers who placed an order in
     # May" → the order's date), then the main table, then the others
     before = sorted(
@@ -584,11 +653,7 @@ def _year_window(
 ) -> None:
     """No date column in play: whole years ("in 2024", "since 2020") compare with a
     year column; anything else cannot be placed and is refused, never dropped."""
-    whole = all(
-        edge is None or (edge.month, edge.day, edge.hour) == (1, 1, 0)
-        for edge in (window.start, window.end)
-    )
-    column = year_column(prepared, main, roles, window.first) if whole else None
+    column = year_column(prepared, main, roles, window.first) if _whole_years(window) else None
     if column is None:
         # dates kept as text ('2025-05-01') compare as text
         text_date = column_for_words(
@@ -612,6 +677,24 @@ def _year_window(
             f'"{window.words}" names a time but no date column is in play',
             [str(r) for r in prepared.temporal[:5]],
         )
+    for role in roles:  # "born in 1990" where born names the year column: compared only
+        if (
+            role.column == column
+            and role.kind == "select"
+            and 0 <= window.first - role.mention.end <= 2
+        ):
+            role.kind = "used"
+    _year_bounds(draft, column, window)
+
+
+def _whole_years(window: DateWindow) -> bool:
+    return all(
+        edge is None or (edge.month, edge.day, edge.hour) == (1, 1, 0)
+        for edge in (window.start, window.end)
+    )
+
+
+def _year_bounds(draft: Draft, column: ColumnRef, window: DateWindow) -> None:
     if window.start is not None:
         draft.where.append(Condition(column, Op.GE, (window.start.year,), source=window.words))
     if window.end is not None:

@@ -84,8 +84,7 @@ SUPERLATIVES: dict[str, tuple[bool, tuple[str, ...]]] = {
 # Adjectives whose superlative ranks from the low end ("the thinnest", "the nearest").
 LOW_ADJECTIVES = frozenset(
     """thin light short small low few cheap young slow near close weak narrow shallow poor
-    early soon quiet"""
-    .split()
+    early soon quiet""".split()
 )
 
 
@@ -211,3 +210,52 @@ PLACE_WORDS = (
     "venue",
     "town",
 )
+
+# A verb's lemma and the noun a column is named with: "born" meets birth_year, "died"
+# death_date. Both ways, so "birth" meets a column named born_yr.
+VERB_NOUNS: dict[str, tuple[str, ...]] = {
+    "bear": ("birth",),
+    "birth": ("bear",),
+    "die": ("death",),
+    "death": ("die",),
+    "marry": ("marriage",),
+    "found": ("foundation", "founding"),
+    "establish": ("establishment",),
+    "join": ("joining",),
+    "hire": ("hiring",),
+    "release": ("release",),
+    "publish": ("publication",),
+    "publication": ("publish",),
+}
+
+# A unit said with a number → the pieces a column name carries it as ("75 kilograms" →
+# weight_kg, "40 thousand" → price_k). Keys are lemmas and the short forms people type.
+_UNITS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("kilogram", "kilo", "kg", "kgs"), ("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms")),
+    (("gram", "grams"), ("g", "gr", "gram", "grams")),
+    (("pound", "lb", "lbs"), ("lb", "lbs", "pound", "pounds")),
+    (("tonne", "ton"), ("t", "ton", "tons", "tonne", "tonnes")),
+    (("centimetre", "centimeter", "cm"), ("cm", "centimeter", "centimetre", "centimeters")),
+    (("millimetre", "millimeter", "mm"), ("mm",)),
+    (("metre", "meter"), ("m", "meter", "metre", "meters", "metres")),
+    (("kilometre", "kilometer", "km"), ("km", "kms", "kilometer", "kilometre", "kilometers")),
+    (("mile", "miles"), ("mi", "mile", "miles")),
+    (("foot", "feet", "ft"), ("ft", "feet", "foot")),
+    (("inch", "inches"), ("inch", "inches")),
+    (("dollar", "usd", "$", "buck"), ("usd", "dollar", "dollars")),
+    (("euro", "eur"), ("eur", "euro", "euros")),
+    (("thousand",), ("k", "thousand", "thousands", "000s")),
+    (("million",), ("m", "mn", "mil", "mio", "million", "millions")),
+    (("billion",), ("b", "bn", "billion", "billions")),
+    (("percent", "%", "percentage"), ("pct", "percent", "percentage", "perc")),
+    (("year", "yr"), ("yr", "yrs", "year", "years")),
+    (("month",), ("mo", "mos", "month", "months")),
+    (("day",), ("day", "days")),
+    (("hour", "hr"), ("hr", "hrs", "hour", "hours")),
+    (("minute",), ("min", "mins", "minute", "minutes")),
+    (("second",), ("sec", "secs", "second", "seconds")),
+    (("litre", "liter"), ("l", "ltr", "liter", "litre", "liters", "litres")),
+)
+UNIT_PIECES: dict[str, tuple[str, ...]] = {
+    word: pieces for words, pieces in _UNITS for word in words
+}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from servers.parser.domain import ColumnRef, SchemaView
-from servers.parser.language.lexicon import GENERIC_NAME_WORDS, NOT_SCHEMA_WORDS
+from servers.parser.language.lexicon import GENERIC_NAME_WORDS, NOT_SCHEMA_WORDS, VERB_NOUNS
 from servers.parser.language.words import (
     STOP_WORDS,
     Token,
@@ -159,10 +159,13 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
                 # skipping little words never skips a negation ("students are not enrolled")
                 negated = any(word in _NEGATIONS for word in key)
                 if ckey and (n > 1 or ckey == key) and not negated:
-                    candidates = [
-                        Candidate(c.table, c.column, CONTENT, "exact")
-                        for c in index.by_content.get(ckey, ())
-                    ]
+                    # "years of experience" ↔ yrs_exp: the name's words with "of" left out
+                    hits = index.by_content.get(ckey, ()) or (
+                        index.exact.get(ckey, ())
+                        if n > 1 and tuple(w for w in key if w != "of") == ckey
+                        else ()
+                    )
+                    candidates = [Candidate(c.table, c.column, CONTENT, "exact") for c in hits]
             if not candidates:
                 continue
             found.append(
@@ -179,6 +182,10 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
         ):
             continue
         candidates = list(index.by_word.get(token.lemma, ()))
+        for related in VERB_NOUNS.get(token.lemma, ()):
+            candidates.extend(
+                c for c in index.by_word.get(related, ()) if c.column and c not in candidates
+            )
         if (
             not candidates
             and len(token.lower) >= 5

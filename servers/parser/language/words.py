@@ -52,6 +52,13 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "loc": ("location",),
     "acct": ("account",),
     "stat": ("statistic",),
+    "yrs": ("years",),
+    "exp": ("experience",),
+    "hrs": ("hours",),
+    "mins": ("minutes",),
+    "secs": ("seconds",),
+    "wt": ("weight",),
+    "ht": ("height",),
 }
 
 STOP_WORDS = frozenset(
@@ -167,6 +174,15 @@ def split_identifier(name: str) -> tuple[str, ...]:
             else:
                 words.extend(_segment(piece))
     return tuple(words)
+
+
+@functools.lru_cache(maxsize=16384)
+def raw_pieces(name: str) -> frozenset[str]:
+    """`weight_kg`, `priceUsd`, `list_price_k` → the lower-case pieces as written, short
+    forms unexpanded: where units ("kg", "usd", "k") show."""
+    return frozenset(
+        piece.lower() for part in re.split(r"[_\W]+", name) for piece in _CAMEL.findall(part)
+    )
 
 
 _SHORT_PIECES = frozenset({"of", "is", "no", "id", "by", "to", "in", "on", "at"})
