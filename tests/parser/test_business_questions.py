@@ -655,6 +655,18 @@ def test_a_window_belongs_to_the_counted_rows_not_their_dimension(shop: Database
     assert [r[0] for r in rows(shop, "orders of customers who joined last month")] == [7]
 
 
+def test_a_measure_compared_per_group(shop: Database, team: Database) -> None:
+    # a glossary metric, a money table's amount, a segment's rows: HAVING on each group
+    assert sorted(rows(shop, "stores with revenue above 200 this year")) == [
+        ("Downtown", 215),
+        ("Harbour", 204),
+    ]
+    assert flat(rows(team, "regions with sales over 200 last month")) == ["South"]
+    assert sorted(rows(team, "reps with total sales above 100")) == [("Ana", 1099), ("Ben", 280)]
+    assert rows(shop, "cities with more than 1 active customer") == []
+    assert len(rows(shop, "cities with at least 1 active customer")) == 5
+
+
 # ---------------------------------------------------------------------------- negation
 
 

@@ -23,6 +23,7 @@ from servers.parser.language import money
 from servers.parser.language.dates import DateWindow
 from servers.parser.language.lexicon import UNIT_PIECES
 from servers.parser.language.linking import Mention
+from servers.parser.language.measures import measured_comparison
 from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
@@ -275,17 +276,10 @@ def number_conditions(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
             elif number.op is not None:
-                spent = money.spent_column(prepared.schema, main, words, anchor)
-                if spent is not None:
-                    # "customers who spent more than 200": what they paid, summed
-                    draft.having.append(
-                        Condition(
-                            spent, op, _bounds(number, op), aggregate=Aggregate.SUM, source="spent"
-                        )
-                    )
-                    draft.group_entity = draft.group_entity or main
-                    draft.tables.append(spent.table)
-                    continue
+                if measured_comparison(
+                    reading, prepared, draft, main, roles, number, op, _bounds(number, op)
+                ):
+                    continue  # "stores with revenue over 200": a measure of each group
                 # "employees earning more than 70000": the word before the comparison,
                 # by meaning, among the numeric columns in play — never dropped
                 column = _numeric_by_meaning(reading, prepared, anchor, main, roles)

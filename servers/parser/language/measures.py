@@ -26,6 +26,8 @@ from servers.parser.domain import (
 )
 from servers.parser.language import lexicon as lx
 from servers.parser.language import money, periods, verbs
+from servers.parser.language.glossary import expression
+from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import Reading, has_aggregate_cue, superlative_before
 from servers.parser.language.roles import Draft, Role
@@ -138,6 +140,53 @@ def _negated_flags(
             )
             if flag.table != main:
                 draft.tables.append(flag.table)
+
+
+def measured_comparison(
+    reading: Reading,
+    prepared: Prepared,
+    draft: Draft,
+    main: str,
+    roles: list[Role],
+    number: Number,
+    op: Op,
+    values: tuple,
+) -> bool:
+    """A comparison on a measure of each group (HAVING), when no column holds it:
+    "customers who spent more than 200" (what they paid, summed), "stores with revenue
+    over 200" (a glossary metric), "reps with total sales above 100" (a money table's
+    amount), "cities with more than 1 active customer" (a segment's rows counted)."""
+    schema, words = prepared.schema, reading.words
+    anchor = number.op_start if number.op_start is not None else number.start
+    keys = [r for r in roles if r.kind == "select" and r.column and r.mention.end <= anchor]
+    having: Condition | None = None
+    spent = money.spent_column(schema, main, words, anchor)
+    if spent is not None:
+        having = Condition(spent, op, values, aggregate=Aggregate.SUM, source="spent")
+        draft.tables.append(spent.table)
+    for hit in reading.terms:
+        metric, segment = hit.term.metric, hit.term.segment
+        if having is None and metric is not None and 0 <= anchor - hit.end <= 2:
+            measure = expression(metric.expression, schema, aggregated=True)
+            having = Condition(None, op, values, expression=measure, source=metric.name)
+        elif having is None and segment is not None and 0 <= hit.start - number.end <= 1:
+            counted = ColumnRef(segment.table, "*")
+            having = Condition(counted, op, values, aggregate=Aggregate.COUNT, source=segment.name)
+            draft.tables.append(segment.table)
+    for role in roles:
+        gap = anchor - role.mention.end
+        if having is None and role.kind == "table" and money.money_table(role.table) and gap <= 1:
+            amount = money.amount_column(schema.table(role.table))
+            if amount is not None:
+                ref = ColumnRef(role.table, amount)
+                having = Condition(ref, op, values, aggregate=Aggregate.SUM, source=role.table)
+                draft.tables.append(role.table)
+    if having is None:
+        return False
+    draft.having.append(having)
+    if not keys:
+        draft.group_entity = draft.group_entity or main
+    return True
 
 
 def _ranked_by(
