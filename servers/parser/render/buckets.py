@@ -76,29 +76,18 @@ def _sqlite(column: exp.Expression, grain: TimeGrain) -> exp.Expression:
     if grain is TimeGrain.WEEK:
         # the coming Sunday (or today on a Sunday), then back six days: the Monday
         return _call("DATE", column, exp.Literal.string("weekday 0"), exp.Literal.string("-6 days"))
+    # the month's first day, back as many months as it lies into its quarter (a NULL
+    # date stays NULL: DATE() of NULL is NULL whatever the modifiers)
     month = exp.Cast(
         this=_call("STRFTIME", exp.Literal.string("%m"), column.copy()),
         to=exp.DataType.build("int"),
     )
-    first_month = exp.Add(
-        this=exp.Mul(
-            this=exp.Paren(
-                this=exp.Div(
-                    this=exp.Paren(this=exp.Sub(this=month, expression=exp.Literal.number(1))),
-                    expression=exp.Literal.number(3),
-                    typed=True,
-                )
-            ),
-            expression=exp.Literal.number(3),
-        ),
-        expression=exp.Literal.number(1),
+    into = exp.Mod(
+        this=exp.Paren(this=exp.Sub(this=month, expression=exp.Literal.number(1))),
+        expression=exp.Literal.number(3),
     )
-    return _call(
-        "PRINTF",
-        exp.Literal.string("%s-%02d-01"),
-        _call("STRFTIME", exp.Literal.string("%Y"), column),
-        first_month,
-    )
+    back = _call("PRINTF", exp.Literal.string("-%d months"), into)
+    return _call("DATE", column, exp.Literal.string("start of month"), back)
 
 
 def mongo_bucket(field: str, grain: TimeGrain) -> dict[str, Any]:
