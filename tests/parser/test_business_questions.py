@@ -1,6 +1,6 @@
 """The questions ChatDB's users actually ask — business phrasing over a shop of our own
 with a glossary (a revenue metric with a filter and a time column, a segment,
-synonyms), and a small sales-team schema without one. Each question goes through the
+synonyms), a small sales-team schema and a billing schema (a yes/no column) without one. Each question goes through the
 parser's public API (prepare / understand, render_sql / render_mongo) and the statement
 runs: the test asserts the rows a person would get back, with the clock fixed at
 2025-06-15 (last month is May 2025, this year is 2025).
@@ -792,6 +792,9 @@ def test_employees_whose_wage_is_above_50000(shop: Database) -> None:
 
 def test_a_synonym_from_the_glossary(shop: Database) -> None:
     assert rows(shop, "how many clients are there") == [(8,)]
+
+
+# ------------------------------------------------- flags, amounts, breakdowns by a table
 
 
 def test_unpaid_invoices_older_than_30_days(billing: Database) -> None:
