@@ -1,12 +1,13 @@
 """The questions ChatDB's users actually ask — business phrasing over a shop of our own
 with a glossary (a revenue metric with a filter and a time column, a segment,
-synonyms), a small sales-team schema and a billing schema (a yes/no column) without one. Each question goes through the
-parser's public API (prepare / understand, render_sql / render_mongo) and the statement
-runs: the test asserts the rows a person would get back, with the clock fixed at
-2025-06-15 (last month is May 2025, this year is 2025).
+synonyms), and a sales team and a billing schema (with a yes/no column) without one.
+Each question goes through the parser's public API (prepare / understand, render_sql /
+render_mongo) and the statement runs: the test asserts the rows a person would get
+back, with the clock fixed at 2025-06-15 (last month is May 2025, this year is 2025).
 
 Time buckets ("by month", "each quarter", "weekly") also run on the machine's real
-PostgreSQL and MariaDB, and as MongoDB pipelines on mongomock."""
+PostgreSQL and MariaDB, and as MongoDB pipelines on mongomock; two questions go through
+the real connector and parser services with a glossary set by SetGlossary."""
 
 from __future__ import annotations
 
