@@ -663,6 +663,7 @@ def test_a_measure_compared_per_group(shop: Database, team: Database) -> None:
         ("Harbour", 204),
     ]
     assert flat(rows(team, "regions with sales over 200 last month")) == ["South"]
+    assert flat(rows(team, "regions where sales exceeded 200 last month")) == ["South"]
     assert sorted(rows(team, "reps with total sales above 100")) == [("Ana", 1099), ("Ben", 280)]
     assert rows(shop, "cities with more than 1 active customer") == []
     assert len(rows(shop, "cities with at least 1 active customer")) == 5

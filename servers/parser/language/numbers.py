@@ -80,6 +80,7 @@ COMPARISONS: tuple[tuple[tuple[str, ...], Op], ...] = tuple(
             (("exceeding",), Op.GT),
             (("exceeds",), Op.GT),
             (("exceed",), Op.GT),
+            (("exceeded",), Op.GT),
             (("after",), Op.GT),
             (("beyond",), Op.GT),
             (("less", "than"), Op.LT),
