@@ -669,6 +669,18 @@ def test_a_measure_compared_per_group(shop: Database, team: Database) -> None:
     assert len(rows(shop, "cities with at least 1 active customer")) == 5
 
 
+def test_shares(shop: Database) -> None:
+    # the question's condition is the numerator; windows and groups stay
+    assert rows(shop, "what percentage of orders were cancelled last month") == [(33.33,)]
+    assert rows(shop, "share of customers in London") == [(25,)]
+    assert sorted(rows(shop, "percentage of orders shipped per store")) == [
+        ("Airport", 66.67),
+        ("Downtown", 100),
+        ("Harbour", 50),
+    ]
+    assert rows(shop, "percentage of orders shipped by month")[-1] == ("2025-06-01", 0)
+
+
 # ---------------------------------------------------------------------------- negation
 
 
@@ -946,6 +958,8 @@ async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
         ("weekly revenue last month", [("2025-04-28", 105), ("2025-05-26", 24)]),
         ("daily revenue last month", [("2025-05-03", 105), ("2025-05-30", 24)]),
         ("revenue by region this year", [("North", 272), ("South", 204)]),
+        ("what percentage of orders were cancelled last month", [(33.33,)]),
+        ("customers who have not ordered this year", [("Edsger Dijkstra",), ("Hedy Lamarr",)]),
     ],
 )
 async def test_buckets_and_metrics_on_real_servers(

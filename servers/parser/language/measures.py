@@ -13,12 +13,16 @@ named_groups() after the plan is finished, and grouped_first() for the outputs' 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
+
+from sqlglot import exp
 
 from servers.parser.domain import (
     Aggregate,
     ColumnRef,
     Condition,
+    Expression,
     Op,
     Ordering,
     Selection,
@@ -488,6 +492,121 @@ def bucket_finish(draft: Draft, main: str, prepared: Prepared) -> None:
     draft.select = [(0, measure)]
     draft.group_by.clear()
     draft.distinct = False
+
+
+_SHARE_WORDS = frozenset({"percentage", "percent", "share", "proportion", "fraction", "ratio"})
+_SHARE_OPS = {
+    Op.EQ: exp.EQ,
+    Op.NE: exp.NEQ,
+    Op.GT: exp.GT,
+    Op.GE: exp.GTE,
+    Op.LT: exp.LT,
+    Op.LE: exp.LTE,
+}
+
+
+def shares(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+    """ "what percentage of orders were cancelled", "share of customers in London by
+    month": the question's conditions become the numerator (100 × the rows that meet
+    them / all rows), the window and the groups stay. Built as a sqlglot expression
+    whose values are literals; nothing from the question is glued into SQL text."""
+    words = reading.words
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    at = next(
+        (
+            i
+            for i, w in enumerate(words)
+            if w in _SHARE_WORDS and i not in covered and words[i + 1 : i + 2] == ["of"]
+        ),
+        None,
+    )
+    if at is None or not any(
+        m.start <= at + 4 and m.start > at and any(c.table == main for c in m.tables)
+        for m in reading.mentions
+    ):
+        return
+    simple = [
+        c
+        for c in draft.where
+        if c.column is not None
+        and not c.column.star
+        and c.subquery is None
+        and c.expression is None
+        and c.aggregate is None
+        and (c.op in _SHARE_OPS or c.op in (Op.IN, Op.NOT_IN))
+        and c.values
+    ]
+    if not simple or draft.where_any:
+        return
+    parts = [_share_condition(c) for c in simple]
+    hits = exp.Sum(
+        this=exp.Case(
+            ifs=[exp.If(this=exp.and_(*parts), true=exp.Literal.number(1))],
+            default=exp.Literal.number(0),
+        )
+    )
+    ratio = exp.Div(
+        this=exp.Mul(this=exp.Literal.number("100.0"), expression=hits),
+        expression=exp.Count(this=exp.Star()),
+    )
+    tables = tuple(dict.fromkeys(c.column.table for c in simple if c.column))
+    draft.where = [c for c in draft.where if c not in simple]
+    draft.select = [
+        (s, sel) for s, sel in draft.select if sel.aggregated or sel.column in draft.group_by
+    ]
+    draft.select.append(
+        (
+            at,
+            Selection(
+                expression=Expression(ratio.sql(), tables, aggregated=True), alias="percentage"
+            ),
+        )
+    )
+    draft.order_by = [o for o in draft.order_by if o.aggregate or o.expression]
+    draft.limit = None if not draft.order_by else draft.limit
+    if not draft.group_by and not draft.bucket:
+        _share_per(reading, prepared, draft, main)
+
+
+def _share_per(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> None:
+    """ "percentage of orders shipped per store": one share for each store."""
+    for mention in reading.mentions:
+        tables = [c.table for c in mention.tables if c.table != main]
+        before = reading.words[max(0, mention.start - 1) : mention.start]
+        info = prepared.schema.table(tables[0]) if tables else None
+        if info is None or before not in (["per"], ["each"], ["every"]) or not info.primary_key:
+            continue
+        keys = [ColumnRef(info.name, k) for k in info.primary_key]
+        name = prepared.name_columns.get(info.name) or keys[0]
+        draft.group_by.extend(dict.fromkeys([*keys, name]))
+        draft.select.insert(0, (-1, Selection(name)))
+        draft.tables.append(info.name)
+        return
+
+
+def _share_condition(condition: Condition) -> exp.Expression:
+    ref = condition.column
+    assert ref is not None
+    column = exp.column(ref.column, table=ref.table, quoted=True)
+    values = [_share_literal(v) for v in condition.values]
+    if condition.op in (Op.IN, Op.NOT_IN):
+        member = exp.In(this=column, expressions=values)
+        return exp.Not(this=member) if condition.op is Op.NOT_IN else member
+    return _SHARE_OPS[condition.op](this=column, expression=values[0])
+
+
+def _share_literal(value: object) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return exp.Literal.string(value.date().isoformat())
+    if isinstance(value, (dt.date, dt.datetime)):
+        return exp.Literal.string(
+            value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+        )
+    return exp.Literal.string(str(value))
 
 
 def named_groups(draft: Draft, main: str) -> None:

@@ -97,6 +97,7 @@ def understand(
     most_common(reading, draft, roles)
     versus_average(reading, prepared, draft, main, roles)
     finish(reading, prepared, draft, main, roles)
+    measures.shares(reading, prepared, draft, main)
     measures.bucket_finish(draft, main, prepared)
     measures.named_groups(draft, main)
     plan = QueryPlan(
