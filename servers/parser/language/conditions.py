@@ -219,7 +219,12 @@ def number_conditions(
                 draft.tables.append(counted)
             continue
         named = role_before(roles, anchor, 0, numeric_in=prepared)  # "unit price higher than 5"
-        if named is None and role_before(roles, anchor, 4, numeric_in=prepared) is None:
+        after = role_after(roles, number.end, 2)
+        if (
+            named is None
+            and role_before(roles, anchor, 4, numeric_in=prepared) is None
+            and not (after is not None and numeric(prepared, after.column))
+        ):
             # "weigh more than 75 kg", "10 years of experience": the column whose name
             # carries the unit
             unit = unit_column(reading, prepared, number, [main, *[r.table for r in roles]])

@@ -268,6 +268,11 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
         ):
             continue
         found = by_meaning(token.lower, prepared.embeddings)
+        if token.lemma != token.lower and token.lemma not in lx.GENERIC_NAME_WORDS:
+            # "athletes" sits farther from `player` than "athlete" does: the better of both
+            single = by_meaning(token.lemma, prepared.embeddings)
+            if single is not None and (found is None or single[1] > found[1]):
+                found = single
         if found and not _derived_from(token.lemma, found[0], prepared):
             candidate, similarity = found
             reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
@@ -423,8 +428,7 @@ def sums(reading: Reading, start: int) -> bool:
 def in_column_name(reading: Reading, start: int, end: int) -> bool:
     """Tokens [start, end) lie inside a mention that names columns only."""
     return any(
-        m.start <= start and end <= m.end and m.columns and not m.tables
-        for m in reading.mentions
+        m.start <= start and end <= m.end and m.columns and not m.tables for m in reading.mentions
     )
 
 
