@@ -349,8 +349,19 @@ def _measure_by_meaning(prepared: Prepared, phrase: str, tables: list[str]) -> C
 
 def _per_own_row(draft: Draft, roles: list[Role], main: str) -> bool:
     """ "the average fine per loan" on the loan table: each loan is one row, so "per
-    loan" groups nothing."""
-    return draft.group_entity == main and all(r.table == main for r in roles)
+    loan" groups nothing — unless what is measured lives elsewhere ("revenue per store":
+    a glossary metric over the orders)."""
+    measured = {
+        table
+        for _, sel in draft.select
+        for table in (
+            *(sel.expression.tables if sel.expression else ()),
+            *((sel.column.table,) if sel.column else ()),
+        )
+    }
+    return (
+        draft.group_entity == main and all(r.table == main for r in roles) and measured <= {main}
+    )
 
 
 def _amount_counted(
