@@ -656,6 +656,21 @@ def test_a_window_belongs_to_the_counted_rows_not_their_dimension(shop: Database
     assert [r[0] for r in rows(shop, "orders of customers who joined last month")] == [7]
 
 
+def test_a_segment_said_first_names_the_rows_asked_about(shop: Database) -> None:
+    # active customers (not their orders), each once however many orders they placed
+    assert rows(shop, "active customers who ordered last month") == [
+        ("Ada Lovelace",),
+        ("Grace Hopper",),
+    ]
+    assert sorted(flat(rows(shop, "customers who ordered this year"))) == [
+        "Ada Lovelace",
+        "Alan Turing",
+        "Barbara Liskov",
+        "Chinua Achebe",
+        "Grace Hopper",
+    ]
+
+
 def test_a_measure_compared_per_group(shop: Database, team: Database) -> None:
     # a glossary metric, a money table's amount, a segment's rows: HAVING on each group
     assert sorted(rows(shop, "stores with revenue above 200 this year")) == [

@@ -158,6 +158,23 @@ def refuse_fan_out(plan: QueryPlan, reading: Reading, prepared: Prepared) -> Non
         )
 
 
+def listed_once(plan: QueryPlan, prepared: Prepared) -> QueryPlan:
+    """ "active customers who ordered last month": a list of customers filtered by when
+    their orders were placed names each customer once, however many orders match."""
+    window = plan.time_window
+    main = plan.tables[0] if plan.tables else None
+    if window is None or main is None or window.column.table == main:
+        return plan
+    if plan.distinct or plan.group_by or plan.bucket or any(s.aggregated for s in plan.select):
+        return plan
+    if any(s.column is None or s.column.table != main for s in plan.select):
+        return plan
+    relationships = tuple(prepared.glossary.relationships) if prepared.glossary else ()
+    if fan_out(prepared.schema, plan, main, relationships) is None:
+        return plan
+    return replace(plan, distinct=True)
+
+
 def distinct_rows_counted(plan: QueryPlan, prepared: Prepared) -> QueryPlan:
     """ "how many customers ordered in 2025": the customers are counted once each, not
     once per order the join brings (COUNT(DISTINCT key) when the join fans out)."""

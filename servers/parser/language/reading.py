@@ -317,7 +317,12 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
         for mention in reading.mentions:
             if mention.start >= count_at[1] and mention.start <= count_at[1] + 3 and mention.tables:
                 return mention.tables[0].table
+    # "active customers who ordered …": a glossary segment said before any table names
+    # the rows asked about
+    first_segment = next((h for h in reading.terms if h.term.segment is not None), None)
     for mention in reading.mentions:
+        if first_segment is not None and first_segment.start < mention.start:
+            return first_segment.term.segment.table
         if _after_negation(reading, mention.start):
             continue
         if mention.tables and mention.tables[0].how != "meaning":

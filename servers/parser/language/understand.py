@@ -117,6 +117,7 @@ def understand(
     )
     fanout.refuse_fan_out(plan, reading, prepared)
     plan = fanout.distinct_rows_counted(plan, prepared)
+    plan = fanout.listed_once(plan, prepared)
     if draft.intersect is not None and any(sel.aggregated for sel in plan.select):
         plan = _both_as_subqueries(plan, draft.intersect, prepared, main)
     if (
