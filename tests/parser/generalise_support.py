@@ -253,3 +253,83 @@ FLEET_ROWS = {
 
 def fleet() -> Database:
     return database(FLEET, FLEET_ROWS)
+
+
+# ------------------------------------------- films (PascalCase with units in the names)
+
+FILMS = SchemaView(
+    (
+        _table(
+            "Movie",
+            [
+                ("MovieID", INT),
+                ("Title", T),
+                ("ReleaseYr", INT),
+                ("RuntimeMin", INT),
+                ("BudgetUsdM", N),
+                ("Rating", N),
+            ],
+            "MovieID",
+        ),
+        _table(
+            "Actor", [("ActorID", INT), ("Name", T), ("BirthYr", INT), ("Gender", T)], "ActorID"
+        ),
+        _table(
+            "Cast",
+            [("MovieID", INT), ("ActorID", INT), ("RoleName", T)],
+            "",
+            [("MovieID", "Movie", "MovieID"), ("ActorID", "Actor", "ActorID")],
+        ),
+    )
+)
+
+FILMS_ROWS = {
+    "Movie": [
+        (1, "Red Sky", 1995, 130, 80.0, 7.1),
+        (2, "Blue Moon", 2005, 95, 150.0, 6.2),
+        (3, "Green Sea", 2019, 142, 40.0, 8.3),
+    ],
+    "Actor": [(1, "Kay Lee", 1960, "F"), (2, "Jon Roe", 1985, "M"), (3, "Ana Paz", 1992, "F")],
+    "Cast": [(1, 1, "Lead"), (2, 2, "Villain"), (3, 3, "Lead"), (3, 1, "Mentor")],
+}
+
+
+def films() -> Database:
+    return database(FILMS, FILMS_ROWS)
+
+
+# ------------------------------------------------ staff (classic short column names)
+
+STAFF = SchemaView(
+    (
+        _table("dept", [("deptNo", INT), ("deptName", T), ("loc", T)], "deptNo"),
+        _table(
+            "emp",
+            [
+                ("empNo", INT),
+                ("empName", T),
+                ("jobTitle", T),
+                ("deptNo", INT),
+                ("hireDt", D),
+                ("salAmt", N),
+                ("commPct", N),
+            ],
+            "empNo",
+            [("deptNo", "dept", "deptNo")],
+        ),
+    )
+)
+
+STAFF_ROWS = {
+    "dept": [(10, "Research", "Boston"), (20, "Sales", "Chicago")],
+    "emp": [
+        (1, "Kim", "Manager", 10, "2012-03-01", 9000.0, 0.0),
+        (2, "Lu", "Clerk", 20, "2018-07-15", 3000.0, 12.5),
+        (3, "Mo", "Analyst", 10, "2016-01-20", 6000.0, 0.0),
+        (4, "Ng", "Salesman", 20, "2020-11-02", 4000.0, 15.0),
+    ],
+}
+
+
+def staff() -> Database:
+    return database(STAFF, STAFF_ROWS)

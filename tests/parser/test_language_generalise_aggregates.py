@@ -79,3 +79,31 @@ def test_counts_per_owner_on_each_schema():
         ("Omar Diaz", 2),
         ("Raj Mehta", 1),
     ]
+
+
+def test_how_many_of_a_measure_sums_it():
+    assert sports().ask("How many points did Ari score?") == [(880,)]
+
+
+def test_born_most_recently_ranks_the_birth_year():
+    assert flat(library().ask("Which member was born most recently?")) == ["Noah"]
+
+
+def test_founded_first_is_the_earliest():
+    assert flat(sports().ask("Which team was founded first?")) == ["Harbor Hawks"]
+
+
+def test_weighs_the_most_ranks_the_weight():
+    assert flat(clinic().ask("Which patient weighs the most?")) == ["Omar Diaz"]
+
+
+def test_the_most_of_a_value_counts_the_rows_holding_it():
+    plan = fleet().plan("Which depot has the most vans?")
+    assert plan.order_by[0].aggregate is Aggregate.COUNT and plan.order_by[0].descending
+    assert plan.limit == 1
+    assert [(c.column.column, c.values) for c in plan.where] == [("vehicle_type", ("van",))]
+
+
+def test_a_verb_is_not_merged_into_the_column_named_before_it():
+    rows = library().ask("Show titles and publication years of books published after 1960")
+    assert sorted(rows) == [("Cold Stars", 1970), ("Small Engines", 1982), ("The Salt Road", 2011)]

@@ -101,3 +101,17 @@ def test_a_key_column_is_not_the_list():
     # "vehicle_no" holds numbers people call "no": the fleet still lists its vehicles
     rows = fleet().ask("Which vehicles are trucks?")
     assert [row[1] for row in rows] == ["AB-102"]
+
+
+def test_names_of_a_table_whose_name_column_is_not_called_name():
+    db = library()
+    assert sorted(db.ask("Give me the names of authors and their nationalities")) == [
+        ("Lena Ortiz", "Spanish"),
+        ("Mira Holt", "British"),
+        ("Owen Park", "British"),
+        ("Tomas Brandt", "German"),
+    ]
+
+
+def test_a_short_form_for_publication():
+    assert library().ask("What is the average publication year of books?") == [(1968.8,)]

@@ -77,3 +77,27 @@ def test_a_unit_with_a_value_condition():
     rows = fleet().ask("Which vans have a payload above 1150 kilograms?")
     assert sorted(row[1] for row in rows) == ["AB-101", "EF-301"]
     assert fleet().ask("How many vehicles weigh over 1000 kg?") == [(4,)]
+
+
+def test_either_of_two_disjoint_bounds():
+    assert clinic().ask("How many patients are older than 60 or younger than 30?") == [(2,)]
+
+
+def test_heavier_than_the_average():
+    assert sorted(flat(sports().ask("Which players are heavier than the average?"))) == [
+        "Ari",
+        "Cal",
+        "Eli",
+    ]
+
+
+def test_top_by_a_column_is_highest_first():
+    assert flat(sports().ask("List the top 2 players by total points")) == ["Cal", "Ari"]
+
+
+def test_a_unit_of_the_same_kind_converts():
+    from tests.parser.generalise_support import films
+
+    assert films().ask("How many movies run longer than 2 hours?") == [(2,)]
+    assert sorted(flat(sports().ask("Which players are taller than 2 metres?"))) == ["Ari", "Eli"]
+    assert fleet().ask("How many vehicles carry more than 1 tonne?") == [(4,)]

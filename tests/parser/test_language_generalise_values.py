@@ -46,3 +46,41 @@ def test_rows_with_a_value(make, question, expected):
 
 def test_a_value_averaged_by_group():
     assert sorted(clinic().ask("What is the average weight of uninsured patients?")) == [(86.25,)]
+
+
+def _sites():
+    from servers.parser.domain import ColumnKind, SchemaView
+    from tests.parser.generalise_support import _table
+    from tests.parser.language_support import database
+
+    schema = SchemaView(
+        (
+            _table(
+                "Site",
+                [
+                    ("SiteNo", ColumnKind.INTEGER),
+                    ("SiteName", ColumnKind.TEXT),
+                    ("SiteKind", ColumnKind.TEXT),
+                    ("AreaSqM", ColumnKind.NUMBER),
+                    ("OpenedYr", ColumnKind.INTEGER),
+                ],
+                "SiteNo",
+            ),
+        )
+    )
+    rows = [
+        (1, "Alpha", "Distribution Center", 500.0, 1999),
+        (2, "Beta", "retail outlet", 120.0, 2010),
+        (3, "Gamma", "Distribution Center", 800.0, 2015),
+    ]
+    return database(schema, {"Site": rows})
+
+
+def test_a_plural_phrase_finds_a_stored_singular():
+    db = _sites()
+    assert db.ask("How many distribution centers are there?") == [(2,)]
+    assert flat(db.ask("List the retail outlets")) == ["Beta"]
+
+
+def test_opened_after_a_year_on_a_short_year_column():
+    assert sorted(flat(_sites().ask("Which sites opened after 2000?"))) == ["Beta", "Gamma"]

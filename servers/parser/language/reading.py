@@ -200,6 +200,8 @@ def _used_as_verb(words: list[str], i: int) -> bool:
         "yesterday",
         "today",
     )
+    if any(w in _DETERMINERS for w in words[max(0, i - 2) : i]):
+        return False  # "who has the largest salary": a noun after its determiner
     return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
 
 
@@ -216,6 +218,9 @@ def _verb_tables(reading: Reading, prepared: Prepared, blocked: set[int]) -> Non
                 Mention(i, i + 1, token.lower, [Candidate(table, None, 0.8, "verb")])
             )
     reading.mentions.sort(key=lambda m: m.start)
+
+
+_DETERMINERS = frozenset({"the", "a", "an", "their", "its", "his", "her", "my", "our", "your"})
 
 
 _SUBJECT_WORDS = frozenset({"who", "that", "which", "they", "we", "you", "people"})

@@ -33,6 +33,7 @@ from servers.parser.language.reading import (
     superlative_before,
     words_before,
 )
+from servers.parser.language.words import lemma
 
 
 @dataclass
@@ -71,10 +72,15 @@ def _names_after_mentions(prepared: Prepared, roles: list[Role], words: list[str
     thing — the named column itself, or the name column of the table."""
     for role, nxt in zip(roles, roles[1:], strict=False):
         # "the name of the oldest patient": the name column of the table named after "of"
+        # ("the names of cartoons directed by …": a column mention opening with its table)
+        first = lemma(nxt.mention.words.split()[0])
+        opens_with_table = nxt.column is None or first in prepared.index.table_words.get(
+            nxt.table, ()
+        )
         if (
             role.column is not None
             and role.mention.words in ("name", "names")
-            and nxt.column is None
+            and opens_with_table
             and nxt.table != role.table
             and prepared.name_columns.get(nxt.table) is not None
             and words[role.mention.end : role.mention.end + 1] == ["of"]

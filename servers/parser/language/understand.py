@@ -164,7 +164,15 @@ def finish(
                 draft.select.append((position, Selection(column, aggregate)))
         elif role.kind == "count":
             by_meaning = all(c.how == "meaning" for c in role.mention.candidates)
-            if by_meaning and numeric(prepared, column) and reading.words[:2] == ["how", "many"]:
+            # "how many points did Ari score": a measure stored per row is summed
+            measure = column in _measures(prepared, [column.table]) and not (
+                prepared.schema.column(column).kind.temporal
+            )
+            if (
+                (by_meaning or measure)
+                and numeric(prepared, column)
+                and reading.words[:2] == ["how", "many"]
+            ):
                 # "how many people …" read as a population column: the people it counts
                 draft.select.append((position, Selection(column, Aggregate.SUM)))
             else:
@@ -175,8 +183,14 @@ def finish(
             draft.select.append((position, Selection(column)))
         elif role.kind == "order":
             aggregate = role.aggregates[0] if role.aggregates else None
+            # "the top 2 players by points": the highest first
+            top = "top" in words[: role.mention.start] and not any(
+                w in lx.ASCENDING_WORDS for w in words
+            )
             draft.order_by.append(
-                Ordering(column, wants_descending(reading, role.mention.start - 4), aggregate)
+                Ordering(
+                    column, top or wants_descending(reading, role.mention.start - 4), aggregate
+                )
             )
         elif role.kind == "superlative":
             sup = superlative_before(words, position) or "most"
