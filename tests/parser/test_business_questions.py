@@ -19,6 +19,7 @@ from typing import Any
 
 import aiomysql
 import asyncpg
+import grpc
 import pytest
 from bson import json_util
 from chatdb.connector.v1 import connection_pb2, connector_service_pb2
@@ -41,6 +42,7 @@ from servers.parser.domain import (
 )
 from servers.parser.language import understand
 from servers.parser.render import explain, render_mongo, render_sql
+from servers.runtime.status import details_from_rpc_error
 from tests.conftest import MYSQL, create_pg_database, drop_pg_database
 from tests.connector.service_support import free_port
 from tests.parser.language_support import NOW, Database, database, flat
@@ -1082,3 +1084,15 @@ async def test_revenue_by_month_through_the_service(service, connection: str) ->
 async def test_revenue_by_city_through_the_service(service, connection: str) -> None:
     _, got = await _ask(service, "revenue by city", connection)
     assert sorted(got) == [("Lagos", 120), ("New York", 256.5)]
+
+
+async def test_an_inflating_join_is_refused_through_the_service(service) -> None:
+    # revenue is a total per order; categories sit under the order's items
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await service.parser.ParseQuery(
+            parser_pb.ParseQueryRequest(question="revenue by category", connection_id="biz-pg")
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = details_from_rpc_error(refused.value)
+    assert "more than once" in details.metadata["unresolved"]
+    assert "customers.city" in details.metadata["suggestions"]
