@@ -202,6 +202,8 @@ def plan_entities(plan: QueryPlan, into: pq.ParsedQuery) -> None:
         elif s.column is not None:
             into.columns.append(_name(s.column, qualified))
     into.filters.extend(_filters(plan.where, qualified))
+    if plan.bucket is not None:  # "by month": the truncated date is the first key
+        into.group_by.append(f"{plan.bucket.grain.value}({_name(plan.bucket.column, qualified)})")
     into.group_by.extend(_name(g, qualified) for g in plan.group_by)
     for o in plan.order_by:
         if o.aggregate is not None:

@@ -9,7 +9,10 @@ Modules, in the order a question meets them:
   synonyms (embeddings, for words nothing else links), glossary (terms, matched first);
 - reading (every fact and cue by position, the table asked about), describe (questions
   about the schema), roles (what each mention does), conditions (values, numbers,
-  negation, dates), ranking (superlatives, top-k), understand (the plan).
+  negation, dates), ranking (superlatives, top-k), understand (the plan);
+- business phrasing: periods (time grains, event dates), money (amounts, quantities,
+  ranking by them), verbs ("never sold", "unpaid"), measures (applies them to the plan),
+  fanout (joins that would repeat a metric's rows).
 """
 
 from servers.parser.language.prepared import Prepared, prepare

@@ -19,9 +19,11 @@ from servers.parser.domain import (
     Unresolved,
 )
 from servers.parser.language import lexicon as lx
+from servers.parser.language import money
 from servers.parser.language.dates import DateWindow
-from servers.parser.language.lexicon import UNIT_PIECES
+from servers.parser.language.lexicon import UNIT_PIECES, UNIT_SIZES
 from servers.parser.language.linking import Mention
+from servers.parser.language.measures import measured_comparison
 from servers.parser.language.numbers import Number
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
@@ -217,7 +219,12 @@ def number_conditions(
                 draft.tables.append(counted)
             continue
         named = role_before(roles, anchor, 0, numeric_in=prepared)  # "unit price higher than 5"
-        if named is None and role_before(roles, anchor, 4, numeric_in=prepared) is None:
+        after = role_after(roles, number.end, 2)
+        if (
+            named is None
+            and role_before(roles, anchor, 4, numeric_in=prepared) is None
+            and not (after is not None and numeric(prepared, after.column))
+        ):
             # "weigh more than 75 kg", "10 years of experience": the column whose name
             # carries the unit
             unit = unit_column(reading, prepared, number, [main, *[r.table for r in roles]])
@@ -225,6 +232,9 @@ def number_conditions(
                 add(unit, number, op)
                 continue
         implied = None if named else _implied_column(reading, prepared, anchor, main, roles)
+        if implied is None and not named and money.currency_after(words, number.end):
+            # "between 10 and 20 dollars": the money column of the tables in play
+            implied = money.money_column(prepared.schema, [main, *[r.table for r in roles]])
         if (
             implied is None
             and number.is_year
@@ -271,6 +281,10 @@ def number_conditions(
                         Condition(column, Op.EQ, (number.value,), source=str(number.value))
                     )
             elif number.op is not None:
+                if measured_comparison(
+                    reading, prepared, draft, main, roles, number, op, _bounds(number, op)
+                ):
+                    continue  # "stores with revenue over 200": a measure of each group
                 # "employees earning more than 70000": the word before the comparison,
                 # by meaning, among the numeric columns in play — never dropped
                 column = _numeric_by_meaning(reading, prepared, anchor, main, roles)
@@ -302,6 +316,16 @@ def number_conditions(
         add(role.column, number, op)
     if reading.has("or") is not None or reading.has("either") is not None:
         draft.where[before:] = _either(draft.where[before:])
+        pair = draft.where
+        if (
+            len(pair) == 2
+            and pair[0].column == pair[1].column
+            and not pair[0].subquery
+            and not pair[1].subquery
+            and _disjoint(pair[0], pair[1])
+        ):
+            # "older than 60 or younger than 30": either bound, never both
+            draft.where_any = True
     elif draft.intersect is None:
         _both(draft, before)
 
@@ -360,16 +384,19 @@ def unit_column(
 ) -> ColumnRef | None:
     """The numeric column of `tables` (main first) whose name carries the unit said with
     the number: "75 kg" → weight_kg, "40 thousand dollars" → price_k, "20 %" → rate_pct."""
-    said = [w for w in reading.words[number.start : number.end] if w in UNIT_PIECES]
-    said += [w for w in reading.words[number.end : number.end + 3] if w not in ("of", "a")][:2]
-    pieces = {p for w in said for p in UNIT_PIECES.get(lemma(w), UNIT_PIECES.get(w, ()))}
+    pieces = _said_units(reading, number)
     if not pieces:
         return None
+    kinds = {UNIT_SIZES[p][0] for p in pieces if p in UNIT_SIZES}
     found: list[ColumnRef] = []
     for table in dict.fromkeys(tables):
         info = prepared.schema.table(table)
         for column in info.columns if info else ():
-            if column.kind.numeric and not column.primary_key and pieces & raw_pieces(column.name):
+            if not column.kind.numeric or column.primary_key:
+                continue
+            own = raw_pieces(column.name)
+            # the unit itself, or another of its kind ("2 hours" → runtime_min)
+            if pieces & own or kinds & {UNIT_SIZES[p][0] for p in own if p in UNIT_SIZES}:
                 found.append(ColumnRef(table, column.name))
         if found:
             break
@@ -383,8 +410,33 @@ def unit_column(
     return found[0] if found else None
 
 
+def _said_units(reading: Reading, number: Number) -> set[str]:
+    said = [w for w in reading.words[number.start : number.end] if w in UNIT_PIECES]
+    said += [w for w in reading.words[number.end : number.end + 3] if w not in ("of", "a")][:2]
+    return {p for w in said for p in UNIT_PIECES.get(lemma(w), UNIT_PIECES.get(w, ()))}
+
+
+def _converted(reading: Reading, column: ColumnRef, number: Number) -> Number:
+    """ "longer than 2 hours" against runtime_min is 120: a unit said with the number
+    and another of its kind in the column's name."""
+    said = [UNIT_SIZES[p] for p in _said_units(reading, number) if p in UNIT_SIZES]
+    own = [UNIT_SIZES[p] for p in raw_pieces(column.column) if p in UNIT_SIZES]
+    if not said or not own or said[0][0] != own[0][0] or said[0][1] == own[0][1]:
+        return number
+    factor = said[0][1] / own[0][1]
+
+    def scale(value: float | None) -> float | None:
+        if value is None:
+            return None
+        out = round(value * factor, 6)
+        return int(out) if float(out).is_integer() else out
+
+    return replace(number, value=scale(number.value), upper=scale(number.upper))
+
+
 def _in_column_units(reading: Reading, column: ColumnRef, number: Number) -> Number:
     """ "40 thousand" compared with a column kept in thousands (price_k) is 40."""
+    number = _converted(reading, column, number)
     pieces = raw_pieces(column.column)
     for word, divisor in (("thousand", 1000), ("million", 1_000_000), ("billion", 1_000_000_000)):
         if word in reading.words[number.start : number.end] and pieces & set(UNIT_PIECES[word]):
@@ -706,7 +758,8 @@ def versus_average(
         after = role_after(roles, i + 1, 1)
         column = after.column if after and numeric(prepared, after.column) else None
         if column is None:
-            column = _implied_column(reading, prepared, i - 1, main, roles)
+            # "heavier than the average": the comparative opens the lead
+            column = _implied_column(reading, prepared, i - len(lead) + 1, main, roles)
         if column is None:
             before = role_before(roles, i - len(lead), 4, numeric_in=prepared)
             column = before.column if before else None

@@ -101,14 +101,114 @@ def _relative(
     return dt.datetime(now.year + shift, 1, 1), dt.datetime(now.year + shift + 1, 1, 1)
 
 
+_ORDINAL_QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2}
+_TO_DATE = {
+    ("year-to-date",): "year",
+    ("ytd",): "year",
+    ("year", "to", "date"): "year",
+    ("month-to-date",): "month",
+    ("mtd",): "month",
+    ("month", "to", "date"): "month",
+}
+
+
+def _quarter(year: int, quarter: int) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(year, 3 * (quarter - 1) + 1, 1)
+    return start, _month_start(year, start.month + 3)
+
+
+def _named_period(tokens: list[Token], words: list[str], i: int, now: dt.datetime):
+    """ "Q1", "Q3 2024", "the second quarter of 2025", "year to date", "ytd": a window,
+    with the token span it covers (a leading "in" / "during" included)."""
+    first = i + 1 if words[i] in ("in", "during", "for") and i + 1 < len(words) else i
+    for phrase, unit in _TO_DATE.items():
+        if tuple(words[first : first + len(phrase)]) == phrase:
+            start = (
+                dt.datetime(now.year, 1, 1)
+                if unit == "year"
+                else dt.datetime(now.year, now.month, 1)
+            )
+            last = first + len(phrase)
+            return DateWindow(
+                start, _day(now) + dt.timedelta(days=1), i, last, " ".join(words[first:last])
+            )
+    j = first + 1 if words[first] == "the" else first
+    quarter, after = None, j
+    if words[j] == "q" and j + 1 < len(words) and words[j + 1] in ("1", "2", "3", "4"):
+        quarter, after = int(words[j + 1]), j + 2
+    elif words[j] in _ORDINAL_QUARTERS and j + 1 < len(words) and tokens[j + 1].lemma == "quarter":
+        quarter, after = _ORDINAL_QUARTERS[words[j]], j + 2
+    if quarter is None:
+        return None
+    year = None
+    if after < len(words) and _year_of(tokens[after]):
+        year, after = _year_of(tokens[after]), after + 1
+    elif after + 1 < len(words) and words[after] in ("of", "in") and _year_of(tokens[after + 1]):
+        year, after = _year_of(tokens[after + 1]), after + 2
+    if year is None:  # a bare quarter: its latest start up to now
+        year = now.year if _quarter(now.year, quarter)[0] <= now else now.year - 1
+    start, end = _quarter(year, quarter)
+    return DateWindow(start, end, i, after, f"in Q{quarter} {year}")
+
+
+def _ago(count: int, unit: str, now: dt.datetime) -> dt.datetime:
+    if unit == "day":
+        return _day(now) - dt.timedelta(days=count)
+    if unit == "week":
+        return _day(now) - dt.timedelta(days=7 * count)
+    months = count * {"month": 1, "quarter": 3, "year": 12}[unit]
+    start = _month_start(now.year, now.month - months)
+    return start.replace(day=min(now.day, 28))
+
+
+def _age(tokens: list[Token], words: list[str], i: int, now: dt.datetime):
+    """ "older than 30 days", "more than 2 weeks ago", "over 6 months old": before that
+    moment; "newer than 7 days", "less than 3 days old": since it."""
+    phrases = {
+        ("older", "than"): "before",
+        ("more", "than"): "before",
+        ("over",): "before",
+        ("newer", "than"): "since",
+        ("younger", "than"): "since",
+        ("less", "than"): "since",
+        ("under",): "since",
+        ("within",): "since",
+    }
+    for phrase, side in phrases.items():
+        n = len(phrase)
+        if tuple(words[i : i + n]) != phrase or i + n + 1 >= len(words):
+            continue
+        j = i + n
+        if not words[j].isdigit() or tokens[j + 1].lemma not in UNITS:
+            return None
+        unit, last = tokens[j + 1].lemma, j + 2
+        # "more than 30 days" alone is a duration; with "ago" / "old" it is an age
+        if phrase[0] in ("more", "less", "over", "under") and (
+            last >= len(words) or words[last] not in ("ago", "old")
+        ):
+            return None
+        if last < len(words) and words[last] in ("ago", "old"):
+            last += 1
+        count = int(words[j])
+        moment = _ago(count, unit, now)
+        start, end = (None, moment) if side == "before" else (moment, None)
+        ago = f"{count} {unit}{'s' if count != 1 else ''} ago"
+        return DateWindow(start, end, i, last, f"{side} {ago}")
+    return None
+
+
 def find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
     found: list[DateWindow] = []
     words = [token.lower for token in tokens]
     i = 0
     while i < len(tokens):
         word = words[i]
-        window: DateWindow | None = None
-        if word in ("today", "yesterday", "tomorrow"):
+        window: DateWindow | None = _named_period(tokens, words, i, now) or _age(
+            tokens, words, i, now
+        )
+        if window is not None:
+            pass
+        elif word in ("today", "yesterday", "tomorrow"):
             start = _day(now) + dt.timedelta(
                 days={"today": 0, "yesterday": -1, "tomorrow": 1}[word]
             )

@@ -226,6 +226,7 @@ VERB_NOUNS: dict[str, tuple[str, ...]] = {
     "release": ("release",),
     "publish": ("publication",),
     "publication": ("publish",),
+    "weigh": ("weight",),
 }
 
 # A unit said with a number → the pieces a column name carries it as ("75 kilograms" →
@@ -258,4 +259,27 @@ _UNITS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 UNIT_PIECES: dict[str, tuple[str, ...]] = {
     word: pieces for words, pieces in _UNITS for word in words
+}
+
+# Units of one kind convert: a column's unit piece → (kind, size in the kind's base unit),
+# so "2 hours" compares with runtime_min as 120.
+_SIZES = (
+    ("time", 1, ("sec", "secs", "second", "seconds")),
+    ("time", 60, ("min", "mins", "minute", "minutes")),
+    ("time", 3600, ("hr", "hrs", "hour", "hours")),
+    ("time", 86400, ("day", "days")),
+    ("length", 0.001, ("mm",)),
+    ("length", 0.01, ("cm", "centimeter", "centimetre", "centimeters")),
+    ("length", 1, ("meter", "metre", "meters", "metres")),
+    ("length", 1000, ("km", "kms", "kilometer", "kilometre", "kilometers")),
+    ("length", 0.3048, ("ft", "feet", "foot")),
+    ("length", 0.0254, ("inch", "inches")),
+    ("length", 1609.344, ("mi", "mile", "miles")),
+    ("mass", 0.001, ("g", "gr", "gram", "grams")),
+    ("mass", 1, ("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms")),
+    ("mass", 0.45359237, ("lb", "lbs", "pound", "pounds")),
+    ("mass", 1000, ("ton", "tons", "tonne", "tonnes")),
+)
+UNIT_SIZES: dict[str, tuple[str, float]] = {
+    piece: (kind, size) for kind, size, pieces in _SIZES for piece in pieces
 }

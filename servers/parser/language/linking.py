@@ -20,9 +20,13 @@ from servers.parser.language.lexicon import GENERIC_NAME_WORDS, NOT_SCHEMA_WORDS
 from servers.parser.language.words import (
     STOP_WORDS,
     Token,
+    can_be_verb,
     content,
     is_english,
+    is_noun,
+    lemma,
     lemmas,
+    raw_pieces,
     split_identifier,
 )
 
@@ -132,6 +136,12 @@ def build_index(schema: SchemaView) -> SchemaIndex:
                     index.by_word[word].append(
                         Candidate(table.name, column.name, PARTIAL, "partial")
                     )
+            # a piece split into words ("RuntimeMin" → run time) is said whole too
+            for piece in raw_pieces(column.name) - set(forms):
+                if len(piece) >= 6 and lemma(piece) not in forms:
+                    index.by_word[lemma(piece)].append(
+                        Candidate(table.name, column.name, PARTIAL, "partial")
+                    )
             vocabulary.update(forms)
     index.vocabulary = sorted(w for w in vocabulary if len(w) >= 4)
     return index
@@ -182,9 +192,11 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
         ):
             continue
         candidates = list(index.by_word.get(token.lemma, ()))
-        for related in VERB_NOUNS.get(token.lemma, ()):
+        for related in _nouns_of_verb(token.lemma):
             candidates.extend(
-                c for c in index.by_word.get(related, ()) if c.column and c not in candidates
+                c
+                for c in (*index.by_word.get(related, ()), *index.exact.get((related,), ()))
+                if c.column and c not in candidates
             )
         if (
             not candidates
@@ -207,6 +219,15 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
     return _merge_partials(found)
 
 
+def _nouns_of_verb(verb: str) -> tuple[str, ...]:
+    """Nouns a column may be named with for a verb said: "born" → birth, "rated" →
+    rating, "scored" → scoring."""
+    if not can_be_verb(verb) or len(verb) < 4:
+        return VERB_NOUNS.get(verb, ())
+    gerund = verb[:-1] + "ing" if verb.endswith("e") else verb + "ing"
+    return (*VERB_NOUNS.get(verb, ()), gerund)
+
+
 def _merge_partials(found: list[Mention]) -> list[Mention]:
     """Adjacent one-word mentions of the same column ("net" "worth" → net_worth_millions)
     are one mention."""
@@ -220,10 +241,15 @@ def _merge_partials(found: list[Mention]) -> list[Mention]:
                 if c.column
                 and any((c.table, c.column) == (d.table, d.column) for d in mention.candidates)
             ]
-            if shared and (
-                len(prev.candidates) == 1
-                or len(mention.candidates) == 1
-                or prev.end - prev.start == 1
+            verb = mention.end - mention.start == 1 and not is_noun(mention.words)
+            if (
+                shared
+                and not verb
+                and (
+                    len(prev.candidates) == 1
+                    or len(mention.candidates) == 1
+                    or prev.end - prev.start == 1
+                )
             ):
                 out[-1] = Mention(prev.start, mention.end, f"{prev.words} {mention.words}", shared)
                 continue

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from servers.contracts.glossary import Glossary
 from servers.parser.domain import ColumnKind, ColumnRef, Samples, SchemaView, TableInfo, Value
 from servers.parser.language.glossary import GlossaryTerms, build_terms
-from servers.parser.language.linking import SchemaIndex, build_index
+from servers.parser.language.linking import CONTENT, Candidate, SchemaIndex, build_index
 from servers.parser.language.synonyms import NameEmbeddings, embeddings
 from servers.parser.language.values import ValueIndex, build_values
 from servers.parser.language.words import lemmas, split_identifier
@@ -86,6 +86,14 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         for column in table.columns
         if column.kind.temporal
     ]
+    name_columns = {table.name: _name_column(table) for table in schema.tables}
+    for ref in name_columns.values():
+        # "the names of authors" where the column is fullName: a lone "name" also means
+        # the column that names a table's rows
+        if ref is None or "name" not in split_identifier(ref.column):
+            continue
+        if not any(c.table == ref.table for c in index.exact[("name",)]):
+            index.exact[("name",)].append(Candidate(ref.table, ref.column, CONTENT, "exact"))
     prepared = Prepared(
         schema=schema,
         # the names' embeddings now, so the first question pays nothing (the model
@@ -98,6 +106,6 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         terms=build_terms(glossary, schema),
         schema_words=words,
         temporal=temporal,
-        name_columns={table.name: _name_column(table) for table in schema.tables},
+        name_columns=name_columns,
     )
     return prepared

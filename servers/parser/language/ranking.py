@@ -33,6 +33,16 @@ def counted_superlative(
 ) -> None:
     """ "the most orders", "the fewest members": group, order by count(*), limit 1."""
     words = reading.words
+    for value in reading.values:
+        # "the depot with the most vans": rows holding that value, counted per main row
+        sup = superlative_before(words, value.start)
+        table = value.hits[0].column.table if value.hits else main
+        if sup in lx.COUNTING_SUPERLATIVES and table != main:
+            draft.order_by.append(Ordering(None, lx.SUPERLATIVES[sup][0], Aggregate.COUNT))
+            draft.limit = draft.limit or 1
+            draft.group_entity = draft.group_entity or main
+            draft.tables.append(table)
+            return
     for role in roles:
         if role.kind not in ("table", "select"):
             continue
@@ -128,13 +138,34 @@ def _most_at_end(
     return True
 
 
+def _first_at_end(reading: Reading, prepared: Prepared, draft: Draft, roles: list[Role]) -> bool:
+    """ "which team was founded first", "who joined last": the year or date just named,
+    earliest (or latest) first, one row."""
+    words = reading.words
+    if len(words) < 2 or words[-1] not in ("first", "last", "earliest", "latest"):
+        return False
+    before = [r for r in roles if r.column and r.mention.end == len(words) - 1]
+    if not before or not numeric(prepared, before[-1].column):
+        return False
+    role = before[-1]
+    role.kind = "used"
+    # "first" itself is no first name here
+    spent = {role.column} | {r.column for r in roles if r.mention.start == len(words) - 1}
+    draft.select = [(p, sel) for p, sel in draft.select if sel.column not in spent]
+    draft.order_by.append(Ordering(role.column, words[-1] in ("last", "latest")))
+    draft.limit = draft.limit or 1
+    return True
+
+
 def implied_superlative(
     reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
 ) -> None:
     """ "the oldest customer" orders by an age column although no column is named."""
     if draft.order_by:
         return
-    if _most_at_end(reading, prepared, draft, main, roles):
+    if _most_at_end(reading, prepared, draft, main, roles) or _first_at_end(
+        reading, prepared, draft, roles
+    ):
         return
     covered = {i for m in reading.mentions for i in range(m.start, m.end)}
     tables = [main, *[r.table for r in roles]]
@@ -144,19 +175,35 @@ def implied_superlative(
             continue
         descending, nouns = found
         column = None
+        nxt = reading.words[i + 1] if i + 1 < len(reading.words) else ""
         if (
-            word in ("most", "least", "fewest")
-            and i + 1 < len(reading.words)
+            nxt
             and i + 1 not in covered
+            and (word in ("most", "least", "fewest") or _participle(nxt))
         ):
+            # ("the best paid", "the highest rated": the participle names the column)
             # "the most visited" → a numeric column sharing the word's stem; "the fewest
             # residents" → a numeric column near it in meaning
             column = _column_by_stem(prepared, reading.words[i + 1], tables)
             if column is None:
                 column = numeric_near(prepared, reading.words[i + 1], tables)
         if column is None and nouns:
-            column = column_for_words(prepared, nouns, tables)
-        if column is None and not nouns and word not in lx.SUPERLATIVES:
+            # "born most recently": the column named next to it, when it is of that kind
+            near = [
+                r.column
+                for r in roles
+                if r.column
+                and numeric(prepared, r.column)
+                and (0 <= i - r.mention.end <= 1 or 0 <= r.mention.start - i - 1 <= 1)
+                and set(nouns) & set(prepared.index.column_words.get(r.column, ()))
+            ]
+            column = near[0] if near else column_for_words(prepared, nouns, tables)
+        if column is None and word in ("oldest", "youngest"):
+            # no age kept: the birth year or date, earliest first for the oldest
+            column = column_for_words(prepared, ("birth", "bear"), tables, numeric_only=False)
+            if column is not None and not prepared.schema.column(column).kind.temporal:
+                descending = not descending  # a birth year (dates are flipped below)
+        if column is None and word not in lx.COUNTING_SUPERLATIVES:
             # "the page count of the thickest book": the numeric column asked about
             column = _asked_numeric(prepared, draft, i)
         if column is None and "date" in nouns:
@@ -193,6 +240,14 @@ def implied_superlative(
             )
         ]
         return
+
+
+def _participle(word: str) -> bool:
+    """ "paid", "rated", "visited", "selling": an inflected verb form."""
+    from lemminflect import getAllLemmas
+
+    verb = getAllLemmas(word).get("VERB", ())
+    return bool(verb) and verb[0] != word and word.endswith(("ed", "ing", "id", "ld", "wn"))
 
 
 def _asked_numeric(prepared: Prepared, draft: Draft, at: int) -> ColumnRef | None:

@@ -16,9 +16,11 @@ from servers.parser.language.dates import DateWindow, find_dates
 from servers.parser.language.glossary import TermHit, find_terms
 from servers.parser.language.linking import Candidate, Mention, link
 from servers.parser.language.numbers import Number, find_numbers
+from servers.parser.language.periods import GrainHit, find_grain
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.synonyms import by_meaning
 from servers.parser.language.values import ValueMention, find_values
+from servers.parser.language.verbs import verb_table
 from servers.parser.language.words import (
     STOP_WORDS,
     Token,
@@ -70,6 +72,7 @@ class Reading:
     scores: list[float] = field(default_factory=list)
     count_at: tuple[int, int] | None | bool = False  # False: not looked for yet
     terms: list[TermHit] = field(default_factory=list)  # glossary terms, matched first
+    grain: GrainHit | None = None  # "by month", "weekly" (periods.py)
 
     def has(self, *phrase: str, before: int | None = None) -> int | None:
         """Token index where `phrase` starts (first occurrence before `before`), or None."""
@@ -99,7 +102,10 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
         if n.start not in value_tokens and n.start not in date_tokens
     ]
     blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
-    blocked |= _order_words(tokens)
+    blocked |= _order_words(tokens) - term_tokens  # "average order value by …" is a term
+    grain = find_grain(tokens, prepared.schema) if prepared.temporal else None
+    if grain is not None:  # "by month" groups by a date: no table or column named "month"
+        blocked |= set(range(grain.start, grain.end))
     mentions = link(tokens, prepared.index, blocked)
     for hit in terms:
         term = hit.term
@@ -112,15 +118,27 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
             )
     mentions.sort(key=lambda m: m.start)
     reading = Reading(
-        tokens, [t.lower for t in tokens], mentions, values, numbers, dates, prepared, terms=terms
+        tokens,
+        [t.lower for t in tokens],
+        mentions,
+        values,
+        numbers,
+        dates,
+        prepared,
+        terms=terms,
+        grain=grain,
     )
     _by_meaning(reading, prepared, blocked)
+    _verb_tables(reading, prepared, blocked)
     for mention in reading.mentions:
         best = max(mention.candidates, key=lambda c: c.score)
         reading.scores.append(best.score)
         if best.how == "spelling":
             reading.notes.append(f'"{mention.words}" read as a near-miss spelling of {_name(best)}')
     return reading
+
+
+_ORDERED_THINGS = frozenset({"them", "it", "results", "rows", "records", "list", "data"})
 
 
 def _order_words(tokens: list[Token]) -> set[int]:
@@ -131,7 +149,12 @@ def _order_words(tokens: list[Token]) -> set[int]:
         if word not in lx.ORDER_WORDS:
             continue
         after = words[i + 1 : i + 4]
-        if "by" in after or (after[:1] and after[0] in ("of", "from", "according")):
+        by = after.index("by") if "by" in after else -1
+        # "ordered descending by": only ordering words between; "order total by store"
+        # is a column of orders broken down by store
+        if by >= 0 and all(w in lx.ORDER_FILLERS or w in _ORDERED_THINGS for w in after[:by]):
+            found.add(i)
+        elif after[:1] and after[0] in ("of", "from", "according"):
             found.add(i)
         elif (
             after[:1] == ["in"]
@@ -169,8 +192,35 @@ def _used_as_verb(words: list[str], i: int) -> bool:
         "by",
         "with",
         "for",
+        # a time phrase closes the clause too: "how much did we make last month"
+        "last",
+        "this",
+        "since",
+        "during",
+        "yesterday",
+        "today",
     )
+    if any(w in _DETERMINERS for w in words[max(0, i - 2) : i]):
+        return False  # "who has the largest salary": a noun after its determiner
     return last and any(w in _AUXILIARIES for w in words[max(0, i - 4) : i])
+
+
+def _verb_tables(reading: Reading, prepared: Prepared, blocked: set[int]) -> None:
+    """ "products never sold": a verb nothing linked names the table that records it
+    (sell → sales), as a mention of that table."""
+    covered = set(blocked) | {i for m in reading.mentions for i in range(m.start, m.end)}
+    for i, token in enumerate(reading.tokens):
+        if i in covered or (i and reading.words[i - 1] in ("best", "top", "most", "worst")):
+            continue  # "best selling" describes, it names no table
+        table = verb_table(prepared.schema, token)
+        if table is not None:
+            reading.mentions.append(
+                Mention(i, i + 1, token.lower, [Candidate(table, None, 0.8, "verb")])
+            )
+    reading.mentions.sort(key=lambda m: m.start)
+
+
+_DETERMINERS = frozenset({"the", "a", "an", "their", "its", "his", "her", "my", "our", "your"})
 
 
 _SUBJECT_WORDS = frozenset({"who", "that", "which", "they", "we", "you", "people"})
@@ -223,6 +273,11 @@ def _by_meaning(reading: Reading, prepared: Prepared, blocked: set[int]) -> None
         ):
             continue
         found = by_meaning(token.lower, prepared.embeddings)
+        if token.lemma != token.lower and token.lemma not in lx.GENERIC_NAME_WORDS:
+            # "athletes" sits farther from `player` than "athlete" does: the better of both
+            single = by_meaning(token.lemma, prepared.embeddings)
+            if single is not None and (found is None or single[1] > found[1]):
+                found = single
         if found and not _derived_from(token.lemma, found[0], prepared):
             candidate, similarity = found
             reading.mentions.append(Mention(i, i + 1, token.lower, [candidate]))
@@ -267,7 +322,12 @@ def main_table(reading: Reading, prepared: Prepared) -> str | None:
         for mention in reading.mentions:
             if mention.start >= count_at[1] and mention.start <= count_at[1] + 3 and mention.tables:
                 return mention.tables[0].table
+    # "active customers who ordered …": a glossary segment said before any table names
+    # the rows asked about
+    first_segment = next((h for h in reading.terms if h.term.segment is not None), None)
     for mention in reading.mentions:
+        if first_segment is not None and first_segment.start < mention.start:
+            return first_segment.term.segment.table
         if _after_negation(reading, mention.start):
             continue
         if mention.tables and mention.tables[0].how != "meaning":
@@ -378,15 +438,19 @@ def sums(reading: Reading, start: int) -> bool:
 def in_column_name(reading: Reading, start: int, end: int) -> bool:
     """Tokens [start, end) lie inside a mention that names columns only."""
     return any(
-        m.start <= start and end <= m.end and m.columns and not m.tables
-        for m in reading.mentions
+        m.start <= start and end <= m.end and m.columns and not m.tables for m in reading.mentions
     )
 
 
 def has_aggregate_cue(reading: Reading) -> bool:
-    return count_cue(reading) is not None or any(
-        w in lx.AGGREGATE_WORDS and not in_column_name(reading, i, i + 1)
-        for i, w in enumerate(reading.words)
+    # a glossary metric aggregates too: "revenue per store"
+    return (
+        count_cue(reading) is not None
+        or any(
+            w in lx.AGGREGATE_WORDS and not in_column_name(reading, i, i + 1)
+            for i, w in enumerate(reading.words)
+        )
+        or any(hit.term.metric is not None for hit in reading.terms)
     )
 
 
@@ -401,7 +465,9 @@ def superlative_before(words: list[str], start: int) -> str | None:
 
 def order_cue(reading: Reading) -> int | None:
     """Index after "ordered by", "sorted descending by", "in ascending order of"…"""
-    ordering = _order_words(reading.tokens)
+    ordering = _order_words(reading.tokens) - {
+        i for hit in reading.terms for i in range(hit.start, hit.end)
+    }
     for i in range(len(reading.words)):
         if i in ordering:
             j = i + 1

@@ -15,6 +15,7 @@ from servers.parser.domain import (
     QueryPlan,
     Selection,
     SetOperator,
+    TimeBucket,
     TimeWindow,
 )
 from servers.parser.language.linking import Candidate, Mention
@@ -32,6 +33,7 @@ from servers.parser.language.reading import (
     superlative_before,
     words_before,
 )
+from servers.parser.language.words import lemma
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Draft:
     set_operation: tuple[SetOperator, QueryPlan] | None = None
     group_entity: str | None = None  # a table grouped by its key
     intersect: Condition | None = None  # "both a and b": the second half's condition
+    bucket: TimeBucket | None = None  # "by month": grouped by a truncated date
 
 
 @dataclass
@@ -69,10 +72,15 @@ def _names_after_mentions(prepared: Prepared, roles: list[Role], words: list[str
     thing — the named column itself, or the name column of the table."""
     for role, nxt in zip(roles, roles[1:], strict=False):
         # "the name of the oldest patient": the name column of the table named after "of"
+        # ("the names of cartoons directed by …": a column mention opening with its table)
+        first = lemma(nxt.mention.words.split()[0])
+        opens_with_table = nxt.column is None or first in prepared.index.table_words.get(
+            nxt.table, ()
+        )
         if (
             role.column is not None
             and role.mention.words in ("name", "names")
-            and nxt.column is None
+            and opens_with_table
             and nxt.table != role.table
             and prepared.name_columns.get(nxt.table) is not None
             and words[role.mention.end : role.mention.end + 1] == ["of"]

@@ -69,7 +69,12 @@ def by_meaning(word: str, names: NameEmbeddings) -> tuple[Candidate, float] | No
     scores = names.matrix @ _vector(word)
     order = scores.argsort()[::-1]
     best = float(scores[order[0]])
-    runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
+    # the runner-up is of another table: a table and its own columns ("employee",
+    # "employee name") agree on where the word points
+    chosen = names.candidates[int(order[0])].table
+    runner_up = next(
+        (float(scores[k]) for k in order[1:] if names.candidates[int(k)].table != chosen), 0.0
+    )
     if best < THRESHOLD or best - runner_up < MARGIN:
         return None
     return names.candidates[int(order[0])], best

@@ -26,6 +26,7 @@ from servers.parser.domain import (
     Understanding,
     Unresolved,
 )
+from servers.parser.language import fanout, measures
 from servers.parser.language import lexicon as lx
 from servers.parser.language.conditions import (
     date_window,
@@ -47,6 +48,7 @@ from servers.parser.language.ranking import (
     wants_value,
 )
 from servers.parser.language.reading import (
+    STOP_WORDS,
     Reading,
     count_cue,
     main_table,
@@ -91,12 +93,16 @@ def understand(
     number_conditions(reading, prepared, draft, main, roles)
     negations(reading, prepared, draft, main, roles)
     date_window(reading, prepared, draft, main, roles)
+    measures.apply(reading, prepared, draft, main, roles)
     counted_superlative(reading, prepared, draft, main, roles)
     most_common(reading, draft, roles)
     versus_average(reading, prepared, draft, main, roles)
     finish(reading, prepared, draft, main, roles)
+    measures.shares(reading, prepared, draft, main)
+    measures.bucket_finish(draft, main, prepared)
+    measures.named_groups(draft, main)
     plan = QueryPlan(
-        select=tuple(sel for _, sel in sorted(draft.select, key=lambda item: item[0])),
+        select=measures.grouped_first(draft, reading.words),
         where=tuple(draft.where),
         where_any=draft.where_any,
         group_by=tuple(dict.fromkeys(draft.group_by)),
@@ -107,7 +113,11 @@ def understand(
         tables=tuple(dict.fromkeys([main, *draft.tables])),
         time_window=draft.time_window,
         set_operation=draft.set_operation,
+        bucket=draft.bucket,
     )
+    fanout.refuse_fan_out(plan, reading, prepared)
+    plan = fanout.distinct_rows_counted(plan, prepared)
+    plan = fanout.listed_once(plan, prepared)
     if draft.intersect is not None and any(sel.aggregated for sel in plan.select):
         plan = _both_as_subqueries(plan, draft.intersect, prepared, main)
     if (
@@ -154,7 +164,15 @@ def finish(
                 draft.select.append((position, Selection(column, aggregate)))
         elif role.kind == "count":
             by_meaning = all(c.how == "meaning" for c in role.mention.candidates)
-            if by_meaning and numeric(prepared, column) and reading.words[:2] == ["how", "many"]:
+            # "how many points did Ari score": a measure stored per row is summed
+            measure = column in _measures(prepared, [column.table]) and not (
+                prepared.schema.column(column).kind.temporal
+            )
+            if (
+                (by_meaning or measure)
+                and numeric(prepared, column)
+                and reading.words[:2] == ["how", "many"]
+            ):
                 # "how many people …" read as a population column: the people it counts
                 draft.select.append((position, Selection(column, Aggregate.SUM)))
             else:
@@ -165,8 +183,14 @@ def finish(
             draft.select.append((position, Selection(column)))
         elif role.kind == "order":
             aggregate = role.aggregates[0] if role.aggregates else None
+            # "the top 2 players by points": the highest first
+            top = "top" in words[: role.mention.start] and not any(
+                w in lx.ASCENDING_WORDS for w in words
+            )
             draft.order_by.append(
-                Ordering(column, wants_descending(reading, role.mention.start - 4), aggregate)
+                Ordering(
+                    column, top or wants_descending(reading, role.mention.start - 4), aggregate
+                )
             )
         elif role.kind == "superlative":
             sup = superlative_before(words, position) or "most"
@@ -198,7 +222,8 @@ def finish(
             draft.select.append(
                 (count_at[0], Selection(counted, Aggregate.COUNT, distinct=not counted.star))
             )
-    if draft.group_entity:
+    _unplaced_aggregate(reading, prepared, draft, main, roles)
+    if draft.group_entity and not _per_own_row(draft, roles, main):
         _group_by_entity(prepared, draft, draft.group_entity)
     if not draft.select:
         # "where is …" asks for a place, "when …" for a time, else the row's name
@@ -208,7 +233,7 @@ def finish(
             draft.select.append((0, Selection(name)))
     if distinct and not any(sel.aggregated for _, sel in draft.select):
         draft.distinct = True
-    if draft.order_by and not any(o.column or o.aggregate for o in draft.order_by):
+    if draft.order_by and not any(o.column or o.aggregate or o.expression for o in draft.order_by):
         draft.order_by.clear()
     if draft.order_by and descending and all(not o.descending for o in draft.order_by):
         draft.order_by = [
@@ -251,6 +276,107 @@ def finish(
         ]
         if plain:
             draft.order_by.append(Ordering(plain[0].column, descending, plain[0].aggregate))
+
+
+_MEASURE_AGGREGATES = frozenset({"average", "mean", "avg", "total", "sum", "maximum", "minimum"})
+_PHRASE_FILLERS = frozenset({"the", "a", "an", "of", "all"})
+
+
+def _unplaced_aggregate(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "the average penalty paid on loans": an aggregate whose noun no name links is
+    placed on the numeric column nearest in meaning among the tables in play — or the
+    question is refused; the aggregate is never dropped."""
+    if (
+        any(sel.aggregated for _, sel in draft.select)
+        or draft.having
+        or any(o.aggregate for o in draft.order_by)
+        or any(c.subquery is not None for c in draft.where)
+        or count_cue(reading) is not None
+    ):
+        return
+    words = reading.words
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    covered |= {i for v in reading.values for i in range(v.start, v.end)}
+    for i, word in enumerate(words):
+        if word not in _MEASURE_AGGREGATES or i in covered:
+            continue
+        j = i + 1
+        while j < len(words) and words[j] in _PHRASE_FILLERS:
+            j += 1
+        phrase: list[str] = []
+        while (
+            j < len(words)
+            and j not in covered
+            and len(phrase) < 2
+            and words[j] not in STOP_WORDS
+            and words[j] not in lx.CUE_WORDS
+            and not reading.tokens[j].is_number
+        ):
+            phrase.append(words[j])
+            j += 1
+        if not phrase or phrase[0] in ("number", "count", "amount"):
+            continue
+        tables = list(dict.fromkeys([main, *(r.table for r in roles)]))
+        column = _measure_by_meaning(prepared, " ".join(phrase), tables)
+        said = f"{word} {' '.join(phrase)}"
+        if column is None:
+            raise Unresolved(
+                f'"{said}" names no numeric column',
+                [str(ref) for ref in _measures(prepared, tables)][:5],
+            )
+        draft.select.append((i, Selection(column, lx.AGGREGATE_WORDS[word])))
+        reading.notes.append(f'"{said}" read as {lx.AGGREGATE_WORDS[word].value} of {column}')
+        return
+
+
+def _measures(prepared: Prepared, tables: list[str]) -> list[ColumnRef]:
+    """Numeric columns of `tables` that measure something: no keys, no references."""
+    found = []
+    for table in tables:
+        info = prepared.schema.table(table)
+        for column in info.columns if info else ():
+            if (
+                column.kind.numeric
+                and not column.primary_key
+                and not any(column.name in fk.columns for fk in info.foreign_keys)
+                and "id" not in prepared.index.column_words.get(ColumnRef(table, column.name), ())
+            ):
+                found.append(ColumnRef(table, column.name))
+    return found
+
+
+def _measure_by_meaning(prepared: Prepared, phrase: str, tables: list[str]) -> ColumnRef | None:
+    """The measure nearest in meaning (at least 0.3), or the only measure the tables have."""
+    from servers.parser.language.synonyms import similarity
+
+    measures = _measures(prepared, tables)
+    scored = [
+        (similarity(phrase, " ".join(prepared.index.column_words[ref])), ref) for ref in measures
+    ]
+    best = max(scored, key=lambda item: item[0], default=None)
+    if best is not None and best[0] >= 0.3:
+        return best[1]
+    main_measures = [ref for ref in measures if ref.table == tables[0]]
+    return main_measures[0] if len(main_measures) == 1 else None
+
+
+def _per_own_row(draft: Draft, roles: list[Role], main: str) -> bool:
+    """ "the average fine per loan" on the loan table: each loan is one row, so "per
+    loan" groups nothing — unless what is measured lives elsewhere ("revenue per store":
+    a glossary metric over the orders)."""
+    measured = {
+        table
+        for _, sel in draft.select
+        for table in (
+            *(sel.expression.tables if sel.expression else ()),
+            *((sel.column.table,) if sel.column else ()),
+        )
+    }
+    return (
+        draft.group_entity == main and all(r.table == main for r in roles) and measured <= {main}
+    )
 
 
 def _amount_counted(

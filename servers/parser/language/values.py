@@ -143,6 +143,10 @@ def find_values(
             score = 1.0
             if not hits and n == 1 and tokens[i].lemma != key:
                 hits = index.exact.get(tokens[i].lemma)  # "houses" finds "House"
+            last = tokens[i + n - 1]
+            if not hits and n > 1 and last.lemma != last.lower:
+                # "sports cars" finds "Sports car"
+                hits = index.exact.get(" ".join([*words[:-1], last.lemma]))
             if (
                 not hits
                 and capitalised

@@ -251,6 +251,8 @@ class _Explainer:
         aggregated = any(s.aggregated for s in plan.select)
         if not keys and (aggregated or plan.having or any(o.aggregate for o in plan.order_by)):
             keys = [self._selection(s) for s in plan.select if not s.aggregated]
+        if plan.bucket is not None:  # "grouped by month of ordered_on"
+            keys.insert(0, f"{plan.bucket.grain.value} of {self._column(plan.bucket.column)}")
         return list(dict.fromkeys(keys))
 
     def _ordering(self, ordering: Ordering, plan: QueryPlan) -> str:

@@ -39,6 +39,7 @@ from servers.parser.domain import (
     Value,
 )
 from servers.parser.render import mongo_expressions
+from servers.parser.render.buckets import bucket_name, mongo_bucket
 
 _JSON = json_util.RELAXED_JSON_OPTIONS
 _NEGATIVE = frozenset({Op.NE, Op.NOT_IN, Op.NOT_LIKE})
@@ -103,7 +104,7 @@ class _Builder:
         grouped = grouped or any(
             o.aggregate or (o.expression and o.expression.aggregated) for o in plan.order_by
         )
-        grouped = grouped or any(_on_aggregate(c) for c in plan.where)
+        grouped = grouped or any(_on_aggregate(c) for c in plan.where) or plan.bucket is not None
         if not grouped:
             return self._find(collection, match, plan)
         return MongoStatement(collection, pipeline=_dumps(self._pipeline(match, plan)))
@@ -229,6 +230,14 @@ class _Builder:
                 sort[hidden(("extreme", ordering.column, ordering.descending), extreme)] = direction
 
         group: dict[str, Any] = {"_id": {k: f"${c}" for c, k in keys.items()} if keys else None}
+        if plan.bucket is not None:  # "by month": the period labels the group, oldest first
+            group["_id"] = {
+                "b": mongo_bucket(plan.bucket.column.column, plan.bucket.grain),
+                **(group["_id"] or {}),
+            }
+            project = {"_id": 0, bucket_name(plan.bucket.grain): "$_id.b", **project}
+            if not sort:
+                sort["_id.b"] = 1
         group.update(accumulators)
         pipeline: list[dict] = []
         if match:

@@ -45,6 +45,7 @@ from servers.parser.domain import (
     Unresolved,
     Value,
 )
+from servers.parser.render.buckets import bucket_name, truncate
 from servers.parser.render.joins import JoinTree, join_path
 from servers.parser.render.names import DIALECTS, identifier
 
@@ -239,6 +240,8 @@ class _Builder:
             query.set("having", exp.Having(this=_all(*having)))
         order_by = [o for o in plan.order_by if not shape.one_row or _aggregated_ordering(o)]
         ordered = [self._ordering(o, scope, shape) for o in order_by]
+        if not ordered and plan.bucket is not None:  # periods read oldest first
+            ordered = [exp.Ordered(this=self._bucket(plan, scope), nulls_first=True)]
         if ordered:
             query.set("order", exp.Order(expressions=ordered))
         if shape.distinct:
@@ -251,6 +254,11 @@ class _Builder:
         if plan.limit is not None:
             query.set("limit", exp.Limit(expression=exp.Literal.number(max(0, int(plan.limit)))))
         return query
+
+    def _bucket(self, plan: QueryPlan, scope: _Scope) -> exp.Expression | None:
+        if plan.bucket is None:
+            return None
+        return truncate(scope.column(plan.bucket.column), plan.bucket.grain, self.dialect)
 
     def _table(self, name: str, scope: _Scope) -> exp.Table:
         alias = scope.aliases[name]
@@ -309,7 +317,7 @@ class _Builder:
 
         aggregated = len(plain) < len(selections)
         ordered_by_aggregate = any(_aggregated_ordering(o) for o in plan.order_by)
-        grouped = bool(plan.group_by) or bool(
+        grouped = bool(plan.group_by or plan.bucket) or bool(
             plain and (aggregated or plan.having or ordered_by_aggregate)
         )
         distinct = plan.distinct
@@ -325,6 +333,11 @@ class _Builder:
             ):
                 grouped, distinct = True, False
         keys: dict[str, exp.Expression] = {}
+        bucket = self._bucket(plan, scope)
+        if bucket is not None:  # "by month": the period comes first and is grouped
+            name = identifier(bucket_name(plan.bucket.grain), self.dialect)  # type: ignore[union-attr]
+            projections.insert(0, exp.Alias(this=bucket, alias=name))
+            keys[_key(bucket)] = bucket.copy()
         if grouped:
             for key in [scope.column(k) for k in plan.group_by] + plain:
                 keys.setdefault(_key(key), key)

@@ -1,0 +1,64 @@
+"""Two more schemas of our own: films (PascalCase, units and scales in the names) and
+staff (the classic short names: empNo, salAmt, commPct, hireDt, loc)."""
+
+import pytest
+
+from tests.parser.generalise_support import films, staff
+from tests.parser.language_support import flat
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which movies are longer than 120 minutes?", ["Green Sea", "Red Sky"]),
+        ("How many movies were released before 2000?", [1]),
+        ("Which movies had a budget over 100 million dollars?", ["Blue Moon"]),
+        ("What is the runtime of the longest movie?", [142]),
+        ("Who is the oldest actor?", ["Kay Lee"]),
+        ("Who is the youngest actress?", ["Ana Paz"]),
+        ("Which actors were born after 1980?", ["Ana Paz", "Jon Roe"]),
+        ("How many female actors are there?", [2]),
+        ("Which movies did Kay Lee act in?", ["Green Sea", "Red Sky"]),
+        ("What is the average rating of movies released after 2000?", [7.25]),
+        ("Which movie has the highest budget?", ["Blue Moon"]),
+        ("How many actors appeared in Green Sea?", [2]),
+        ("What role did Jon Roe play in Blue Moon?", ["Villain"]),
+        ("Which pictures are rated above 7?", ["Green Sea", "Red Sky"]),
+    ],
+)
+def test_films(question, expected):
+    assert sorted(flat(films().ask(question))) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many employees were hired after 2015?", [3]),
+        (
+            "What is the average salary in each department?",
+            [("Research", 7500.0), ("Sales", 3500.0)],
+        ),
+        ("Which employees earn a commission above 10 percent?", ["Lu", "Ng"]),
+        ("List employees whose job title is Manager", ["Kim"]),
+        ("Which employees work in Boston?", ["Kim", "Mo"]),
+        ("What is the total salary of the research department?", [15000.0]),
+        ("Who earns the highest salary?", ["Kim"]),
+        ("How many clerks are there?", [1]),
+        ("List the employees hired in 2016", ["Mo"]),
+        ("What is the salary of the best paid employee?", [9000.0]),
+        ("Which employees earn more than 5000?", ["Kim", "Mo"]),
+        ("Which staff were employed after 2017?", ["Lu", "Ng"]),
+        ("Who has the largest salary?", ["Kim"]),
+        ("Show the names of employees located in Chicago", ["Lu", "Ng"]),
+    ],
+)
+def test_staff(question, expected):
+    assert sorted(flat(staff().ask(question))) == expected
+
+
+def test_classic_short_names_link_exactly():
+    db = staff()
+    understanding = db.understand("What is the average commission?")
+    assert not any("meaning" in note for note in understanding.notes)
+    assert db.ask("What is the average commission?") == [(6.875,)]
+    assert db.ask("What is the highest salary?") == [(9000.0,)]
