@@ -133,6 +133,8 @@ def _named_period(tokens: list[Token], words: list[str], i: int, now: dt.datetim
                 start, _day(now) + dt.timedelta(days=1), i, last, " ".join(words[first:last])
             )
     j = first + 1 if words[first] == "the" else first
+    if j >= len(words):  # "the" ends the question
+        return None
     quarter, after = None, j
     if words[j] == "q" and j + 1 < len(words) and words[j + 1] in ("1", "2", "3", "4"):
         quarter, after = int(words[j + 1]), j + 2
@@ -146,7 +148,7 @@ def _named_period(tokens: list[Token], words: list[str], i: int, now: dt.datetim
     elif after + 1 < len(words) and words[after] in ("of", "in") and _year_of(tokens[after + 1]):
         year, after = _year_of(tokens[after + 1]), after + 2
     if year is None:  # a bare quarter: its latest start up to now
-        year = now.year if _quarter(now.year, quarter)[0] <= now else now.year - 1
+        year = now.year if _quarter(now.year, quarter)[0] <= now.replace(tzinfo=None) else now.year - 1
     start, end = _quarter(year, quarter)
     return DateWindow(start, end, i, after, f"in Q{quarter} {year}")
 
