@@ -62,3 +62,25 @@ def test_classic_short_names_link_exactly():
     assert not any("meaning" in note for note in understanding.notes)
     assert db.ask("What is the average commission?") == [(6.875,)]
     assert db.ask("What is the highest salary?") == [(9000.0,)]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which coaches were born before 1980?", ["Ann"]),
+        ("How many coaches were born in 1985?", [1]),
+        ("Which clubs were founded before 1900?", ["Rovers"]),
+        ("Which clubs had their stadium built after 1950?", ["United"]),
+        ("How many matches did each club play?", [("Rovers", 2), ("United", 1)]),
+        ("How many matches has each club played?", [("Rovers", 2), ("United", 1)]),
+        ("Which coaches earn more than 100 thousand?", ["Ann"]),
+        ("How many goals did Rovers score?", [3]),
+        ("Which club scored the most goals?", ["Rovers"]),
+        ("What is the total number of goals scored by United?", [3]),
+        ("Which coaches were born after 1975 and coach United?", ["Bo"]),
+    ],
+)
+def test_clubs(question, expected):
+    from tests.parser.generalise_support import clubs
+
+    assert sorted(flat(clubs().ask(question))) == expected

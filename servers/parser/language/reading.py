@@ -340,7 +340,7 @@ def count_cue(reading: Reading) -> tuple[int, int] | None:
             continue  # "sorted by their count" ranks, selects none
         nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
         if (
-            phrase[0] == "number"
+            phrase[0] in ("number", "total")
             and nxt is not None
             and not nxt.tables
             and all(numeric(reading.prepared, c.ref) for c in nxt.columns)

@@ -174,6 +174,9 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         if role.column is None:
             continue
         aggs = aggregates_before(words, start)
+        if not aggs and words[max(0, start - 3) : start] == ["total", "number", "of"]:
+            if numeric(prepared, role.column):
+                aggs = (Aggregate.SUM,)  # "the total number of goals": a sum of the count kept
         if order_at is not None and (
             order_at <= start <= order_at + 8
             and not any(order_at <= r.mention.start < start and r.column for r in roles)

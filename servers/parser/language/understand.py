@@ -188,6 +188,15 @@ def finish(
             if wants_value(reading, roles, role):
                 aggregate = Aggregate.MAX if lx.SUPERLATIVES[sup][0] else Aggregate.MIN
                 draft.select.append((position, Selection(column, aggregate)))
+            elif (
+                column.table != main
+                and column in _measures(prepared, [column.table])
+                and reference(prepared, column.table, main) is not None
+            ):
+                # "the club that scored the most goals": goals kept per match, summed per club
+                draft.order_by.append(Ordering(column, lx.SUPERLATIVES[sup][0], Aggregate.SUM))
+                draft.limit = draft.limit or 1
+                draft.group_entity = draft.group_entity or main
             else:
                 draft.order_by.append(Ordering(column, lx.SUPERLATIVES[sup][0]))
                 draft.limit = draft.limit or 1
