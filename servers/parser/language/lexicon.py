@@ -283,3 +283,16 @@ _SIZES = (
 UNIT_SIZES: dict[str, tuple[str, float]] = {
     piece: (kind, size) for kind, size, pieces in _SIZES for piece in pieces
 }
+
+# Superlatives whose column may be named only by its unit: "the longest movie" and a
+# runtime kept in minutes, "the heaviest truck" and a load in kilograms.
+SUPERLATIVE_KINDS: dict[str, tuple[str, ...]] = {
+    "longest": ("length", "time"),
+    "shortest": ("length", "time"),
+    "tallest": ("length",),
+    "farthest": ("length",),
+    "furthest": ("length",),
+    "closest": ("length",),
+    "heaviest": ("mass",),
+    "lightest": ("mass",),
+}
