@@ -84,3 +84,63 @@ def test_clubs(question, expected):
     from tests.parser.generalise_support import clubs
 
     assert sorted(flat(clubs().ask(question))) == expected
+
+
+def _orders():
+    from servers.parser.domain import ColumnKind, SchemaView
+    from tests.parser.generalise_support import _table
+    from tests.parser.language_support import database
+
+    t, i, n, d = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
+    schema = SchemaView(
+        (
+            _table(
+                "customer_tbl",
+                [
+                    ("CustID", i),
+                    ("CustName", t),
+                    ("Email_Addr", t),
+                    ("CreditLimitUSD", n),
+                    ("IsActive", t),
+                ],
+                "CustID",
+            ),
+            _table(
+                "tblOrderHeader",
+                [("OrderNo", i), ("CustID", i), ("OrderDt", d), ("TotalAmt", n), ("ShipStatus", t)],
+                "OrderNo",
+                [("CustID", "customer_tbl", "CustID")],
+            ),
+        )
+    )
+    rows = {
+        "customer_tbl": [
+            (1, "Acme", "a@x.com", 5000.0, "Y"),
+            (2, "Bolt", "b@x.com", 1500.0, "N"),
+            (3, "Crux", "c@x.com", 9000.0, "Y"),
+        ],
+        "tblOrderHeader": [
+            (10, 1, "2025-01-02", 250.0, "shipped"),
+            (11, 1, "2025-02-03", 75.5, "pending"),
+            (12, 3, "2025-05-30", 900.0, "shipped"),
+        ],
+    }
+    return database(schema, rows)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many customers are there?", [3]),
+        ("Which customers are active?", ["Acme", "Crux"]),
+        ("How many orders did each customer place?", [("Acme", 2), ("Crux", 1)]),
+        ("What is the total amount of all orders?", [1225.5]),
+        ("Which customers have a credit limit above 4000 dollars?", ["Acme", "Crux"]),
+        ("How many orders are pending?", [1]),
+        ("Which customer placed the most orders?", ["Acme"]),
+        ("Which customers have no orders?", ["Bolt"]),
+        ("What is the average order amount?", [408.5]),
+    ],
+)
+def test_prefixed_and_suffixed_table_names(question, expected):
+    assert sorted(flat(_orders().ask(question))) == expected

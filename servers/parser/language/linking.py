@@ -32,6 +32,9 @@ from servers.parser.language.words import (
 
 _NEGATIONS = frozenset({"not", "no", "never", "without", "n't", "none", "nor"})
 TABLE_PREFIXES = frozenset({"ref", "reference", "tbl", "lu", "lkp", "lookup", "dim", "fact", "t"})
+TABLE_SUFFIXES = frozenset(
+    {"tbl", "tab", "table", "dim", "fact", "lookup", "ref", "master", "data"}
+)
 EXACT, CONTENT, PARTIAL, FUZZY, MEANING = 1.0, 0.9, 0.6, 0.7, 0.5
 
 
@@ -97,6 +100,8 @@ def build_index(schema: SchemaView) -> SchemaIndex:
         # reference / lookup tables carry a prefix people do not say: ref_, tbl_, lu_
         if len(table_forms) > 1 and table_forms[0] in TABLE_PREFIXES:
             _add(index, table_forms[1:], Candidate(table.name, None, EXACT, "exact"))
+        if len(table_forms) > 1 and table_forms[-1] in TABLE_SUFFIXES:  # customer_tbl
+            _add(index, table_forms[:-1], Candidate(table.name, None, EXACT, "exact"))
         if table.comment:
             _add(
                 index,

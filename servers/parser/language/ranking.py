@@ -286,6 +286,20 @@ def _column_of_kind(
     return None
 
 
+def _measure(prepared: Prepared, ref: ColumnRef) -> bool:
+    """A numeric column that measures something: no key, no reference, no id."""
+    table = prepared.schema.table(ref.table)
+    column = prepared.schema.column(ref)
+    return bool(
+        table
+        and column
+        and column.kind.numeric
+        and not column.primary_key
+        and not any(ref.column in fk.columns for fk in table.foreign_keys)
+        and "id" not in prepared.index.column_words.get(ref, ())
+    )
+
+
 def _participle(word: str) -> bool:
     """ "paid", "rated", "visited", "selling": an inflected verb form."""
     from lemminflect import getAllLemmas
@@ -298,7 +312,7 @@ def _asked_numeric(prepared: Prepared, draft: Draft, at: int) -> ColumnRef | Non
     asked = [
         sel.column
         for p, sel in draft.select
-        if p < at and sel.column and not sel.aggregated and numeric(prepared, sel.column)
+        if p < at and sel.column and not sel.aggregated and _measure(prepared, sel.column)
     ]
     return asked[0] if len(asked) == 1 else None
 

@@ -17,6 +17,7 @@ from servers.parser.domain import (
     SetOperator,
     TimeWindow,
 )
+from servers.parser.language import lexicon as lx
 from servers.parser.language.linking import Candidate, Mention
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
@@ -174,6 +175,14 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         if role.column is None:
             continue
         aggs = aggregates_before(words, start)
+        first = words[start]
+        if (
+            not aggs
+            and first in lx.AGGREGATE_WORDS
+            and words[role.mention.end : role.mention.end + 2]
+            in (["of", "all"], ["for", "all"], ["across", "all"], ["of", "every"])
+        ):
+            aggs = (lx.AGGREGATE_WORDS[first],)  # "the total amount of all orders" (TotalAmt)
         if not aggs and words[max(0, start - 3) : start] == ["total", "number", "of"]:
             if numeric(prepared, role.column):
                 aggs = (Aggregate.SUM,)  # "the total number of goals": a sum of the count kept
