@@ -110,3 +110,11 @@ def test_a_unit_with_a_means_one():
     assert sorted(flat(films().ask("Which movies cost over a hundred million dollars?"))) == [
         "Blue Moon"
     ]
+
+
+def test_scales_written_into_the_number():
+    from tests.parser.generalise_support import clubs, films, staff
+
+    assert sorted(flat(staff().ask("Which employees earn more than 5k?"))) == ["Kim", "Mo"]
+    assert flat(clubs().ask("Which coaches earn more than 100k?")) == ["Ann"]
+    assert flat(films().ask("Which movies had a budget over $100m?")) == ["Blue Moon"]

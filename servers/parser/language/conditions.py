@@ -22,7 +22,7 @@ from servers.parser.language import lexicon as lx
 from servers.parser.language.dates import DateWindow
 from servers.parser.language.lexicon import UNIT_PIECES, UNIT_SIZES
 from servers.parser.language.linking import Mention
-from servers.parser.language.numbers import Number
+from servers.parser.language.numbers import SHORT_SCALES, Number
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
     Reading,
@@ -429,8 +429,9 @@ def _in_column_units(reading: Reading, column: ColumnRef, number: Number) -> Num
     """ "40 thousand" compared with a column kept in thousands (price_k) is 40."""
     number = _converted(reading, column, number)
     pieces = raw_pieces(column.column)
+    said = {SHORT_SCALES.get(w, w) for w in reading.words[number.start + 1 : number.end]}
     for word, divisor in (("thousand", 1000), ("million", 1_000_000), ("billion", 1_000_000_000)):
-        if word in reading.words[number.start : number.end] and pieces & set(UNIT_PIECES[word]):
+        if word in said and pieces & set(UNIT_PIECES[word]):
             upper = number.upper / divisor if number.upper is not None else None
             value = number.value / divisor
             return replace(
