@@ -115,3 +115,19 @@ def test_names_of_a_table_whose_name_column_is_not_called_name():
 
 def test_a_short_form_for_publication():
     assert library().ask("What is the average publication year of books?") == [(1968.8,)]
+
+
+@pytest.mark.parametrize(
+    ("make", "question", "expected"),
+    [
+        ("staff", "Who works in Research?", ["Kim", "Mo"]),
+        ("films", "Who played the Villain?", ["Jon Roe"]),
+        ("sports", "Who plays for the Bay Sharks?", ["Dev", "Eli"]),
+        ("library", "Who wrote Winter Maps?", ["Owen Park"]),
+        ("clinic", "Who was prescribed Ventolin?", ["Omar Diaz"]),
+    ],
+)
+def test_who_asks_for_people(make, question, expected):
+    from tests.parser import generalise_support
+
+    assert sorted(flat(getattr(generalise_support, make)().ask(question))) == expected

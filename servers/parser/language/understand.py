@@ -67,6 +67,7 @@ from servers.parser.language.roles import (
     assign,
     column_for_words,
     grouped_after,
+    link_reference,
     reference,
 )
 
@@ -79,7 +80,7 @@ def understand(
     described = describe_request(reading)
     if described is not None:
         return described
-    main = main_table(reading, prepared)
+    main = _who(reading, prepared, main_table(reading, prepared))
     head = unknown_head(reading)
     if head is not None:
         raise Unresolved(f'"{head}" names no table or column', suggestions(reading, prepared, head))
@@ -366,6 +367,35 @@ def _per_own_row(draft: Draft, roles: list[Role], main: str) -> bool:
     """ "the average fine per loan" on the loan table: each loan is one row, so "per
     loan" groups nothing."""
     return draft.group_entity == main and all(r.table == main for r in roles)
+
+
+_PERSON_WORDS = frozenset(
+    "first last surname forename gender sex birth bear age salary nationality email phone".split()
+)
+
+
+def _personal(prepared: Prepared, table: str) -> bool:
+    """A table whose rows are people, read from its columns (first name, gender, birth…)."""
+    return any(
+        ref.table == table and _PERSON_WORDS & set(forms)
+        for ref, forms in prepared.index.column_words.items()
+    )
+
+
+def _who(reading: Reading, prepared: Prepared, main: str | None) -> str | None:
+    """ "who works in Research": the answer is people — a table of people one foreign key
+    from the one the question named, or the only one the schema has."""
+    if reading.words[:1] != ["who"] or main is not None and _personal(prepared, main):
+        return main
+    if any(m.tables for m in reading.mentions):
+        return main  # "who … the oldest actor": the table is named
+    people = [t.name for t in prepared.schema.tables if _personal(prepared, t.name)]
+    if main is not None:
+        near = [t for t in people if reference(prepared, t, main) or reference(prepared, main, t)]
+        # or through a table holding both keys ("who was prescribed Ventolin")
+        near = near or [t for t in people if link_reference(prepared, t, main)[1] is not None]
+        return near[0] if len(near) == 1 else main
+    return people[0] if len(people) == 1 else main
 
 
 def _amount_counted(
