@@ -118,3 +118,12 @@ def test_scales_written_into_the_number():
     assert sorted(flat(staff().ask("Which employees earn more than 5k?"))) == ["Kim", "Mo"]
     assert flat(clubs().ask("Which coaches earn more than 100k?")) == ["Ann"]
     assert flat(films().ask("Which movies had a budget over $100m?")) == ["Blue Moon"]
+
+
+def test_a_measure_said_with_a_or_no_is_present_or_absent():
+    from tests.parser.generalise_support import staff
+
+    assert library().ask("How many loans had a fine?") == [(3,)]
+    assert library().ask("How many loans had no fine?") == [(3,)]
+    assert sorted(flat(staff().ask("Which employees earn a commission?"))) == ["Lu", "Ng"]
+    assert sorted(flat(staff().ask("Which employees have no commission?"))) == ["Kim", "Mo"]

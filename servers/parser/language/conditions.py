@@ -27,6 +27,7 @@ from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
     Reading,
     best_table,
+    count_cue,
     is_negated,
     numeric,
 )
@@ -478,6 +479,48 @@ def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: l
         value = no if is_negated(reading, role.mention.start) else yes
         role.kind = "used"
         draft.where.append(Condition(role.column, Op.EQ, (value,), source=role.mention.words))
+
+
+_COMPARING = frozenset(
+    "above over below under more less greater higher lower than of between exceeding average"
+    " mean equal at".split()
+)
+_HAVING_VERBS = frozenset(
+    "have has had with earn earns earned get gets got pay pays paid receive receives received"
+    " charge charged carry carries carried".split()
+)
+
+
+def presence_conditions(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "loans that had a fine", "employees with no commission": a measure of the rows
+    asked about, said after "a" or "no", is a condition on it being above zero or zero."""
+    words = reading.words
+    for role in roles:
+        start = role.mention.start
+        if role.kind != "select" or role.column is None or role.table != main or start < 2:
+            continue
+        column = prepared.schema.column(role.column)
+        if column is None or not column.kind.numeric or column.primary_key:
+            continue
+        article, verb = words[start - 1], words[start - 2]
+        if article not in ("a", "an", "any", "no") or verb not in _HAVING_VERBS | {"without"}:
+            continue
+        end = role.mention.end
+        if any(n.start < end + 4 and n.end > end for n in reading.numbers) or any(
+            w in _COMPARING for w in words[end : end + 3]
+        ):
+            continue  # "a salary above the average", "a fine of 5": compared, not present
+        if not any(r is not role and r.kind in ("table", "select", "count") for r in roles) and (
+            count_cue(reading) is None
+        ):
+            continue  # "what is a fine?" asks for the column itself
+        negated = article == "no" or verb == "without" or is_negated(reading, start - 1)
+        role.kind = "used"
+        draft.where.append(
+            Condition(role.column, Op.EQ if negated else Op.GT, (0,), source=role.mention.words)
+        )
 
 
 def _numeric_by_meaning(

@@ -32,6 +32,7 @@ from servers.parser.language.conditions import (
     flag_conditions,
     negations,
     number_conditions,
+    presence_conditions,
     value_conditions,
     versus_average,
 )
@@ -90,6 +91,7 @@ def understand(
     roles = assign(reading, prepared, draft, main)
     value_conditions(reading, prepared, draft, main, roles)
     flag_conditions(reading, prepared, draft, roles)
+    presence_conditions(reading, prepared, draft, main, roles)
     number_conditions(reading, prepared, draft, main, roles)
     negations(reading, prepared, draft, main, roles)
     date_window(reading, prepared, draft, main, roles)
