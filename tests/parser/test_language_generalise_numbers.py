@@ -127,3 +127,8 @@ def test_a_measure_said_with_a_or_no_is_present_or_absent():
     assert library().ask("How many loans had no fine?") == [(3,)]
     assert sorted(flat(staff().ask("Which employees earn a commission?"))) == ["Lu", "Ng"]
     assert sorted(flat(staff().ask("Which employees have no commission?"))) == ["Kim", "Mo"]
+
+
+def test_a_count_of_years_is_no_year_column():
+    plan = sports().plan("Which players joined before 2000?")
+    assert all(c.column != ColumnRef("player", "yrs_exp") for c in plan.where)

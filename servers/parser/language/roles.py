@@ -33,7 +33,7 @@ from servers.parser.language.reading import (
     superlative_before,
     words_before,
 )
-from servers.parser.language.words import lemma
+from servers.parser.language.words import lemma, split_identifier
 
 
 @dataclass
@@ -276,6 +276,8 @@ def column_for_words(
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
                 # dates are often stored as text; a date word may name such a column
+                if noun == "year" and "years" in split_identifier(ref.column):
+                    continue  # yrs_exp counts years; it holds no year
                 if (
                     ref.table == table
                     and noun in forms
