@@ -131,3 +131,12 @@ def test_who_asks_for_people(make, question, expected):
     from tests.parser import generalise_support
 
     assert sorted(flat(getattr(generalise_support, make)().ask(question))) == expected
+
+
+def test_a_verb_names_the_table_of_its_events():
+    # "prescribed" → Prescription (an event noun); "play" never → player (an agent noun)
+    db = clinic()
+    plan = db.plan("Which drug was prescribed the most?")
+    assert "Prescription" in plan.referenced_tables()
+    assert db.ask("How many different drugs were prescribed?") == [(3,)]
+    assert "player" not in sports().plan("Which teams play in Spain?").referenced_tables()

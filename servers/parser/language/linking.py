@@ -10,6 +10,7 @@ spelling (rapidfuzz) for words no name or English word explains.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -217,11 +218,34 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
                     Candidate(c.table, c.column, FUZZY, "spelling")
                     for c in (*index.exact.get((best[0],), ()), *index.by_word.get(best[0], ()))
                 ]
+        if not candidates and not is_noun(token.lower) and token.lemma != token.lower:
+            candidates = _table_of_verb(token.lemma, index)
         if candidates:
             found.append(Mention(i, i + 1, token.lower, candidates))
             used.add(i)
     found.sort(key=lambda m: m.start)
     return _merge_partials(found)
+
+
+def _table_of_verb(verb: str, index: SchemaIndex) -> list[Candidate]:
+    """ "prescribed" → prescription, "enrolled" → enrollment: a verb form names the table
+    of its events when the table's one word begins with the verb's stem."""
+    stem = verb[:-1] if verb.endswith("e") else verb
+    if len(stem) < 5:
+        return []
+    # event nouns only ("prescription", "enrollment", "rental"): an agent noun such as
+    # "player" or "employee" is another thing than the verb
+    return [
+        Candidate(table, None, PARTIAL, "partial")
+        for table, forms in index.table_words.items()
+        if len(forms) == 1
+        and forms[0] != verb
+        and forms[0].endswith(_EVENT_ENDINGS)
+        and len(os.path.commonprefix([forms[0], stem])) >= max(5, len(stem) - 2)
+    ]
+
+
+_EVENT_ENDINGS = ("tion", "sion", "ment", "al", "ing", "ance", "ence", "ure", "age")
 
 
 def _nouns_of_verb(verb: str) -> tuple[str, ...]:

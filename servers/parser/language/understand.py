@@ -389,8 +389,8 @@ def _who(reading: Reading, prepared: Prepared, main: str | None) -> str | None:
     from the one the question named, or the only one the schema has."""
     if reading.words[:1] != ["who"] or main is not None and _personal(prepared, main):
         return main
-    if any(m.tables for m in reading.mentions):
-        return main  # "who … the oldest actor": the table is named
+    if any(_personal(prepared, c.table) for m in reading.mentions for c in m.tables):
+        return main  # "who … the oldest actor": the people are named
     people = [t.name for t in prepared.schema.tables if _personal(prepared, t.name)]
     if main is not None:
         near = [t for t in people if reference(prepared, t, main) or reference(prepared, main, t)]
