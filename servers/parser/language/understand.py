@@ -228,8 +228,12 @@ def finish(
     _unplaced_aggregate(reading, prepared, draft, main, roles)
     if draft.group_entity and not _per_own_row(draft, roles, main):
         _group_by_entity(prepared, draft, draft.group_entity)
-    if not draft.select:
-        # "where is …" asks for a place, "when …" for a time, else the row's name
+    everything = any(w in ("information", "info", "details", "everything") for w in words) or (
+        reading.has("all", "columns") is not None or reading.has("all", "data") is not None
+    )
+    if not draft.select and not everything:
+        # "where is …" asks for a place, "when …" for a time, else the row's name; "all
+        # information about …" asks for every column
         asked = _asked_by_wh_word(reading, prepared, main)
         name = asked or prepared.name_columns.get(main)
         if name is not None:
