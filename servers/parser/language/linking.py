@@ -153,8 +153,62 @@ def build_index(schema: SchemaView) -> SchemaIndex:
     return index
 
 
-def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Mention]:
+_AUXILIARIES = frozenset({"did", "do", "does", "will", "can", "could", "would", "should", "to"})
+_AFTER_VERB = frozenset({"in", "on", "at", "from", "to", "by", "with", "for"})
+_DETERMINERS = frozenset({"the", "a", "an", "their", "its", "his", "her", "my", "our", "your"})
+
+
+def _verbish(tokens: list[Token], k: int) -> bool:
+    """ "placed", or a bare "place" closing a clause an auxiliary opened: a verb."""
+    token = tokens[k]
+    if not can_be_verb(token.lower):
+        return False
+    if token.lower != token.lemma and not is_noun(token.lower):
+        return True
+    words = [t.lower for t in tokens]
+    last = k == len(words) - 1 or words[k + 1] in _AFTER_VERB
+    return (
+        last
+        and any(w in _AUXILIARIES for w in words[max(0, k - 4) : k])
+        and not any(w in _DETERMINERS for w in words[max(0, k - 2) : k])
+    )
+
+
+def _not_verbs(
+    tokens: list[Token],
+    i: int,
+    n: int,
+    candidates: list[Candidate],
+    index: SchemaIndex,
+    text_columns: set[ColumnRef],
+) -> list[Candidate]:
+    """ "how many orders did each customer place", "customers who placed an order": a
+    verb sharing its lemma with a text column's noun is not that column ("released"
+    still names release_year, "founded" a column named so)."""
+    verbs = [k for k in range(i, i + n) if _verbish(tokens, k)]
+    if not verbs:
+        return candidates
+    return [
+        c
+        for c in candidates
+        if c.ref is None
+        or c.ref not in text_columns
+        or not any(
+            tokens[k].lemma in index.column_words.get(c.ref, ())
+            and tokens[k].lower not in raw_pieces(c.column)  # is_enrolled ← "enrolled"
+            for k in verbs
+        )
+    ]
+
+
+def link(
+    tokens: list[Token],
+    index: SchemaIndex,
+    blocked: set[int],
+    text_columns: set[ColumnRef] | frozenset[ColumnRef] = frozenset(),
+) -> list[Mention]:
     """Schema mentions, longest first, never over a blocked token (values, numbers)."""
+    text_columns = set(text_columns)
     used = set(blocked)
     found: list[Mention] = []
     lem = [token.lemma for token in tokens]
@@ -182,6 +236,7 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
                         else ()
                     )
                     candidates = [Candidate(c.table, c.column, CONTENT, "exact") for c in hits]
+            candidates = _not_verbs(tokens, i, n, candidates, index, text_columns)
             if not candidates:
                 continue
             found.append(
@@ -218,6 +273,7 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
                     Candidate(c.table, c.column, FUZZY, "spelling")
                     for c in (*index.exact.get((best[0],), ()), *index.by_word.get(best[0], ()))
                 ]
+        candidates = _not_verbs(tokens, i, 1, candidates, index, text_columns)
         if not candidates and not is_noun(token.lower) and token.lemma != token.lower:
             candidates = _table_of_verb(token.lemma, index)
         if candidates:

@@ -100,7 +100,7 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     ]
     blocked = value_tokens | date_tokens | {i for n in numbers for i in range(n.start, n.end)}
     blocked |= _order_words(tokens)
-    mentions = link(tokens, prepared.index, blocked)
+    mentions = link(tokens, prepared.index, blocked, prepared.text_columns)
     for hit in terms:
         term = hit.term
         if term.table or term.column:
