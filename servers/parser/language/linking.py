@@ -195,7 +195,8 @@ def _not_verbs(
         or c.ref not in text_columns
         or not any(
             tokens[k].lemma in index.column_words.get(c.ref, ())
-            and tokens[k].lower not in raw_pieces(c.column)  # is_enrolled ← "enrolled"
+            # is_enrolled ← "enrolled": the column is named with that very form
+            and (tokens[k].lower == tokens[k].lemma or tokens[k].lower not in raw_pieces(c.column))
             for k in verbs
         )
     ]
