@@ -333,3 +333,54 @@ STAFF_ROWS = {
 
 def staff() -> Database:
     return database(STAFF, STAFF_ROWS)
+
+
+# ----------------------------------- clubs (dates of birth, *_yr, thousands, per-match counts)
+
+CLUBS = SchemaView(
+    (
+        _table(
+            "club",
+            [
+                ("club_id", INT),
+                ("club_name", T),
+                ("founded_yr", INT),
+                ("stadium_built", INT),
+                ("town", T),
+            ],
+            "club_id",
+        ),
+        _table(
+            "coach",
+            [
+                ("coach_id", INT),
+                ("coach_name", T),
+                ("dob", D),
+                ("club_id", INT),
+                ("salary_k", N),
+                ("place", T),
+            ],
+            "coach_id",
+            [("club_id", "club", "club_id")],
+        ),
+        _table(
+            "match",
+            [("match_id", INT), ("club_id", INT), ("match_date", D), ("goals", INT)],
+            "match_id",
+            [("club_id", "club", "club_id")],
+        ),
+    )
+)
+
+CLUBS_ROWS = {
+    "club": [(1, "Rovers", 1888, 1920, "Derby"), (2, "United", 1902, 1999, "Hull")],
+    "coach": [
+        (1, "Ann", "1970-05-01", 1, 120.0, "Derby"),
+        (2, "Bo", "1985-02-11", 2, 80.0, "Hull"),
+    ],
+    "match": [(1, 1, "2024-03-01", 2), (2, 1, "2024-04-01", 1), (3, 2, "2024-04-05", 3)],
+}
+
+
+def clubs() -> Database:
+    return database(CLUBS, CLUBS_ROWS)

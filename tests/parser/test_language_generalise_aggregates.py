@@ -107,3 +107,23 @@ def test_the_most_of_a_value_counts_the_rows_holding_it():
 def test_a_verb_is_not_merged_into_the_column_named_before_it():
     rows = library().ask("Show titles and publication years of books published after 1960")
     assert sorted(rows) == [("Cold Stars", 1970), ("Small Engines", 1982), ("The Salt Road", 2011)]
+
+
+@pytest.mark.parametrize(
+    ("make", "question", "expected"),
+    [
+        (clinic, "How old is the oldest patient?", [71]),
+        (sports, "Which is the oldest team?", ["Harbor Hawks"]),
+        (library, "In which year was the oldest book published?", [1931]),
+    ],
+)
+def test_oldest_without_an_age(make, question, expected):
+    assert flat(make().ask(question)) == expected
+
+
+def test_a_superlative_named_only_by_a_unit():
+    from tests.parser.generalise_support import films
+
+    assert films().ask("How long is the longest movie?") == [(142,)]
+    assert films().ask("When was the oldest movie released?") == [(1995,)]
+    assert [row[1] for row in fleet().ask("Which is the heaviest vehicle?")] == ["AB-102"]

@@ -115,3 +115,57 @@ def test_names_of_a_table_whose_name_column_is_not_called_name():
 
 def test_a_short_form_for_publication():
     assert library().ask("What is the average publication year of books?") == [(1968.8,)]
+
+
+@pytest.mark.parametrize(
+    ("make", "question", "expected"),
+    [
+        ("staff", "Who works in Research?", ["Kim", "Mo"]),
+        ("films", "Who played the Villain?", ["Jon Roe"]),
+        ("sports", "Who plays for the Bay Sharks?", ["Dev", "Eli"]),
+        ("library", "Who wrote Winter Maps?", ["Owen Park"]),
+        ("clinic", "Who was prescribed Ventolin?", ["Omar Diaz"]),
+    ],
+)
+def test_who_asks_for_people(make, question, expected):
+    from tests.parser import generalise_support
+
+    assert sorted(flat(getattr(generalise_support, make)().ask(question))) == expected
+
+
+def test_a_verb_names_the_table_of_its_events():
+    # "prescribed" → Prescription (an event noun); "play" never → player (an agent noun)
+    db = clinic()
+    plan = db.plan("Which drug was prescribed the most?")
+    assert "Prescription" in plan.referenced_tables()
+    assert db.ask("How many different drugs were prescribed?") == [(3,)]
+    assert "player" not in sports().plan("Which teams play in Spain?").referenced_tables()
+
+
+def test_a_verb_is_not_the_text_column_sharing_its_lemma():
+    from servers.parser.domain import ColumnKind, SchemaView
+    from tests.parser.generalise_support import _table
+    from tests.parser.language_support import database
+
+    schema = SchemaView(
+        (
+            _table(
+                "customer",
+                [("id", ColumnKind.INTEGER), ("name", ColumnKind.TEXT), ("place", ColumnKind.TEXT)],
+                "id",
+            ),
+            _table(
+                "orders",
+                [("id", ColumnKind.INTEGER), ("customer_id", ColumnKind.INTEGER)],
+                "id",
+                [("customer_id", "customer", "id")],
+            ),
+        )
+    )
+    db = database(
+        schema,
+        {"customer": [(1, "Ann", "Leeds"), (2, "Bo", "York")], "orders": [(1, 1), (2, 1), (3, 2)]},
+    )
+    assert sorted(db.ask("How many orders did each customer place?")) == [("Ann", 2), ("Bo", 1)]
+    assert flat(db.ask("Which customers placed more than 1 order?")) == ["Ann"]
+    assert flat(db.ask("What place does Ann live in?")) == ["Leeds"]

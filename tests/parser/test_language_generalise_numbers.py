@@ -110,3 +110,52 @@ def test_a_unit_with_a_means_one():
     assert sorted(flat(films().ask("Which movies cost over a hundred million dollars?"))) == [
         "Blue Moon"
     ]
+
+
+def test_scales_written_into_the_number():
+    from tests.parser.generalise_support import clubs, films, staff
+
+    assert sorted(flat(staff().ask("Which employees earn more than 5k?"))) == ["Kim", "Mo"]
+    assert flat(clubs().ask("Which coaches earn more than 100k?")) == ["Ann"]
+    assert flat(films().ask("Which movies had a budget over $100m?")) == ["Blue Moon"]
+
+
+def test_a_measure_said_with_a_or_no_is_present_or_absent():
+    from tests.parser.generalise_support import staff
+
+    assert library().ask("How many loans had a fine?") == [(3,)]
+    assert library().ask("How many loans had no fine?") == [(3,)]
+    assert sorted(flat(staff().ask("Which employees earn a commission?"))) == ["Lu", "Ng"]
+    assert sorted(flat(staff().ask("Which employees have no commission?"))) == ["Kim", "Mo"]
+
+
+def test_a_count_of_years_is_no_year_column():
+    plan = sports().plan("Which players joined before 2000?")
+    assert all(c.column != ColumnRef("player", "yrs_exp") for c in plan.where)
+
+
+def test_year_and_date_of_birth_and_death_short_forms():
+    from servers.parser.domain import ColumnKind, SchemaView
+    from tests.parser.generalise_support import _table
+    from tests.parser.language_support import database
+
+    schema = SchemaView(
+        (
+            _table(
+                "Poet",
+                [
+                    ("PoetID", ColumnKind.INTEGER),
+                    ("PoetName", ColumnKind.TEXT),
+                    ("YOB", ColumnKind.INTEGER),
+                    ("DOD", ColumnKind.DATE),
+                ],
+                "PoetID",
+            ),
+        )
+    )
+    db = database(
+        schema, {"Poet": [(1, "Ana", 1850, "1900-01-01"), (2, "Ben", 1920, "1990-05-05")]}
+    )
+    assert flat(db.ask("Which poets were born before 1900?")) == ["Ana"]
+    assert flat(db.ask("Which poets died after 1950?")) == ["Ben"]
+    assert flat(db.ask("Who is the oldest poet?")) == ["Ana"]

@@ -84,3 +84,11 @@ def test_a_plural_phrase_finds_a_stored_singular():
 
 def test_opened_after_a_year_on_a_short_year_column():
     assert sorted(flat(_sites().ask("Which sites opened after 2000?"))) == ["Beta", "Gamma"]
+
+
+def test_all_information_about_rows_lists_every_column():
+    rows = library().ask("Show all information about members from Leeds")
+    assert sorted(rows) == [
+        (1, "Ivy", "Reed", 1990, "Leeds", "premium"),
+        (3, "Ruth", "Kim", 1961, "Leeds", "standard"),
+    ]

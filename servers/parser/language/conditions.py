@@ -24,11 +24,12 @@ from servers.parser.language.dates import DateWindow
 from servers.parser.language.lexicon import UNIT_PIECES, UNIT_SIZES
 from servers.parser.language.linking import Mention
 from servers.parser.language.measures import measured_comparison
-from servers.parser.language.numbers import Number
+from servers.parser.language.numbers import SHORT_SCALES, Number
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
     Reading,
     best_table,
+    count_cue,
     is_negated,
     numeric,
 )
@@ -438,8 +439,9 @@ def _in_column_units(reading: Reading, column: ColumnRef, number: Number) -> Num
     """ "40 thousand" compared with a column kept in thousands (price_k) is 40."""
     number = _converted(reading, column, number)
     pieces = raw_pieces(column.column)
+    said = {SHORT_SCALES.get(w, w) for w in reading.words[number.start + 1 : number.end]}
     for word, divisor in (("thousand", 1000), ("million", 1_000_000), ("billion", 1_000_000_000)):
-        if word in reading.words[number.start : number.end] and pieces & set(UNIT_PIECES[word]):
+        if word in said and pieces & set(UNIT_PIECES[word]):
             upper = number.upper / divisor if number.upper is not None else None
             value = number.value / divisor
             return replace(
@@ -486,6 +488,48 @@ def flag_conditions(reading: Reading, prepared: Prepared, draft: Draft, roles: l
         value = no if is_negated(reading, role.mention.start) else yes
         role.kind = "used"
         draft.where.append(Condition(role.column, Op.EQ, (value,), source=role.mention.words))
+
+
+_COMPARING = frozenset(
+    "above over below under more less greater higher lower than of between exceeding average"
+    " mean equal at".split()
+)
+_HAVING_VERBS = frozenset(
+    "have has had with earn earns earned get gets got pay pays paid receive receives received"
+    " charge charged carry carries carried".split()
+)
+
+
+def presence_conditions(
+    reading: Reading, prepared: Prepared, draft: Draft, main: str, roles: list[Role]
+) -> None:
+    """ "loans that had a fine", "employees with no commission": a measure of the rows
+    asked about, said after "a" or "no", is a condition on it being above zero or zero."""
+    words = reading.words
+    for role in roles:
+        start = role.mention.start
+        if role.kind != "select" or role.column is None or role.table != main or start < 2:
+            continue
+        column = prepared.schema.column(role.column)
+        if column is None or not column.kind.numeric or column.primary_key:
+            continue
+        article, verb = words[start - 1], words[start - 2]
+        if article not in ("a", "an", "any", "no") or verb not in _HAVING_VERBS | {"without"}:
+            continue
+        end = role.mention.end
+        if any(n.start < end + 4 and n.end > end for n in reading.numbers) or any(
+            w in _COMPARING for w in words[end : end + 3]
+        ):
+            continue  # "a salary above the average", "a fine of 5": compared, not present
+        if not any(r is not role and r.kind in ("table", "select", "count") for r in roles) and (
+            count_cue(reading) is None
+        ):
+            continue  # "what is a fine?" asks for the column itself
+        negated = article == "no" or verb == "without" or is_negated(reading, start - 1)
+        role.kind = "used"
+        draft.where.append(
+            Condition(role.column, Op.EQ if negated else Op.GT, (0,), source=role.mention.words)
+        )
 
 
 def _numeric_by_meaning(

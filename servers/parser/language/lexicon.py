@@ -245,9 +245,9 @@ _UNITS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("inch", "inches"), ("inch", "inches")),
     (("dollar", "usd", "$", "buck"), ("usd", "dollar", "dollars")),
     (("euro", "eur"), ("eur", "euro", "euros")),
-    (("thousand",), ("k", "thousand", "thousands", "000s")),
-    (("million",), ("m", "mn", "mil", "mio", "million", "millions")),
-    (("billion",), ("b", "bn", "billion", "billions")),
+    (("thousand", "k"), ("k", "thousand", "thousands", "000s")),
+    (("million", "mn"), ("m", "mn", "mil", "mio", "million", "millions")),
+    (("billion", "bn"), ("b", "bn", "billion", "billions")),
     (("percent", "%", "percentage"), ("pct", "percent", "percentage", "perc")),
     (("year", "yr"), ("yr", "yrs", "year", "years")),
     (("month",), ("mo", "mos", "month", "months")),
@@ -282,4 +282,17 @@ _SIZES = (
 )
 UNIT_SIZES: dict[str, tuple[str, float]] = {
     piece: (kind, size) for kind, size, pieces in _SIZES for piece in pieces
+}
+
+# Superlatives whose column may be named only by its unit: "the longest movie" and a
+# runtime kept in minutes, "the heaviest truck" and a load in kilograms.
+SUPERLATIVE_KINDS: dict[str, tuple[str, ...]] = {
+    "longest": ("length", "time"),
+    "shortest": ("length", "time"),
+    "tallest": ("length",),
+    "farthest": ("length",),
+    "furthest": ("length",),
+    "closest": ("length",),
+    "heaviest": ("mass",),
+    "lightest": ("mass",),
 }

@@ -10,6 +10,7 @@ spelling (rapidfuzz) for words no name or English word explains.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -32,6 +33,9 @@ from servers.parser.language.words import (
 
 _NEGATIONS = frozenset({"not", "no", "never", "without", "n't", "none", "nor"})
 TABLE_PREFIXES = frozenset({"ref", "reference", "tbl", "lu", "lkp", "lookup", "dim", "fact", "t"})
+TABLE_SUFFIXES = frozenset(
+    {"tbl", "tab", "table", "dim", "fact", "lookup", "ref", "master", "data"}
+)
 EXACT, CONTENT, PARTIAL, FUZZY, MEANING = 1.0, 0.9, 0.6, 0.7, 0.5
 
 
@@ -97,6 +101,8 @@ def build_index(schema: SchemaView) -> SchemaIndex:
         # reference / lookup tables carry a prefix people do not say: ref_, tbl_, lu_
         if len(table_forms) > 1 and table_forms[0] in TABLE_PREFIXES:
             _add(index, table_forms[1:], Candidate(table.name, None, EXACT, "exact"))
+        if len(table_forms) > 1 and table_forms[-1] in TABLE_SUFFIXES:  # customer_tbl
+            _add(index, table_forms[:-1], Candidate(table.name, None, EXACT, "exact"))
         if table.comment:
             _add(
                 index,
@@ -147,8 +153,63 @@ def build_index(schema: SchemaView) -> SchemaIndex:
     return index
 
 
-def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Mention]:
+_AUXILIARIES = frozenset({"did", "do", "does", "will", "can", "could", "would", "should", "to"})
+_AFTER_VERB = frozenset({"in", "on", "at", "from", "to", "by", "with", "for"})
+_DETERMINERS = frozenset({"the", "a", "an", "their", "its", "his", "her", "my", "our", "your"})
+
+
+def _verbish(tokens: list[Token], k: int) -> bool:
+    """ "placed", or a bare "place" closing a clause an auxiliary opened: a verb."""
+    token = tokens[k]
+    if not can_be_verb(token.lower):
+        return False
+    if token.lower != token.lemma and not is_noun(token.lower):
+        return True
+    words = [t.lower for t in tokens]
+    last = k == len(words) - 1 or words[k + 1] in _AFTER_VERB
+    return (
+        last
+        and any(w in _AUXILIARIES for w in words[max(0, k - 4) : k])
+        and not any(w in _DETERMINERS for w in words[max(0, k - 2) : k])
+    )
+
+
+def _not_verbs(
+    tokens: list[Token],
+    i: int,
+    n: int,
+    candidates: list[Candidate],
+    index: SchemaIndex,
+    text_columns: set[ColumnRef],
+) -> list[Candidate]:
+    """ "how many orders did each customer place", "customers who placed an order": a
+    verb sharing its lemma with a text column's noun is not that column ("released"
+    still names release_year, "founded" a column named so)."""
+    verbs = [k for k in range(i, i + n) if _verbish(tokens, k)]
+    if not verbs:
+        return candidates
+    return [
+        c
+        for c in candidates
+        if c.ref is None
+        or c.ref not in text_columns
+        or not any(
+            tokens[k].lemma in index.column_words.get(c.ref, ())
+            # is_enrolled ← "enrolled": the column is named with that very form
+            and (tokens[k].lower == tokens[k].lemma or tokens[k].lower not in raw_pieces(c.column))
+            for k in verbs
+        )
+    ]
+
+
+def link(
+    tokens: list[Token],
+    index: SchemaIndex,
+    blocked: set[int],
+    text_columns: set[ColumnRef] | frozenset[ColumnRef] = frozenset(),
+) -> list[Mention]:
     """Schema mentions, longest first, never over a blocked token (values, numbers)."""
+    text_columns = set(text_columns)
     used = set(blocked)
     found: list[Mention] = []
     lem = [token.lemma for token in tokens]
@@ -176,6 +237,7 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
                         else ()
                     )
                     candidates = [Candidate(c.table, c.column, CONTENT, "exact") for c in hits]
+            candidates = _not_verbs(tokens, i, n, candidates, index, text_columns)
             if not candidates:
                 continue
             found.append(
@@ -212,11 +274,35 @@ def link(tokens: list[Token], index: SchemaIndex, blocked: set[int]) -> list[Men
                     Candidate(c.table, c.column, FUZZY, "spelling")
                     for c in (*index.exact.get((best[0],), ()), *index.by_word.get(best[0], ()))
                 ]
+        candidates = _not_verbs(tokens, i, 1, candidates, index, text_columns)
+        if not candidates and not is_noun(token.lower) and token.lemma != token.lower:
+            candidates = _table_of_verb(token.lemma, index)
         if candidates:
             found.append(Mention(i, i + 1, token.lower, candidates))
             used.add(i)
     found.sort(key=lambda m: m.start)
     return _merge_partials(found)
+
+
+def _table_of_verb(verb: str, index: SchemaIndex) -> list[Candidate]:
+    """ "prescribed" → prescription, "enrolled" → enrollment: a verb form names the table
+    of its events when the table's one word begins with the verb's stem."""
+    stem = verb[:-1] if verb.endswith("e") else verb
+    if len(stem) < 5:
+        return []
+    # event nouns only ("prescription", "enrollment", "rental"): an agent noun such as
+    # "player" or "employee" is another thing than the verb
+    return [
+        Candidate(table, None, PARTIAL, "partial")
+        for table, forms in index.table_words.items()
+        if len(forms) == 1
+        and forms[0] != verb
+        and forms[0].endswith(_EVENT_ENDINGS)
+        and len(os.path.commonprefix([forms[0], stem])) >= max(5, len(stem) - 2)
+    ]
+
+
+_EVENT_ENDINGS = ("tion", "sion", "ment", "al", "ing", "ance", "ence", "ure", "age")
 
 
 def _nouns_of_verb(verb: str) -> tuple[str, ...]:

@@ -48,6 +48,7 @@ UNITS = {
     "dozen": 12,
 }
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+SHORT_SCALES = {"k": "thousand", "m": "million", "mn": "million", "bn": "billion", "b": "billion"}
 ORDINALS = {
     "first": 1,
     "second": 2,
@@ -202,6 +203,13 @@ def find_numbers(tokens: list[Token]) -> list[Number]:
                 parsed = (value, i + 1)
                 if i + 1 < len(tokens) and tokens[i + 1].lower in SCALES:
                     parsed = (value * SCALES[tokens[i + 1].lower], i + 2)
+                elif (
+                    i + 1 < len(tokens)
+                    and tokens[i + 1].lower in SHORT_SCALES
+                    and tokens[i + 1].start == token.end
+                ):
+                    # "50k", "1.5m", "2bn" written as one word
+                    parsed = (value * SCALES[SHORT_SCALES[tokens[i + 1].lower]], i + 2)
         elif token.lower in ("a", "an") and i + 1 < len(tokens) and _one_of_a_unit(tokens, i):
             # "less than a dollar", "over a million", "more than an hour"
             value, j = 1, i + 1

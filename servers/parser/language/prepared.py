@@ -27,6 +27,7 @@ class Prepared:
     embeddings: NameEmbeddings = field(repr=False)  # the names, for links by meaning
     # yes/no columns: the stored value meaning yes, and the one meaning no
     flags: dict[ColumnRef, tuple[Value, Value]] = field(default_factory=dict)
+    text_columns: frozenset[ColumnRef] = frozenset()  # a verb never names these by its lemma
 
 
 def _name_column(table: TableInfo) -> ColumnRef | None:
@@ -107,5 +108,11 @@ def prepare(schema: SchemaView, samples: Samples, glossary: Glossary | None = No
         schema_words=words,
         temporal=temporal,
         name_columns=name_columns,
+        text_columns=frozenset(
+            ColumnRef(t.name, c.name)
+            for t in schema.tables
+            for c in t.columns
+            if c.kind is ColumnKind.TEXT
+        ),
     )
     return prepared

@@ -25,7 +25,7 @@ from servers.parser.language.roles import (
     Role,
     column_for_words,
 )
-from servers.parser.language.words import lemma
+from servers.parser.language.words import lemma, raw_pieces
 
 
 def counted_superlative(
@@ -198,11 +198,16 @@ def implied_superlative(
                 and set(nouns) & set(prepared.index.column_words.get(r.column, ()))
             ]
             column = near[0] if near else column_for_words(prepared, nouns, tables)
-        if column is None and word in ("oldest", "youngest"):
-            # no age kept: the birth year or date, earliest first for the oldest
-            column = column_for_words(prepared, ("birth", "bear"), tables, numeric_only=False)
+        if column is None and word in ("oldest", "youngest", "newest"):
+            # no age kept: the birth year or date of the rows asked about, else the year
+            # or date they began ("the oldest team" → founded), earliest first for the oldest
+            column = _own_column(prepared, main, ("birth", "bear"), temporal_too=True)
+            column = column or _own_column(prepared, main, _BEGINNING_WORDS, temporal_too=True)
             if column is not None and not prepared.schema.column(column).kind.temporal:
-                descending = not descending  # a birth year (dates are flipped below)
+                descending = not descending  # a year (dates are flipped below)
+        if column is None and kinds_of(word):
+            # "the longest movie" with runtime_min: a column kept in a unit of that kind
+            column = _column_of_kind(prepared, kinds_of(word), tables)
         if column is None and word not in lx.COUNTING_SUPERLATIVES:
             # "the page count of the thickest book": the numeric column asked about
             column = _asked_numeric(prepared, draft, i)
@@ -235,11 +240,64 @@ def implied_superlative(
             if not (
                 sel.column == column
                 and not sel.aggregate
-                and 0 < abs(p - i) <= 3
-                and "of" not in reading.words[min(p, i) : max(p, i)]
+                and (
+                    0 < p - i <= 3
+                    or p < i
+                    and all(w in ("most", "least", "the") for w in reading.words[p + 1 : i])
+                )
             )
         ]
         return
+
+
+_BEGINNING_WORDS = ("year", "found", "establish", "build", "open", "start", "release", "date")
+
+
+def _own_column(
+    prepared: Prepared, table: str, words: tuple[str, ...], temporal_too: bool
+) -> ColumnRef | None:
+    """A numeric (or, with temporal_too, date) column of `table` itself whose name holds
+    one of `words`, in the words' order."""
+    for word in words:
+        for ref, forms in prepared.index.column_words.items():
+            if ref.table != table or word not in forms:
+                continue
+            kind = prepared.schema.column(ref).kind
+            if kind.numeric and "id" not in forms or temporal_too and kind.temporal:
+                return ref
+    return None
+
+
+def kinds_of(word: str) -> tuple[str, ...]:
+    return lx.SUPERLATIVE_KINDS.get(word, ())
+
+
+def _column_of_kind(
+    prepared: Prepared, kinds: tuple[str, ...], tables: list[str]
+) -> ColumnRef | None:
+    for table in dict.fromkeys(tables):
+        info = prepared.schema.table(table)
+        for column in info.columns if info else ():
+            pieces = raw_pieces(column.name)
+            if column.kind.numeric and any(
+                lx.UNIT_SIZES.get(p, ("", 0))[0] in kinds for p in pieces
+            ):
+                return ColumnRef(table, column.name)
+    return None
+
+
+def _measure(prepared: Prepared, ref: ColumnRef) -> bool:
+    """A numeric column that measures something: no key, no reference, no id."""
+    table = prepared.schema.table(ref.table)
+    column = prepared.schema.column(ref)
+    return bool(
+        table
+        and column
+        and column.kind.numeric
+        and not column.primary_key
+        and not any(ref.column in fk.columns for fk in table.foreign_keys)
+        and "id" not in prepared.index.column_words.get(ref, ())
+    )
 
 
 def _participle(word: str) -> bool:
@@ -254,7 +312,7 @@ def _asked_numeric(prepared: Prepared, draft: Draft, at: int) -> ColumnRef | Non
     asked = [
         sel.column
         for p, sel in draft.select
-        if p < at and sel.column and not sel.aggregated and numeric(prepared, sel.column)
+        if p < at and sel.column and not sel.aggregated and _measure(prepared, sel.column)
     ]
     return asked[0] if len(asked) == 1 else None
 
@@ -265,7 +323,7 @@ def _asks_value(reading: Reading, draft: Draft, column: ColumnRef, at: int) -> b
     words = reading.words
     if len(words) > 2 and words[0] == "how" and lemma(words[1]) == lemma(words[at]):
         return all((sel.column, sel.aggregate) == (column, None) for _, sel in draft.select)
-    if words[:1] not in (["what"], ["find"], ["give"], ["show"], ["tell"], ["return"]):
+    if words[:1] not in (["what"], ["find"], ["give"], ["show"], ["tell"], ["return"], ["when"]):
         return False
     return [(sel.column, sel.aggregate) for p, sel in draft.select] == [(column, None)] and all(
         p < at for p, _ in draft.select

@@ -106,7 +106,7 @@ def read(question: str, prepared: Prepared, now: dt.datetime) -> Reading:
     grain = find_grain(tokens, prepared.schema) if prepared.temporal else None
     if grain is not None:  # "by month" groups by a date: no table or column named "month"
         blocked |= set(range(grain.start, grain.end))
-    mentions = link(tokens, prepared.index, blocked)
+    mentions = link(tokens, prepared.index, blocked, prepared.text_columns)
     for hit in terms:
         term = hit.term
         if term.table or term.column:
@@ -390,7 +390,7 @@ def count_cue(reading: Reading) -> tuple[int, int] | None:
             continue  # "sorted by their count" ranks, selects none
         nxt = next((m for m in reading.mentions if end <= m.start <= end + 1), None)
         if (
-            phrase[0] == "number"
+            phrase[0] in ("number", "total")
             and nxt is not None
             and not nxt.tables
             and all(numeric(reading.prepared, c.ref) for c in nxt.columns)

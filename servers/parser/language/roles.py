@@ -18,6 +18,7 @@ from servers.parser.domain import (
     TimeBucket,
     TimeWindow,
 )
+from servers.parser.language import lexicon as lx
 from servers.parser.language.linking import Candidate, Mention
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import (
@@ -33,7 +34,7 @@ from servers.parser.language.reading import (
     superlative_before,
     words_before,
 )
-from servers.parser.language.words import lemma
+from servers.parser.language.words import lemma, split_identifier
 
 
 @dataclass
@@ -176,6 +177,17 @@ def assign(reading: Reading, prepared: Prepared, draft: Draft, main: str) -> lis
         if role.column is None:
             continue
         aggs = aggregates_before(words, start)
+        first = words[start]
+        if (
+            not aggs
+            and first in lx.AGGREGATE_WORDS
+            and words[role.mention.end : role.mention.end + 2]
+            in (["of", "all"], ["for", "all"], ["across", "all"], ["of", "every"])
+        ):
+            aggs = (lx.AGGREGATE_WORDS[first],)  # "the total amount of all orders" (TotalAmt)
+        if not aggs and words[max(0, start - 3) : start] == ["total", "number", "of"]:
+            if numeric(prepared, role.column):
+                aggs = (Aggregate.SUM,)  # "the total number of goals": a sum of the count kept
         if order_at is not None and (
             order_at <= start <= order_at + 8
             and not any(order_at <= r.mention.start < start and r.column for r in roles)
@@ -266,6 +278,8 @@ def column_for_words(
         for table in dict.fromkeys(tables):
             for ref, forms in prepared.index.column_words.items():
                 # dates are often stored as text; a date word may name such a column
+                if noun == "year" and "years" in split_identifier(ref.column):
+                    continue  # yrs_exp counts years; it holds no year
                 if (
                     ref.table == table
                     and noun in forms

@@ -33,6 +33,7 @@ from servers.parser.language.conditions import (
     flag_conditions,
     negations,
     number_conditions,
+    presence_conditions,
     value_conditions,
     versus_average,
 )
@@ -68,6 +69,7 @@ from servers.parser.language.roles import (
     assign,
     column_for_words,
     grouped_after,
+    link_reference,
     reference,
 )
 
@@ -80,7 +82,7 @@ def understand(
     described = describe_request(reading)
     if described is not None:
         return described
-    main = main_table(reading, prepared)
+    main = _who(reading, prepared, main_table(reading, prepared))
     head = unknown_head(reading)
     if head is not None:
         raise Unresolved(f'"{head}" names no table or column', suggestions(reading, prepared, head))
@@ -90,6 +92,7 @@ def understand(
     roles = assign(reading, prepared, draft, main)
     value_conditions(reading, prepared, draft, main, roles)
     flag_conditions(reading, prepared, draft, roles)
+    presence_conditions(reading, prepared, draft, main, roles)
     number_conditions(reading, prepared, draft, main, roles)
     negations(reading, prepared, draft, main, roles)
     date_window(reading, prepared, draft, main, roles)
@@ -197,6 +200,15 @@ def finish(
             if wants_value(reading, roles, role):
                 aggregate = Aggregate.MAX if lx.SUPERLATIVES[sup][0] else Aggregate.MIN
                 draft.select.append((position, Selection(column, aggregate)))
+            elif (
+                column.table != main
+                and column in _measures(prepared, [column.table])
+                and reference(prepared, column.table, main) is not None
+            ):
+                # "the club that scored the most goals": goals kept per match, summed per club
+                draft.order_by.append(Ordering(column, lx.SUPERLATIVES[sup][0], Aggregate.SUM))
+                draft.limit = draft.limit or 1
+                draft.group_entity = draft.group_entity or main
             else:
                 draft.order_by.append(Ordering(column, lx.SUPERLATIVES[sup][0]))
                 draft.limit = draft.limit or 1
@@ -225,8 +237,12 @@ def finish(
     _unplaced_aggregate(reading, prepared, draft, main, roles)
     if draft.group_entity and not _per_own_row(draft, roles, main):
         _group_by_entity(prepared, draft, draft.group_entity)
-    if not draft.select:
-        # "where is …" asks for a place, "when …" for a time, else the row's name
+    everything = any(w in ("information", "info", "details", "everything") for w in words) or (
+        reading.has("all", "columns") is not None or reading.has("all", "data") is not None
+    )
+    if not draft.select and not everything:
+        # "where is …" asks for a place, "when …" for a time, else the row's name; "all
+        # information about …" asks for every column
         asked = _asked_by_wh_word(reading, prepared, main)
         name = asked or prepared.name_columns.get(main)
         if name is not None:
@@ -377,6 +393,35 @@ def _per_own_row(draft: Draft, roles: list[Role], main: str) -> bool:
     return (
         draft.group_entity == main and all(r.table == main for r in roles) and measured <= {main}
     )
+
+
+_PERSON_WORDS = frozenset(
+    "first last surname forename gender sex birth bear age salary nationality email phone".split()
+)
+
+
+def _personal(prepared: Prepared, table: str) -> bool:
+    """A table whose rows are people, read from its columns (first name, gender, birth…)."""
+    return any(
+        ref.table == table and _PERSON_WORDS & set(forms)
+        for ref, forms in prepared.index.column_words.items()
+    )
+
+
+def _who(reading: Reading, prepared: Prepared, main: str | None) -> str | None:
+    """ "who works in Research": the answer is people — a table of people one foreign key
+    from the one the question named, or the only one the schema has."""
+    if reading.words[:1] != ["who"] or main is not None and _personal(prepared, main):
+        return main
+    if any(_personal(prepared, c.table) for m in reading.mentions for c in m.tables):
+        return main  # "who … the oldest actor": the people are named
+    people = [t.name for t in prepared.schema.tables if _personal(prepared, t.name)]
+    if main is not None:
+        near = [t for t in people if reference(prepared, t, main) or reference(prepared, main, t)]
+        # or through a table holding both keys ("who was prescribed Ventolin")
+        near = near or [t for t in people if link_reference(prepared, t, main)[1] is not None]
+        return near[0] if len(near) == 1 else main
+    return people[0] if len(people) == 1 else main
 
 
 def _amount_counted(

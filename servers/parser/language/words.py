@@ -76,6 +76,8 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "txn": ("transaction",),
     "edu": ("education",),
     "doj": ("date", "of", "joining"),
+    "yob": ("year", "of", "birth"),
+    "dod": ("date", "of", "death"),
     "mname": ("middle", "name"),
     "nm": ("name",),
     "perc": ("percent",),
