@@ -708,10 +708,17 @@ def date_window(
     before = sorted(
         (m for m in reading.mentions if m.end <= window.first), key=lambda m: window.first - m.end
     )
+    chosen = {id(role.mention): role.table for role in roles if role.table}
+
+    def table_of(mention: Mention) -> str:
+        # the table the mention was read as ("region" of sales, when sales is named),
+        # not the first table that happens to have such a column
+        return chosen.get(id(mention), mention.candidates[0].table)
+
     tables = [
-        *[m.candidates[0].table for m in before[:1]],
+        *[table_of(m) for m in before[:1]],
         main,
-        *[m.candidates[0].table for m in reading.mentions],
+        *[table_of(m) for m in reading.mentions],
     ]
     column = None
     for table in dict.fromkeys(tables):

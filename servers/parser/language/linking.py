@@ -91,6 +91,17 @@ def _add(index: SchemaIndex, forms: tuple[str, ...], candidate: Candidate) -> No
         index.by_content[key].append(candidate)
 
 
+# Words that make a comment a sentence ("When the order was placed"), not another name
+# for the column: such a comment still links by meaning (synonyms.py), never as a phrase,
+# or "how many orders were placed" would read as that column.
+_SENTENCE_WORDS = frozenset({"when", "where", "which", "who", "how", "what", "why", "if", "was", "were", "is", "are", "has", "have"})
+
+
+def _name_like(comment: str) -> bool:
+    words = comment.lower().split()
+    return bool(words) and not (set(words) & _SENTENCE_WORDS)
+
+
 def build_index(schema: SchemaView) -> SchemaIndex:
     index = SchemaIndex()
     vocabulary: set[str] = set()
@@ -103,7 +114,7 @@ def build_index(schema: SchemaView) -> SchemaIndex:
             _add(index, table_forms[1:], Candidate(table.name, None, EXACT, "exact"))
         if len(table_forms) > 1 and table_forms[-1] in TABLE_SUFFIXES:  # customer_tbl
             _add(index, table_forms[:-1], Candidate(table.name, None, EXACT, "exact"))
-        if table.comment:
+        if _name_like(table.comment):
             _add(
                 index,
                 lemmas(tuple(w.lower() for w in table.comment.split()[:5])),
@@ -134,7 +145,7 @@ def build_index(schema: SchemaView) -> SchemaIndex:
             # "store name" / "name of the store" for store.name
             _add(index, table_forms + forms, candidate)
             _add(index, forms + ("of",) + table_forms, candidate)
-            if column.comment:
+            if _name_like(column.comment):
                 comment_forms = lemmas(tuple(w.lower() for w in column.comment.split()[:6]))
                 _add(index, comment_forms, Candidate(table.name, column.name, CONTENT, "comment"))
             for word in content(forms):
