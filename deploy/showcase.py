@@ -26,7 +26,8 @@ BIN = Path(sys.executable).parent
 # Asked in plain English on each demo database, through the query parser: the parser
 # writes the statement, the connector runs it read-only.
 DEMO_QUESTIONS = {
-    "demo-postgres": ("total sales by region last month", "how many customers are in each segment"),
+    "demo-postgres": ("total sales by region last month", "revenue by quarter this year",
+                      "which customers never placed an order"),
     "demo-mysql": ("total sales by region last month", "what is the average salary per department"),
 }
 
