@@ -241,9 +241,7 @@ class Parser:
         now = request.reference_time or self.clock()
 
         routed = routing.route(question, intent.kind, self._vocabulary(schema, glossary)) if intent.kind in ROUTED_ELSEWHERE else None
-        if intent.kind is QueryKind.DESCRIBE and describe.asks_about_schema(question, schema, self._vocabulary(schema, glossary)):
-            understanding = describe.describe(question, schema)
-        elif routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
+        if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
         elif routed is not None and routed.elsewhere:
             understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
@@ -253,9 +251,8 @@ class Parser:
             understanding = self._understand(
                 lambda: language.understand(question, prepared, now=now, previous=previous), question, schema
             )
-        if understanding.kind is QueryKind.DESCRIBE and not understanding.explanation:
-            # the language side found a question about the schema: tell the schema
-            understanding = describe.describe(question, schema)
+        if understanding.kind is QueryKind.DESCRIBE:
+            understanding = describe.tell(understanding, schema)
         if routed is not None and routed.note:
             understanding.notes.append(routed.note)
         if intent.fallback_reason:

@@ -3,7 +3,9 @@ at a table ("… in the orders table") keeps the question about rows."""
 
 from __future__ import annotations
 
-from servers.parser.describe import asks_about_schema, describe
+import datetime as dt
+
+from servers.parser.describe import tell
 from servers.parser.domain import (
     ColumnInfo,
     ColumnKind,
@@ -11,8 +13,10 @@ from servers.parser.domain import (
     QueryKind,
     SchemaView,
     TableInfo,
+    Understanding,
+    Unresolved,
 )
-from servers.parser.routing import schema_words
+from servers.parser.language import prepare, understand
 
 SHOP = SchemaView((
     TableInfo("customers", (ColumnInfo("id", ColumnKind.INTEGER, primary_key=True), ColumnInfo("name", ColumnKind.TEXT))),
@@ -22,33 +26,41 @@ SHOP = SchemaView((
         foreign_keys=(ForeignKeyInfo(("customer_id",), "customers", ("id",)),),
     ),
 ))
-WORDS = schema_words(SHOP)
+NOW = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
+
+
+def kind(question: str, schema: SchemaView = SHOP) -> QueryKind | None:
+    try:
+        return understand(question, prepare(schema, {}), now=NOW).kind
+    except Unresolved:
+        return None
 
 
 def test_structure_questions_are_recognised():
     for question in ("what tables are there", "which columns does the customers table have", "describe the schema",
                      "list all tables"):
-        assert asks_about_schema(question, SHOP, WORDS), question
+        assert kind(question) is QueryKind.DESCRIBE, question
 
 
 def test_a_table_reference_is_not_a_structure_question():
-    assert not asks_about_schema("how many names are in the customers table", SHOP, WORDS)
-    assert not asks_about_schema("list every id in the order lines table", SHOP, WORDS)
+    assert kind("how many names are in the customers table") is not QueryKind.DESCRIBE
+    assert kind("list every id in the order lines table") is not QueryKind.DESCRIBE
 
 
 def test_a_schema_whose_own_words_are_schema_words_keeps_them_as_data():
     fields = SchemaView((TableInfo("fields", (ColumnInfo("name", ColumnKind.TEXT),)),))
-    assert not asks_about_schema("which fields are the largest", fields, schema_words(fields))
+    assert kind("which fields are the largest", fields) is not QueryKind.DESCRIBE
 
 
 def test_one_table_is_described_column_by_column():
-    found = describe("which columns does order lines have", SHOP)
+    asked = understand("which columns does order lines have", prepare(SHOP, {}), now=NOW)
+    found = tell(asked, SHOP)
     assert found.kind is QueryKind.DESCRIBE and found.tables == ["order_lines"]
     assert found.features == ["id", "customer_id"]
     assert found.explanation == "order_lines has 2 columns: id (integer, key), customer_id (integer, → customers)."
 
 
 def test_no_table_named_describes_them_all():
-    found = describe("what tables are there", SHOP)
+    found = tell(Understanding(QueryKind.DESCRIBE), SHOP)
     assert found.tables == ["customers", "order_lines"]
     assert found.explanation.startswith("2 tables: customers (id, name); order_lines (id, customer_id)")

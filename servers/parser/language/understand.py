@@ -79,7 +79,7 @@ def understand(
 ) -> Understanding:
     reading = read(question, prepared, now)
     draft = Draft()
-    described = describe_request(reading)
+    described = describe_request(reading, prepared)
     if described is not None:
         return described
     main = _who(reading, prepared, main_table(reading, prepared))
