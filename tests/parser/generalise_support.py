@@ -5,31 +5,22 @@ with rows in SQLite, so a test asserts the rows a person would get back."""
 
 from __future__ import annotations
 
-from servers.parser.domain import ColumnInfo, ColumnKind, ForeignKeyInfo, SchemaView, TableInfo
-from tests.parser.language_support import Database, database
+from servers.parser.domain import ColumnKind, SchemaView
+from tests.parser.language_support import Database, database, table
 
 T, INT, N, D = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
-
-
-def _table(name: str, columns: list[tuple[str, ColumnKind]], pk: str, fks=()) -> TableInfo:
-    return TableInfo(
-        name,
-        tuple(ColumnInfo(c, k, primary_key=c == pk) for c, k in columns),
-        (pk,) if pk else (),
-        tuple(ForeignKeyInfo((a,), b, (c,)) for a, b, c in fks),
-    )
 
 
 # ------------------------------------------------------------------ library (camelCase)
 
 LIBRARY = SchemaView(
     (
-        _table(
+        table(
             "author",
             [("authorId", INT), ("fullName", T), ("bornYr", INT), ("nationality", T)],
             "authorId",
         ),
-        _table(
+        table(
             "book",
             [
                 ("bookId", INT),
@@ -43,7 +34,7 @@ LIBRARY = SchemaView(
             "bookId",
             [("authorId", "author", "authorId")],
         ),
-        _table(
+        table(
             "member",
             [
                 ("memberId", INT),
@@ -55,7 +46,7 @@ LIBRARY = SchemaView(
             ],
             "memberId",
         ),
-        _table(
+        table(
             "loan",
             [
                 ("loanId", INT),
@@ -109,18 +100,18 @@ def library() -> Database:
 
 SPORTS = SchemaView(
     (
-        _table(
+        table(
             "league",
             [("league_id", INT), ("league_name", T), ("country", T)],
             "league_id",
         ),
-        _table(
+        table(
             "team",
             [("team_id", INT), ("team_name", T), ("city", T), ("founded", INT), ("league_id", INT)],
             "team_id",
             [("league_id", "league", "league_id")],
         ),
-        _table(
+        table(
             "player",
             [
                 ("player_id", INT),
@@ -164,7 +155,7 @@ def sports() -> Database:
 
 CLINIC = SchemaView(
     (
-        _table(
+        table(
             "Patient",
             [
                 ("PatientID", INT),
@@ -175,12 +166,12 @@ CLINIC = SchemaView(
             ],
             "PatientID",
         ),
-        _table(
+        table(
             "Drug",
             [("DrugID", INT), ("Drug_Name", T), ("Unit_Price_Usd", N), ("Form", T)],
             "DrugID",
         ),
-        _table(
+        table(
             "Prescription",
             [("RxID", INT), ("PatientID", INT), ("DrugID", INT), ("Qty", INT)],
             "RxID",
@@ -213,12 +204,12 @@ def clinic() -> Database:
 
 FLEET = SchemaView(
     (
-        _table(
+        table(
             "depot",
             [("depot_no", INT), ("depot_name", T), ("depot_type", T), ("region", T)],
             "depot_no",
         ),
-        _table(
+        table(
             "vehicle",
             [
                 ("vehicle_no", INT),
@@ -259,7 +250,7 @@ def fleet() -> Database:
 
 FILMS = SchemaView(
     (
-        _table(
+        table(
             "Movie",
             [
                 ("MovieID", INT),
@@ -271,10 +262,10 @@ FILMS = SchemaView(
             ],
             "MovieID",
         ),
-        _table(
+        table(
             "Actor", [("ActorID", INT), ("Name", T), ("BirthYr", INT), ("Gender", T)], "ActorID"
         ),
-        _table(
+        table(
             "Cast",
             [("MovieID", INT), ("ActorID", INT), ("RoleName", T)],
             "",
@@ -302,8 +293,8 @@ def films() -> Database:
 
 STAFF = SchemaView(
     (
-        _table("dept", [("deptNo", INT), ("deptName", T), ("loc", T)], "deptNo"),
-        _table(
+        table("dept", [("deptNo", INT), ("deptName", T), ("loc", T)], "deptNo"),
+        table(
             "emp",
             [
                 ("empNo", INT),
@@ -339,7 +330,7 @@ def staff() -> Database:
 
 CLUBS = SchemaView(
     (
-        _table(
+        table(
             "club",
             [
                 ("club_id", INT),
@@ -350,7 +341,7 @@ CLUBS = SchemaView(
             ],
             "club_id",
         ),
-        _table(
+        table(
             "coach",
             [
                 ("coach_id", INT),
@@ -363,7 +354,7 @@ CLUBS = SchemaView(
             "coach_id",
             [("club_id", "club", "club_id")],
         ),
-        _table(
+        table(
             "match",
             [("match_id", INT), ("club_id", INT), ("match_date", D), ("goals", INT)],
             "match_id",

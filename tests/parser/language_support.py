@@ -27,7 +27,10 @@ NOW = dt.datetime(2025, 6, 15, 12, 0)
 T, INT, N, D = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
 
 
-def _table(name: str, columns: list[tuple[str, ColumnKind]], pk: str, fks=()) -> TableInfo:
+def table(name: str, columns: list[tuple[str, ColumnKind]], pk: str | None = None, fks=()) -> TableInfo:
+    """A table of (name, kind) columns; `pk` defaults to the first column, "" means none;
+    `fks` are (column, referenced table, referenced column)."""
+    pk = columns[0][0] if pk is None else pk
     return TableInfo(
         name,
         tuple(ColumnInfo(c, k, primary_key=c == pk) for c, k in columns),
@@ -38,7 +41,7 @@ def _table(name: str, columns: list[tuple[str, ColumnKind]], pk: str, fks=()) ->
 
 SHOP = SchemaView(
     (
-        _table(
+        table(
             "customers",
             [
                 ("customer_id", INT),
@@ -50,18 +53,18 @@ SHOP = SchemaView(
             ],
             "customer_id",
         ),
-        _table(
+        table(
             "products",
             [("product_id", INT), ("name", T), ("category", T), ("price", N)],
             "product_id",
         ),
-        _table(
+        table(
             "orders",
             [("order_id", INT), ("customer_id", INT), ("ordered_on", D), ("status", T)],
             "order_id",
             [("customer_id", "customers", "customer_id")],
         ),
-        _table(
+        table(
             "order_items",
             [("item_id", INT), ("order_id", INT), ("product_id", INT), ("quantity", INT)],
             "item_id",
@@ -106,8 +109,8 @@ SHOP_ROWS = {
 
 HR = SchemaView(
     (
-        _table("departments", [("dept_id", INT), ("dept_name", T), ("budget", N)], "dept_id"),
-        _table(
+        table("departments", [("dept_id", INT), ("dept_name", T), ("budget", N)], "dept_id"),
+        table(
             "employees",
             [
                 ("emp_id", INT),

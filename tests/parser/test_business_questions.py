@@ -31,12 +31,9 @@ from servers.contracts.cells import cell_to_value
 from servers.contracts.glossary import Glossary, Metric, Segment, Synonym, glossary_to_pb
 from servers.parser.convert import plan_entities
 from servers.parser.domain import (
-    ColumnInfo,
     ColumnKind,
-    ForeignKeyInfo,
     SchemaFlavour,
     SchemaView,
-    TableInfo,
     TimeGrain,
     Unresolved,
 )
@@ -45,7 +42,7 @@ from servers.parser.render import explain, render_mongo, render_sql
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import MYSQL, create_pg_database, drop_pg_database
 from tests.connector.service_support import free_port
-from tests.parser.language_support import NOW, Database, database, flat
+from tests.parser.language_support import NOW, Database, database, flat, table
 from tests.parser.service_support import (
     create_shop_mysql,
     create_shop_pg,
@@ -58,21 +55,11 @@ from tests.parser.service_support import (
 T, INT, N, D = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
 
 
-def _table(name: str, columns: list[tuple[str, ColumnKind]], fks=()) -> TableInfo:
-    pk = columns[0][0]
-    return TableInfo(
-        name,
-        tuple(ColumnInfo(c, k, primary_key=c == pk) for c, k in columns),
-        (pk,),
-        tuple(ForeignKeyInfo((a,), b, (c,)) for a, b, c in fks),
-    )
-
-
 # ------------------------------------------------------------------------ the shop
 
 SHOP = SchemaView(
     (
-        _table(
+        table(
             "customers",
             [
                 ("customer_id", INT),
@@ -84,14 +71,14 @@ SHOP = SchemaView(
                 ("joined_on", D),
             ],
         ),
-        _table("stores", [("store_id", INT), ("store_name", T), ("region", T)]),
-        _table("products", [("product_id", INT), ("name", T), ("price", N)]),
-        _table(
+        table("stores", [("store_id", INT), ("store_name", T), ("region", T)]),
+        table("products", [("product_id", INT), ("name", T), ("price", N)]),
+        table(
             "product_categories",
             [("link_id", INT), ("product_id", INT), ("category", T)],
-            [("product_id", "products", "product_id")],
+            fks=[("product_id", "products", "product_id")],
         ),
-        _table(
+        table(
             "orders",
             [
                 ("order_id", INT),
@@ -101,17 +88,17 @@ SHOP = SchemaView(
                 ("status", T),
                 ("total", N),
             ],
-            [("customer_id", "customers", "customer_id"), ("store_id", "stores", "store_id")],
+            fks=[("customer_id", "customers", "customer_id"), ("store_id", "stores", "store_id")],
         ),
-        _table(
+        table(
             "order_items",
             [("item_id", INT), ("order_id", INT), ("product_id", INT), ("quantity", INT)],
-            [("order_id", "orders", "order_id"), ("product_id", "products", "product_id")],
+            fks=[("order_id", "orders", "order_id"), ("product_id", "products", "product_id")],
         ),
-        _table(
+        table(
             "employees",
             [("emp_id", INT), ("full_name", T), ("salary", N), ("store_id", INT)],
-            [("store_id", "stores", "store_id")],
+            fks=[("store_id", "stores", "store_id")],
         ),
     )
 )
@@ -220,11 +207,11 @@ GLOSSARY = Glossary(
 
 TEAM = SchemaView(
     (
-        _table("reps", [("rep_id", INT), ("name", T), ("region", T)]),
-        _table(
+        table("reps", [("rep_id", INT), ("name", T), ("region", T)]),
+        table(
             "sales",
             [("sale_id", INT), ("rep_id", INT), ("sold_on", D), ("amount", N), ("units", INT)],
-            [("rep_id", "reps", "rep_id")],
+            fks=[("rep_id", "reps", "rep_id")],
         ),
     )
 )
@@ -245,8 +232,8 @@ TEAM_ROWS: dict[str, list[tuple]] = {
 
 BILLING = SchemaView(
     (
-        _table("accounts", [("account_id", INT), ("company", T), ("plan", T), ("opened_on", D)]),
-        _table(
+        table("accounts", [("account_id", INT), ("company", T), ("plan", T), ("opened_on", D)]),
+        table(
             "invoices",
             [
                 ("invoice_id", INT),
@@ -255,7 +242,7 @@ BILLING = SchemaView(
                 ("amount", N),
                 ("paid", ColumnKind.BOOLEAN),
             ],
-            [("account_id", "accounts", "account_id")],
+            fks=[("account_id", "accounts", "account_id")],
         ),
     )
 )
@@ -589,7 +576,7 @@ def test_the_bucket_is_named_after_its_grain(shop: Database) -> None:
 
 def test_a_column_named_after_the_grain_is_grouped_as_it_stands() -> None:
     films = SchemaView(
-        (_table("films", [("film_id", INT), ("title", T), ("year", INT), ("released_on", D)]),)
+        (table("films", [("film_id", INT), ("title", T), ("year", INT), ("released_on", D)]),)
     )
     db = database(
         films,
@@ -906,20 +893,20 @@ class Engine:
     async def open(self) -> Engine:
         q = "`" if self.dialect == "mysql" else '"'
         statements, inserts = [], []
-        for table in SHOP.tables:
+        for info in SHOP.tables:
             columns = ", ".join(
-                f"{q}{c.name}{q} {_TYPES[self.dialect][c.kind]}" for c in table.columns
+                f"{q}{c.name}{q} {_TYPES[self.dialect][c.kind]}" for c in info.columns
             )
-            statements.append(f"CREATE TABLE {q}{table.name}{q} ({columns})")
+            statements.append(f"CREATE TABLE {q}{info.name}{q} ({columns})")
             marks = ", ".join(
                 "%s" if self.dialect == "mysql" else f"${i}"
-                for i in range(1, len(table.columns) + 1)
+                for i in range(1, len(info.columns) + 1)
             )
             values = [
-                tuple(_value(v, c.kind) for v, c in zip(row, table.columns, strict=True))
-                for row in SHOP_ROWS[table.name]
+                tuple(_value(v, c.kind) for v, c in zip(row, info.columns, strict=True))
+                for row in SHOP_ROWS[info.name]
             ]
-            inserts.append((f"INSERT INTO {q}{table.name}{q} VALUES ({marks})", values))
+            inserts.append((f"INSERT INTO {q}{info.name}{q} VALUES ({marks})", values))
         if self.dialect == "postgres":
             self.pg = await asyncpg.connect(await create_pg_database(self.name))
             for statement in statements:

@@ -144,17 +144,16 @@ def test_a_verb_names_the_table_of_its_events():
 
 def test_a_verb_is_not_the_text_column_sharing_its_lemma():
     from servers.parser.domain import ColumnKind, SchemaView
-    from tests.parser.generalise_support import _table
-    from tests.parser.language_support import database
+    from tests.parser.language_support import database, table
 
     schema = SchemaView(
         (
-            _table(
+            table(
                 "customer",
                 [("id", ColumnKind.INTEGER), ("name", ColumnKind.TEXT), ("place", ColumnKind.TEXT)],
                 "id",
             ),
-            _table(
+            table(
                 "orders",
                 [("id", ColumnKind.INTEGER), ("customer_id", ColumnKind.INTEGER)],
                 "id",

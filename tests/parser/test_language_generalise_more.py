@@ -88,13 +88,12 @@ def test_clubs(question, expected):
 
 def _orders():
     from servers.parser.domain import ColumnKind, SchemaView
-    from tests.parser.generalise_support import _table
-    from tests.parser.language_support import database
+    from tests.parser.language_support import database, table
 
     t, i, n, d = ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.DATE
     schema = SchemaView(
         (
-            _table(
+            table(
                 "customer_tbl",
                 [
                     ("CustID", i),
@@ -105,7 +104,7 @@ def _orders():
                 ],
                 "CustID",
             ),
-            _table(
+            table(
                 "tblOrderHeader",
                 [("OrderNo", i), ("CustID", i), ("OrderDt", d), ("TotalAmt", n), ("ShipStatus", t)],
                 "OrderNo",

@@ -136,12 +136,11 @@ def test_a_count_of_years_is_no_year_column():
 
 def test_year_and_date_of_birth_and_death_short_forms():
     from servers.parser.domain import ColumnKind, SchemaView
-    from tests.parser.generalise_support import _table
-    from tests.parser.language_support import database
+    from tests.parser.language_support import database, table
 
     schema = SchemaView(
         (
-            _table(
+            table(
                 "Poet",
                 [
                     ("PoetID", ColumnKind.INTEGER),

@@ -50,12 +50,11 @@ def test_a_value_averaged_by_group():
 
 def _sites():
     from servers.parser.domain import ColumnKind, SchemaView
-    from tests.parser.generalise_support import _table
-    from tests.parser.language_support import database
+    from tests.parser.language_support import database, table
 
     schema = SchemaView(
         (
-            _table(
+            table(
                 "Site",
                 [
                     ("SiteNo", ColumnKind.INTEGER),
