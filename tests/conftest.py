@@ -56,6 +56,16 @@ async def drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+async def drop_mysql_database(name: str) -> None:
+    conn = await aiomysql.connect(**MYSQL, autocommit=True)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("SET sql_notes = 0")  # no warning when it is not there
+            await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="session")
 async def platform_dsn(run_id: str) -> AsyncIterator[str]:
     """A fresh platform database for this session (services migrate it themselves)."""

@@ -26,7 +26,7 @@ from servers.parser.domain import (
     SchemaView,
     TableInfo,
 )
-from tests.conftest import MYSQL, PG_ADMIN_DSN, pg_dsn_for
+from tests.conftest import MYSQL, create_pg_database, drop_pg_database
 
 T, INT, N, D, TS, B = (
     ColumnKind.TEXT,
@@ -197,13 +197,8 @@ def _insert(table: TableInfo, q: str, mark: str) -> str:
 
 
 async def create_pg(database: str, schema: SchemaView, rows: dict[str, list[tuple]]) -> asyncpg.Connection:
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(pg_dsn_for(database))
+    await drop_pg_database(database)
+    conn = await asyncpg.connect(await create_pg_database(database))
     for sql in _ddl(schema, '"'):
         await conn.execute(sql)
     for table in schema.tables:
@@ -226,24 +221,6 @@ async def create_mysql(database: str, schema: SchemaView, rows: dict[str, list[t
             await cur.executemany(_insert(table, "`", "%s"), rows[table.name])
         await cur.execute("SET SESSION max_statement_time = 5")
     return conn
-
-
-async def drop_pg(database: str) -> None:
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-async def drop_mysql(database: str) -> None:
-    conn = await aiomysql.connect(**MYSQL, autocommit=True)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute("SET sql_notes = 0")
-            await cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    finally:
-        conn.close()
 
 
 async def run_pg(conn: asyncpg.Connection, sql: str) -> list:

@@ -18,7 +18,7 @@ from servers.parser.app import open_parser
 from servers.parser.service import parser_binding
 from servers.runtime.server import GrpcServer
 from servers.runtime.settings import Settings
-from tests.conftest import MYSQL, PG_ADMIN_DSN, pg_dsn_for
+from tests.conftest import MYSQL, create_pg_database, drop_mysql_database, drop_pg_database
 from tests.connector.service_support import mysql_dsn, running_connector
 
 SHOP_DDL = [
@@ -38,35 +38,22 @@ SHOP_ROWS = [
 
 
 async def create_shop_pg(database: str) -> str:
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(pg_dsn_for(database))
+    await drop_pg_database(database)
+    dsn = await create_pg_database(database)
+    conn = await asyncpg.connect(dsn)
     try:
         for sql in SHOP_DDL + SHOP_ROWS:
             await conn.execute(sql)
     finally:
         await conn.close()
-    return pg_dsn_for(database)
-
-
-async def drop_pg(database: str) -> None:
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    return dsn
 
 
 async def create_shop_mysql(database: str) -> str:
+    await drop_mysql_database(database)
     conn = await aiomysql.connect(**MYSQL, autocommit=True)
     try:
         async with conn.cursor() as cur:
-            await cur.execute("SET sql_notes = 0")
-            await cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
             await cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
             await cur.execute(f"USE `{database}`")
             for sql in SHOP_DDL + SHOP_ROWS:
@@ -74,16 +61,6 @@ async def create_shop_mysql(database: str) -> str:
     finally:
         conn.close()
     return mysql_dsn(database)
-
-
-async def drop_mysql(database: str) -> None:
-    conn = await aiomysql.connect(**MYSQL, autocommit=True)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute("SET sql_notes = 0")
-            await cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    finally:
-        conn.close()
 
 
 @dataclass

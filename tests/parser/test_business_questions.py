@@ -40,14 +40,12 @@ from servers.parser.domain import (
 from servers.parser.language import understand
 from servers.parser.render import explain, render_mongo, render_sql
 from servers.runtime.status import details_from_rpc_error
-from tests.conftest import MYSQL, create_pg_database, drop_pg_database
+from tests.conftest import MYSQL, create_pg_database, drop_mysql_database, drop_pg_database
 from tests.connector.service_support import free_port
 from tests.parser.language_support import NOW, Database, database, flat, table
 from tests.parser.service_support import (
     create_shop_mysql,
     create_shop_pg,
-    drop_mysql,
-    drop_pg,
     register,
     running_parser,
 )
@@ -1037,8 +1035,8 @@ async def service(settings, run_id):
                 )
             yield mesh
     finally:
-        await drop_pg(name)
-        await drop_mysql(name)
+        await drop_pg_database(name)
+        await drop_mysql_database(name)
 
 
 async def _ask(mesh, question: str, connection: str) -> tuple[pq.ParsedQuery, list[tuple]]:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from chatdb.connector.v1 import connection_pb2
 
+from tests.conftest import drop_pg_database
 from tests.connector.service_support import free_port
-from tests.parser.service_support import create_shop_pg, drop_pg, register, running_parser
+from tests.parser.service_support import create_shop_pg, register, running_parser
 
 BIN = Path(sys.executable).parent
 
@@ -26,7 +27,7 @@ async def mesh(settings, run_id):
             await register(m.connector, "shop", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
             yield m
     finally:
-        await drop_pg(database)
+        await drop_pg_database(database)
 
 
 async def chatdb(mesh, *args: str) -> tuple[int, str, str]:

@@ -26,6 +26,7 @@ from servers.parser.language import Prepared, prepare, understand
 from servers.parser.render.explain import explain
 from servers.parser.render.mongo import render_mongo
 from servers.parser.render.sql import render_sql
+from tests.conftest import drop_mysql_database, drop_pg_database
 from tests.parser import fuzz_support as fz
 
 QUESTIONS_PER_SCHEMA = 250
@@ -58,8 +59,8 @@ async def targets(run_id):
         for name, target in opened.items():
             await target.pg.close()
             target.my.close()
-            await fz.drop_pg(f"chatdb_test_{run_id}_fuzz_{name}")
-            await fz.drop_mysql(f"chatdb_test_{run_id}_fuzz_{name}")
+            await drop_pg_database(f"chatdb_test_{run_id}_fuzz_{name}")
+            await drop_mysql_database(f"chatdb_test_{run_id}_fuzz_{name}")
 
 
 class Hang(Exception):

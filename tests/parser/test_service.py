@@ -17,12 +17,11 @@ from google.protobuf import timestamp_pb2
 
 from servers.contracts.cells import cell_to_value
 from servers.runtime.status import details_from_rpc_error
+from tests.conftest import drop_mysql_database, drop_pg_database
 from tests.connector.service_support import free_port
 from tests.parser.service_support import (
     create_shop_mysql,
     create_shop_pg,
-    drop_mysql,
-    drop_pg,
     register,
     running_parser,
 )
@@ -43,8 +42,8 @@ async def mesh(settings, run_id):
             await register(m.connector, "shop-my", MY, my_dsn)
             yield m
     finally:
-        await drop_pg(database)
-        await drop_mysql(database)
+        await drop_pg_database(database)
+        await drop_mysql_database(database)
 
 
 async def parse(mesh, question: str, connection: str = "shop-pg", **fields) -> pq.ParsedQuery:

@@ -25,7 +25,7 @@ from google.protobuf import timestamp_pb2
 
 from servers.contracts.glossary import glossary_to_pb
 from servers.runtime.status import details_from_rpc_error
-from tests.conftest import pg_dsn_for
+from tests.conftest import drop_mysql_database, drop_pg_database, pg_dsn_for
 from tests.connector.service_support import free_port, mysql_dsn
 from tests.parser import fuzz_support as fz
 from tests.parser.service_support import register, running_parser
@@ -73,8 +73,8 @@ async def mesh(settings, run_id):
             yield m
     finally:
         for database in created:
-            await fz.drop_pg(database)
-            await fz.drop_mysql(database)
+            await drop_pg_database(database)
+            await drop_mysql_database(database)
 
 
 async def ask(mesh, question: str, connection: str = "fuzz-shop-pg", **fields):
