@@ -47,7 +47,7 @@ from .intent import IntentClassifier, IntentResult
 from .ml_questions import understand_ml
 from .render.explain import explain
 from .render.mongo import render_mongo
-from .render.sql import render_sql
+from .render.sql import build_query, query_sql
 from .samples import ValueSampler
 
 log = logging.getLogger("chatdb.parser.core")
@@ -331,12 +331,14 @@ class Parser:
             if schema.flavour is SchemaFlavour.MONGODB:
                 # MongoDB compares and accumulates across types without failing
                 return convert.mongo_statement(render_mongo(plan, schema))
-            refused = plan_check.problems(plan, schema)
+            dialect, dialect_pb = _SQL_DIALECTS[schema.flavour]
+            # one tree: checked, then written out
+            tree = build_query(plan, schema, dialect)
+            refused = plan_check.problems(plan, schema, tree)
             if refused:
                 raise Unresolved("; ".join(refused))
-            dialect, dialect_pb = _SQL_DIALECTS[schema.flavour]
             return statement_pb2.Statement(
-                sql=statement_pb2.SqlStatement(sql=render_sql(plan, schema, dialect), dialect=dialect_pb)
+                sql=statement_pb2.SqlStatement(sql=query_sql(tree, dialect), dialect=dialect_pb)
             )
         except Unresolved as exc:
             raise InvalidArgument(

@@ -48,11 +48,12 @@ def bounded(plan: QueryPlan) -> QueryPlan:
     return plan
 
 
-def problems(plan: QueryPlan, schema: SchemaView) -> list[str]:
-    """What in `plan` a database would refuse, in words; empty when nothing."""
+def problems(plan: QueryPlan, schema: SchemaView, tree: exp.Query | None = None) -> list[str]:
+    """What in `plan` a database would refuse, in words; empty when nothing. `tree` is
+    the statement build_query made of it, when the caller has it already."""
     found = _plan_problems(plan, schema)
     if not found:
-        tree = build_query(plan, schema)
+        tree = build_query(plan, schema) if tree is None else tree
         found += _derived_aggregates(tree, schema)
         if _has_set_operation(plan):
             found += _set_widths(tree)

@@ -82,7 +82,11 @@ def render_sql(
     relationships: Sequence[Relationship] = (),
 ) -> str:
     """The statement for `plan` in `dialect` ("postgres", "mysql" or "sqlite")."""
-    query = build_query(plan, schema, dialect, relationships)
+    return query_sql(build_query(plan, schema, dialect, relationships), dialect)
+
+
+def query_sql(query: exp.Query, dialect: str) -> str:
+    """A tree build_query made, as text in `dialect` (the tree is consumed)."""
     dialect = _DIALECT_NAMES.get(dialect.lower(), dialect.lower())
     return query.sql(dialect=dialect, copy=False)  # a fresh tree: no copy needed
 
