@@ -314,17 +314,6 @@ class Parser:
                 reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
             ) from None
-        except (OverflowError, ValueError) as exc:
-            # a window such as "the last 5000 years", or a reference_time at the edge of the
-            # calendar, leaves the dates Python can hold: the question cannot be answered
-            if "out of range" not in str(exc):
-                raise
-            raise InvalidArgument(
-                f"could not answer {quote(question, 120)}: its dates fall outside the calendar ({exc})",
-                field="question",
-                reason="QUESTION_NOT_UNDERSTOOD",
-                metadata={"unresolved": "dates out of range", "suggestions": ""},
-            ) from None
 
     def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
         try:

@@ -229,13 +229,6 @@ KNOWN_BUGS = {
         re.compile(r"insufficient data left in message|\\x00|invalid byte sequence"),
         (("shop", "'; customers; \x00 ' id"),),
     ),
-    "date-window-overflow": Bug(
-        "language/dates.py: a window reaching past year 1 or 9999 raises instead of Unresolved"
-        " (\"last 5000 years\" → ValueError: year -2974 is out of range; the service answers"
-        " INVALID_ARGUMENT since core.py catches it)",
-        re.compile(r"(ValueError: year -?\d+ is out of range|OverflowError: date value out of range)"),
-        (("shop", "orders in the last 5000 years"), ("shop", "orders from the last 99999999 days")),
-    ),
 }
 
 

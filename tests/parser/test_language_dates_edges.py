@@ -18,3 +18,12 @@ def test_a_bare_quarter_is_its_latest_start_with_an_aware_clock():
 
 def test_a_question_ending_on_the_has_no_date():
     assert find_dates(tokenize("Cy O'Neil @x 1e309 the"), AWARE_NOW) == []
+
+
+def test_a_window_past_the_calendar_is_unresolved():
+    import pytest
+
+    from servers.parser.domain import Unresolved
+
+    with pytest.raises(Unresolved, match="outside the calendar"):
+        find_dates(tokenize("orders in the last 5000 years"), AWARE_NOW)

@@ -272,6 +272,13 @@ async def test_the_language_bugs_the_fuzz_found_never_reach_the_database(mesh, n
         assert await execute(mesh, connection, parsed.statement) == "", parsed.statement.sql.sql
 
 
+@pytest.mark.parametrize("question", ["orders in the last 5000 years", "orders from the last 99999999 days"])
+@pytest.mark.parametrize("engine", ["pg", "my"])
+async def test_a_window_past_the_calendar_is_not_understood(mesh, question, engine):
+    code, parsed, message = await ask(mesh, question, f"fuzz-shop-{engine}", reference_time=at(fz.NOW))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "outside the calendar" in message, message
+
+
 async def test_an_odd_context_is_accepted_and_changes_nothing(mesh):
     from chatdb.parser.v1 import parsed_query_pb2 as pq
 

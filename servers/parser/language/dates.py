@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from servers.parser.domain import Unresolved
 from servers.parser.language.words import Token
 
 MONTHS = {
@@ -200,6 +201,16 @@ def _age(tokens: list[Token], words: list[str], i: int, now: dt.datetime):
 
 
 def find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
+    """The time windows the question names, resolved against `now`. A window past the
+    calendar Python holds ("the last 5000 years", or "this year" against a clock in year
+    9999) cannot be answered: Unresolved, as any other question that maps to nothing."""
+    try:
+        return _find_dates(tokens, now)
+    except (OverflowError, ValueError) as exc:
+        raise Unresolved(f"the dates it names fall outside the calendar ({exc})") from None
+
+
+def _find_dates(tokens: list[Token], now: dt.datetime) -> list[DateWindow]:
     found: list[DateWindow] = []
     words = [token.lower for token in tokens]
     i = 0
