@@ -158,7 +158,8 @@ class Parser:
         self.schema_ttl_s = schema_ttl_s
         self.clock = clock
         self._flavours: dict[str, _Timed[SchemaFlavour]] = {}
-        self._schemas: dict[str, _Timed[schema_pb2.Schema]] = {}
+        self._schemas: dict[str, _Timed[SchemaView]] = {}
+        self._joined: dict[tuple[str, str, str, str], SchemaView] = {}  # with the glossary's relationships
         self._glossaries: dict[str, _Timed[Glossary | None]] = {}
         self._samples: SingleFlightCache[tuple[str, str], Any] = SingleFlightCache(prepared_cache_size)
         self._vocabularies: dict[tuple[str, str], frozenset[str]] = {}
@@ -176,12 +177,14 @@ class Parser:
             entry = self._flavours[connection_id] = _Timed(_FLAVOURS.get(connection.kind, SchemaFlavour.POSTGRES), time.monotonic())
         return entry.value
 
-    async def _schema(self, connection_id: str) -> schema_pb2.Schema:
-        # The connector caches schemas too; a short cache here saves the round trip on
-        # every question while a schema change still shows within schema_ttl_s.
+    async def _schema(self, connection_id: str) -> SchemaView:
+        # The connector caches schemas too; a short cache here saves the round trip (and
+        # the conversion) on every question while a schema change still shows within
+        # schema_ttl_s.
         entry = self._schemas.get(connection_id)
         if not self._fresh(entry):
-            entry = self._schemas[connection_id] = _Timed(await self.connector.schema(connection_id), time.monotonic())
+            view = convert.schema_view(await self.connector.schema(connection_id), SchemaFlavour.POSTGRES)
+            entry = self._schemas[connection_id] = _Timed(view, time.monotonic())
         return entry.value
 
     async def _glossary(self, connection_id: str) -> Glossary | None:
@@ -288,19 +291,26 @@ class Parser:
             content = hashlib.sha256(request.schema.SerializeToString(deterministic=True)).hexdigest()[:16]
             view = inline_schema.consistent(convert.schema_view(request.schema, flavour))
             return replace(view, version=f"{view.version}+inline-{content}"), None
-        flavour, schema_pb, glossary = await asyncio.gather(
+        flavour, schema, glossary = await asyncio.gather(
             self._flavour(request.connection_id),
             self._schema(request.connection_id),
             self._glossary(request.connection_id),
         )
-        if flavour is not SchemaFlavour.MONGODB and request.dialect in _DIALECT_FLAVOURS:
-            flavour = _DIALECT_FLAVOURS[request.dialect]
-        schema = convert.schema_view(schema_pb, flavour)
         if not schema.tables:
             raise FailedPrecondition(
                 f"connection {quote(request.connection_id)} has no tables to ask about", reason="EMPTY_SCHEMA"
             )
-        return with_relationships(schema, glossary), glossary
+        if flavour is not SchemaFlavour.MONGODB and request.dialect in _DIALECT_FLAVOURS:
+            flavour = _DIALECT_FLAVOURS[request.dialect]
+        if schema.flavour is not SchemaFlavour.MONGODB:  # collections are MongoDB whatever the kind says
+            schema = replace(schema, flavour=flavour)
+        key = (request.connection_id, schema.version, schema.flavour.value, glossary.version if glossary else "")
+        joined = self._joined.get(key)
+        if joined is None:
+            if len(self._joined) > 64:
+                self._joined.clear()
+            joined = self._joined[key] = with_relationships(schema, glossary)
+        return joined, glossary
 
     def _understand(self, run: Callable[[], Understanding], question: str, schema: SchemaView) -> Understanding:
         try:
