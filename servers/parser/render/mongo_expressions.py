@@ -9,14 +9,13 @@ written table.column in the glossary; the field is the column part.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from servers.parser.domain import Unresolved
+from servers.parser.render.fragments import parse_fragment
 
 _QUERY_OPS: dict[type[exp.Expression], str] = {
     exp.EQ: "$eq",
@@ -41,12 +40,7 @@ _ACCUMULATORS: dict[type[exp.Expression], str] = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
-def _parse(sql: str) -> exp.Expression:
-    try:
-        return sqlglot.parse_one(sql)
-    except sqlglot.errors.ParseError as error:
-        raise Unresolved(f"the glossary expression {sql!r} does not parse: {error}") from error
+
 
 
 def _refuse(sql: str, node: exp.Expression) -> Unresolved:
@@ -80,7 +74,7 @@ def _is_literal(node: exp.Expression) -> bool:
 
 def value(sql: str) -> Any:
     """A non-aggregate fragment as an aggregation expression ("$price", {"$multiply": …})."""
-    return _value(_parse(sql), sql)
+    return _value(parse_fragment(sql), sql)
 
 
 def _value(node: exp.Expression, sql: str) -> Any:
@@ -101,7 +95,7 @@ def _value(node: exp.Expression, sql: str) -> Any:
 
 def accumulator(sql: str) -> Any:
     """A metric's measure (one aggregate at the top) as a $group accumulator."""
-    node = _parse(sql)
+    node = parse_fragment(sql)
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Count):
@@ -118,12 +112,12 @@ def accumulator(sql: str) -> Any:
 
 def condition(sql: str) -> dict:
     """A segment's condition as a query document."""
-    return _condition(_parse(sql), sql)
+    return _condition(parse_fragment(sql), sql)
 
 
 def fields(sql: str) -> list[str]:
     """The fields a fragment reads, in order of first use."""
-    return list(dict.fromkeys(c.name for c in _parse(sql).find_all(exp.Column) if c.name))
+    return list(dict.fromkeys(c.name for c in parse_fragment(sql).find_all(exp.Column) if c.name))
 
 
 def _field(node: exp.Expression) -> str | None:

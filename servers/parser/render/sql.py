@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import sqlglot
 from sqlglot import exp
 
 from servers.contracts.glossary import Relationship
@@ -46,6 +44,7 @@ from servers.parser.domain import (
     Value,
 )
 from servers.parser.render.buckets import bucket_name, truncate
+from servers.parser.render.fragments import parse_fragment
 from servers.parser.render.joins import JoinTree, join_path
 from servers.parser.render.names import DIALECTS, identifier
 
@@ -104,13 +103,7 @@ def build_query(
     return _Builder(schema, dialect, tuple(relationships)).query(plan)
 
 
-@functools.lru_cache(maxsize=1024)
-def _parse_expression(sql: str) -> exp.Expression:
-    """A glossary fragment, parsed once (dialect-neutral); callers copy before changing it."""
-    try:
-        return sqlglot.parse_one(sql)
-    except sqlglot.errors.ParseError as error:
-        raise Unresolved(f"the glossary expression {sql!r} does not parse: {error}") from error
+
 
 
 def _text(value: Value) -> str:
@@ -166,7 +159,7 @@ class _Scope:
                     return self.column(ColumnRef(table, node.name))
             return node
 
-        return _parse_expression(expression.sql).transform(requalify)
+        return parse_fragment(expression.sql).transform(requalify)
 
 
 class _Builder:
