@@ -316,14 +316,8 @@ class Parser:
         try:
             return run()
         except Unresolved as exc:
-            suggestions = exc.suggestions[:10]
-            hint = f"; closest in the schema: {', '.join(suggestions)}" if suggestions else ""
-            raise InvalidArgument(
-                f"could not answer {quote(question, 120)}: {clip(exc.what, 200)}{hint}",
-                field="question",
-                reason="QUESTION_NOT_UNDERSTOOD",
-                metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(suggestions)},
-            ) from None
+            hint = f"; closest in the schema: {', '.join(exc.suggestions[:10])}" if exc.suggestions else ""
+            raise _not_understood(exc, f"could not answer {quote(question, 120)}: {clip(exc.what, 200)}{hint}") from None
 
     def _render(self, plan: QueryPlan, schema: SchemaView) -> statement_pb2.Statement:
         try:
@@ -340,12 +334,19 @@ class Parser:
                 sql=statement_pb2.SqlStatement(sql=query_sql(tree, dialect), dialect=dialect_pb)
             )
         except Unresolved as exc:
-            raise InvalidArgument(
-                f"the question cannot be answered on this connection: {clip(exc.what, 200)}",
-                field="question",
-                reason="QUESTION_NOT_UNDERSTOOD",
-                metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},
+            raise _not_understood(
+                exc, f"the question cannot be answered on this connection: {clip(exc.what, 200)}"
             ) from None
+
+
+def _not_understood(exc: Unresolved, message: str) -> InvalidArgument:
+    """INVALID_ARGUMENT on `question`: what could not be resolved and the closest names."""
+    return InvalidArgument(
+        message,
+        field="question",
+        reason="QUESTION_NOT_UNDERSTOOD",
+        metadata={"unresolved": exc.what[:200], "suggestions": ", ".join(exc.suggestions[:10])},
+    )
 
 
 def _routed_explanation(u: Understanding) -> str:
