@@ -49,6 +49,7 @@ class ScratchMesh:
             **{f"CHATDB_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         }
         self.procs: list[subprocess.Popen] = []
+        self.named: dict[str, subprocess.Popen] = {}  # by spawn name, for their logs
         self.logs = work / "logs"
         self.logs.mkdir()
 
@@ -61,10 +62,12 @@ class ScratchMesh:
         with open(self.logs / f"{name}.log", "wb") as log:
             proc = subprocess.Popen([str(BIN / "chatdb"), *args], env={**self.env, **env}, stdout=log, stderr=log)
         self.procs.append(proc)
+        self.named[name] = proc
         return proc
 
     async def wait_serving(self, *ports: int, timeout_s: float = 120) -> None:
-        """Until grpc.health.v1 says SERVING on each port (default: every named port)."""
+        """Until grpc.health.v1 says SERVING on each port (default: every named port). A
+        process of this mesh that exits meanwhile fails the wait at once, with its log."""
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         for port in ports or self.ports.values():
@@ -72,14 +75,22 @@ class ScratchMesh:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 while True:
+                    self._fail_on_exit()
                     try:
                         if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
                             break
                     except grpc.aio.AioRpcError:
                         pass
                     if time.monotonic() > deadline:
-                        raise SystemExit(f"service on {port} did not start; see {self.logs}")
+                        raise SystemExit(f"service on {port} did not start in {timeout_s:g} s; see {self.logs}")
                     await asyncio.sleep(0.2)
+
+    def _fail_on_exit(self) -> None:
+        for name, proc in self.named.items():
+            if proc.poll() is not None:
+                log = self.logs / f"{name}.log"
+                tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+                raise SystemExit(f"{name} exited with {proc.returncode}:\n{tail}")
 
     async def stop(self) -> None:
         for proc in self.procs:

@@ -71,7 +71,6 @@ from chatdb.parser.v1 import (  # noqa: E402
     query_parser_service_pb2_grpc,
 )
 from google.protobuf import duration_pb2, json_format  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
 from servers.contracts.cells import Json, cell_to_value  # noqa: E402
 from servers.runtime.status import details_from_rpc_error  # noqa: E402
@@ -250,30 +249,6 @@ async def run_statement(connector, engine: str, connection_id: str, question: Qu
 # ----------------------------------------------------------------------------- mesh
 
 
-async def wait_health(port: int, proc, log: Path, *, placeholder: bool) -> None:
-    """Until the server on `port` answers health SERVING, or for a placeholder (which
-    is NOT_SERVING for good) until it answers at all."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            if proc is not None and proc.poll() is not None:
-                raise SystemExit(f"service on {port} exited:\n{_tail(log)}")
-            try:
-                status = (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status
-                if status == health_pb2.HealthCheckResponse.SERVING or placeholder:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"service on {port} did not start in {START_TIMEOUT_S} s; see {log}")
-            await asyncio.sleep(0.2)
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
-
-
 @contextlib.asynccontextmanager
 async def in_process_connector(mesh: ScratchMesh, mongo_client):
     """The connector in this process, serving MONGODB connections from the in-memory
@@ -428,9 +403,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engines = ["postgres"] + ["mysql"] * args.mysql + ["mongo"] * args.mongo
     mongomock = args.mongo and not MONGO_URL
 
-    from servers.services import PLACEHOLDERS
-
-    parser_placeholder = "parser" in PLACEHOLDERS
     work = Path(tempfile.mkdtemp(prefix="chatdb-bench-nl2sql-"))
     (work / "data").mkdir()
     # prediction and registry get ports nothing listens on: the parser must not reach
@@ -455,14 +427,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await scratch.load_mongo(db_id)
             if mongomock:
                 await stack.enter_async_context(in_process_connector(mesh, scratch.mongo_client))
-                connector_proc = None
             else:
-                connector_proc = mesh.spawn("connector", ["serve", "connector"], **python_path)
-            await wait_health(mesh.ports["connector"], connector_proc, mesh.logs / "connector.log", placeholder=False)
+                mesh.spawn("connector", ["serve", "connector"], **python_path)
+            await mesh.wait_serving(mesh.ports["connector"], timeout_s=START_TIMEOUT_S)
             if not args.self_check:
-                parser_proc = mesh.spawn("parser", ["serve", "parser"], **python_path)
-                await wait_health(mesh.ports["parser"], parser_proc, mesh.logs / "parser.log",
-                                  placeholder=parser_placeholder)
+                mesh.spawn("parser", ["serve", "parser"], **python_path)
+                await mesh.wait_serving(mesh.ports["parser"], timeout_s=START_TIMEOUT_S)
             connector_channel = await stack.enter_async_context(grpc.aio.insecure_channel(
                 f"127.0.0.1:{mesh.ports['connector']}", options=[("grpc.max_receive_message_length", 256 << 20)]))
             parser_channel = await stack.enter_async_context(
@@ -518,8 +488,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.self_check:
         print("SELF-CHECK: the gold queries translated by sqlglot, no parser: the ceiling of loading and comparing")
     else:
-        print("parser: " + ("PLACEHOLDER (answers UNIMPLEMENTED)" if parser_placeholder else "chatdb serve parser")
-              + "; prediction service not started: intent on the parser's rule path")
+        print("parser: chatdb serve parser; prediction service not started: intent on the parser's rule path")
     figures: dict[str, Any] = {}
     for engine in engines:
         note = {"postgres": "", "mysql": "", "mongo": " (gold SQL reads one table; "
@@ -534,7 +503,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.failures:
         count = write_failures(args.failures, tallies)
         print(f"\n{count} wrong questions written to {args.failures}")
-    figures["parser_placeholder"] = parser_placeholder
     figures["self_check"] = args.self_check
     figures["spider_dir"] = str(spider)
     return figures
