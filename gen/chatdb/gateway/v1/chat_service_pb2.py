@@ -29,9 +29,10 @@ from chatdb.gateway.v1 import system_status_pb2 as chatdb_dot_gateway_dot_v1_dot
 from chatdb.parser.v1 import parsed_query_pb2 as chatdb_dot_parser_dot_v1_dot_parsed__query__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatdb/gateway/v1/chat_service.proto\x12\x11\x63hatdb.gateway.v1\x1a chatdb/connector/v1/result.proto\x1a#chatdb/connector/v1/statement.proto\x1a$chatdb/gateway/v1/query_record.proto\x1a%chatdb/gateway/v1/system_status.proto\x1a#chatdb/parser/v1/parsed_query.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"\x82\x01\n\nAskRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x16\n\tuse_cache\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_use_cache\"\xf2\x02\n\x0b\x41skResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x33\n\x0cparsed_query\x18\x02 \x01(\x0b\x32\x1d.chatdb.parser.v1.ParsedQuery\x12\x31\n\tstatement\x18\x03 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x30\n\x07\x63olumns\x18\x04 \x03(\x0b\x32\x1f.chatdb.connector.v1.ColumnMeta\x12&\n\x04rows\x18\x05 \x03(\x0b\x32\x18.chatdb.connector.v1.Row\x12\x17\n\x0fnext_page_token\x18\x06 \x01(\t\x12\x11\n\ttruncated\x18\x07 \x01(\x08\x12\x10\n\x08trace_id\x18\x08 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\t \x01(\x08\x12+\n\x08\x64uration\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0ctraining_job\x18\x0b \x01(\t\"#\n\x0fGetQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"A\n\x10GetQueryResponse\x12-\n\x05query\x18\x01 \x01(\x0b\x32\x1e.chatdb.gateway.v1.QueryRecord\"\x82\x01\n\x12ListQueriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x1e.chatdb.gateway.v1.QueryStatus\"_\n\x13ListQueriesResponse\x12/\n\x07queries\x18\x01 \x03(\x0b\x32\x1e.chatdb.gateway.v1.QueryRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x18\n\x16GetSystemStatusRequest\"J\n\x17GetSystemStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x1f.chatdb.gateway.v1.SystemStatus2\xcd\x03\n\x0b\x43hatService\x12X\n\x03\x41sk\x12\x1d.chatdb.gateway.v1.AskRequest\x1a\x1e.chatdb.gateway.v1.AskResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/v1/ask:\x01*\x12s\n\x08GetQuery\x12\".chatdb.gateway.v1.GetQueryRequest\x1a#.chatdb.gateway.v1.GetQueryResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/queries/{query_id}\x12q\n\x0bListQueries\x12%.chatdb.gateway.v1.ListQueriesRequest\x1a&.chatdb.gateway.v1.ListQueriesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/queries\x12|\n\x0fGetSystemStatus\x12).chatdb.gateway.v1.GetSystemStatusRequest\x1a*.chatdb.gateway.v1.GetSystemStatusResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/statusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatdb/gateway/v1/chat_service.proto\x12\x11\x63hatdb.gateway.v1\x1a chatdb/connector/v1/result.proto\x1a#chatdb/connector/v1/statement.proto\x1a$chatdb/gateway/v1/query_record.proto\x1a%chatdb/gateway/v1/system_status.proto\x1a#chatdb/parser/v1/parsed_query.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\nAskRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x16\n\tuse_cache\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\x0f\x63onversation_id\x18\x06 \x01(\t\x12\x10\n\x08max_rows\x18\x07 \x01(\x03\x12\x32\n\x0ereference_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\n\n_use_cache\"\xd2\x04\n\x0b\x41skResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x33\n\x0cparsed_query\x18\x02 \x01(\x0b\x32\x1d.chatdb.parser.v1.ParsedQuery\x12\x31\n\tstatement\x18\x03 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x30\n\x07\x63olumns\x18\x04 \x03(\x0b\x32\x1f.chatdb.connector.v1.ColumnMeta\x12&\n\x04rows\x18\x05 \x03(\x0b\x32\x18.chatdb.connector.v1.Row\x12\x17\n\x0fnext_page_token\x18\x06 \x01(\t\x12\x11\n\ttruncated\x18\x07 \x01(\x08\x12\x10\n\x08trace_id\x18\x08 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\t \x01(\x08\x12+\n\x08\x64uration\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0ctraining_job\x18\x0b \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x0c \x01(\t\x12\x30\n\x07timings\x18\r \x01(\x0b\x32\x1f.chatdb.gateway.v1.StageTimings\x12\x17\n\x0f\x63onversation_id\x18\x0e \x01(\t\x12\x0e\n\x06\x61nswer\x18\x0f \x01(\t\x12/\n\x06source\x18\x10 \x01(\x0e\x32\x1f.chatdb.gateway.v1.AnswerSource\x12\x17\n\x0freused_query_id\x18\x11 \x01(\t\x12\x15\n\rmodel_version\x18\x12 \x01(\t\x12\r\n\x05notes\x18\x13 \x03(\t\"#\n\x0fGetQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"A\n\x10GetQueryResponse\x12-\n\x05query\x18\x01 \x01(\x0b\x32\x1e.chatdb.gateway.v1.QueryRecord\"\xf9\x01\n\x12ListQueriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x1e.chatdb.gateway.v1.QueryStatus\x12\x17\n\x0f\x63onversation_id\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x13ListQueriesResponse\x12/\n\x07queries\x18\x01 \x03(\x0b\x32\x1e.chatdb.gateway.v1.QueryRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x18\n\x16GetSystemStatusRequest\"J\n\x17GetSystemStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x1f.chatdb.gateway.v1.SystemStatus\"\xac\x01\n\x15SubmitFeedbackRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x33\n\x07verdict\x18\x02 \x01(\x0e\x32\".chatdb.gateway.v1.FeedbackVerdict\x12;\n\x13\x63orrected_statement\x18\x03 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"G\n\x16SubmitFeedbackResponse\x12-\n\x05query\x18\x01 \x01(\x0b\x32\x1e.chatdb.gateway.v1.QueryRecord2\xe1\x04\n\x0b\x43hatService\x12X\n\x03\x41sk\x12\x1d.chatdb.gateway.v1.AskRequest\x1a\x1e.chatdb.gateway.v1.AskResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/v1/ask:\x01*\x12s\n\x08GetQuery\x12\".chatdb.gateway.v1.GetQueryRequest\x1a#.chatdb.gateway.v1.GetQueryResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/queries/{query_id}\x12q\n\x0bListQueries\x12%.chatdb.gateway.v1.ListQueriesRequest\x1a&.chatdb.gateway.v1.ListQueriesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/queries\x12|\n\x0fGetSystemStatus\x12).chatdb.gateway.v1.GetSystemStatusRequest\x1a*.chatdb.gateway.v1.GetSystemStatusResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/status\x12\x91\x01\n\x0eSubmitFeedback\x12(.chatdb.gateway.v1.SubmitFeedbackRequest\x1a).chatdb.gateway.v1.SubmitFeedbackResponse\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/queries/{query_id}:feedback:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,22 +47,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHATSERVICE'].methods_by_name['ListQueries']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/queries'
   _globals['_CHATSERVICE'].methods_by_name['GetSystemStatus']._loaded_options = None
   _globals['_CHATSERVICE'].methods_by_name['GetSystemStatus']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/status'
-  _globals['_ASKREQUEST']._serialized_start=307
-  _globals['_ASKREQUEST']._serialized_end=437
-  _globals['_ASKRESPONSE']._serialized_start=440
-  _globals['_ASKRESPONSE']._serialized_end=810
-  _globals['_GETQUERYREQUEST']._serialized_start=812
-  _globals['_GETQUERYREQUEST']._serialized_end=847
-  _globals['_GETQUERYRESPONSE']._serialized_start=849
-  _globals['_GETQUERYRESPONSE']._serialized_end=914
-  _globals['_LISTQUERIESREQUEST']._serialized_start=917
-  _globals['_LISTQUERIESREQUEST']._serialized_end=1047
-  _globals['_LISTQUERIESRESPONSE']._serialized_start=1049
-  _globals['_LISTQUERIESRESPONSE']._serialized_end=1144
-  _globals['_GETSYSTEMSTATUSREQUEST']._serialized_start=1146
-  _globals['_GETSYSTEMSTATUSREQUEST']._serialized_end=1170
-  _globals['_GETSYSTEMSTATUSRESPONSE']._serialized_start=1172
-  _globals['_GETSYSTEMSTATUSRESPONSE']._serialized_end=1246
-  _globals['_CHATSERVICE']._serialized_start=1249
-  _globals['_CHATSERVICE']._serialized_end=1710
+  _globals['_CHATSERVICE'].methods_by_name['SubmitFeedback']._loaded_options = None
+  _globals['_CHATSERVICE'].methods_by_name['SubmitFeedback']._serialized_options = b'\202\323\344\223\002$\"\037/v1/queries/{query_id}:feedback:\001*'
+  _globals['_ASKREQUEST']._serialized_start=340
+  _globals['_ASKREQUEST']._serialized_end=565
+  _globals['_ASKRESPONSE']._serialized_start=568
+  _globals['_ASKRESPONSE']._serialized_end=1162
+  _globals['_GETQUERYREQUEST']._serialized_start=1164
+  _globals['_GETQUERYREQUEST']._serialized_end=1199
+  _globals['_GETQUERYRESPONSE']._serialized_start=1201
+  _globals['_GETQUERYRESPONSE']._serialized_end=1266
+  _globals['_LISTQUERIESREQUEST']._serialized_start=1269
+  _globals['_LISTQUERIESREQUEST']._serialized_end=1518
+  _globals['_LISTQUERIESRESPONSE']._serialized_start=1520
+  _globals['_LISTQUERIESRESPONSE']._serialized_end=1615
+  _globals['_GETSYSTEMSTATUSREQUEST']._serialized_start=1617
+  _globals['_GETSYSTEMSTATUSREQUEST']._serialized_end=1641
+  _globals['_GETSYSTEMSTATUSRESPONSE']._serialized_start=1643
+  _globals['_GETSYSTEMSTATUSRESPONSE']._serialized_end=1717
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=1720
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1892
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1894
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1965
+  _globals['_CHATSERVICE']._serialized_start=1968
+  _globals['_CHATSERVICE']._serialized_end=2577
 # @@protoc_insertion_point(module_scope)

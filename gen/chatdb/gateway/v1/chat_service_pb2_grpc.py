@@ -55,6 +55,11 @@ class ChatServiceStub:
                 request_serializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.GetSystemStatusRequest.SerializeToString,
                 response_deserializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.GetSystemStatusResponse.FromString,
                 _registered_method=True)
+        self.SubmitFeedback = channel.unary_unary(
+                '/chatdb.gateway.v1.ChatService/SubmitFeedback',
+                request_serializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.SubmitFeedbackRequest.SerializeToString,
+                response_deserializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.SubmitFeedbackResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -94,6 +99,17 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitFeedback(self, request, context):
+        """Marks an answer right, or wrong with a corrected statement. An accepted
+        answer (right, or corrected) is reused for the same question on the same
+        connection from then on. NOT_FOUND for an unknown query_id;
+        INVALID_ARGUMENT for a missing verdict, or a corrected statement that
+        does not suit the connection or does not run read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +132,11 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.GetSystemStatus,
                     request_deserializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.GetSystemStatusRequest.FromString,
                     response_serializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.GetSystemStatusResponse.SerializeToString,
+            ),
+            'SubmitFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitFeedback,
+                    request_deserializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.SubmitFeedbackRequest.FromString,
+                    response_serializer=chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.SubmitFeedbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +248,33 @@ class ChatService:
             '/chatdb.gateway.v1.ChatService/GetSystemStatus',
             chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.GetSystemStatusRequest.SerializeToString,
             chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.GetSystemStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatdb.gateway.v1.ChatService/SubmitFeedback',
+            chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.SubmitFeedbackRequest.SerializeToString,
+            chatdb_dot_gateway_dot_v1_dot_chat__service__pb2.SubmitFeedbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,15 +29,23 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatdb/gateway/v1/query_record.proto\x12\x11\x63hatdb.gateway.v1\x1a#chatdb/connector/v1/statement.proto\x1a#chatdb/parser/v1/parsed_query.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x9f\x03\n\x0bQueryRecord\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12\x31\n\tstatement\x18\x04 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12.\n\x06status\x18\x05 \x01(\x0e\x32\x1e.chatdb.gateway.v1.QueryStatus\x12(\n\x06intent\x18\x06 \x01(\x0e\x32\x18.chatdb.parser.v1.Intent\x12\x11\n\trow_count\x18\x07 \x01(\x03\x12\x0e\n\x06\x63\x61\x63hed\x18\x08 \x01(\x08\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12!\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x12.google.rpc.Status\x12\x10\n\x08trace_id\x18\x0c \x01(\t\x12\x12\n\napi_key_id\x18\r \x01(\t*`\n\x0bQueryStatus\x12\x1c\n\x18QUERY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16QUERY_STATUS_SUCCEEDED\x10\x01\x12\x17\n\x13QUERY_STATUS_FAILED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatdb/gateway/v1/query_record.proto\x12\x11\x63hatdb.gateway.v1\x1a#chatdb/connector/v1/statement.proto\x1a#chatdb/parser/v1/parsed_query.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x8e\x01\n\x0cStageTimings\x12(\n\x05parse\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07\x65xecute\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xd1\x01\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x33\n\x07verdict\x18\x01 \x01(\x0e\x32\".chatdb.gateway.v1.FeedbackVerdict\x12;\n\x13\x63orrected_statement\x18\x02 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprincipal\x18\x05 \x01(\t\"\x9b\x05\n\x0bQueryRecord\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12\x31\n\tstatement\x18\x04 \x01(\x0b\x32\x1e.chatdb.connector.v1.Statement\x12.\n\x06status\x18\x05 \x01(\x0e\x32\x1e.chatdb.gateway.v1.QueryStatus\x12(\n\x06intent\x18\x06 \x01(\x0e\x32\x18.chatdb.parser.v1.Intent\x12\x11\n\trow_count\x18\x07 \x01(\x03\x12\x0e\n\x06\x63\x61\x63hed\x18\x08 \x01(\x08\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12!\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x12.google.rpc.Status\x12\x10\n\x08trace_id\x18\x0c \x01(\t\x12\x12\n\napi_key_id\x18\r \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x0e \x01(\t\x12\x30\n\x07timings\x18\x0f \x01(\x0b\x32\x1f.chatdb.gateway.v1.StageTimings\x12\x11\n\tprincipal\x18\x10 \x01(\t\x12-\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x11 \x01(\x0b\x32\x1b.chatdb.gateway.v1.Feedback\x12\x13\n\x0b\x65xplanation\x18\x12 \x01(\t\x12/\n\x06source\x18\x13 \x01(\x0e\x32\x1f.chatdb.gateway.v1.AnswerSource\x12\x17\n\x0freused_query_id\x18\x14 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x15 \x01(\t*`\n\x0bQueryStatus\x12\x1c\n\x18QUERY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16QUERY_STATUS_SUCCEEDED\x10\x01\x12\x17\n\x13QUERY_STATUS_FAILED\x10\x02*\x8f\x02\n\x0c\x41nswerSource\x12\x1d\n\x19\x41NSWER_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41NSWER_SOURCE_DATABASE\x10\x01\x12\x17\n\x13\x41NSWER_SOURCE_CACHE\x10\x02\x12!\n\x1d\x41NSWER_SOURCE_ACCEPTED_ANSWER\x10\x03\x12\x18\n\x14\x41NSWER_SOURCE_SCHEMA\x10\x04\x12\x1a\n\x16\x41NSWER_SOURCE_TRAINING\x10\x05\x12\x1c\n\x18\x41NSWER_SOURCE_PREDICTION\x10\x06\x12\x1a\n\x16\x41NSWER_SOURCE_REGISTRY\x10\x07\x12\x18\n\x14\x41NSWER_SOURCE_SYSTEM\x10\x08*q\n\x0f\x46\x65\x65\x64\x62\x61\x63kVerdict\x12 \n\x1c\x46\x45\x45\x44\x42\x41\x43K_VERDICT_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46\x45\x45\x44\x42\x41\x43K_VERDICT_CORRECT\x10\x01\x12\x1e\n\x1a\x46\x45\x45\x44\x42\x41\x43K_VERDICT_INCORRECT\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chatdb.gateway.v1.query_record_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_QUERYSTATUS']._serialized_start=641
-  _globals['_QUERYSTATUS']._serialized_end=737
-  _globals['_QUERYRECORD']._serialized_start=224
-  _globals['_QUERYRECORD']._serialized_end=639
+  _globals['_QUERYSTATUS']._serialized_start=1250
+  _globals['_QUERYSTATUS']._serialized_end=1346
+  _globals['_ANSWERSOURCE']._serialized_start=1349
+  _globals['_ANSWERSOURCE']._serialized_end=1620
+  _globals['_FEEDBACKVERDICT']._serialized_start=1622
+  _globals['_FEEDBACKVERDICT']._serialized_end=1735
+  _globals['_STAGETIMINGS']._serialized_start=224
+  _globals['_STAGETIMINGS']._serialized_end=366
+  _globals['_FEEDBACK']._serialized_start=369
+  _globals['_FEEDBACK']._serialized_end=578
+  _globals['_QUERYRECORD']._serialized_start=581
+  _globals['_QUERYRECORD']._serialized_end=1248
 # @@protoc_insertion_point(module_scope)

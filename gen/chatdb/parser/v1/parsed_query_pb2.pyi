@@ -94,7 +94,7 @@ SORT_DIRECTION_ASCENDING: SortDirection
 SORT_DIRECTION_DESCENDING: SortDirection
 
 class ParsedQuery(_message.Message):
-    __slots__ = ("question", "intent", "confidence", "tables", "columns", "filters", "aggregations", "group_by", "order_by", "limit", "time_range", "statement", "explanation", "parse_duration", "used_fallback", "model_name", "target", "notes", "intent_source")
+    __slots__ = ("question", "intent", "confidence", "tables", "columns", "filters", "aggregations", "group_by", "order_by", "limit", "time_range", "statement", "explanation", "parse_duration", "used_fallback", "model_name", "target", "notes", "intent_source", "follow_up", "conversation")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,8 @@ class ParsedQuery(_message.Message):
     TARGET_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     INTENT_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_UP_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     question: str
     intent: Intent
     confidence: float
@@ -133,7 +135,9 @@ class ParsedQuery(_message.Message):
     target: str
     notes: _containers.RepeatedScalarFieldContainer[str]
     intent_source: str
-    def __init__(self, question: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., confidence: _Optional[float] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., aggregations: _Optional[_Iterable[_Union[Aggregation, _Mapping]]] = ..., group_by: _Optional[_Iterable[str]] = ..., order_by: _Optional[_Iterable[_Union[OrderBy, _Mapping]]] = ..., limit: _Optional[int] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., explanation: _Optional[str] = ..., parse_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., used_fallback: _Optional[bool] = ..., model_name: _Optional[str] = ..., target: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., intent_source: _Optional[str] = ...) -> None: ...
+    follow_up: bool
+    conversation: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, question: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., confidence: _Optional[float] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., aggregations: _Optional[_Iterable[_Union[Aggregation, _Mapping]]] = ..., group_by: _Optional[_Iterable[str]] = ..., order_by: _Optional[_Iterable[_Union[OrderBy, _Mapping]]] = ..., limit: _Optional[int] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., explanation: _Optional[str] = ..., parse_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., used_fallback: _Optional[bool] = ..., model_name: _Optional[str] = ..., target: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., intent_source: _Optional[str] = ..., follow_up: _Optional[bool] = ..., conversation: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Filter(_message.Message):
     __slots__ = ("column", "operator", "values")
