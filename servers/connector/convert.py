@@ -4,8 +4,8 @@ Cells (one typed value, see result.proto) are the hot path: a 1,000,000-row stre
 3,000,000 of them, and building a Cell object per value in Python costs more than the
 database takes to produce it. Rows are therefore encoded column-wise to wire bytes
 (`encode_rows`, numpy for int/float/text/bool columns, upb value by value for the rest)
-and merged into the response in one call. `_put` is the single definition of which
-case a value takes; the vectorised path is tested byte-for-byte against it.
+and merged into the response in one call. `_put` (contracts/cells.put_value) is the
+single definition of which case a value takes; the vectorised path is tested byte-for-byte against it.
 
 MongoDB documents (filter, projection, sort, pipeline) arrive as Extended JSON text and
 are parsed with bson.json_util (relaxed or canonical); bad JSON is INVALID_ARGUMENT
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -35,7 +35,11 @@ from chatdb.connector.v1 import (
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from servers.contracts import glossary as glossary_contract
-from servers.contracts.cells import cell_to_value
+from servers.contracts.cells import (
+    cell_to_value,
+    value_to_cell,  # noqa: F401 - the connector's clients' tests read it here
+)
+from servers.contracts.cells import put_value as _put
 from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FieldViolation, InvalidArgument, quote
 
@@ -49,7 +53,6 @@ from .domain import (
     DataType,
     ExecuteRequest,
     ForeignKeyInfo,
-    Json,
     MongoAggregate,
     MongoFind,
     QueryPage,
@@ -63,11 +66,9 @@ from .domain import (
     StreamRequest,
     StreamSummary,
     TableInfo,
-    Unsupported,
 )
 from .glossary import StoredGlossary
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # --------------------------------------------------------------------------- enums
@@ -115,70 +116,6 @@ def _timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
 
 
 # --------------------------------------------------------------------------- cells
-
-
-def _put(add: Any, v: Any) -> None:
-    """Append one cell for `v`, chosen by the value's own type (the general path)."""
-    t = type(v)
-    if v is None:
-        add(null_value=0)
-    elif t is bool:
-        add(bool_value=v)
-    elif t is int:
-        if INT64_MIN <= v <= INT64_MAX:
-            add(int64_value=v)
-        else:  # e.g. MySQL BIGINT UNSIGNED above 2**63-1: exact as a decimal
-            add(decimal_value=str(v))
-    elif t is float:
-        add(double_value=v)
-    elif t is str:
-        add(text_value=v)
-    elif t is Decimal:
-        add(decimal_value=format(v, "f"))
-    elif t is datetime:
-        if v.tzinfo is not None and v.utcoffset() is not None:
-            add(timestamp_value=_timestamp(v))
-        else:
-            add(datetime_value=v.isoformat())
-    elif t is date:
-        add(date_value=v.isoformat())
-    elif t is Json:
-        add(json_value=v.text)
-    elif t is Unsupported:
-        add(text_value=v.text)
-    elif t is bytes:
-        add(bytes_value=v)
-    else:
-        _put_subclass(add, v)
-
-
-def _put_subclass(add: Any, v: Any) -> None:
-    # Subclasses and look-alikes (IntEnum, bytearray, memoryview, ...): same cases by
-    # isinstance; anything unknown is rendered as text rather than failing the query.
-    if isinstance(v, bool):
-        add(bool_value=bool(v))
-    elif isinstance(v, int):
-        _put(add, int(v))
-    elif isinstance(v, float):
-        add(double_value=float(v))
-    elif isinstance(v, str):
-        add(text_value=str(v))
-    elif isinstance(v, Decimal):
-        add(decimal_value=format(v, "f"))
-    elif isinstance(v, datetime):
-        _put(add, datetime.combine(v.date(), v.timetz()))
-    elif isinstance(v, date):
-        add(date_value=date(v.year, v.month, v.day).isoformat())
-    elif isinstance(v, (bytearray, memoryview)):
-        add(bytes_value=bytes(v))
-    else:
-        add(text_value=str(v))
-
-
-def value_to_cell(v: Any) -> result_pb2.Cell:
-    row = result_pb2.Row()
-    _put(row.cells.add, v)
-    return row.cells[0]
 
 
 # --------------------------------------------------------------------------- row encoding

@@ -50,6 +50,9 @@ class Unsupported:
 
     text: str
 
+    def __str__(self) -> str:  # the cell writer renders unknown types with str()
+        return self.text
+
 
 @dataclass(frozen=True)
 class ConnectionConfig:

@@ -1,8 +1,10 @@
-"""The cell codec's reading side: a result.proto Cell → the Python value it carries.
+"""The cell codec: a result.proto Cell ⇄ the Python value it carries.
 
-The connector writes cells (servers/connector/convert.py, which also reads the cells of
-statement parameters with this); its clients — the worker's dataset stream
-(servers/contracts/clients.py), deploy/showcase.py — read rows back with it.
+The connector writes cells (its vectorised row encoder falls back to `put_value`, and it
+reads statement parameters with `cell_to_value`); its clients — the worker's dataset
+stream (servers/contracts/clients.py), the gateway, deploy/showcase.py — read rows back
+with `cell_to_value`, and the gateway writes the rows of its own answers (predictions,
+metrics, status) with `value_to_cell`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chatdb.connector.v1 import result_pb2
+from google.protobuf import timestamp_pb2
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,72 @@ def _parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"date_value {text!r} is not a valid date") from None
+
+
+def _timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
+    """An aware datetime as a Timestamp, exactly (no float arithmetic)."""
+    delta = dt - EPOCH
+    return timestamp_pb2.Timestamp(seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000)
+
+
+def put_value(add: Any, v: Any) -> None:
+    """Append one cell for `v` through `add` (a repeated Cell field's add), chosen by the
+    value's own type. Values of no known type (a driver's Unsupported, …) become text."""
+    t = type(v)
+    if v is None:
+        add(null_value=0)
+    elif t is bool:
+        add(bool_value=v)
+    elif t is int:
+        if INT64_MIN <= v <= INT64_MAX:
+            add(int64_value=v)
+        else:  # e.g. MySQL BIGINT UNSIGNED above 2**63-1: exact as a decimal
+            add(decimal_value=str(v))
+    elif t is float:
+        add(double_value=v)
+    elif t is str:
+        add(text_value=v)
+    elif t is Decimal:
+        add(decimal_value=format(v, "f"))
+    elif t is datetime:
+        if v.tzinfo is not None and v.utcoffset() is not None:
+            add(timestamp_value=_timestamp(v))
+        else:
+            add(datetime_value=v.isoformat())
+    elif t is date:
+        add(date_value=v.isoformat())
+    elif t is Json:
+        add(json_value=v.text)
+    elif t is bytes:
+        add(bytes_value=v)
+    else:
+        _put_subclass(add, v)
+
+
+def _put_subclass(add: Any, v: Any) -> None:
+    # Subclasses and look-alikes (IntEnum, bytearray, memoryview, ...): same cases by
+    # isinstance; anything unknown is rendered as text rather than failing the query.
+    if isinstance(v, bool):
+        add(bool_value=bool(v))
+    elif isinstance(v, int):
+        put_value(add, int(v))
+    elif isinstance(v, float):
+        add(double_value=float(v))
+    elif isinstance(v, str):
+        add(text_value=str(v))
+    elif isinstance(v, Decimal):
+        add(decimal_value=format(v, "f"))
+    elif isinstance(v, datetime):
+        put_value(add, datetime.combine(v.date(), v.timetz()))
+    elif isinstance(v, date):
+        add(date_value=date(v.year, v.month, v.day).isoformat())
+    elif isinstance(v, (bytearray, memoryview)):
+        add(bytes_value=bytes(v))
+    else:
+        add(text_value=str(v))
+
+
+def value_to_cell(v: Any) -> result_pb2.Cell:
+    row = result_pb2.Row()
+    put_value(row.cells.add, v)
+    return row.cells[0]
