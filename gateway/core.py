@@ -42,6 +42,7 @@ from servers.runtime.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Unavailable,
     quote,
 )
@@ -568,7 +569,8 @@ class Gateway:
         kind or would write, and says why."""
         try:
             await self.connector.execute(connection_id, statement, page_size=1, max_rows=1)
-        except InvalidArgument as exc:
+        except (InvalidArgument, PermissionDenied) as exc:
+            # PERMISSION_DENIED is the connector refusing a write on a read-only connection.
             raise InvalidArgument(f"the corrected statement does not run read-only on connection "
                                   f"{quote(connection_id)}: {exc.message}", field="corrected_statement",
                                   reason=exc.reason) from None
