@@ -18,13 +18,18 @@ and logic (SAME_WORDS) in both questions; only the rest may differ ("show" ≈ "
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from servers.runtime.errors import Unavailable
+
 from .domain import AcceptedAnswer
 from .store import GatewayStore
+
+log = logging.getLogger("chatdb.gateway.accepted")
 
 Embed = Callable[[str], Awaitable[tuple[float, ...]]]
 
@@ -78,7 +83,13 @@ class AcceptedAnswers:
         held = self._by_connection.get(connection_id)
         if held is not None and time.monotonic() - held[0] < self.ttl_s:
             return held[1]
-        answers = await self.store.accepted(connection_id)
+        try:
+            answers = await self.store.accepted(connection_id)
+        except Unavailable:
+            # The platform database down must not stop questions: answer without
+            # accepted answers (or with the last ones read) and try again next time.
+            log.warning("accepted answers unavailable; answering without them", extra={"connection_id": connection_id})
+            return held[1] if held is not None else []
         self._by_connection[connection_id] = (time.monotonic(), answers)
         return answers
 

@@ -29,7 +29,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatdb.connector.v1 import connector_service_pb2, statement_pb2
 from chatdb.gateway.v1 import chat_service_pb2 as pb
@@ -134,6 +134,7 @@ class _Context:
     statement: statement_pb2.Statement | None = None
     parse_s: float = 0.0
     execute_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # the gateway's own, added to the answer's
 
 
 class Gateway:
@@ -304,12 +305,21 @@ class Gateway:
             ctx.conversation_id = uuid.uuid4().hex
             self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time)
             return None, ""
-        if not self.history.pending_conversation(ctx.conversation_id) and \
-                not await self.store.conversation_exists(ctx.conversation_id):
-            conversation_id, ctx.conversation_id = ctx.conversation_id, ""
-            raise NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
-                           "to start a new one", reason="CONVERSATION_NOT_FOUND")
-        previous = self.history.last_pending(ctx.conversation_id) or await self.store.last_answered(ctx.conversation_id)
+        previous = self.history.last_pending(ctx.conversation_id)
+        if previous is None and not self.history.pending_conversation(ctx.conversation_id):
+            try:
+                exists = await self.store.conversation_exists(ctx.conversation_id)
+                previous = await self.store.last_answered(ctx.conversation_id) if exists else None
+            except Unavailable:
+                # The platform database is down: the question is still answered, read
+                # on its own, and says so.
+                ctx.notes.append("conversation history unavailable (platform database down): "
+                                 "read as a question of its own")
+                return None, ""
+            if not exists:
+                conversation_id, ctx.conversation_id = ctx.conversation_id, ""
+                raise NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
+                               "to start a new one", reason="CONVERSATION_NOT_FOUND")
         if previous is None or previous.parsed is None:
             return None, ""
         return previous.parsed, previous.query_id
@@ -437,6 +447,7 @@ class Gateway:
                       columns=columns, rows=rows)
 
     def _result(self, ctx: _Context, answer: Answer) -> AskResult:
+        answer.notes[:0] = [n for n in ctx.notes if n not in answer.notes]
         return AskResult(
             query_id=ctx.query_id, conversation_id=ctx.conversation_id, answer=answer, parsed=ctx.parsed,
             statement=ctx.statement, explanation=ctx.parsed.explanation if ctx.parsed is not None else "",

@@ -294,3 +294,31 @@ def test_statement_text_of_mongo_is_json():
 
 def test_caller_defaults_to_anonymous():
     assert Caller().principal == "anonymous"
+
+
+class DownStore(FakeStore):
+    """The platform database down for every read and write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = 10**6
+
+    async def _down(self, *args, **kwargs):
+        raise Unavailable("platform database down", reason="PLATFORM_DATABASE_UNAVAILABLE")
+
+    accepted = conversation_exists = last_answered = get = _down
+
+
+async def test_questions_are_answered_while_the_platform_database_is_down():
+    core = gateway(store=DownStore())
+    first = await core.ask(AskRequest(question="show customers", connection_id="c"))
+    assert first.answer.text == "1 row"
+    assert core.history.pending(first.query_id) is not None  # waits to be written
+    # a conversation whose start is already written cannot be read: answered on its own
+    core.history._conversations.clear()
+    core.history._records.clear()
+    second = await core.ask(AskRequest(question="only in 2024", connection_id="c",
+                                       conversation_id=first.conversation_id))
+    assert any("conversation history unavailable" in n for n in second.answer.notes)
+    core.history._records.clear()  # nothing to write at teardown
+    core.history._conversations.clear()
