@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     parser_intent_breaker_s: float = Field(5.0, description="Parser: after a failed intent-model call, how long the model is skipped (rules answer) before it is tried again.")
     # --- end parser -----------------------------------------------------------------
 
+    # --- gateway ML -----------------------------------------------------------------
+    gateway_ml_alias: str = Field("production", description="Gateway: the alias a question about a model (predict, how is it doing) reads; without it, the model's newest ready version.")
+    gateway_ml_inline_rows: int = Field(10_000, description="Gateway: most rows of a MongoDB collection sent inline as a training dataset (the training service takes at most 10,000 inline records; a SQL connection's table is read by the worker instead).")
+    gateway_ml_max_classes: int = Field(20, description="Gateway: an integer target with at most this many distinct values is trained as classification, more as regression.")
+    gateway_ml_classification_algorithm: str = Field("random_forest", description="Gateway: the algorithm of a classification that a question asks to train.")
+    gateway_ml_regression_algorithm: str = Field("random_forest", description="Gateway: the algorithm of a regression that a question asks to train.")
+    gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
+    # --- end gateway ML -------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
