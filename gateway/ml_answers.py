@@ -22,7 +22,7 @@ from typing import Any
 from chatdb.connector.v1 import data_type_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.registry.v1 import model_version_pb2
-from chatdb.training.v1 import training_job_pb2
+from chatdb.training.v1 import job_state_pb2, training_job_pb2
 
 from servers.contracts.cells import cell_to_value
 from servers.contracts.clients import (
@@ -134,7 +134,7 @@ class MlAnswers:
                 f"{target.name} from {learns_from} on {source.name}.")
         names, cells = table(["training_job", "model", "task", "algorithm", "target", "features", "state"], [(
             job.name, model, _TASK_NAMES[task], algorithm, target.name, ", ".join(columns.features) or "(all)",
-            training_job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower(),
+            job_state_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower(),
         )])
         return Answer(text, SOURCES.ANSWER_SOURCE_TRAINING, names, cells, training_job=job.name, notes=notes)
 
