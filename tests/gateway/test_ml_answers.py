@@ -7,19 +7,32 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
+from chatdb.connector.v1 import connection_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
+from chatdb.parser.v1.query_parser_service_pb2 import ParseQueryRequest
 from chatdb.training.v1 import job_state_pb2, training_job_pb2
+from mongomock_motor import AsyncMongoMockClient
 
 from gateway.answer import SOURCES
 from gateway.ml_answers import MlAnswers
+from servers.connector.domain import ConnectionKind
+from servers.connector.drivers import open_driver
+from servers.connector.drivers.mongo import MongoDriver
 from servers.contracts.cells import cell_to_value
-from servers.contracts.clients import PredictionClient, RegistryClient, TrainingClient
+from servers.contracts.clients import (
+    ConnectorClient,
+    PredictionClient,
+    RegistryClient,
+    TrainingClient,
+)
 from servers.runtime.channels import open_channel
 from servers.runtime.errors import InvalidArgument, NotFound, Unavailable
+from tests.parser.service_support import register, running_parser
 from tests.runtime.test_cli_serve import free_port
 
-from .ml_support import MlMesh, create_customers, ml_mesh, segment_of
+from .ml_support import CITIES, MlMesh, create_customers, ml_mesh, segment_of
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -165,3 +178,42 @@ async def ensure_model(mesh: MlMesh) -> None:
     job = await finished(mesh, trained.training_job)
     assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
 
+
+
+@pytest.fixture(scope="module")
+async def mongo(settings, mesh):
+    """A MongoDB connection (mongomock-motor behind the real connector) with customers
+    documents, and a real parser reading it."""
+    client = AsyncMongoMockClient(tz_aware=True)
+    rng = np.random.default_rng(5)
+    documents = []
+    for i in range(240):
+        age, city = int(rng.integers(18, 80)), str(rng.choice(CITIES))
+        documents.append({"_id": i + 1, "age": age, "city": city, "segment": segment_of(age, city)})
+    await client["shop"]["customers"].insert_many(documents)
+
+    def opener(config):
+        return MongoDriver(config, client=client) if config.kind is ConnectionKind.MONGODB else open_driver(config)
+
+    async with running_parser(settings, opener=opener, prediction_port=free_port()) as parser:
+        await register(parser.connector, "shop-mongo", connection_pb2.CONNECTION_KIND_MONGODB,
+                       "mongodb://127.0.0.1:27017/shop")
+        yield parser
+
+
+async def test_a_mongodb_collection_is_sent_inline_and_trains(mesh, mongo):
+    question = "train a model called mongo-segment to predict segment from customers using age and city"
+    parsed = (await mongo.parser.ParseQuery(
+        ParseQueryRequest(question=question, connection_id="shop-mongo"), timeout=30)).parsed_query
+    connector = ConnectorClient(mongo.connector.channel)
+    answer = await answers(mesh, connector=connector).answer(parsed, question=question, connection_id="shop-mongo")
+    assert any("read 240 documents of customers" in note for note in answer.notes)
+    job = await finished(mesh, answer.training_job)
+    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    assert len(job.dataset.inline_records.records) == 240 and job.model_name == "mongo-segment"
+
+    small = answers(mesh, connector=connector)
+    small.settings = mesh.settings.model_copy(update={"gateway_ml_inline_rows": 100})
+    with pytest.raises(InvalidArgument) as caught:
+        await small.answer(parsed, question=question, connection_id="shop-mongo")
+    assert "more than 100 documents" in caught.value.message
