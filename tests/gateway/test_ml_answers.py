@@ -105,6 +105,10 @@ async def test_train_then_predict_then_how_is_it_doing(mesh):
     assert metrics["accuracy"] > 0.8  # the pattern is learnable
     assert "accuracy" in status.text
 
+    parsed, accuracy = await ask(mesh, "what's the accuracy of the customers-segment model")
+    assert parsed.intent == pq.INTENT_MODEL_STATUS
+    assert accuracy.model_version == status.model_version and rows_of(accuracy) == rows_of(status)
+
 
 async def test_a_numeric_target_trains_a_regression_from_every_column_but_the_key(mesh):
     parsed, trained = await ask(mesh, "train a model called score-model to predict score from customers")
