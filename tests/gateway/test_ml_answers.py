@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiomysql
 import numpy as np
 import pytest
 from chatdb.connector.v1 import connection_pb2
@@ -29,6 +30,8 @@ from servers.contracts.clients import (
 )
 from servers.runtime.channels import open_channel
 from servers.runtime.errors import InvalidArgument, NotFound, Unavailable
+from tests.conftest import MYSQL
+from tests.connector.service_support import mysql_dsn
 from tests.parser.service_support import register, running_parser
 from tests.runtime.test_cli_serve import free_port
 
@@ -221,3 +224,38 @@ async def test_a_mongodb_collection_is_sent_inline_and_trains(mesh, mongo):
     with pytest.raises(InvalidArgument) as caught:
         await small.answer(parsed, question=question, connection_id="shop-mongo")
     assert "more than 100 documents" in caught.value.message
+
+
+async def test_a_regression_predicts_a_number(mesh):
+    _, trained = await ask(mesh, "train a model called score-model to predict score from customers using age")
+    assert rows_of(trained)[0]["task"] == "regression"
+    job = await finished(mesh, trained.training_job)
+    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    _, predicted = await ask(mesh, "what would the score-model model predict for age 50")
+    value = rows_of(predicted)[0]["prediction"]
+    assert value == pytest.approx(75, abs=5)  # score is about 1.5 × age
+    assert predicted.model_version == f"models/score-model/versions/{job.model_version.version}"
+
+
+async def test_a_mysql_table_trains_through_its_own_dialect(mesh, mysql_database):
+    conn = await aiomysql.connect(**MYSQL, db=mysql_database, autocommit=True)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("CREATE TABLE members (member_id INT PRIMARY KEY, age INT, city VARCHAR(20), "
+                              "`tier level` VARCHAR(10))")
+            rng = np.random.default_rng(9)
+            rows = []
+            for i in range(200):
+                age, city = int(rng.integers(18, 80)), str(rng.choice(CITIES))
+                rows.append((i + 1, age, city, segment_of(age, city)))
+            await cur.executemany("INSERT INTO members VALUES (%s, %s, %s, %s)", rows)
+    finally:
+        conn.close()
+    await mesh.register("club", mysql_dsn(mysql_database), kind=connection_pb2.CONNECTION_KIND_MYSQL)
+    question = "train a model to predict tier level from members"
+    parsed = await mesh.parse(question, "club")
+    answer = await answers(mesh).answer(parsed, question=question, connection_id="club")
+    job = await finished(mesh, answer.training_job)
+    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    assert job.dataset.connection_query.sql == "SELECT `tier level`, `age`, `city` FROM `members`"
+    assert job.model_name == "members-tier-level" and job.metrics["accuracy"] > 0.8
