@@ -171,6 +171,7 @@ class MlAnswers:
             result = await self.prediction.predict(model.name, [record], version=version.version,
                                                    timeout_s=self.timeout_s)
         notes = [f"not an input of the model, left out: {', '.join(unused)}"] if unused else []
+        notes += self._newer(model, version)
         reference = f"models/{model.name}/versions/{result.version}"
         inputs = ", ".join(f"{k} {v}" for k, v in record.items())
         first = result.predictions[0]
@@ -193,9 +194,7 @@ class MlAnswers:
         made = f"{version.task}, trained by job {version.training_job_id}" if version.training_job_id else version.task
         summary = ", ".join(f"{k} {_number(v)}" for k, v in metrics) or "no metrics recorded"
         text = f"The {model.name} model's {chosen}" + (f" ({made})" if made else "") + f": {summary}."
-        notes = []
-        if model.latest_version > version.version:
-            notes.append(f"version {model.latest_version} is newer but not {self.settings.gateway_ml_alias}")
+        notes = self._newer(model, version)
         names, cells = table(["metric", "value"], metrics, [data_type_pb2.DATA_TYPE_TEXT, _FLOAT])
         return Answer(text, SOURCES.ANSWER_SOURCE_REGISTRY, names, cells, model_version=reference, notes=notes)
 
@@ -217,6 +216,14 @@ class MlAnswers:
                 f"there is no model called {name!r}; known models: {', '.join(suggestions) or 'none yet'}",
                 reason="MODEL_NOT_FOUND", metadata={"model": name, "known_models": ",".join(known[:_LISTED_MODELS])},
             ) from None
+
+    def _newer(self, model, version: model_version_pb2.ModelVersion) -> list[str]:
+        if model.latest_version <= version.version:
+            return []
+        alias = self.settings.gateway_ml_alias
+        option = "" if alias == "production" else f" --alias {alias}"
+        return [f"version {model.latest_version} is newer but not {alias} "
+                f"(`chatdb promote {model.name} {model.latest_version}{option}` makes it so)"]
 
     async def _serving(self, model) -> tuple[model_version_pb2.ModelVersion, str]:
         """The version the alias points to, else the newest ready one ("" as the alias)."""

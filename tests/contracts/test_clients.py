@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(180)
 async def mesh(settings, tmp_path_factory, pg_database):
     await create_customers(pg_database)
     async with ml_mesh(settings, tmp_path_factory.mktemp("clients-data"), workers=0) as mesh:
-        await mesh.register("shop", pg_database)
+        await mesh.register("clients-shop", pg_database)
         yield mesh
 
 
@@ -106,6 +106,6 @@ async def test_prediction_client_predicts_from_records(mesh):
 
 async def test_connector_rows_reads_a_statement_bounded(mesh):
     statement = statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql="SELECT age, city FROM customers ORDER BY id"))
-    names, rows = await mesh.connector.rows("shop", statement, max_rows=5)
+    names, rows = await mesh.connector.rows("clients-shop", statement, max_rows=5)
     assert list(names) == ["age", "city"]
     assert len([row async for row in rows]) == 5

@@ -114,9 +114,9 @@ async def test_train_then_predict_then_how_is_it_doing(mesh):
 
 
 async def test_a_numeric_target_trains_a_regression_from_every_column_but_the_key(mesh):
-    parsed, trained = await ask(mesh, "train a model called score-model to predict score from customers")
+    parsed, trained = await ask(mesh, "train a model called score-all to predict score from customers")
     row = rows_of(trained)[0]
-    assert (row["model"], row["task"], row["features"]) == ("score-model", "regression", "(all)")
+    assert (row["model"], row["task"], row["features"]) == ("score-all", "regression", "(all)")
     job = await mesh.training.job(trained.training_job)
     sql = job.dataset.connection_query.sql
     assert '"score"' in sql and '"age"' in sql and '"id"' not in sql  # the key says nothing about a row
@@ -259,3 +259,14 @@ async def test_a_mysql_table_trains_through_its_own_dialect(mesh, mysql_database
     assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
     assert job.dataset.connection_query.sql == "SELECT `tier level`, `age`, `city` FROM `members`"
     assert job.model_name == "members-tier-level" and job.metrics["accuracy"] > 0.8
+
+
+async def test_a_retrained_model_answers_from_production_and_says_a_newer_version_waits(mesh):
+    question = "train a model called retrained to predict segment from customers using age and city"
+    first = await finished(mesh, (await ask(mesh, question))[1].training_job)
+    second = await finished(mesh, (await ask(mesh, question))[1].training_job)
+    assert second.state == job_state_pb2.JOB_STATE_SUCCEEDED, second.error.message
+    _, status = await ask(mesh, "how is the retrained model doing")
+    assert status.model_version == f"models/retrained/versions/{first.model_version.version}"
+    newer = second.model_version.version
+    assert status.notes == [f"version {newer} is newer but not production (`chatdb promote retrained {newer}` makes it so)"]
