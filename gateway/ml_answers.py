@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
 from chatdb.connector.v1 import data_type_pb2
@@ -32,6 +32,7 @@ from servers.contracts.clients import (
     RegistryClient,
     TrainingClient,
 )
+from servers.runtime.channels import address_of, open_channel
 from servers.runtime.errors import (
     DeadlineExceeded,
     FieldViolation,
@@ -236,6 +237,25 @@ class MlAnswers:
             raise NotFound(f"model {model.name!r} has no version ready yet (is its training job still running?)",
                            reason="MODEL_VERSION_NOT_FOUND", metadata={"model": model.name})
         return newest, ""
+
+
+def open_ml_answers(settings: Settings, stack: AsyncExitStack, *, connector: ConnectorClient | None = None) -> MlAnswers:
+    """MlAnswers on channels of its own to training, prediction and the registry (closed
+    with `stack`), and to the connector unless the gateway passes its client."""
+
+    def channel(name: str):
+        opened = open_channel(settings, name, map_errors=True)
+        stack.push_async_callback(opened.close)
+        return opened
+
+    return MlAnswers(
+        settings,
+        training=TrainingClient(channel("training")),
+        prediction=PredictionClient(channel("prediction")),
+        # A person is waiting: the registry's upload retries are not for this client.
+        registry=RegistryClient(channel("registry"), address=address_of(settings, "registry"), retry_s=0),
+        connector=connector or ConnectorClient(channel("connector")),
+    )
 
 
 def _key(name: str) -> str:

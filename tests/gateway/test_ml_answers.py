@@ -6,6 +6,7 @@ version, and the registry's metrics answer "how is it doing"."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 
 import aiomysql
 import numpy as np
@@ -17,7 +18,7 @@ from chatdb.training.v1 import job_state_pb2, training_job_pb2
 from mongomock_motor import AsyncMongoMockClient
 
 from gateway.answer import SOURCES
-from gateway.ml_answers import MlAnswers
+from gateway.ml_answers import MlAnswers, open_ml_answers
 from servers.connector.domain import ConnectionKind
 from servers.connector.drivers import open_driver
 from servers.connector.drivers.mongo import MongoDriver
@@ -270,3 +271,13 @@ async def test_a_retrained_model_answers_from_production_and_says_a_newer_versio
     assert status.model_version == f"models/retrained/versions/{first.model_version.version}"
     newer = second.model_version.version
     assert status.notes == [f"version {newer} is newer but not production (`chatdb promote retrained {newer}` makes it so)"]
+
+
+async def test_open_ml_answers_reaches_every_service_from_settings(mesh):
+    await ensure_model(mesh)
+    async with AsyncExitStack() as stack:
+        ml = open_ml_answers(mesh.settings, stack)
+        _, status = await ask(mesh, "how is the customers-segment model doing", ml)
+        _, predicted = await ask(mesh, "what would the customers-segment model predict for age 60 in Lima", ml)
+    assert status.source == SOURCES.ANSWER_SOURCE_REGISTRY
+    assert rows_of(predicted)[0]["prediction"] == "gold"
