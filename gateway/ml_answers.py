@@ -15,6 +15,7 @@ words a person can act on. A service that cannot be reached is Unavailable namin
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
@@ -39,6 +40,7 @@ from servers.runtime.errors import (
     InvalidArgument,
     NotFound,
     Unavailable,
+    quote,
 )
 from servers.runtime.names import NAME
 from servers.runtime.settings import Settings
@@ -86,13 +88,17 @@ class MlAnswers:
         self.timeout_s = settings.gateway_ml_timeout_s
 
     async def answer(self, parsed: pq.ParsedQuery, *, question: str, connection_id: str) -> Answer:
+        started = time.perf_counter()
         if parsed.intent == pq.INTENT_TRAIN:
-            return await self.train(parsed, connection_id=connection_id)
-        if parsed.intent == pq.INTENT_PREDICT:
-            return await self.predict(parsed)
-        if parsed.intent == pq.INTENT_MODEL_STATUS:
-            return await self.model_status(parsed)
-        raise InvalidArgument(f"{question!r} is not a question about models", field="question")
+            answer = await self.train(parsed, connection_id=connection_id)
+        elif parsed.intent == pq.INTENT_PREDICT:
+            answer = await self.predict(parsed)
+        elif parsed.intent == pq.INTENT_MODEL_STATUS:
+            answer = await self.model_status(parsed)
+        else:
+            raise InvalidArgument(f"{quote(question)} is not a question about models", field="question")
+        answer.execute_s = time.perf_counter() - started  # all of it is spent in the ML services
+        return answer
 
     # --- train ------------------------------------------------------------------------------
 
@@ -107,22 +113,10 @@ class MlAnswers:
         target = ml_dataset.column_of(source, columns.target, "target")
         notes = list(columns.notes)
         if ml_dataset.is_sql(connection.kind):
-            distinct = None
-            if target.type == data_type_pb2.DATA_TYPE_INTEGER:
-                with service("connector"):
-                    rows = await self.connector.execute(
-                        connection_id, ml_dataset.count_distinct(source, schema, connection.kind, target.name),
-                        max_rows=1, timeout_s=self.timeout_s)
-                distinct = int(rows[0][0]) if rows else 0
-            task = ml_dataset.task_for(target, distinct, self.settings.gateway_ml_max_classes)
-            dataset = ml_dataset.query_dataset(
-                connection_id, ml_dataset.select_columns(source, schema, connection.kind, columns.read))
+            task, dataset = await self._sql_dataset(connection_id, connection.kind, schema, source, target, columns)
         else:
-            names, rows = await self._documents(connection_id, source.name, columns.read)
-            task = ml_dataset.task_from_values([r[names.index(target.name)] for r in rows if target.name in names],
-                                               self.settings.gateway_ml_max_classes)
-            dataset = ml_dataset.inline_dataset(names, rows)
-            notes.append(f"read {len(rows)} documents of {source.name} through the connector and sent them inline")
+            task, dataset, read = await self._documents_dataset(connection_id, source.name, target.name, columns)
+            notes.append(f"read {read} documents of {source.name} through the connector and sent them inline")
         algorithm = (self.settings.gateway_ml_classification_algorithm if task == ml_dataset.CLASSIFICATION
                      else self.settings.gateway_ml_regression_algorithm)
         model = parsed.model_name if NAME.match(parsed.model_name) else model_name_for(source.name, target.name)
@@ -139,13 +133,27 @@ class MlAnswers:
         )])
         return Answer(text, SOURCES.ANSWER_SOURCE_TRAINING, names, cells, training_job=job.name, notes=notes)
 
-    async def _documents(self, connection_id: str, collection: str,
-                         columns: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """At most gateway_ml_inline_rows documents of `collection`; InvalidArgument when
-        it holds more (an inline dataset is bounded, and a sample would train on a part
-        nobody chose)."""
+    async def _sql_dataset(self, connection_id: str, kind: int, schema, source, target,
+                           columns: ml_dataset.Columns) -> tuple[int, training_job_pb2.Dataset]:
+        """The task (an integer target's distinct values counted on the database) and a
+        dataset the worker reads with a SELECT in the connection's dialect."""
+        distinct = None
+        if target.type == data_type_pb2.DATA_TYPE_INTEGER:
+            with service("connector"):
+                rows = await self.connector.execute(
+                    connection_id, ml_dataset.count_distinct(source, schema, kind, target.name),
+                    max_rows=1, timeout_s=self.timeout_s)
+            distinct = int(rows[0][0]) if rows else 0
+        task = ml_dataset.task_for(target, distinct, self.settings.gateway_ml_max_classes)
+        return task, ml_dataset.query_dataset(connection_id, ml_dataset.select_columns(source, schema, kind, columns.read))
+
+    async def _documents_dataset(self, connection_id: str, collection: str, target: str,
+                                 columns: ml_dataset.Columns) -> tuple[int, training_job_pb2.Dataset, int]:
+        """The task from the target's values and the documents as inline records, at most
+        gateway_ml_inline_rows of them; InvalidArgument when the collection holds more (a
+        sample would train on a part nobody chose)."""
         cap = self.settings.gateway_ml_inline_rows
-        statement = ml_dataset.mongo_find(collection, columns, cap + 1)
+        statement = ml_dataset.mongo_find(collection, columns.read, cap + 1)
         with service("connector"):
             names, stream = await self.connector.rows(connection_id, statement, max_rows=cap + 1)
             rows = [row async for row in stream]
@@ -153,7 +161,10 @@ class MlAnswers:
             raise InvalidArgument(
                 f"{collection} holds more than {cap} documents, the most a training from a MongoDB collection "
                 "reads (CHATDB_GATEWAY_ML_INLINE_ROWS)", field="table")
-        return list(names), rows
+        names = list(names)
+        values = [row[names.index(target)] for row in rows] if target in names else []
+        task = ml_dataset.task_from_values(values, self.settings.gateway_ml_max_classes)
+        return task, ml_dataset.inline_dataset(names, rows), len(rows)
 
     # --- predict ----------------------------------------------------------------------------
 
