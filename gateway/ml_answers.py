@@ -198,6 +198,8 @@ class MlAnswers:
     # --- how is a model doing ---------------------------------------------------------------
 
     async def model_status(self, parsed: pq.ParsedQuery) -> Answer:
+        if not parsed.model_name:
+            return await self.models_overview()
         model = await self._model(parsed.model_name)
         version, alias = await self._serving(model)
         reference = f"models/{model.name}/versions/{version.version}"
@@ -209,6 +211,29 @@ class MlAnswers:
         notes = self._newer(model, version)
         names, cells = table(["metric", "value"], metrics, [data_type_pb2.DATA_TYPE_TEXT, _FLOAT])
         return Answer(text, SOURCES.ANSWER_SOURCE_REGISTRY, names, cells, model_version=reference, notes=notes)
+
+    async def models_overview(self) -> Answer:
+        """"how are the models doing": each model (the first few) with the metrics of the
+        version it answers with."""
+        with service("registry"):
+            names = await self.registry.model_names(limit=_LISTED_MODELS + 1, timeout_s=self.timeout_s)
+        rows = []
+        for name in names[:_LISTED_MODELS]:
+            try:
+                with service("registry"):
+                    model = await self.registry.model(name, timeout_s=self.timeout_s)
+                version, alias = await self._serving(model)
+            except NotFound:
+                continue  # deleted meanwhile, or no ready version yet
+            summary = ", ".join(f"{k} {_number(v)}" for k, v in sorted(version.metrics.items()))
+            rows.append((model.name, version.version, alias or "newest", version.task, summary))
+        notes = [f"the first {_LISTED_MODELS} models; name one to see its own"] if len(names) > _LISTED_MODELS else []
+        text = f"{len(rows)} models: " + "; ".join(f"{r[0]} v{r[1]} ({r[4] or 'no metrics'})" for r in rows) \
+            if rows else "No model is registered yet: ask to train one (\"train a model to predict … from …\")."
+        columns, cells = table(["model", "version", "alias", "task", "metrics"], rows,
+                               [data_type_pb2.DATA_TYPE_TEXT, data_type_pb2.DATA_TYPE_INTEGER]
+                               + [data_type_pb2.DATA_TYPE_TEXT] * 3)
+        return Answer(text, SOURCES.ANSWER_SOURCE_REGISTRY, columns, cells, notes=notes)
 
     # --- the model a question names ---------------------------------------------------------
 

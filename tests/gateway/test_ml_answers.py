@@ -281,3 +281,12 @@ async def test_open_ml_answers_reaches_every_service_from_settings(mesh):
         _, predicted = await ask(mesh, "what would the customers-segment model predict for age 60 in Lima", ml)
     assert status.source == SOURCES.ANSWER_SOURCE_REGISTRY
     assert rows_of(predicted)[0]["prediction"] == "gold"
+
+
+async def test_status_without_a_model_name_lists_the_models(mesh):
+    await ensure_model(mesh)
+    parsed, overview = await ask(mesh, "how are the models doing")
+    assert parsed.intent == pq.INTENT_MODEL_STATUS and not parsed.model_name
+    assert overview.source == SOURCES.ANSWER_SOURCE_REGISTRY
+    listed = {r["model"]: r for r in rows_of(overview)}
+    assert listed["customers-segment"]["alias"] == "production" and "accuracy" in listed["customers-segment"]["metrics"]
