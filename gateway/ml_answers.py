@@ -4,7 +4,8 @@
                   → CreateTrainingJob on that table of the connection → the job
     PREDICT       "what would the churn model predict for age 31 in Lagos"
                   → Predict on the model's production version → the prediction
-    MODEL_STATUS  "how is the churn model doing" → the registry's metrics of that version
+    MODEL_STATUS  "how is the churn model doing" → the registry's metrics of that version;
+                  "how are the models doing" → each model with its metrics
 
 The parser has read the question (ParsedQuery: model_name, target, tables, columns as
 features, a prediction's inputs as equality filters); this module checks what it names
@@ -174,7 +175,7 @@ class MlAnswers:
         record, unused, missing = prediction_record(parsed.filters, version.inputs)
         if missing:
             raise InvalidArgument(
-                f"the {model.name} model also needs {', '.join(missing)} to predict "
+                f"the {model.name} model needs a value for {', '.join(missing)} to predict "
                 f"(its inputs: {', '.join(i.name for i in version.inputs)})",
                 violations=[FieldViolation(f"inputs.{name}", f"missing: an input of model {model.name}")
                             for name in missing],
