@@ -29,7 +29,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatdb.connector.v1 import connector_service_pb2, statement_pb2
 from chatdb.gateway.v1 import chat_service_pb2 as pb
@@ -42,6 +42,7 @@ from servers.runtime.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Unavailable,
     quote,
 )
@@ -52,6 +53,7 @@ from .accepted import AcceptedAnswers
 from .answer import SOURCES, Answer, table
 from .cache import CachedAnswer, ResultCache, answer_key
 from .domain import (
+    PARSER_UNAVAILABLE,
     STATUS_FAILED,
     STATUS_SUCCEEDED,
     AcceptedAnswer,
@@ -132,6 +134,7 @@ class _Context:
     statement: statement_pb2.Statement | None = None
     parse_s: float = 0.0
     execute_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # the gateway's own, added to the answer's
 
 
 class Gateway:
@@ -210,7 +213,7 @@ class Gateway:
         await self._refuse_when_critical()
         ctx.connection_id = await self._connection(request.connection_id)
         context, context_id = await self._start_conversation(ctx)
-        thread = context_id
+        thread = _thread(context)
 
         accepted = await self.accepted.match(ctx.connection_id, ctx.normalised)
         if accepted is not None:
@@ -229,6 +232,12 @@ class Gateway:
         try:
             parsed = await self.parser.parse(ctx.question, ctx.connection_id,
                                              reference_time=request.reference_time, context=context)
+        except Unavailable as exc:
+            if exc.reason == PARSER_UNAVAILABLE:
+                raise
+            # The parser passed on the database's outage (it reads the schema and values
+            # through the connector): level 3, as when the statement itself fails.
+            return await self._degraded(ctx, key, size, max_rows, exc)
         finally:
             ctx.parse_s = time.perf_counter() - t
         ctx.parsed = parsed
@@ -257,11 +266,7 @@ class Gateway:
         try:
             page = await self._execute(ctx, parsed.statement, size, max_rows)
         except Unavailable as exc:
-            if key is not None and self.cache is not None:
-                entry = await self.cache.get(key)
-                if entry is not None:
-                    return self._from_cache(ctx, entry, size, max_rows, exc)
-            raise self._databases_down(ctx.connection_id, exc) from None
+            return await self._degraded(ctx, key, size, max_rows, exc)
         result = self._database_result(ctx, page, size, max_rows, SOURCES.ANSWER_SOURCE_DATABASE, notes)
         result.explanation = parsed.explanation
         if key is not None and self.cache is not None and request.use_cache:
@@ -300,12 +305,21 @@ class Gateway:
             ctx.conversation_id = uuid.uuid4().hex
             self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time)
             return None, ""
-        if not self.history.pending_conversation(ctx.conversation_id) and \
-                not await self.store.conversation_exists(ctx.conversation_id):
-            conversation_id, ctx.conversation_id = ctx.conversation_id, ""
-            raise NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
-                           "to start a new one", reason="CONVERSATION_NOT_FOUND")
-        previous = self.history.last_pending(ctx.conversation_id) or await self.store.last_answered(ctx.conversation_id)
+        previous = self.history.last_pending(ctx.conversation_id)
+        if previous is None and not self.history.pending_conversation(ctx.conversation_id):
+            try:
+                exists = await self.store.conversation_exists(ctx.conversation_id)
+                previous = await self.store.last_answered(ctx.conversation_id) if exists else None
+            except Unavailable:
+                # The platform database is down: the question is still answered, read
+                # on its own, and says so.
+                ctx.notes.append("conversation history unavailable (platform database down): "
+                                 "read as a question of its own")
+                return None, ""
+            if not exists:
+                conversation_id, ctx.conversation_id = ctx.conversation_id, ""
+                raise NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
+                               "to start a new one", reason="CONVERSATION_NOT_FOUND")
         if previous is None or previous.parsed is None:
             return None, ""
         return previous.parsed, previous.query_id
@@ -338,6 +352,17 @@ class Gateway:
         finally:
             ctx.execute_s = time.perf_counter() - t
 
+    async def _degraded(self, ctx: _Context, key: str | None, size: int, max_rows: int,
+                        exc: Unavailable) -> AskResult:
+        """Level 3: the cached answer of this question if there is one (whatever its
+        paging, and even when the request said use_cache=false: better than none), else
+        UNAVAILABLE with the reason."""
+        if key is not None and self.cache is not None:
+            entry = await self.cache.get(key)
+            if entry is not None:
+                return self._from_cache(ctx, entry, size, max_rows, exc)
+        raise self._databases_down(ctx.connection_id, exc) from None
+
     @staticmethod
     def _databases_down(connection_id: str, exc: Unavailable) -> Unavailable:
         return Unavailable(
@@ -348,7 +373,10 @@ class Gateway:
 
     async def _run_accepted(self, ctx: _Context, accepted: AcceptedAnswer, size: int, max_rows: int) -> AskResult:
         ctx.statement = accepted.statement
-        page = await self._execute(ctx, accepted.statement, size, max_rows)
+        try:
+            page = await self._execute(ctx, accepted.statement, size, max_rows)
+        except Unavailable as exc:
+            raise self._databases_down(ctx.connection_id, exc) from None
         note = f"answer reused from accepted query {accepted.query_id}"
         result = self._database_result(ctx, page, size, max_rows, SOURCES.ANSWER_SOURCE_ACCEPTED_ANSWER, [note])
         result.reused_query_id = accepted.query_id
@@ -419,6 +447,7 @@ class Gateway:
                       columns=columns, rows=rows)
 
     def _result(self, ctx: _Context, answer: Answer) -> AskResult:
+        answer.notes[:0] = [n for n in ctx.notes if n not in answer.notes]
         return AskResult(
             query_id=ctx.query_id, conversation_id=ctx.conversation_id, answer=answer, parsed=ctx.parsed,
             statement=ctx.statement, explanation=ctx.parsed.explanation if ctx.parsed is not None else "",
@@ -487,6 +516,8 @@ class Gateway:
     # ================================================================== history reads
 
     async def get_query(self, query_id: str) -> QueryRecord:
+        if not query_id:
+            raise InvalidArgument("name the query", field="query_id")
         record = self.history.pending(query_id)
         if record is not None:
             return record
@@ -528,6 +559,8 @@ class Gateway:
 
     async def submit_feedback(self, query_id: str, verdict: int, corrected: statement_pb2.Statement | None,
                               comment: str, caller: Caller = ANONYMOUS) -> QueryRecord:
+        if not query_id:
+            raise InvalidArgument("name the query the feedback is about", field="query_id")
         if len(comment) > MAX_COMMENT_CHARS:
             raise InvalidArgument(f"at most {MAX_COMMENT_CHARS} characters", field="comment")
         if self.history.pending(query_id) is not None:
@@ -568,7 +601,8 @@ class Gateway:
         kind or would write, and says why."""
         try:
             await self.connector.execute(connection_id, statement, page_size=1, max_rows=1)
-        except InvalidArgument as exc:
+        except (InvalidArgument, PermissionDenied) as exc:
+            # PERMISSION_DENIED is the connector refusing a write on a read-only connection.
             raise InvalidArgument(f"the corrected statement does not run read-only on connection "
                                   f"{quote(connection_id)}: {exc.message}", field="corrected_statement",
                                   reason=exc.reason) from None
@@ -591,6 +625,15 @@ class Gateway:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _thread(context: pq.ParsedQuery | None) -> str:
+    """What a follow-up's cached answer depends on besides its own words: the previous
+    question and its statement (not its id: two conversations at the same point share
+    their follow-ups' answers)."""
+    if context is None:
+        return ""
+    return _digest(normalise(context.question) + "\0" + context.statement.SerializeToString(deterministic=True).hex())
 
 
 def _filter_key(where: QueryFilter) -> str:
