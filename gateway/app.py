@@ -31,6 +31,7 @@ from .cache import ResultCache
 from .clients import ConnectorGateway, ParserClient
 from .core import Gateway, GatewayOptions
 from .history import HistoryWriter
+from .ml_answers import open_ml_answers
 from .quick_status import QuickStatus
 from .service import chat_binding
 from .store import GatewayStore
@@ -84,6 +85,7 @@ async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gatewa
                          pg_pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
     """Attach the answerers of model questions (core.ml) and of system questions
     (core.system, core.status_reader). Filled in as they land."""
+    core.ml = open_ml_answers(settings, stack)
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:

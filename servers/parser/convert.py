@@ -261,6 +261,11 @@ def parsed_query(
     elif understanding.table:
         out.tables.append(understanding.table)
         out.columns.extend(understanding.features)
+    if understanding.kind is QueryKind.PREDICT:
+        # The inputs a prediction is asked for travel as equality filters: ParsedQuery has
+        # no field of its own for them, and "age = 31" is what "for age 31" means.
+        out.filters.extend(pq.Filter(column=name, operator=pq.FILTER_OPERATOR_EQ, values=[value_cell(value)])
+                           for name, value in understanding.predict_inputs.items())
     if statement is not None:
         out.statement.CopyFrom(statement)
     return out
