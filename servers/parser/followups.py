@@ -1,0 +1,156 @@
+"""Follow-ups: a question read against the thread of questions before it.
+
+The thread travels in the request's `context` (ParsedQuery.conversation: the question
+that started it, then each follow-up), not in any store here: the parser keeps no
+conversation state, so any replica answers any turn. The first question is re-read on
+its own into a plan, each later one as a change to it (language/followup.py), then the
+new question likewise; the result renders as usual. Relative dates anywhere in the
+thread ("last month") are resolved against the *current* request's reference time: the
+thread is re-read, not replayed, so "last month" means the same month in every turn of
+one request.
+
+A question that names its own table (outside a grouping, "now by customer" does not)
+and points back at nothing ("those", "them") stands on its own: it is parsed alone and
+starts a new thread. Without a context, a question that opens as a follow-up ("what
+about …", "only those …") and names no table is refused instead of guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chatdb.parser.v1 import parsed_query_pb2 as pq
+
+from .domain import QueryPlan, Understanding, Unresolved
+from .language import Prepared, understand
+from .language import followup as fu
+from .language.reading import read
+from .language.roles import Draft, assign
+from .language.understand import kind_of
+
+MAX_THREAD = 20  # questions re-read per turn; older ones are dropped from the thread
+
+
+@dataclass
+class Resolved:
+    understanding: Understanding
+    conversation: list[str]
+    follow_up: bool = False
+    changes: list[str] = field(default_factory=list)  # what the follow-up changed
+    previous: str = ""  # the question it follows
+
+
+def thread_of(context: pq.ParsedQuery | None) -> list[str]:
+    """The questions of `context`, oldest first: its conversation, else its question."""
+    if context is None:
+        return []
+    thread = [q for q in context.conversation if q.strip()] or ([context.question] if context.question.strip() else [])
+    return thread[-MAX_THREAD:]
+
+
+def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt.datetime) -> Resolved:
+    """`question` parsed alone, or as a follow-up of `thread`; Unresolved otherwise."""
+    reading = read(question, prepared, now)
+    words = reading.words
+    if not thread:
+        return Resolved(_alone(question, reading, prepared, now), [question])
+    try:
+        previous: QueryPlan | None = replay(thread, prepared, now)
+    except Unresolved as exc:
+        previous, unreadable = None, exc
+    roles = assign(reading, prepared, Draft(), fu.main_of(previous) if previous else _any_table(prepared))
+    pointing = [w for w in fu.marks(words) if w in fu.ANAPHORA]
+    if not pointing and fu.names_own_table(reading, roles):
+        return Resolved(understand(question, prepared, now=now), [question])
+    if previous is None:
+        raise unreadable
+    try:
+        delta = fu.read_delta(question, prepared, previous, now)
+        plan, changes = fu.apply(previous, delta, prepared)
+    except Unresolved as exc:
+        if fu.marks(words):
+            raise _not_applied(exc, thread[-1]) from None
+        try:  # no follow-up words: perhaps a question of its own
+            return Resolved(understand(question, prepared, now=now), [question])
+        except Unresolved:
+            raise _not_applied(exc, thread[-1]) from None
+    return Resolved(
+        Understanding(kind_of(plan), plan, confidence=0.9, notes=delta.notes),
+        [*thread, question][-MAX_THREAD:],
+        follow_up=True,
+        changes=changes,
+        previous=thread[-1],
+    )
+
+
+def replay(thread: Sequence[str], prepared: Prepared, now: dt.datetime) -> QueryPlan:
+    """The plan the thread ends with: its first question alone, then each follow-up."""
+    try:
+        first = understand(thread[0], prepared, now=now)
+    except Unresolved as exc:
+        raise Unresolved(f'the previous question "{thread[0]}" cannot be read again: {exc.what}', exc.suggestions) from None
+    if first.plan is None:
+        raise Unresolved(f'the previous question "{thread[0]}" ran no query on the database; there is nothing to follow up')
+    plan = first.plan
+    for asked in thread[1:]:
+        try:
+            plan, _ = fu.apply(plan, fu.read_delta(asked, prepared, plan, now), prepared)
+        except Unresolved as exc:
+            raise Unresolved(f'the earlier follow-up "{asked}" cannot be read again: {exc.what}', exc.suggestions) from None
+    return plan
+
+
+def _alone(question: str, reading, prepared: Prepared, now: dt.datetime) -> Understanding:
+    words = reading.words
+    opened = fu.opening(words)
+    pointing = [w for w in fu.marks(words) if w in fu.ANAPHORA]
+    refuse = opened is not None and opened not in (("only",), ("just",), ("also",), ("but",), ("then",))
+    refuse = refuse or bool(opened and pointing) or _only_a_change(words)
+    roles = assign(reading, prepared, Draft(), _any_table(prepared))
+    if refuse and not fu.names_own_table(reading, roles):
+        said = " ".join(opened) if opened else " ".join(pointing) or question
+        raise Unresolved(
+            f'"{question}" reads as a follow-up ("{said}") but there is no previous question to apply it to;'
+            " pass the previous parse as context, or ask a whole question"
+        )
+    return understand(question, prepared, now=now)
+
+
+_CHANGE_ONLY = (
+    ("how", "many", "are", "there"), ("top",), ("bottom",), ("sort", "them"), ("order", "them"),
+    ("break", "it", "down"),
+)
+
+
+def _only_a_change(words: list[str]) -> bool:
+    """Questions that are nothing but a change: "how many are there?", "top 5"."""
+    content = [w for w in words if w.isalnum()]
+    if content == ["how", "many", "are", "there"]:
+        return True
+    if len(content) == 2 and content[0] in ("top", "bottom", "first") and content[1].isdigit():
+        return True
+    return any(tuple(content[: len(p)]) == p for p in _CHANGE_ONLY[3:])
+
+
+def _any_table(prepared: Prepared) -> str:
+    return prepared.schema.tables[0].name if prepared.schema.tables else ""
+
+
+def _not_applied(exc: Unresolved, previous: str) -> Unresolved:
+    if exc.what.startswith(("the previous question", "the earlier follow-up")):
+        return exc
+    return Unresolved(f'as a follow-up of "{previous}": {exc.what}', exc.suggestions)
+
+
+def explanation(resolved: Resolved, rest: str) -> str:
+    """What the follow-up changed, then what the statement does."""
+    if not resolved.follow_up:
+        return rest
+    changed = "; ".join(resolved.changes)
+    text = f'{changed[:1].upper()}{changed[1:]} to the previous question ("{resolved.previous}").'
+    return f"{text} {rest}".strip()
+
+
+__all__ = ["Resolved", "explanation", "replay", "resolve", "thread_of"]

@@ -1,0 +1,541 @@
+"""Follow-up questions read as a change (a Delta) to the previous question's plan.
+
+"only those in 2024", "just the ones from Texas" add a filter; "what about Texas?", "and
+for Lagos?" replace the filter on the same column (or add one); "and by month?", "now by
+region", "break it down by category" group (a plain list becomes a count per group);
+"sort them by price", "cheapest first" order; "top 5", "only the first 10" limit; "how
+many are there?" counts the previous rows. The words are read with the same reading as
+a whole question (values, dates, numbers, names), against the previous plan's main
+table; every content word must be explained by one of these changes, or the follow-up
+is refused (Unresolved) — a word left over is never dropped silently.
+
+Nothing here names a table, column or value of a particular database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+from servers.parser.domain import (
+    Aggregate,
+    ColumnRef,
+    Condition,
+    Op,
+    Ordering,
+    QueryPlan,
+    Selection,
+    TimeBucket,
+    TimeGrain,
+    TimeWindow,
+    Unresolved,
+)
+from servers.parser.language import lexicon as lx
+from servers.parser.language.conditions import (
+    date_window,
+    flag_conditions,
+    negations,
+    number_conditions,
+    value_conditions,
+)
+from servers.parser.language.periods import bucket_column
+from servers.parser.language.prepared import Prepared
+from servers.parser.language.reading import Reading, count_cue, read, suggestions
+from servers.parser.language.roles import Draft, Role, assign, column_for_words
+from servers.parser.language.words import STOP_WORDS
+
+# Words that point back at the previous answer's rows.
+ANAPHORA = frozenset({"those", "these", "them", "they", "ones", "it", "that"})
+# How a follow-up opens: "what about …", "and for …", "now by …", "only those …".
+OPENINGS: tuple[tuple[str, ...], ...] = (
+    ("what", "about"),
+    ("how", "about"),
+    ("and",),
+    ("now",),
+    ("then",),
+    ("only",),
+    ("just",),
+    ("instead",),
+    ("same",),
+    ("but",),
+    ("also",),
+)
+# Openings that ask for the same question on another value: the filter is replaced.
+_REPLACING = (("what", "about"), ("how", "about"), ("and", "for"), ("and", "in"), ("instead",), ("same",))
+_GROUP_CUES = frozenset({"by", "per", "each", "every"})
+_LIMIT_CUES = frozenset({"top", "first", "bottom", "limit"})
+# Words a follow-up is made of besides what it changes.
+_FILLERS = STOP_WORDS | lx.CUE_WORDS | ANAPHORA | frozenset(
+    """now then instead again please ok okay break broken down split group grouped
+    sort sorted order ordered rank ranked arrange arranged first top bottom limit
+    many rows row results ones one thing things lot there here instead let see
+    descending ascending desc asc reverse reversed alphabetical alphabetically
+    highest lowest largest smallest biggest greatest most least
+    s 's what's how's"""
+    .split()
+)
+_SUPERLATIVE_FIRST = ("first", "on", "top")
+
+
+@dataclass
+class Delta:
+    """What a follow-up changes, each part optional."""
+
+    where: list[Condition] = field(default_factory=list)
+    having: list[Condition] = field(default_factory=list)
+    time_window: TimeWindow | None = None
+    replaces: bool = False  # "what about X": X replaces the filter on its column
+    group_by: list[ColumnRef] = field(default_factory=list)
+    group_table: str | None = None  # "by customer": grouped by that table's rows
+    grain: TimeGrain | None = None  # "by month"
+    adds_group: bool = False  # "and by month" keeps the grouping there is
+    order_by: list[Ordering] = field(default_factory=list)
+    direction: bool | None = None  # "descending" alone: True; "ascending": False
+    limit: int | None = None
+    top: bool | None = None  # "top 5": True, "bottom 5": False; None: first rows
+    count: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (
+            self.where or self.having or self.time_window or self.group_by or self.group_table
+            or self.grain or self.order_by or self.direction is not None or self.limit
+            or self.count
+        )
+
+
+def main_of(plan: QueryPlan) -> str:
+    return plan.tables[0] if plan.tables else plan.referenced_tables()[0]
+
+
+def opening(words: list[str]) -> tuple[str, ...] | None:
+    for phrase in OPENINGS:
+        if tuple(words[: len(phrase)]) == phrase:
+            return phrase
+    return None
+
+
+def marks(words: list[str]) -> list[str]:
+    """The words that make a question read as a follow-up: its opening, and words that
+    point back at the previous rows ("those", "them", "break it down")."""
+    found = [" ".join(opening(words) or ())]
+    found += [w for w in words if w in ANAPHORA - {"that", "it"}]
+    if "it" in words and any(w in ("break", "sort", "order", "split", "group") for w in words):
+        found.append("it")
+    return [w for w in found if w]
+
+
+def names_own_table(reading: Reading, roles: list[Role]) -> bool:
+    """A table named outside a grouping ("how many orders are there", not "now by
+    customer"): the question says what it is about."""
+    for role in roles:
+        if role.kind != "table":
+            continue
+        before = reading.words[max(0, role.mention.start - 2) : role.mention.start]
+        if not set(before) & _GROUP_CUES:
+            return True
+    return False
+
+
+def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.datetime) -> Delta:
+    """The change `question` asks of `previous`; Unresolved naming the words that
+    cannot be applied."""
+    reading = read(question, prepared, now)
+    words = reading.words
+    main = main_of(previous)
+    draft = Draft()
+    roles = assign(reading, prepared, draft, main)
+    in_play = previous.referenced_tables()
+    delta = Delta(notes=list(reading.notes))
+    explained: set[int] = set()
+    opened = opening(words)
+    delta.replaces = any(tuple(words[: len(p)]) == p for p in _REPLACING)
+    delta.adds_group = opened in (("and",), ("also",))
+
+    _limit(reading, delta, explained)
+    _count(reading, delta, explained)
+    _grouping(reading, prepared, roles, delta, explained, in_play)
+    _ordering(reading, prepared, roles, delta, explained, in_play, previous)
+
+    # conditions, read as in a whole question but against the previous main table
+    limit_numbers = {n.start for n in reading.numbers if n.start in explained}
+    reading.numbers = [n for n in reading.numbers if n.start not in limit_numbers]
+    conditional = [r for r in roles if r.kind not in ("order", "group")]
+    value_conditions(reading, prepared, draft, main, conditional)
+    flag_conditions(reading, prepared, draft, conditional)
+    number_conditions(reading, prepared, draft, main, conditional)
+    negations(reading, prepared, draft, main, conditional)
+    date_window(reading, prepared, draft, main, conditional)
+    delta.where = list(draft.where)
+    delta.having = list(draft.having)
+    delta.time_window = draft.time_window
+    if draft.intersect is not None or draft.set_operation is not None:
+        raise Unresolved(f'"{question}" combines two sets of rows; ask it as a whole question')
+    for role in conditional:
+        if role.kind == "used":
+            explained.update(range(role.mention.start, role.mention.end))
+    conditions = [*delta.where, *delta.having]
+    for value in reading.values:
+        if any(value.words in c.source for c in conditions):
+            explained.update(range(value.start, value.end))
+    if delta.time_window is not None or conditions:
+        for window in reading.dates:
+            explained.update(range(window.first, window.last))
+    for number in reading.numbers:
+        if any(number.value in c.values or str(number.value) in c.source for c in conditions):
+            start = number.op_start if number.op_start is not None else number.start
+            explained.update(range(start, number.end))  # "older than 40" with its comparison
+    for condition in conditions:
+        for i, word in enumerate(words):
+            if condition.source and word in condition.source.lower().split():
+                explained.add(i)
+
+    left = [
+        reading.tokens[i].text
+        for i, word in enumerate(words)
+        if i not in explained and word not in _FILLERS and reading.tokens[i].lemma not in _FILLERS
+        and word.isalnum()
+    ]
+    if left:
+        raise Unresolved(
+            f'"{" ".join(left)}" in "{question}" could not be applied to the previous question',
+            suggestions(reading, prepared),
+        )
+    if delta.empty():
+        raise Unresolved(f'nothing in "{question}" changes the previous question')
+    return delta
+
+
+def _limit(reading: Reading, delta: Delta, explained: set[int]) -> None:
+    """ "top 5", "only the first 10", "bottom 3", "just 3", "limit to 20"."""
+    words = reading.words
+    for number in reading.numbers:
+        before = [w for w in words[max(0, number.start - 3) : number.start] if w not in ("the", "to")]
+        value = number.value
+        if not isinstance(value, int | float) or value != int(value) or value <= 0:
+            continue
+        rest = words[number.end :]
+        cue = before[-1] if before else ""
+        alone = not rest or all(w in ("rows", "results", "ones", "of", "them", "those", "please") for w in rest)
+        if cue in _LIMIT_CUES or cue in ("only", "just") and alone:
+            delta.limit = int(value)
+            delta.top = {"top": True, "bottom": False}.get(cue)
+            explained.update(range(number.start, number.end))
+            explained.update(i for i in range(max(0, number.start - 3), number.start))
+            return
+
+
+def _count(reading: Reading, delta: Delta, explained: set[int]) -> None:
+    """ "how many are there?", "how many of them", "count them"."""
+    at = count_cue(reading)
+    if at is None:
+        return
+    counted_table = any(
+        m.tables and at[1] <= m.start <= at[1] + 2 for m in reading.mentions
+    )
+    if counted_table:
+        return  # "how many orders": another question, not a count of these rows
+    delta.count = True
+    explained.update(range(at[0], at[1]))
+
+
+def _grouping(
+    reading: Reading,
+    prepared: Prepared,
+    roles: list[Role],
+    delta: Delta,
+    explained: set[int],
+    in_play: list[str],
+) -> None:
+    """ "by month", "now by region", "per customer", "break it down by category"."""
+    if reading.grain is not None:
+        delta.grain = reading.grain.grain
+        explained.update(range(reading.grain.start, reading.grain.end))
+    for role in roles:
+        before = [w for w in reading.words[max(0, role.mention.start - 2) : role.mention.start] if w != "the"]
+        if role.kind == "order" or not before or before[-1] not in _GROUP_CUES:
+            continue
+        if role.column is not None:
+            if role.column not in delta.group_by:
+                delta.group_by.append(role.column)
+        else:
+            delta.group_table = role.table
+        role.kind = "group"
+        explained.update(range(role.mention.start, role.mention.end))
+
+
+def _ordering(
+    reading: Reading,
+    prepared: Prepared,
+    roles: list[Role],
+    delta: Delta,
+    explained: set[int],
+    in_play: list[str],
+    previous: QueryPlan,
+) -> None:
+    """ "sort them by price", "order by name descending", "cheapest first", "most
+    expensive first", "in reverse order"."""
+    words = reading.words
+    descending = any(w in lx.DESCENDING_WORDS for w in words)
+    ascending = any(w in lx.ASCENDING_WORDS for w in words)
+    top = any(w in ("top", "highest", "largest", "most") for w in words)
+    for role in roles:
+        if role.kind != "order" or role.column is None:
+            continue
+        delta.order_by.append(Ordering(role.column, descending or top and not ascending))
+        explained.update(range(role.mention.start, role.mention.end))
+    if delta.order_by:
+        return
+    covered = {i for m in reading.mentions for i in range(m.start, m.end)}
+    for i, word in enumerate(words):
+        if i in covered:
+            continue
+        flip = False
+        if word in ("most", "least") and i + 1 < len(words) and lx.superlative(words[i + 1]):
+            continue  # "most expensive": read at "expensive"
+        found = lx.superlative(word)
+        if found is None:
+            continue
+        if i and words[i - 1] == "least":
+            flip = True
+        rest = words[i + 1 :]
+        named = next((r for r in roles if r.column and r.mention.start == i + 1), None)
+        if named is None and not (rest and rest[0] in _SUPERLATIVE_FIRST):
+            continue  # a superlative that is no ordering ("the oldest"): left unexplained
+        desc, nouns = found
+        column = named.column if named else None
+        if column is None and nouns:
+            column = column_for_words(prepared, nouns, in_play)
+            if column is None and ("date" in nouns or word in ("oldest", "youngest")):
+                column = next((ref for t in in_play for ref in prepared.temporal if ref.table == t), None)
+        if column is None:
+            aggregated = [s for s in previous.select if s.aggregated]
+            if len(aggregated) == 1:
+                s = aggregated[0]
+                delta.order_by.append(
+                    Ordering(None if s.column is None or s.column.star else s.column, desc != flip,
+                             s.aggregate, s.expression)
+                )
+                explained.update(range(max(0, i - 1), i + 2))
+                return
+            raise Unresolved(f'"{word}" names nothing to order the previous rows by')
+        kind = prepared.schema.column(column).kind
+        if word in ("oldest", "youngest") and kind.temporal:
+            desc = not desc  # ages grow as dates recede: the oldest is the earliest date
+        delta.order_by.append(Ordering(column, desc != flip))
+        if named is not None:
+            explained.update(range(named.mention.start, named.mention.end))
+            named.kind = "order"
+        explained.update(range(max(0, i - 1), i + 2))
+        return
+    if descending or ascending or "reverse" in words or "reversed" in words:
+        delta.direction = True if descending or "reverse" in words or "reversed" in words else False
+        if any(w in ("alphabetical", "alphabetically") for w in words):
+            delta.direction = False
+
+
+# ----------------------------------------------------------------------------- apply
+
+
+def apply(plan: QueryPlan, delta: Delta, prepared: Prepared) -> tuple[QueryPlan, list[str]]:
+    """`plan` changed as `delta` says, and what changed, one phrase each."""
+    changes: list[str] = []
+    if delta.count:
+        plan = _counted(plan, changes)
+    for condition in delta.where:
+        plan = _with_condition(plan, condition, delta.replaces, changes)
+    for condition in delta.having:
+        plan = replace(plan, having=plan.having + (condition,))
+        changes.append(f"added the condition {condition.source or 'on the groups'}")
+    if delta.time_window is not None:
+        old = plan.time_window
+        plan = replace(plan, time_window=delta.time_window)
+        window = delta.time_window
+        if old is not None:
+            changes.append(f"replaced the time window {old.column.column} {old.expression} with {window.expression}")
+        else:
+            changes.append(f"added filter {window.column.column} {window.expression}")
+    if delta.grain is not None or delta.group_by or delta.group_table:
+        plan = _regrouped(plan, delta, prepared, changes)
+    if delta.order_by:
+        plan = _ordered(plan, delta.order_by, changes)
+    elif delta.direction is not None:
+        plan = _directed(plan, delta.direction, changes)
+    if delta.limit:
+        plan = _limited(plan, delta, changes)
+    return plan, changes
+
+
+def _describe(condition: Condition) -> str:
+    column = condition.column.column if condition.column else ""
+    if condition.expression is not None:
+        return condition.source or condition.expression.sql
+    values = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in condition.values)
+    if condition.subquery is not None:
+        return f"{column} {condition.op.value} ({condition.source})"
+    return f"{column} {condition.op.value} {values}".strip()
+
+
+_EQUALITY = (Op.EQ, Op.IN, Op.LIKE, Op.NE, Op.NOT_IN, Op.NOT_LIKE)
+_FAMILY = {Op.GT: "low", Op.GE: "low", Op.LT: "high", Op.LE: "high", Op.BETWEEN: "range"}
+
+
+def _same_slot(old: Condition, new: Condition, replaces: bool) -> bool:
+    if old.column is None or old.column != new.column or old.aggregate or old.subquery is not None:
+        return False
+    if replaces:
+        return True
+    if new.op in (Op.EQ, Op.IN) and old.op in _EQUALITY:
+        return True  # two values of one column, ANDed, match nothing: the new one is meant
+    return old.op not in _EQUALITY and _FAMILY.get(old.op) == _FAMILY.get(new.op)
+
+
+def _with_condition(plan: QueryPlan, condition: Condition, replaces: bool, changes: list[str]) -> QueryPlan:
+    kept: list[Condition] = []
+    dropped: list[Condition] = []
+    for old in plan.where:
+        (dropped if _same_slot(old, condition, replaces) else kept).append(old)
+    if dropped:
+        changes.append(
+            f"replaced filter {' and '.join(_describe(c) for c in dropped)} with {_describe(condition)}"
+        )
+    else:
+        changes.append(f"added filter {_describe(condition)}")
+    return replace(plan, where=(*kept, condition))
+
+
+def _counted(plan: QueryPlan, changes: list[str]) -> QueryPlan:
+    main = main_of(plan)
+    if any(s.aggregated for s in plan.select):
+        keys = [*plan.group_by]
+        if len(keys) == 1 and not plan.having and plan.bucket is None:
+            changes.append(f"counted the distinct {keys[0].column} values")
+            return replace(
+                plan, select=(Selection(keys[0], Aggregate.COUNT, distinct=True),), group_by=(),
+                order_by=(), limit=None, distinct=False,
+            )
+        raise Unresolved("the previous question already computes an aggregate; a count of its rows cannot be added")
+    plain = [s.column for s in plan.select if s.column is not None]
+    if plan.distinct and len(plain) == 1:
+        counted = Selection(plain[0], Aggregate.COUNT, distinct=True)
+        changes.append(f"counted the distinct {plain[0].column} values")
+    else:
+        counted = Selection(ColumnRef(main, "*"), Aggregate.COUNT)
+        changes.append("counted the rows")
+    return replace(plan, select=(counted,), order_by=(), limit=None, distinct=False)
+
+
+def _entity_keys(prepared: Prepared, table: str) -> tuple[list[ColumnRef], ColumnRef | None]:
+    info = prepared.schema.table(table)
+    if info is None:
+        raise Unresolved(f"{table} is not a table of this schema")
+    keys = [ColumnRef(table, c) for c in info.primary_key] or [ColumnRef(table, info.columns[0].name)]
+    return keys, prepared.name_columns.get(table)
+
+
+def _regrouped(plan: QueryPlan, delta: Delta, prepared: Prepared, changes: list[str]) -> QueryPlan:
+    aggregated = any(s.aggregated for s in plan.select)
+    if not aggregated:
+        # a list broken down by something is read as its rows counted per group
+        plan = replace(
+            plan, select=(Selection(ColumnRef(main_of(plan), "*"), Aggregate.COUNT),), order_by=(),
+            limit=None, distinct=False, group_by=(), bucket=None,
+        )
+        changes.append("counted the rows")
+    old_keys = list(plan.group_by)
+    keep = delta.adds_group or not aggregated
+    select = list(plan.select)
+    group_by = list(plan.group_by) if keep else []
+    bucket = plan.bucket if keep else None
+    if not keep:
+        select = [s for s in select if s.aggregated or s.column not in old_keys]
+    new_keys: list[ColumnRef] = []
+    shown: list[Selection] = []
+    said: list[str] = []
+    if delta.group_table is not None:
+        keys, name = _entity_keys(prepared, delta.group_table)
+        new_keys += keys + ([name] if name and name not in keys else [])
+        shown.append(Selection(name or keys[0]))
+        said.append(delta.group_table)
+    for column in delta.group_by:
+        new_keys.append(column)
+        shown.append(Selection(column))
+        said.append(column.column)
+    if delta.grain is not None:
+        column = bucket_column(prepared.schema, "", [], plan.referenced_tables())
+        if column is None:
+            raise Unresolved(f"no date column to group the previous rows by {delta.grain.value}")
+        bucket = TimeBucket(column, delta.grain)
+        said.append(f"{delta.grain.value} of {column.column}")
+    group_by = list(dict.fromkeys([*group_by, *new_keys]))
+    select = [s for s in shown if s not in select] + select
+    dropped = [k for k in old_keys if k not in group_by]
+    order_by = tuple(
+        o for o in plan.order_by if o.column is None or o.aggregate is not None or o.column not in dropped
+    )
+    old_said = [k.column for k in old_keys] + ([f"{plan.bucket.grain.value}"] if plan.bucket else [])
+    if (old_keys or plan.bucket) and not keep:
+        changes.append(f"replaced the grouping by {', '.join(old_said)} with {', '.join(said)}")
+    else:
+        changes.append(f"grouped by {', '.join(said)}")
+    return replace(plan, select=tuple(select), group_by=tuple(group_by), bucket=bucket, order_by=order_by)
+
+
+def _ordered(plan: QueryPlan, orderings: list[Ordering], changes: list[str]) -> QueryPlan:
+    grouped = any(s.aggregated for s in plan.select)
+    out: list[Ordering] = []
+    for o in orderings:
+        if grouped and o.column is not None and o.aggregate is None and o.column not in plan.group_by:
+            measured = next((s for s in plan.select if s.aggregated and s.column == o.column), None)
+            if measured is None:
+                raise Unresolved(
+                    f"the previous question groups its rows; {o.column.column} is not one of its groups or measures"
+                )
+            o = Ordering(o.column, o.descending, measured.aggregate)
+        out.append(o)
+    said = ", ".join(
+        f"{(o.aggregate.value + ' ') if o.aggregate else ''}{o.column.column if o.column else ''}".strip()
+        + (" descending" if o.descending else "")
+        for o in out
+    )
+    changes.append(f"ordered by {said}" if not plan.order_by else f"replaced the ordering with {said}")
+    return replace(plan, order_by=tuple(out))
+
+
+def _directed(plan: QueryPlan, descending: bool, changes: list[str]) -> QueryPlan:
+    measured = [s for s in plan.select if s.aggregated]
+    if plan.order_by:
+        order_by = tuple(replace(o, descending=descending) for o in plan.order_by)
+    elif len(measured) == 1 and (plan.group_by or plan.bucket):
+        # "sort them descending" of a count per customer: by the count
+        s = measured[0]
+        column = None if s.column is None or s.column.star else s.column
+        order_by = (Ordering(column, descending, s.aggregate, s.expression),)
+    else:
+        first = next((s for s in plan.select if s.column is not None and not s.column.star), None)
+        if first is None:
+            raise Unresolved("the previous question has no column to order by")
+        order_by = (Ordering(first.column, descending, first.aggregate),)
+    changes.append(f"ordered {'descending' if descending else 'ascending'}")
+    return replace(plan, order_by=order_by)
+
+
+def _limited(plan: QueryPlan, delta: Delta, changes: list[str]) -> QueryPlan:
+    order_by = plan.order_by
+    if delta.top is not None and not order_by:
+        measured = [s for s in plan.select if s.aggregated]
+        if len(measured) == 1:
+            s = measured[0]
+            column = None if s.column is None or s.column.star else s.column
+            order_by = (Ordering(column, delta.top, s.aggregate, s.expression),)
+        elif len(measured) > 1:
+            raise Unresolved("top or bottom of what: the previous question computes several measures")
+    elif delta.top is not None and order_by:
+        first = order_by[0]
+        order_by = (replace(first, descending=delta.top), *order_by[1:])
+    word = {True: "top", False: "bottom", None: "first"}[delta.top]
+    changes.append(f"kept the {word} {delta.limit} rows")
+    return replace(plan, order_by=order_by, limit=delta.limit)
+
+
+__all__ = ["Delta", "apply", "marks", "names_own_table", "opening", "read_delta"]
