@@ -243,9 +243,10 @@ class Parser:
         intent = await intent_task
         now = request.reference_time or self.clock()
 
-        routed = routing.route(question, intent.kind, self._vocabulary(schema, glossary)) if intent.kind in ROUTED_ELSEWHERE else None
+        kind = routing.reclassified(question, intent.kind)
+        routed = routing.route(question, kind, self._vocabulary(schema, glossary)) if kind in ROUTED_ELSEWHERE else None
         resolved = None
-        if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
+        if routed is not None and routed.elsewhere and kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
         elif routed is not None and routed.elsewhere:
             understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
