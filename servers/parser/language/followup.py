@@ -42,7 +42,7 @@ from servers.parser.language.periods import bucket_column
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import Reading, count_cue, read, suggestions
 from servers.parser.language.roles import Draft, Role, assign, column_for_words
-from servers.parser.language.words import STOP_WORDS
+from servers.parser.language.words import STOP_WORDS, can_be_verb
 
 # Words that point back at the previous answer's rows.
 ANAPHORA = frozenset({"those", "these", "them", "they", "ones", "it", "that"})
@@ -65,7 +65,7 @@ _REPLACING = (("what", "about"), ("how", "about"), ("and", "for"), ("and", "in")
 _GROUP_CUES = frozenset({"by", "per", "each", "every"})
 _LIMIT_CUES = frozenset({"top", "first", "bottom", "limit"})
 # Words a follow-up is made of besides what it changes.
-_FILLERS = STOP_WORDS | lx.CUE_WORDS | ANAPHORA | frozenset(
+_FILLERS = STOP_WORDS | lx.CUE_WORDS | ANAPHORA | lx.NEGATION_WORDS | lx.EXCLUDING_WORDS | frozenset(
     """now then instead again please ok okay break broken down split group grouped
     sort sorted order ordered rank ranked arrange arranged first top bottom limit
     many rows row results ones one thing things lot there here instead let see
@@ -74,7 +74,6 @@ _FILLERS = STOP_WORDS | lx.CUE_WORDS | ANAPHORA | frozenset(
     s 's what's how's"""
     .split()
 )
-_SUPERLATIVE_FIRST = ("first", "on", "top")
 
 
 @dataclass
@@ -189,6 +188,12 @@ def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.d
         for i, word in enumerate(words):
             if condition.source and word in condition.source.lower().split():
                 explained.add(i)
+    for i, word in enumerate(words):
+        # "placed last month", "made in 2024", "living in London": the verb that
+        # introduces a condition said nothing of its own
+        nxt = next((j for j in range(i + 1, min(i + 3, len(words))) if words[j] not in STOP_WORDS), None)
+        if i not in explained and nxt in explained and word.endswith(("ed", "en", "ing")) and can_be_verb(word):
+            explained.add(i)
 
     left = [
         reading.tokens[i].text
@@ -288,7 +293,7 @@ def _ordering(
         return
     covered = {i for m in reading.mentions for i in range(m.start, m.end)}
     for i, word in enumerate(words):
-        if i in covered:
+        if i in covered or i in explained:  # "top 5" is a limit, read already
             continue
         flip = False
         if word in ("most", "least") and i + 1 < len(words) and lx.superlative(words[i + 1]):
@@ -298,10 +303,13 @@ def _ordering(
             continue
         if i and words[i - 1] == "least":
             flip = True
-        rest = words[i + 1 :]
         named = next((r for r in roles if r.column and r.mention.start == i + 1), None)
-        if named is None and not (rest and rest[0] in _SUPERLATIVE_FIRST):
-            continue  # a superlative that is no ordering ("the oldest"): left unexplained
+        after = (named.mention.end if named else i + 1)
+        first = words[after : after + 1] in (["first"], ["on"], ["at"])
+        if not first:
+            # "the oldest", "the cheapest one": the one row at that end
+            delta.limit, delta.top = delta.limit or 1, None
+            explained.update(range(after, min(after + 1, len(words))) if words[after:after + 1] == ["one"] else ())
         desc, nouns = found
         column = named.column if named else None
         if column is None and nouns:
@@ -387,6 +395,8 @@ def _same_slot(old: Condition, new: Condition, replaces: bool) -> bool:
         return True
     if new.op in (Op.EQ, Op.IN) and old.op in _EQUALITY:
         return True  # two values of one column, ANDed, match nothing: the new one is meant
+    if new.op in (Op.NE, Op.NOT_IN) and old.op in (Op.EQ, Op.IN) and set(new.values) & set(old.values):
+        return True  # "not those in London" after "… in London": the others
     return old.op not in _EQUALITY and _FAMILY.get(old.op) == _FAMILY.get(new.op)
 
 
@@ -534,7 +544,7 @@ def _limited(plan: QueryPlan, delta: Delta, changes: list[str]) -> QueryPlan:
         first = order_by[0]
         order_by = (replace(first, descending=delta.top), *order_by[1:])
     word = {True: "top", False: "bottom", None: "first"}[delta.top]
-    changes.append(f"kept the {word} {delta.limit} rows")
+    changes.append(f"kept the {word} {delta.limit} rows" if delta.limit > 1 else f"kept the {word} row")
     return replace(plan, order_by=order_by, limit=delta.limit)
 
 

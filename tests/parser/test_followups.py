@@ -1,0 +1,313 @@
+"""Follow-up questions on the shop schema, at the language level: the thread before a
+question is re-read, the follow-up changes its plan (a filter, a grouping, an ordering,
+a limit, a count), and the statement is rendered and run, so each case asserts the rows
+a person gets back and the part of the SQL that changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from servers.parser.domain import Aggregate, Op, TimeGrain, Unresolved
+from servers.parser.followups import explanation, resolve, thread_of
+from servers.parser.render.sql import render_sql
+from tests.parser.language_support import NOW, flat, shop
+
+
+@pytest.fixture(scope="module")
+def db():
+    return shop()
+
+
+def follow(db, thread: list[str], question: str):
+    resolved = resolve(question, thread, db.prepared, now=NOW)
+    plan = resolved.understanding.plan
+    assert plan is not None
+    sql = render_sql(plan, db.schema, "sqlite")
+    return resolved, sql, db.connection.execute(sql).fetchall()
+
+
+# ------------------------------------------------------------------------ filters
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["only those in 2024", "just those in 2024", "only the ones in 2024", "and only in 2024"],
+)
+def test_only_those_in_a_year_adds_a_date_filter(db, question):
+    resolved, sql, rows = follow(db, ["list the orders"], question)
+    assert resolved.follow_up
+    assert resolved.understanding.plan.time_window.column.column == "ordered_on"
+    assert "ordered_on >= '2024-01-01'" in sql and "ordered_on < '2025-01-01'" in sql
+    assert [r[0] for r in rows] == [5]
+    assert resolved.changes == ["added filter ordered_on in 2024"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["just the ones from London", "only those from London", "only those in London", "just London"],
+)
+def test_just_the_ones_from_a_value_adds_a_filter_on_its_column(db, question):
+    resolved, sql, rows = follow(db, ["list customers older than 30"], question)
+    assert "city = 'London'" in sql and "age > 30" in sql  # the earlier filter stays
+    assert sorted(flat(rows)) == ["Ada Lovelace", "Alan Turing"]
+
+
+@pytest.mark.parametrize("question", ["what about New York?", "and for New York?", "how about New York", "and in New York?"])
+def test_what_about_another_value_replaces_the_filter_on_that_column(db, question):
+    resolved, sql, rows = follow(db, ["show customers from London"], question)
+    assert "New York" in sql and "London" not in sql
+    assert sorted(flat(rows)) == ["Barbara Liskov", "Grace Hopper"]
+    assert resolved.changes == ["replaced filter city = 'London' with city = 'New York'"]
+
+
+def test_what_about_keeps_the_kind_of_question(db):
+    resolved, sql, rows = follow(db, ["how many customers are in London"], "what about Rotterdam?")
+    assert sql == "SELECT COUNT(*) AS count FROM customers WHERE city = 'Rotterdam'"
+    assert rows == [(1,)]
+
+
+def test_what_about_a_value_of_another_column_adds_a_filter(db):
+    resolved, sql, rows = follow(db, ["list orders placed in 2025"], "what about cancelled?")
+    assert "status = 'cancelled'" in sql and "2025-01-01" in sql
+    assert [r[0] for r in rows] == [4]
+
+
+@pytest.mark.parametrize(
+    ("question", "condition", "names"),
+    [
+        ("only those older than 40", "age > 40", ["Alan Turing"]),
+        ("just the ones younger than 40", "age < 40", ["Ada Lovelace"]),
+        ("not those in London", None, []),
+    ],
+)
+def test_comparisons_and_negations_narrow_the_rows(db, question, condition, names):
+    resolved, sql, rows = follow(db, ["show customers from London"], question)
+    if condition:
+        assert condition in sql and "city = 'London'" in sql
+        assert sorted(flat(rows)) == names
+    else:  # "not in London" replaces "in London": the other customers
+        assert "city <> 'London'" in sql and "city = 'London'" not in sql
+        assert sorted(flat(rows)) == ["Barbara Liskov", "Edsger Dijkstra", "Grace Hopper"]
+
+
+def test_a_price_cap_on_products(db):
+    _, sql, rows = follow(db, ["list products"], "only those cheaper than 50")
+    assert "price < 50" in sql
+    assert sorted(flat(rows)) == ["Keyboard", "Mouse", "Notebook"]
+
+
+def test_a_relative_date_in_a_follow_up_uses_the_requests_clock(db):
+    # NOW is 2025-06-15: last month is May 2025
+    _, sql, rows = follow(db, ["list the orders"], "only those placed last month")
+    assert "'2025-05-01'" in sql and "'2025-06-01'" in sql
+    assert sorted(r[0] for r in rows) == [1, 4]
+
+
+# ------------------------------------------------------------------------ grouping
+
+
+@pytest.mark.parametrize("question", ["and by month?", "now by month", "per month", "break it down by month"])
+def test_by_month_turns_a_count_into_a_count_per_month(db, question):
+    resolved, sql, rows = follow(db, ["how many orders are there"], question)
+    plan = resolved.understanding.plan
+    assert plan.bucket.grain is TimeGrain.MONTH and plan.bucket.column.column == "ordered_on"
+    assert "GROUP BY STRFTIME('%Y-%m-01', ordered_on)" in sql
+    assert rows == [("2024-12-01", 1), ("2025-04-01", 1), ("2025-05-01", 2), ("2025-06-01", 2)]
+
+
+@pytest.mark.parametrize("question", ["break it down by category", "now by category", "by category", "per category"])
+def test_a_plain_list_broken_down_becomes_a_count_per_group(db, question):
+    resolved, sql, rows = follow(db, ["list products"], question)
+    assert sql == "SELECT category, COUNT(*) AS count FROM products GROUP BY category"
+    assert sorted(rows) == [("books", 1), ("hardware", 3), ("stationery", 1)]
+    assert resolved.changes == ["counted the rows", "grouped by category"]
+
+
+def test_an_aggregate_gets_a_grouping(db):
+    _, sql, rows = follow(db, ["average price of products"], "by category")
+    assert sql == "SELECT category, AVG(price) AS avg_price FROM products GROUP BY category"
+    assert dict(rows)["stationery"] == 3.5
+
+
+def test_now_by_replaces_the_grouping_and_and_by_adds_one(db):
+    resolved, sql, rows = follow(db, ["number of orders per month"], "now by status")
+    assert sql == "SELECT status, COUNT(*) AS count FROM orders GROUP BY status"
+    assert resolved.changes == ["replaced the grouping by month with status"]
+    resolved, sql, rows = follow(db, ["how many orders are there per status"], "and by month?")
+    assert "GROUP BY STRFTIME('%Y-%m-01', ordered_on), status" in sql
+    assert ("2025-05-01", 1, "cancelled") in rows
+
+
+def test_by_a_table_groups_by_its_rows_and_names_them(db):
+    _, sql, rows = follow(db, ["list the orders"], "now by customer")
+    assert "GROUP BY T2.customer_id, T2.name" in sql
+    assert sorted(rows) == [("Ada Lovelace", 3), ("Alan Turing", 1), ("Grace Hopper", 2)]
+
+
+# ------------------------------------------------------------------------ ordering
+
+
+@pytest.mark.parametrize(
+    ("question", "order"),
+    [
+        ("sort them by price", "ORDER BY price ASC"),
+        ("order them by price", "ORDER BY price ASC"),
+        ("sorted by price descending", "ORDER BY price DESC"),
+        ("cheapest first", "ORDER BY price ASC"),
+        ("most expensive first", "ORDER BY price DESC"),
+        ("highest price first", "ORDER BY price DESC"),
+        ("least expensive first", "ORDER BY price ASC"),
+    ],
+)
+def test_ordering_the_previous_rows(db, question, order):
+    resolved, sql, rows = follow(db, ["list products in hardware"], question)
+    assert sql.endswith(order) and "category = 'hardware'" in sql
+    expected = ["Mouse", "Keyboard", "Monitor"]
+    assert flat(rows) == (expected[::-1] if order.endswith("DESC") else expected)
+
+
+@pytest.mark.parametrize(
+    ("question", "order"),
+    [
+        ("order by name descending", "ORDER BY name DESC"),
+        ("sort them alphabetically", "ORDER BY name ASC"),
+        ("oldest first", "ORDER BY age DESC"),
+        ("youngest first", "ORDER BY age ASC"),
+    ],
+)
+def test_ordering_customers(db, question, order):
+    _, sql, rows = follow(db, ["list customers"], question)
+    assert sql.endswith(order)
+    assert len(rows) == 5
+
+
+def test_newest_first_orders_by_the_date(db):
+    _, sql, rows = follow(db, ["list the orders"], "newest first")
+    assert sql.endswith("ORDER BY ordered_on DESC")
+    assert rows[0][0] == 6
+
+
+def test_ordering_a_grouped_answer_by_its_measure(db):
+    _, sql, rows = follow(db, ["average price of products by category"], "cheapest first")
+    assert sql.endswith("ORDER BY AVG(price) ASC")
+    assert [r[0] for r in rows] == ["stationery", "books", "hardware"]
+    _, sql, rows = follow(db, ["how many orders did each customer place"], "sort them descending")
+    assert sql.endswith("ORDER BY COUNT(*) DESC")
+    assert rows[0] == ("Ada Lovelace", 3)
+
+
+def test_the_oldest_alone_is_the_one_row_at_that_end(db):
+    _, sql, rows = follow(db, ["list customers"], "the oldest one")
+    assert sql.endswith("ORDER BY age DESC LIMIT 1")
+    assert rows == [("Barbara Liskov",)]
+
+
+# ------------------------------------------------------------------------ limits and counts
+
+
+@pytest.mark.parametrize("question", ["top 2", "only the top 2", "just the top 2"])
+def test_top_n_of_a_grouped_answer_ranks_by_its_measure(db, question):
+    _, sql, rows = follow(db, ["how many orders per customer"], question)
+    assert sql.endswith("ORDER BY COUNT(*) DESC LIMIT 2")
+    assert rows == [("Ada Lovelace", 3), ("Grace Hopper", 2)]
+
+
+@pytest.mark.parametrize("question", ["only the first 3", "just the first 3", "first 3", "limit to 3", "just 3"])
+def test_only_the_first_n_limits_the_rows(db, question):
+    resolved, sql, rows = follow(db, ["list products sorted by price"], question)
+    assert sql.endswith("ORDER BY price ASC LIMIT 3")
+    assert flat(rows) == ["Notebook", "Mouse", "Keyboard"]
+    assert resolved.understanding.plan.limit == 3
+
+
+@pytest.mark.parametrize("question", ["how many are there?", "how many of them are there", "count them"])
+def test_how_many_are_there_counts_the_previous_rows(db, question):
+    resolved, sql, rows = follow(db, ["customers from London"], question)
+    assert sql == "SELECT COUNT(*) AS count FROM customers WHERE city = 'London'"
+    assert rows == [(2,)]
+    assert resolved.understanding.plan.select[0].aggregate is Aggregate.COUNT
+
+
+def test_how_many_of_them_with_a_filter_counts_and_filters(db):
+    resolved, sql, rows = follow(db, ["list customers"], "how many of them are from New York?")
+    assert sql == "SELECT COUNT(*) AS count FROM customers WHERE city = 'New York'"
+    assert rows == [(2,)]
+    assert resolved.changes == ["counted the rows", "added filter city = 'New York'"]
+
+
+# ------------------------------------------------------------------------ threads
+
+
+def test_a_thread_of_follow_ups_is_re_read_in_order(db):
+    thread = ["list customers", "only those from London", "sort them by age"]
+    resolved, sql, rows = follow(db, thread, "top 1")
+    assert sql == "SELECT name FROM customers WHERE city = 'London' ORDER BY age DESC LIMIT 1"
+    assert rows == [("Alan Turing",)]
+    assert resolved.conversation == [*thread, "top 1"]
+
+
+def test_the_explanation_says_what_changed(db):
+    resolved, sql, _ = follow(db, ["list the orders"], "only those in 2024")
+    text = explanation(resolved, "Lists the orders.")
+    assert text.startswith('Added filter ordered_on in 2024 to the previous question ("list the orders").')
+    assert text.endswith("Lists the orders.")
+
+
+def test_the_thread_comes_from_the_context(db):
+    from chatdb.parser.v1 import parsed_query_pb2 as pq
+
+    assert thread_of(None) == []
+    assert thread_of(pq.ParsedQuery(question="list customers")) == ["list customers"]
+    assert thread_of(pq.ParsedQuery(question="x", conversation=["a", "b"])) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "question", ["how many orders are there?", "show all products", "how many customers live in New York"]
+)
+def test_a_question_that_names_its_own_table_stands_alone(db, question):
+    resolved = resolve(question, ["list customers from London"], db.prepared, now=NOW)
+    assert not resolved.follow_up
+    assert resolved.conversation == [question]
+    assert all(c.values != ("London",) for c in resolved.understanding.plan.where)
+
+
+def test_a_table_in_a_grouping_does_not_make_a_question_stand_alone(db):
+    resolved = resolve("now by customer", ["list the orders"], db.prepared, now=NOW)
+    assert resolved.follow_up
+
+
+# ------------------------------------------------------------------------ refusals
+
+
+@pytest.mark.parametrize(
+    "question", ["what about London?", "only those in 2024", "how many are there?", "top 5", "and for Rotterdam?"]
+)
+def test_a_follow_up_without_a_previous_question_is_refused(db, question):
+    with pytest.raises(Unresolved) as caught:
+        resolve(question, [], db.prepared, now=NOW)
+    assert "no previous question" in caught.value.what
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [("what about Paris?", "Paris"), ("what about the blue ones?", "blue"), ("only those with gravitas", "gravitas")],
+)
+def test_a_follow_up_that_cannot_be_applied_names_what_could_not(db, question, named):
+    with pytest.raises(Unresolved) as caught:
+        resolve(question, ["show customers from London"], db.prepared, now=NOW)
+    assert f'"{named}"' in caught.value.what
+    assert "show customers from London" in caught.value.what
+
+
+def test_a_previous_question_that_ran_nothing_cannot_be_followed_up(db):
+    with pytest.raises(Unresolved) as caught:
+        resolve("only those in 2024", ["what tables are there"], db.prepared, now=NOW)
+    assert "nothing to follow up" in caught.value.what
+
+
+def test_the_same_column_twice_replaces_instead_of_matching_nothing(db):
+    resolved, sql, rows = follow(db, ["list products in hardware"], "just books")
+    assert "category = 'books'" in sql and "hardware" not in sql
+    assert flat(rows) == ["Compiler Book"]
+    plan = resolved.understanding.plan
+    assert [c.op for c in plan.where] == [Op.EQ]
