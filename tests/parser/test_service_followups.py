@@ -21,7 +21,7 @@ from tests.conftest import drop_mysql_database, drop_pg_database
 from tests.connector.service_support import free_port
 from tests.parser.service_support import create_shop_mysql, create_shop_pg, register, running_parser
 
-CONNECTIONS = ["shop-pg", "shop-my"]
+CONNECTIONS = ["fu-pg", "fu-my"]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,8 @@ async def mesh(settings, run_id):
     my_dsn = await create_shop_mysql(database)
     try:
         async with running_parser(settings, prediction_port=free_port()) as m:
-            await register(m.connector, "shop-pg", connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn)
-            await register(m.connector, "shop-my", connection_pb2.CONNECTION_KIND_MYSQL, my_dsn)
+            await register(m.connector, "fu-pg", connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn)
+            await register(m.connector, "fu-my", connection_pb2.CONNECTION_KIND_MYSQL, my_dsn)
             yield m
     finally:
         await drop_pg_database(database)
@@ -105,25 +105,25 @@ async def test_ordering_and_a_limit(mesh, connection):
 
 
 async def test_relative_dates_in_the_thread_use_this_requests_clock(mesh):
-    first = await parse(mesh, "list the orders", "shop-pg")
-    second = await parse(mesh, "only those placed last month", "shop-pg", context=first, reference_time=at(2026, 12, 3))
-    assert sorted(r[0] for r in await rows(mesh, second, "shop-pg")) == [1, 2]  # November 2026
+    first = await parse(mesh, "list the orders", "fu-pg")
+    second = await parse(mesh, "only those placed last month", "fu-pg", context=first, reference_time=at(2026, 12, 3))
+    assert sorted(r[0] for r in await rows(mesh, second, "fu-pg")) == [1, 2]  # November 2026
     # the same thread asked a month later: "last month" is December
-    third = await parse(mesh, "sort them by id", "shop-pg", context=second, reference_time=at(2027, 1, 10))
-    assert [r[0] for r in await rows(mesh, third, "shop-pg")] == [5]
+    third = await parse(mesh, "sort them by id", "fu-pg", context=second, reference_time=at(2027, 1, 10))
+    assert [r[0] for r in await rows(mesh, third, "fu-pg")] == [5]
 
 
 async def test_a_question_of_its_own_starts_a_new_thread(mesh):
-    first = await parse(mesh, "show customers from New York", "shop-pg")
-    other = await parse(mesh, "how many products are there?", "shop-pg", context=first)
+    first = await parse(mesh, "show customers from New York", "fu-pg")
+    other = await parse(mesh, "how many products are there?", "fu-pg", context=first)
     assert not other.follow_up
     assert list(other.conversation) == ["how many products are there?"]
-    assert await rows(mesh, other, "shop-pg") == [(3,)]
+    assert await rows(mesh, other, "fu-pg") == [(3,)]
 
 
 async def test_a_follow_up_without_context_is_invalid_argument(mesh):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await parse(mesh, "what about Lagos?", "shop-pg")
+        await parse(mesh, "what about Lagos?", "fu-pg")
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     details = details_from_rpc_error(caught.value)
     assert details.reason == "QUESTION_NOT_UNDERSTOOD"
@@ -132,9 +132,9 @@ async def test_a_follow_up_without_context_is_invalid_argument(mesh):
 
 
 async def test_a_follow_up_that_cannot_be_applied_is_invalid_argument(mesh):
-    first = await parse(mesh, "show customers from New York", "shop-pg")
+    first = await parse(mesh, "show customers from New York", "fu-pg")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await parse(mesh, "what about Paris?", "shop-pg", context=first)
+        await parse(mesh, "what about Paris?", "fu-pg", context=first)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert details_from_rpc_error(caught.value).reason == "QUESTION_NOT_UNDERSTOOD"
     assert '"Paris"' in caught.value.details()
@@ -142,6 +142,6 @@ async def test_a_follow_up_that_cannot_be_applied_is_invalid_argument(mesh):
 
 @pytest.mark.parametrize("question", ["what failed today?", "which jobs failed?", "what broke today?"])
 async def test_what_failed_today_is_a_question_about_the_system(mesh, question):
-    parsed = await parse(mesh, question, "shop-pg")
+    parsed = await parse(mesh, question, "fu-pg")
     assert parsed.intent == pq.INTENT_SYSTEM_STATUS
     assert not parsed.HasField("statement")
