@@ -70,9 +70,10 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
         delta = fu.read_delta(question, prepared, previous, now)
         plan, changes = fu.apply(previous, delta, prepared)
     except Unresolved as exc:
-        if fu.marks(words):
+        if fu.marks(words) or not reading.mentions:
+            # nothing of the schema named: read alone it could only be a guess
             raise _not_applied(exc, thread[-1]) from None
-        try:  # no follow-up words: perhaps a question of its own
+        try:  # names a column, no follow-up words: perhaps a question of its own
             return Resolved(understand(question, prepared, now=now), [question])
         except Unresolved:
             raise _not_applied(exc, thread[-1]) from None

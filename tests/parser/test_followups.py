@@ -311,3 +311,41 @@ def test_the_same_column_twice_replaces_instead_of_matching_nothing(db):
     assert flat(rows) == ["Compiler Book"]
     plan = resolved.understanding.plan
     assert [c.op for c in plan.where] == [Op.EQ]
+
+
+# ------------------------------------------------------------------------ other schemas and engines
+
+
+def test_hr_follow_ups_group_by_a_table_and_rank_a_measure():
+    from tests.parser.language_support import hr
+
+    db = hr()
+    _, sql, rows = follow(db, ["list employees"], "by department")
+    assert "GROUP BY T2.dept_id, T2.dept_name" in sql
+    assert sorted(rows) == [("Engineering", 2), ("Sales", 2)]
+    # "first" here is no first-name column
+    _, sql, rows = follow(db, ["average salary per department"], "highest first")
+    assert sql.endswith("ORDER BY AVG(T2.salary) DESC")
+    assert rows[0] == ("Engineering", 100000.0)
+    _, sql, rows = follow(db, ["list employees in Sales"], "what about Engineering?")
+    assert "dept_name = 'Engineering'" in sql and "Sales" not in sql
+    assert sorted(flat(rows)) == ["Maria", "Wei"]
+
+
+def test_a_change_alone_is_never_read_as_a_question_of_its_own(db):
+    with pytest.raises(Unresolved):
+        resolve("highest first", ["what tables are there"], db.prepared, now=NOW)
+
+
+def test_a_follow_up_plan_renders_for_mongodb(db):
+    from dataclasses import replace
+
+    from servers.parser.domain import SchemaFlavour
+    from servers.parser.render.mongo import render_mongo
+
+    mongo = replace(db.schema, flavour=SchemaFlavour.MONGODB)
+    resolved = resolve("what about London?", ["list customers from New York"], db.prepared, now=NOW)
+    statement = render_mongo(resolved.understanding.plan, mongo)
+    assert statement.collection == "customers" and '"London"' in statement.filter and "New York" not in statement.filter
+    resolved = resolve("break it down by category", ["list products"], db.prepared, now=NOW)
+    assert '"$group"' in render_mongo(resolved.understanding.plan, mongo).pipeline

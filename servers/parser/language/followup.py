@@ -303,8 +303,11 @@ def _ordering(
             continue
         if i and words[i - 1] == "least":
             flip = True
-        named = next((r for r in roles if r.column and r.mention.start == i + 1), None)
-        after = (named.mention.end if named else i + 1)
+        named = next(
+            (r for r in roles if r.column and r.mention.start == i + 1 and words[i + 1] not in ("first", "last")),
+            None,
+        )  # "highest first": no first-name column
+        after = named.mention.end if named else i + 1
         first = words[after : after + 1] in (["first"], ["on"], ["at"])
         if not first:
             # "the oldest", "the cheapest one": the one row at that end
