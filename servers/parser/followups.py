@@ -30,7 +30,9 @@ from .language.reading import read
 from .language.roles import Draft, assign
 from .language.understand import kind_of
 
-MAX_THREAD = 20  # questions re-read per turn; older ones are dropped from the thread
+# Questions re-read per turn at most (each costs a parse, ~1 ms). Dropping the oldest
+# would change what the thread means, so a longer one is refused, not cut.
+MAX_THREAD = 50
 
 
 @dataclass
@@ -46,8 +48,7 @@ def thread_of(context: pq.ParsedQuery | None) -> list[str]:
     """The questions of `context`, oldest first: its conversation, else its question."""
     if context is None:
         return []
-    thread = [q for q in context.conversation if q.strip()] or ([context.question] if context.question.strip() else [])
-    return thread[-MAX_THREAD:]
+    return [q for q in context.conversation if q.strip()] or ([context.question] if context.question.strip() else [])
 
 
 def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt.datetime) -> Resolved:
@@ -57,9 +58,9 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
     if not thread:
         return Resolved(_alone(question, reading, prepared, now), [question])
     try:
-        previous: QueryPlan | None = replay(thread, prepared, now)
+        previous, confidence = replay(thread, prepared, now)
     except Unresolved as exc:
-        previous, unreadable = None, exc
+        previous, confidence, unreadable = None, 0.0, exc
     roles = assign(reading, prepared, Draft(), fu.main_of(previous) if previous else _any_table(prepared))
     pointing = [w for w in fu.marks(words) if w in fu.ANAPHORA]
     if not pointing and fu.names_own_table(reading, roles):
@@ -78,29 +79,37 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
         except Unresolved:
             raise _not_applied(exc, thread[-1]) from None
     return Resolved(
-        Understanding(kind_of(plan), plan, confidence=0.9, notes=delta.notes),
-        [*thread, question][-MAX_THREAD:],
+        Understanding(kind_of(plan), plan, confidence=round(min(confidence, delta.confidence), 2), notes=delta.notes),
+        [*thread, question],
         follow_up=True,
         changes=changes,
         previous=thread[-1],
     )
 
 
-def replay(thread: Sequence[str], prepared: Prepared, now: dt.datetime) -> QueryPlan:
-    """The plan the thread ends with: its first question alone, then each follow-up."""
+def replay(thread: Sequence[str], prepared: Prepared, now: dt.datetime) -> tuple[QueryPlan, float]:
+    """The plan the thread ends with (its first question alone, then each follow-up),
+    and the least confidence of its readings."""
+    if len(thread) >= MAX_THREAD:
+        raise Unresolved(
+            f"the conversation has {len(thread)} questions, at most {MAX_THREAD - 1} can be followed up;"
+            " ask a whole question to start a new one"
+        )
     try:
         first = understand(thread[0], prepared, now=now)
     except Unresolved as exc:
         raise Unresolved(f'the previous question "{thread[0]}" cannot be read again: {exc.what}', exc.suggestions) from None
     if first.plan is None:
         raise Unresolved(f'the previous question "{thread[0]}" ran no query on the database; there is nothing to follow up')
-    plan = first.plan
+    plan, confidence = first.plan, first.confidence
     for asked in thread[1:]:
         try:
-            plan, _ = fu.apply(plan, fu.read_delta(asked, prepared, plan, now), prepared)
+            delta = fu.read_delta(asked, prepared, plan, now)
+            plan, _ = fu.apply(plan, delta, prepared)
+            confidence = min(confidence, delta.confidence)
         except Unresolved as exc:
             raise Unresolved(f'the earlier follow-up "{asked}" cannot be read again: {exc.what}', exc.suggestions) from None
-    return plan
+    return plan, confidence
 
 
 def _alone(question: str, reading, prepared: Prepared, now: dt.datetime) -> Understanding:
@@ -142,7 +151,7 @@ def _any_table(prepared: Prepared) -> str:
 def _not_applied(exc: Unresolved, previous: str) -> Unresolved:
     if exc.what.startswith(("the previous question", "the earlier follow-up")):
         return exc
-    return Unresolved(f'as a follow-up of "{previous}": {exc.what}', exc.suggestions)
+    return Unresolved(f'read as a follow-up of "{previous}": {exc.what}', exc.suggestions)
 
 
 def explanation(resolved: Resolved, rest: str) -> str:

@@ -349,3 +349,28 @@ def test_a_follow_up_plan_renders_for_mongodb(db):
     assert statement.collection == "customers" and '"London"' in statement.filter and "New York" not in statement.filter
     resolved = resolve("break it down by category", ["list products"], db.prepared, now=NOW)
     assert '"$group"' in render_mongo(resolved.understanding.plan, mongo).pipeline
+
+
+def test_the_rows_named_again_with_a_pointing_word_are_still_a_follow_up(db):
+    resolved, sql, rows = follow(db, ["list customers older than 30"], "only those customers from London")
+    assert resolved.follow_up
+    assert sql == "SELECT name FROM customers WHERE age > 30 AND city = 'London'"
+    resolved, sql, rows = follow(db, ["list orders placed in 2025"], "how many of those orders are shipped?")
+    assert resolved.follow_up and resolved.changes == ["counted the rows", "added filter status = 'shipped'"]
+    assert "ordered_on >= '2025-01-01'" in sql and rows == [(3,)]
+
+
+def test_a_very_long_thread_is_refused_not_cut(db):
+    from servers.parser.followups import MAX_THREAD
+
+    thread = ["list customers"] + ["sort them by age"] * MAX_THREAD
+    with pytest.raises(Unresolved) as caught:
+        resolve("top 1", thread, db.prepared, now=NOW)
+    assert "start a new one" in caught.value.what
+    # a question of its own still answers
+    assert not resolve("how many products are there", thread, db.prepared, now=NOW).follow_up
+
+
+def test_a_follow_up_is_no_surer_than_its_thread(db):
+    resolved = resolve("what about Londn?", ["show customers from New York"], db.prepared, now=NOW)
+    assert resolved.follow_up and resolved.understanding.confidence < 1

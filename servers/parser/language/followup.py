@@ -94,6 +94,7 @@ class Delta:
     top: bool | None = None  # "top 5": True, "bottom 5": False; None: first rows
     count: bool = False
     notes: list[str] = field(default_factory=list)
+    confidence: float = 1.0  # the least sure link of the reading
 
     def empty(self) -> bool:
         return not (
@@ -152,9 +153,14 @@ def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.d
     delta.adds_group = opened in (("and",), ("also",))
 
     _limit(reading, delta, explained)
-    _count(reading, delta, explained)
-    _grouping(reading, prepared, roles, delta, explained, in_play)
+    _count(reading, delta, explained, in_play)
+    _grouping(reading, roles, delta, explained)
     _ordering(reading, prepared, roles, delta, explained, in_play, previous)
+    for role in roles:
+        if role.kind == "table" and role.table in in_play:
+            # "only those customers …": the rows already asked about, named again
+            explained.update(range(role.mention.start, role.mention.end))
+            role.kind = "used"
 
     # conditions, read as in a whole question but against the previous main table
     limit_numbers = {n.start for n in reading.numbers if n.start in explained}
@@ -203,11 +209,12 @@ def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.d
     ]
     if left:
         raise Unresolved(
-            f'"{" ".join(left)}" in "{question}" could not be applied to the previous question',
+            f'"{" ".join(left)}" could not be applied to the previous question',
             suggestions(reading, prepared),
         )
     if delta.empty():
         raise Unresolved(f'nothing in "{question}" changes the previous question')
+    delta.confidence = min(reading.scores, default=1.0)
     return delta
 
 
@@ -230,28 +237,19 @@ def _limit(reading: Reading, delta: Delta, explained: set[int]) -> None:
             return
 
 
-def _count(reading: Reading, delta: Delta, explained: set[int]) -> None:
-    """ "how many are there?", "how many of them", "count them"."""
+def _count(reading: Reading, delta: Delta, explained: set[int], in_play: list[str]) -> None:
+    """ "how many are there?", "how many of them", "how many of those orders"."""
     at = count_cue(reading)
     if at is None:
         return
-    counted_table = any(
-        m.tables and at[1] <= m.start <= at[1] + 2 for m in reading.mentions
-    )
-    if counted_table:
-        return  # "how many orders": another question, not a count of these rows
+    counted = [m for m in reading.mentions if m.tables and at[1] <= m.start <= at[1] + 3]
+    if any(c.table not in in_play for m in counted for c in m.tables[:1]):
+        return  # "how many products": rows of another table, not a count of these
     delta.count = True
     explained.update(range(at[0], at[1]))
 
 
-def _grouping(
-    reading: Reading,
-    prepared: Prepared,
-    roles: list[Role],
-    delta: Delta,
-    explained: set[int],
-    in_play: list[str],
-) -> None:
+def _grouping(reading: Reading, roles: list[Role], delta: Delta, explained: set[int]) -> None:
     """ "by month", "now by region", "per customer", "break it down by category"."""
     if reading.grain is not None:
         delta.grain = reading.grain.grain
