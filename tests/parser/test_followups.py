@@ -374,3 +374,23 @@ def test_a_very_long_thread_is_refused_not_cut(db):
 def test_a_follow_up_is_no_surer_than_its_thread(db):
     resolved = resolve("what about Londn?", ["show customers from New York"], db.prepared, now=NOW)
     assert resolved.follow_up and resolved.understanding.confidence < 1
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("what about 2025?", "2025-01-01", "2026-01-01"),
+        ("and for last month?", "2025-05-01", "2025-06-01"),
+        ("what about in 2025", "2025-01-01", "2026-01-01"),
+    ],
+)
+def test_another_time_replaces_the_time_window(db, question, start, end):
+    resolved, sql, rows = follow(db, ["list orders in 2024"], question)
+    assert f"ordered_on >= '{start}'" in sql and f"ordered_on < '{end}'" in sql and "2024-01-01" not in sql
+    assert resolved.changes[0].startswith("replaced the time window ordered_on in 2024 with")
+
+
+def test_a_question_over_two_sets_of_rows_is_not_changed_in_half(db):
+    with pytest.raises(Unresolved) as caught:
+        resolve("only those in 2024", ["customers who ordered both Keyboard and Monitor"], db.prepared, now=NOW)
+    assert "two sets of rows" in caught.value.what

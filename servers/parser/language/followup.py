@@ -15,6 +15,7 @@ Nothing here names a table, column or value of a particular database.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 
 from servers.parser.domain import (
@@ -62,6 +63,7 @@ OPENINGS: tuple[tuple[str, ...], ...] = (
 )
 # Openings that ask for the same question on another value: the filter is replaced.
 _REPLACING = (("what", "about"), ("how", "about"), ("and", "for"), ("and", "in"), ("instead",), ("same",))
+_BARE_YEAR = re.compile(r"\b(about|for|and|just|only)\s+((?:19|20)\d\d)\b(?!\s*(?:rows|results|ones))", re.IGNORECASE)
 _GROUP_CUES = frozenset({"by", "per", "each", "every"})
 _LIMIT_CUES = frozenset({"top", "first", "bottom", "limit"})
 # Words a follow-up is made of besides what it changes.
@@ -140,7 +142,8 @@ def names_own_table(reading: Reading, roles: list[Role]) -> bool:
 def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.datetime) -> Delta:
     """The change `question` asks of `previous`; Unresolved naming the words that
     cannot be applied."""
-    reading = read(question, prepared, now)
+    # "what about 2025?": a bare year after the opening names a year, as "in 2025" would
+    reading = read(_BARE_YEAR.sub(r"\1 in \2", question), prepared, now)
     words = reading.words
     main = main_of(previous)
     draft = Draft()
@@ -349,6 +352,11 @@ def _ordering(
 def apply(plan: QueryPlan, delta: Delta, prepared: Prepared) -> tuple[QueryPlan, list[str]]:
     """`plan` changed as `delta` says, and what changed, one phrase each."""
     changes: list[str] = []
+    if plan.set_operation is not None:
+        # a change to one half of "both … and …" would answer something else
+        raise Unresolved("the previous question combines two sets of rows; ask it again whole, with the change")
+    if plan.where_any and delta.where:
+        raise Unresolved("the previous question matches any of its conditions; a filter cannot be added to that")
     if delta.count:
         plan = _counted(plan, changes)
     for condition in delta.where:
