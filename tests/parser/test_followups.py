@@ -394,3 +394,17 @@ def test_a_question_over_two_sets_of_rows_is_not_changed_in_half(db):
     with pytest.raises(Unresolved) as caught:
         resolve("only those in 2024", ["customers who ordered both Keyboard and Monitor"], db.prepared, now=NOW)
     assert "two sets of rows" in caught.value.what
+
+
+def test_glossary_follow_ups_segments_and_a_metric_by_month():
+    from tests.parser.test_language_glossary import GLOSSARY
+
+    db = shop(GLOSSARY)
+    _, sql, rows = follow(db, ["list customers"], "only the londoners")
+    assert sorted(flat(rows)) == ["Ada Lovelace", "Alan Turing"]
+    resolved, sql, rows = follow(db, ["what is the total revenue"], "and by month?")
+    assert "GROUP BY STRFTIME('%Y-%m-01', T3.ordered_on)" in sql
+    assert rows[-1] == ("2025-06-01", 240.0)
+    # a segment added to a metric keeps the metric's own filter (no cancelled orders)
+    _, sql, rows = follow(db, ["what is the total revenue"], "what about londoners?")
+    assert "status <> 'cancelled'" in sql and "city = 'London'" in sql

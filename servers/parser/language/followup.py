@@ -39,6 +39,7 @@ from servers.parser.language.conditions import (
     number_conditions,
     value_conditions,
 )
+from servers.parser.language.glossary import expression
 from servers.parser.language.periods import bucket_column
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import Reading, count_cue, read, suggestions
@@ -174,6 +175,14 @@ def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.d
     number_conditions(reading, prepared, draft, main, conditional)
     negations(reading, prepared, draft, main, conditional)
     date_window(reading, prepared, draft, main, conditional)
+    for hit in reading.terms:
+        segment = hit.term.segment
+        if segment is not None:  # "only the londoners": a glossary segment is its condition
+            draft.where.append(
+                Condition(None, Op.EQ, expression=expression(segment.condition, prepared.schema), source=segment.name)
+            )
+            explained.update(range(hit.start, hit.end))
+            delta.notes.append(f'"{segment.name}" is the glossary segment {segment.condition}')
     delta.where = list(draft.where)
     delta.having = list(draft.having)
     delta.time_window = draft.time_window
@@ -359,8 +368,9 @@ def apply(plan: QueryPlan, delta: Delta, prepared: Prepared) -> tuple[QueryPlan,
         raise Unresolved("the previous question matches any of its conditions; a filter cannot be added to that")
     if delta.count:
         plan = _counted(plan, changes)
+    segments = frozenset(t.segment.name for t in prepared.terms.terms if t.segment is not None)
     for condition in delta.where:
-        plan = _with_condition(plan, condition, delta.replaces, changes)
+        plan = _with_condition(plan, condition, delta.replaces, segments, changes)
     for condition in delta.having:
         plan = replace(plan, having=plan.having + (condition,))
         changes.append(f"added the condition {condition.source or 'on the groups'}")
@@ -397,7 +407,10 @@ _EQUALITY = (Op.EQ, Op.IN, Op.LIKE, Op.NE, Op.NOT_IN, Op.NOT_LIKE)
 _FAMILY = {Op.GT: "low", Op.GE: "low", Op.LT: "high", Op.LE: "high", Op.BETWEEN: "range"}
 
 
-def _same_slot(old: Condition, new: Condition, replaces: bool) -> bool:
+def _same_slot(old: Condition, new: Condition, replaces: bool, segments: frozenset[str]) -> bool:
+    if old.expression is not None:
+        # "what about the berliners?" after "the londoners"; a metric's own filter stays
+        return replaces and new.expression is not None and old.source in segments
     if old.column is None or old.column != new.column or old.aggregate or old.subquery is not None:
         return False
     if replaces:
@@ -409,11 +422,13 @@ def _same_slot(old: Condition, new: Condition, replaces: bool) -> bool:
     return old.op not in _EQUALITY and _FAMILY.get(old.op) == _FAMILY.get(new.op)
 
 
-def _with_condition(plan: QueryPlan, condition: Condition, replaces: bool, changes: list[str]) -> QueryPlan:
+def _with_condition(
+    plan: QueryPlan, condition: Condition, replaces: bool, segments: frozenset[str], changes: list[str]
+) -> QueryPlan:
     kept: list[Condition] = []
     dropped: list[Condition] = []
     for old in plan.where:
-        (dropped if _same_slot(old, condition, replaces) else kept).append(old)
+        (dropped if _same_slot(old, condition, replaces, segments) else kept).append(old)
     if dropped:
         changes.append(
             f"replaced filter {' and '.join(_describe(c) for c in dropped)} with {_describe(condition)}"
@@ -481,7 +496,9 @@ def _regrouped(plan: QueryPlan, delta: Delta, prepared: Prepared, changes: list[
         shown.append(Selection(column))
         said.append(column.column)
     if delta.grain is not None:
-        column = bucket_column(prepared.schema, "", [], plan.referenced_tables())
+        # the date the question is already windowed on, else the first date in play
+        column = plan.time_window.column if plan.time_window else None
+        column = column or bucket_column(prepared.schema, "", [], plan.referenced_tables())
         if column is None:
             raise Unresolved(f"no date column to group the previous rows by {delta.grain.value}")
         bucket = TimeBucket(column, delta.grain)
