@@ -26,6 +26,7 @@ from chatdb.parser.v1 import parsed_query_pb2 as pq
 from .domain import QueryPlan, Understanding, Unresolved
 from .language import Prepared, understand
 from .language import followup as fu
+from .language.describe import describe_request
 from .language.reading import read
 from .language.roles import Draft, assign
 from .language.understand import kind_of
@@ -57,6 +58,9 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
     words = reading.words
     if not thread:
         return Resolved(_alone(question, reading, prepared, now), [question])
+    described = describe_request(reading, prepared)
+    if described is not None:  # "what tables are there" is about the schema, never a follow-up
+        return Resolved(described, [question])
     try:
         previous, confidence = replay(thread, prepared, now)
     except Unresolved as exc:

@@ -408,3 +408,11 @@ def test_glossary_follow_ups_segments_and_a_metric_by_month():
     # a segment added to a metric keeps the metric's own filter (no cancelled orders)
     _, sql, rows = follow(db, ["what is the total revenue"], "what about londoners?")
     assert "status <> 'cancelled'" in sql and "city = 'London'" in sql
+
+
+@pytest.mark.parametrize("question", ["what tables are there", "describe the schema"])
+def test_a_question_about_the_schema_is_never_a_follow_up(db, question):
+    from servers.parser.domain import QueryKind
+
+    resolved = resolve(question, ["list customers"], db.prepared, now=NOW)
+    assert resolved.understanding.kind is QueryKind.DESCRIBE and not resolved.follow_up
