@@ -249,7 +249,7 @@ class Parser:
         if routed is not None and routed.elsewhere and kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
         elif routed is not None and routed.elsewhere:
-            understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
+            understanding = self._understand(lambda: understand_ml(question, kind, schema), question, schema)
         else:
             prepared = await self._prepare(request.connection_id, schema, glossary)
             # the thread comes back in the context on every turn (followups.py): no state here
@@ -262,6 +262,8 @@ class Parser:
             understanding = describe.tell(understanding, schema)
         if routed is not None and routed.note:
             understanding.notes.append(routed.note)
+        elif kind is not intent.kind:
+            understanding.notes.append(f"read as {kind.value.replace('_', ' ')}: a failure with nothing named that failed")
         if intent.fallback_reason:
             understanding.notes.append(f"intent from rules: {intent.fallback_reason}")
 

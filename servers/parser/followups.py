@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 
 from .domain import QueryPlan, Understanding, Unresolved
-from .language import Prepared, understand
+from .language import Prepared, revise, understand
 from .language import followup as fu
 from .language.describe import describe_request
 from .language.reading import read
@@ -73,7 +73,7 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
         raise unreadable
     try:
         delta = fu.read_delta(question, prepared, previous, now)
-        plan, changes = fu.apply(previous, delta, prepared)
+        plan, changes = revise.apply(previous, delta, prepared)
     except Unresolved as exc:
         if fu.marks(words) or not reading.mentions:
             # nothing of the schema named: read alone it could only be a guess
@@ -109,7 +109,7 @@ def replay(thread: Sequence[str], prepared: Prepared, now: dt.datetime) -> tuple
     for asked in thread[1:]:
         try:
             delta = fu.read_delta(asked, prepared, plan, now)
-            plan, _ = fu.apply(plan, delta, prepared)
+            plan, _ = revise.apply(plan, delta, prepared)
             confidence = min(confidence, delta.confidence)
         except Unresolved as exc:
             raise Unresolved(f'the earlier follow-up "{asked}" cannot be read again: {exc.what}', exc.suggestions) from None
