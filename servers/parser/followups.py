@@ -54,7 +54,7 @@ def thread_of(context: pq.ParsedQuery | None) -> list[str]:
 
 def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt.datetime) -> Resolved:
     """`question` parsed alone, or as a follow-up of `thread`; Unresolved otherwise."""
-    reading = read(question, prepared, now)
+    reading = read(fu.normalised(question), prepared, now)
     words = reading.words
     if not thread:
         return Resolved(_alone(question, reading, prepared, now), [question])
@@ -75,8 +75,9 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
         delta = fu.read_delta(question, prepared, previous, now)
         plan, changes = revise.apply(previous, delta, prepared)
     except Unresolved as exc:
-        if fu.marks(words) or not reading.mentions:
-            # nothing of the schema named: read alone it could only be a guess
+        if fu.marks(words) or not reading.mentions or words[:1] and words[0] not in _STARTERS:
+            # nothing of the schema named, or no question of its own ("with an email"):
+            # read alone it could only be a guess
             raise _not_applied(exc, thread[-1]) from None
         try:  # names a column, no follow-up words: perhaps a question of its own
             return Resolved(understand(question, prepared, now=now), [question])
@@ -131,6 +132,12 @@ def _alone(question: str, reading, prepared: Prepared, now: dt.datetime) -> Unde
         )
     return understand(question, prepared, now=now)
 
+
+# How a question of its own starts: one that does not is a fragment of the thread.
+_STARTERS = frozenset(
+    """what which who whom whose where when how list show give find tell return display count
+    is are was were do does did can could get name names""".split()
+)
 
 _CHANGE_ONLY = (
     ("how", "many", "are", "there"), ("top",), ("bottom",), ("sort", "them"), ("order", "them"),

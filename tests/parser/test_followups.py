@@ -416,3 +416,30 @@ def test_a_question_about_the_schema_is_never_a_follow_up(db, question):
 
     resolved = resolve(question, ["list customers"], db.prepared, now=NOW)
     assert resolved.understanding.kind is QueryKind.DESCRIBE and not resolved.follow_up
+
+
+def test_exclude_the_ones_with_a_value(db):
+    resolved, sql, rows = follow(db, ["list orders"], "exclude the cancelled ones")
+    assert "status <> 'cancelled'" in sql and 4 not in [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("question", ["reverse the order", "the other way round", "sort them in reverse order"])
+def test_reversing_flips_the_ordering(db, question):
+    resolved, sql, rows = follow(db, ["list customers sorted by age"], question)
+    assert sql.endswith("ORDER BY age DESC")
+    assert resolved.changes == ["reversed the order"]
+
+
+@pytest.mark.parametrize("question", ["the 3 most expensive", "the 3 most expensive ones", "top 3 by price"])
+def test_n_at_one_end_orders_and_limits(db, question):
+    _, sql, rows = follow(db, ["list products"], question)
+    assert sql.endswith("ORDER BY price DESC LIMIT 3")
+    assert flat(rows) == ["Monitor", "Compiler Book", "Keyboard"]
+
+
+def test_a_fragment_naming_a_column_is_refused_not_read_as_its_own_question(db):
+    with pytest.raises(Unresolved) as caught:
+        resolve("with an email", ["list customers"], db.prepared, now=NOW)
+    assert '"email"' in caught.value.what
+    # a whole question naming a column stands on its own
+    assert not resolve("what is the average age?", ["list customers"], db.prepared, now=NOW).follow_up

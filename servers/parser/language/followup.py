@@ -61,6 +61,15 @@ OPENINGS: tuple[tuple[str, ...], ...] = (
 )
 # Openings that ask for the same question on another value: the filter is replaced.
 _REPLACING = (("what", "about"), ("how", "about"), ("and", "for"), ("and", "in"), ("instead",), ("same",))
+# Follow-up idioms said the way a whole question says them, so one reading serves both:
+# "what about 2025?" as "… in 2025"; "exclude the cancelled ones" as "not …"; "reverse
+# the order" as "in reverse order".
+_REWRITES = (
+    (re.compile(r"^\s*(?:exclude|excluding|remove|drop|hide|skip|leave out|minus)\b", re.IGNORECASE), "not"),
+    (re.compile(r"\b(?:reverse|flip|invert)\s+(?:the\s+order|it|that|them|the\s+sort(?:ing)?)\b", re.IGNORECASE),
+     "in reverse order"),
+    (re.compile(r"\b(?:the\s+)?other\s+way\s+(?:round|around)\b", re.IGNORECASE), "in reverse order"),
+)
 _BARE_YEAR = re.compile(r"\b(about|for|and|just|only)\s+((?:19|20)\d\d)\b(?!\s*(?:rows|results|ones))", re.IGNORECASE)
 _GROUP_CUES = frozenset({"by", "per", "each", "every"})
 _LIMIT_CUES = frozenset({"top", "first", "bottom", "limit"})
@@ -90,6 +99,7 @@ class Delta:
     adds_group: bool = False  # "and by month" keeps the grouping there is
     order_by: list[Ordering] = field(default_factory=list)
     direction: bool | None = None  # "descending" alone: True; "ascending": False
+    reverse: bool = False  # "reverse the order": each ordering flipped
     limit: int | None = None
     top: bool | None = None  # "top 5": True, "bottom 5": False; None: first rows
     count: bool = False
@@ -99,9 +109,16 @@ class Delta:
     def empty(self) -> bool:
         return not (
             self.where or self.having or self.time_window or self.group_by or self.group_table
-            or self.grain or self.order_by or self.direction is not None or self.limit
+            or self.grain or self.order_by or self.direction is not None or self.reverse or self.limit
             or self.count
         )
+
+
+def normalised(question: str) -> str:
+    """The question with follow-up idioms said as a whole question says them."""
+    for pattern, said in _REWRITES:
+        question = pattern.sub(said, question)
+    return _BARE_YEAR.sub(r"\1 in \2", question)
 
 
 def main_of(plan: QueryPlan) -> str:
@@ -140,8 +157,7 @@ def names_own_table(reading: Reading, roles: list[Role]) -> bool:
 def read_delta(question: str, prepared: Prepared, previous: QueryPlan, now: dt.datetime) -> Delta:
     """The change `question` asks of `previous`; Unresolved naming the words that
     cannot be applied."""
-    # "what about 2025?": a bare year after the opening names a year, as "in 2025" would
-    reading = read(_BARE_YEAR.sub(r"\1 in \2", question), prepared, now)
+    reading = read(normalised(question), prepared, now)
     words = reading.words
     main = main_of(previous)
     draft = Draft()
@@ -238,6 +254,14 @@ def _limit(reading: Reading, delta: Delta, explained: set[int]) -> None:
         rest = words[number.end :]
         cue = before[-1] if before else ""
         alone = not rest or all(w in ("rows", "results", "ones", "of", "them", "those", "please") for w in rest)
+        ranked = bool(rest) and (
+            lx.superlative(rest[0]) is not None
+            or rest[0] in ("most", "least") and len(rest) > 1 and lx.superlative(rest[1]) is not None
+        )
+        if ranked:  # "the 3 most expensive": the superlative orders, the number limits
+            delta.limit, delta.top = int(value), None
+            explained.update(range(number.start, number.end))
+            return
         if cue in _LIMIT_CUES or cue in ("only", "just") and alone:
             delta.limit = int(value)
             delta.top = {"top": True, "bottom": False}.get(cue)
@@ -346,10 +370,10 @@ def _ordering(
             named.kind = "order"
         explained.update(range(max(0, i - 1), i + 2))
         return
-    if descending or ascending or "reverse" in words or "reversed" in words:
-        delta.direction = True if descending or "reverse" in words or "reversed" in words else False
-        if any(w in ("alphabetical", "alphabetically") for w in words):
-            delta.direction = False
+    if "reverse" in words or "reversed" in words:
+        delta.reverse = True
+    elif descending or ascending:
+        delta.direction = descending and not any(w in ("alphabetical", "alphabetically") for w in words)
 
 
-__all__ = ["ANAPHORA", "Delta", "main_of", "marks", "names_own_table", "opening", "read_delta"]
+__all__ = ["ANAPHORA", "Delta", "main_of", "marks", "names_own_table", "normalised", "opening", "read_delta"]

@@ -57,6 +57,11 @@ def apply(plan: QueryPlan, delta: Delta, prepared: Prepared) -> tuple[QueryPlan,
         plan = _ordered(plan, delta.order_by, changes)
     elif delta.direction is not None:
         plan = _directed(plan, delta.direction, changes)
+    elif delta.reverse:
+        if not plan.order_by:
+            raise Unresolved("the previous question has no order to reverse")
+        plan = replace(plan, order_by=tuple(replace(o, descending=not o.descending) for o in plan.order_by))
+        changes.append("reversed the order")
     if delta.limit:
         plan = _limited(plan, delta, changes)
     return plan, changes
