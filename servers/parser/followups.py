@@ -28,7 +28,6 @@ from .language import Prepared, revise, understand
 from .language import followup as fu
 from .language.describe import describe_request
 from .language.reading import read
-from .language.roles import Draft, assign
 from .language.understand import kind_of
 
 # Questions re-read per turn at most (each costs a parse, ~1 ms). Dropping the oldest
@@ -61,25 +60,22 @@ def resolve(question: str, thread: Sequence[str], prepared: Prepared, *, now: dt
     described = describe_request(reading, prepared)
     if described is not None:  # "what tables are there" is about the schema, never a follow-up
         return Resolved(described, [question])
+    own_table = fu.names_own_table(reading, prepared)
+    pointing = [w for w in fu.marks(words) if w in fu.ANAPHORA]
+    if own_table and not pointing:
+        return Resolved(understand(question, prepared, now=now), [question])
     try:
         previous, confidence = replay(thread, prepared, now)
-    except Unresolved as exc:
-        previous, confidence, unreadable = None, 0.0, exc
-    roles = assign(reading, prepared, Draft(), fu.main_of(previous) if previous else _any_table(prepared))
-    pointing = [w for w in fu.marks(words) if w in fu.ANAPHORA]
-    if not pointing and fu.names_own_table(reading, roles):
-        return Resolved(understand(question, prepared, now=now), [question])
-    if previous is None:
-        raise unreadable
-    try:
         delta = fu.read_delta(question, prepared, previous, now)
         plan, changes = revise.apply(previous, delta, prepared)
     except Unresolved as exc:
-        if fu.marks(words) or not reading.mentions or words[:1] and words[0] not in _STARTERS:
-            # nothing of the schema named, or no question of its own ("with an email"):
-            # read alone it could only be a guess
+        # "… the years they have worked" names its table: "they" pointed at nothing
+        # before it; a fragment ("with an email", "highest first") or a question with
+        # follow-up words and no table of its own could only be guessed at alone
+        whole = own_table or not fu.marks(words) and reading.mentions and words[:1] and words[0] in _STARTERS
+        if not whole:
             raise _not_applied(exc, thread[-1]) from None
-        try:  # names a column, no follow-up words: perhaps a question of its own
+        try:
             return Resolved(understand(question, prepared, now=now), [question])
         except Unresolved:
             raise _not_applied(exc, thread[-1]) from None
@@ -122,9 +118,10 @@ def _alone(question: str, reading, prepared: Prepared, now: dt.datetime) -> Unde
     opened = fu.opening(words)
     pointing = [w for w in fu.marks(words) if w in fu.ANAPHORA]
     refuse = opened is not None and opened not in (("only",), ("just",), ("also",), ("but",), ("then",))
-    refuse = refuse or bool(opened and pointing) or _only_a_change(words)
-    roles = assign(reading, prepared, Draft(), _any_table(prepared))
-    if refuse and not fu.names_own_table(reading, roles):
+    # "reverse the order" rewritten (follow-up idioms only): a change with nothing to change
+    rewritten = fu.normalised(question).lower() != question.lower()
+    refuse = refuse or bool(opened and pointing) or _only_a_change(words) or rewritten and "reverse" in words
+    if refuse and not fu.names_own_table(reading, prepared):
         said = " ".join(opened) if opened else " ".join(pointing) or question
         raise Unresolved(
             f'"{question}" reads as a follow-up ("{said}") but there is no previous question to apply it to;'
@@ -136,7 +133,7 @@ def _alone(question: str, reading, prepared: Prepared, now: dt.datetime) -> Unde
 # How a question of its own starts: one that does not is a fragment of the thread.
 _STARTERS = frozenset(
     """what which who whom whose where when how list show give find tell return display count
-    is are was were do does did can could get name names""".split()
+    is are was were do does did can could get name names for please among""".split()
 )
 
 _CHANGE_ONLY = (
@@ -153,10 +150,6 @@ def _only_a_change(words: list[str]) -> bool:
     if len(content) == 2 and content[0] in ("top", "bottom", "first") and content[1].isdigit():
         return True
     return any(tuple(content[: len(p)]) == p for p in _CHANGE_ONLY[3:])
-
-
-def _any_table(prepared: Prepared) -> str:
-    return prepared.schema.tables[0].name if prepared.schema.tables else ""
 
 
 def _not_applied(exc: Unresolved, previous: str) -> Unresolved:

@@ -443,3 +443,27 @@ def test_a_fragment_naming_a_column_is_refused_not_read_as_its_own_question(db):
     assert '"email"' in caught.value.what
     # a whole question naming a column stands on its own
     assert not resolve("what is the average age?", ["list customers"], db.prepared, now=NOW).follow_up
+
+
+@pytest.mark.parametrize(
+    ("question", "sql"),
+    [
+        ("For each category, what is the maximum price?", "SELECT category, MAX(price) AS max_price FROM products GROUP BY category"),
+        ("customer emails from London", "SELECT email FROM customers WHERE city = 'London'"),
+        (
+            "How many orders were placed by customers from London?",
+            "SELECT COUNT(*) AS count FROM orders AS T1 JOIN customers AS T2 ON T2.customer_id = T1.customer_id"
+            " WHERE T2.city = 'London'",
+        ),
+    ],
+)
+def test_whole_questions_after_another_are_parsed_as_they_would_be_alone(db, question, sql):
+    # a table named with its column, after a passive "by", or none but a whole question
+    resolved = resolve(question, ["list products"], db.prepared, now=NOW)
+    assert not resolved.follow_up
+    assert render_sql(resolved.understanding.plan, db.schema, "sqlite") == sql
+
+
+def test_maximum_computes_a_value_and_orders_nothing(db):
+    with pytest.raises(Unresolved):  # a change of what is selected is no follow-up this reads
+        resolve("maximum price", ["list products"], db.prepared, now=NOW)

@@ -41,10 +41,12 @@ from servers.parser.language.glossary import expression
 from servers.parser.language.prepared import Prepared
 from servers.parser.language.reading import Reading, count_cue, read, suggestions
 from servers.parser.language.roles import Draft, Role, assign, column_for_words
-from servers.parser.language.words import STOP_WORDS, can_be_verb
+from servers.parser.language.words import STOP_WORDS, can_be_verb, lemma
 
 # Words that point back at the previous answer's rows.
-ANAPHORA = frozenset({"those", "these", "them", "they", "ones", "it", "that"})
+# ("they", "that" and "it" are left out: in a whole question they mostly start or end a
+# clause, "the years they worked", "break it down" is caught as a phrase.)
+ANAPHORA = frozenset({"those", "these", "them", "ones"})
 # How a follow-up opens: "what about …", "and for …", "now by …", "only those …".
 OPENINGS: tuple[tuple[str, ...], ...] = (
     ("what", "about"),
@@ -74,7 +76,7 @@ _BARE_YEAR = re.compile(r"\b(about|for|and|just|only)\s+((?:19|20)\d\d)\b(?!\s*(
 _GROUP_CUES = frozenset({"by", "per", "each", "every"})
 _LIMIT_CUES = frozenset({"top", "first", "bottom", "limit"})
 # Words a follow-up is made of besides what it changes.
-_FILLERS = STOP_WORDS | lx.CUE_WORDS | ANAPHORA | lx.NEGATION_WORDS | lx.EXCLUDING_WORDS | frozenset(
+_FILLERS = STOP_WORDS | lx.CUE_WORDS | ANAPHORA | {"they", "it", "that"} | lx.NEGATION_WORDS | lx.EXCLUDING_WORDS | frozenset(
     """now then instead again please ok okay break broken down split group grouped
     sort sorted order ordered rank ranked arrange arranged first top bottom limit
     many rows row results ones one thing things lot there here instead let see
@@ -136,20 +138,25 @@ def marks(words: list[str]) -> list[str]:
     """The words that make a question read as a follow-up: its opening, and words that
     point back at the previous rows ("those", "them", "break it down")."""
     found = [" ".join(opening(words) or ())]
-    found += [w for w in words if w in ANAPHORA - {"that", "it"}]
+    found += [w for w in words if w in ANAPHORA]
     if "it" in words and any(w in ("break", "sort", "order", "split", "group") for w in words):
-        found.append("it")
+        found.append("it")  # "break it down": the previous answer
     return [w for w in found if w]
 
 
-def names_own_table(reading: Reading, roles: list[Role]) -> bool:
-    """A table named outside a grouping ("how many orders are there", not "now by
-    customer"): the question says what it is about."""
-    for role in roles:
-        if role.kind != "table":
+def names_own_table(reading: Reading, prepared: Prepared) -> bool:
+    """A table named outside a grouping — alone ("how many orders are there") or with its
+    column ("cartoons written by …") — not "now by customer": the question says what it
+    is about."""
+    for mention in reading.mentions:
+        said = {lemma(w) for w in mention.words.split()}
+        if not any(
+            c.column is None or said & set(prepared.index.table_words.get(c.table, ())) for c in mention.candidates
+        ):
             continue
-        before = reading.words[max(0, role.mention.start - 2) : role.mention.start]
-        if not set(before) & _GROUP_CUES:
+        before = [w for w in reading.words[max(0, mention.start - 2) : mention.start] if w != "the"]
+        # "now by customer" groups; "orders placed by customers" names them
+        if not (before[-1:] and before[-1] in _GROUP_CUES and not (len(before) > 1 and before[-2].endswith("ed"))):
             return True
     return False
 
@@ -329,8 +336,8 @@ def _ordering(
         flip = False
         if word in ("most", "least") and i + 1 < len(words) and lx.superlative(words[i + 1]):
             continue  # "most expensive": read at "expensive"
-        found = lx.superlative(word)
-        if found is None:
+        found = lx.superlative(word) if word not in lx.AGGREGATE_WORDS else None
+        if found is None:  # "the maximum net worth" computes a value, it orders nothing
             continue
         if i and words[i - 1] == "least":
             flip = True
