@@ -467,3 +467,12 @@ def test_whole_questions_after_another_are_parsed_as_they_would_be_alone(db, que
 def test_maximum_computes_a_value_and_orders_nothing(db):
     with pytest.raises(Unresolved):  # a change of what is selected is no follow-up this reads
         resolve("maximum price", ["list products"], db.prepared, now=NOW)
+
+
+def test_a_count_of_a_count_is_refused_and_says_why(db):
+    with pytest.raises(Unresolved) as caught:
+        resolve("how many are there?", ["customers from London", "how many are there?"], db.prepared, now=NOW)
+    assert "already counts its rows" in caught.value.what
+    # a count per group counts its groups
+    _, sql, rows = follow(db, ["how many customers per city"], "how many are there?")
+    assert sql == "SELECT COUNT(DISTINCT city) AS count_city FROM customers" and rows == [(3,)]

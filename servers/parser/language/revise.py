@@ -122,6 +122,8 @@ def _counted(plan: QueryPlan, changes: list[str]) -> QueryPlan:
                 plan, select=(Selection(keys[0], Aggregate.COUNT, distinct=True),), group_by=(),
                 order_by=(), limit=None, distinct=False,
             )
+        if not keys and all(s.aggregate is Aggregate.COUNT for s in plan.select):
+            raise Unresolved("the previous question already counts its rows")
         raise Unresolved("the previous question already computes an aggregate; a count of its rows cannot be added")
     plain = [s.column for s in plan.select if s.column is not None]
     if plan.distinct and len(plain) == 1:
