@@ -162,8 +162,12 @@ def explanation(resolved: Resolved, rest: str) -> str:
     """What the follow-up changed, then what the statement does."""
     if not resolved.follow_up:
         return rest
-    changed = "; ".join(resolved.changes)
-    text = f'{changed[:1].upper()}{changed[1:]} to the previous question ("{resolved.previous}").'
+    changes, previous = resolved.changes, f'the previous question ("{resolved.previous}")'
+    if all(c.startswith("added ") for c in changes):
+        said = "; ".join(changes)
+        text = f"{said[:1].upper()}{said[1:]} to {previous}."
+    else:
+        text = f"Changed {previous}: {'; '.join(changes)}."
     return f"{text} {rest}".strip()
 
 

@@ -476,3 +476,11 @@ def test_a_count_of_a_count_is_refused_and_says_why(db):
     # a count per group counts its groups
     _, sql, rows = follow(db, ["how many customers per city"], "how many are there?")
     assert sql == "SELECT COUNT(DISTINCT city) AS count_city FROM customers" and rows == [(3,)]
+
+
+def test_the_explanation_of_several_changes(db):
+    resolved, _, _ = follow(db, ["show customers from London"], "what about New York, oldest first")
+    assert explanation(resolved, "Lists.") == (
+        'Changed the previous question ("show customers from London"): replaced filter city = \'London\''
+        " with city = 'New York'; ordered by age descending. Lists."
+    )

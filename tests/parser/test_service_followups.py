@@ -70,7 +70,10 @@ async def test_what_about_another_city_replaces_the_filter(mesh, connection):
     assert list(second.conversation) == ["show customers from New York", "what about Lagos?"]
     assert await rows(mesh, second, connection) == [("Bo Chen",)]
     assert [(f.column, f.values[0].text_value) for f in second.filters] == [("city", "Lagos")]
-    assert second.explanation.startswith("Replaced filter city = 'New York' with city = 'Lagos' to the previous question")
+    assert second.explanation.startswith(
+        "Changed the previous question (\"show customers from New York\"):"
+        " replaced filter city = 'New York' with city = 'Lagos'."
+    )
 
 
 @pytest.mark.parametrize("connection", CONNECTIONS)
