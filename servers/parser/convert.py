@@ -240,6 +240,8 @@ def parsed_query(
     intent_source: str,
     used_fallback: bool,
     elapsed_s: float,
+    follow_up: bool = False,
+    conversation: Iterable[str] = (),
 ) -> pq.ParsedQuery:
     out = pq.ParsedQuery(
         question=question,
@@ -252,6 +254,8 @@ def parsed_query(
         notes=understanding.notes,
         intent_source=intent_source,
         parse_duration=duration_pb2.Duration(seconds=int(elapsed_s), nanos=int((elapsed_s % 1) * 1e9)),
+        follow_up=follow_up,
+        conversation=list(conversation) or [question],
     )
     if understanding.plan is not None:
         plan_entities(understanding.plan, out)
