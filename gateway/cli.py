@@ -205,7 +205,9 @@ def _footer(reply: chat_service_pb2.AskResponse) -> str:
     parts = [f"query {reply.query_id}" if reply.query_id else "", f"from {source}" if reply.source else "",
              "cached" if reply.cached else ""]
     t = reply.timings
-    stages = [(name, getattr(t, name)) for name in ("parse", "execute", "total") if t.HasField(name)]
+    # A stage that did not run (a cached answer is neither parsed nor executed) is zero.
+    stages = [(name, getattr(t, name)) for name in ("parse", "execute", "total")
+              if t.HasField(name) and getattr(t, name).ToNanoseconds()]
     if stages:
         parts.append(", ".join(f"{name} {_ms(d):.1f} ms" for name, d in stages))
     elif reply.HasField("duration"):

@@ -40,9 +40,6 @@ ALLOWED = {
     ("servers.cli", "workers.main"): "chatdb worker",
     # `chatdb demo-data` is tooling that lives in deploy/demo; the CLI only wires it in.
     ("servers.cli", "deploy.demo.cli"): "chatdb demo-data",
-    # `chatdb ask|history|status` are the gateway's commands (until the gateway is a
-    # service-layer package whose cli module the composition may import like any other).
-    ("servers.cli", "gateway.cli"): "chatdb ask|history|status",
 }
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.connector.service_support import free_port
-from tests.gateway.cli_support import NOT_LANDED, running_gateway
+from tests.gateway.cli_support import shop_gateway
 
+SHOP = "shop-e2e"
 BIN = Path(sys.executable).parent
 
 
@@ -27,22 +28,20 @@ async def chatdb(address: str, *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 async def gateway(settings, run_id):
-    async with running_gateway(settings, f"chatdb_test_{run_id}_gw_cli_e2e") as mesh:
+    async with shop_gateway(settings, f"chatdb_test_{run_id}_gw_cli_e2e", SHOP) as mesh:
         yield mesh
 
 
-@NOT_LANDED
 async def test_chatdb_ask_in_its_own_process(gateway):
-    code, out, err = await chatdb(gateway.address, "ask", "which customers live in Lagos", "--connection", "shop")
+    code, out, err = await chatdb(gateway.server.address, "ask", "which customers live in Lagos", "--connection", SHOP)
     assert code == 0, err
     assert "Bo Chen" in out  # the row
     assert any(line.upper().startswith("SELECT") for line in out.splitlines())
     assert "--conversation " in out
 
 
-@NOT_LANDED
 async def test_chatdb_status_in_its_own_process(gateway):
-    code, out, err = await chatdb(gateway.address, "status")
+    code, out, err = await chatdb(gateway.server.address, "status")
     assert 0 <= code <= 4, err
     assert out.startswith(f"level {code}:")
 
