@@ -31,6 +31,7 @@ from chatdb.gateway.v1 import (
     system_status_pb2,
 )
 from google.protobuf import json_format
+from rich import box
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
@@ -173,7 +174,8 @@ def show_answer(console: Console, reply: chat_service_pb2.AskResponse) -> None:
     text = statement_text(reply.statement) if reply.HasField("statement") else ""
     if text:
         language = "sql" if reply.statement.WhichOneof("form") == "sql" else "javascript"
-        console.print(Syntax(text, language, word_wrap=True, background_color="default"))
+        # Not wrapped: the statement and the commands below stay copyable as printed.
+        console.print(Syntax(text, language, background_color="default"), soft_wrap=True)
     if reply.explanation:
         console.print(Text(f"-- {reply.explanation}", style="dim"))
     if reply.columns:
@@ -191,9 +193,10 @@ def show_answer(console: Console, reply: chat_service_pb2.AskResponse) -> None:
         console.print(f"model version: {reply.model_version}", highlight=False)
     for note in reply.notes:
         console.print(Text(f"note: {note}", style="yellow"))
-    console.print(Text(_footer(reply), style="dim"))
+    console.print(Text(_footer(reply), style="dim"), soft_wrap=True)
     if reply.conversation_id:
-        console.print(Text(f'follow up: {chatdb_command()} ask "…" --conversation {reply.conversation_id}', style="dim"))
+        console.print(Text(f'follow up: {chatdb_command()} ask "…" --conversation {reply.conversation_id}', style="dim"),
+                      soft_wrap=True)
 
 
 def _row_count(reply: chat_service_pb2.AskResponse) -> str:
@@ -277,23 +280,54 @@ def _plain(value: Any) -> Any:
 # ----------------------------------------------------------------------------- history
 
 
+WIDE = 120  # columns from which history is one table row per question
+
+
 def show_history(console: Console, records) -> None:
+    """A table, one row per question; on a terminal narrower than WIDE a block of three
+    lines per question instead, since the ids (what --conversation and feedback take)
+    are 32 characters each and must not break."""
     if not records:
         console.print("no questions asked yet", highlight=False)
         return
-    table = Table(header_style="bold")
-    for name, justify in (("asked (UTC)", "left"), ("query", "left"), ("connection", "left"),
-                          ("conversation", "left"), ("status", "left"), ("rows", "right"), ("ms", "right"),
-                          ("question", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
+    if console.width < WIDE:
+        for r in records:
+            _history_block(console, r)
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table.add_column("asked (UTC)", no_wrap=True)
+    table.add_column("query / conversation", no_wrap=True)
+    table.add_column("connection", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("question", overflow="fold", ratio=1)
     for r in records:
-        status = query_record_pb2.QueryStatus.Name(r.status).removeprefix("QUERY_STATUS_").lower()
-        if r.cached:
-            status += " (cached)"
-        table.add_row(r.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), r.query_id, r.connection_id,
-                      r.conversation_id, Text(status, style="red" if r.status == query_record_pb2.QUERY_STATUS_FAILED else ""),
-                      str(r.row_count), f"{_ms(r.duration):.0f}", Text(r.question))
+        status, style, question = _history_cells(r)
+        table.add_row(r.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+                      Text(f"{r.query_id}\n{r.conversation_id}"), r.connection_id, Text(status, style=style),
+                      str(r.row_count), f"{_ms(r.duration):.0f}", question)
     console.print(table)
+
+
+def _history_cells(r: query_record_pb2.QueryRecord) -> tuple[str, str, Text]:
+    status = query_record_pb2.QueryStatus.Name(r.status).removeprefix("QUERY_STATUS_").lower()
+    failed = r.status == query_record_pb2.QUERY_STATUS_FAILED
+    question = Text(r.question)
+    if failed and r.error.message:
+        question.append(f"\n{r.error.message}", style="red")
+    return status + (" (cached)" if r.cached else ""), "red" if failed else "", question
+
+
+def _history_block(console: Console, r: query_record_pb2.QueryRecord) -> None:
+    status, style, question = _history_cells(r)
+    head = Text(f"{r.create_time.ToDatetime():%Y-%m-%d %H:%M:%S}  ")
+    head.append(status, style=style or "bold")
+    head.append(f"  {r.row_count} rows  {_ms(r.duration):.0f} ms  {r.connection_id}")
+    console.print(head)
+    for line in question.split("\n"):
+        console.print(Text("  ") + line)
+    console.print(Text(f"  query {r.query_id}  conversation {r.conversation_id}", style="dim"), soft_wrap=True)
 
 
 # ----------------------------------------------------------------------------- status

@@ -19,7 +19,7 @@ from chatdb.parser.v1 import parsed_query_pb2
 from rich.console import Console
 
 from gateway.answer import table
-from gateway.cli import show_answer, statement_text
+from gateway.cli import show_answer, show_history, statement_text
 from servers.cli import main
 from servers.runtime.errors import InvalidArgument
 from servers.runtime.server import bind
@@ -146,3 +146,16 @@ async def test_status_is_5_when_the_gateway_cannot_be_reached(capsys, monkeypatc
     code, out, err = await chatdb(capsys, monkeypatch, "status", "--address", f"127.0.0.1:{free_port()}")
     assert code == 5 and out == ""
     assert err.startswith("error: UNAVAILABLE") and "no gateway answers at" in err
+
+
+def test_history_on_a_narrow_terminal_keeps_every_id_whole():
+    record = query_record_pb2.QueryRecord(
+        query_id="0123456789abcdef0123456789abcdef", conversation_id="fedcba9876543210fedcba9876543210",
+        question="how many orders were shipped in 2025", connection_id="demo-postgres",
+        status=query_record_pb2.QUERY_STATUS_FAILED)
+    record.error.message = "the connector is unavailable"
+    console = Console(file=io.StringIO(), width=60)
+    show_history(console, [record])
+    out = console.file.getvalue()
+    assert record.query_id in out and record.conversation_id in out
+    assert "failed" in out and "  the connector is unavailable" in out
