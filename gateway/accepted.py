@@ -7,12 +7,19 @@ least CHATDB_GATEWAY_ACCEPTED_SIMILARITY on the same connection. A connection's 
 answers are read once per `ttl_s` and kept in memory; feedback given to this replica
 drops them at once. The embedding model loads on first use, in a thread, and only for
 connections that have accepted answers: other questions never pay for it.
+
+Embeddings are blind to what flips an answer: "customers not from new york" is 0.955
+from "customers from new york", "older than 30" 0.90 from "older than 40". So a match by
+meaning also needs the same numbers and the same words of negation, comparison, order
+and logic (SAME_WORDS) in both questions; only the rest may differ ("show" ≈ "list",
+"the customers" ≈ "customers").
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -20,6 +27,24 @@ from .domain import AcceptedAnswer
 from .store import GatewayStore
 
 Embed = Callable[[str], Awaitable[tuple[float, ...]]]
+
+SAME_WORDS = frozenset("""
+    not no never without except excluding non none nor neither only
+    above below over under more less fewer greater larger smaller higher lower bigger
+    before after since until between least most top bottom first last
+    min max minimum maximum average avg sum total count
+    asc desc ascending descending increasing decreasing and or
+    < > = <= >= != <> % each per by
+""".split())
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
+
+
+def same_meaning_words(a: str, b: str) -> bool:
+    """Whether two normal forms agree on every number and every word that flips an
+    answer (SAME_WORDS), so that only their other words may differ."""
+    if _NUMBER.findall(a) != _NUMBER.findall(b):
+        return False
+    return [w for w in a.split() if w in SAME_WORDS] == [w for w in b.split() if w in SAME_WORDS]
 
 
 async def wordllama_embed(text: str) -> tuple[float, ...]:
@@ -67,9 +92,12 @@ class AcceptedAnswers:
         for answer in answers:
             if answer.normalised == normalised:
                 return answer
+        candidates = [a for a in answers if same_meaning_words(normalised, a.normalised)]
+        if not candidates:
+            return None
         vector = await self.embed(normalised)
         best, score = None, -1.0
-        for answer in answers:
+        for answer in candidates:
             s = cosine(vector, answer.embedding)
             if s > score:
                 best, score = answer, s

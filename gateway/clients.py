@@ -22,10 +22,7 @@ from servers.runtime.errors import DeadlineExceeded, Unavailable
 from servers.runtime.interceptors import REQUEST_ID_KEY
 from servers.runtime.logs import request_id_var
 
-from .domain import Versions
-
-PARSER_UNAVAILABLE = "PARSER_UNAVAILABLE"
-CONNECTOR_UNAVAILABLE = "CONNECTOR_UNAVAILABLE"
+from .domain import CONNECTOR_UNAVAILABLE, PARSER_UNAVAILABLE, Versions
 
 
 def _metadata() -> tuple[tuple[str, str], ...] | None:

@@ -42,6 +42,7 @@ from servers.runtime.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Unavailable,
     quote,
 )
@@ -52,6 +53,7 @@ from .accepted import AcceptedAnswers
 from .answer import SOURCES, Answer, table
 from .cache import CachedAnswer, ResultCache, answer_key
 from .domain import (
+    PARSER_UNAVAILABLE,
     STATUS_FAILED,
     STATUS_SUCCEEDED,
     AcceptedAnswer,
@@ -210,7 +212,7 @@ class Gateway:
         await self._refuse_when_critical()
         ctx.connection_id = await self._connection(request.connection_id)
         context, context_id = await self._start_conversation(ctx)
-        thread = context_id
+        thread = _thread(context)
 
         accepted = await self.accepted.match(ctx.connection_id, ctx.normalised)
         if accepted is not None:
@@ -229,6 +231,12 @@ class Gateway:
         try:
             parsed = await self.parser.parse(ctx.question, ctx.connection_id,
                                              reference_time=request.reference_time, context=context)
+        except Unavailable as exc:
+            if exc.reason == PARSER_UNAVAILABLE:
+                raise
+            # The parser passed on the database's outage (it reads the schema and values
+            # through the connector): level 3, as when the statement itself fails.
+            return await self._degraded(ctx, key, size, max_rows, exc)
         finally:
             ctx.parse_s = time.perf_counter() - t
         ctx.parsed = parsed
@@ -257,11 +265,7 @@ class Gateway:
         try:
             page = await self._execute(ctx, parsed.statement, size, max_rows)
         except Unavailable as exc:
-            if key is not None and self.cache is not None:
-                entry = await self.cache.get(key)
-                if entry is not None:
-                    return self._from_cache(ctx, entry, size, max_rows, exc)
-            raise self._databases_down(ctx.connection_id, exc) from None
+            return await self._degraded(ctx, key, size, max_rows, exc)
         result = self._database_result(ctx, page, size, max_rows, SOURCES.ANSWER_SOURCE_DATABASE, notes)
         result.explanation = parsed.explanation
         if key is not None and self.cache is not None and request.use_cache:
@@ -338,6 +342,17 @@ class Gateway:
         finally:
             ctx.execute_s = time.perf_counter() - t
 
+    async def _degraded(self, ctx: _Context, key: str | None, size: int, max_rows: int,
+                        exc: Unavailable) -> AskResult:
+        """Level 3: the cached answer of this question if there is one (whatever its
+        paging, and even when the request said use_cache=false: better than none), else
+        UNAVAILABLE with the reason."""
+        if key is not None and self.cache is not None:
+            entry = await self.cache.get(key)
+            if entry is not None:
+                return self._from_cache(ctx, entry, size, max_rows, exc)
+        raise self._databases_down(ctx.connection_id, exc) from None
+
     @staticmethod
     def _databases_down(connection_id: str, exc: Unavailable) -> Unavailable:
         return Unavailable(
@@ -348,7 +363,10 @@ class Gateway:
 
     async def _run_accepted(self, ctx: _Context, accepted: AcceptedAnswer, size: int, max_rows: int) -> AskResult:
         ctx.statement = accepted.statement
-        page = await self._execute(ctx, accepted.statement, size, max_rows)
+        try:
+            page = await self._execute(ctx, accepted.statement, size, max_rows)
+        except Unavailable as exc:
+            raise self._databases_down(ctx.connection_id, exc) from None
         note = f"answer reused from accepted query {accepted.query_id}"
         result = self._database_result(ctx, page, size, max_rows, SOURCES.ANSWER_SOURCE_ACCEPTED_ANSWER, [note])
         result.reused_query_id = accepted.query_id
@@ -487,6 +505,8 @@ class Gateway:
     # ================================================================== history reads
 
     async def get_query(self, query_id: str) -> QueryRecord:
+        if not query_id:
+            raise InvalidArgument("name the query", field="query_id")
         record = self.history.pending(query_id)
         if record is not None:
             return record
@@ -528,6 +548,8 @@ class Gateway:
 
     async def submit_feedback(self, query_id: str, verdict: int, corrected: statement_pb2.Statement | None,
                               comment: str, caller: Caller = ANONYMOUS) -> QueryRecord:
+        if not query_id:
+            raise InvalidArgument("name the query the feedback is about", field="query_id")
         if len(comment) > MAX_COMMENT_CHARS:
             raise InvalidArgument(f"at most {MAX_COMMENT_CHARS} characters", field="comment")
         if self.history.pending(query_id) is not None:
@@ -568,7 +590,8 @@ class Gateway:
         kind or would write, and says why."""
         try:
             await self.connector.execute(connection_id, statement, page_size=1, max_rows=1)
-        except InvalidArgument as exc:
+        except (InvalidArgument, PermissionDenied) as exc:
+            # PERMISSION_DENIED is the connector refusing a write on a read-only connection.
             raise InvalidArgument(f"the corrected statement does not run read-only on connection "
                                   f"{quote(connection_id)}: {exc.message}", field="corrected_statement",
                                   reason=exc.reason) from None
@@ -591,6 +614,15 @@ class Gateway:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _thread(context: pq.ParsedQuery | None) -> str:
+    """What a follow-up's cached answer depends on besides its own words: the previous
+    question and its statement (not its id: two conversations at the same point share
+    their follow-ups' answers)."""
+    if context is None:
+        return ""
+    return _digest(normalise(context.question) + "\0" + context.statement.SerializeToString(deterministic=True).hex())
 
 
 def _filter_key(where: QueryFilter) -> str:

@@ -40,6 +40,10 @@ StatusReader = Callable[[], Awaitable[system_status_pb2.SystemStatus]]  # curren
 
 # --------------------------------------------------------------------------- ports
 
+# Reasons of the Unavailable a port raises when the service behind it does not answer.
+PARSER_UNAVAILABLE = "PARSER_UNAVAILABLE"
+CONNECTOR_UNAVAILABLE = "CONNECTOR_UNAVAILABLE"
+
 
 class ParserPort(Protocol):
     async def parse(
