@@ -7,8 +7,8 @@
 `ask` prints the answer, the statement that ran, what it does in English, the rows as a
 table, the gateway's notes and the conversation id a follow-up continues with. `history`
 lists recent questions, newest first. `status` prints the degradation level and each
-component's health; its exit status is the level (0-4), or 5 when the gateway cannot
-be reached, so scripts can branch on it.
+component's health; its exit status is the level (0-4), or 5 when no status could be
+read (no gateway answers, or it answered an error), so scripts can branch on it.
 
 Every command talks to the gateway at CHATDB_GATEWAY_ADDRESS (default: CHATDB_HOST and
 CHATDB_GATEWAY_PORT) or `--address`. `make up` prints its demo answers with `ask_and_show`,
@@ -44,7 +44,7 @@ from servers.runtime.settings import Settings
 
 ASK_TIMEOUT_S = 120  # a cold parser prepares the schema's words and samples on its first question
 CALL_TIMEOUT_S = 30
-UNREACHABLE = 5  # `chatdb status` exit status when no status could be read
+UNREACHABLE = 5  # `chatdb status` exit status when no status could be read (0-4 are the levels)
 
 
 def gateway_address(settings: Settings) -> str:
