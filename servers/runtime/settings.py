@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     worker_port: int = Field(DEFAULT_PORTS["worker"], description="Port of the ML-engine worker's health server.")
     connector_port: int = Field(DEFAULT_PORTS["connector"], description="Port of the DB connector.")
     prediction_port: int = Field(DEFAULT_PORTS["prediction"], description="Port of the prediction service.")
+    gateway_address: str = Field("", description="Where `chatdb ask|history|status` and `make up` reach the gateway (host:port, e.g. 127.0.0.1:8080); empty: CHATDB_HOST and CHATDB_GATEWAY_PORT.")
 
     # --- gRPC server ---------------------------------------------------------------
     max_receive_message_bytes: int = Field(64 * 1024 * 1024, description="Largest message a server accepts.")
