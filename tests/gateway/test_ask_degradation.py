@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 from chatdb.connector.v1 import connection_pb2
+from chatdb.connector.v1 import connector_service_pb2 as cpb
 from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import chat_service_pb2_grpc
 from chatdb.gateway.v1 import query_record_pb2 as qr
@@ -43,7 +44,14 @@ async def shop(run_id):
 async def mesh(settings, shop):
     # The connector introspects on every GetSchema: the gateway sees the database go at once.
     async with running_gateway(settings, connector_schema_cache_ttl_s=0.0) as m:
-        yield m
+        try:
+            yield m
+        finally:
+            # Connections to a cut forwarder would stay in the session's platform
+            # database, a "database down" for every later test that checks them all.
+            for n in (1, 2, 3):
+                await m.connector.stub.DeleteConnection(
+                    cpb.DeleteConnectionRequest(connection_id=f"gw-deg-{n}", allow_missing=True))
 
 
 async def forwarded(mesh, shop: str, connection_id: str) -> TcpForwarder:
