@@ -148,3 +148,12 @@ async def test_level_4_refuses_questions_but_answers_about_the_system(mesh, shop
     finally:
         mesh.core.status_reader = None
         mesh.core.system = None
+
+
+async def test_redis_down_only_loses_the_cache(mesh, shop):
+    await register(mesh.connector, "gw-deg-3", connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn_for(shop))
+    async with second_gateway(mesh, redis_url=f"redis://127.0.0.1:{free_port()}/0") as (_, stub):
+        for _ in range(2):
+            reply = await stub.Ask(pb.AskRequest(question=QUESTION, connection_id="gw-deg-3"))
+            assert not reply.cached and reply.source == qr.ANSWER_SOURCE_DATABASE
+            assert sorted(r[0] for r in rows_of(reply)) == ["Ada Obi", "Cy Diaz"]
