@@ -18,7 +18,7 @@ from servers.connector.drivers import open_driver
 from servers.connector.drivers.mongo import MongoDriver
 from tests.conftest import MYSQL, PG_ADMIN_DSN, drop_mysql_database, drop_pg_database
 from tests.connector.service_support import mysql_dsn, pg_dsn
-from tests.gateway.support import running_gateway
+from tests.gateway.support import forget, running_gateway
 
 TODAY = dt.date(2026, 11, 30)
 SCALE = 0.05
@@ -75,3 +75,4 @@ async def demo_mesh(settings, demo_spec, demo_databases):
         await register(mesh.connector, "demo-mongo", connection_pb2.CONNECTION_KIND_MONGODB,
                        f"mongodb://127.0.0.1:27017/{demo_spec.database}")
         yield mesh
+        await forget(mesh.connector, "demo-pg", "demo-my", "demo-mongo")

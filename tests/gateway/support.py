@@ -108,3 +108,13 @@ class TcpForwarder:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+
+async def forget(connector, *connection_ids: str) -> None:
+    """Delete connections a module registered: their databases go with the module, and a
+    connection left behind is a database "down" for later tests that check every one."""
+    from chatdb.connector.v1 import connector_service_pb2 as cpb
+
+    for connection_id in connection_ids:
+        await connector.stub.DeleteConnection(
+            cpb.DeleteConnectionRequest(connection_id=connection_id, allow_missing=True))

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 from chatdb.connector.v1 import connection_pb2
+from chatdb.connector.v1 import connector_service_pb2 as cpb
 from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import chat_service_pb2_grpc
 from chatdb.gateway.v1 import query_record_pb2 as qr
@@ -43,7 +44,14 @@ async def shop(run_id):
 async def mesh(settings, shop):
     # The connector introspects on every GetSchema: the gateway sees the database go at once.
     async with running_gateway(settings, connector_schema_cache_ttl_s=0.0) as m:
-        yield m
+        try:
+            yield m
+        finally:
+            # Connections to a cut forwarder would stay in the session's platform
+            # database, a "database down" for every later test that checks them all.
+            for n in (1, 2, 3):
+                await m.connector.stub.DeleteConnection(
+                    cpb.DeleteConnectionRequest(connection_id=f"gw-deg-{n}", allow_missing=True))
 
 
 async def forwarded(mesh, shop: str, connection_id: str) -> TcpForwarder:
@@ -140,3 +148,12 @@ async def test_level_4_refuses_questions_but_answers_about_the_system(mesh, shop
     finally:
         mesh.core.status_reader = None
         mesh.core.system = None
+
+
+async def test_redis_down_only_loses_the_cache(mesh, shop):
+    await register(mesh.connector, "gw-deg-3", connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn_for(shop))
+    async with second_gateway(mesh, redis_url=f"redis://127.0.0.1:{free_port()}/0") as (_, stub):
+        for _ in range(2):
+            reply = await stub.Ask(pb.AskRequest(question=QUESTION, connection_id="gw-deg-3"))
+            assert not reply.cached and reply.source == qr.ANSWER_SOURCE_DATABASE
+            assert sorted(r[0] for r in rows_of(reply)) == ["Ada Obi", "Cy Diaz"]

@@ -14,7 +14,7 @@ from google.protobuf import timestamp_pb2
 
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import drop_pg_database
-from tests.gateway.support import rows_of, running_gateway
+from tests.gateway.support import forget, rows_of, running_gateway
 from tests.parser.service_support import create_shop_pg, register
 
 PG = connection_pb2.CONNECTION_KIND_POSTGRES
@@ -32,6 +32,7 @@ async def mesh(settings, run_id):
         async with running_gateway(settings) as m:
             await register(m.connector, "gw-pg", PG, dsn)
             yield m
+            await forget(m.connector, "gw-pg", "gw-pg-other")
     finally:
         await drop_pg_database(database)
 

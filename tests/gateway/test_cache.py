@@ -11,7 +11,7 @@ from chatdb.connector.v1 import connector_service_pb2 as cpb
 from chatdb.gateway.v1 import query_record_pb2 as qr
 
 from tests.conftest import drop_pg_database
-from tests.gateway.support import rows_of, running_gateway
+from tests.gateway.support import forget, rows_of, running_gateway
 from tests.parser.service_support import create_shop_pg, register
 
 QUESTION = "show the names of customers from new york"
@@ -26,6 +26,7 @@ async def mesh(settings, run_id):
             await register(m.connector, "gw-cache", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
             m.dsn = dsn
             yield m
+            await forget(m.connector, "gw-cache")
     finally:
         await drop_pg_database(database)
 

@@ -14,7 +14,7 @@ from chatdb.gateway.v1 import query_record_pb2 as qr
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import drop_pg_database
 from tests.connector.service_support import pg_checksums
-from tests.gateway.support import rows_of, running_gateway
+from tests.gateway.support import forget, rows_of, running_gateway
 from tests.parser.service_support import create_shop_pg, register
 
 QUESTION = "show the names of customers from new york"
@@ -30,6 +30,7 @@ async def mesh(settings, run_id):
                 await register(m.connector, f"gw-fb-{n}", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
             m.dsn = dsn
             yield m
+            await forget(m.connector, *(f"gw-fb-{n}" for n in range(1, 6)))
     finally:
         await drop_pg_database(database)
 

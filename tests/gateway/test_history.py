@@ -14,7 +14,7 @@ from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import query_record_pb2 as qr
 
 from tests.conftest import drop_pg_database
-from tests.gateway.support import running_gateway
+from tests.gateway.support import forget, running_gateway
 from tests.parser.service_support import create_shop_pg, register
 
 
@@ -26,6 +26,7 @@ async def mesh(settings, run_id):
         async with running_gateway(settings) as m:
             await register(m.connector, "gw-hist", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
             yield m
+            await forget(m.connector, "gw-hist")
     finally:
         await drop_pg_database(database)
 

@@ -10,7 +10,7 @@ from chatdb.connector.v1 import connection_pb2
 
 from tests.conftest import drop_mysql_database, drop_pg_database
 from tests.connector.service_support import mysql_checksums, pg_checksums
-from tests.gateway.support import running_gateway
+from tests.gateway.support import forget, running_gateway
 from tests.parser.service_support import create_shop_mysql, create_shop_pg, register
 
 ATTEMPTS = [
@@ -40,6 +40,7 @@ async def mesh(settings, run_id):
             await register(m.connector, "gw-inj-my", connection_pb2.CONNECTION_KIND_MYSQL, my)
             m.pg, m.my_database = pg, database
             yield m
+            await forget(m.connector, "gw-inj-pg", "gw-inj-my")
     finally:
         await drop_pg_database(database)
         await drop_mysql_database(database)
