@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
 import asyncpg
+import grpc
 import pytest
 import redis.asyncio as aioredis
 from chatdb.connector.v1 import connection_pb2, connector_service_pb2, connector_service_pb2_grpc
@@ -20,7 +21,7 @@ from gateway.breaker import BreakerState, CircuitBreaker
 from gateway.status import NOT_SERVING, SERVING, StatusMonitor, open_monitor, status_reader
 from servers.connector.app import build as build_connector
 from servers.runtime.server import GrpcServer
-from tests.conftest import REDIS_URL
+from tests.conftest import MYSQL, REDIS_URL
 
 from .mesh_support import HealthOnlyServer, HungListener, TcpForwarder, free_port, wait_for
 
@@ -85,7 +86,7 @@ async def mesh(settings, pg_database):
             stack.push_async_callback(mesh.servers[name].stop)
         await mesh.restart_connector()
         stack.push_async_callback(lambda: mesh.stop_connector() if mesh.connector else _nothing())
-        channel = __import__("grpc").aio.insecure_channel(f"127.0.0.1:{mesh.settings.connector_port}")
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{mesh.settings.connector_port}")
         stack.push_async_callback(channel.close)
         mesh.connector_stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
         await mesh.connector_stub.CreateConnection(connector_service_pb2.CreateConnectionRequest(
@@ -210,7 +211,7 @@ async def test_platform_database_or_redis_cut_is_critical(mesh, store):
 async def test_a_hung_service_is_down_after_the_timeout(settings):
     hung = await HungListener().start()
     try:
-        channel = __import__("grpc").aio.insecure_channel(hung.address)
+        channel = grpc.aio.insecure_channel(hung.address)
         monitor = StatusMonitor({"parser": health_probe.grpc_health(channel, 0.3)}, timeout_s=0.3, interval_s=2,
                                 breaker_failures=3, breaker_cooldown_s=10)
         snapshot = await monitor.refresh()
@@ -224,7 +225,7 @@ async def test_a_hung_service_is_down_after_the_timeout(settings):
 
 async def test_breaker_opens_after_three_failures_then_lets_one_trial_through(settings):
     server = await HealthOnlyServer(settings).start()
-    channel = __import__("grpc").aio.insecure_channel(server.address)
+    channel = grpc.aio.insecure_channel(server.address)
     calls = []
     real = health_probe.grpc_health(channel, 0.3)
 
@@ -303,3 +304,26 @@ async def test_status_reader_never_raises(settings):
     monitor = StatusMonitor({"redis": broken}, timeout_s=0.3, interval_s=60, breaker_failures=3, breaker_cooldown_s=10)
     status = await status_reader(monitor)()
     assert status.level == 4 and "bug in a probe" in status.components[0].message
+
+
+async def test_some_user_databases_down_is_degraded_not_a_level(mesh, mysql_database):
+    await mesh.connector_stub.CreateConnection(connector_service_pb2.CreateConnectionRequest(
+        connection_id="status-mysql", connection=connection_pb2.Connection(
+            kind=connection_pb2.CONNECTION_KIND_MYSQL,
+            dsn=f"mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}/{mysql_database}")), timeout=20)
+    await mesh.forwarders["user"].cut()
+    try:
+        async def degraded():
+            snapshot = await mesh.monitor.refresh()
+            databases = next(c for c in snapshot.components if c.component == "databases")
+            return snapshot if databases.state == health_probe.DEGRADED else None
+
+        snapshot = await wait_for(degraded, what="databases DEGRADED")
+        databases = next(c for c in snapshot.components if c.component == "databases")
+        assert databases.message.startswith("1 of 2 down: status-user-db")
+        assert snapshot.level == 0 and not mesh.monitor.is_down("databases")
+    finally:
+        await mesh.forwarders["user"].restore()
+        await mesh.connector_stub.DeleteConnection(
+            connector_service_pb2.DeleteConnectionRequest(connection_id="status-mysql"), timeout=20)
+    await level_becomes(mesh, 0)
