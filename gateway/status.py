@@ -191,7 +191,7 @@ class StatusMonitor:
                 result = await probe()
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: BLE001 — any failure of a check is a down component
+        except Exception as exc:  # noqa: BLE001 — any failure of a check is a down component
             breaker.record_failure()
             message = health_probe.describe_failure(exc)
             if isinstance(exc, TimeoutError):

@@ -95,7 +95,7 @@ class Mesh:
         self.worker = None
 
     async def status(self):
-        return await self.chat.GetSystemStatus(chat_service_pb2.GetSystemStatusRequest(), timeout=10)
+        return (await self.chat.GetSystemStatus(chat_service_pb2.GetSystemStatusRequest(), timeout=10)).status
 
     async def level_is(self, level: int):
         async def check():
