@@ -15,16 +15,18 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from chatdb.connector.v1 import data_type_pb2
 from chatdb.parser.v1 import parsed_query_pb2
-from chatdb.training.v1 import job_state_pb2, training_service_pb2
+from chatdb.training.v1 import job_state_pb2, training_service_pb2, training_service_pb2_grpc
 
-from servers.runtime.channels import as_domain_error
+from servers.runtime.channels import as_domain_error, open_channel
 from servers.runtime.errors import ChatDBError
+from servers.runtime.settings import Settings
 
 from .answer import SOURCES, Answer, table
 from .status import StatusMonitor
@@ -222,3 +224,14 @@ class SystemQuestions:
         else:
             text = f"Since midnight {job_count} training job(s) and {question_count} question(s) failed."
         return Answer(text, SOURCES.ANSWER_SOURCE_SYSTEM, columns, cells, notes=notes)
+
+
+def open_system_questions(settings: Settings, stack: AsyncExitStack, *, monitor: StatusMonitor,
+                          failed_questions: FailedQuestions) -> SystemQuestions:
+    """SystemQuestions over a channel to the training service (closed by `stack`); a
+    job list waits at most the gateway's status timeout times ten, a person's patience
+    for "which jobs are running?" rather than a health check's."""
+    channel = open_channel(settings, "training", map_errors=True)
+    stack.push_async_callback(channel.close)
+    return SystemQuestions(monitor=monitor, training=training_service_pb2_grpc.TrainingServiceStub(channel),
+                           failed_questions=failed_questions, timeout_s=max(1.0, settings.gateway_status_timeout_s * 10))

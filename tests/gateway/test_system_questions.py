@@ -4,6 +4,7 @@ with a real `chatdb worker`), and from the status monitor."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import grpc
@@ -16,7 +17,7 @@ from google.protobuf import json_format, struct_pb2
 from gateway import health_probe
 from gateway.answer import SOURCES
 from gateway.status import StatusMonitor
-from gateway.system_questions import SystemQuestions, Topic, topic_of
+from gateway.system_questions import SystemQuestions, Topic, open_system_questions, topic_of
 from servers.contracts.cells import cell_to_value
 from tests.training.conftest import open_mesh, write_csv
 
@@ -196,6 +197,15 @@ async def test_running_and_failed_jobs_with_a_real_worker(mesh, data_dir, questi
 
 async def _in_state(mesh, job_id, wanted):
     return await state_of(mesh, job_id) in wanted
+
+
+async def test_open_system_questions_uses_the_configured_training_service(mesh, monitor, history):
+    queued = await create(mesh, spec("sysq-configured", "points.csv", "label"))
+    async with AsyncExitStack() as stack:
+        questions = open_system_questions(mesh.settings, stack, monitor=monitor, failed_questions=history)
+        answer = await questions.answer("which jobs are queued?")
+    assert [row["job"] for row in rows_of(answer)] == [queued.job_id]
+    await mesh.training.CancelTrainingJob(pb.CancelTrainingJobRequest(job_id=queued.job_id), timeout=10)
 
 
 async def test_training_down_is_said_in_the_answer(mesh, monitor, questions):
