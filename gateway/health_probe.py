@@ -108,9 +108,11 @@ def user_databases(channel: grpc.aio.Channel, timeout_s: float) -> Probe:
         statement = _cheapest_statement(connection)
         try:
             if statement is not None:
+                limit = duration_pb2.Duration()
+                limit.FromNanoseconds(int(timeout_s * 1e9))
                 await stub.ExecuteQuery(connector_service_pb2.ExecuteQueryRequest(
                     connection_id=connection.connection_id, statement=statement, page_size=1, max_rows=1,
-                    timeout=duration_pb2.Duration(nanos=int(timeout_s * 1e9))), timeout=timeout_s)
+                    timeout=limit), timeout=timeout_s)
             else:
                 await stub.GetSchema(connector_service_pb2.GetSchemaRequest(
                     connection_id=connection.connection_id, refresh=True), timeout=timeout_s)
