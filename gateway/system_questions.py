@@ -208,7 +208,11 @@ class SystemQuestions:
             if when < since:
                 continue
             rows.append(("training job", job.job_id, f"train {job.model_name}", job.error.message, when))
-        questions = await self.failed_questions(since)
+        try:
+            questions = await self.failed_questions(since)
+        except ChatDBError as exc:  # the history lives in the platform database, which may be down
+            questions = []
+            notes.append(f"failed questions are not listed: the question history is unavailable ({exc.message})")
         for item in questions:
             rows.append(("question", str(item.get("query_id", "")), str(item.get("question", "")),
                          str(item.get("error", "")), item.get("create_time")))
@@ -216,9 +220,9 @@ class SystemQuestions:
         columns, cells = table(("kind", "id", "what", "error", "time"), rows, (TEXT, TEXT, TEXT, TEXT, TIMESTAMP))
         job_count = sum(1 for row in rows if row[0] == "training job")
         question_count = len(rows) - job_count
-        if failed_jobs is None:
-            text = (f"Since midnight {question_count} question(s) failed; I can't tell about training jobs: "
-                    f"{notes[0].split(': ', 1)[1]}.")
+        if notes:
+            text = (f"Since midnight {job_count} training job(s) and {question_count} question(s) failed, "
+                    f"as far as I can tell: " + "; ".join(notes) + ".")
         elif not rows:
             text = "Nothing failed today: no training job and no question since midnight."
         else:

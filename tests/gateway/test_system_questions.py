@@ -19,6 +19,7 @@ from gateway.answer import SOURCES
 from gateway.status import StatusMonitor
 from gateway.system_questions import SystemQuestions, Topic, open_system_questions, topic_of
 from servers.contracts.cells import cell_to_value
+from servers.runtime.pg import platform_unavailable
 from tests.training.conftest import open_mesh, write_csv
 
 from .mesh_support import wait_for
@@ -208,6 +209,16 @@ async def test_open_system_questions_uses_the_configured_training_service(mesh, 
     await mesh.training.CancelTrainingJob(pb.CancelTrainingJobRequest(job_id=queued.job_id), timeout=10)
 
 
+async def test_history_down_is_said_and_training_failures_still_listed(mesh, monitor):
+    async def history_down(since):
+        raise platform_unavailable()  # what the core's history raises while PostgreSQL is away
+
+    questions = SystemQuestions(monitor=monitor, training=mesh.training, failed_questions=history_down)
+    answer = await questions.answer("what failed today?")
+    assert [row["what"] for row in rows_of(answer)] == ["train sysq-doomed"]
+    assert "question history is unavailable" in answer.text
+
+
 async def test_training_down_is_said_in_the_answer(mesh, monitor, questions):
     await mesh.servers["training"].stop(grace_s=0)
     await wait_for(lambda: _down(monitor), what="training seen down")
@@ -216,7 +227,7 @@ async def test_training_down_is_said_in_the_answer(mesh, monitor, questions):
     assert "training service is down" in jobs.text and jobs.rows == []
     failed = await questions.answer("what failed today?")
     assert [row["kind"] for row in rows_of(failed)] == ["question"]
-    assert "can't tell about training jobs" in failed.text and failed.notes
+    assert "failed training jobs are not listed: the training service is down" in failed.text and failed.notes
     health = await questions.answer("is the system healthy?")
     assert "level 1: training down" in health.text
 
