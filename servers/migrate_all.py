@@ -13,6 +13,7 @@ COMPONENTS: list[tuple[str, Path]] = [
     ("connector", Path(__file__).parent / "connector" / "migrations"),
     ("registry", Path(__file__).parent / "registry" / "migrations"),
     ("training", Path(__file__).parent / "training" / "migrations"),
+    ("gateway", Path(__file__).parent.parent / "gateway" / "migrations"),
 ]
 
 

@@ -61,12 +61,16 @@ async def _prediction(settings: Settings, stack: AsyncExitStack) -> list[Service
     return await build(settings, stack)
 
 
+async def _gateway(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    # The gateway is a service-layer package of its own (gateway/), composed like the
+    # others through its app module.
+    from gateway.app import build
+
+    return await build(settings, stack)
+
+
 SERVICES: dict[str, Factory] = {
-    "gateway": _placeholders(
-        ("chatdb.gateway.v1.chat_service", "ChatService"),
-        ("chatdb.gateway.v1.api_key_service", "ApiKeyService"),
-        lands_with="the gateway issue",
-    ),
+    "gateway": _gateway,
     "connector": _connector,
     "parser": _parser,
     "training": _training,

@@ -7,11 +7,11 @@ ways:
 
     runtime    servers/runtime/                              → runtime
     contracts  servers/contracts/                            → runtime, contracts
-    service    servers/<service>/                            → runtime, contracts, itself
+    service    servers/<service>/, gateway/                   → runtime, contracts, itself
     worker     workers/                                      → runtime, contracts, worker,
                                                                 servers/training
     compose    servers/cli.py, servers/services.py, ...      → the above, and the app and
-    deploy     deploy/, gateway/                                cli modules of services
+    deploy     deploy/                                          cli modules of services
 
 Generated protos (chatdb.*, inference.*), the standard library and third-party packages
 may be imported by everyone. Nothing under servers/ imports workers/, except the one
@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("servers", "workers", "deploy", "gateway")
 FIRST_PARTY = frozenset(SCANNED)
 PLATFORM = ("servers.runtime",)
+# Service packages outside servers/ (the public facade has a top-level folder of its own).
+TOP_LEVEL_SERVICES = frozenset({"gateway"})
 ENTRY_MODULES = frozenset({"app", "cli"})
 
 # (importer, imported) edges allowed against the layer rules, each with its reason.
@@ -105,6 +107,8 @@ def layer(module: str) -> tuple[str, str]:
         return "contracts", ""
     if parts[0] == "servers" and len(parts) > 1 and (ROOT / "servers" / parts[1]).is_dir():
         return "service", parts[1]
+    if parts[0] in TOP_LEVEL_SERVICES:
+        return "service", parts[0]
     if parts[0] == "servers":
         return "compose", ""
     if parts[0] == "workers":
@@ -131,7 +135,8 @@ def allowed(src: str, dst: str) -> bool:
         return dst_layer == "worker" or (dst_layer == "service" and dst_owner == "training")
     # compose and deploy: the other services only through their app and cli modules.
     if dst_layer == "service":
-        return dst.split(".")[-1] in ENTRY_MODULES and len(dst.split(".")) == 3
+        depth = 2 if dst.split(".")[0] in TOP_LEVEL_SERVICES else 3
+        return dst.split(".")[-1] in ENTRY_MODULES and len(dst.split(".")) == depth
     if dst_layer == "compose":
         return True
     return src_layer == "deploy" and dst_layer == "deploy"
@@ -221,5 +226,12 @@ def test_the_rules_catch_what_they_forbid():
     assert forbidden_imports({"servers.services": {"servers.training.store"}})
     assert not forbidden_imports({"servers.services": {"servers.training.app"}})
     assert not forbidden_imports({"workers.training_job": {"servers.training.store"}})
+    # the gateway is a service: runtime and contracts only, composed through gateway.app
+    assert forbidden_imports({"gateway.core": {"servers.parser.core"}})
+    assert forbidden_imports({"servers.parser.core": {"gateway.core"}})
+    assert forbidden_imports({"servers.services": {"gateway.core"}})
+    assert not forbidden_imports({"servers.services": {"gateway.app"}})
+    assert not forbidden_imports({"servers.cli": {"gateway.cli"}})
+    assert not forbidden_imports({"gateway.core": {"servers.contracts.clients", "servers.runtime.errors"}})
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

@@ -165,6 +165,18 @@ class Settings(BaseSettings):
     parser_intent_breaker_s: float = Field(5.0, description="Parser: after a failed intent-model call, how long the model is skipped (rules answer) before it is tried again.")
     # --- end parser -----------------------------------------------------------------
 
+    # --- gateway --------------------------------------------------------------------
+    gateway_max_rows: int = Field(10_000, description="Gateway: most rows one Ask returns over all pages (a request's max_rows is capped to it; 0 in a request means this).")
+    gateway_cache_ttl_s: float = Field(1800.0, description="Gateway: how long an answer stays in the Redis result cache (a schema or glossary change makes a new key at once).")
+    gateway_versions_ttl_s: float = Field(5.0, description="Gateway: how long a connection's schema and glossary versions (part of the result cache key) are reused before the connector is asked again.")
+    gateway_accepted_similarity: float = Field(0.92, description="Gateway: cosine similarity (word embeddings) at or above which a question reuses the statement of an accepted answer on the same connection.")
+    gateway_accepted_ttl_s: float = Field(5.0, description="Gateway: how long a connection's accepted answers are kept in memory before they are read again (feedback given to this replica shows at once).")
+    gateway_history_queue: int = Field(10_000, description="Gateway: most history and audit writes waiting for PostgreSQL (they are written off the response path); past it the oldest is dropped with a log line.")
+    gateway_history_retry_s: float = Field(1.0, description="Gateway: pause between tries to write waiting history while PostgreSQL is unreachable.")
+    gateway_call_timeout_s: float = Field(30.0, description="Gateway: longest wait for the parser or the connector on one Ask.")
+    gateway_page_token_key: SecretStr | None = Field(None, description="Gateway: HMAC key signing Ask and ListQueries page tokens; unset = derived from CHATDB_DATABASE_URL (every replica on one platform database accepts them).")
+    # --- end gateway ----------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 

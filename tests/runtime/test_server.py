@@ -58,10 +58,12 @@ async def test_a_placeholder_reports_not_serving_and_leaves_real_services_servin
     assert await check(channel, parser) == NOT_SERVING
 
 
-def test_the_placeholder_process_is_the_gateway():
+def test_no_process_is_a_placeholder_any_more():
+    # The gateway landed; its ApiKeyService stays a placeholder binding inside a process
+    # that serves (tests/runtime/test_cli_serve.py).
     from servers.services import PLACEHOLDERS
 
-    assert PLACEHOLDERS == {"gateway"}
+    assert PLACEHOLDERS == frozenset()
 
 
 async def test_server_can_start_not_ready(start_server, channel_to):

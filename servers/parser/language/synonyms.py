@@ -1,7 +1,7 @@
 """Words nothing else linked, matched to table and column names by meaning.
 
-wordllama's static embeddings ship inside its wheel; the model loads once per process,
-lazily, and the names of a schema are embedded once per prepared schema. A word links
+wordllama's static embeddings ship inside its wheel (servers/contracts/embeddings.py
+loads them once per process, lazily), and the names of a schema are embedded once per prepared schema. A word links
 only when its best name is similar enough (THRESHOLD) and clearly ahead of the best
 name of any other table (MARGIN: a table and its own columns do not compete), and only
 nouns are tried: chosen on the project's own test schemas (tests/parser/language_support.py
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from servers.contracts.embeddings import model
 from servers.parser.language.linking import MEANING, Candidate
 from servers.parser.language.words import split_identifier
 
@@ -29,14 +29,6 @@ if TYPE_CHECKING:
 
 THRESHOLD = 0.38
 MARGIN = 0.08
-
-
-@functools.lru_cache(maxsize=1)
-def model():  # noqa: ANN201 — wordllama's class, imported lazily
-    import wordllama
-    from wordllama import WordLlama
-
-    return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
 
 
 @dataclass

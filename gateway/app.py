@@ -1,0 +1,96 @@
+"""Composition root of the gateway (`chatdb serve gateway`): the platform database
+(migrated here), Redis, channels to the parser and the connector, the history writer,
+the core, the ChatService binding. API keys land with their own issue: ApiKeyService
+is a placeholder binding until then.
+
+`wire_answerers` is where the answerers of model and system questions are attached to
+the core (core.ml, core.system, core.status_reader); until they are, model questions
+answer UNAVAILABLE and GetSystemStatus reports the gateway's own health checks of the
+parser and the connector (quick_status.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from servers.runtime.channels import open_channel
+from servers.runtime.migrations import migrate_dsn
+from servers.runtime.paging import PageTokens, key_from
+from servers.runtime.pg import open_platform_pool
+from servers.runtime.placeholder import placeholder_binding
+from servers.runtime.server import ServiceBinding
+from servers.runtime.settings import Settings
+
+from .accepted import AcceptedAnswers
+from .cache import ResultCache
+from .clients import ConnectorGateway, ParserClient
+from .core import Gateway, GatewayOptions
+from .history import HistoryWriter
+from .quick_status import QuickStatus
+from .service import chat_binding
+from .store import GatewayStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Opened:
+    core: Gateway
+    pg_pool: asyncpg.Pool
+    redis: aioredis.Redis
+
+
+async def open_gateway(settings: Settings, stack: AsyncExitStack) -> Opened:
+    await migrate_dsn(settings.database_url, "gateway", MIGRATIONS)
+    pool = await open_platform_pool(settings)
+    stack.push_async_callback(pool.close)
+    redis = aioredis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    stack.push_async_callback(redis.aclose)
+    parser_channel = open_channel(settings, "parser", map_errors=True)
+    stack.push_async_callback(parser_channel.close)
+    connector_channel = open_channel(settings, "connector", map_errors=True)
+    stack.push_async_callback(connector_channel.close)
+    # Health checks go over their own plain channels: a status read never raises.
+    health_channels = {name: open_channel(settings, name) for name in ("parser", "connector")}
+    for channel in health_channels.values():
+        stack.push_async_callback(channel.close)
+
+    store = GatewayStore(pool)
+    history = HistoryWriter(store, bound=settings.gateway_history_queue, retry_s=settings.gateway_history_retry_s)
+    history.start()
+    # Registered after the pool: closed (flushed) before the pool closes.
+    stack.push_async_callback(history.close, settings.grace_period_s)
+    core = Gateway(
+        parser=ParserClient(parser_channel, timeout_s=settings.gateway_call_timeout_s),
+        connector=ConnectorGateway(connector_channel, timeout_s=settings.gateway_call_timeout_s),
+        store=store,
+        history=history,
+        cache=ResultCache(redis, settings.redis_prefix, ttl_s=settings.gateway_cache_ttl_s),
+        accepted=AcceptedAnswers(store, similarity=settings.gateway_accepted_similarity,
+                                 ttl_s=settings.gateway_accepted_ttl_s),
+        tokens=PageTokens(key_from(settings.gateway_page_token_key, derive_from=settings.database_url)),
+        options=GatewayOptions(max_rows=settings.gateway_max_rows, versions_ttl_s=settings.gateway_versions_ttl_s),
+        fallback_status=QuickStatus(health_channels),
+    )
+    return Opened(core, pool, redis)
+
+
+async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gateway, *,
+                         pg_pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
+    """Attach the answerers of model questions (core.ml) and of system questions
+    (core.system, core.status_reader). Filled in as they land."""
+
+
+async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
+    """`chatdb serve gateway`: ChatService, and ApiKeyService as a placeholder."""
+    opened = await open_gateway(settings, stack)
+    await wire_answerers(settings, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
+    return [
+        chat_binding(opened.core),
+        placeholder_binding("chatdb.gateway.v1.api_key_service", "ApiKeyService", lands_with="the API keys issue"),
+    ]
