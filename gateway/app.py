@@ -84,6 +84,14 @@ async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gatewa
                          pg_pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
     """Attach the answerers of model questions (core.ml) and of system questions
     (core.system, core.status_reader). Filled in as they land."""
+    # System questions and the degradation level (gw-status): the monitor checks the mesh
+    # in the background on the gateway's own pool and Redis client.
+    from .status import open_monitor, status_reader
+    from .system_questions import open_system_questions
+
+    monitor = await open_monitor(settings, stack, pg_pool=pg_pool, redis=redis)
+    core.status_reader = status_reader(monitor)
+    core.system = open_system_questions(settings, stack, monitor=monitor, failed_questions=core.failed_questions)
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
