@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from servers.runtime.server import GrpcServer
 from servers.services import SERVICES
-from tests.conftest import drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.parser.service_support import create_shop_pg
 
 from .mesh_support import TcpForwarder, free_port, wait_for
@@ -124,6 +124,11 @@ async def mesh(settings, run_id, tmp_path_factory):
     shop_db = f"chatdb_test_{run_id}_degrade"
     shop_dsn = await create_shop_pg(shop_db)
     ports = {f"{name}_port": free_port() for name in (*IN_PROCESS, "gateway", "worker")}
+    # A platform database of its own: the gateway's and the monitor's view of "the
+    # connections" is this module's only, whatever other modules left in theirs.
+    platform = f"chatdb_test_{run_id}_degrade_platform"
+    await drop_pg_database(platform)
+    settings = settings.model_copy(update={"database_url": await create_pg_database(platform)})
     prefix = f"{settings.redis_prefix}-degrade"
     updates = {**ports, "redis_prefix": prefix, "gateway_status_interval_s": 0.2,
                "gateway_breaker_cooldown_s": 0.5, "prediction_registry_wait_s": 0.5, "parser_intent_breaker_s": 0.5}
@@ -163,6 +168,7 @@ async def mesh(settings, run_id, tmp_path_factory):
             for name in list(mesh.servers):
                 await mesh.stop(name)
             await drop_pg_database(shop_db)
+            await drop_pg_database(platform)
 
 
 async def _restart(mesh: Mesh, *names: str) -> None:

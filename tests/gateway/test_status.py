@@ -21,7 +21,7 @@ from gateway.breaker import BreakerState, CircuitBreaker
 from gateway.status import NOT_SERVING, SERVING, StatusMonitor, open_monitor, status_reader
 from servers.connector.app import build as build_connector
 from servers.runtime.server import GrpcServer
-from tests.conftest import MYSQL, REDIS_URL
+from tests.conftest import MYSQL, REDIS_URL, create_pg_database, drop_pg_database
 
 from .mesh_support import HealthOnlyServer, HungListener, TcpForwarder, free_port, wait_for
 
@@ -70,9 +70,16 @@ def _via(url: str, forwarder: TcpForwarder) -> str:
 
 
 @pytest.fixture(scope="module")
-async def mesh(settings, pg_database):
+async def mesh(settings, pg_database, run_id):
+    # A platform database of its own: the "databases" check lists every connection the
+    # connector holds, and other modules' connections (to databases since dropped) would
+    # count as user databases down.
+    platform = f"chatdb_test_{run_id}_status"
+    await drop_pg_database(platform)
+    settings = settings.model_copy(update={"database_url": await create_pg_database(platform)})
     mesh = Mesh()
     async with AsyncExitStack() as stack:
+        stack.push_async_callback(drop_pg_database, platform)
         for name in ("platform", "user", "redis"):
             target = {"platform": settings.database_url, "user": pg_database, "redis": REDIS_URL}[name]
             mesh.forwarders[name] = await _forwarder_to(target).start()
