@@ -2,7 +2,7 @@
 latency on a Spider-format directory, through the real mesh.
 
     .venv/bin/python bench/nl2sql.py [SPIDER_DIR] [--mysql] [--mongo] [--limit N]
-                                     [--db NAME ...] [--failures FILE]
+                                     [--db NAME ...] [--failures FILE] [--through-gateway]
 
 SPIDER_DIR (default: ../shared/benchmarks/spider beside the repository, found from this
 file's location) holds databases/<db>.sqlite, questions/<db>.json and load.py. Each
@@ -18,6 +18,11 @@ read-only connection per database is registered, and for every question:
   ordered where the gold query orders at its top level, numbers as numbers, text
   trimmed, NULL equal to NULL, columns in any order).
 
+--through-gateway asks every question through the gateway's Ask instead (`chatdb serve
+gateway` beside the parser and the connector; use_cache=false, every page of the answer
+read with its next_page_token): the same accuracy, measured where users ask; the parse
+latency is then the parse stage as the gateway timed it (AskResponse.timings.parse).
+
 A parse error, a missing statement or an execution error counts as wrong and is tallied
 by kind. --mongo runs the questions whose gold SQL reads one table against MongoDB: each
 table becomes a collection in the server of CHATDB_TEST_MONGO_URL, else in mongomock
@@ -30,7 +35,8 @@ ORDER BY … LIMIT, GROUP BY with bare columns that PostgreSQL refuses, engine c
 
 Prints accuracy by hardness, per database, error kinds and parse latency per engine,
 then as the last line one JSON object: accuracy_* (fractions 0–1) and parse_p50_ms /
-parse_p95_ms for PostgreSQL, the same keys prefixed mysql_ / mongo_ for the others.
+parse_p95_ms for PostgreSQL, the same keys prefixed mysql_ / mongo_ for the others;
+with --through-gateway also "through": "gateway".
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from chatdb.connector.v1 import (  # noqa: E402
     connector_service_pb2_grpc,
     statement_pb2,
 )
+from chatdb.gateway.v1 import chat_service_pb2, chat_service_pb2_grpc  # noqa: E402
 from chatdb.parser.v1 import (  # noqa: E402
     parsed_query_pb2,
     query_parser_service_pb2,
@@ -86,6 +93,7 @@ PAGE_SIZE = 10_000
 MAX_ROWS = 100_000
 EXECUTE_TIMEOUT_S = 20
 PARSE_TIMEOUT_S = 30
+ASK_PAGE_SIZE = 1000  # the gateway's cap on an Ask page
 START_TIMEOUT_S = 180  # the parser loads embeddings and samples values at start
 
 
@@ -197,6 +205,41 @@ async def judge(parser, connector, engine: str, connection_id: str, question: Qu
     return await run_statement(connector, engine, connection_id, question, gold, parsed.statement, ms)
 
 
+async def judge_ask(gateway, engine: str, connection_id: str, question: Question, gold: list[tuple]) -> Outcome:
+    """--through-gateway: Ask parses and executes; its further pages are Asks with the
+    previous answer's next_page_token."""
+    request = chat_service_pb2.AskRequest(question=question.text, connection_id=connection_id,
+                                          page_size=ASK_PAGE_SIZE, max_rows=MAX_ROWS, use_cache=False)
+    timeout = PARSE_TIMEOUT_S + EXECUTE_TIMEOUT_S
+    try:
+        reply = await gateway.Ask(request, timeout=timeout)
+    except grpc.aio.AioRpcError as error:
+        # The same kinds as the direct path where the reason says the stage.
+        stage = "parse" if details_from_rpc_error(error).reason == "QUESTION_NOT_UNDERSTOOD" else "ask"
+        kind, message = _error_kind(stage, error)
+        return Outcome(question, engine, False, kind, None, detail=message)
+    ms = reply.timings.parse.ToNanoseconds() / 1e6 if reply.timings.HasField("parse") else None
+    form = reply.statement.WhichOneof("form")
+    if form is None:
+        intent = parsed_query_pb2.Intent.Name(reply.parsed_query.intent)
+        return Outcome(question, engine, False, f"no statement ({intent})", ms, detail=reply.answer)
+    text = _statement_text(reply.statement)
+    if (form == "sql") != (engine != "mongo"):
+        return Outcome(question, engine, False, "statement for another engine", ms, text)
+    rows = [tuple(_plain(cell_to_value(c)) for c in row.cells) for row in reply.rows]
+    truncated = reply.truncated
+    try:
+        while reply.next_page_token:
+            request.page_token = reply.next_page_token
+            reply = await gateway.Ask(request, timeout=timeout)
+            rows += [tuple(_plain(cell_to_value(c)) for c in row.cells) for row in reply.rows]
+            truncated = truncated or reply.truncated
+    except grpc.aio.AioRpcError as error:
+        kind, message = _error_kind("ask next page", error)
+        return Outcome(question, engine, False, kind, ms, text, detail=message)
+    return verdict_on(question, engine, gold, rows, truncated, ms, text)
+
+
 async def judge_gold(connector, engine: str, connection_id: str, question: Question, gold: list[tuple]) -> Outcome:
     """--self-check: the gold query itself, translated by sqlglot, instead of a parse;
     what it gets right is the ceiling the loading and the comparison allow."""
@@ -236,6 +279,11 @@ async def run_statement(connector, engine: str, connection_id: str, question: Qu
     except grpc.aio.AioRpcError as error:
         kind, message = _error_kind("execute", error)
         return Outcome(question, engine, False, kind, ms, text, detail=message)
+    return verdict_on(question, engine, gold, rows, truncated, ms, text)
+
+
+def verdict_on(question: Question, engine: str, gold: list[tuple], rows: list[tuple], truncated: bool,
+               ms: float | None, text: Any) -> Outcome:
     if truncated:
         return Outcome(question, engine, False, "result truncated", ms, text,
                        detail=f"more than {MAX_ROWS} rows", got_sample=[list(r) for r in rows[:5]])
@@ -305,7 +353,8 @@ def _pct(right: int, total: int) -> str:
     return f"{right:>5} / {total:<5} {100 * right / total:6.1f} %" if total else f"{'-':>5}   {'':<5} {'-':>6}"
 
 
-def report(engine: str, tally: Tally, dbs: list[str], note: str) -> dict[str, Any]:
+def report(engine: str, tally: Tally, dbs: list[str], note: str,
+           latency_label: str = "ParseQuery round trip") -> dict[str, Any]:
     right, total = tally.accuracy()
     latencies = tally.latencies()
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
@@ -327,7 +376,7 @@ def report(engine: str, tally: Tally, dbs: list[str], note: str) -> dict[str, An
     if tally.gold_failed:
         print(f"{'(not counted: gold query failed on SQLite)':52} {tally.gold_failed:>6}")
     if latencies:
-        print(f"\nParseQuery round trip over {len(latencies)} calls: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        print(f"\n{latency_label} over {len(latencies)} calls: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
               f"max {latencies[-1]:.1f} ms")
     figures: dict[str, Any] = {f"accuracy_{h}": _fraction(*tally.accuracy(h)) for h in HARDNESS}
     figures["accuracy_overall"] = _fraction(right, total)
@@ -384,6 +433,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--self-check", action="store_true",
                         help="run each gold query (translated by sqlglot) instead of parsing: checks the loading "
                              "and the comparison; its accuracy is the harness's ceiling (not with --mongo)")
+    parser.add_argument("--through-gateway", action="store_true",
+                        help="ask through the gateway's Ask (parse + execute by the gateway) instead of "
+                             "ParseQuery + ExecuteQuery")
     return parser.parse_args()
 
 
@@ -400,6 +452,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     questions = {db: read_questions(spider, db, args.limit) for db in dbs}
     if args.self_check and args.mongo:
         raise SystemExit("--self-check translates gold SQL; it has no MongoDB form")
+    if args.self_check and args.through_gateway:
+        raise SystemExit("--self-check runs no question; there is nothing to ask through the gateway")
     engines = ["postgres"] + ["mysql"] * args.mysql + ["mongo"] * args.mongo
     mongomock = args.mongo and not MONGO_URL
 
@@ -407,7 +461,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     (work / "data").mkdir()
     # prediction and registry get ports nothing listens on: the parser must not reach
     # a developer's running mesh, and answers on its rule path.
-    mesh = ScratchMesh(work, ports=("connector", "parser", "prediction", "registry"))
+    mesh = ScratchMesh(work, ports=("connector", "parser", "prediction", "registry")
+                       + (("gateway", "training") if args.through_gateway else ()))
     scratch = Scratch()
     gold = Gold(spider)
     tallies = {engine: Tally() for engine in engines}
@@ -433,12 +488,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.self_check:
                 mesh.spawn("parser", ["serve", "parser"], **python_path)
                 await mesh.wait_serving(mesh.ports["parser"], timeout_s=START_TIMEOUT_S)
+            if args.through_gateway:
+                # Its row cap must not cut a result the direct path would read whole.
+                mesh.spawn("gateway", ["serve", "gateway"], **python_path, CHATDB_GATEWAY_MAX_ROWS=str(MAX_ROWS))
+                await mesh.wait_serving(mesh.ports["gateway"], timeout_s=START_TIMEOUT_S)
             connector_channel = await stack.enter_async_context(grpc.aio.insecure_channel(
                 f"127.0.0.1:{mesh.ports['connector']}", options=[("grpc.max_receive_message_length", 256 << 20)]))
             parser_channel = await stack.enter_async_context(
                 grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports['parser']}"))
             connector = connector_service_pb2_grpc.ConnectorServiceStub(connector_channel)
             parser = query_parser_service_pb2_grpc.QueryParserServiceStub(parser_channel)
+            gateway = None
+            if args.through_gateway:
+                gateway_channel = await stack.enter_async_context(grpc.aio.insecure_channel(
+                    f"127.0.0.1:{mesh.ports['gateway']}", options=[("grpc.max_receive_message_length", 256 << 20)]))
+                gateway = chat_service_pb2_grpc.ChatServiceStub(gateway_channel)
 
             taken: set[str] = set()
             dsn = {"postgres": scratch.pg_dsn, "mysql": scratch.mysql_dsn, "mongo": scratch.mongo_dsn}
@@ -456,7 +520,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     if not chosen:
                         continue
                     cid = ids[engine, db_id]
-                    if not args.self_check:  # warm-up: schema, samples, caches
+                    if gateway is not None:  # warm-up: the gateway's clients, the parser's schema
+                        with contextlib.suppress(grpc.aio.AioRpcError):
+                            await gateway.Ask(chat_service_pb2.AskRequest(
+                                question=chosen[0].text, connection_id=cid, page_size=1, use_cache=False),
+                                timeout=PARSE_TIMEOUT_S + EXECUTE_TIMEOUT_S)
+                    elif not args.self_check:  # warm-up: schema, samples, caches
                         with contextlib.suppress(grpc.aio.AioRpcError):
                             await parser.ParseQuery(query_parser_service_pb2.ParseQueryRequest(
                                 question=chosen[0].text, connection_id=cid), timeout=PARSE_TIMEOUT_S)
@@ -472,6 +541,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             continue
                         if args.self_check:
                             outcome = await judge_gold(connector, engine, cid, q, gold_rows[key])
+                        elif gateway is not None:
+                            outcome = await judge_ask(gateway, engine, cid, q, gold_rows[key])
                         else:
                             outcome = await judge(parser, connector, engine, cid, q, gold_rows[key])
                         tallies[engine].outcomes.append(outcome)
@@ -487,13 +558,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"Spider-format directory {spider}: {len(dbs)} databases, {total} questions")
     if args.self_check:
         print("SELF-CHECK: the gold queries translated by sqlglot, no parser: the ceiling of loading and comparing")
+    elif args.through_gateway:
+        print("through the gateway: Ask (chatdb serve gateway → parser → connector), use_cache=false; prediction "
+              "service not started: intent on the parser's rule path; parse latency = Ask's parse stage")
     else:
         print("parser: chatdb serve parser; prediction service not started: intent on the parser's rule path")
     figures: dict[str, Any] = {}
     for engine in engines:
         note = {"postgres": "", "mysql": "", "mongo": " (gold SQL reads one table; "
                 + ("mongomock, connector in process)" if mongomock else "MongoDB server)")}[engine]
-        engine_figures = report(engine, tallies[engine], dbs, note)
+        engine_figures = report(engine, tallies[engine], dbs, note, *(
+            ["Ask's parse stage"] if args.through_gateway else []))
         if engine == "mongo":
             same = _same_questions(tallies["postgres"], tallies["mongo"])
             print(f"PostgreSQL on the same {same[1]} questions: {_pct(*same).strip()}")
@@ -504,6 +579,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         count = write_failures(args.failures, tallies)
         print(f"\n{count} wrong questions written to {args.failures}")
     figures["self_check"] = args.self_check
+    if args.through_gateway:
+        figures["through"] = "gateway"
     figures["spider_dir"] = str(spider)
     return figures
 

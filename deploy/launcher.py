@@ -156,6 +156,9 @@ async def show_up() -> int:
         print(f"\nsome processes are not SERVING; see {_shown(LOG)}/")
         return 1
     print(f"\nmesh is up; logs in {_shown(LOG)}/, stop with `make down`. Try:")
+    print(f"  {chatdb} ask \"which city has the most customers\" --connection demo-postgres")
+    print(f"  {chatdb} history")
+    print(f"  {chatdb} status")
     print(f"  {chatdb} parse \"which city has the most customers\" --connection demo-postgres --run")
     print(f"  {chatdb} connections")
     print(f"  {chatdb} models")

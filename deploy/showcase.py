@@ -10,51 +10,28 @@ from pathlib import Path
 import grpc
 from chatdb.connector.v1 import connector_service_pb2 as conn_pb
 from chatdb.connector.v1 import connector_service_pb2_grpc, statement_pb2
-from chatdb.parser.v1 import query_parser_service_pb2 as parser_pb
-from chatdb.parser.v1 import query_parser_service_pb2_grpc
 from chatdb.training.v1 import job_state_pb2, training_service_pb2_grpc
 from chatdb.training.v1 import training_job_pb2 as job_pb
 from chatdb.training.v1 import training_service_pb2 as training_pb
 
+from gateway.cli import ask_and_show, gateway_address
 from servers.connector.cli import register_demo_connections
-from servers.contracts.cells import cell_to_value
 from servers.runtime.cli_support import chatdb_command
 from servers.runtime.settings import Settings
 
 BIN = Path(sys.executable).parent
 
-# Asked in plain English on each demo database, through the query parser: the parser
-# writes the statement, the connector runs it read-only.
+# Asked in plain English on each demo database through the gateway's Ask: the parser
+# writes the statement, the connector runs it read-only, the gateway answers.
 DEMO_QUESTIONS = {
-    "demo-postgres": ("total sales by region last month", "revenue by quarter this year",
-                      "which customers never placed an order"),
-    "demo-mysql": ("total sales by region last month", "what is the average salary per department"),
+    "demo-postgres": "total sales by region last month",
+    "demo-mysql": "what is the average salary per department",
+    "demo-mongo": "how many customers are there in each segment",  # only when a demo-mongo connection exists
 }
 
 
-async def ask(parser: query_parser_service_pb2_grpc.QueryParserServiceStub,
-              connector: connector_service_pb2_grpc.ConnectorServiceStub, connection_id: str, question: str) -> None:
-    try:
-        parsed = (await parser.ParseQuery(
-            parser_pb.ParseQueryRequest(question=question, connection_id=connection_id), timeout=60)).parsed_query
-    except grpc.aio.AioRpcError as exc:
-        print(f"\n{connection_id}: {question!r}: {exc.code().name}: {exc.details()}")
-        return
-    reply = await connector.ExecuteQuery(
-        conn_pb.ExecuteQueryRequest(connection_id=connection_id, statement=parsed.statement, page_size=10), timeout=30
-    )
-    print(f"\n{connection_id}: {question!r} ({reply.rows_returned} rows; parsed in "
-          f"{parsed.parse_duration.ToMicroseconds() / 1000:.1f} ms, ran in {reply.execution_time.ToMilliseconds()} ms)")
-    print(f"  {parsed.statement.sql.sql}")
-    print(f"  -- {parsed.explanation}")
-    names = [c.name for c in reply.columns]
-    print("  " + "  ".join(f"{n:>16}" for n in names))
-    for row in reply.rows:
-        print("  " + "  ".join(f"{str(cell_to_value(c)):>16}" for c in row.cells))
-
-
 async def show(settings: Settings) -> None:
-    print("\n== query parser + connector: questions in plain English on the demo databases")
+    print("\n== connector: the demo databases, read-only")
     loader = await asyncio.create_subprocess_exec(str(BIN / "chatdb"), "demo-data")
     if await loader.wait() != 0:
         raise SystemExit("chatdb demo-data failed")
@@ -62,11 +39,6 @@ async def show(settings: Settings) -> None:
     await register_demo_connections(address, settings=settings)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.parser_port}") as parser_channel:
-            parser = query_parser_service_pb2_grpc.QueryParserServiceStub(parser_channel)
-            for connection_id, questions in DEMO_QUESTIONS.items():
-                for question in questions:
-                    await ask(parser, stub, connection_id, question)
         refused = stub.ExecuteQuery(
             conn_pb.ExecuteQueryRequest(
                 connection_id="demo-postgres",
@@ -77,10 +49,44 @@ async def show(settings: Settings) -> None:
         try:
             await refused
         except grpc.aio.AioRpcError as exc:
-            print(f"\nDELETE FROM sales on a read-only connection: {exc.code().name}: {exc.details()}")
+            print(f"DELETE FROM sales on a read-only connection: {exc.code().name}: {exc.details()}")
+        connections = await demo_connections(stub)
     version = await show_training(settings)
     if version:
         await show_prediction(settings, *version)
+    await show_questions(settings, connections)
+    await show_status()
+
+
+async def demo_connections(stub: connector_service_pb2_grpc.ConnectorServiceStub) -> list[str]:
+    """The demo connections that exist, in DEMO_QUESTIONS' order (demo-mongo only when
+    someone registered it: `make up` loads no MongoDB)."""
+    found, token = set(), ""
+    while True:
+        page = await stub.ListConnections(conn_pb.ListConnectionsRequest(page_size=1000, page_token=token), timeout=30)
+        found |= {c.connection_id for c in page.connections}
+        token = page.next_page_token
+        if not token:
+            return [cid for cid in DEMO_QUESTIONS if cid in found]
+
+
+async def show_questions(settings: Settings, connections: list[str]) -> None:
+    """One question in plain English per demo database, through the gateway, printed as
+    `chatdb ask` prints it."""
+    print("\n== gateway: questions in plain English on the demo databases (`chatdb ask`)")
+    address = gateway_address(settings)
+    for connection_id in connections:
+        print(f"\n[{connection_id}]")
+        await ask_and_show(address, DEMO_QUESTIONS[connection_id], connection_id=connection_id, settings=settings)
+
+
+async def show_status() -> int:
+    """`chatdb status` as it prints; its exit status is the degradation level."""
+    print("\n== gateway: the mesh's degradation level (`chatdb status`)")
+    status = await asyncio.create_subprocess_exec(str(BIN / "chatdb"), "status")
+    level = await status.wait()
+    print(f"chatdb status: exit status {level}" + (" (gateway unreachable)" if level == 5 else f" = level {level}"))
+    return level
 
 
 DEMO_MODEL = "demo-product-category"

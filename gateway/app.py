@@ -31,9 +31,12 @@ from .cache import ResultCache
 from .clients import ConnectorGateway, ParserClient
 from .core import Gateway, GatewayOptions
 from .history import HistoryWriter
+from .ml_answers import open_ml_answers
 from .quick_status import QuickStatus
 from .service import chat_binding
+from .status import open_monitor, status_reader
 from .store import GatewayStore
+from .system_questions import open_system_questions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -84,11 +87,9 @@ async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gatewa
                          pg_pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
     """Attach the answerers of model questions (core.ml) and of system questions
     (core.system, core.status_reader). Filled in as they land."""
-    # System questions and the degradation level (gw-status): the monitor checks the mesh
-    # in the background on the gateway's own pool and Redis client.
-    from .status import open_monitor, status_reader
-    from .system_questions import open_system_questions
-
+    core.ml = open_ml_answers(settings, stack)
+    # System questions and the degradation level: the monitor checks the mesh in the
+    # background on the gateway's own pool and Redis client.
     monitor = await open_monitor(settings, stack, pg_pool=pg_pool, redis=redis)
     core.status_reader = status_reader(monitor)
     core.system = open_system_questions(settings, stack, monitor=monitor, failed_questions=core.failed_questions)

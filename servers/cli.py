@@ -14,6 +14,9 @@
     chatdb promote M V       point `production` at version V of model M
     chatdb predict MODEL     predict from --record JSON or --csv FILE
     chatdb parser bootstrap-intent   train the intent model when it is missing
+    chatdb ask "QUESTION"    ask through the gateway: the answer, its statement and rows
+    chatdb history           recent questions asked through the gateway
+    chatdb status            the degradation level (exit status 0-4, 5: gateway unreachable)
 """
 
 from __future__ import annotations
@@ -117,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .parser.cli import add_commands as add_parser_commands
 
     add_parser_commands(sub)
+
+    from gateway.cli import add_commands as add_gateway_commands
+
+    add_gateway_commands(sub)
     return parser
 
 

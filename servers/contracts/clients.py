@@ -1,5 +1,15 @@
-"""gRPC clients the worker uses: the registry (upload a version, move an alias) and the
-connector (stream a query's rows for a dataset).
+"""Typed gRPC clients of the mesh's services, for the services that call each other:
+
+    RegistryClient    the worker uploads versions and moves aliases; the gateway reads
+                      models, versions (inputs, metrics) and model names
+    ConnectorClient   the worker streams datasets; the parser and the gateway read
+                      connections, schemas and rows
+    TrainingClient    the gateway creates, reads and lists training jobs
+    PredictionClient  the gateway asks a model version for predictions
+
+Open their channels with open_channel(..., map_errors=True): a failed call then raises the
+runtime's error tree (NotFound, InvalidArgument with field violations, Unavailable …);
+the clients also map a plain channel's AioRpcError to it (`_mapped`).
 
 Registry calls are retried on UNAVAILABLE and DEADLINE_EXCEEDED with jittered
 exponential backoff for at most `retry_s` (CHATDB_TRAINING_REGISTRY_RETRY_S): a finished
@@ -14,13 +24,18 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
 from chatdb.connector.v1 import connector_service_pb2, connector_service_pb2_grpc, statement_pb2
+from chatdb.prediction.v1 import prediction_service_pb2 as pred_pb
+from chatdb.prediction.v1 import prediction_service_pb2_grpc
+from chatdb.registry.v1 import model_pb2, model_registry_service_pb2_grpc, model_version_pb2
 from chatdb.registry.v1 import model_registry_service_pb2 as reg_pb
-from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb2
+from chatdb.training.v1 import training_job_pb2, training_service_pb2, training_service_pb2_grpc
+from google.protobuf import json_format
 
 from servers.contracts.cells import cell_to_value
 from servers.contracts.glossary import Glossary, glossary_from_pb
@@ -33,7 +48,17 @@ CHUNK_BYTES = 256 * 1024
 RETRYABLE = (Unavailable, DeadlineExceeded)
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = MAX_RECONNECT_BACKOFF_MS / 1000  # the channel reconnects at least as often
+MAX_LISTED = 1000  # most models / jobs a listing reads (pages of the server's maximum)
 T = TypeVar("T")
+
+
+async def _mapped(call: Awaitable[T]) -> T:
+    """`call`'s answer; a plain channel's AioRpcError as the runtime's error (a mapping
+    channel raises that already)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise as_domain_error(exc) from None
 
 
 class RegistryClient:
@@ -125,6 +150,40 @@ class RegistryClient:
             lambda: self.stub.SetAlias(reg_pb.SetAliasRequest(model=model, alias=alias, version=version), timeout=30),
         )
 
+    # --- reads (the gateway): not retried, a person is waiting for the answer -------------
+
+    async def model(self, model: str, *, timeout_s: float = 10.0) -> model_pb2.Model:
+        """The model (latest version number, aliases): NotFound for an unknown name."""
+        reply = await _mapped(self.stub.GetModel(reg_pb.GetModelRequest(model=model), timeout=timeout_s))
+        return reply.model
+
+    async def model_version(self, model: str, version: int, *, timeout_s: float = 10.0) -> model_version_pb2.ModelVersion:
+        """One version with its inputs, outputs, metrics and task: NotFound when missing."""
+        reply = await _mapped(self.stub.GetModelVersion(
+            reg_pb.GetModelVersionRequest(model=model, version=version), timeout=timeout_s))
+        return reply.model_version
+
+    async def newest_ready_version(self, model: str, *, timeout_s: float = 10.0) -> model_version_pb2.ModelVersion | None:
+        """The model's newest READY version; None when it has none. NotFound for an
+        unknown model."""
+        reply = await _mapped(self.stub.ListModelVersions(reg_pb.ListModelVersionsRequest(
+            model=model, page_size=1, state=model_version_pb2.MODEL_VERSION_STATE_READY), timeout=timeout_s))
+        return reply.model_versions[0] if reply.model_versions else None
+
+    async def model_names(self, *, limit: int = MAX_LISTED, timeout_s: float = 10.0) -> list[str]:
+        """Names of the registered models, at most `limit`, in the registry's order."""
+        names: list[str] = []
+        token = ""
+        while len(names) < limit:
+            reply = await _mapped(self.stub.ListModels(
+                reg_pb.ListModelsRequest(page_size=min(limit - len(names), MAX_LISTED), page_token=token),
+                timeout=timeout_s))
+            names += [m.name for m in reply.models]
+            token = reply.next_page_token
+            if not token:
+                break
+        return names[:limit]
+
 
 class ConnectorClient:
     """The connector as its clients use it: datasets streamed for the worker, schemas
@@ -167,12 +226,15 @@ class ConnectorClient:
         )
         return [tuple(cell_to_value(c) for c in row.cells) for row in reply.rows]
 
-    async def rows(self, connection_id: str, sql: str) -> tuple[Sequence[str], AsyncIterator[tuple[Any, ...]]]:
-        """Column names and an iterator of rows of the query, read through StreamQuery."""
+    async def rows(
+        self, connection_id: str, sql: str | statement_pb2.Statement, *, max_rows: int = 0
+    ) -> tuple[Sequence[str], AsyncIterator[tuple[Any, ...]]]:
+        """Column names and an iterator of rows of the query (SQL text, or any statement:
+        a MongoDB find too), read through StreamQuery; `max_rows` 0 is the connection's cap."""
+        statement = sql if isinstance(sql, statement_pb2.Statement) else \
+            statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql=sql))
         call = self.stub.StreamQuery(
-            connector_service_pb2.StreamQueryRequest(
-                connection_id=connection_id, statement=statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql=sql))
-            )
+            connector_service_pb2.StreamQueryRequest(connection_id=connection_id, statement=statement, max_rows=max_rows)
         )
         columns: list[str] = []
         async for message in call:
@@ -191,3 +253,91 @@ class ConnectorClient:
                 call.cancel()  # a reader that stops early stops the query too
 
         return columns, rest()
+
+
+class TrainingClient:
+    """The training orchestrator: create a job, read one, list them."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.stub = training_service_pb2_grpc.TrainingServiceStub(channel)
+
+    async def create(
+        self, job: training_job_pb2.TrainingJob, *, request_id: str = "", timeout_s: float = 30.0
+    ) -> training_job_pb2.TrainingJob:
+        """Create (and queue) `job`; the orchestrator validates it against the dataset
+        first (InvalidArgument with field violations). A repeated `request_id` returns
+        the job it created the first time."""
+        reply = await _mapped(self.stub.CreateTrainingJob(
+            training_service_pb2.CreateTrainingJobRequest(training_job=job, request_id=request_id), timeout=timeout_s))
+        return reply.training_job
+
+    async def job(self, job_id: str, *, timeout_s: float = 10.0) -> training_job_pb2.TrainingJob:
+        """One job (accepts "trainingJobs/{id}" too): NotFound for an unknown id."""
+        reply = await _mapped(self.stub.GetTrainingJob(
+            training_service_pb2.GetTrainingJobRequest(job_id=job_id.removeprefix("trainingJobs/")), timeout=timeout_s))
+        return reply.training_job
+
+    async def jobs(
+        self, *, state: int = 0, model_name: str = "", limit: int = 100, timeout_s: float = 10.0
+    ) -> list[training_job_pb2.TrainingJob]:
+        """Jobs newest first, at most `limit`; `state` a JobState to keep only those."""
+        found: list[training_job_pb2.TrainingJob] = []
+        token = ""
+        while len(found) < limit:
+            reply = await _mapped(self.stub.ListTrainingJobs(training_service_pb2.ListTrainingJobsRequest(
+                page_size=min(limit - len(found), MAX_LISTED), page_token=token, state=state, model_name=model_name),
+                timeout=timeout_s))
+            found += reply.training_jobs
+            token = reply.next_page_token
+            if not token:
+                break
+        return found[:limit]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer for one record: `label` for classification (with `probabilities`
+    by class when the model gives them), `value` for regression."""
+
+    label: Any = None
+    value: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    model: str
+    version: int
+    predictions: list[Prediction]
+
+
+class PredictionClient:
+    """The prediction service: predictions for a few records from one model version."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+    async def predict(
+        self, model: str, records: Sequence[Mapping[str, Any]], *, version: int | None = None,
+        alias: str | None = None, timeout_s: float = 10.0,
+    ) -> Predictions:
+        """One prediction per record, in order, from `version`, else `alias`, else the
+        service's default (production). Values must be JSON-like (str, number, bool, None)."""
+        request = pred_pb.PredictRequest(model=model)
+        if version is not None:
+            request.version = version
+        elif alias:
+            request.alias = alias
+        for record in records:
+            json_format.ParseDict(dict(record), request.records.add())
+        reply = await _mapped(self.stub.Predict(request, timeout=timeout_s))
+        return Predictions(reply.model, reply.version, [_prediction(p) for p in reply.predictions])
+
+
+def _prediction(p: Any) -> Prediction:
+    label = json_format.MessageToDict(p.label) if p.HasField("label") else None
+    return Prediction(
+        label=label,
+        value=p.value if p.HasField("value") else None,
+        probabilities=dict(p.probabilities),
+    )

@@ -1,11 +1,14 @@
 """The query parser's `chatdb` commands (servers/cli.py wires them in):
 
-    chatdb parse "QUESTION" --connection ID [--dialect postgres|mysql] [--at ISO-TIME] [--run] [--json]
+    chatdb parse "QUESTION" --connection ID [--after "PREVIOUS QUESTION"]... [--dialect postgres|mysql]
+                 [--at ISO-TIME] [--run] [--json]
     chatdb parser bootstrap-intent [--per-label N] [--timeout S]
 
 `parse` prints what the parser made of a question: the statement, what it does in plain
 English, and how the words were linked; `--run` also runs the statement read-only
-through the connector and prints the first rows.
+through the connector and prints the first rows. `--after` (repeatable, oldest first)
+asks the questions of a conversation before it, each with the previous parse as its
+context, as the gateway does, so a follow-up ("only those in 2024") can be tried alone.
 
 `bootstrap-intent` makes sure the intent model (`query-intent`, alias production)
 exists: nothing when it does, else it trains it from the project's own corpus as a
@@ -26,6 +29,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parse = sub.add_parser("parse", help="turn a question into a statement (and run it with --run)")
     parse.add_argument("question")
     parse.add_argument("--connection", required=True, help="the connection to ask")
+    parse.add_argument("--after", action="append", default=[], metavar="QUESTION",
+                       help="a question asked before this one in the same conversation (repeatable, oldest first)")
     parse.add_argument("--dialect", choices=["postgres", "mysql"], help="SQL dialect (default: the connection's)")
     parse.add_argument("--at", help="the time 'last month' and 'this year' are relative to (ISO 8601; default: now)")
     parse.add_argument("--run", action="store_true", help="run the statement read-only and print the first rows")
@@ -77,8 +82,16 @@ async def _parse(args: argparse.Namespace) -> int:
             raise CliError(f"--at {args.at!r} is not an ISO 8601 time such as 2026-12-03 or 2026-12-03T12:00:00Z") from None
         request.reference_time.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))
     async with open_channel(settings, "parser") as channel:
+        stub = pb_grpc.QueryParserServiceStub(channel)
         try:
-            parsed = (await pb_grpc.QueryParserServiceStub(channel).ParseQuery(request, timeout=30)).parsed_query
+            context = None
+            for earlier in [*args.after, args.question]:
+                step = pb.ParseQueryRequest()
+                step.CopyFrom(request)
+                step.question = earlier
+                if context is not None:
+                    step.context.CopyFrom(context)
+                context = parsed = (await stub.ParseQuery(step, timeout=30)).parsed_query
         except grpc.aio.AioRpcError as exc:
             return print_rpc_error(exc)
     if args.json:
@@ -94,6 +107,8 @@ async def _parse(args: argparse.Namespace) -> int:
                   + (f".sort({f.sort})" if f.sort else "") + (f".limit({f.limit})" if f.limit else ""))
         elif form == "mongo_aggregate":
             print(f"db.{statement.mongo_aggregate.collection}.aggregate({statement.mongo_aggregate.pipeline})")
+        if parsed.follow_up:
+            print(f"-- follow-up of: {' → '.join(parsed.conversation[:-1])}")
         print(f"-- {parsed.explanation}")
         for note in parsed.notes:
             print(f"-- {note}")

@@ -240,6 +240,8 @@ def parsed_query(
     intent_source: str,
     used_fallback: bool,
     elapsed_s: float,
+    follow_up: bool = False,
+    conversation: Iterable[str] = (),
 ) -> pq.ParsedQuery:
     out = pq.ParsedQuery(
         question=question,
@@ -252,6 +254,8 @@ def parsed_query(
         notes=understanding.notes,
         intent_source=intent_source,
         parse_duration=duration_pb2.Duration(seconds=int(elapsed_s), nanos=int((elapsed_s % 1) * 1e9)),
+        follow_up=follow_up,
+        conversation=list(conversation) or [question],
     )
     if understanding.plan is not None:
         plan_entities(understanding.plan, out)
@@ -261,6 +265,11 @@ def parsed_query(
     elif understanding.table:
         out.tables.append(understanding.table)
         out.columns.extend(understanding.features)
+    if understanding.kind is QueryKind.PREDICT:
+        # The inputs a prediction is asked for travel as equality filters: ParsedQuery has
+        # no field of its own for them, and "age = 31" is what "for age 31" means.
+        out.filters.extend(pq.Filter(column=name, operator=pq.FILTER_OPERATOR_EQ, values=[value_cell(value)])
+                           for name, value in understanding.predict_inputs.items())
     if statement is not None:
         out.statement.CopyFrom(statement)
     return out

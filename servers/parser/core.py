@@ -33,7 +33,7 @@ from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
 
-from . import convert, describe, inline_schema, language, plan_check, routing
+from . import convert, describe, followups, inline_schema, language, plan_check, routing
 from .domain import (
     ForeignKeyInfo,
     QueryKind,
@@ -243,21 +243,27 @@ class Parser:
         intent = await intent_task
         now = request.reference_time or self.clock()
 
-        routed = routing.route(question, intent.kind, self._vocabulary(schema, glossary)) if intent.kind in ROUTED_ELSEWHERE else None
-        if routed is not None and routed.elsewhere and intent.kind is QueryKind.SYSTEM_STATUS:
+        kind = routing.reclassified(question, intent.kind)
+        routed = routing.route(question, kind, self._vocabulary(schema, glossary)) if kind in ROUTED_ELSEWHERE else None
+        resolved = None
+        if routed is not None and routed.elsewhere and kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
         elif routed is not None and routed.elsewhere:
-            understanding = self._understand(lambda: understand_ml(question, intent.kind, schema), question, schema)
+            understanding = self._understand(lambda: understand_ml(question, kind, schema), question, schema)
         else:
             prepared = await self._prepare(request.connection_id, schema, glossary)
-            previous = None  # follow-ups land with the gateway's conversations
-            understanding = self._understand(
-                lambda: language.understand(question, prepared, now=now, previous=previous), question, schema
+            # the thread comes back in the context on every turn (followups.py): no state here
+            thread = followups.thread_of(request.context)
+            resolved = self._understand(
+                lambda: followups.resolve(question, thread, prepared, now=now), question, schema
             )
+            understanding = resolved.understanding
         if understanding.kind is QueryKind.DESCRIBE:
             understanding = describe.tell(understanding, schema)
         if routed is not None and routed.note:
             understanding.notes.append(routed.note)
+        elif kind is not intent.kind:
+            understanding.notes.append(f"read as {kind.value.replace('_', ' ')}: a failure with nothing named that failed")
         if intent.fallback_reason:
             understanding.notes.append(f"intent from rules: {intent.fallback_reason}")
 
@@ -267,6 +273,8 @@ class Parser:
         if understanding.plan is not None and understanding.kind.runs_a_statement:
             statement = self._render(understanding.plan, schema)
             explanation = explain(understanding.plan, schema)
+            if resolved is not None:
+                explanation = followups.explanation(resolved, explanation)
         else:
             explanation = _routed_explanation(understanding)
 
@@ -281,6 +289,8 @@ class Parser:
             intent_source=intent.source,
             used_fallback=bool(intent.fallback_reason),
             elapsed_s=elapsed,
+            follow_up=resolved is not None and resolved.follow_up,
+            conversation=resolved.conversation if resolved is not None else [question],
         )
 
     async def _inputs(self, request: ParseRequest) -> tuple[SchemaView, Glossary | None]:
@@ -312,7 +322,7 @@ class Parser:
             joined = self._joined[key] = with_relationships(schema, glossary)
         return joined, glossary
 
-    def _understand(self, run: Callable[[], Understanding], question: str, schema: SchemaView) -> Understanding:
+    def _understand(self, run: Callable[[], V], question: str, schema: SchemaView) -> V:
         try:
             return run()
         except Unresolved as exc:

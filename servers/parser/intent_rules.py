@@ -7,7 +7,8 @@ predict churn" names predict but asks to train; "which training jobs failed" nam
 training but asks about the system; "how many students per major" counts but groups.
 
     1 train        an imperative to train (train, retrain, fit, teach, "start a training")
-    2 system       health, services, jobs / queue / workers in a status question
+    2 system       health, services, jobs / queue / workers in a status question; a
+                   failure with nothing named that failed ("what failed today?")
     3 model status metrics, versions, production; "the … model" with how / status words
     4 predict      predict, forecast, estimate, score, "what would the … model"
     5 describe     tables, columns, schema, fields
@@ -50,6 +51,26 @@ STATE_WORDS = frozenset({
     "running", "failed", "queued", "waiting", "finish", "finished", "busy", "alive", "stuck", "pending",
     "status", "up", "down", "available", "working", "ok", "slow", "done", "complete", "completed",
 })
+
+# "what failed today?", "what broke?": a failure with nothing named that failed asks
+# about ChatDB's own jobs and services — the question holds only these and FAILURE_FRAME.
+FAILURE_WORDS = frozenset({
+    "fail", "failed", "fails", "failing", "failure", "failures", "broke", "broken", "break", "crashed", "crash",
+    "crashes", "errored", "errors", "wrong",
+})
+FAILURE_FRAME = frozenset({
+    "what", "which", "anything", "something", "has", "have", "had", "did", "does", "do", "is", "are", "was", "were",
+    "went", "go", "gone", "got", "get", "today", "yesterday", "tonight", "this", "last", "morning", "afternoon",
+    "evening", "night", "week", "hour", "hours", "day", "days", "recently", "lately", "so", "far", "in", "the",
+    "past", "since", "any", "there", "ever", "just", "else", "a", "of", "s", "things", "stuff",
+})
+
+
+def failure_alone(question: str) -> bool:
+    """A failure asked about with nothing named that failed ("what failed today?")."""
+    s = set(_WORD.findall(question.lower()))
+    return bool(s & FAILURE_WORDS) and s <= FAILURE_WORDS | FAILURE_FRAME
+
 
 METRIC_WORDS = frozenset({
     "accuracy", "accurate", "precision", "recall", "f1", "metrics", "metric", "evaluation", "evaluate", "auc",
@@ -169,6 +190,8 @@ def _train(w: list[str], s: set[str]) -> RuleIntent | None:
 
 
 def _system(w: list[str], s: set[str]) -> RuleIntent | None:
+    if s & FAILURE_WORDS and s <= FAILURE_WORDS | FAILURE_FRAME:
+        return RuleIntent(QueryKind.SYSTEM_STATUS, 0.8, "what failed")
     if s & SYSTEM_WORDS:
         return RuleIntent(QueryKind.SYSTEM_STATUS, 0.9, sorted(s & SYSTEM_WORDS)[0])
     if s & JOB_WORDS and (s & STATE_WORDS or s & {"which", "any", "list", "show", "did", "how"}):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from servers.contracts.glossary import Glossary
 
 from .domain import QueryKind, SchemaView
+from .intent_rules import failure_alone
 from .language.words import lemma, split_identifier, tokenize
 
 _MODEL = frozenset({"model", "classifier", "regressor"})
@@ -29,6 +30,20 @@ ANCHORS: dict[QueryKind, frozenset[str]] = {
         "outage", "platform", "uptime",
     }),
 }
+
+
+# Lemmas of the failure words: anchors of SYSTEM_STATUS only when the question names
+# nothing that failed ("what failed today?"); "which orders failed" stays a database
+# question whatever the intent step says.
+FAILURE_ANCHORS = frozenset({"fail", "failing", "failure", "break", "crash", "error", "errored", "wrong"})  # lemmas
+
+
+def reclassified(question: str, kind: QueryKind) -> QueryKind:
+    """SYSTEM_STATUS for a failure asked about alone, whatever the intent step said (an
+    intent model trained before such questions were in its corpus reads them as data)."""
+    if kind not in ANCHORS and failure_alone(question):
+        return QueryKind.SYSTEM_STATUS
+    return kind
 
 
 def schema_words(schema: SchemaView, glossary: Glossary | None = None) -> frozenset[str]:
@@ -58,6 +73,8 @@ def route(question: str, kind: QueryKind, vocabulary: frozenset[str]) -> Route:
         return Route(False)
     words = {t.lemma for t in tokenize(question)} | {t.lower for t in tokenize(question)}
     found = words & anchors
+    if kind is QueryKind.SYSTEM_STATUS and failure_alone(question):
+        found |= {t.lemma for t in tokenize(question)} & FAILURE_ANCHORS
     if found - vocabulary:
         return Route(True)
     reason = (

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     worker_port: int = Field(DEFAULT_PORTS["worker"], description="Port of the ML-engine worker's health server.")
     connector_port: int = Field(DEFAULT_PORTS["connector"], description="Port of the DB connector.")
     prediction_port: int = Field(DEFAULT_PORTS["prediction"], description="Port of the prediction service.")
+    gateway_address: str = Field("", description="Where `chatdb ask|history|status` and `make up` reach the gateway (host:port, e.g. 127.0.0.1:8080); empty: CHATDB_HOST and CHATDB_GATEWAY_PORT.")
 
     # --- gRPC server ---------------------------------------------------------------
     max_receive_message_bytes: int = Field(64 * 1024 * 1024, description="Largest message a server accepts.")
@@ -176,6 +177,15 @@ class Settings(BaseSettings):
     gateway_call_timeout_s: float = Field(30.0, description="Gateway: longest wait for the parser or the connector on one Ask.")
     gateway_page_token_key: SecretStr | None = Field(None, description="Gateway: HMAC key signing Ask and ListQueries page tokens; unset = derived from CHATDB_DATABASE_URL (every replica on one platform database accepts them).")
     # --- end gateway ----------------------------------------------------------------
+
+    # --- gateway ML -----------------------------------------------------------------
+    gateway_ml_alias: str = Field("production", description="Gateway: the alias a question about a model (predict, how is it doing) reads; without it, the model's newest ready version.")
+    gateway_ml_inline_rows: int = Field(10_000, description="Gateway: most rows of a MongoDB collection sent inline as a training dataset (the training service takes at most 10,000 inline records; a SQL connection's table is read by the worker instead).")
+    gateway_ml_max_classes: int = Field(20, description="Gateway: an integer target with at most this many distinct values is trained as classification, more as regression.")
+    gateway_ml_classification_algorithm: str = Field("random_forest", description="Gateway: the algorithm of a classification that a question asks to train.")
+    gateway_ml_regression_algorithm: str = Field("random_forest", description="Gateway: the algorithm of a regression that a question asks to train.")
+    gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
+    # --- end gateway ML -------------------------------------------------------------
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

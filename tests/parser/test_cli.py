@@ -56,3 +56,21 @@ async def test_a_question_it_cannot_map_is_one_line_and_exit_1(mesh):
     code, out, err = await chatdb(mesh, "parse", "xylophone quantum zebra", "--connection", "shop")
     assert code == 1 and out == ""
     assert err.startswith("error: INVALID_ARGUMENT") and "closest in the schema" in err
+
+
+async def test_after_gives_a_thread_so_a_follow_up_can_be_tried(mesh):
+    code, out, err = await chatdb(
+        mesh, "parse", "how many are there?", "--after", "list the orders", "--after", "only those in 2026",
+        "--connection", "shop", "--run",
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].upper().startswith("SELECT COUNT")
+    assert "-- follow-up of: list the orders → only those in 2026" in lines
+    assert lines[-2].strip() == "4" and lines[-1] == "(1 rows)"
+
+
+async def test_a_follow_up_without_after_is_refused(mesh):
+    code, out, err = await chatdb(mesh, "parse", "what about Lagos?", "--connection", "shop")
+    assert code == 1 and out == ""
+    assert err.startswith("error: INVALID_ARGUMENT") and "no previous question" in err

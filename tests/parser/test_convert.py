@@ -88,3 +88,15 @@ def test_values_keep_their_types():
     assert convert.value_cell(True).bool_value is True
     assert convert.value_cell(dt.date(2024, 5, 1)).date_value == "2024-05-01"
     assert convert.value_cell("x").text_value == "x"
+
+
+def test_a_predictions_inputs_travel_as_equality_filters():
+    understanding = Understanding(QueryKind.PREDICT, confidence=0.9, model_name="churn",
+                                  predict_inputs={"age": 31, "city": "Lagos"})
+    out = convert.parsed_query(
+        "what would the churn model predict for age 31 in Lagos", understanding, statement=None, explanation="",
+        intent_confidence=0.9, intent_source="rules", used_fallback=True, elapsed_s=0.0,
+    )
+    assert out.intent == pq.INTENT_PREDICT and out.model_name == "churn"
+    assert [(f.column, f.operator) for f in out.filters] == [("age", pq.FILTER_OPERATOR_EQ), ("city", pq.FILTER_OPERATOR_EQ)]
+    assert out.filters[0].values[0].int64_value == 31 and out.filters[1].values[0].text_value == "Lagos"

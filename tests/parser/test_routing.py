@@ -42,3 +42,28 @@ def test_glossary_terms_are_schema_words():
     glossary = Glossary(synonyms=(Synonym("worker", "customers"),), version="g")
     assert route("which workers are down", QueryKind.SYSTEM_STATUS, schema_words(SHOP)).elsewhere
     assert not route("which workers are down", QueryKind.SYSTEM_STATUS, schema_words(SHOP, glossary)).elsewhere
+
+
+def test_a_failure_asked_about_alone_is_a_question_about_the_system():
+    from servers.parser.intent_rules import rule_intent
+    from servers.parser.routing import reclassified
+
+    words = schema_words(SHOP)
+    for question in ("what failed today?", "which jobs failed?", "what broke today?", "did anything fail yesterday?"):
+        assert rule_intent(question).kind is QueryKind.SYSTEM_STATUS, question
+        assert route(question, QueryKind.SYSTEM_STATUS, words).elsewhere, question
+    # whatever an intent model trained before these questions says
+    assert reclassified("what failed today?", QueryKind.SELECT) is QueryKind.SYSTEM_STATUS
+    assert reclassified("what broke today?", QueryKind.COUNT) is QueryKind.SYSTEM_STATUS
+
+
+def test_a_failure_of_something_named_stays_on_the_database():
+    from servers.parser.intent_rules import rule_intent
+    from servers.parser.routing import reclassified
+
+    assert rule_intent("which orders failed today").kind is not QueryKind.SYSTEM_STATUS
+    assert reclassified("how many payments failed last week", QueryKind.COUNT) is QueryKind.COUNT
+    # a schema that keeps failures itself: the question is about its rows
+    runs = schema_words(schema(("runs", ("id", "failed", "started_at"))))
+    decision = route("what failed today?", QueryKind.SYSTEM_STATUS, runs)
+    assert not decision.elsewhere and "'fail' is a word of this schema" in decision.note

@@ -76,3 +76,20 @@ async def test_an_average_per_group(mesh):
         for r in rows
     }
     assert by_status == {"shipped": pytest.approx(132.75), "cancelled": pytest.approx(60.0)}
+
+
+async def test_follow_ups_on_mongodb(mesh):
+    first = (await mesh.parser.ParseQuery(
+        pb.ParseQueryRequest(question="show the names of customers from new york", connection_id="shop-mongo"))).parsed_query
+    request = pb.ParseQueryRequest(question="what about Lagos?", connection_id="shop-mongo")
+    request.context.CopyFrom(first)
+    second = (await mesh.parser.ParseQuery(request)).parsed_query
+    assert second.follow_up and list(second.conversation) == ["show the names of customers from new york", "what about Lagos?"]
+    reply = await mesh.connector.stub.ExecuteQuery(
+        connector_service_pb2.ExecuteQueryRequest(connection_id="shop-mongo", statement=second.statement)
+    )
+    assert [cell_to_value(r.cells[0]) for r in reply.rows] == ["Bo Chen"]
+    request = pb.ParseQueryRequest(question="now by city", connection_id="shop-mongo")
+    request.context.CopyFrom(first)
+    third = (await mesh.parser.ParseQuery(request)).parsed_query
+    assert third.statement.WhichOneof("form") == "mongo_aggregate" and list(third.group_by) == ["city"]

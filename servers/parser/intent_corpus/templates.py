@@ -288,6 +288,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "status of all services",
         "did the {M} training job finish",
         "is the platform degraded",
+        "what failed today",
+        "what broke {time}",
+        "did anything fail {time}",
     ),
 }
 

@@ -10,6 +10,8 @@ Modules, in the order a question meets them:
 - reading (every fact and cue by position, the table asked about), describe (questions
   about the schema), roles (what each mention does), conditions (values, numbers,
   negation, dates), ranking (superlatives, top-k), understand (the plan);
+- followup (a follow-up question read as a change to the previous plan), revise (the
+  change applied);
 - business phrasing: periods (time grains, event dates), money (amounts, quantities,
   ranking by them), verbs ("never sold", "unpaid"), measures (applies them to the plan),
   fanout (joins that would repeat a metric's rows).

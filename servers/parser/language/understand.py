@@ -74,9 +74,7 @@ from servers.parser.language.roles import (
 )
 
 
-def understand(
-    question: str, prepared: Prepared, *, now: dt.datetime, previous: QueryPlan | None = None
-) -> Understanding:
+def understand(question: str, prepared: Prepared, *, now: dt.datetime) -> Understanding:
     reading = read(question, prepared, now)
     draft = Draft()
     described = describe_request(reading, prepared)
@@ -530,6 +528,11 @@ def _group_by_entity(prepared: Prepared, draft: Draft, table: str) -> None:
         draft.group_by.extend(plain)
 
 
+def kind_of(plan: QueryPlan) -> QueryKind:
+    """What a plan asks for (a follow-up's plan is built without a question of its own)."""
+    return _kind(plan)
+
+
 def _kind(plan: QueryPlan) -> QueryKind:
     if plan.limit is not None and plan.order_by:
         return QueryKind.TOP_N
@@ -582,4 +585,4 @@ def _glossary(question: str, reading: Reading, prepared: Prepared, draft: Draft)
             reading.notes.append(f'"{segment.name}" is the glossary segment {segment.condition}')
 
 
-__all__ = ["understand"]
+__all__ = ["kind_of", "understand"]
