@@ -28,12 +28,6 @@ from tests.parser.service_support import create_shop_pg
 
 from .mesh_support import TcpForwarder, free_port, wait_for
 
-try:
-    from gateway.app import wire_answerers  # noqa: F401 — the gateway core (gw-core) is in
-except ImportError:  # pragma: no cover - until the gateway core is merged
-    pytest.skip("needs the gateway core (gateway/app.py with wire_answerers, branch gw-core), not merged yet",
-                allow_module_level=True)
-
 pytestmark = pytest.mark.timeout(300)
 
 IN_PROCESS = ("connector", "registry", "training", "prediction", "parser")
@@ -205,9 +199,6 @@ async def test_level_1_training_down_questions_still_answered(mesh):
         answer = await mesh.ask("show customers from New York", use_cache=False)
         assert answer.source == SOURCE.ANSWER_SOURCE_DATABASE and len(answer.rows) == 2
         error = await _unavailable(mesh.ask("train a model to predict the city of customers from their age"))
-        if "not wired" in error.details():
-            pytest.xfail("this gateway has no ML answerer: core.ml (gw-ml's MlAnswers) is attached in "
-                         "wire_answerers when the branches are merged; then training must be named here")
         assert "training" in error.details().lower()
     finally:
         await _restart(mesh, "training", "worker")
