@@ -34,7 +34,9 @@ from .history import HistoryWriter
 from .ml_answers import open_ml_answers
 from .quick_status import QuickStatus
 from .service import chat_binding
+from .status import open_monitor, status_reader
 from .store import GatewayStore
+from .system_questions import open_system_questions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -86,6 +88,11 @@ async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gatewa
     """Attach the answerers of model questions (core.ml) and of system questions
     (core.system, core.status_reader). Filled in as they land."""
     core.ml = open_ml_answers(settings, stack)
+    # System questions and the degradation level: the monitor checks the mesh in the
+    # background on the gateway's own pool and Redis client.
+    monitor = await open_monitor(settings, stack, pg_pool=pg_pool, redis=redis)
+    core.status_reader = status_reader(monitor)
+    core.system = open_system_questions(settings, stack, monitor=monitor, failed_questions=core.failed_questions)
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:

@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     prediction_resync_interval_s: float = Field(60.0, description="Prediction: how often followed aliases are re-read from the registry, a backstop for missed events.")
     # --- end prediction -------------------------------------------------------------
 
+    # --- gateway status ---------------------------------------------------------------
+    gateway_status_timeout_s: float = Field(0.3, description="Gateway status: longest one health check (a service's grpc.health Check, SELECT 1, PING, a user-database probe) may take before the component counts as down.")
+    gateway_status_interval_s: float = Field(2.0, description="Gateway status: how often the mesh's health is checked in the background; GetSystemStatus answers from a snapshot younger than this without checking again.")
+    gateway_breaker_failures: int = Field(3, description="Gateway status: failed checks in a row after which a component is reported NOT_SERVING without being called (circuit open).")
+    gateway_breaker_cooldown_s: float = Field(10.0, description="Gateway status: how long an open circuit stays open before one trial check (half-open) may close it again.")
+    # --- end gateway status -----------------------------------------------------------
+
     # --- parser ---------------------------------------------------------------------
     parser_sample_values: int = Field(2000, description="Parser: most distinct values sampled per text column for value linking (most frequent first), once per schema version.")
     parser_sample_max_chars: int = Field(100, description="Parser: sampled values longer than this are not linked (a question quotes names and categories, not paragraphs).")
