@@ -3,10 +3,8 @@
 the core, the ChatService binding. API keys land with their own issue: ApiKeyService
 is a placeholder binding until then.
 
-`wire_answerers` is where the answerers of model and system questions are attached to
-the core (core.ml, core.system, core.status_reader); until they are, model questions
-answer UNAVAILABLE and GetSystemStatus reports the gateway's own health checks of the
-parser and the connector (quick_status.py).
+`wire_answerers` attaches the answerers of model questions (ml_answers.py) and of
+system questions and status (status.py, system_questions.py) to the core.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from .clients import ConnectorGateway, ParserClient
 from .core import Gateway, GatewayOptions
 from .history import HistoryWriter
 from .ml_answers import open_ml_answers
-from .quick_status import QuickStatus
 from .service import chat_binding
 from .status import open_monitor, status_reader
 from .store import GatewayStore
@@ -58,10 +55,6 @@ async def open_gateway(settings: Settings, stack: AsyncExitStack) -> Opened:
     stack.push_async_callback(parser_channel.close)
     connector_channel = open_channel(settings, "connector", map_errors=True)
     stack.push_async_callback(connector_channel.close)
-    # Health checks go over their own plain channels: a status read never raises.
-    health_channels = {name: open_channel(settings, name) for name in ("parser", "connector")}
-    for channel in health_channels.values():
-        stack.push_async_callback(channel.close)
 
     store = GatewayStore(pool)
     history = HistoryWriter(store, bound=settings.gateway_history_queue, retry_s=settings.gateway_history_retry_s)
@@ -78,7 +71,6 @@ async def open_gateway(settings: Settings, stack: AsyncExitStack) -> Opened:
                                  ttl_s=settings.gateway_accepted_ttl_s),
         tokens=PageTokens(key_from(settings.gateway_page_token_key, derive_from=settings.database_url)),
         options=GatewayOptions(max_rows=settings.gateway_max_rows, versions_ttl_s=settings.gateway_versions_ttl_s),
-        fallback_status=QuickStatus(health_channels),
     )
     return Opened(core, pool, redis)
 
@@ -86,7 +78,7 @@ async def open_gateway(settings: Settings, stack: AsyncExitStack) -> Opened:
 async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gateway, *,
                          pg_pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
     """Attach the answerers of model questions (core.ml) and of system questions
-    (core.system, core.status_reader). Filled in as they land."""
+    (core.system, core.status_reader)."""
     core.ml = open_ml_answers(settings, stack)
     # System questions and the degradation level: the monitor checks the mesh in the
     # background on the gateway's own pool and Redis client.

@@ -154,7 +154,6 @@ class Gateway:
         accepted: AcceptedAnswers,
         tokens: PageTokens,
         options: GatewayOptions = GatewayOptions(),
-        fallback_status: StatusReader | None = None,
     ) -> None:
         self.parser = parser
         self.connector = connector
@@ -164,7 +163,6 @@ class Gateway:
         self.accepted = accepted
         self.tokens = tokens
         self.options = options
-        self.fallback_status = fallback_status
         self.ml = None
         self.system = None
         self.status_reader = None
@@ -615,8 +613,6 @@ class Gateway:
     async def system_status(self) -> system_status_pb2.SystemStatus:
         if self.status_reader is not None:
             return await self.status_reader()
-        if self.fallback_status is not None:
-            return await self.fallback_status()
         return system_status_pb2.SystemStatus(
             degradation_level=system_status_pb2.DEGRADATION_LEVEL_UNSPECIFIED, level=0,
             summary="no health checks configured",
