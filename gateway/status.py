@@ -42,12 +42,14 @@ log = logging.getLogger("chatdb.gateway.status")
 GRPC_COMPONENTS = ("parser", "connector", "training", "worker", "registry", "prediction")
 COMPONENTS = ("parser", "connector", "databases", "training", "worker", "registry", "prediction", "platform-db", "redis")
 
-# Which components bring each level about.
+# Which components bring each level about. Redis is level 1, not critical: it holds the
+# training queue and the result cache, and the core answers every question without the
+# cache (uncached), so only training stops.
 LEVEL_CAUSES: dict[int, tuple[str, ...]] = {
-    4: ("parser", "platform-db", "redis"),
+    4: ("parser", "platform-db"),
     3: ("connector", "databases"),
     2: ("prediction", "registry"),
-    1: ("training", "worker"),
+    1: ("training", "worker", "redis"),
 }
 CONSEQUENCES = {
     0: "all components healthy",
@@ -134,6 +136,7 @@ class StatusMonitor:
         self._fresh = False
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._loop: asyncio.Task[None] | None = None
+        self._forced_at = float("-inf")
 
     @classmethod
     def from_settings(cls, settings: Settings, probes: dict[str, Probe]) -> StatusMonitor:
@@ -154,10 +157,20 @@ class StatusMonitor:
         return self._snapshot.state_of(component) == NOT_SERVING
 
     async def snapshot(self) -> Snapshot:
-        """The last snapshot if younger than the interval, else a fresh one."""
+        """The last snapshot if younger than the interval, else a fresh one. A critical
+        snapshot is checked again first, through open circuits too (at most once a
+        second): level 4 refuses every question, so it must rest on a check of now, not on
+        one that a busy moment timed out or on a circuit that opened while the mesh was
+        still starting."""
         if self._fresh and time.monotonic() - self._snapshot.monotonic < self.interval_s:
-            return self._snapshot
-        return await self.refresh()
+            snapshot = self._snapshot
+        else:
+            snapshot = await self.refresh()
+        if snapshot.level >= 4 and time.monotonic() - self._forced_at >= min(self.interval_s, 1.0):
+            self._forced_at = time.monotonic()
+            snapshot = await self._check_all(force=True)
+        return snapshot
+
 
     async def status(self) -> system_status_pb2.SystemStatus:
         return to_pb(await self.snapshot())
@@ -169,8 +182,8 @@ class StatusMonitor:
             self._refreshing = asyncio.ensure_future(self._check_all())
         return await asyncio.shield(self._refreshing)
 
-    async def _check_all(self) -> Snapshot:
-        results = await asyncio.gather(*(self._check(name, probe) for name, probe in self.probes.items()))
+    async def _check_all(self, *, force: bool = False) -> Snapshot:
+        results = await asyncio.gather(*(self._check(name, probe, force=force) for name, probe in self.probes.items()))
         snapshot = Snapshot(tuple(results), datetime.now(UTC), time.monotonic())
         if snapshot.level != self._snapshot.level and self._fresh:
             log.warning("degradation level changed", extra={"level": snapshot.level, "was": self._snapshot.level,
@@ -179,9 +192,9 @@ class StatusMonitor:
         self._fresh = True
         return snapshot
 
-    async def _check(self, name: str, probe: Probe) -> ComponentHealth:
+    async def _check(self, name: str, probe: Probe, *, force: bool = False) -> ComponentHealth:
         breaker = self.breakers[name]
-        if not breaker.allow():
+        if not force and not breaker.allow():
             return ComponentHealth(name, NOT_SERVING,
                                    f"circuit open after {breaker.failures} failed checks; next check in "
                                    f"{breaker.retry_in_s():.1f} s", 0.0, datetime.now(UTC))

@@ -107,17 +107,7 @@ async def test_the_parser_down_is_named_and_cached_answers_still_come(mesh, shop
             await stub.Ask(pb.AskRequest(question="how many orders are there", connection_id="gw-deg-2"))
         assert err.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "query parser" in err.value.details()
-        status = (await stub.GetSystemStatus(pb.GetSystemStatusRequest())).status
-        assert status.level == 3
-        parser = next(c for c in status.components if c.component == "parser")
-        assert parser.state == st.COMPONENT_STATE_NOT_SERVING and parser.message
-
-
-async def test_the_gateways_own_status_when_all_is_up(mesh):
-    status = (await mesh.stub.GetSystemStatus(pb.GetSystemStatusRequest())).status
-    assert status.level == 0 and status.degradation_level == st.DEGRADATION_LEVEL_HEALTHY
-    assert {c.component for c in status.components} == {"parser", "connector"}
-    assert all(c.state == st.COMPONENT_STATE_SERVING for c in status.components)
+        # What GetSystemStatus says of it: tests/gateway/test_status.py and test_degradation.py.
 
 
 class _SystemQuestions:

@@ -5,6 +5,7 @@ Every level comes from taking away the parts the architecture names for it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
@@ -200,18 +201,30 @@ async def test_user_database_cut_is_level_3_and_comes_back(mesh):
     await level_becomes(mesh, 0)
 
 
-@pytest.mark.parametrize("store", ["platform", "redis"])
-async def test_platform_database_or_redis_cut_is_critical(mesh, store):
-    component = {"platform": "platform-db", "redis": "redis"}[store]
-    await mesh.forwarders[store].cut()
+async def test_platform_database_cut_is_critical(mesh):
+    await mesh.forwarders["platform"].cut()
     try:
         snapshot = await level_becomes(mesh, 4)
-        assert component in snapshot.down
+        assert "platform-db" in snapshot.down
         status = await status_reader(mesh.monitor)()
         assert status.degradation_level == system_status_pb2.DEGRADATION_LEVEL_CRITICAL
         assert "critical" in status.summary
     finally:
-        await mesh.forwarders[store].restore()
+        await mesh.forwarders["platform"].restore()
+    await level_becomes(mesh, 0)
+
+
+async def test_redis_cut_stops_training_only(mesh):
+    # Redis holds the training queue and the result cache: questions are still answered
+    # (uncached), so the level is 1, not critical.
+    await mesh.forwarders["redis"].cut()
+    try:
+        snapshot = await level_becomes(mesh, 1)
+        assert "redis" in snapshot.down
+        status = await status_reader(mesh.monitor)()
+        assert status.degradation_level == system_status_pb2.DEGRADATION_LEVEL_TRAINING_DOWN
+    finally:
+        await mesh.forwarders["redis"].restore()
     await level_becomes(mesh, 0)
 
 
@@ -308,9 +321,32 @@ async def test_status_reader_never_raises(settings):
     async def broken():
         raise RuntimeError("bug in a probe")
 
-    monitor = StatusMonitor({"redis": broken}, timeout_s=0.3, interval_s=60, breaker_failures=3, breaker_cooldown_s=10)
+    monitor = StatusMonitor({"parser": broken}, timeout_s=0.3, interval_s=60, breaker_failures=3, breaker_cooldown_s=10)
     status = await status_reader(monitor)()
     assert status.level == 4 and "bug in a probe" in status.components[0].message
+
+
+async def test_a_critical_level_is_checked_again_through_open_circuits(settings):
+    # A mesh starting up: the parser fails its first checks (it is still loading) and its
+    # circuit opens; once it is up, level 4 must not last the rest of the cooldown, since
+    # level 4 refuses every question.
+    up = False
+
+    async def parser():
+        if not up:
+            raise ConnectionRefusedError("connection refused")
+        return health_probe.ProbeResult(SERVING)
+
+    monitor = StatusMonitor({"parser": parser}, timeout_s=0.3, interval_s=0.01, breaker_failures=3,
+                            breaker_cooldown_s=600)
+    for _ in range(3):
+        await monitor.refresh()
+    assert monitor.breakers["parser"].state is BreakerState.OPEN
+    up = True
+    await asyncio.sleep(0.02)
+    status = await status_reader(monitor)()
+    assert status.level == 0
+    assert monitor.breakers["parser"].state is BreakerState.CLOSED
 
 
 async def test_some_user_databases_down_is_degraded_not_a_level(mesh, mysql_database):
