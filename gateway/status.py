@@ -42,6 +42,12 @@ log = logging.getLogger("chatdb.gateway.status")
 GRPC_COMPONENTS = ("parser", "connector", "training", "worker", "registry", "prediction")
 COMPONENTS = ("parser", "connector", "databases", "training", "worker", "registry", "prediction", "platform-db", "redis")
 
+MONITOR_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
 # Which components bring each level about. Redis is level 1, not critical: it holds the
 # training queue and the result cache, and the core answers every question without the
 # cache (uncached), so only training stops.
@@ -266,7 +272,10 @@ async def open_monitor(settings: Settings, stack: AsyncExitStack, *, pg_pool=Non
     timeout_s = settings.gateway_status_timeout_s
     channels = {}
     for name in GRPC_COMPONENTS:
-        channel = open_channel(settings, name)
+        # Reconnect within a second of a service coming back: with the default backoff
+        # (up to 5 s) a channel that failed while the mesh was starting fails its checks
+        # fast for seconds after the service is up, and level 4 refuses every question.
+        channel = open_channel(settings, name, options=MONITOR_CHANNEL_OPTIONS)
         stack.push_async_callback(channel.close)
         channels[name] = channel
     if redis is None:

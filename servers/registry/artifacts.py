@@ -175,10 +175,15 @@ class LocalArtifactStore(ArtifactStore):
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         path = self.path_of(sha256)
+        opening = asyncio.ensure_future(asyncio.to_thread(open, path, "rb"))
         try:
-            file = await asyncio.to_thread(open, path, "rb")
+            file = await asyncio.shield(opening)
         except FileNotFoundError:
             raise NotFound(f"artifact {sha256} is not in the artifact store", reason="ARTIFACT_NOT_FOUND") from None
+        except asyncio.CancelledError:
+            # A download cancelled while the thread opens the file: close what it opens.
+            opening.add_done_callback(_close_opened)
+            raise
         try:
             while True:
                 chunk = await asyncio.to_thread(file.read, chunk_size)
@@ -238,3 +243,8 @@ def _remove_stale(directory: Path, older_than_s: float) -> int:
     if removed:
         log.info("stale upload files removed", extra={"count": removed, "directory": str(directory)})
     return removed
+
+
+def _close_opened(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()

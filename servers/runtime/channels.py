@@ -48,14 +48,16 @@ def open_channel(
     *,
     address: str | None = None,
     map_errors: bool = False,
+    options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.aio.Channel:
-    """A channel to `service` (its configured port on settings.host) or to `address`."""
+    """A channel to `service` (its configured port on settings.host) or to `address`;
+    `options` override the defaults of channel_options by name."""
     if address is None:
         if service is None:
             raise ValueError("open_channel needs a service or an address")
         address = address_of(settings, service)
     creds = channel_credentials(settings)
-    options = channel_options(settings)
+    options = list({**dict(channel_options(settings)), **dict(options)}.items())
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None = error_mapping_interceptors() if map_errors else None
     if creds is not None:
         return grpc.aio.secure_channel(address, creds, options, interceptors=interceptors)

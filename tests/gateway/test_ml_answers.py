@@ -45,7 +45,7 @@ pytestmark = pytest.mark.timeout(300)
 async def mesh(settings, tmp_path_factory, pg_database):
     await create_customers(pg_database)
     async with ml_mesh(settings, tmp_path_factory.mktemp("ml-data")) as mesh:
-        await mesh.register("shop", pg_database)
+        await mesh.register("ml-answers-shop", pg_database)
         yield mesh
 
 
@@ -56,8 +56,8 @@ def answers(mesh: MlMesh, **clients) -> MlAnswers:
 
 
 async def ask(mesh: MlMesh, question: str, ml: MlAnswers | None = None):
-    parsed = await mesh.parse(question, "shop")
-    return parsed, await (ml or answers(mesh)).answer(parsed, question=question, connection_id="shop")
+    parsed = await mesh.parse(question, "ml-answers-shop")
+    return parsed, await (ml or answers(mesh)).answer(parsed, question=question, connection_id="ml-answers-shop")
 
 
 async def finished(mesh: MlMesh, job_name: str, timeout_s: float = 180.0) -> training_job_pb2.TrainingJob:
@@ -87,7 +87,7 @@ async def test_train_then_predict_then_how_is_it_doing(mesh):
     job = await finished(mesh, trained.training_job)
     assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
     assert (job.model_name, job.target, list(job.features)) == ("customers-segment", "segment", ["age", "city"])
-    assert job.dataset.connection_query.connection_id == "shop"
+    assert job.dataset.connection_query.connection_id == "ml-answers-shop"
     version = job.model_version.version
 
     parsed, predicted = await ask(mesh, "what would the customers-segment model predict for age 31 in Lagos")
@@ -129,7 +129,7 @@ async def test_an_unknown_column_names_the_closest_ones(mesh):
     # must not trust what it is given either.
     parsed = pq.ParsedQuery(intent=pq.INTENT_TRAIN, tables=["customers"], target="segmnt", columns=["age"])
     with pytest.raises(InvalidArgument) as caught:
-        await answers(mesh).answer(parsed, question="train", connection_id="shop")
+        await answers(mesh).answer(parsed, question="train", connection_id="ml-answers-shop")
     assert "segment" in caught.value.message
     assert caught.value.violations[0].field == "target"
 
@@ -204,7 +204,7 @@ async def mongo(settings, mesh):
         return MongoDriver(config, client=client) if config.kind is ConnectionKind.MONGODB else open_driver(config)
 
     async with running_parser(settings, opener=opener, prediction_port=free_port()) as parser:
-        await register(parser.connector, "shop-mongo", connection_pb2.CONNECTION_KIND_MONGODB,
+        await register(parser.connector, "ml-answers-mongo", connection_pb2.CONNECTION_KIND_MONGODB,
                        "mongodb://127.0.0.1:27017/shop")
         yield parser
 
@@ -212,9 +212,9 @@ async def mongo(settings, mesh):
 async def test_a_mongodb_collection_is_sent_inline_and_trains(mesh, mongo):
     question = "train a model called mongo-segment to predict segment from customers using age and city"
     parsed = (await mongo.parser.ParseQuery(
-        ParseQueryRequest(question=question, connection_id="shop-mongo"), timeout=30)).parsed_query
+        ParseQueryRequest(question=question, connection_id="ml-answers-mongo"), timeout=30)).parsed_query
     connector = ConnectorClient(mongo.connector.channel)
-    answer = await answers(mesh, connector=connector).answer(parsed, question=question, connection_id="shop-mongo")
+    answer = await answers(mesh, connector=connector).answer(parsed, question=question, connection_id="ml-answers-mongo")
     assert any("read 240 documents of customers" in note for note in answer.notes)
     job = await finished(mesh, answer.training_job)
     assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
@@ -223,7 +223,7 @@ async def test_a_mongodb_collection_is_sent_inline_and_trains(mesh, mongo):
     small = answers(mesh, connector=connector)
     small.settings = mesh.settings.model_copy(update={"gateway_ml_inline_rows": 100})
     with pytest.raises(InvalidArgument) as caught:
-        await small.answer(parsed, question=question, connection_id="shop-mongo")
+        await small.answer(parsed, question=question, connection_id="ml-answers-mongo")
     assert "more than 100 documents" in caught.value.message
 
 
