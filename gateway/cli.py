@@ -341,7 +341,10 @@ _STATE_STYLE = {
 
 def show_status(console: Console, status: system_status_pb2.SystemStatus) -> None:
     style = "green" if status.level == 0 else "yellow" if status.level < 3 else "red"
-    console.print(Text(f"level {status.level}: {status.summary}", style=f"bold {style}"))
+    # The monitor's summary already starts with the level ("level 1: training down — …").
+    summary = status.summary if status.summary.startswith(f"level {status.level}") else \
+        f"level {status.level}: {status.summary}".rstrip(": ")
+    console.print(Text(summary, style=f"bold {style}"))
     table = Table(header_style="bold")
     for name, justify in (("component", "left"), ("state", "left"), ("latency ms", "right"), ("message", "left")):
         table.add_column(name, justify=justify, overflow="fold")
