@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from .errors import ChatDBError
+from .identity import forwarded_metadata
 from .settings import Settings
 from .status import error_from_rpc_error
 from .tls import channel_credentials
@@ -58,7 +59,9 @@ def open_channel(
         address = address_of(settings, service)
     creds = channel_credentials(settings)
     options = list({**dict(channel_options(settings)), **dict(options)}.items())
-    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = error_mapping_interceptors() if map_errors else None
+    interceptors: list[grpc.aio.ClientInterceptor] = identity_forwarding_interceptors()
+    if map_errors:
+        interceptors += error_mapping_interceptors()
     if creds is not None:
         return grpc.aio.secure_channel(address, creds, options, interceptors=interceptors)
     return grpc.aio.insecure_channel(address, options, interceptors=interceptors)
@@ -160,3 +163,38 @@ def error_mapping_interceptors() -> list[grpc.aio.ClientInterceptor]:
     interceptor per kind of call (a channel files each interceptor under one kind only).
     Streamed answers keep call.cancel(): it reaches the real call."""
     return [_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()]
+
+
+def _with_identity(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    metadata = forwarded_metadata(details.metadata)
+    if metadata is details.metadata:
+        return details
+    return grpc.aio.ClientCallDetails(
+        details.method, details.timeout, grpc.aio.Metadata(*metadata), details.credentials, details.wait_for_ready
+    )
+
+
+class _ForwardUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(_with_identity(client_call_details), request)
+
+
+class _ForwardUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return await continuation(_with_identity(client_call_details), request)
+
+
+class _ForwardStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return await continuation(_with_identity(client_call_details), request_iterator)
+
+
+class _ForwardStreamStream(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return await continuation(_with_identity(client_call_details), request_iterator)
+
+
+def identity_forwarding_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """Calls made while serving a call carry its principal (identity.forwarded_metadata),
+    so a tenant's question stays that tenant's down the mesh."""
+    return [_ForwardUnaryUnary(), _ForwardUnaryStream(), _ForwardStreamUnary(), _ForwardStreamStream()]

@@ -25,6 +25,7 @@ from typing import Any
 import grpc
 
 from .errors import ChatDBError
+from .identity import principal_from_metadata, reset_principal, set_principal
 from .logs import request_id_var
 from .screening import Refused, input_error, screening_deserializer
 from .status import grpc_code, internal_status, to_grpc_status
@@ -157,6 +158,7 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = _Call(method, metadata, context.peer())
         token = request_id_var.set(call.request_id)
+        who = set_principal(principal_from_metadata(metadata))
         try:
             context.set_trailing_metadata(call.trailing())
             if type(request) is Refused:
@@ -172,6 +174,7 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable
             await call.fail(context, exc)
         finally:
             call.finish(context)
+            reset_principal(who)
             request_id_var.reset(token)
 
     return unary
@@ -181,6 +184,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callabl
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = _Call(method, metadata, context.peer())
         token = request_id_var.set(call.request_id)
+        who = set_principal(principal_from_metadata(metadata))
         try:
             context.set_trailing_metadata(call.trailing())
             if type(request) is Refused:
@@ -208,6 +212,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callabl
             # A client that goes away mid-stream gets its generator closed from another
             # context (by the garbage collector), where the token is not valid.
             with contextlib.suppress(ValueError):
+                reset_principal(who)
                 request_id_var.reset(token)
 
     return stream
