@@ -37,12 +37,13 @@ services:
 test: install services
 	$(PY) -m pytest
 
-# Brings up the whole mesh in the background and shows it answering.
-up: install services
-	$(PY) deploy/launcher.py up
+# Brings up the whole mesh in the background and shows it answering. PostgreSQL or
+# Redis that does not answer at its configured URL is started embedded (bare machine).
+up: install
+	$(VENV)/bin/chatdb up --detach
 
 down:
-	$(PY) deploy/launcher.py down
+	$(VENV)/bin/chatdb down
 
 bench: install services
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done

