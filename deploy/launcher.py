@@ -59,7 +59,7 @@ from servers.services import PLACEHOLDERS  # noqa: E402
 PROCESSES = ["connector", "registry", "parser", "training", "prediction", "gateway", "worker"]
 STORES = ["postgres", "redis"]
 EDGE = ["envoy"]  # started last, stopped first
-DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017"
+DEMO_DATABASE = "chatdb_demo"
 READY_TIMEOUT_S = 90
 
 
@@ -272,7 +272,7 @@ def demo_servers() -> dict[str, bool]:
     is skipped)."""
     settings = Settings()
     mysql = stores.answers(settings.connector_demo_mysql_dsn, 3306)
-    mongo_url = os.environ.get("CHATDB_DEMO_MONGO_URL", DEFAULT_MONGO_URL)
+    mongo_url = settings.demo_mongo_url
     mongo = stores.answers(mongo_url, 27017)
     if not mysql:
         print(f"note: no MySQL answers at {_server(settings.connector_demo_mysql_dsn, 3306)} "
@@ -354,10 +354,45 @@ def load_demo(servers: dict[str, bool]) -> None:
     """The demo data set where it is missing (`chatdb demo-data` leaves a loaded one as
     it is), and the demo connections on the connector."""
     print("\n== connector: the demo databases, read-only")
-    args = ["demo-data", "--connector", f"127.0.0.1:{Settings().connector_port}"]
+    settings = Settings()
+    args = ["demo-data", "--connector", f"127.0.0.1:{settings.connector_port}", "--database", DEMO_DATABASE]
     if not servers.get("mysql"):
         args.append("--skip-mysql")
+    if servers.get("mongo"):
+        args += ["--mongo-url", settings.demo_mongo_url]
     _run(*args)
+    if servers.get("mongo"):
+        asyncio.run(register_demo_mongo(settings))
+
+
+def mongo_demo_dsn(url: str) -> str:
+    """The demo database on the MongoDB at `url` (its path replaced, its query kept)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path=f"/{DEMO_DATABASE}"))
+
+
+async def register_demo_mongo(settings: Settings) -> None:
+    """The read-only connection demo-mongo (`chatdb demo-data` registers the SQL ones);
+    one that exists is kept."""
+    from chatdb.connector.v1 import (
+        connection_pb2,
+        connector_service_pb2,
+        connector_service_pb2_grpc,
+    )
+
+    request = connector_service_pb2.CreateConnectionRequest(
+        connection_id="demo-mongo",
+        connection=connection_pb2.Connection(kind=connection_pb2.CONNECTION_KIND_MONGODB,
+                                             dsn=mongo_demo_dsn(settings.demo_mongo_url), read_only=True,
+                                             display_name="ChatDB demo (mongo)"))
+    async with open_channel(settings, "connector") as channel:
+        try:
+            await connector_service_pb2_grpc.ConnectorServiceStub(channel).CreateConnection(request, timeout=30)
+            print("demo-mongo: registered")
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.ALREADY_EXISTS:
+                raise SystemExit(f"error: registering demo-mongo failed: {exc.code().name}: {exc.details()}") from None
 
 
 def bootstrap_intent() -> None:

@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
     # --- end gateway ML -------------------------------------------------------------
 
+    # --- up (deploy/launcher.py) ----------------------------------------------------
+    demo_mongo_url: str = Field("mongodb://127.0.0.1:27017", description="`chatdb up`: MongoDB the demo data is loaded into and registered as connection demo-mongo (database chatdb_demo, read-only); skipped with a note when it does not answer.")
+    # --- end up ---------------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
