@@ -105,6 +105,8 @@ class Stop(Exception):
 # Processes this launcher started and still owns (foreground `up`): polled, so a stopped
 # child is reaped instead of lingering as a zombie that looks alive.
 _CHILDREN: dict[str, subprocess.Popen] = {}
+# What this `up` started (a failed `up` stops these, not a mesh an earlier `up` left running).
+_STARTED: list[str] = []
 
 
 # ----------------------------------------------------------------------------- state
@@ -146,21 +148,34 @@ def adopt_env(p: Paths | None = None) -> None:
         os.environ.setdefault(key, value)
 
 
-def _zombie(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (state first), or None."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return False
+        return None
 
 
-def alive(pid: int) -> bool:
+def _start_time(pid: int) -> str:
+    """When the process started (clock ticks since boot): with the pid, it names one
+    process, so a pid reused by another program is never signalled."""
+    fields = _stat(pid)
+    return fields[19] if fields and len(fields) > 19 else ""
+
+
+def alive(pid: int, start_time: str = "") -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return not _zombie(pid)
+        pass
+    fields = _stat(pid)
+    if fields is None:
+        return True  # no /proc: trust the signal
+    if fields[0] == "Z":  # exited, not reaped yet
+        return False
+    return not start_time or _start_time(pid) == start_time
 
 
 def pid_of(p: Paths, name: str) -> int | None:
@@ -170,10 +185,11 @@ def pid_of(p: Paths, name: str) -> int | None:
         _CHILDREN.pop(name)
     path = p.pid_file(name)
     try:
-        pid = int(path.read_text())
+        pid_text, _, start_time = path.read_text().strip().partition(" ")
+        pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if not alive(pid):
+    if not alive(pid, start_time):
         path.unlink(missing_ok=True)
         return None
     return pid
@@ -181,8 +197,9 @@ def pid_of(p: Paths, name: str) -> int | None:
 
 def _own(p: Paths, name: str, process: subprocess.Popen) -> int:
     p.run.mkdir(parents=True, exist_ok=True)
-    p.pid_file(name).write_text(str(process.pid))
+    p.pid_file(name).write_text(f"{process.pid} {_start_time(process.pid)}".strip())
     _CHILDREN[name] = process
+    _STARTED.append(name)
     return process.pid
 
 
@@ -501,8 +518,9 @@ def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> i
         _stop_quietly(p)
         return 0
     except BaseException:
-        print("\nup failed: stopping what it started", file=sys.stderr)
-        _stop_quietly(p)
+        if _STARTED:
+            print("\nup failed: stopping what it started", file=sys.stderr)
+            _stop_quietly(p, only=set(_STARTED))
         raise
     finally:
         for s, handler in previous.items():
@@ -521,10 +539,10 @@ def _watch(p: Paths) -> None:
                 print(f"warning: {name} exited; see {_shown(p.log(name))}", file=sys.stderr)
 
 
-def _stop_quietly(p: Paths) -> None:
+def _stop_quietly(p: Paths, only: set[str] | None = None) -> None:
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the stopping
-    down(p)
+    down(p, only=only)
 
 
 def _stop_group(names: list[str], p: Paths, timeout_s: float = 25) -> list[str]:
@@ -557,19 +575,20 @@ def _stop_group(names: list[str], p: Paths, timeout_s: float = 25) -> list[str]:
     return lines
 
 
-def down(p: Paths | None = None) -> int:
-    """Stop the services and the worker (in reverse start order, together), then the
-    embedded stores."""
+def down(p: Paths | None = None, *, only: set[str] | None = None) -> int:
+    """Stop the edge, then the services and the worker (in reverse start order,
+    together), then the embedded stores (all of them, or those in `only`)."""
     p = p or paths()
-    lines = _stop_group(list(reversed(PROCESSES)), p)
-    lines += _stop_group(list(reversed(STORES)), p)
+    lines = []
+    for group in (EDGE, PROCESSES, STORES):
+        lines += _stop_group([n for n in reversed(group) if only is None or n in only], p)
     for line in lines:
         print(line)
     if not lines:
         print("nothing running")
-    state = read_state(p)
-    state["processes"] = {}
     if p.run.exists():
+        state = read_state(p)
+        state["processes"] = {n: i for n, i in state["processes"].items() if only is not None and n not in only}
         _write_state(p, state)
     return 0
 
