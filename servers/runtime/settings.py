@@ -187,12 +187,26 @@ class Settings(BaseSettings):
     gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
     # --- end gateway ML -------------------------------------------------------------
 
+    # --- mesh PKI (edge-pki) ------------------------------------------------------------
+    tls_dir: Path | None = Field(None, description="Directory of the mesh PKI (CHATDB_HOME/certs, written by `chatdb certs`); when set, mTLS is on everywhere: a server presents <tls_identity>.crt/.key from it and requires client certificates chained to its ca.crt, channels present the same certificate and verify servers against ca.crt. The explicit tls_*_file settings win file by file. Relative: under home.")
+    tls_identity: str = Field("cli", description="Which certificate in tls_dir this process presents: `chatdb serve S` and the worker set their service name themselves; other commands present cli (the operator), or e.g. clients/alice.")
+
+    @field_validator("tls_dir")
+    @classmethod
+    def _tls_dir_under_home(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        value = Path(value).expanduser()
+        home = info.data.get("home")
+        return value if value.is_absolute() or home is None else home / value
+    # --- end mesh PKI ---------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
     @property
     def tls_enabled(self) -> bool:
-        return self.tls_cert_file is not None and self.tls_key_file is not None
+        return self.tls_dir is not None or (self.tls_cert_file is not None and self.tls_key_file is not None)
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
