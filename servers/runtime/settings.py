@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the JSON log lines (DEBUG, INFO, WARNING, ERROR).")
 
     # --- TLS -------------------------------------------------------------------------
-    tls_cert_file: Path | None = Field(None, description="PEM certificate of this server; with tls_key_file turns TLS on.")
-    tls_key_file: Path | None = Field(None, description="PEM private key of this server.")
-    tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate signed by it (mTLS).")
-    tls_ca_file: Path | None = Field(None, description="PEM CA bundle a ChatDB client (CLI, service-to-service) uses to verify servers.")
-    tls_client_cert_file: Path | None = Field(None, description="PEM client certificate a ChatDB client presents for mTLS.")
+    tls_cert_file: Path | None = Field(None, description="PEM certificate of this server; with tls_key_file turns TLS on (wins over <tls_identity>.crt in tls_dir).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of this server (wins over tls_dir).")
+    tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate signed by it (mTLS; wins over tls_dir's ca.crt).")
+    tls_ca_file: Path | None = Field(None, description="PEM CA bundle a ChatDB client (CLI, service-to-service) uses to verify servers (wins over tls_dir's ca.crt).")
+    tls_client_cert_file: Path | None = Field(None, description="PEM client certificate a ChatDB client presents for mTLS (wins over <tls_identity>.crt in tls_dir).")
     tls_client_key_file: Path | None = Field(None, description="PEM private key of tls_client_cert_file.")
 
     # --- stores ----------------------------------------------------------------------
