@@ -256,6 +256,11 @@ class Pki:
     def key(self, stem: str) -> Path:
         return self.certs_dir / f"{stem}.key"
 
+    def env(self) -> dict[str, str]:
+        """What every process of the deployment needs in its environment for mTLS (the
+        launcher adds it to each child's env: services, worker, and `chatdb` commands)."""
+        return {"CHATDB_TLS_DIR": str(self.certs_dir)}
+
     def client_leaves(self) -> list[Leaf]:
         directory = self.certs_dir / "clients"
         names = sorted(p.stem for p in directory.glob("*.crt")) if directory.is_dir() else []

@@ -65,6 +65,10 @@ def test_envoy_cli_and_client_identities(pki, tmp_path):
         certs.issue_client(pki.home, "cli")
 
 
+def test_env_for_the_launcher(pki):
+    assert pki.env() == {"CHATDB_TLS_DIR": str(pki.home / "certs")}
+
+
 def test_ensure_is_idempotent(pki):
     before = {p: p.read_bytes() for p in pki.home.rglob("*") if p.is_file()}
     again = ensure_pki(pki.home)

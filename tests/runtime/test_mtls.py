@@ -244,3 +244,57 @@ def test_a_half_rotated_pair_is_not_served(pki, tmp_path):
     certs._atomic_write(tmp_path / "s.crt", new.cert_pem, 0o644)
     assert fetch() is not None and fetch.reloads == 1
     assert fetch() is None
+
+
+@pytest.mark.parametrize("service", ["registry", "worker"])
+def test_a_process_started_with_tls_dir_presents_its_own_certificate(pki, settings, service):
+    """`chatdb serve registry` and `chatdb worker` with CHATDB_TLS_DIR: the port presents
+    <service>.crt, grpcurl with the cli certificate gets an answer, without one it fails."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from .test_cli_serve import free_port
+
+    bin_dir = Path(sys.executable).parent
+    grpcurl = shutil.which("grpcurl", path=str(bin_dir)) or "grpcurl"
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHATDB_HOME": str(pki.home),
+        "CHATDB_TLS_DIR": str(pki.certs_dir),
+        "CHATDB_DATABASE_URL": settings.database_url,
+        "CHATDB_REDIS_PREFIX": settings.redis_prefix,
+        "CHATDB_GRACE_PERIOD_S": "1",
+        "CHATDB_WORKER_PORT": str(port),
+    }
+    command = ["worker"] if service == "worker" else ["serve", service, "--port", str(port)]
+    proc = subprocess.Popen([str(bin_dir / "chatdb"), *command], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    tls = ["-cacert", str(pki.ca_cert), "-cert", str(pki.cert("cli")), "-key", str(pki.key("cli"))]
+    check = [grpcurl, "-max-time", "3", *tls, f"127.0.0.1:{port}", "grpc.health.v1.Health/Check"]
+    try:
+        deadline = time.monotonic() + 30
+        out = None
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            out = subprocess.run(check, capture_output=True, text=True, timeout=10)
+            if "SERVING" in out.stdout:  # SERVING, or NOT_SERVING while the worker finds Redis
+                break
+            time.sleep(0.3)
+        assert out is not None and "SERVING" in out.stdout, out
+        assert _server_serial(port, pki) == _serial(pki.cert(service))
+        bare = subprocess.run([grpcurl, "-max-time", "3", "-cacert", str(pki.ca_cert), f"127.0.0.1:{port}",
+                               "grpc.health.v1.Health/Check"], capture_output=True, text=True, timeout=10)
+        assert bare.returncode != 0 and "SERVING" not in bare.stdout
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
