@@ -17,6 +17,7 @@ Client credentials are read when a channel is opened.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -40,6 +41,14 @@ def for_service(settings: Settings, service: str) -> Settings:
 
 def _in_dir(settings: Settings, name: str) -> Path | None:
     return None if settings.tls_dir is None else settings.tls_dir / name
+
+
+def _require(*paths: Path | None) -> None:
+    """A missing file is one clear line (`chatdb` prints OSErrors as such), not a
+    failure deep inside gRPC."""
+    for path in paths:
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(errno.ENOENT, "TLS file missing (`chatdb certs` writes the mesh's)", str(path))
 
 
 def server_files(settings: Settings, identity: str | None = None) -> tuple[Path, Path, Path | None] | None:
@@ -112,6 +121,7 @@ def server_credentials(settings: Settings, identity: str | None = None) -> grpc.
     if files is None:
         return None
     cert, key, client_ca = files
+    _require(cert, key, client_ca)
     fetcher = ReloadingCertificate(cert, key, client_ca)
     return grpc.dynamic_ssl_server_credentials(
         fetcher.initial, fetcher, require_client_authentication=client_ca is not None
@@ -127,6 +137,7 @@ def channel_credentials(settings: Settings, identity: str | None = None) -> grpc
         return None
     cert = settings.tls_client_cert_file or _in_dir(settings, f"{who}.crt")
     key = settings.tls_client_key_file or _in_dir(settings, f"{who}.key")
+    _require(ca, cert, key)
     key_pem, cert_pem = _read_pair(cert, key) if cert and key else (None, None)
     return grpc.ssl_channel_credentials(
         root_certificates=Path(ca).read_bytes(), private_key=key_pem, certificate_chain=cert_pem
