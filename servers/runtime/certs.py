@@ -27,11 +27,14 @@ mismatched pair.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import ipaddress
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,29 +318,48 @@ def _sync_ca_cert(pki: Pki, ca: KeyPair) -> None:
         pki.issued.append("ca")
 
 
+@contextlib.contextmanager
+def _locked(pki: Pki) -> Iterator[None]:
+    """One writer at a time (`make up` and an operator's `chatdb certs` at once must not
+    make two CAs)."""
+    _prepare_dirs(pki)
+    with open(pki.ca_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def ensure_pki(home: Path, *, renew_within: dt.timedelta = RENEW_WITHIN, days: float = LEAF_DAYS) -> Pki:
     """The CA and every mesh leaf (services, envoy, cli), creating what is missing and
     re-issuing what expires within `renew_within` (or no longer chains to the CA).
     Idempotent: a second call changes nothing. Client certificates under clients/ are
     renewed the same way. Returns the paths; `.issued` lists what was written."""
     pki = Pki(Path(home).expanduser().absolute())
-    _prepare_dirs(pki)
+    with _locked(pki):
+        _ensure(pki, renew_within, days)
+    return pki
+
+
+def _ensure(pki: Pki, renew_within: dt.timedelta, days: float) -> None:
     ca, new_ca = _load_or_create_ca(pki)
     _sync_ca_cert(pki, ca)
     for leaf in [*mesh_leaves(), *pki.client_leaves()]:
         if new_ca or not _current(pki.cert(leaf.stem), pki.key(leaf.stem), ca.cert, renew_within):
             _issue_leaf(pki, ca, leaf, days)
-    return pki
 
 
 def rotate(home: Path, *, days: float = LEAF_DAYS) -> Pki:
     """Re-issue every leaf (mesh and clients) with the same CA. Servers pick the new
     certificates up on their next handshake; old ones stay valid until they expire."""
-    pki = ensure_pki(home)
-    pki.issued.clear()
-    ca = load_pair(pki.ca_cert_private, pki.ca_key)
-    for leaf in [*mesh_leaves(), *pki.client_leaves()]:
-        _issue_leaf(pki, ca, leaf, days)
+    pki = Pki(Path(home).expanduser().absolute())
+    with _locked(pki):
+        _ensure(pki, RENEW_WITHIN, days)
+        pki.issued.clear()
+        ca = load_pair(pki.ca_cert_private, pki.ca_key)
+        for leaf in [*mesh_leaves(), *pki.client_leaves()]:
+            _issue_leaf(pki, ca, leaf, days)
     return pki
 
 
@@ -345,10 +367,12 @@ def issue_client(home: Path, name: str, *, days: float = LEAF_DAYS, force: bool 
     """certs/clients/NAME.crt/.key (spiffe://chatdb/client/NAME); an existing current
     one is kept unless `force`."""
     leaf = client_leaf(name)
-    pki = ensure_pki(home)
-    ca = load_pair(pki.ca_cert_private, pki.ca_key)
-    if force or not _current(pki.cert(leaf.stem), pki.key(leaf.stem), ca.cert, RENEW_WITHIN):
-        _issue_leaf(pki, ca, leaf, days)
+    pki = Pki(Path(home).expanduser().absolute())
+    with _locked(pki):
+        _ensure(pki, RENEW_WITHIN, LEAF_DAYS)
+        ca = load_pair(pki.ca_cert_private, pki.ca_key)
+        if force or not _current(pki.cert(leaf.stem), pki.key(leaf.stem), ca.cert, RENEW_WITHIN):
+            _issue_leaf(pki, ca, leaf, days)
     return pki.cert(leaf.stem), pki.key(leaf.stem)
 
 

@@ -126,3 +126,21 @@ def test_chatdb_certs_command(tmp_path, capsys):
     # The single-directory form still works.
     assert main(["certs", str(tmp_path / "flat"), "-q"]) == 0
     assert (tmp_path / "flat" / "server.crt").exists()
+
+
+def test_concurrent_runs_make_one_ca(tmp_path):
+    """`make up` and an operator's `chatdb certs` at once: one CA, every leaf chains to it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    chatdb = str(Path(sys.executable).parent / "chatdb")
+    home = tmp_path / "h"
+    procs = [subprocess.Popen([chatdb, "certs", "--home", str(home), "-q"]) for _ in range(4)]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 4
+    pki = certs.Pki(home)
+    ca = _cert(pki.ca_cert)
+    assert ca == _cert(pki.ca_cert_private)
+    for path in pki.certs_dir.rglob("*.crt"):
+        if path != pki.ca_cert:
+            _cert(path).verify_directly_issued_by(ca)
