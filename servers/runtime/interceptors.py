@@ -48,7 +48,7 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 class _Call:
     """Book-keeping of one call: request id, timing, final status, log line."""
 
-    __slots__ = ("method", "request_id", "start", "code", "peer")
+    __slots__ = ("method", "request_id", "start", "code", "peer", "peer_id")
 
     def __init__(self, method: str, metadata, peer: str) -> None:
         self.method = method
@@ -56,6 +56,7 @@ class _Call:
         # closed after grpc freed the call, and context.peer() then crashes the process
         # (a segfault in cygrpc, seen on a cancelled DownloadModelVersion).
         self.peer = peer
+        self.peer_id: str | None = None  # the caller's SPIFFE id, with mTLS
         rid = None
         for key, value in metadata or ():
             if key == REQUEST_ID_KEY:
@@ -106,6 +107,7 @@ class _Call:
                 extra={
                     "method": self.method,
                     "peer": self.peer,
+                    **({"peer_id": self.peer_id} if self.peer_id else {}),
                     "status": self.code.name,
                     "duration_ms": round((time.perf_counter() - self.start) * 1000, 3),
                 },
@@ -172,7 +174,7 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata, mtls: bool 
         token = request_id_var.set(call.request_id)
         principal = principal_from_metadata(metadata)
         who = set_principal(principal)
-        peer_id = peer_spiffe_id(context) if mtls else None
+        peer_id = call.peer_id = peer_spiffe_id(context) if mtls else None
         peer = set_peer(peer_id) if mtls else None
         try:
             context.set_trailing_metadata(call.trailing())
@@ -205,7 +207,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata, mtls: bool
         token = request_id_var.set(call.request_id)
         principal = principal_from_metadata(metadata)
         who = set_principal(principal)
-        peer_id = peer_spiffe_id(context) if mtls else None
+        peer_id = call.peer_id = peer_spiffe_id(context) if mtls else None
         peer = set_peer(peer_id) if mtls else None
         try:
             context.set_trailing_metadata(call.trailing())

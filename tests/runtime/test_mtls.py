@@ -104,7 +104,8 @@ async def _who(address: str, creds: grpc.ChannelCredentials, metadata=None, meth
         return json.loads(await channel.unary_unary(f"/{SERVICE}/{method}")(b"", timeout=5, metadata=metadata))
 
 
-async def test_service_to_service_over_mtls(pki, serve):
+async def test_service_to_service_over_mtls(pki, serve, caplog):
+    caplog.set_level("INFO", logger="chatdb.rpc")
     connector = await serve(mesh(pki), "connector")
     downstream: dict = {}
     parser = await serve(mesh(pki), "parser", downstream)
@@ -116,6 +117,9 @@ async def test_service_to_service_over_mtls(pki, serve):
     assert seen["here"]["peer"] == "spiffe://chatdb/client/cli"
     assert seen["there"]["peer"] == "spiffe://chatdb/parser"
     assert seen["here"]["tenant"] is None and seen["there"]["tenant"] is None
+    # The call log names the caller's identity.
+    logged = {getattr(r, "peer_id", None) for r in caplog.records if r.getMessage() == "rpc"}
+    assert {"spiffe://chatdb/parser", "spiffe://chatdb/client/cli"} <= logged
 
 
 async def test_identity_headers_travel_from_the_edge_through_the_mesh(pki, serve):
