@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .interceptors import ServerInterceptor
 from .settings import Settings
-from .tls import server_credentials
+from .tls import mtls_required, server_credentials
 
 log = logging.getLogger("chatdb.server")
 
@@ -83,7 +83,9 @@ class GrpcServer:
         self.health = health_aio.HealthServicer()
         self._server = grpc.aio.server(
             interceptors=[
-                ServerInterceptor(frozenset(b.name for b in self.bindings if not b.screen_strings)),
+                ServerInterceptor(
+                    frozenset(b.name for b in self.bindings if not b.screen_strings), mtls=mtls_required(settings)
+                ),
                 *extra_interceptors,
             ],
             options=[

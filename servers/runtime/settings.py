@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the JSON log lines (DEBUG, INFO, WARNING, ERROR).")
 
     # --- TLS -------------------------------------------------------------------------
-    tls_cert_file: Path | None = Field(None, description="PEM certificate of this server; with tls_key_file turns TLS on.")
-    tls_key_file: Path | None = Field(None, description="PEM private key of this server.")
-    tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate signed by it (mTLS).")
-    tls_ca_file: Path | None = Field(None, description="PEM CA bundle a ChatDB client (CLI, service-to-service) uses to verify servers.")
-    tls_client_cert_file: Path | None = Field(None, description="PEM client certificate a ChatDB client presents for mTLS.")
+    tls_cert_file: Path | None = Field(None, description="PEM certificate of this server; with tls_key_file turns TLS on (wins over <tls_identity>.crt in tls_dir).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of this server (wins over tls_dir).")
+    tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate signed by it (mTLS; wins over tls_dir's ca.crt).")
+    tls_ca_file: Path | None = Field(None, description="PEM CA bundle a ChatDB client (CLI, service-to-service) uses to verify servers (wins over tls_dir's ca.crt).")
+    tls_client_cert_file: Path | None = Field(None, description="PEM client certificate a ChatDB client presents for mTLS (wins over <tls_identity>.crt in tls_dir).")
     tls_client_key_file: Path | None = Field(None, description="PEM private key of tls_client_cert_file.")
 
     # --- stores ----------------------------------------------------------------------
@@ -187,6 +187,20 @@ class Settings(BaseSettings):
     gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
     # --- end gateway ML -------------------------------------------------------------
 
+    # --- mesh PKI (edge-pki) ------------------------------------------------------------
+    tls_dir: Path | None = Field(None, description="Directory of the mesh PKI (CHATDB_HOME/certs, written by `chatdb certs`); when set, mTLS is on everywhere: a server presents <tls_identity>.crt/.key from it and requires client certificates chained to its ca.crt, channels present the same certificate and verify servers against ca.crt. The explicit tls_*_file settings win file by file. Relative: under home.")
+    tls_identity: str = Field("cli", description="Which certificate in tls_dir this process presents: `chatdb serve S` and the worker set their service name themselves; other commands present cli (the operator), or e.g. clients/alice.")
+
+    @field_validator("tls_dir")
+    @classmethod
+    def _tls_dir_under_home(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        value = Path(value).expanduser()
+        home = info.data.get("home")
+        return value if value.is_absolute() or home is None else home / value
+    # --- end mesh PKI ---------------------------------------------------------------
+
     # --- up (deploy/launcher.py) ----------------------------------------------------
     demo_mongo_url: str = Field("mongodb://127.0.0.1:27017", description="`chatdb up`: MongoDB the demo data is loaded into and registered as connection demo-mongo (database chatdb_demo, read-only); skipped with a note when it does not answer.")
     # --- end up ---------------------------------------------------------------------
@@ -196,7 +210,7 @@ class Settings(BaseSettings):
 
     @property
     def tls_enabled(self) -> bool:
-        return self.tls_cert_file is not None and self.tls_key_file is not None
+        return self.tls_dir is not None or (self.tls_cert_file is not None and self.tls_key_file is not None)
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
