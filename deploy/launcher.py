@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -52,7 +53,7 @@ if str(ROOT) not in sys.path:
 from deploy import stores  # noqa: E402
 from servers.runtime.channels import open_channel  # noqa: E402
 from servers.runtime.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
-from servers.runtime.settings import Settings  # noqa: E402
+from servers.runtime.settings import DEFAULT_PORTS, Settings, default_home  # noqa: E402
 from servers.services import PLACEHOLDERS  # noqa: E402
 
 # Start order: what others depend on first.
@@ -301,9 +302,23 @@ def demo_servers() -> dict[str, bool]:
 
 
 def ensure_certs(p: Paths) -> None:
-    """The internal CA and the certificates (kept when present)."""
-    if not (p.certs / "ca.crt").exists():
-        _run("certs", str(p.certs), quiet=True)
+    """The internal CA (CHATDB_HOME/ca) and every certificate (CHATDB_HOME/certs),
+    created or renewed when they expire soon; mTLS on for every process started from
+    here (CHATDB_TLS_DIR), the `chatdb` commands `up` runs included."""
+    from servers.runtime.certs import ensure_pki
+
+    pki = ensure_pki(p.home)
+    _set_env(p, pki.env())
+    done = f"issued {', '.join(pki.issued)}" if pki.issued else "all current"
+    print(f"\n== certificates: mTLS on every hop ({_shown(pki.certs_dir)}: {done}; CA key in {_shown(pki.ca_dir)})")
+
+
+def tls_files() -> dict[str, Path] | None:
+    """ca, cert, key of the operator's client certificate (cli) when mTLS is on."""
+    tls_dir = Settings().tls_dir
+    if tls_dir is None:
+        return None
+    return {"ca": tls_dir / "ca.crt", "cert": tls_dir / "cli.crt", "key": tls_dir / "cli.key"}
 
 
 def migrate() -> None:
@@ -432,8 +447,11 @@ def bootstrap_intent() -> None:
 
 def _grpcurl_list(address: str) -> list[str]:
     grpcurl = shutil.which("grpcurl", path=str(BIN)) or "grpcurl"
+    files = tls_files()
+    security = ["-plaintext"] if files is None else \
+        ["-cacert", str(files["ca"]), "-cert", str(files["cert"]), "-key", str(files["key"])]
     try:
-        out = subprocess.run([grpcurl, "-plaintext", address, "list"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([grpcurl, *security, address, "list"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return []
     return out.stdout.split()
@@ -448,20 +466,34 @@ def show_table(status: dict[str, str]) -> None:
         print(f"{name:12} {address:18} {status.get(name, '?'):12} {', '.join(listed) or '-'}")
 
 
+def cli_line(*args: str, service: str = "gateway", home: bool = False) -> str:
+    """A `chatdb` command line that works as printed from a fresh shell in this
+    directory: with the settings it needs from this mesh in front (the TLS directory
+    when mTLS is on, the port of the service it talks to when not the default, the home
+    when not the default)."""
+    settings = Settings()
+    env = {}
+    if home and settings.home != default_home():
+        env["CHATDB_HOME"] = str(settings.home)
+    if settings.tls_dir is not None:
+        env["CHATDB_TLS_DIR"] = str(settings.tls_dir)  # absolute: a relative one is read under the home
+    if settings.port_of(service) != DEFAULT_PORTS[service]:
+        env[f"CHATDB_{service.upper()}_PORT"] = str(settings.port_of(service))
+    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), chatdb_command(), *map(shlex.quote, args)])
+
+
 def print_ready(p: Paths, *, detach: bool) -> None:
     settings = Settings()
-    chatdb = chatdb_command()
     print(f"\nmesh is up: gateway at 127.0.0.1:{settings.gateway_port}; logs in {_shown(p.logs)}/; "
           + ("stop it with `chatdb down` (or `make down`)." if detach else "Ctrl-C stops it."))
     print("Try:")
-    print(f"  {chatdb} ask \"which city has the most customers\" --connection demo-postgres")
-    print(f"  {chatdb} status")
-    print(f"  {chatdb} history")
-    print(f"  {chatdb} connections")
-    print(f"  {chatdb} models")
-    print(f"  {chatdb} jobs")
-    print(f"  {chatdb} settings")
-    if chatdb != "chatdb":
+    print(f"  {cli_line('ask', 'which city has the most customers', '--connection', 'demo-postgres')}")
+    print(f"  {cli_line('status', home=True)}")
+    print(f"  {cli_line('history')}")
+    print(f"  {cli_line('connections', service='connector')}")
+    print(f"  {cli_line('models', service='registry')}")
+    print(f"  {cli_line('jobs', service='training')}")
+    if chatdb_command() != "chatdb":
         print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
 
 

@@ -85,6 +85,12 @@ def bare():
     shutil.rmtree(home.parent, ignore_errors=True)
 
 
+def _printed(out: str, command: str) -> str:
+    """The command line `up` printed under "Try:" that runs `chatdb <command>`."""
+    lines = out.split("\nTry:\n", 1)[1].splitlines()
+    return next(line.strip() for line in lines if command in line)
+
+
 def _chatdb(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([CHATDB, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -102,10 +108,14 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     assert (home / "logs" / "gateway.log").exists()
     assert set(seen) == {*SERVICES, "postgres", "redis"}
 
-    # A question on the PostgreSQL demo, through the gateway (direct, not the edge).
-    ask = _chatdb(env, "ask", "how many customers are there", "--connection", "demo-postgres", "--json",
-                  timeout=120)
-    assert ask.returncode == 0, ask.stdout + ask.stderr
+    # A question on the PostgreSQL demo through the gateway (direct, not the edge): the
+    # `chatdb ask` line `up` printed, run as printed from a shell that knows nothing else.
+    shell_env = {k: v for k, v in env.items() if not k.startswith("CHATDB_")}
+    printed = _printed(up.stdout, " ask ")
+    assert "CHATDB_TLS_DIR=" in printed  # mTLS is on: the operator's certificate is named
+    ask = subprocess.run(["bash", "-c", printed + " --json"], env=shell_env, capture_output=True, text=True,
+                         timeout=120)
+    assert ask.returncode == 0, printed + "\n" + ask.stdout + ask.stderr
     answer = json.loads(ask.stdout)
     assert "customers" in answer["statement"]["sql"]["sql"].lower(), answer
     assert answer["rows"], answer
@@ -115,7 +125,8 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     assert state["env"]["CHATDB_DATABASE_URL"] != env["CHATDB_DATABASE_URL"]
 
     # Every process healthy in `chatdb status` (from a shell that knows only the home).
-    status = _chatdb({k: v for k, v in env.items() if not k.startswith("CHATDB_") or k == "CHATDB_HOME"}, "status")
+    status = subprocess.run(["bash", "-c", _printed(up.stdout, " status")], env=shell_env, capture_output=True,
+                            text=True, timeout=60)
     assert status.returncode == 0, status.stdout + status.stderr  # exit status = level 0
     rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()
             if line.split() and line.split()[0] in seen}
