@@ -15,8 +15,10 @@ import pytest
 from chatdb.gateway.v1 import api_key_pb2
 from chatdb.gateway.v1 import api_key_service_pb2 as pb
 
+from gateway.api_keys import well_formed
 from servers.runtime.status import details_from_rpc_error
 from tests.gateway.api_keys_support import authz, running_keys
+from tests.gateway.cli_support import chatdb_in_thread
 
 ASK = "/chatdb.gateway.v1.ChatService/Ask"
 
@@ -154,3 +156,51 @@ async def test_last_use_time_is_written_in_batches(settings):
             assert time.monotonic() < deadline, "last_use_time was never written"
             await asyncio.sleep(0.1)
         assert mine.last_use_time.ToDatetime() >= mine.create_time.ToDatetime()
+
+
+async def test_chatdb_apikeys_create_list_revoke(keys, capsys, monkeypatch):
+    address = keys.server.address
+    code, out, err = await chatdb_in_thread(
+        capsys, monkeypatch, "apikeys", "create", "--owner", "cli@example.com", "--tenant", "acme", "--role", "viewer",
+        "--questions-per-minute", "3", "--address", address)
+    assert code == 0, err
+    key_id = out.split()[1]
+    secret = out.strip().splitlines()[-1]
+    assert key_id.startswith("ak_") and well_formed(secret)
+    assert (await authz(keys.authz_port, "/chatdb.gateway.v1.ChatService/ListQueries", {"x-api-key": secret})).status == 200
+
+    code, out, err = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "list", "--address", address)
+    assert code == 0 and key_id in out and "cli@example.com" in out and secret not in out
+
+    code, out, err = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "revoke", key_id, "--address", address)
+    assert code == 0 and f"revoked {key_id}" in out
+    assert (await authz(keys.authz_port, "/chatdb.gateway.v1.ChatService/ListQueries", {"x-api-key": secret})).status == 401
+
+    code, out, err = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "revoke", "ak_ffffffffffffffff",
+                                            "--address", address)
+    assert code == 1 and "NOT_FOUND" in err
+
+
+async def test_chatdb_apikeys_bootstrap_writes_a_first_admin_key_once(keys, settings, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CHATDB_HOME", str(tmp_path))
+    monkeypatch.setenv("CHATDB_DATABASE_URL", settings.database_url)
+    code, out, err = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "bootstrap")
+    assert code == 0 and out.startswith("created admin key"), err
+    path = tmp_path / "admin-api-key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    secret = path.read_text().strip()
+    deadline = time.monotonic() + 5  # made straight in the database: the table loads it on its next reload
+    while (answer := await authz(keys.authz_port, "/chatdb.gateway.v1.ApiKeyService/ListApiKeys",
+                                 {"x-api-key": secret})).status != 200:
+        assert time.monotonic() < deadline, answer
+        await asyncio.sleep(0.05)
+    assert answer.headers["x-chatdb-role"] == "admin"
+
+    code, out, _ = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "bootstrap")
+    assert code == 0 and out.startswith("kept admin key") and path.read_text().strip() == secret
+
+    # A revoked key in the file is replaced.
+    key_id = answer.headers["x-chatdb-api-key-id"]
+    await keys.stub.RevokeApiKey(pb.RevokeApiKeyRequest(key_id=key_id))
+    code, out, _ = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "bootstrap")
+    assert code == 0 and out.startswith("created admin key") and path.read_text().strip() != secret
