@@ -247,8 +247,10 @@ def _response(decision: Decision, *, close: bool) -> bytes:
 
 
 class _HttpProtocol(asyncio.Protocol):
-    def __init__(self, decide: Callable[[str, Mapping[str, str]], Decision]) -> None:
+    def __init__(self, decide: Callable[[str, Mapping[str, str]], Decision],
+                 connections: set[asyncio.Transport]) -> None:
         self.decide = decide
+        self.connections = connections
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.body_left = 0
@@ -256,6 +258,10 @@ class _HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self.transport = transport
+        self.connections.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self.transport)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -326,10 +332,12 @@ class AuthzServer:
         self.host = host
         self.port = port
         self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Transport] = set()
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _HttpProtocol(self.authorizer.decide), self.host, self.port)
+        self._server = await loop.create_server(lambda: _HttpProtocol(self.authorizer.decide, self._connections),
+                                                self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("authz server started", extra={"address": f"{self.host}:{self.port}"})
         return self.port
@@ -337,6 +345,9 @@ class AuthzServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Envoy keeps its connections open: close them, or wait_closed() (3.12+) waits.
+            for transport in list(self._connections):
+                transport.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None

@@ -127,6 +127,25 @@ class Quotas:
         if over:
             raise exceeded(subject, over, now)
 
+    async def refund(self, names: Sequence[str], principal: Principal | None = None) -> None:
+        """Give back one use of each of `names` charged in the current windows (a call
+        that failed after it was charged, e.g. a training spec found invalid)."""
+        principal = principal if principal is not None else current_principal()
+        if principal is None:
+            return
+        limited = [n for n in names if principal.quotas.get(n, 0) > 0]
+        now = self.clock()
+        if not limited or now < self._skip_until:
+            return
+        subject = subject_of(principal)
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for name in limited:
+                pipe.decr(self._key(subject, name, window_of(name, now)))
+            await pipe.execute()
+        except REDIS_DOWN:
+            self._skip_until = now + self.retry_after_s
+
 
 def exceeded(subject: str, over: list[tuple[str, int, Window]], now: float) -> QuotaExceeded:
     """The error of a call over one or more quotas: it names each and when it resets; the

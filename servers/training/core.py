@@ -74,11 +74,19 @@ class TrainingCore:
         self._drain = asyncio.Event()
 
     async def create(self, spec: JobSpec, request_id: str | None) -> Job:
-        if self.quotas is not None:
-            # The caller's training_jobs_per_day (a principal the edge authenticated,
-            # forwarded by the gateway when a question trains a model); none = internal.
-            await self.quotas.charge(TRAINING_JOBS)
-        return await create_job(self.store, self.queue, self.validate, spec, request_id, max_attempts=self.options.max_attempts)
+        if self.quotas is None:
+            return await create_job(self.store, self.queue, self.validate, spec, request_id,
+                                    max_attempts=self.options.max_attempts)
+        # The caller's training_jobs_per_day (a principal the edge authenticated, forwarded
+        # by the gateway when a question trains a model; none = internal): charged first,
+        # given back when the job is not created (an invalid spec).
+        await self.quotas.charge(TRAINING_JOBS)
+        try:
+            return await create_job(self.store, self.queue, self.validate, spec, request_id,
+                                    max_attempts=self.options.max_attempts)
+        except Exception:
+            await self.quotas.refund(TRAINING_JOBS)
+            raise
 
     async def get(self, job_id: str) -> Job:
         return await self.store.get(job_id)

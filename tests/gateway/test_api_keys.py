@@ -6,6 +6,7 @@ replica at once, through another one after its next reload."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import time
 import uuid
@@ -204,3 +205,21 @@ async def test_chatdb_apikeys_bootstrap_writes_a_first_admin_key_once(keys, sett
     await keys.stub.RevokeApiKey(pb.RevokeApiKeyRequest(key_id=key_id))
     code, out, _ = await chatdb_in_thread(capsys, monkeypatch, "apikeys", "bootstrap")
     assert code == 0 and out.startswith("created admin key") and path.read_text().strip() != secret
+
+
+async def test_an_expired_key_is_refused_and_listed_expired(keys):
+    expire = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+    key = api_key_pb2.ApiKey(owner="temp@example.com", role=api_key_pb2.API_KEY_ROLE_USER)
+    key.expire_time.FromDatetime(expire)
+    created = await keys.stub.CreateApiKey(pb.CreateApiKeyRequest(api_key=key))
+    assert (await authz(keys.authz_port, ASK, {"x-api-key": created.secret})).status == 200
+    await asyncio.sleep(max(0.0, (expire - dt.datetime.now(dt.UTC)).total_seconds()) + 0.05)
+    assert (await authz(keys.authz_port, ASK, {"x-api-key": created.secret})).status == 401
+    expired = await keys.stub.ListApiKeys(pb.ListApiKeysRequest(page_size=1000, state=api_key_pb2.API_KEY_STATE_EXPIRED))
+    assert created.api_key.key_id in {k.key_id for k in expired.api_keys}
+
+    past = api_key_pb2.ApiKey(owner="temp@example.com", role=api_key_pb2.API_KEY_ROLE_USER)
+    past.expire_time.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await keys.stub.CreateApiKey(pb.CreateApiKeyRequest(api_key=past))
+    assert {v.field for v in details_from_rpc_error(caught.value).violations} == {"api_key.expire_time"}

@@ -112,6 +112,13 @@ async def test_training_jobs_per_day_through_the_real_training_service(settings,
     async with open_mesh(settings, tmp_path, redis_prefix=f"{settings.redis_prefix}-quota") as training:
         made = []
         try:
+            # A job refused as invalid gives its charge back.
+            bad = training_pb.CreateTrainingJobRequest(training_job=job_pb.TrainingJob(
+                model_name="quota-model", task=job_pb.TASK_CLASSIFICATION, algorithm="logistic_regression",
+                target="nope", dataset=job_pb.Dataset(csv_path="tiny.csv")))
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await training.training.CreateTrainingJob(bad, metadata=caller.metadata(), timeout=30)
+            assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
             created = await training.training.CreateTrainingJob(request, metadata=caller.metadata(), timeout=30)
             made.append(created.training_job.job_id)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
