@@ -195,13 +195,15 @@ def api_key_of(headers: Mapping[str, str]) -> str:
 
 
 def identity_headers(key: ActiveKey) -> tuple[tuple[str, str], ...]:
-    return (
+    """The x-chatdb-* headers of `key`; x-chatdb-quota only when it has a limit (absent
+    is unlimited)."""
+    headers = (
         (PRINCIPAL_KEY, f"key:{key.key_id}"),
         (TENANT_KEY, key.tenant),
         (ROLE_KEY, key.role),
         (API_KEY_ID_KEY, key.key_id),
-        (QUOTA_KEY, format_quotas(key.quotas)),
     )
+    return headers + ((QUOTA_KEY, format_quotas(key.quotas)),) if key.quotas else headers
 
 
 class Authorizer:

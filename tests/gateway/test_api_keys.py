@@ -17,6 +17,7 @@ from chatdb.gateway.v1 import api_key_pb2
 from chatdb.gateway.v1 import api_key_service_pb2 as pb
 
 from gateway.api_keys import well_formed
+from servers.runtime.identity import Principal
 from servers.runtime.status import details_from_rpc_error
 from tests.gateway.api_keys_support import authz, running_keys
 from tests.gateway.cli_support import chatdb_in_thread
@@ -223,3 +224,12 @@ async def test_an_expired_key_is_refused_and_listed_expired(keys):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await keys.stub.CreateApiKey(pb.CreateApiKeyRequest(api_key=past))
     assert {v.field for v in details_from_rpc_error(caught.value).violations} == {"api_key.expire_time"}
+
+
+async def test_the_service_refuses_a_non_admin_principal_itself(keys):
+    user = Principal(name="key:ak_0123456789abcdef", tenant="acme", role="user", api_key_id="ak_0123456789abcdef")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await keys.stub.ListApiKeys(pb.ListApiKeysRequest(), metadata=user.metadata())
+    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    admin = Principal(name="key:ak_0123456789abcdef", tenant="acme", role="admin", api_key_id="ak_0123456789abcdef")
+    await keys.stub.ListApiKeys(pb.ListApiKeysRequest(page_size=1), metadata=admin.metadata())

@@ -187,3 +187,10 @@ def test_every_method_of_the_contract_has_a_decision():
     paths = {f"/{f.package}.{s.name}/{m.name}" for f in files.file if f.package.startswith(("chatdb.", "inference"))
              for s in f.service for m in s.method}
     assert paths and paths - {row[0] for row in POLICY} == set()
+
+
+async def test_a_key_without_limits_sends_no_quota_header(keys):
+    created = await keys.create("user")
+    answer = await authz(keys.authz_port, ASK, {"x-api-key": created.secret})
+    assert answer.status == 200 and "x-chatdb-quota" not in answer.headers
+    assert answer.headers["x-chatdb-role"] == "user"
