@@ -200,6 +200,12 @@ class Settings(BaseSettings):
         home = info.data.get("home")
         return value if value.is_absolute() or home is None else home / value
     # --- end mesh PKI ---------------------------------------------------------------
+    # --- gateway API keys and ext_authz (issue 15, edge-keys) ---------------------------
+    gateway_authz_port: int = Field(8086, description="Gateway: port of the ext_authz HTTP server Envoy asks about every request's API key (127.0.0.1 only, like CHATDB_HOST).")
+    gateway_authz_refresh_s: float = Field(0.5, description="Gateway: how often the ext_authz server reloads the active API keys from PostgreSQL; a key revoked through another replica is refused after at most this (one revoked through this replica at once).")
+    gateway_api_key_last_use_interval_s: float = Field(60.0, description="Gateway: how often the API keys' last_use_time is written (one batched UPDATE for every key used meanwhile).")
+    quota_redis_retry_s: float = Field(5.0, description="Quotas: after Redis failed to count a call, how long quotas are not enforced before Redis is tried again (calls are answered meanwhile).")
+    # --- end gateway API keys ----------------------------------------------------------
 
     # --- up (deploy/launcher.py) ----------------------------------------------------
     demo_mongo_url: str = Field("mongodb://127.0.0.1:27017", description="`chatdb up`: MongoDB the demo data is loaded into and registered as connection demo-mongo (database chatdb_demo, read-only); skipped with a note when it does not answer.")
