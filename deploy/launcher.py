@@ -326,6 +326,17 @@ def migrate() -> None:
     _run("migrate")
 
 
+def admin_key(p: Paths) -> Path:
+    """The first admin API key in CHATDB_HOME/admin-api-key (0600), kept while it is an
+    active admin key (`chatdb apikeys bootstrap`, straight to the platform database)."""
+    _run("apikeys", "bootstrap")
+    return admin_key_file(p)
+
+
+def admin_key_file(p: Paths) -> Path:
+    return p.home / "admin-api-key"
+
+
 def _command(name: str) -> list[str]:
     return [str(BIN / "chatdb"), "worker"] if name == "worker" else [str(BIN / "chatdb"), "serve", name]
 
@@ -529,6 +540,7 @@ def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> i
         servers = demo_servers()
         ensure_certs(p)
         migrate()
+        admin_key(p)
         start_services(p)
         status = asyncio.run(wait_serving(p))
         show_table(status)

@@ -3,6 +3,8 @@
     chatdb ask "QUESTION" [--connection ID] [--conversation ID] [--page-size N] [--no-cache] [--json]
     chatdb history [--connection ID] [--conversation ID] [--limit N] [--json]
     chatdb status [--json]
+    (each with --address HOST:PORT and --api-key KEY, default $CHATDB_API_KEY, sent as
+    x-api-key: what the edge asks for)
     chatdb apikeys create|list|revoke|bootstrap …   (apikeys_cli.py)
 
 `ask` prints the answer, the statement that ran, what it does in English, the rows as a
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import Any
 
@@ -79,6 +82,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     for command in (ask, history, status):
         command.add_argument("--address", default=None, help="gateway address host:port (default "
                              "CHATDB_GATEWAY_ADDRESS, else CHATDB_HOST:CHATDB_GATEWAY_PORT)")
+        command.add_argument("--api-key", default=os.environ.get("CHATDB_API_KEY", ""),
+                             help="API key sent as x-api-key (needed through the edge; default $CHATDB_API_KEY)")
+
+
+def _metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...] | None:
+    return (("x-api-key", args.api_key),) if getattr(args, "api_key", "") else None
 
 
 # ----------------------------------------------------------------------------- commands
@@ -89,14 +98,14 @@ async def _ask(args: argparse.Namespace) -> int:
                                           conversation_id=args.conversation, page_size=args.page_size)
     if args.no_cache:
         request.use_cache = False
-    return await _call(args, lambda stub: stub.Ask(request, timeout=ASK_TIMEOUT_S),
+    return await _call(args, lambda stub: stub.Ask(request, timeout=ASK_TIMEOUT_S, metadata=_metadata(args)),
                        lambda console, reply: show_answer(console, reply))
 
 
 async def _history(args: argparse.Namespace) -> int:
     request = chat_service_pb2.ListQueriesRequest(page_size=args.limit, connection_id=args.connection,
                                                   conversation_id=args.conversation)
-    return await _call(args, lambda stub: stub.ListQueries(request, timeout=CALL_TIMEOUT_S),
+    return await _call(args, lambda stub: stub.ListQueries(request, timeout=CALL_TIMEOUT_S, metadata=_metadata(args)),
                        lambda console, reply: show_history(console, reply.queries))
 
 
@@ -107,7 +116,7 @@ async def _status(args: argparse.Namespace) -> int:
     try:
         async with open_channel(settings, address=address) as channel:
             reply = await chat_service_pb2_grpc.ChatServiceStub(channel).GetSystemStatus(
-                chat_service_pb2.GetSystemStatusRequest(), timeout=CALL_TIMEOUT_S)
+                chat_service_pb2.GetSystemStatusRequest(), timeout=CALL_TIMEOUT_S, metadata=_metadata(args))
     except grpc.aio.AioRpcError as exc:
         _print_error(exc, address)
         return UNREACHABLE
