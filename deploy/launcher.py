@@ -127,9 +127,9 @@ def _write_state(p: Paths, state: dict) -> None:
     tmp.replace(p.state)
 
 
-def _record(p: Paths, name: str, *, kind: str, port: int, url: str = "") -> None:
+def _record(p: Paths, name: str, *, kind: str, port: int, **more) -> None:
     state = read_state(p)
-    state["processes"][name] = {"kind": kind, "port": port, **({"url": url} if url else {})}
+    state["processes"][name] = {"kind": kind, "port": port, **more}
     _write_state(p, state)
 
 
@@ -222,10 +222,15 @@ def prepare(p: Paths) -> None:
 def check_ports(settings: Settings, p: Paths) -> None:
     """One line, before anything starts, when a port of a process that is not running
     yet is taken by something else."""
-    for name in PROCESSES:
+    wanted = [(name, settings.port_of(name), f"CHATDB_{name.upper()}_PORT") for name in PROCESSES]
+    wanted.append(("gateway", settings.gateway_authz_port, "CHATDB_GATEWAY_AUTHZ_PORT"))
+    if hasattr(settings, "edge_port"):
+        wanted += [("envoy", settings.edge_port, "CHATDB_EDGE_PORT"),
+                   ("envoy", settings.edge_admin_port, "CHATDB_EDGE_ADMIN_PORT")]
+    for name, port, setting in wanted:
         if pid_of(p, name) is None:
             try:
-                ensure_port_free(settings.host, settings.port_of(name), f"CHATDB_{name.upper()}_PORT")
+                ensure_port_free(settings.host, port, setting)
             except CliError as exc:
                 raise SystemExit(f"error: {name}: {exc}") from None
 
@@ -393,6 +398,32 @@ async def wait_serving(p: Paths, timeout_s: float = READY_TIMEOUT_S) -> dict[str
     return status
 
 
+def start_edge(p: Paths) -> bool:
+    """Envoy, last: its configuration generated from the descriptor set as `chatdb
+    envoy-config` writes it (mTLS on both sides with the mesh's certificates), started
+    through edge/runner.py as a process this launcher owns, and waited on until /ready
+    says LIVE and every upstream cluster is healthy. False when this checkout has no
+    edge package."""
+    import importlib.util
+
+    if importlib.util.find_spec("edge") is None or importlib.util.find_spec("edge.runner") is None:
+        print("\n== edge: not in this checkout (no edge/ package): the gateway is reached directly")
+        return False
+    from edge.runner import Envoy
+
+    settings = Settings()
+    print(f"\n== edge: Envoy on {settings.edge_port} (admin 127.0.0.1:{settings.edge_admin_port})")
+    envoy = Envoy.from_settings(settings, log=p.log("envoy"), check=False, tls_dir=settings.tls_dir)
+    if pid_of(p, "envoy") is None:
+        envoy.start()
+        _own(p, "envoy", envoy.proc)
+        _record(p, "envoy", kind="edge", port=settings.edge_port, admin_port=settings.edge_admin_port)
+    started = time.monotonic()
+    envoy.wait_ready(timeout_s=READY_TIMEOUT_S, clusters=None)
+    print(f"ready, every upstream healthy ({time.monotonic() - started:.1f} s); config {_shown(envoy.config)}")
+    return True
+
+
 def load_demo(servers: dict[str, bool]) -> None:
     """The demo data set where it is missing (`chatdb demo-data` leaves a loaded one as
     it is), and the demo connections on the connector."""
@@ -493,12 +524,60 @@ def cli_line(*args: str, service: str = "gateway", home: bool = False) -> str:
     return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), chatdb_command(), *map(shlex.quote, args)])
 
 
-def print_ready(p: Paths, *, detach: bool) -> None:
+TRY_QUESTION = "how many customers are there"
+
+
+def _tool(name: str) -> str:
+    """How to type `name` (chatdb, grpcurl) from here: plain when PATH finds this
+    installation's, else its path."""
+    if name == "chatdb":
+        return chatdb_command()
+    mine = BIN / name
+    found = shutil.which(name)
+    return name if found and Path(found).resolve() == mine.resolve() else _shown(mine)
+
+
+def edge_lines(p: Paths) -> list[str]:
+    """A curl, a grpcurl and a `chatdb ask` through the edge, each with the operator's
+    client certificate and the admin key's file filled in."""
     settings = Settings()
-    print(f"\nmesh is up: gateway at 127.0.0.1:{settings.gateway_port}; logs in {_shown(p.logs)}/; "
-          + ("stop it with `chatdb down` (or `make down`)." if detach else "Ctrl-C stops it."))
+    files = tls_files()
+    key_file = shlex.quote(_shown(admin_key_file(p)))
+    api_key = f'"$(cat {key_file})"'
+    body = json.dumps({"question": TRY_QUESTION, "connection_id": "demo-postgres"})
+    edge = f"localhost:{settings.edge_port}"
+    if files is None:
+        curl_tls, grpcurl_tls, scheme = [], ["-plaintext"], "http"
+    else:
+        ca, cert, key = (shlex.quote(_shown(files[k])) for k in ("ca", "cert", "key"))
+        curl_tls = ["--cacert", ca, "--cert", cert, "--key", key]
+        grpcurl_tls = ["-cacert", ca, "-cert", cert, "-key", key]
+        scheme = "https"
+    curl = " ".join(["curl", "-sS", *curl_tls, "-H", f'"x-api-key: $(cat {key_file})"',
+                     "-H", "'content-type: application/json'", "-d", shlex.quote(body), f"{scheme}://{edge}/v1/ask"])
+    grpcurl = " ".join([_tool("grpcurl"), *grpcurl_tls, "-H", f'"x-api-key: $(cat {key_file})"',
+                        "-d", shlex.quote(body), edge, "chatdb.gateway.v1.ChatService/Ask"])
+    ask = " ".join([*([f"CHATDB_TLS_DIR={shlex.quote(str(settings.tls_dir))}"] if settings.tls_dir else []),
+                    chatdb_command(), "ask", shlex.quote(TRY_QUESTION), "--connection", "demo-postgres",
+                    "--address", edge, "--api-key", api_key])
+    return [curl, grpcurl, ask]
+
+
+def print_ready(p: Paths, *, detach: bool, edge: bool = False) -> None:
+    settings = Settings()
+    stop = "stop it with `chatdb down` (or `make down`)." if detach else "Ctrl-C stops it."
+    if edge:
+        scheme = "https" if settings.tls_dir else "http"
+        print(f"\nmesh is up: the edge at {scheme}://localhost:{settings.edge_port} (gRPC, REST/JSON, grpcurl"
+              + (f"; client certificate {_shown(tls_files()['cert'])}" if settings.tls_dir else "")
+              + f"; admin API key in {_shown(admin_key_file(p))}); logs in {_shown(p.logs)}/; {stop}")
+        print("Through the edge:")
+        for line in edge_lines(p):
+            print(f"  {line}")
+    else:
+        print(f"\nmesh is up: gateway at 127.0.0.1:{settings.gateway_port}; logs in {_shown(p.logs)}/; {stop}")
     print("Try:")
-    print(f"  {cli_line('ask', 'which city has the most customers', '--connection', 'demo-postgres')}")
+    print(f"  {cli_line('ask', TRY_QUESTION, '--connection', 'demo-postgres')}")
     print(f"  {cli_line('status', home=True)}")
     print(f"  {cli_line('history')}")
     print(f"  {cli_line('connections', service='connector')}")
@@ -546,6 +625,7 @@ def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> i
         show_table(status)
         if not all(_is_up(s) for s in status.values()):
             raise SystemExit(f"error: some processes are not SERVING; see {_shown(p.logs)}/")
+        edge = start_edge(p)
         load_demo(servers)
         if intent:
             bootstrap_intent()
@@ -553,7 +633,7 @@ def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> i
             from deploy.showcase import show
 
             asyncio.run(show(Settings(), skip=set() if servers["mysql"] else {"demo-mysql"}))
-        print_ready(p, detach=detach)
+        print_ready(p, detach=detach, edge=edge)
         if detach:
             return 0
         _watch(p)
@@ -641,7 +721,23 @@ async def _process_health(settings: Settings, name: str, info: dict) -> str:
     port = int(info.get("port") or 0)
     if info.get("kind") == "store":
         return "ACCEPTING" if stores.answers(f"tcp://127.0.0.1:{port}", port, timeout_s=0.5) else "NOT ANSWERING"
+    if info.get("kind") == "edge":
+        return await asyncio.to_thread(_envoy_ready, int(info.get("admin_port") or 0))
     return _table_health(name, await _health(settings, f"127.0.0.1:{port}"))
+
+
+def _envoy_ready(admin_port: int) -> str:
+    """LIVE when Envoy's admin /ready says so (its listener is up)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=1) as reply:  # noqa: S310
+            return reply.read().decode().strip() or "?"
+    except urllib.error.HTTPError as exc:
+        return exc.read().decode(errors="replace").strip() or f"HTTP {exc.code}"
+    except OSError:
+        return "NOT ANSWERING"
 
 
 async def process_rows(p: Paths | None = None) -> list[tuple[str, int | None, int, str]]:

@@ -106,6 +106,8 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     assert "demo-postgres: registered" in up.stdout
     assert (home / "stores" / "postgres" / "PG_VERSION").exists()
     assert (home / "logs" / "gateway.log").exists()
+    assert (home / "admin-api-key").stat().st_mode & 0o777 == 0o600  # the first admin key
+    assert (home / "certs" / "cli.crt").exists() and (home / "ca" / "ca.key").exists()
     assert set(seen) == {*SERVICES, "postgres", "redis"}
 
     # A question on the PostgreSQL demo through the gateway (direct, not the edge): the
