@@ -5,6 +5,7 @@
     chatdb worker            run the arq ML-engine worker (health on CHATDB_WORKER_PORT)
     chatdb migrate           create and migrate the platform database
     chatdb certs DIR         write a CA and server/client certificates for mTLS
+    chatdb envoy-config      generate the Envoy edge's configuration (edge/)
     chatdb settings          list every CHATDB_* setting with its value and meaning
     chatdb demo-data         load the chatdb_demo sample database (PostgreSQL, MySQL)
     chatdb connections       list the connector's connections
@@ -124,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import add_commands as add_gateway_commands
 
     add_gateway_commands(sub)
+
+    # The Envoy edge is not a gRPC service: its own layer (edge/), wired in here.
+    from edge.cli import add_commands as add_edge_commands
+
+    add_edge_commands(sub)
     return parser
 
 
