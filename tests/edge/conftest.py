@@ -94,7 +94,7 @@ def start_edge(edge_mesh: Mesh) -> Iterator[Callable[..., Edge]]:
     started: list[Envoy] = []
     count = iter(range(1000))
 
-    def start(*, wait_clusters=None, **overrides) -> Edge:
+    def start(*, wait_clusters=None, authz_address=None, **overrides) -> Edge:
         n = next(count)
         home = edge_mesh.work / "home"
         settings = Settings(
@@ -109,7 +109,7 @@ def start_edge(edge_mesh: Mesh) -> Iterator[Callable[..., Edge]]:
         )
         config = write_config(
             settings, edge_mesh.work / f"envoy-{n}.yaml", tls_dir=edge_mesh.pki.directory,
-            addresses={"authz": ("127.0.0.1", edge_mesh.authz.port)},
+            addresses={"authz": authz_address or ("127.0.0.1", edge_mesh.authz.port)},
         )
         envoy = Envoy(config, admin_port=settings.edge_admin_port, log=edge_mesh.work / f"envoy-{n}.log")
         started.append(envoy)

@@ -220,7 +220,7 @@ class _Training(training_service_pb2_grpc.TrainingServiceServicer):
     def GetTrainingJob(self, request, context):
         self.calls.append(dict(context.invocation_metadata()))
         return training_service_pb2.GetTrainingJobResponse(
-            job=training_job_pb2.TrainingJob(name=f"trainingJobs/{request.job_id}", job_id=request.job_id)
+            training_job=training_job_pb2.TrainingJob(name=f"trainingJobs/{request.job_id}", job_id=request.job_id)
         )
 
     def ListTrainingJobs(self, request, context):
