@@ -239,12 +239,12 @@ def grpc_cluster(name: str, host: str, port: int, health_service: str, *, proces
     return cluster
 
 
-def authz_cluster(port: int) -> dict:
+def authz_cluster(host: str, port: int) -> dict:
     return {
         "name": "ext_authz",
         "type": "STATIC",
         "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": "ext_authz", "endpoints": [{"lb_endpoints": [_endpoint("127.0.0.1", port)]}]},
+        "load_assignment": {"cluster_name": "ext_authz", "endpoints": [{"lb_endpoints": [_endpoint(host, port)]}]},
     }
 
 
@@ -347,7 +347,7 @@ def transcoder_filter(services: Iterable[Service], descriptor_set: Path) -> dict
     }
 
 
-def authz_filter(settings: Settings) -> dict:
+def authz_filter(settings: Settings, host: str, port: int) -> dict:
     exact = lambda names: {"patterns": [{"exact": n} for n in names]}  # noqa: E731
     return {
         "name": "envoy.filters.http.ext_authz",
@@ -358,7 +358,7 @@ def authz_filter(settings: Settings) -> dict:
             "status_on_error": {"code": "ServiceUnavailable"},
             "http_service": {
                 "server_uri": {
-                    "uri": f"http://127.0.0.1:{authz_port(settings)}",
+                    "uri": f"http://{host}:{port}",
                     "cluster": "ext_authz",
                     "timeout": f"{settings.edge_authz_timeout_s}s",
                 },
@@ -428,7 +428,7 @@ def build_config(
 
     tls_dir: ca.crt, envoy.crt, envoy.key (default: CHATDB_TLS_DIR; None: plaintext).
     sds_dir: where the SDS files go (default: tls_dir's sibling `envoy/` under home).
-    addresses: process → (host, port) overriding the settings' ports (tests)."""
+    addresses: process (or "authz") → (host, port) overriding the settings' ports (tests)."""
     services = read_services(descriptor_set)
     if tls_dir is None and getattr(settings, "tls_dir", None):
         tls_dir = Path(settings.tls_dir)
@@ -453,8 +453,9 @@ def build_config(
         http_filters.append(rate_limit_filter(settings))
     http_filters.append(transcoder_filter(services, descriptor_set))
     if settings.edge_authz:
-        http_filters.append(authz_filter(settings))
-        clusters.append(authz_cluster(authz_port(settings)))
+        authz_host, authz_port_ = addresses.get("authz") or ("127.0.0.1", authz_port(settings))
+        http_filters.append(authz_filter(settings, authz_host, authz_port_))
+        clusters.append(authz_cluster(authz_host, authz_port_))
     http_filters.append(
         {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
     )

@@ -9,8 +9,10 @@ PLACEHOLDERS names them, so `make up` knows not to wait for them to turn SERVING
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from .runtime.placeholder import placeholder_binding
 from .runtime.server import ServiceBinding
@@ -66,7 +68,13 @@ async def _gateway(settings: Settings, stack: AsyncExitStack) -> list[ServiceBin
     # others through its app module.
     from gateway.app import build
 
-    return await build(settings, stack)
+    bindings = await build(settings, stack)
+    # The gateway answers reflection for the whole Envoy edge (which routes reflection to
+    # it): it lists and describes every service of the descriptor set Envoy transcodes.
+    descriptor_set = Path(__file__).resolve().parent.parent / "gen" / "chatdb_descriptor.binpb"
+    if bindings and descriptor_set.is_file():
+        bindings[0] = dataclasses.replace(bindings[0], reflects=descriptor_set)
+    return bindings
 
 
 SERVICES: dict[str, Factory] = {
