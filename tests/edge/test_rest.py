@@ -65,3 +65,70 @@ def test_missing_connection_is_404_json(edge):
 
 def test_unknown_path_is_404(edge):
     assert edge.rest().call("GET", "/v1/nothing-here").status == 404
+
+
+def test_schema_glossary_and_delete(edge, customers_db):
+    rest = edge.rest()
+    created = rest.call("POST", "/v1/connections", {"connectionId": "edge-tmp", "connection": {"kind": "CONNECTION_KIND_POSTGRES", "dsn": customers_db}})
+    assert created.status in (200, 409), created.body
+    schema = rest.call("GET", "/v1/connections/edge-tmp/schema")
+    assert schema.status == 200, schema.body
+    assert "customers" in schema.body.decode()
+    assert rest.call("GET", "/v1/connections/edge-tmp/glossary").status == 200
+    assert rest.call("DELETE", "/v1/connections/edge-tmp").status == 200
+    assert rest.call("GET", "/v1/connections/edge-tmp").status == 404
+
+
+def test_server_stream_is_newline_delimited_json(edge, connection):
+    reply = edge.rest().call("POST", f"/v1/connections/{connection}:stream",
+                             {"statement": {"sql": {"sql": "SELECT id, city FROM customers ORDER BY id"}}, "batchSize": 1})
+    assert reply.status == 200, reply.body
+    lines = [line for line in reply.body.decode().splitlines() if line.strip()]
+    assert len(lines) >= 2
+    import json
+
+    assert all(isinstance(json.loads(line), dict) for line in lines)
+
+
+def test_stream_error_reaches_an_http11_client_in_trailers(edge, connection):
+    reply = edge.rest().call("POST", "/v1/connections/no-such:stream", {"statement": {"sql": {"sql": "SELECT 1"}}})
+    # an error before the first message is a plain JSON error status
+    assert reply.status == 404, reply.body
+
+
+def test_ml_paths(edge):
+    rest = edge.rest()
+    assert rest.call("GET", "/v1/models").status == 200
+    missing = rest.call("GET", "/v1/models/no-such-model")
+    assert missing.status == 404, missing.body
+    predicted = rest.call("POST", "/v1/models/no-such-model:predict", {"records": [{"x": 1}]})
+    assert predicted.status in (404, 400), predicted.body
+    assert rest.call("GET", "/v1/trainingJobs/j9").status == 200  # the recording TrainingService
+    assert rest.call("GET", "/v1/queries").status == 200
+
+
+def test_api_keys_path_is_routed(edge):
+    # a placeholder (501 UNIMPLEMENTED) until the API keys land, then a real list
+    assert edge.rest().call("GET", "/v1/apiKeys").status in (200, 501)
+
+
+def test_unknown_query_parameter_is_rejected(edge):
+    assert edge.rest().call("GET", "/v1/connections?no_such_field=1").status == 400
+
+
+def test_access_log_is_json_with_identity(edge):
+    import time
+
+    # an external x-request-id is replaced by Envoy's own (the edge does not trust it)
+    edge.rest().call("GET", "/v1/connections/log-marker", headers={"x-request-id": "edge-log-1"})
+    deadline = time.monotonic() + 10
+    while not (entries := [e for e in edge.access_log() if e.get("path") == "/v1/connections/log-marker"]):
+        assert time.monotonic() < deadline, edge.access_log()[-3:]
+        time.sleep(0.2)
+    entry = entries[-1]
+    assert entry["grpc_path"] == "/chatdb.connector.v1.ConnectorService/GetConnection"
+    assert entry["status"] == 404
+    assert entry["principal"] == "key:ak_good"
+    assert entry["client_san"] == "spiffe://chatdb/client/alice"
+    assert entry["cluster"] == "chatdb.connector.v1.ConnectorService"
+    assert entry["request_id"] not in ("edge-log-1", None, "-")
