@@ -97,16 +97,16 @@ def start_edge(edge_mesh: Mesh) -> Iterator[Callable[..., Edge]]:
     def start(*, wait_clusters=None, authz_address=None, **overrides) -> Edge:
         n = next(count)
         home = edge_mesh.work / "home"
-        settings = Settings(
-            home=home,
-            host="127.0.0.1",
-            edge_host="127.0.0.1",
-            edge_port=free_port(),
-            edge_admin_port=free_port(),
-            edge_access_log=str(edge_mesh.work / f"envoy-{n}-access.log"),
+        fields = {
+            "home": home,
+            "host": "127.0.0.1",
+            "edge_host": "127.0.0.1",
+            "edge_port": free_port(),
+            "edge_admin_port": free_port(),
+            "edge_access_log": str(edge_mesh.work / f"envoy-{n}-access.log"),
             **{f"{name}_port": port for name, port in edge_mesh.ports.items()},
-            **overrides,
-        )
+        }
+        settings = Settings(**{**fields, **overrides})
         config = write_config(
             settings, edge_mesh.work / f"envoy-{n}.yaml", tls_dir=edge_mesh.pki.directory,
             addresses={"authz": authz_address or ("127.0.0.1", edge_mesh.authz.port)},

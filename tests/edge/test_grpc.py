@@ -99,3 +99,27 @@ def test_refusals_show_in_envoys_stats(edge):
             _handshake(edge, client)
     stats = edge.envoy.stats("ssl")
     assert sum(v for k, v in stats.items() if k.startswith("listener.") and "fail_verify" in k) >= 3, stats
+
+
+def test_a_service_with_another_services_certificate_is_refused(start_edge, edge_mesh):
+    """The parser's cluster pointed at the connector: the handshake fails on the SAN
+    (spiffe://chatdb/connector is not spiffe://chatdb/parser), so the cluster never
+    turns healthy and calls through it fail."""
+    edge = start_edge(parser_port=edge_mesh.ports["connector"], wait_clusters=["chatdb.connector.v1.ConnectorService"])
+    import time
+
+    deadline = time.monotonic() + 15
+    while not (failed := edge.envoy.stats("cluster.chatdb.parser.v1.QueryParserService.ssl.fail_verify_san")).get(
+            "cluster.chatdb.parser.v1.QueryParserService.ssl.fail_verify_san"):
+        assert time.monotonic() < deadline, failed
+        time.sleep(0.2)
+    assert edge.envoy.unhealthy(["chatdb.parser.v1.QueryParserService"])
+    reply = edge.rest().call("POST", "/v1/parse", {"question": "how many customers", "connectionId": "x"})
+    assert reply.status == 503, reply.body
+
+
+def test_ask_over_grpc(edge):
+    with grpc_channel(edge.port, edge.pki) as channel:
+        stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+        reply = stub.Ask(gpb.AskRequest(question="is the system healthy?"), metadata=[("x-api-key", "user")], timeout=30)
+    assert reply.query_id

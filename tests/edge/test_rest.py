@@ -90,7 +90,7 @@ def test_server_stream_is_newline_delimited_json(edge, connection):
     assert all(isinstance(json.loads(line), dict) for line in lines)
 
 
-def test_stream_error_reaches_an_http11_client_in_trailers(edge, connection):
+def test_stream_error_before_the_first_message_is_a_json_status(edge, connection):
     reply = edge.rest().call("POST", "/v1/connections/no-such:stream", {"statement": {"sql": {"sql": "SELECT 1"}}})
     # an error before the first message is a plain JSON error status
     assert reply.status == 404, reply.body
