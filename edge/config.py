@@ -366,7 +366,7 @@ def authz_filter(settings: Settings, host: str, port: int) -> dict:
                 "authorization_request": {"allowed_headers": exact(AUTHZ_FORWARDED_HEADERS)},
                 "authorization_response": {
                     "allowed_upstream_headers": exact(IDENTITY_KEYS),
-                    "allowed_client_headers": exact(("content-type", "www-authenticate", "retry-after")),
+                    "allowed_client_headers": exact(("content-type", "www-authenticate", "retry-after", "grpc-status", "grpc-message")),
                 },
             },
         },

@@ -18,6 +18,9 @@ from .runtime.placeholder import placeholder_binding
 from .runtime.server import ServiceBinding
 from .runtime.settings import Settings
 
+# What Envoy transcodes and the gateway's reflection describes (`make gen` writes it).
+DESCRIPTOR_SET = Path(__file__).resolve().parent.parent / "gen" / "chatdb_descriptor.binpb"
+
 Factory = Callable[[Settings, AsyncExitStack], Awaitable[list[ServiceBinding]]]
 
 
@@ -71,9 +74,8 @@ async def _gateway(settings: Settings, stack: AsyncExitStack) -> list[ServiceBin
     bindings = await build(settings, stack)
     # The gateway answers reflection for the whole Envoy edge (which routes reflection to
     # it): it lists and describes every service of the descriptor set Envoy transcodes.
-    descriptor_set = Path(__file__).resolve().parent.parent / "gen" / "chatdb_descriptor.binpb"
-    if bindings and descriptor_set.is_file():
-        bindings[0] = dataclasses.replace(bindings[0], reflects=descriptor_set)
+    if bindings and DESCRIPTOR_SET.is_file():  # noqa: ASYNC240 - once at start
+        bindings[0] = dataclasses.replace(bindings[0], reflects=DESCRIPTOR_SET)
     return bindings
 
 

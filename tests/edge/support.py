@@ -25,6 +25,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import urllib.parse
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -170,6 +171,8 @@ class AuthzServer:
                 outer.seen.append((self.path, headers))
                 key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
                 method = self.path.removeprefix("/authz")
+                if key == "over-quota":
+                    return self._deny(429, 8, "quota questions_per_minute=60 used up; resets at 12:01:00Z")
                 if key not in KEYS:
                     return self._deny(401, 16, "missing or unknown API key")
                 principal, tenant, role = KEYS[key]
@@ -190,6 +193,8 @@ class AuthzServer:
                 body = json.dumps({"code": code, "message": message}).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
+                self.send_header("grpc-status", str(code))
+                self.send_header("grpc-message", urllib.parse.quote(message, safe=" "))
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -51,6 +51,8 @@ def test_grpc_without_key_is_unauthenticated(edge):
         with pytest.raises(grpc.RpcError) as err:
             stub.ListConnections(cpb.ListConnectionsRequest(), timeout=10)
         assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED, err.value
+        # a gRPC caller's message is the authz server's JSON body (Envoy's local reply)
+        assert "missing or unknown API key" in err.value.details()
         with pytest.raises(grpc.RpcError) as err:
             stub.DeleteConnection(cpb.DeleteConnectionRequest(connection_id="x"), metadata=[("x-api-key", "user")], timeout=10)
         assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED, err.value
@@ -112,3 +114,21 @@ def test_authz_server_down_refuses(start_edge, edge_mesh):
     reply = edge.rest().call("GET", "/v1/status")
     assert reply.status in (403, 503), (reply.status, reply.body)
     assert reply.status == 503, "ext_authz unreachable is UNAVAILABLE (status_on_error), not a denial"
+
+
+def test_authz_429_is_resource_exhausted(edge):
+    reply = edge.rest().call("GET", "/v1/status", key="over-quota")
+    assert reply.status == 429, reply.body
+    assert reply.json()["code"] == 8
+    assert "resets at" in reply.json()["message"]
+    with grpc_channel(edge.port, edge.pki) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        from chatdb.gateway.v1 import chat_service_pb2 as gpb
+        from chatdb.gateway.v1 import chat_service_pb2_grpc
+
+        with pytest.raises(grpc.RpcError) as err:
+            chat_service_pb2_grpc.ChatServiceStub(channel).GetSystemStatus(
+                gpb.GetSystemStatusRequest(), metadata=[("x-api-key", "over-quota")], timeout=10)
+        del stub
+    assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED, err.value
+    assert "resets at" in err.value.details()
