@@ -43,8 +43,10 @@ def test_a_killed_service_turns_unhealthy_and_recovers(edge, edge_mesh):
     rest = edge.rest()
     assert rest.call("GET", "/v1/connections").status == 200
     edge_mesh.services.kill("connector")
+    killed = time.monotonic()
     try:
         edge.envoy.wait_health(CONNECTOR, healthy=False, timeout_s=15)
+        print(f"unhealthy at the edge {time.monotonic() - killed:.1f} s after the kill")
         reply = rest.call("GET", "/v1/connections")
         assert reply.status == 503, reply.body
         with grpc_channel(edge.port, edge.pki) as channel:
@@ -60,6 +62,7 @@ def test_a_killed_service_turns_unhealthy_and_recovers(edge, edge_mesh):
     started = time.monotonic()
     edge.envoy.wait_health(CONNECTOR, healthy=True, timeout_s=20)
     recovered_s = time.monotonic() - started
+    print(f"healthy at the edge {recovered_s:.1f} s after the service reported SERVING")
     deadline = time.monotonic() + 15
     while (status := rest.call("GET", "/v1/connections").status) != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
