@@ -219,8 +219,9 @@ class AuthzServer:
 
 
 class _Training(training_service_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, calls: list[dict[str, str]]) -> None:
+    def __init__(self, calls: list[dict[str, str]], attempts: dict[str, int]) -> None:
         self.calls = calls
+        self.attempts = attempts
 
     def GetTrainingJob(self, request, context):
         self.calls.append(dict(context.invocation_metadata()))
@@ -230,19 +231,34 @@ class _Training(training_service_pb2_grpc.TrainingServiceServicer):
 
     def ListTrainingJobs(self, request, context):
         self.calls.append(dict(context.invocation_metadata()))
+        self._flaky(request.page_token, context)
         return training_service_pb2.ListTrainingJobsResponse()
+
+    def CancelTrainingJob(self, request, context):
+        self.calls.append(dict(context.invocation_metadata()))
+        self._flaky(request.job_id, context)
+        return training_service_pb2.CancelTrainingJobResponse()
+
+    def _flaky(self, tag: str, context) -> None:
+        """`flaky-N-ID`: the first N calls with this tag answer UNAVAILABLE."""
+        if tag.startswith("flaky-"):
+            _, times, _ = tag.split("-", 2)
+            self.attempts[tag] = self.attempts.get(tag, 0) + 1
+            if self.attempts[tag] <= int(times):
+                context.abort(grpc.StatusCode.UNAVAILABLE, "flaky on purpose")
 
 
 class FakeTraining:
     def __init__(self, pki: Pki, port: int) -> None:
         self.calls: list[dict[str, str]] = []
+        self.attempts: dict[str, int] = {}
         self.port = port
         self.pki = pki
         self.server: grpc.Server | None = None
 
     def start(self) -> FakeTraining:
         server = grpc.server(futures.ThreadPoolExecutor(4), options=[("grpc.so_reuseport", 0)])
-        training_service_pb2_grpc.add_TrainingServiceServicer_to_server(_Training(self.calls), server)
+        training_service_pb2_grpc.add_TrainingServiceServicer_to_server(_Training(self.calls, self.attempts), server)
         status = health.HealthServicer()
         status.set("", health_pb2.HealthCheckResponse.SERVING)
         status.set("chatdb.training.v1.TrainingService", health_pb2.HealthCheckResponse.SERVING)

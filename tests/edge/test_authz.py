@@ -132,3 +132,12 @@ def test_authz_429_is_resource_exhausted(edge):
         del stub
     assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED, err.value
     assert "resets at" in err.value.details()
+
+
+def test_without_authz_client_identity_headers_are_still_dropped(start_edge, edge_mesh):
+    edge = start_edge(edge_authz=False)
+    forged = {name: "forged" for name in IDENTITY}
+    reply = edge.rest().call("GET", "/v1/trainingJobs/j4", key=None, headers=forged)
+    assert reply.status == 200, reply.body
+    seen = edge_mesh.training.calls[-1]
+    assert not set(IDENTITY) & set(seen), seen

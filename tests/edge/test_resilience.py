@@ -85,3 +85,19 @@ def test_a_reissued_envoy_certificate_is_used_without_restart(edge, edge_mesh):
     # upstream hops use the new certificate too, and calls go on
     assert edge.rest().call("GET", "/v1/connections").status == 200
     edge.envoy.wait_ready(10, clusters=[CONNECTOR, "gateway"])
+
+
+def test_reads_are_retried_on_unavailable_writes_are_not(edge, edge_mesh):
+    attempts = edge_mesh.training.attempts
+    rest = edge.rest()
+    # ListTrainingJobs is a read: two UNAVAILABLE answers are retried away
+    reply = rest.call("GET", "/v1/trainingJobs?pageToken=flaky-2-a")
+    assert reply.status == 200, reply.body
+    assert attempts["flaky-2-a"] == 3
+    # three are one too many (num_retries 2): the client sees 503 / UNAVAILABLE
+    assert rest.call("GET", "/v1/trainingJobs?pageToken=flaky-3-b").status == 503
+    assert attempts["flaky-3-b"] == 3
+    # CancelTrainingJob is not a read: one attempt, the error goes back as is
+    reply = rest.call("POST", "/v1/trainingJobs/flaky-1-c:cancel", {})
+    assert reply.status == 503, reply.body
+    assert attempts["flaky-1-c"] == 1
