@@ -69,6 +69,22 @@ class Envoy:
         self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
 
+    @classmethod
+    def from_settings(cls, settings, *, directory: Path | None = None, log: Path | None = None,
+                      check: bool = True, **config_kwargs) -> Envoy:
+        """Writes the config for `settings` to `directory`/envoy.yaml (default
+        CHATDB_HOME/envoy), validates it (`check`) and returns an Envoy ready to start,
+        logging to `log` (default CHATDB_HOME/logs/envoy.log). config_kwargs go to
+        edge.config.write_config (tls_dir, addresses, descriptor_set)."""
+        from .config import write_config
+
+        directory = Path(directory) if directory is not None else settings.home / "envoy"
+        path = write_config(settings, directory / "envoy.yaml", **config_kwargs)
+        if check:
+            validate(path, binary=settings.edge_envoy_bin)
+        return cls(path, admin_port=settings.edge_admin_port, binary=settings.edge_envoy_bin,
+                   log=log if log is not None else settings.home / "logs" / "envoy.log")
+
     # --- process ---------------------------------------------------------------------
 
     def start(self) -> Envoy:

@@ -27,7 +27,7 @@ def tls_dir(tmp_path) -> Path:
 
 
 def _settings(tmp_path, **kw) -> Settings:
-    return Settings(home=tmp_path / "home", edge_port=18443, edge_admin_port=19901, **kw)
+    return Settings(**{"home": tmp_path / "home", "edge_port": 18443, "edge_admin_port": 19901, **kw})
 
 
 def test_every_service_of_the_descriptor_set_is_routed():
@@ -104,3 +104,27 @@ def test_chatdb_envoy_config_writes_a_valid_file(tmp_path, tls_dir):
     printed = subprocess.run([str(BIN / "chatdb"), "envoy-config", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert printed.returncode == 0, printed.stderr
     assert '"grpc_json_transcoder"' not in printed.stdout and "envoy.filters.http.grpc_json_transcoder" in printed.stdout
+
+
+def test_runner_from_settings_starts_and_stops(tmp_path, tls_dir):
+    """Envoy.from_settings writes, validates and runs the config; with no upstream up,
+    /ready is LIVE while every cluster is unhealthy."""
+    from edge.runner import Envoy
+
+    from .support import free_port
+
+    settings = _settings(tmp_path, edge_host="127.0.0.1", edge_port=free_port(), edge_admin_port=free_port(),
+                         gateway_port=free_port(), edge_health_interval_s=0.2)
+    envoy = Envoy.from_settings(settings, tls_dir=tls_dir)
+    assert envoy.config == (tmp_path / "home" / "envoy" / "envoy.yaml").resolve()
+    with envoy:
+        envoy.wait_ready(30)  # no clusters asked for
+        with pytest.raises(EnvoyError, match="unhealthy"):
+            envoy.wait_ready(2, clusters=["gateway"])
+        assert envoy.unhealthy(["gateway"])
+        pid = envoy.proc.pid
+    assert not envoy.running
+    import os
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
