@@ -132,3 +132,38 @@ def test_access_log_is_json_with_identity(edge):
     assert entry["client_san"] == "spiffe://chatdb/client/alice"
     assert entry["cluster"] == "chatdb.connector.v1.ConnectorService"
     assert entry["request_id"] not in ("edge-log-1", None, "-")
+
+
+def _raw_http11(edge, method: str, path: str, body: bytes) -> bytes:
+    import socket
+    import ssl
+
+    d = edge.pki.directory
+    ctx = ssl.create_default_context(cafile=str(d / "ca.crt"))
+    ctx.load_cert_chain(str(d / "alice.crt"), str(d / "alice.key"))
+    ctx.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=30) as raw, ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(
+            f"{method} {path} HTTP/1.1\r\nhost: localhost\r\nx-api-key: good\r\ncontent-type: application/json\r\n"
+            f"te: trailers\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body
+        )
+        chunks = []
+        while data := tls.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_a_streams_midway_error_reaches_an_http11_client_in_trailers(edge, connection):
+    import json
+
+    # rows 1 and 2 stream, row 3 divides by zero
+    body = json.dumps({"statement": {"sql": {"sql": "SELECT id, 1 / (3 - id) AS x FROM customers ORDER BY id"}}, "batchSize": 1})
+    raw = _raw_http11(edge, "POST", f"/v1/connections/{connection}:stream", body.encode())
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), raw[:500]
+    assert b"transfer-encoding: chunked" in head.lower()
+    # the last chunk (0) is followed by the trailers
+    tail = rest.rsplit(b"\r\n0\r\n", 1)[-1].decode().lower()
+    assert "grpc-status:" in tail, raw[-800:]
+    assert "grpc-status: 3" in tail and "division by zero" in tail  # INVALID_ARGUMENT, after two rows
+    assert rest.count(b'{"batch"') == 2
