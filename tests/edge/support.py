@@ -25,8 +25,8 @@ import ssl
 import subprocess
 import sys
 import threading
-import urllib.parse
 import time
+import urllib.parse
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
