@@ -355,6 +355,7 @@ def authz_filter(settings: Settings, host: str, port: int) -> dict:
             "@type": T_EXT_AUTHZ,
             "transport_api_version": "V3",
             "failure_mode_allow": False,
+            "allowed_headers": exact(AUTHZ_FORWARDED_HEADERS),
             "status_on_error": {"code": "ServiceUnavailable"},
             "http_service": {
                 "server_uri": {
@@ -363,7 +364,6 @@ def authz_filter(settings: Settings, host: str, port: int) -> dict:
                     "timeout": f"{settings.edge_authz_timeout_s}s",
                 },
                 "path_prefix": "/authz",
-                "authorization_request": {"allowed_headers": exact(AUTHZ_FORWARDED_HEADERS)},
                 "authorization_response": {
                     "allowed_upstream_headers": exact(IDENTITY_KEYS),
                     "allowed_client_headers": exact(("content-type", "www-authenticate", "retry-after", "grpc-status", "grpc-message")),
@@ -490,6 +490,17 @@ def build_config(
         "node": {"id": "chatdb-edge", "cluster": "chatdb"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": settings.edge_admin_port}}},
         "static_resources": {"listeners": [listener], "clusters": clusters},
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+                        "max_active_downstream_connections": settings.edge_max_connections,
+                    },
+                }
+            ]
+        },
     }
     files = sds_files(tls_dir, sds_dir) if (tls_dir is not None and sds_dir is not None) else {}
     return bootstrap, files

@@ -198,6 +198,7 @@ class Settings(BaseSettings):
     edge_route_timeout_s: float = Field(60.0, description="Edge: timeout of a unary call through Envoy (streams have none); a client deadline below it is honoured.")
     edge_health_interval_s: float = Field(1.0, description="Edge: interval of Envoy's gRPC health checks of every upstream service.")
     edge_max_requests: int = Field(1024, description="Edge: circuit breaker, most connections, pending and active requests per upstream service.")
+    edge_max_connections: int = Field(10_000, description="Edge: most client connections Envoy holds open at once (overload manager).")
     edge_access_log: str = Field("", description="Edge: file of Envoy's JSON access log ('-': stdout; empty: logs/envoy-access.log under home).")
     edge_envoy_bin: str = Field("", description="Edge: the envoy binary (empty: `envoy` next to the Python interpreter, else on PATH).")
     # --- end edge (Envoy) -------------------------------------------------------------
