@@ -55,6 +55,7 @@ class Mesh:
     training: FakeTraining
     authz: AuthzServer
     ports: dict[str, int]
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +83,7 @@ def edge_mesh(tmp_path_factory, platform_dsn, redis_prefix) -> Iterator[Mesh]:
         training.start()
         authz.start()
         services.wait_serving(*SERVICES)
-        yield Mesh(work, pki, services, training, authz, ports)
+        yield Mesh(work, pki, services, training, authz, ports, env)
     finally:
         services.stop()
         training.stop()
