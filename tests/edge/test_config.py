@@ -128,3 +128,16 @@ def test_runner_from_settings_starts_and_stops(tmp_path, tls_dir):
 
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_descriptor_set_carries_error_types_and_admin_is_loopback():
+    from google.protobuf import descriptor_pb2
+
+    from edge.config import DESCRIPTOR_SET
+
+    names = {f.name for f in descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file}
+    # convert_grpc_status renders details only for types Envoy finds in the descriptor
+    assert {"google/rpc/status.proto", "google/rpc/error_details.proto", "google/api/annotations.proto"} <= names
+    bootstrap, _ = build_config(Settings(edge_admin_port=9901))
+    assert bootstrap["admin"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 9901}
+    assert bootstrap["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] == 8443
