@@ -8,6 +8,7 @@
                              created or renewed when they expire within 7 days
     chatdb certs rotate      re-issue every certificate with the same CA
     chatdb certs client NAME a user's client certificate: certs/clients/NAME.crt/.key
+    chatdb envoy-config      generate the Envoy edge's configuration (edge/)
     chatdb settings          list every CHATDB_* setting with its value and meaning
     chatdb demo-data         load the chatdb_demo sample database (PostgreSQL, MySQL)
     chatdb connections       list the connector's connections
@@ -164,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import add_commands as add_gateway_commands
 
     add_gateway_commands(sub)
+
+    # The Envoy edge is not a gRPC service: its own layer (edge/), wired in here.
+    from edge.cli import add_commands as add_edge_commands
+
+    add_edge_commands(sub)
 
     # `chatdb up/down` and the process table of `chatdb status`: the launcher, in deploy/.
     from deploy.cli import add_commands as add_launcher_commands

@@ -206,6 +206,21 @@ class Settings(BaseSettings):
     gateway_api_key_last_use_interval_s: float = Field(60.0, description="Gateway: how often the API keys' last_use_time is written (one batched UPDATE for every key used meanwhile).")
     quota_redis_retry_s: float = Field(5.0, description="Quotas: after Redis failed to count a call, how long quotas are not enforced before Redis is tried again (calls are answered meanwhile).")
     # --- end gateway API keys ----------------------------------------------------------
+    # --- edge (Envoy) -----------------------------------------------------------------
+    edge_host: str = Field("0.0.0.0", description="Edge: address Envoy's listener binds to (mTLS, gRPC and REST).")
+    edge_port: int = Field(8443, description="Edge: port of Envoy's listener (gRPC, REST/JSON, grpcurl).")
+    edge_admin_port: int = Field(9901, description="Edge: port of Envoy's admin interface (bound to 127.0.0.1 only).")
+    edge_rate_limit_per_s: int = Field(5000, description="Edge: local rate limit of the whole edge (a flood guard above what this mesh serves on 2 cores; per-key limits are the quotas), requests per second refilled into the token bucket (0: no rate limit); over it REST gets 429, gRPC RESOURCE_EXHAUSTED.")
+    edge_rate_limit_burst: int = Field(10_000, description="Edge: local rate limit, the token bucket's size (most requests at once).")
+    edge_authz: bool = Field(True, description="Edge: ask the gateway's ext_authz server about the API key on every request (false: no ext_authz filter, for tests of the edge alone).")
+    edge_authz_timeout_s: float = Field(1.0, description="Edge: longest wait for the ext_authz server; past it (or when it is down) the request is refused (failure_mode_allow false).")
+    edge_route_timeout_s: float = Field(60.0, description="Edge: timeout of a unary call through Envoy (streams have none); a client deadline below it is honoured.")
+    edge_health_interval_s: float = Field(1.0, description="Edge: interval of Envoy's gRPC health checks of every upstream service.")
+    edge_max_requests: int = Field(1024, description="Edge: circuit breaker, most connections, pending and active requests per upstream service.")
+    edge_max_connections: int = Field(10_000, description="Edge: most client connections Envoy holds open at once (overload manager).")
+    edge_access_log: str = Field("", description="Edge: file of Envoy's JSON access log ('-': stdout; empty: logs/envoy-access.log under home).")
+    edge_envoy_bin: str = Field("", description="Edge: the envoy binary (empty: `envoy` next to the Python interpreter, else on PATH).")
+    # --- end edge (Envoy) -------------------------------------------------------------
 
     # --- up (deploy/launcher.py) ----------------------------------------------------
     demo_mongo_url: str = Field("mongodb://127.0.0.1:27017", description="`chatdb up`: MongoDB the demo data is loaded into and registered as connection demo-mongo (database chatdb_demo, read-only); skipped with a note when it does not answer.")
