@@ -224,9 +224,8 @@ def check_ports(settings: Settings, p: Paths) -> None:
     yet is taken by something else."""
     wanted = [(name, settings.port_of(name), f"CHATDB_{name.upper()}_PORT") for name in PROCESSES]
     wanted.append(("gateway", settings.gateway_authz_port, "CHATDB_GATEWAY_AUTHZ_PORT"))
-    if hasattr(settings, "edge_port"):
-        wanted += [("envoy", settings.edge_port, "CHATDB_EDGE_PORT"),
-                   ("envoy", settings.edge_admin_port, "CHATDB_EDGE_ADMIN_PORT")]
+    wanted += [("envoy", settings.edge_port, "CHATDB_EDGE_PORT"),
+               ("envoy", settings.edge_admin_port, "CHATDB_EDGE_ADMIN_PORT")]
     for name, port, setting in wanted:
         if pid_of(p, name) is None:
             try:
@@ -398,17 +397,11 @@ async def wait_serving(p: Paths, timeout_s: float = READY_TIMEOUT_S) -> dict[str
     return status
 
 
-def start_edge(p: Paths) -> bool:
+def start_edge(p: Paths) -> None:
     """Envoy, last: its configuration generated from the descriptor set as `chatdb
     envoy-config` writes it (mTLS on both sides with the mesh's certificates), started
     through edge/runner.py as a process this launcher owns, and waited on until /ready
-    says LIVE and every upstream cluster is healthy. False when this checkout has no
-    edge package."""
-    import importlib.util
-
-    if importlib.util.find_spec("edge") is None or importlib.util.find_spec("edge.runner") is None:
-        print("\n== edge: not in this checkout (no edge/ package): the gateway is reached directly")
-        return False
+    says LIVE and every upstream cluster is healthy."""
     from edge.runner import Envoy
 
     settings = Settings()
@@ -421,7 +414,6 @@ def start_edge(p: Paths) -> bool:
     started = time.monotonic()
     envoy.wait_ready(timeout_s=READY_TIMEOUT_S, clusters=None)
     print(f"ready, every upstream healthy ({time.monotonic() - started:.1f} s); config {_shown(envoy.config)}")
-    return True
 
 
 def load_demo(servers: dict[str, bool]) -> None:
@@ -563,20 +555,17 @@ def edge_lines(p: Paths) -> list[str]:
     return [curl, grpcurl, ask]
 
 
-def print_ready(p: Paths, *, detach: bool, edge: bool = False) -> None:
+def print_ready(p: Paths, *, detach: bool) -> None:
     settings = Settings()
     stop = "stop it with `chatdb down` (or `make down`)." if detach else "Ctrl-C stops it."
-    if edge:
-        scheme = "https" if settings.tls_dir else "http"
-        print(f"\nmesh is up: the edge at {scheme}://localhost:{settings.edge_port} (gRPC, REST/JSON, grpcurl"
-              + (f"; client certificate {_shown(tls_files()['cert'])}" if settings.tls_dir else "")
-              + f"; admin API key in {_shown(admin_key_file(p))}); logs in {_shown(p.logs)}/; {stop}")
-        print("Through the edge:")
-        for line in edge_lines(p):
-            print(f"  {line}")
-    else:
-        print(f"\nmesh is up: gateway at 127.0.0.1:{settings.gateway_port}; logs in {_shown(p.logs)}/; {stop}")
-    print("Try:")
+    scheme = "https" if settings.tls_dir else "http"
+    print(f"\nmesh is up: the edge at {scheme}://localhost:{settings.edge_port} (gRPC, REST/JSON, grpcurl"
+          + (f"; client certificate {_shown(tls_files()['cert'])}" if settings.tls_dir else "")
+          + f"; admin API key in {_shown(admin_key_file(p))}); logs in {_shown(p.logs)}/; {stop}")
+    print("Through the edge:")
+    for line in edge_lines(p):
+        print(f"  {line}")
+    print(f"Straight to the gateway (127.0.0.1:{settings.gateway_port}, mTLS, no API key needed inside the mesh):")
     print(f"  {cli_line('ask', TRY_QUESTION, '--connection', 'demo-postgres')}")
     print(f"  {cli_line('status', home=True)}")
     print(f"  {cli_line('history')}")
@@ -625,7 +614,7 @@ def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> i
         show_table(status)
         if not all(_is_up(s) for s in status.values()):
             raise SystemExit(f"error: some processes are not SERVING; see {_shown(p.logs)}/")
-        edge = start_edge(p)
+        start_edge(p)
         load_demo(servers)
         if intent:
             bootstrap_intent()
@@ -633,7 +622,7 @@ def up(*, detach: bool = False, intent: bool = True, showcase: bool = True) -> i
             from deploy.showcase import show
 
             asyncio.run(show(Settings(), skip=set() if servers["mysql"] else {"demo-mysql"}))
-        print_ready(p, detach=detach, edge=edge)
+        print_ready(p, detach=detach)
         if detach:
             return 0
         _watch(p)
