@@ -85,10 +85,24 @@ def bare():
     shutil.rmtree(home.parent, ignore_errors=True)
 
 
+def _section(out: str, heading: str) -> list[str]:
+    """The indented command lines `up` printed under the line starting with `heading`."""
+    lines = out.split("\n" + heading, 1)[1].splitlines()[1:]
+    taken = []
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        taken.append(line.strip())
+    return taken
+
+
 def _printed(out: str, command: str) -> str:
-    """The command line `up` printed under "Try:" that runs `chatdb <command>`."""
-    lines = out.split("\nTry:\n", 1)[1].splitlines()
-    return next(line.strip() for line in lines if command in line)
+    """The command line `up` printed to run straight to the gateway with `command`."""
+    return next(line for line in _section(out, "Straight to the gateway") if command in line)
+
+
+def _shell(line: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _chatdb(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -108,27 +122,39 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     assert (home / "logs" / "gateway.log").exists()
     assert (home / "admin-api-key").stat().st_mode & 0o777 == 0o600  # the first admin key
     assert (home / "certs" / "cli.crt").exists() and (home / "ca" / "ca.key").exists()
-    assert set(seen) == {*SERVICES, "postgres", "redis"}
+    assert set(seen) == {*SERVICES, "postgres", "redis", "envoy"}
 
-    # A question on the PostgreSQL demo through the gateway (direct, not the edge): the
-    # `chatdb ask` line `up` printed, run as printed from a shell that knows nothing else.
+    # Through the edge: the curl, grpcurl and `chatdb ask` lines `up` printed, run as
+    # printed from a shell that knows nothing else (client certificate, admin key).
     shell_env = {k: v for k, v in env.items() if not k.startswith("CHATDB_")}
+    curl, grpcurl, edge_ask = _section(up.stdout, "Through the edge:")
+    assert curl.startswith("curl ") and "--cert " in curl and "admin-api-key" in curl
+    for line in (curl, grpcurl):
+        done = _shell(line, shell_env)
+        assert done.returncode == 0, line + "\n" + done.stdout + done.stderr
+        answer = json.loads(done.stdout)
+        assert "customers" in answer["statement"]["sql"]["sql"].lower(), answer
+        assert answer["rows"], answer
+    done = _shell(edge_ask + " --json", shell_env)
+    assert done.returncode == 0, edge_ask + "\n" + done.stdout + done.stderr
+    assert json.loads(done.stdout)["rows"]
+    # Without the key the edge refuses (401 for REST).
+    refused = _shell(curl.replace("x-api-key", "x-no-key") + " -o /dev/null -w '%{http_code}'", shell_env)
+    assert refused.stdout == "401", refused.stdout + refused.stderr
+
+    # Straight to the gateway (mTLS, no API key inside the mesh): the printed line too.
     printed = _printed(up.stdout, " ask ")
     assert "CHATDB_TLS_DIR=" in printed  # mTLS is on: the operator's certificate is named
-    ask = subprocess.run(["bash", "-c", printed + " --json"], env=shell_env, capture_output=True, text=True,
-                         timeout=120)
+    ask = _shell(printed + " --json", shell_env)
     assert ask.returncode == 0, printed + "\n" + ask.stdout + ask.stderr
-    answer = json.loads(ask.stdout)
-    assert "customers" in answer["statement"]["sql"]["sql"].lower(), answer
-    assert answer["rows"], answer
+    assert json.loads(ask.stdout)["rows"]
 
     # The closed ports stayed closed: the embedded stores listen elsewhere.
     state = json.loads((home / "run" / "mesh.json").read_text())
     assert state["env"]["CHATDB_DATABASE_URL"] != env["CHATDB_DATABASE_URL"]
 
     # Every process healthy in `chatdb status` (from a shell that knows only the home).
-    status = subprocess.run(["bash", "-c", _printed(up.stdout, " status")], env=shell_env, capture_output=True,
-                            text=True, timeout=60)
+    status = _shell(_printed(up.stdout, " status"), shell_env, timeout=60)
     assert status.returncode == 0, status.stdout + status.stderr  # exit status = level 0
     rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()
             if line.split() and line.split()[0] in seen}
@@ -136,7 +162,7 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     for name, (_, pid, port, health) in rows.items():
         assert int(pid) == seen[name]
         assert int(port) == state["processes"][name]["port"]
-        assert health == ("ACCEPTING" if name in ("postgres", "redis") else "SERVING"), rows
+        assert health == {"postgres": "ACCEPTING", "redis": "ACCEPTING", "envoy": "LIVE"}.get(name, "SERVING"), rows
     assert "level 0" in status.stdout
 
     down = _chatdb(env, "down", timeout=90)
@@ -164,7 +190,7 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(bare):
         assert any(line.startswith("mesh is up") for line in lines), "".join(lines)
         assert "Ctrl-C stops it" in "".join(lines)
         seen.update(_pids(home))
-        assert set(seen) == {*SERVICES, "postgres", "redis"}
+        assert set(seen) == {*SERVICES, "postgres", "redis", "envoy"}
         assert all(_alive(pid) for pid in seen.values())
         time.sleep(0.5)
         assert launcher.poll() is None  # still in the foreground
