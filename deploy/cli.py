@@ -50,7 +50,6 @@ def _down(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace, level) -> int:
     from . import launcher
 
-    launcher.adopt_env()
     if not getattr(args, "json", False):
         launcher.print_processes()
     return level(args)

