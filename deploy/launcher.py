@@ -58,9 +58,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from deploy import stores  # noqa: E402
+from deploy.commands import cli_line  # noqa: E402
 from servers.runtime.channels import open_channel  # noqa: E402
 from servers.runtime.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
-from servers.runtime.settings import DEFAULT_PORTS, Settings, default_home  # noqa: E402
+from servers.runtime.settings import Settings  # noqa: E402
 from servers.services import PLACEHOLDERS  # noqa: E402
 
 # Start order: what others depend on first.
@@ -507,22 +508,6 @@ def show_table(status: dict[str, str]) -> None:
         address = f"127.0.0.1:{settings.port_of(name)}"
         listed = [s for s in _grpcurl_list(address) if not s.startswith("grpc.")]
         print(f"{name:12} {address:18} {status.get(name, '?'):12} {', '.join(listed) or '-'}")
-
-
-def cli_line(*args: str, service: str = "gateway", home: bool = False) -> str:
-    """A `chatdb` command line that works as printed from a fresh shell in this
-    directory: with the settings it needs from this mesh in front (the TLS directory
-    when mTLS is on, the port of the service it talks to when not the default, the home
-    when not the default)."""
-    settings = Settings()
-    env = {}
-    if home and settings.home != default_home():
-        env["CHATDB_HOME"] = str(settings.home)
-    if settings.tls_dir is not None:
-        env["CHATDB_TLS_DIR"] = str(settings.tls_dir)  # absolute: a relative one is read under the home
-    if settings.port_of(service) != DEFAULT_PORTS[service]:
-        env[f"CHATDB_{service.upper()}_PORT"] = str(settings.port_of(service))
-    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), chatdb_command(), *map(shlex.quote, args)])
 
 
 TRY_QUESTION = "how many customers are there"

@@ -14,9 +14,9 @@ from chatdb.training.v1 import job_state_pb2, training_service_pb2_grpc
 from chatdb.training.v1 import training_job_pb2 as job_pb
 from chatdb.training.v1 import training_service_pb2 as training_pb
 
+from deploy.commands import cli_line
 from gateway.cli import ask_and_show, gateway_address
 from servers.runtime.channels import open_channel
-from servers.runtime.cli_support import chatdb_command
 from servers.runtime.settings import Settings
 
 BIN = Path(sys.executable).parent
@@ -162,7 +162,7 @@ async def show_training(settings: Settings) -> tuple[str, int] | None:
                 return None
             model, version = done.model_version.model, done.model_version.version
             if not await artifact_missing(settings, model, version):
-                print(f"registered as {model} version {version} (`{chatdb_command()} models`)")
+                print(f"registered as {model} version {version} (`{cli_line('models', service='registry')}`)")
                 return model, version
             print(f"warning: {model} version {version} is registered but its artifact is missing from "
                   f"{settings.artifact_dir} (platform database shared with another checkout, or the store was wiped); "
@@ -184,8 +184,8 @@ async def show_prediction(settings: Settings, model: str, version: int) -> None:
     from google.protobuf import struct_pb2
 
     record = {"quantity": 3, "unit_price": 19.99}
-    print(f"\n== prediction: the new version answering (`{chatdb_command()} predict {model} --version {version} "
-          f"--record '{json.dumps(record)}'`)")
+    command = cli_line("predict", model, "--version", str(version), "--record", json.dumps(record), service="prediction")
+    print(f"\n== prediction: the new version answering (`{command}`)")
     row = struct_pb2.Struct()
     row.update(record)
     try:
