@@ -69,3 +69,27 @@ def test_a_pid_file_names_one_process_not_a_reused_pid(tmp_path):
         child.wait()
         launcher._CHILDREN.clear()
         launcher._STARTED.clear()
+
+
+def test_sigterm_during_up_stops_everything_like_ctrl_c(tmp_path, monkeypatch, capsys):
+    """The foreground test sends SIGINT to a real `chatdb up`; SIGTERM takes the same
+    path (checked here in-process: the handler is up's, and up restores the old one)."""
+    import os
+    import signal
+    import time
+
+    stopped = []
+    monkeypatch.setattr(launcher, "paths", lambda: launcher.Paths(tmp_path))
+
+    def prepare(p):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises Stop out of here
+        raise AssertionError("SIGTERM did not stop up")
+
+    monkeypatch.setattr(launcher, "prepare", prepare)
+    monkeypatch.setattr(launcher, "down", lambda p=None, only=None: stopped.append(only) or 0)
+    before = signal.getsignal(signal.SIGTERM)
+    assert launcher.up(detach=False) == 0
+    assert stopped == [None]  # everything, not only what this up started
+    assert "SIGTERM: stopping the mesh" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGTERM) == before
