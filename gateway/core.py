@@ -46,6 +46,7 @@ from servers.runtime.errors import (
     Unavailable,
     quote,
 )
+from servers.runtime import tenancy
 from servers.runtime.paging import PageTokens, page_size
 from servers.runtime.status import to_status_proto
 
@@ -218,7 +219,8 @@ class Gateway:
             return await self._run_accepted(ctx, accepted, size, max_rows)
 
         versions, down = await self._versions_of(ctx.connection_id)
-        key = answer_key(ctx.connection_id, thread, ctx.normalised, versions) if versions else None
+        key = answer_key(ctx.connection_id, thread, ctx.normalised, versions,
+                         tenancy.filter_tenant()) if versions else None
         if key is not None and self.cache is not None and (request.use_cache or down is not None):
             entry = await self.cache.get(key)
             if entry is not None and (down is not None or (entry.page_size == size and entry.max_rows == max_rows)):
@@ -301,9 +303,11 @@ class Gateway:
         answered question: (its parsed query, its query_id)."""
         if not ctx.conversation_id:
             ctx.conversation_id = uuid.uuid4().hex
-            self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time)
+            self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time, tenancy.owner())
             return None, ""
         previous = self.history.last_pending(ctx.conversation_id)
+        if tenancy.filter_tenant() is not None and not await self._conversation_visible(ctx, previous):
+            return None, ""
         if previous is None and not self.history.pending_conversation(ctx.conversation_id):
             try:
                 exists = await self.store.conversation_exists(ctx.conversation_id)
@@ -315,12 +319,28 @@ class Gateway:
                                  "read as a question of its own")
                 return None, ""
             if not exists:
-                conversation_id, ctx.conversation_id = ctx.conversation_id, ""
-                raise NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
-                               "to start a new one", reason="CONVERSATION_NOT_FOUND")
+                raise _no_conversation(ctx)
         if previous is None or previous.parsed is None:
             return None, ""
         return previous.parsed, previous.query_id
+
+    async def _conversation_visible(self, ctx: _Context, previous: QueryRecord | None) -> bool:
+        """For a caller with a principal: NOT_FOUND (as for a missing one) unless the
+        conversation is its tenant's or shared; False when that cannot be told now (the
+        platform database is down), and the question is read on its own."""
+        owner = self.history.conversation_tenant(ctx.conversation_id)
+        if owner is None:
+            try:
+                owner = await self.store.conversation_tenant(ctx.conversation_id)
+            except Unavailable:
+                if previous is not None and tenancy.visible(previous.tenant):
+                    return True
+                ctx.notes.append("conversation history unavailable (platform database down): "
+                                 "read as a question of its own")
+                return False
+        if owner is None or not tenancy.visible(owner):
+            raise _no_conversation(ctx)
+        return True
 
     async def _versions_of(self, connection_id: str) -> tuple[Versions | None, Unavailable | None]:
         """The connection's schema and glossary versions (reused for versions_ttl_s), and
@@ -495,7 +515,7 @@ class Gateway:
             query_id=ctx.query_id, question=ctx.question, normalised=ctx.normalised,
             connection_id=ctx.connection_id, conversation_id=ctx.conversation_id, status=status,
             create_time=ctx.create_time, principal=ctx.caller.principal, api_key_id=ctx.caller.api_key_id,
-            trace_id=ctx.caller.trace_id, statement=ctx.statement, parsed=ctx.parsed,
+            trace_id=ctx.caller.trace_id, statement=ctx.statement, parsed=ctx.parsed, tenant=tenancy.owner(),
             intent=ctx.parsed.intent if ctx.parsed is not None else 0,
             explanation=ctx.parsed.explanation if ctx.parsed is not None else "",
             timings=Timings(ctx.parse_s, ctx.execute_s, total_s),
@@ -517,10 +537,9 @@ class Gateway:
         if not query_id:
             raise InvalidArgument("name the query", field="query_id")
         record = self.history.pending(query_id)
-        if record is not None:
-            return record
-        record = await self.store.get(query_id)
         if record is None:
+            record = await self.store.get(query_id)
+        if record is None or not tenancy.visible(record.tenant):
             raise NotFound(f"query {quote(query_id)} does not exist", reason="QUERY_NOT_FOUND")
         return record
 
@@ -532,7 +551,7 @@ class Gateway:
         body = self.tokens.open_optional(token, LIST_TOKEN, bound_to={"f": bound})
         after = (dt.datetime.fromisoformat(body["t"]), body["i"]) if body else None
         await self.history.flush()
-        records = await self.store.list(where, limit=limit + 1, after=after)
+        records = await self.store.list(where, limit=limit + 1, after=after, tenant=tenancy.filter_tenant())
         next_token = ""
         if len(records) > limit:
             records = records[:limit]
@@ -546,6 +565,7 @@ class Gateway:
         records = self.history.pending_failed(since)
         seen = {r.query_id for r in records}
         records += [r for r in await self.store.failed_since(since) if r.query_id not in seen]
+        records = [r for r in records if tenancy.visible(r.tenant)]
         records.sort(key=lambda r: r.create_time, reverse=True)
         return [
             {"query_id": r.query_id, "question": r.question, "connection_id": r.connection_id,
@@ -564,8 +584,9 @@ class Gateway:
         if self.history.pending(query_id) is not None:
             await self.history.flush()  # the feedback row refers to the history row
         record = await self.store.get(query_id)
-        if record is None:
+        if record is None or not tenancy.visible(record.tenant):
             raise NotFound(f"query {quote(query_id)} does not exist", reason="QUERY_NOT_FOUND")
+        tenancy.check_modify(record.tenant, f"query {quote(query_id)}")
         if verdict not in (query_record_pb2.FEEDBACK_VERDICT_CORRECT, query_record_pb2.FEEDBACK_VERDICT_INCORRECT):
             raise InvalidArgument("say whether the answer was right: CORRECT, or INCORRECT with a "
                                   "corrected_statement", field="verdict")
@@ -617,6 +638,12 @@ class Gateway:
             degradation_level=system_status_pb2.DEGRADATION_LEVEL_UNSPECIFIED, level=0,
             summary="no health checks configured",
         )
+
+
+def _no_conversation(ctx: _Context) -> NotFound:
+    conversation_id, ctx.conversation_id = ctx.conversation_id, ""
+    return NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
+                    "to start a new one", reason="CONVERSATION_NOT_FOUND")
 
 
 def _digest(text: str) -> str:
