@@ -36,6 +36,7 @@ from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import query_record_pb2, system_status_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 
+from servers.runtime import tenancy
 from servers.runtime.errors import (
     ChatDBError,
     FailedPrecondition,
@@ -46,7 +47,6 @@ from servers.runtime.errors import (
     Unavailable,
     quote,
 )
-from servers.runtime import tenancy
 from servers.runtime.paging import PageTokens, page_size
 from servers.runtime.status import to_status_proto
 
