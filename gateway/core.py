@@ -215,7 +215,7 @@ class Gateway:
         thread = _thread(context)
 
         accepted = await self.accepted.match(ctx.connection_id, ctx.normalised)
-        if accepted is not None:
+        if accepted is not None and await self._accepted_visible(accepted):
             return await self._run_accepted(ctx, accepted, size, max_rows)
 
         versions, down = await self._versions_of(ctx.connection_id)
@@ -388,6 +388,20 @@ class Gateway:
             f"{quote(connection_id)}: {exc.message}",
             reason=DATABASES_UNAVAILABLE, metadata={"cause": exc.reason, **exc.metadata},
         )
+
+    async def _accepted_visible(self, accepted: AcceptedAnswer) -> bool:
+        """An accepted answer comes from feedback on one question: a caller with a
+        principal reuses only those of its own tenant's or shared questions (on a shared
+        connection, tenant A's corrections are not tenant B's answers)."""
+        if tenancy.filter_tenant() is None:
+            return True
+        record = self.history.pending(accepted.query_id)
+        if record is None:
+            try:
+                record = await self.store.get(accepted.query_id)
+            except Unavailable:
+                return False
+        return record is not None and tenancy.visible(record.tenant)
 
     async def _run_accepted(self, ctx: _Context, accepted: AcceptedAnswer, size: int, max_rows: int) -> AskResult:
         ctx.statement = accepted.statement

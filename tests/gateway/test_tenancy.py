@@ -125,3 +125,15 @@ async def test_a_conversation_is_its_tenants(mesh):
         assert code is grpc.StatusCode.NOT_FOUND and "conversation" in details
     follow = await ask(mesh, A, SHARED, "only the first 2", conversation_id=first.conversation_id)
     assert follow.conversation_id == first.conversation_id
+
+
+async def test_an_accepted_answer_is_reused_for_its_tenant_only(mesh):
+    from chatdb.connector.v1 import statement_pb2
+
+    question = "how many customers do we have in total"
+    asked = await ask(mesh, A, SHARED, question)
+    corrected = statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql="SELECT count(*) AS n FROM customers"))
+    await mesh.stub.SubmitFeedback(pb.SubmitFeedbackRequest(
+        query_id=asked.query_id, verdict=qr.FEEDBACK_VERDICT_INCORRECT, corrected_statement=corrected), metadata=A)
+    assert (await ask(mesh, A, SHARED, question)).reused_query_id == asked.query_id
+    assert (await ask(mesh, B, SHARED, question)).reused_query_id == ""
