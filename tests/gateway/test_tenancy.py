@@ -137,3 +137,31 @@ async def test_an_accepted_answer_is_reused_for_its_tenant_only(mesh):
         query_id=asked.query_id, verdict=qr.FEEDBACK_VERDICT_INCORRECT, corrected_statement=corrected), metadata=A)
     assert (await ask(mesh, A, SHARED, question)).reused_query_id == asked.query_id
     assert (await ask(mesh, B, SHARED, question)).reused_query_id == ""
+
+
+
+async def test_what_failed_lists_the_tenants_own_failures(mesh):
+    """The failed questions "what failed today?" lists (the system answerer is not wired
+    in this mesh: the core's list it reads, as the caller)."""
+    import datetime as dt
+    import uuid
+
+    from servers.runtime.identity import principal_from_metadata, reset_principal, set_principal
+
+    secret = f"how many widgets in warehouse {uuid.uuid4().hex[:8]}"
+    code, _ = await code_of(ask(mesh, A, "gw-ten-missing", secret))  # fails: no such connection
+    assert code is grpc.StatusCode.NOT_FOUND
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+
+    async def failed_for(metadata) -> set[str]:
+        token = set_principal(principal_from_metadata(metadata))
+        try:
+            return {item["question"] for item in await mesh.core.failed_questions(since)}
+        finally:
+            reset_principal(token)
+
+    for written in (False, True):  # waiting in memory, then from the database
+        if written:
+            await mesh.core.history.flush()
+        assert secret in await failed_for(A)
+        assert secret not in await failed_for(B)
