@@ -46,8 +46,14 @@ class CachedAnswer:
     query_id: str  # the question whose answer this is
 
 
-def answer_key(connection_id: str, thread: str, normalised: str, versions: Versions) -> str:
+def answer_key(connection_id: str, thread: str, normalised: str, versions: Versions,
+               tenant: str | None = None) -> str:
+    """The cache key of an answer. With a tenant (a caller with a principal) the key is
+    that tenant's: a shared connection answers every tenant, and one tenant's cached
+    answer must never be served to another (None: an internal caller's own key)."""
     parts = [connection_id, thread, normalised, versions.schema, versions.glossary]
+    if tenant is not None:
+        parts.append("tenant=" + tenant)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

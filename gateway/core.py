@@ -37,6 +37,7 @@ from chatdb.gateway.v1 import query_record_pb2, system_status_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 
 from servers.contracts.quotas import QUESTIONS, Quotas
+from servers.runtime import tenancy
 from servers.runtime.errors import (
     ChatDBError,
     FailedPrecondition,
@@ -221,11 +222,12 @@ class Gateway:
         thread = _thread(context)
 
         accepted = await self.accepted.match(ctx.connection_id, ctx.normalised)
-        if accepted is not None:
+        if accepted is not None and await self._accepted_visible(accepted):
             return await self._run_accepted(ctx, accepted, size, max_rows)
 
         versions, down = await self._versions_of(ctx.connection_id)
-        key = answer_key(ctx.connection_id, thread, ctx.normalised, versions) if versions else None
+        key = answer_key(ctx.connection_id, thread, ctx.normalised, versions,
+                         tenancy.filter_tenant()) if versions else None
         if key is not None and self.cache is not None and (request.use_cache or down is not None):
             entry = await self.cache.get(key)
             if entry is not None and (down is not None or (entry.page_size == size and entry.max_rows == max_rows)):
@@ -308,9 +310,11 @@ class Gateway:
         answered question: (its parsed query, its query_id)."""
         if not ctx.conversation_id:
             ctx.conversation_id = uuid.uuid4().hex
-            self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time)
+            self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time, tenancy.owner())
             return None, ""
         previous = self.history.last_pending(ctx.conversation_id)
+        if tenancy.filter_tenant() is not None and not await self._conversation_visible(ctx, previous):
+            return None, ""
         if previous is None and not self.history.pending_conversation(ctx.conversation_id):
             try:
                 exists = await self.store.conversation_exists(ctx.conversation_id)
@@ -322,12 +326,28 @@ class Gateway:
                                  "read as a question of its own")
                 return None, ""
             if not exists:
-                conversation_id, ctx.conversation_id = ctx.conversation_id, ""
-                raise NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
-                               "to start a new one", reason="CONVERSATION_NOT_FOUND")
+                raise _no_conversation(ctx)
         if previous is None or previous.parsed is None:
             return None, ""
         return previous.parsed, previous.query_id
+
+    async def _conversation_visible(self, ctx: _Context, previous: QueryRecord | None) -> bool:
+        """For a caller with a principal: NOT_FOUND (as for a missing one) unless the
+        conversation is its tenant's or shared; False when that cannot be told now (the
+        platform database is down), and the question is read on its own."""
+        owner = self.history.conversation_tenant(ctx.conversation_id)
+        if owner is None:
+            try:
+                owner = await self.store.conversation_tenant(ctx.conversation_id)
+            except Unavailable:
+                if previous is not None and tenancy.visible(previous.tenant):
+                    return True
+                ctx.notes.append("conversation history unavailable (platform database down): "
+                                 "read as a question of its own")
+                return False
+        if owner is None or not tenancy.visible(owner):
+            raise _no_conversation(ctx)
+        return True
 
     async def _versions_of(self, connection_id: str) -> tuple[Versions | None, Unavailable | None]:
         """The connection's schema and glossary versions (reused for versions_ttl_s), and
@@ -375,6 +395,20 @@ class Gateway:
             f"{quote(connection_id)}: {exc.message}",
             reason=DATABASES_UNAVAILABLE, metadata={"cause": exc.reason, **exc.metadata},
         )
+
+    async def _accepted_visible(self, accepted: AcceptedAnswer) -> bool:
+        """An accepted answer comes from feedback on one question: a caller with a
+        principal reuses only those of its own tenant's or shared questions (on a shared
+        connection, tenant A's corrections are not tenant B's answers)."""
+        if tenancy.filter_tenant() is None:
+            return True
+        record = self.history.pending(accepted.query_id)
+        if record is None:
+            try:
+                record = await self.store.get(accepted.query_id)
+            except Unavailable:
+                return False
+        return record is not None and tenancy.visible(record.tenant)
 
     async def _run_accepted(self, ctx: _Context, accepted: AcceptedAnswer, size: int, max_rows: int) -> AskResult:
         ctx.statement = accepted.statement
@@ -502,7 +536,7 @@ class Gateway:
             query_id=ctx.query_id, question=ctx.question, normalised=ctx.normalised,
             connection_id=ctx.connection_id, conversation_id=ctx.conversation_id, status=status,
             create_time=ctx.create_time, principal=ctx.caller.principal, api_key_id=ctx.caller.api_key_id,
-            trace_id=ctx.caller.trace_id, statement=ctx.statement, parsed=ctx.parsed,
+            trace_id=ctx.caller.trace_id, statement=ctx.statement, parsed=ctx.parsed, tenant=tenancy.owner(),
             intent=ctx.parsed.intent if ctx.parsed is not None else 0,
             explanation=ctx.parsed.explanation if ctx.parsed is not None else "",
             timings=Timings(ctx.parse_s, ctx.execute_s, total_s),
@@ -524,10 +558,9 @@ class Gateway:
         if not query_id:
             raise InvalidArgument("name the query", field="query_id")
         record = self.history.pending(query_id)
-        if record is not None:
-            return record
-        record = await self.store.get(query_id)
         if record is None:
+            record = await self.store.get(query_id)
+        if record is None or not tenancy.visible(record.tenant):
             raise NotFound(f"query {quote(query_id)} does not exist", reason="QUERY_NOT_FOUND")
         return record
 
@@ -539,7 +572,7 @@ class Gateway:
         body = self.tokens.open_optional(token, LIST_TOKEN, bound_to={"f": bound})
         after = (dt.datetime.fromisoformat(body["t"]), body["i"]) if body else None
         await self.history.flush()
-        records = await self.store.list(where, limit=limit + 1, after=after)
+        records = await self.store.list(where, limit=limit + 1, after=after, tenant=tenancy.filter_tenant())
         next_token = ""
         if len(records) > limit:
             records = records[:limit]
@@ -553,6 +586,7 @@ class Gateway:
         records = self.history.pending_failed(since)
         seen = {r.query_id for r in records}
         records += [r for r in await self.store.failed_since(since) if r.query_id not in seen]
+        records = [r for r in records if tenancy.visible(r.tenant)]
         records.sort(key=lambda r: r.create_time, reverse=True)
         return [
             {"query_id": r.query_id, "question": r.question, "connection_id": r.connection_id,
@@ -571,8 +605,9 @@ class Gateway:
         if self.history.pending(query_id) is not None:
             await self.history.flush()  # the feedback row refers to the history row
         record = await self.store.get(query_id)
-        if record is None:
+        if record is None or not tenancy.visible(record.tenant):
             raise NotFound(f"query {quote(query_id)} does not exist", reason="QUERY_NOT_FOUND")
+        tenancy.check_modify(record.tenant, f"query {quote(query_id)}")
         if verdict not in (query_record_pb2.FEEDBACK_VERDICT_CORRECT, query_record_pb2.FEEDBACK_VERDICT_INCORRECT):
             raise InvalidArgument("say whether the answer was right: CORRECT, or INCORRECT with a "
                                   "corrected_statement", field="verdict")
@@ -624,6 +659,12 @@ class Gateway:
             degradation_level=system_status_pb2.DEGRADATION_LEVEL_UNSPECIFIED, level=0,
             summary="no health checks configured",
         )
+
+
+def _no_conversation(ctx: _Context) -> NotFound:
+    conversation_id, ctx.conversation_id = ctx.conversation_id, ""
+    return NotFound(f"conversation {quote(conversation_id)} does not exist; omit conversation_id "
+                    "to start a new one", reason="CONVERSATION_NOT_FOUND")
 
 
 def _digest(text: str) -> str:

@@ -168,6 +168,8 @@ class QueryRecord:
     error: status_pb2.Status | None = None
     timings: Timings = field(default_factory=Timings)
     feedback: FeedbackRecord | None = None
+    # The asker's tenant; "" = asked without a principal (shared), runtime/tenancy.py.
+    tenant: str = ""
 
 
 @dataclass(frozen=True)

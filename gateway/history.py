@@ -35,7 +35,8 @@ class HistoryWriter:
         self.bound = bound
         self.retry_s = retry_s
         self._records: OrderedDict[str, QueryRecord] = OrderedDict()
-        self._conversations: OrderedDict[str, tuple[str, str, dt.datetime]] = OrderedDict()
+        # conversation id → (id, principal, create time, tenant): a row of gateway_conversations
+        self._conversations: OrderedDict[str, tuple[str, str, dt.datetime, str]] = OrderedDict()
         self._wake = asyncio.Event()
         self._submitted = 0  # sequence number of the last record or conversation handed over
         self._written = 0  # everything up to this sequence number is in the database
@@ -52,8 +53,8 @@ class HistoryWriter:
         self._records[record.query_id] = record
         self._handed_over()
 
-    def conversation(self, conversation_id: str, principal: str, at: dt.datetime) -> None:
-        self._conversations[conversation_id] = (conversation_id, principal, at)
+    def conversation(self, conversation_id: str, principal: str, at: dt.datetime, tenant: str = "") -> None:
+        self._conversations[conversation_id] = (conversation_id, principal, at, tenant)
         self._handed_over()
 
     def _handed_over(self) -> None:
@@ -77,6 +78,11 @@ class HistoryWriter:
 
     def pending_conversation(self, conversation_id: str) -> bool:
         return conversation_id in self._conversations
+
+    def conversation_tenant(self, conversation_id: str) -> str | None:
+        """The tenant of a waiting conversation; None when none waits."""
+        waiting = self._conversations.get(conversation_id)
+        return None if waiting is None else waiting[3]
 
     def last_pending(self, conversation_id: str) -> QueryRecord | None:
         """The newest waiting answered record of the conversation with a parsed query."""

@@ -28,7 +28,7 @@ from .domain import (
 
 _COLUMNS = """q.query_id, q.question, q.normalised, q.connection_id, q.conversation_id, q.status, q.intent,
     q.statement, q.parsed, q.row_count, q.cached, q.source, q.reused_query_id, q.explanation, q.answer,
-    q.error, q.principal, q.api_key_id, q.trace_id, q.parse_s, q.execute_s, q.total_s, q.create_time,
+    q.error, q.principal, q.api_key_id, q.trace_id, q.parse_s, q.execute_s, q.total_s, q.create_time, q.tenant,
     f.verdict, f.corrected_statement, f.comment AS f_comment, f.principal AS f_principal, f.create_time AS f_time"""
 _FROM = "gateway_queries q LEFT JOIN gateway_feedback f ON f.query_id = q.query_id"
 
@@ -71,6 +71,7 @@ def _record(row: asyncpg.Record) -> QueryRecord:
         timings=Timings(row["parse_s"], row["execute_s"], row["total_s"]),
         create_time=row["create_time"],
         feedback=feedback,
+        tenant=row["tenant"],
     )
 
 
@@ -80,17 +81,18 @@ class GatewayStore:
 
     # ------------------------------------------------------------------ written in batches
 
-    async def write(self, conversations: Sequence[tuple[str, str, dt.datetime]], records: Sequence[QueryRecord]) -> None:
-        """New conversations (id, principal, time) and finished questions with their
+    async def write(self, conversations: Sequence[tuple[str, str, dt.datetime, str]],
+                    records: Sequence[QueryRecord]) -> None:
+        """New conversations (id, principal, time, tenant) and finished questions with their
         audit rows, in one transaction. Idempotent: a retried batch that had committed
         changes nothing."""
         with platform_errors():
             async with self.pool.acquire() as conn, conn.transaction():
                 if conversations:
                     await conn.executemany(
-                        "INSERT INTO gateway_conversations (conversation_id, principal, create_time) "
-                        "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        list(conversations),
+                        "INSERT INTO gateway_conversations (conversation_id, principal, create_time, tenant) "
+                        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        [(*c[:3], c[3] if len(c) > 3 else "") for c in conversations],
                     )
                 if not records:
                     return
@@ -98,18 +100,20 @@ class GatewayStore:
                     """INSERT INTO gateway_queries (query_id, question, normalised, connection_id, conversation_id,
                            status, intent, statement, parsed, row_count, cached, source, reused_query_id,
                            explanation, answer, error, principal, api_key_id, trace_id, parse_s, execute_s,
-                           total_s, create_time)
+                           total_s, create_time, tenant)
                        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                            $6::smallint[], $7::integer[], $8::bytea[], $9::bytea[], $10::bigint[], $11::boolean[],
                            $12::smallint[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::text[],
-                           $18::text[], $19::text[], $20::float8[], $21::float8[], $22::float8[], $23::timestamptz[])
+                           $18::text[], $19::text[], $20::float8[], $21::float8[], $22::float8[], $23::timestamptz[],
+                           $24::text[])
                        ON CONFLICT (query_id) DO NOTHING
                        RETURNING query_id""",
                     *zip(*[
                         (r.query_id, r.question, r.normalised, r.connection_id, r.conversation_id, r.status,
                          r.intent, _bytes(r.statement), _bytes(r.parsed), r.row_count, r.cached, r.source,
                          r.reused_query_id, r.explanation, r.answer, _bytes(r.error), r.principal, r.api_key_id,
-                         r.trace_id, r.timings.parse_s, r.timings.execute_s, r.timings.total_s, r.create_time)
+                         r.trace_id, r.timings.parse_s, r.timings.execute_s, r.timings.total_s, r.create_time,
+                         r.tenant)
                         for r in records
                     ], strict=True),
                 )
@@ -136,6 +140,12 @@ class GatewayStore:
             row = await self.pool.fetchrow(f"SELECT {_COLUMNS} FROM {_FROM} WHERE q.query_id = $1", query_id)
         return _record(row) if row else None
 
+    async def conversation_tenant(self, conversation_id: str) -> str | None:
+        """The conversation's tenant; None when it does not exist."""
+        with platform_errors():
+            return await self.pool.fetchval(
+                "SELECT tenant FROM gateway_conversations WHERE conversation_id = $1", conversation_id)
+
     async def conversation_exists(self, conversation_id: str) -> bool:
         with platform_errors():
             return bool(await self.pool.fetchval(
@@ -153,14 +163,18 @@ class GatewayStore:
         return _record(row) if row else None
 
     async def list(self, where: QueryFilter, *, limit: int,
-                   after: tuple[dt.datetime, str] | None = None) -> list[QueryRecord]:
+                   after: tuple[dt.datetime, str] | None = None, tenant: str | None = None) -> list[QueryRecord]:
         """Newest first; `after` is the (create_time, query_id) of the last row of the
-        previous page (keyset paging: rows arriving meanwhile neither repeat nor shift)."""
+        previous page (keyset paging: rows arriving meanwhile neither repeat nor shift);
+        with `tenant`, only that tenant's questions and shared ones."""
         clauses, args = [], []
 
         def arg(value: Any) -> str:
             args.append(value)
             return f"${len(args)}"
+
+        if tenant is not None:
+            clauses.append(f"q.tenant IN ('', {arg(tenant)})")
 
         if where.connection_id:
             clauses.append(f"q.connection_id = {arg(where.connection_id)}")

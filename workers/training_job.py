@@ -12,6 +12,11 @@ A job registers one version, whatever its attempts do: the upload's request_id i
 job id, and an attempt whose upload is refused because an earlier attempt of the same
 job registered a different artifact adopts that earlier version (and its metrics).
 Registry calls are retried for CHATDB_TRAINING_REGISTRY_RETRY_S (servers/contracts/clients.py).
+
+An attempt runs as its job's tenant (job_principal): the connector read of the dataset
+and the registry upload carry that tenant's identity headers (open_channel forwards the
+current principal), so the version lands in a model of the job's tenant, and a job can
+neither read another tenant's connection nor add a version to another tenant's model.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from servers.contracts.clients import ConnectorClient, RegistryClient
 from servers.contracts.ml.datasets import CsvFile, from_records
 from servers.contracts.ml.spec import Dataset
 from servers.runtime.errors import ChatDBError, Code, InvalidArgument
+from servers.runtime.identity import Principal, reset_principal, set_principal
 from servers.training.domain import Job, JobSpec, JobState
 from servers.training.store import JobStore
 from servers.training.validation import training_spec
@@ -83,7 +89,24 @@ async def register(ctx: dict[str, Any], job: Job, result: Any) -> tuple[dict[str
     return metrics, version
 
 
+def job_principal(job: Job) -> Principal | None:
+    """Who an attempt acts as: the job's tenant (None, an internal caller, for a shared
+    job). Role "user": what the job does is what its creator could do."""
+    if not job.tenant:
+        return None
+    return Principal(name=f"training-job:{job.job_id}", tenant=job.tenant, role="user")
+
+
 async def _attempt(ctx: dict[str, Any], job: Job, cancel: asyncio.Event) -> tuple[dict[str, float], int]:
+    # This task's own context: the principal holds for every call made from here on.
+    who = set_principal(job_principal(job))
+    try:
+        return await _attempt_as_tenant(ctx, job, cancel)
+    finally:
+        reset_principal(who)
+
+
+async def _attempt_as_tenant(ctx: dict[str, Any], job: Job, cancel: asyncio.Event) -> tuple[dict[str, float], int]:
     store: JobStore = ctx["jobs"]
     worker_id: str = ctx["worker_id"]
     last = 0.0

@@ -430,6 +430,7 @@ def connection_to_pb(c: Connection) -> connection_pb2.Connection:
         database=c.database,
         read_only=c.read_only,
         has_password=c.has_password,
+        tenant=c.tenant,
         options=connection_pb2.ConnectionOptions(
             pool_min_size=o.pool_min_size,
             pool_max_size=o.pool_max_size,

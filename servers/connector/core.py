@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from servers.contracts.glossary import Glossary
-from servers.runtime import names
+from servers.runtime import names, tenancy
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -194,14 +194,22 @@ class ConnectorCore:
 
     async def get_connection(self, connection_id: str) -> Connection:
         _check_id(connection_id)
-        return await self.store.get(connection_id, with_secret=False)
+        return await self._visible(connection_id, with_secret=False)
+
+    async def _visible(self, connection_id: str, *, with_secret: bool = True) -> Connection:
+        """The connection if the caller's tenant may see it; another tenant's is
+        NOT_FOUND exactly as a missing one (runtime/tenancy.py)."""
+        connection = await self.store.get(connection_id, with_secret=with_secret)
+        if not tenancy.visible(connection.tenant):
+            raise _not_found(connection_id)
+        return connection
 
     async def list_connections(self, page_size: int = 0, page_token: str = "",
                                kind: ConnectionKind | None = None) -> ConnectionList:
         size = _page_size(page_size, self.settings.connector_default_list_page_size,
                           self.settings.connector_max_list_page_size, "page_size")
         after = self.tokens.read_list_token(page_token, kind) if page_token else ""
-        rows = await self.store.list(limit=size + 1, after=after, kind=kind)
+        rows = await self.store.list(limit=size + 1, after=after, kind=kind, tenant=tenancy.filter_tenant())
         if len(rows) > size:
             rows = rows[:size]
             return ConnectionList(rows, self.tokens.list_token(rows[-1].connection_id, kind))
@@ -209,14 +217,24 @@ class ConnectorCore:
 
     async def delete_connection(self, connection_id: str, allow_missing: bool = False) -> None:
         _check_id(connection_id)
+        if tenancy.filter_tenant() is not None:
+            try:
+                found = await self.store.get(connection_id, with_secret=False)
+            except NotFound:
+                found = None
+            if found is not None and not tenancy.visible(found.tenant):
+                if allow_missing:
+                    return
+                raise _not_found(connection_id)
+            if found is not None:
+                tenancy.check_modify(found.tenant, f"connection {connection_id!r}")
         deleted = await self.store.delete(connection_id)
         # Always drop what we hold: another replica may have deleted the row.
         await self.cursors.drop(connection_id)
         self.pools.discard(connection_id)
         self.schemas.invalidate(connection_id)
         if not deleted and not allow_missing:
-            raise NotFound(f"connection {connection_id!r} not found", reason="CONNECTION_NOT_FOUND",
-                           metadata={"connection_id": connection_id})
+            raise _not_found(connection_id)
         if deleted:
             log.info("connection deleted", extra={"connection_id": connection_id})
 
@@ -245,6 +263,7 @@ class ConnectorCore:
             has_password=parsed.has_password,
             read_only=spec.read_only,
             options=options,
+            tenant=tenancy.owner(),
         )
 
     # ----------------------------------------------------------------- schema
@@ -253,7 +272,7 @@ class ConnectorCore:
                          schema_names: tuple[str, ...] = (), tables: tuple[str, ...] = (),
                          deadline_s: float | None = None) -> SchemaResult:
         _check_id(connection_id)
-        connection = await self.store.get(connection_id)
+        connection = await self._visible(connection_id)
         timeout_s = self._timeout(connection, 0.0, deadline_s)
 
         async def introspect() -> SchemaInfo:
@@ -282,6 +301,7 @@ class ConnectorCore:
 
     async def get_glossary(self, connection_id: str) -> StoredGlossary:
         _check_id(connection_id)
+        await self._visible(connection_id, with_secret=False)
         return await self.store.get_glossary(connection_id)
 
     async def set_glossary(self, connection_id: str, glossary: Glossary, *, validate_only: bool = False,
@@ -290,7 +310,8 @@ class ConnectorCore:
         `validate_only`). A name that the cached schema lacks gets one fresh
         introspection before it is refused: the user may have just added the column."""
         _check_id(connection_id)
-        connection = await self.store.get(connection_id, with_secret=False)
+        connection = await self._visible(connection_id, with_secret=False)
+        tenancy.check_modify(connection.tenant, f"connection {connection_id!r}")
         checked = Glossary()  # the client's `version` is output only, like update_time
         if not glossary.empty:
             schema = await self.get_schema(connection_id, deadline_s=deadline_s)
@@ -314,7 +335,7 @@ class ConnectorCore:
         page_size = _page_size(request.page_size, s.connector_default_page_size, s.connector_max_page_size, "page_size")
         _check_query_limits(request.timeout_s, request.max_rows)
         _check_id(request.connection_id)
-        connection = await self.store.get(request.connection_id)
+        connection = await self._visible(request.connection_id)
         query = self._admit(connection, request.statement, request.sql_dialect)
         cap = self._row_cap(connection, request.max_rows)
         digest = statement_digest(connection.connection_id, request.statement, cap)
@@ -380,7 +401,7 @@ class ConnectorCore:
                                 s.connector_max_stream_batch_size, "batch_size")
         _check_query_limits(request.timeout_s, request.max_rows)
         _check_id(request.connection_id)
-        connection = await self.store.get(request.connection_id)
+        connection = await self._visible(request.connection_id)
         query = self._admit(connection, request.statement, request.sql_dialect)
         cap = self._row_cap(connection, request.max_rows)
         timeout_s = self._timeout(connection, request.timeout_s, request.deadline_s)
@@ -498,6 +519,11 @@ class ConnectorCore:
         except Unavailable:
             self.pools.discard(connection.connection_id, driver)
             raise
+
+
+def _not_found(connection_id: str) -> NotFound:
+    return NotFound(f"connection {connection_id!r} not found", reason="CONNECTION_NOT_FOUND",
+                    metadata={"connection_id": connection_id})
 
 
 def _exists(connection_id: str) -> AlreadyExists:

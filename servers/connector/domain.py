@@ -254,6 +254,8 @@ class Connection:
     options: ConnectionOptions = field(default_factory=ConnectionOptions)
     create_time: datetime | None = None
     update_time: datetime | None = None
+    # The owning tenant; "" = shared (created by an internal caller), see runtime/tenancy.py.
+    tenant: str = ""
     # Output only, not stored: what CreateConnection found worth a warning about the
     # database user (a superuser behind a read-only connection, say).
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -262,7 +264,7 @@ class Connection:
         """Whether `other` describes the same connection (ignoring times): what an
         idempotent create compares."""
         keys = ("connection_id", "kind", "dsn", "secret_dsn", "display_name", "host", "port",
-                "user", "database", "has_password", "read_only", "options")
+                "user", "database", "has_password", "read_only", "options", "tenant")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 

@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 _COLUMNS = (
     "connection_id, display_name, kind, dsn, secret_dsn, host, port, username, "
-    "database_name, has_password, read_only, options, create_time, update_time"
+    "database_name, has_password, read_only, options, create_time, update_time, tenant"
 )
 
 
@@ -120,6 +120,7 @@ class ConnectionStore:
             options=_options_from(row["options"]),
             create_time=row["create_time"],
             update_time=row["update_time"],
+            tenant=row["tenant"],
         )
 
     async def _run(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -138,14 +139,14 @@ class ConnectionStore:
                     f"""
                     INSERT INTO connector_connections
                         (connection_id, display_name, kind, dsn, secret_dsn, host, port,
-                         username, database_name, has_password, read_only, options, request_id)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13)
+                         username, database_name, has_password, read_only, options, request_id, tenant)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
                     ON CONFLICT (request_id) DO NOTHING
                     RETURNING {_COLUMNS}
                     """,
                     c.connection_id, c.display_name, c.kind.value, c.dsn,
                     self._secrets.seal(c.secret_dsn), c.host, c.port, c.user, c.database,
-                    c.has_password, c.read_only, _options_json(c.options), request_id or None,
+                    c.has_password, c.read_only, _options_json(c.options), request_id or None, c.tenant,
                 )
             except asyncpg.UniqueViolationError:
                 raise AlreadyExists(
@@ -178,17 +179,19 @@ class ConnectionStore:
         ))
         return None if row is None else self._record(row)
 
-    async def list(self, *, limit: int, after: str = "", kind: ConnectionKind | None = None) -> list[Connection]:
+    async def list(self, *, limit: int, after: str = "", kind: ConnectionKind | None = None,
+                   tenant: str | None = None) -> list[Connection]:
         """Up to `limit` connections with an id greater than `after`, ordered by id
-        (without their secrets)."""
+        (without their secrets); with `tenant`, only that tenant's and shared ones."""
         rows = await self._run(lambda conn: conn.fetch(
             f"""
             SELECT {_COLUMNS} FROM connector_connections
             WHERE connection_id > $1 AND ($2::text IS NULL OR kind = $2)
+              AND ($4::text IS NULL OR tenant = '' OR tenant = $4)
             ORDER BY connection_id
             LIMIT $3
             """,
-            after, kind.value if kind else None, limit,
+            after, kind.value if kind else None, limit, tenant,
         ))
         return [self._record(r, with_secret=False) for r in rows]
 

@@ -31,7 +31,8 @@ from chatdb.parser.v1 import parsed_query_pb2 as pq
 
 from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
-from servers.runtime.errors import FailedPrecondition, InvalidArgument, clip, quote
+from servers.runtime import tenancy
+from servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, clip, quote
 
 from . import convert, describe, followups, inline_schema, language, plan_check, routing
 from .domain import (
@@ -157,7 +158,8 @@ class Parser:
         self.glossary_reader = glossary_reader
         self.schema_ttl_s = schema_ttl_s
         self.clock = clock
-        self._flavours: dict[str, _Timed[SchemaFlavour]] = {}
+        # connection id → (its flavour, its tenant): the tenant checks cached inputs (tenancy)
+        self._flavours: dict[str, _Timed[tuple[SchemaFlavour, str]]] = {}
         self._schemas: dict[str, _Timed[SchemaView]] = {}
         self._joined: dict[tuple[str, str, str, str], SchemaView] = {}  # with the glossary's relationships
         self._glossaries: dict[str, _Timed[Glossary | None]] = {}
@@ -170,11 +172,16 @@ class Parser:
     def _fresh(self, entry: _Timed[Any] | None) -> bool:
         return entry is not None and time.monotonic() - entry.at < self.schema_ttl_s
 
-    async def _flavour(self, connection_id: str) -> SchemaFlavour:
+    async def _flavour(self, connection_id: str) -> tuple[SchemaFlavour, str]:
+        """The connection's flavour and tenant. Asked of the connector as the caller (the
+        channel forwards its identity), so another tenant's connection is NOT_FOUND there;
+        from the cache, the tenant is checked here (_check_tenant)."""
         entry = self._flavours.get(connection_id)
         if not self._fresh(entry):
             connection = await self.connector.connection(connection_id)
-            entry = self._flavours[connection_id] = _Timed(_FLAVOURS.get(connection.kind, SchemaFlavour.POSTGRES), time.monotonic())
+            flavour = _FLAVOURS.get(connection.kind, SchemaFlavour.POSTGRES)
+            entry = self._flavours[connection_id] = _Timed((flavour, getattr(connection, "tenant", "")),
+                                                           time.monotonic())
         return entry.value
 
     async def _schema(self, connection_id: str) -> SchemaView:
@@ -301,11 +308,16 @@ class Parser:
             content = hashlib.sha256(request.schema.SerializeToString(deterministic=True)).hexdigest()[:16]
             view = inline_schema.consistent(convert.schema_view(request.schema, flavour))
             return replace(view, version=f"{view.version}+inline-{content}"), None
-        flavour, schema, glossary = await asyncio.gather(
+        (flavour, owner), schema, glossary = await asyncio.gather(
             self._flavour(request.connection_id),
             self._schema(request.connection_id),
             self._glossary(request.connection_id),
         )
+        if not tenancy.visible(owner):
+            # Cached for another tenant's question: answered as the connector answers a
+            # connection this caller may not see.
+            raise NotFound(f"connection {request.connection_id!r} not found", reason="CONNECTION_NOT_FOUND",
+                           metadata={"connection_id": request.connection_id})
         if not schema.tables:
             raise FailedPrecondition(
                 f"connection {quote(request.connection_id)} has no tables to ask about", reason="EMPTY_SCHEMA"

@@ -202,3 +202,4 @@ class Artifact:
     data: bytes
     archived: bool = False
     task: str = ""
+    tenant: str = ""  # the model's tenant ("" = shared), runtime/tenancy.py

@@ -67,9 +67,11 @@ class LoadedModel:
 
     def __init__(
         self, info: ModelInfo, session: Any, batching: BatchOptions | None = None, fused: Fused | None = None,
-        label_names: tuple[str, ...] | None = None,
+        label_names: tuple[str, ...] | None = None, tenant: str = "",
     ) -> None:
         self.info = info
+        # The model's tenant ("" = shared): who may call it (sessions.py checks per call).
+        self.tenant = tenant
         self.name = info.name
         self.version = info.version
         self.session = session

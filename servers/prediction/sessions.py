@@ -3,6 +3,11 @@ by count and bytes, alias tables kept current by the registry's events, and atom
 
     lookup(model, selector)  the hot path: two dict reads and an LRU touch, no await
     get(model, selector)     lookup, else resolve the alias and load (single-flight)
+
+Tenancy: versions are loaded as an internal caller (what is cached serves every
+tenant), each keeping its model's tenant from the registry; lookup() and get() answer
+a caller whose tenant may not see the model (runtime/tenancy.py) NOT_FOUND, with the
+message of a missing model. For a shared model that costs one attribute read.
     preload(aliases)         load every model's `production` (…) version at start
     watch()                  follow WatchModelEvents forever (resuming after the last
                              sequence seen): load what appears or what an alias moves to
@@ -38,7 +43,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from servers.runtime.errors import ChatDBError, FailedPrecondition, Unavailable
+from servers.runtime.errors import ChatDBError, FailedPrecondition, NotFound, Unavailable, quote
+from servers.runtime.identity import current_tenant, reset_principal, set_principal
+from servers.runtime.tenancy import visible_to
 
 from .domain import PRODUCTION, Artifact, EventType, ModelEvent, Selector, TensorInfo, invalid
 from .graph import fuse_numeric_inputs, index_labels
@@ -152,6 +159,10 @@ class ModelManager:
         found = self._loaded.get(key)
         if found is not None:
             self._loaded.move_to_end(key)
+            if found.tenant:  # a tenant's model (shared ones cost only this read)
+                caller = current_tenant()
+                if caller is not None and caller != found.tenant:
+                    raise _hidden(model)
         return found
 
     def loaded_versions(self, model: str) -> list[int]:
@@ -168,6 +179,19 @@ class ModelManager:
         return [v for v in versions if self.failure(model, v) is None]
 
     async def get(self, model: str, selector: Selector) -> LoadedModel:
+        tenant = current_tenant()
+        # Resolve and load as the platform: a load shared by callers of several tenants
+        # must not fail (or be refused by the registry) for the one that started it.
+        internal = set_principal(None)
+        try:
+            loaded = await self._get(model, selector)
+        finally:
+            reset_principal(internal)
+        if loaded.tenant and not visible_to(loaded.tenant, tenant):
+            raise _hidden(model)
+        return loaded
+
+    async def _get(self, model: str, selector: Selector) -> LoadedModel:
         found = self.lookup(model, selector)
         if found is not None:
             return found
@@ -250,7 +274,8 @@ class ModelManager:
         if indexed is not None:
             info = dataclasses.replace(info, outputs=tuple(
                 dataclasses.replace(o, datatype="BYTES") if o.name == LABEL else o for o in info.outputs))
-        return LoadedModel(info, session, self._batching, fused, indexed.classes if indexed else None)
+        return LoadedModel(info, session, self._batching, fused, indexed.classes if indexed else None,
+                           tenant=artifact.tenant)
 
     def _fail(self, model: str, version: int, reason: str) -> None:
         self._failed[(model, version)] = _Failure(reason, self._clock())
@@ -409,3 +434,7 @@ def _load_failed(model: str, version: int, reason: str) -> FailedPrecondition:
         metadata={"model": model, "version": str(version)},
     )
 
+
+def _hidden(model: str) -> NotFound:
+    """Another tenant's model, reported as the registry reports a missing one."""
+    return NotFound(f"model {quote(model)} not found", reason="MODEL_NOT_FOUND", metadata={"model": model})

@@ -66,6 +66,7 @@ class RegistrySource:
         return Artifact(
             model=model, version=meta.version or version, data=data,
             archived=meta.state == model_version_pb2.MODEL_VERSION_STATE_ARCHIVED, task=meta.task,
+            tenant=meta.tenant,
         )
 
     async def alias_target(self, model: str, alias: str) -> int:

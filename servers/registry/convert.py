@@ -114,6 +114,7 @@ def model_version_to_proto(version: ModelVersion) -> model_version_pb2.ModelVers
     message.model = version.model
     message.version = version.version
     message.state = state_to_proto(version.state)
+    message.tenant = version.tenant
     message.artifact.CopyFrom(
         model_version_pb2.Artifact(
             sha256=version.artifact.sha256,
@@ -141,6 +142,7 @@ def model_version_from_proto(message: model_version_pb2.ModelVersion) -> ModelVe
         ),
         spec=version_spec_from_proto(message),
         create_time=timestamp_from_proto(message, "create_time"),
+        tenant=message.tenant,
     )
 
 
@@ -155,6 +157,7 @@ def model_to_proto(model: Model) -> model_pb2.Model:
         aliases=model.aliases,
         create_time=timestamp_to_proto(model.create_time),
         update_time=timestamp_to_proto(model.update_time),
+        tenant=model.tenant,
     )
 
 
@@ -166,6 +169,7 @@ def model_from_proto(message: model_pb2.Model) -> Model:
         aliases=dict(message.aliases),
         create_time=timestamp_from_proto(message, "create_time"),
         update_time=timestamp_from_proto(message, "update_time"),
+        tenant=message.tenant,
     )
 
 

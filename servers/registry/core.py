@@ -15,12 +15,13 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
-from servers.runtime import names, paging
+from servers.runtime import names, paging, tenancy
 from servers.runtime.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     quote,
 )
 
@@ -159,6 +160,21 @@ def _not_found_version(name: str, version: int) -> NotFound:
     )
 
 
+def _check_may_add_version(model: Model) -> None:
+    """Model names are global (one namespace, as connection ids are). A version of
+    another tenant's model is PERMISSION_DENIED, not NOT_FOUND: the caller is creating,
+    and for a name nobody holds the same call succeeds, so NOT_FOUND would hide nothing
+    and only mislead (retrying cannot help; another name can). Nothing of the other
+    tenant's model (versions, aliases, metrics) is told. A shared model takes new
+    versions from admins and internal callers only."""
+    if not tenancy.visible(model.tenant):
+        raise PermissionDenied(
+            f"model name {quote(model.name)} is taken by another tenant; choose another name",
+            reason="MODEL_NAME_TAKEN", metadata={"model": model.name},
+        )
+    tenancy.check_modify(model.tenant, f"model {quote(model.name)}")
+
+
 # --- the core ----------------------------------------------------------------------------
 
 
@@ -201,7 +217,8 @@ class Registry:
         limit = _page_size(page_size)
         query = _query_digest("models", name_prefix)
         after = decode_page_token(self._tokens, page_token, query, str)
-        models = await self._store.list_models(after=after, name_prefix=name_prefix, limit=limit + 1)
+        models = await self._store.list_models(after=after, name_prefix=name_prefix, limit=limit + 1,
+                                               tenant=tenancy.filter_tenant())
         more = len(models) > limit
         models = models[:limit]
         token = encode_page_token(self._tokens, models[-1].name, query) if more else ""
@@ -210,9 +227,17 @@ class Registry:
     async def get_model(self, name: str) -> Model:
         _check_name(name, "model", "model name")
         model = await self._store.get_model(name)
-        if model is None:
+        if model is None or not tenancy.visible(model.tenant):
             raise _not_found_model(name)
         return model
+
+    async def _check_visible(self, name: str) -> None:
+        """NOT_FOUND, as for a missing model, when the caller's tenant may not see the
+        model (runtime/tenancy.py). Costs a read only for calls with a principal."""
+        if tenancy.filter_tenant() is not None:
+            model = await self._store.get_model(name)
+            if model is not None and not tenancy.visible(model.tenant):
+                raise _not_found_model(name)
 
     async def list_versions(
         self, model: str, page_size: int = 0, page_token: str = "", state: VersionState | None = None
@@ -221,8 +246,7 @@ class Registry:
         limit = _page_size(page_size)
         query = _query_digest("versions", model, state.value if state else None)
         before = decode_page_token(self._tokens, page_token, query, int)
-        if await self._store.get_model(model) is None:
-            raise _not_found_model(model)
+        await self.get_model(model)
         versions = await self._store.list_versions(model, before=before, state=state, limit=limit + 1)
         more = len(versions) > limit
         versions = versions[:limit]
@@ -233,6 +257,7 @@ class Registry:
         _check_name(model, "model", "model name")
         if version < 1:
             raise InvalidArgument("must be a version number (1 or more)", field="version")
+        await self._check_visible(model)
         found = await self._store.get_version(model, version)
         if found is None:
             if await self._store.get_model(model) is None:
@@ -243,6 +268,7 @@ class Registry:
     async def resolve(self, model: str, selector: Selector) -> ModelVersion:
         """The version a selector names: by number, by alias, or the latest READY one."""
         _check_name(model, "model", "model name")
+        await self._check_visible(model)
         if selector.version is not None:
             return await self.get_version(model, selector.version)
         if selector.alias is not None:
@@ -292,8 +318,10 @@ class Registry:
             verify=lambda path, size: check_artifact(meta.spec.format, path, size),
         )
         artifact = Artifact(ref.sha256, ref.size_bytes, meta.spec.format, ref.uri)
+        owner = tenancy.owner()
         async with self._store.transaction() as tx:
-            model = await tx.lock_or_create_model(meta.model, meta.model_description)
+            model = await tx.lock_or_create_model(meta.model, meta.model_description, owner)
+            _check_may_add_version(model)
             if meta.request_id:
                 existing = await tx.version_by_request_id(meta.model, meta.request_id)
                 if existing is not None:
@@ -304,7 +332,8 @@ class Registry:
                         )
                     return existing
             number = model.latest_version + 1
-            created = await tx.insert_version(meta.model, number, artifact, meta.spec, meta.request_id or None)
+            created = await tx.insert_version(meta.model, number, artifact, meta.spec, meta.request_id or None,
+                                              model.tenant)
             await tx.update_model(meta.model, latest_version=number, description=meta.model_description or None)
             await tx.append_event(NewEvent(EventType.VERSION_CREATED, meta.model, number))
             if number == 1:
@@ -325,8 +354,10 @@ class Registry:
         if violations:
             raise InvalidArgument.from_violations(violations)
         async with self._store.transaction() as tx:
-            if await tx.lock_model(model) is None:
+            locked = await tx.lock_model(model)
+            if locked is None or not tenancy.visible(locked.tenant):
                 raise _not_found_model(model)
+            tenancy.check_modify(locked.tenant, f"model {quote(model)}")
             target = await tx.get_version(model, version)
             if target is None:
                 raise _not_found_version(model, version)
@@ -349,8 +380,10 @@ class Registry:
         FAILED_PRECONDITION while an alias points to it. Archiving twice is a no-op."""
         _check_name(model, "model", "model name")
         async with self._store.transaction() as tx:
-            if await tx.lock_model(model) is None:
+            locked = await tx.lock_model(model)
+            if locked is None or not tenancy.visible(locked.tenant):
                 raise _not_found_model(model)
+            tenancy.check_modify(locked.tenant, f"model {quote(model)}")
             target = await tx.get_version(model, version)
             if target is None:
                 raise _not_found_version(model, version)
@@ -392,11 +425,12 @@ class Registry:
         if model:
             _check_name(model, "model", "model name")
         drain = self._drain
+        tenant = tenancy.filter_tenant()  # events of models this caller may see (None: all)
         with self._notifier.subscribe() as wake:
             last = since_sequence if since_sequence is not None else await self._store.last_sequence()
             while not drain.is_set():
                 wake.clear()
-                batch = await self._store.events_after(last, model or None, self._watch_batch)
+                batch = await self._store.events_after(last, model or None, self._watch_batch, tenant)
                 for event in batch:
                     yield event
                     last = event.sequence

@@ -63,6 +63,8 @@ class ModelVersion:
     artifact: Artifact
     spec: VersionSpec
     create_time: datetime | None = None
+    # The model's tenant; "" = shared (runtime/tenancy.py).
+    tenant: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Model:
     aliases: dict[str, int] = field(default_factory=dict)
     create_time: datetime | None = None
     update_time: datetime | None = None
+    # The owning tenant; "" = shared (runtime/tenancy.py).
+    tenant: str = ""
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ log = logging.getLogger("chatdb.registry.store")
 CHANNEL = "chatdb_registry_events"
 
 _MODEL_COLUMNS = """
-    m.name, m.description, m.latest_version, m.create_time, m.update_time,
+    m.name, m.description, m.latest_version, m.create_time, m.update_time, m.tenant,
     coalesce((SELECT jsonb_object_agg(a.alias, a.version) FROM registry_aliases a
               WHERE a.model = m.name), '{}'::jsonb)::text AS aliases
 """
@@ -71,7 +71,7 @@ _VERSION_COLUMNS = """
     model, version, state, artifact_sha256, artifact_size_bytes, artifact_format,
     artifact_uri, inputs::text AS inputs, outputs::text AS outputs, metric_names,
     metric_values, dataset_fingerprint, library_versions::text AS library_versions,
-    training_job_id, task, description, create_time
+    training_job_id, task, description, create_time, tenant
 """
 
 _EVENT_COLUMNS = "sequence, type, model, version, alias, previous_version, event_time"
@@ -114,6 +114,7 @@ def _model(row: asyncpg.Record) -> Model:
         aliases={k: int(v) for k, v in json.loads(row["aliases"]).items()},
         create_time=row["create_time"],
         update_time=row["update_time"],
+        tenant=row["tenant"],
     )
 
 
@@ -140,6 +141,7 @@ def _version(row: asyncpg.Record) -> ModelVersion:
             format=row["artifact_format"],
         ),
         create_time=row["create_time"],
+        tenant=row["tenant"],
     )
 
 
@@ -190,13 +192,16 @@ class RegistryStore:
             async with self._pool.acquire() as conn, conn.transaction():
                 yield RegistryTransaction(conn)
 
-    async def list_models(self, *, after: str | None, name_prefix: str, limit: int) -> list[Model]:
+    async def list_models(self, *, after: str | None, name_prefix: str, limit: int,
+                          tenant: str | None = None) -> list[Model]:
+        """With `tenant`, only that tenant's models and shared ones."""
         with _translating():
             rows = await self._pool.fetch(
                 f"""SELECT {_MODEL_COLUMNS} FROM registry_models m
                     WHERE ($1::text IS NULL OR m.name > $1) AND starts_with(m.name, $2)
+                      AND ($4::text IS NULL OR m.tenant = '' OR m.tenant = $4)
                     ORDER BY m.name LIMIT $3""",
-                after, name_prefix, limit,
+                after, name_prefix, limit, tenant,
             )
         return [_model(r) for r in rows]
 
@@ -240,9 +245,20 @@ class RegistryStore:
         with _translating():
             return await self._pool.fetchval("SELECT last_sequence FROM registry_event_counter")
 
-    async def events_after(self, sequence: int, model: str | None, limit: int) -> list[ModelEvent]:
+    async def events_after(self, sequence: int, model: str | None, limit: int,
+                           tenant: str | None = None) -> list[ModelEvent]:
+        """With `tenant`, only events of that tenant's models and shared ones."""
         with _translating():
-            if model is None:
+            if tenant is not None:
+                rows = await self._pool.fetch(
+                    f"""SELECT {_EVENT_COLUMNS} FROM registry_events e
+                        WHERE sequence > $1 AND ($3::text IS NULL OR e.model = $3)
+                          AND EXISTS (SELECT 1 FROM registry_models m WHERE m.name = e.model
+                                      AND (m.tenant = '' OR m.tenant = $4))
+                        ORDER BY sequence LIMIT $2""",
+                    sequence, limit, model, tenant,
+                )
+            elif model is None:
                 rows = await self._pool.fetch(
                     f"SELECT {_EVENT_COLUMNS} FROM registry_events WHERE sequence > $1 ORDER BY sequence LIMIT $2",
                     sequence, limit,
@@ -268,12 +284,15 @@ class RegistryTransaction:
             return None
         return await _get_model(self._conn, name)
 
-    async def lock_or_create_model(self, name: str, description: str) -> Model:
+    async def lock_or_create_model(self, name: str, description: str, tenant: str = "") -> Model:
+        """The model, locked; created for `tenant` when new (an existing model keeps its
+        own tenant: the caller checks it)."""
         # A concurrent creator of the same new model makes this INSERT wait for its
         # commit (unique index), then do nothing; the FOR UPDATE below then queues.
         await self._conn.execute(
-            "INSERT INTO registry_models (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            name, description,
+            """INSERT INTO registry_models (name, description, tenant) VALUES ($1, $2, $3)
+               ON CONFLICT (name) DO NOTHING""",
+            name, description, tenant,
         )
         model = await self.lock_model(name)
         assert model is not None  # inserted above, and models are never deleted
@@ -293,21 +312,22 @@ class RegistryTransaction:
         return _version(row) if row else None
 
     async def insert_version(
-        self, model: str, version: int, artifact: Artifact, spec: VersionSpec, request_id: str | None
+        self, model: str, version: int, artifact: Artifact, spec: VersionSpec, request_id: str | None,
+        tenant: str = "",
     ) -> ModelVersion:
         row = await self._conn.fetchrow(
             f"""INSERT INTO registry_model_versions (
                     model, version, state, artifact_sha256, artifact_size_bytes, artifact_format,
                     artifact_uri, inputs, outputs, metric_names, metric_values, dataset_fingerprint,
-                    library_versions, training_job_id, task, description, request_id)
+                    library_versions, training_job_id, task, description, request_id, tenant)
                 VALUES ($1, $2, 'ready', $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11,
-                        $12::jsonb, $13, $14, $15, $16)
+                        $12::jsonb, $13, $14, $15, $16, $17)
                 RETURNING {_VERSION_COLUMNS}""",
             model, version, artifact.sha256, artifact.size_bytes, artifact.format, artifact.uri,
             _specs_json(spec.inputs), _specs_json(spec.outputs),
             list(spec.metrics), [float(v) for v in spec.metrics.values()],
             spec.dataset_fingerprint, json.dumps(spec.library_versions), spec.training_job_id,
-            spec.task, spec.description, request_id,
+            spec.task, spec.description, request_id, tenant,
         )
         return _version(row)
 

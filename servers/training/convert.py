@@ -94,6 +94,7 @@ def job_to_proto(job: Job) -> training_job_pb2.TrainingJob:
         metrics=job.metrics,
         attempts=job.attempts,
         max_attempts=job.max_attempts,
+        tenant=job.tenant,
     )
     for key, value in spec.hyperparameters.items():
         message.hyperparameters[key].CopyFrom(json_format.ParseDict(value, struct_pb2.Value()))

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from servers.contracts.quotas import TRAINING_JOBS, Quotas
+from servers.runtime import tenancy
+from servers.runtime.errors import InvalidArgument, NotFound
 from servers.runtime.paging import PageTokens, invalid_token, key_from, page_size
 
 from .domain import Job, JobSpec, JobState
@@ -32,10 +34,17 @@ async def create_job(
     """Validate the spec, write the job of record (once per request id), then queue it.
 
     The one way a job is created: CreateTrainingJob (TrainingCore.create) and the worker's
-    queue submission (workers.main.submit_training_job) both call this.
+    queue submission (workers.main.submit_training_job) both call this. The job belongs
+    to the caller's tenant (runtime/tenancy.py); validation reads the dataset's
+    connection as that tenant (channels forward the principal).
     """
     await validate(spec)
-    job, created = await store.create(f"job-{uuid.uuid4().hex[:16]}", request_id or None, spec, max_attempts)
+    tenant = tenancy.owner()
+    job, created = await store.create(f"job-{uuid.uuid4().hex[:16]}", request_id or None, spec, max_attempts, tenant)
+    if not created and job.tenant != tenant:
+        # request ids are global: another tenant's job must not be replayed to this caller
+        raise InvalidArgument("request_id was already used; use a new request_id", field="request_id",
+                              reason="REQUEST_ID_REUSED")
     if created:
         try:
             await queue.enqueue(job.job_id, 1)
@@ -89,7 +98,13 @@ class TrainingCore:
             raise
 
     async def get(self, job_id: str) -> Job:
-        return await self.store.get(job_id)
+        """The job if the caller's tenant may see it; another tenant's is NOT_FOUND with
+        the message of a missing one."""
+        job = await self.store.get(job_id)
+        if not tenancy.visible(job.tenant):
+            raise NotFound(f"training job {job_id!r} not found", reason="TRAINING_JOB_NOT_FOUND",
+                           metadata={"job_id": job_id})
+        return job
 
     async def list(
         self, *, requested_page_size: int, page_token: str, state: JobState | None, model_name: str | None
@@ -100,7 +115,8 @@ class TrainingCore:
         after = (token.get("t"), token.get("id")) if token else None
         if after is not None and not all(isinstance(part, str) for part in after):
             raise invalid_token()
-        jobs = await self.store.list(limit=limit + 1, after=after, state=state, model_name=model_name)
+        jobs = await self.store.list(limit=limit + 1, after=after, state=state, model_name=model_name,
+                                     tenant=tenancy.filter_tenant())
         next_token = ""
         if len(jobs) > limit:
             jobs = jobs[:limit]
@@ -109,6 +125,9 @@ class TrainingCore:
         return jobs, next_token
 
     async def cancel(self, job_id: str) -> Job:
+        if tenancy.filter_tenant() is not None:
+            job = await self.get(job_id)
+            tenancy.check_modify(job.tenant, f"training job {job_id!r}")
         return await self.store.cancel(job_id)
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
@@ -116,7 +135,7 @@ class TrainingCore:
         drain = self._drain
         woken = self.events.subscribe(job_id)
         try:
-            job = await self.store.get(job_id)
+            job = await self.get(job_id)
             yield job
             while not job.state.terminal and not drain.is_set():
                 try:

@@ -107,3 +107,5 @@ class Job:
     end_time: datetime | None = None
     request_id: str | None = None
     worker_id: str | None = None
+    # The owning tenant; "" = shared (created by an internal caller), see runtime/tenancy.py.
+    tenant: str = ""

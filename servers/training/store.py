@@ -20,7 +20,7 @@ from .domain import Job, JobSpec, JobState
 
 _COLUMNS = """job_id, request_id, spec, state, fraction, stage, message, metrics, attempts,
     max_attempts, model_version, error_code, error_message, worker_id, create_time,
-    update_time, start_time, end_time"""
+    update_time, start_time, end_time, tenant"""
 
 
 # The platform database going away is UNAVAILABLE to callers, not INTERNAL.
@@ -47,6 +47,7 @@ def _job(row: asyncpg.Record) -> Job:
         update_time=row["update_time"],
         start_time=row["start_time"],
         end_time=row["end_time"],
+        tenant=row["tenant"],
     )
 
 
@@ -63,15 +64,16 @@ class JobStore:
         with _database_errors():
             return await self.pool.fetch(sql, *args)
 
-    async def create(self, job_id: str, request_id: str | None, spec: JobSpec, max_attempts: int) -> tuple[Job, bool]:
+    async def create(self, job_id: str, request_id: str | None, spec: JobSpec, max_attempts: int,
+                     tenant: str = "") -> tuple[Job, bool]:
         """Insert a QUEUED job; with a request_id seen before, return that job instead.
         Returns (job, created)."""
         row = await self._fetchrow(
-            f"""INSERT INTO training_jobs (job_id, request_id, model_name, spec, state, max_attempts)
-                VALUES ($1, $2, $3, $4, 'QUEUED', $5)
+            f"""INSERT INTO training_jobs (job_id, request_id, model_name, spec, state, max_attempts, tenant)
+                VALUES ($1, $2, $3, $4, 'QUEUED', $5, $6)
                 ON CONFLICT (request_id) DO NOTHING
                 RETURNING {_COLUMNS}""",
-            job_id, request_id, spec.model_name, json.dumps(spec.to_json()), max_attempts,
+            job_id, request_id, spec.model_name, json.dumps(spec.to_json()), max_attempts, tenant,
         )
         if row is not None:
             return _job(row), True
@@ -86,14 +88,17 @@ class JobStore:
         return _job(row)
 
     async def list(
-        self, *, limit: int, after: tuple[str, str] | None, state: JobState | None, model_name: str | None
+        self, *, limit: int, after: tuple[str, str] | None, state: JobState | None, model_name: str | None,
+        tenant: str | None = None,
     ) -> list[Job]:
-        """Newest first; `after` is the (create_time iso, job_id) of the last row seen."""
+        """Newest first; `after` is the (create_time iso, job_id) of the last row seen;
+        with `tenant`, only that tenant's jobs and shared ones."""
         rows = await self._fetch(
             f"""SELECT {_COLUMNS} FROM training_jobs
                 WHERE ($1::text IS NULL OR state = $1)
                   AND ($2::text IS NULL OR model_name = $2)
                   AND ($3::timestamptz IS NULL OR (create_time, job_id) < ($3::timestamptz, $4::text))
+                  AND ($6::text IS NULL OR tenant = '' OR tenant = $6)
                 ORDER BY create_time DESC, job_id DESC
                 LIMIT $5""",
             state.value if state else None,
@@ -101,6 +106,7 @@ class JobStore:
             None if after is None else datetime.fromisoformat(after[0]),
             None if after is None else after[1],
             limit,
+            tenant,
         )
         return [_job(r) for r in rows]
 

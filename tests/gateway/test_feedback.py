@@ -44,7 +44,10 @@ async def feedback(mesh, query_id: str, verdict: int, corrected: statement_pb2.S
     request = pb.SubmitFeedbackRequest(query_id=query_id, verdict=verdict, **fields)
     if corrected is not None:
         request.corrected_statement.CopyFrom(corrected)
-    return (await mesh.stub.SubmitFeedback(request, metadata=(("x-chatdb-principal", "reviewer"),))).query
+    # The questions here are asked without a principal (shared): feedback on them, which
+    # changes the answers every tenant gets, is an admin's (tenancy).
+    metadata = (("x-chatdb-principal", "reviewer"), ("x-chatdb-role", "admin"))
+    return (await mesh.stub.SubmitFeedback(request, metadata=metadata)).query
 
 
 async def refused(call) -> tuple[grpc.StatusCode, list[str]]:

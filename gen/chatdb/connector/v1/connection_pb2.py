@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatdb/connector/v1/connection.proto\x12\x13\x63hatdb.connector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x03\n\nConnection\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.chatdb.connector.v1.ConnectionKind\x12\x0b\n\x03\x64sn\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12\x0c\n\x04port\x18\x06 \x01(\x05\x12\x0c\n\x04user\x18\x07 \x01(\t\x12\x10\n\x08password\x18\x08 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\t \x01(\t\x12\x16\n\tread_only\x18\n \x01(\x08H\x00\x88\x01\x01\x12\x37\n\x07options\x18\x0b \x01(\x0b\x32&.chatdb.connector.v1.ConnectionOptions\x12\x14\n\x0chas_password\x18\x0c \x01(\x08\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\n\n_read_only\"\xc6\x02\n\x11\x43onnectionOptions\x12\x15\n\rpool_min_size\x18\x01 \x01(\x05\x12\x15\n\rpool_max_size\x18\x02 \x01(\x05\x12\x32\n\x0f\x63onnect_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11statement_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_rows\x18\x05 \x01(\x03\x12Q\n\x0e\x64river_options\x18\x06 \x03(\x0b\x32\x39.chatdb.connector.v1.ConnectionOptions.DriverOptionsEntry\x1a\x34\n\x12\x44riverOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x87\x01\n\x0e\x43onnectionKind\x12\x1f\n\x1b\x43ONNECTION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43ONNECTION_KIND_POSTGRES\x10\x01\x12\x19\n\x15\x43ONNECTION_KIND_MYSQL\x10\x02\x12\x1b\n\x17\x43ONNECTION_KIND_MONGODB\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatdb/connector/v1/connection.proto\x12\x13\x63hatdb.connector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x03\n\nConnection\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.chatdb.connector.v1.ConnectionKind\x12\x0b\n\x03\x64sn\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12\x0c\n\x04port\x18\x06 \x01(\x05\x12\x0c\n\x04user\x18\x07 \x01(\t\x12\x10\n\x08password\x18\x08 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\t \x01(\t\x12\x16\n\tread_only\x18\n \x01(\x08H\x00\x88\x01\x01\x12\x37\n\x07options\x18\x0b \x01(\x0b\x32&.chatdb.connector.v1.ConnectionOptions\x12\x14\n\x0chas_password\x18\x0c \x01(\x08\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06tenant\x18\x0f \x01(\tB\x0c\n\n_read_only\"\xc6\x02\n\x11\x43onnectionOptions\x12\x15\n\rpool_min_size\x18\x01 \x01(\x05\x12\x15\n\rpool_max_size\x18\x02 \x01(\x05\x12\x32\n\x0f\x63onnect_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11statement_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_rows\x18\x05 \x01(\x03\x12Q\n\x0e\x64river_options\x18\x06 \x03(\x0b\x32\x39.chatdb.connector.v1.ConnectionOptions.DriverOptionsEntry\x1a\x34\n\x12\x44riverOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x87\x01\n\x0e\x43onnectionKind\x12\x1f\n\x1b\x43ONNECTION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43ONNECTION_KIND_POSTGRES\x10\x01\x12\x19\n\x15\x43ONNECTION_KIND_MYSQL\x10\x02\x12\x1b\n\x17\x43ONNECTION_KIND_MONGODB\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONNECTIONOPTIONS_DRIVEROPTIONSENTRY']._loaded_options = None
   _globals['_CONNECTIONOPTIONS_DRIVEROPTIONSENTRY']._serialized_options = b'8\001'
-  _globals['_CONNECTIONKIND']._serialized_start=873
-  _globals['_CONNECTIONKIND']._serialized_end=1008
+  _globals['_CONNECTIONKIND']._serialized_start=889
+  _globals['_CONNECTIONKIND']._serialized_end=1024
   _globals['_CONNECTION']._serialized_start=127
-  _globals['_CONNECTION']._serialized_end=541
-  _globals['_CONNECTIONOPTIONS']._serialized_start=544
-  _globals['_CONNECTIONOPTIONS']._serialized_end=870
-  _globals['_CONNECTIONOPTIONS_DRIVEROPTIONSENTRY']._serialized_start=818
-  _globals['_CONNECTIONOPTIONS_DRIVEROPTIONSENTRY']._serialized_end=870
+  _globals['_CONNECTION']._serialized_end=557
+  _globals['_CONNECTIONOPTIONS']._serialized_start=560
+  _globals['_CONNECTIONOPTIONS']._serialized_end=886
+  _globals['_CONNECTIONOPTIONS_DRIVEROPTIONSENTRY']._serialized_start=834
+  _globals['_CONNECTIONOPTIONS_DRIVEROPTIONSENTRY']._serialized_end=886
 # @@protoc_insertion_point(module_scope)

@@ -23,7 +23,7 @@ CONNECTION_KIND_MYSQL: ConnectionKind
 CONNECTION_KIND_MONGODB: ConnectionKind
 
 class Connection(_message.Message):
-    __slots__ = ("connection_id", "display_name", "kind", "dsn", "host", "port", "user", "password", "database", "read_only", "options", "has_password", "create_time", "update_time")
+    __slots__ = ("connection_id", "display_name", "kind", "dsn", "host", "port", "user", "password", "database", "read_only", "options", "has_password", "create_time", "update_time", "tenant")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Connection(_message.Message):
     HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     display_name: str
     kind: ConnectionKind
@@ -52,7 +53,8 @@ class Connection(_message.Message):
     has_password: bool
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, connection_id: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ConnectionKind, str]] = ..., dsn: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., user: _Optional[str] = ..., password: _Optional[str] = ..., database: _Optional[str] = ..., read_only: _Optional[bool] = ..., options: _Optional[_Union[ConnectionOptions, _Mapping]] = ..., has_password: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tenant: str
+    def __init__(self, connection_id: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ConnectionKind, str]] = ..., dsn: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., user: _Optional[str] = ..., password: _Optional[str] = ..., database: _Optional[str] = ..., read_only: _Optional[bool] = ..., options: _Optional[_Union[ConnectionOptions, _Mapping]] = ..., has_password: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class ConnectionOptions(_message.Message):
     __slots__ = ("pool_min_size", "pool_max_size", "connect_timeout", "statement_timeout", "max_rows", "driver_options")

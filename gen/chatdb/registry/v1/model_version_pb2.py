@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&chatdb/registry/v1/model_version.proto\x12\x12\x63hatdb.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x04\n\x0cModelVersion\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32%.chatdb.registry.v1.ModelVersionState\x12.\n\x08\x61rtifact\x18\x04 \x01(\x0b\x32\x1c.chatdb.registry.v1.Artifact\x12.\n\x06inputs\x18\x05 \x03(\x0b\x32\x1e.chatdb.registry.v1.TensorSpec\x12/\n\x07outputs\x18\x06 \x03(\x0b\x32\x1e.chatdb.registry.v1.TensorSpec\x12>\n\x07metrics\x18\x07 \x03(\x0b\x32-.chatdb.registry.v1.ModelVersion.MetricsEntry\x12\x1b\n\x13\x64\x61taset_fingerprint\x18\x08 \x01(\t\x12O\n\x10library_versions\x18\t \x03(\x0b\x32\x35.chatdb.registry.v1.ModelVersion.LibraryVersionsEntry\x12\x17\n\x0ftraining_job_id\x18\n \x01(\t\x12\x0c\n\x04task\x18\x0b \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x08\x41rtifact\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0b\n\x03uri\x18\x04 \x01(\t\";\n\nTensorSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03*y\n\x11ModelVersionState\x12#\n\x1fMODEL_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19MODEL_VERSION_STATE_READY\x10\x01\x12 \n\x1cMODEL_VERSION_STATE_ARCHIVED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&chatdb/registry/v1/model_version.proto\x12\x12\x63hatdb.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x05\n\x0cModelVersion\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32%.chatdb.registry.v1.ModelVersionState\x12.\n\x08\x61rtifact\x18\x04 \x01(\x0b\x32\x1c.chatdb.registry.v1.Artifact\x12.\n\x06inputs\x18\x05 \x03(\x0b\x32\x1e.chatdb.registry.v1.TensorSpec\x12/\n\x07outputs\x18\x06 \x03(\x0b\x32\x1e.chatdb.registry.v1.TensorSpec\x12>\n\x07metrics\x18\x07 \x03(\x0b\x32-.chatdb.registry.v1.ModelVersion.MetricsEntry\x12\x1b\n\x13\x64\x61taset_fingerprint\x18\x08 \x01(\t\x12O\n\x10library_versions\x18\t \x03(\x0b\x32\x35.chatdb.registry.v1.ModelVersion.LibraryVersionsEntry\x12\x17\n\x0ftraining_job_id\x18\n \x01(\t\x12\x0c\n\x04task\x18\x0b \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06tenant\x18\x0e \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x08\x41rtifact\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0b\n\x03uri\x18\x04 \x01(\t\";\n\nTensorSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03*y\n\x11ModelVersionState\x12#\n\x1fMODEL_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19MODEL_VERSION_STATE_READY\x10\x01\x12 \n\x1cMODEL_VERSION_STATE_ARCHIVED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,16 +36,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELVERSION_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_MODELVERSION_LIBRARYVERSIONSENTRY']._loaded_options = None
   _globals['_MODELVERSION_LIBRARYVERSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_MODELVERSIONSTATE']._serialized_start=868
-  _globals['_MODELVERSIONSTATE']._serialized_end=989
+  _globals['_MODELVERSIONSTATE']._serialized_start=884
+  _globals['_MODELVERSIONSTATE']._serialized_end=1005
   _globals['_MODELVERSION']._serialized_start=96
-  _globals['_MODELVERSION']._serialized_end=728
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=626
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=672
-  _globals['_MODELVERSION_LIBRARYVERSIONSENTRY']._serialized_start=674
-  _globals['_MODELVERSION_LIBRARYVERSIONSENTRY']._serialized_end=728
-  _globals['_ARTIFACT']._serialized_start=730
-  _globals['_ARTIFACT']._serialized_end=805
-  _globals['_TENSORSPEC']._serialized_start=807
-  _globals['_TENSORSPEC']._serialized_end=866
+  _globals['_MODELVERSION']._serialized_end=744
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=642
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=688
+  _globals['_MODELVERSION_LIBRARYVERSIONSENTRY']._serialized_start=690
+  _globals['_MODELVERSION_LIBRARYVERSIONSENTRY']._serialized_end=744
+  _globals['_ARTIFACT']._serialized_start=746
+  _globals['_ARTIFACT']._serialized_end=821
+  _globals['_TENSORSPEC']._serialized_start=823
+  _globals['_TENSORSPEC']._serialized_end=882
 # @@protoc_insertion_point(module_scope)

@@ -20,7 +20,7 @@ MODEL_VERSION_STATE_READY: ModelVersionState
 MODEL_VERSION_STATE_ARCHIVED: ModelVersionState
 
 class ModelVersion(_message.Message):
-    __slots__ = ("model", "version", "state", "artifact", "inputs", "outputs", "metrics", "dataset_fingerprint", "library_versions", "training_job_id", "task", "description", "create_time")
+    __slots__ = ("model", "version", "state", "artifact", "inputs", "outputs", "metrics", "dataset_fingerprint", "library_versions", "training_job_id", "task", "description", "create_time", "tenant")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class ModelVersion(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
     state: ModelVersionState
@@ -61,7 +62,8 @@ class ModelVersion(_message.Message):
     task: str
     description: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[ModelVersionState, str]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., dataset_fingerprint: _Optional[str] = ..., library_versions: _Optional[_Mapping[str, str]] = ..., training_job_id: _Optional[str] = ..., task: _Optional[str] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tenant: str
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[ModelVersionState, str]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., dataset_fingerprint: _Optional[str] = ..., library_versions: _Optional[_Mapping[str, str]] = ..., training_job_id: _Optional[str] = ..., task: _Optional[str] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class Artifact(_message.Message):
     __slots__ = ("sha256", "size_bytes", "format", "uri")

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%chatdb/training/v1/training_job.proto\x12\x12\x63hatdb.training.v1\x1a\"chatdb/training/v1/job_state.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xb7\x07\n\x0bTrainingJob\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12&\n\x04task\x18\x04 \x01(\x0e\x32\x18.chatdb.training.v1.Task\x12\x11\n\talgorithm\x18\x05 \x01(\t\x12,\n\x07\x64\x61taset\x18\x06 \x01(\x0b\x32\x1b.chatdb.training.v1.Dataset\x12\x0e\n\x06target\x18\x07 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x08 \x03(\t\x12M\n\x0fhyperparameters\x18\t \x03(\x0b\x32\x34.chatdb.training.v1.TrainingJob.HyperparametersEntry\x12\x15\n\rtest_fraction\x18\n \x01(\x01\x12\x11\n\x04seed\x18\x0b \x01(\x03H\x00\x88\x01\x01\x12+\n\x05state\x18\x0c \x01(\x0e\x32\x1c.chatdb.training.v1.JobState\x12\x36\n\x08progress\x18\r \x01(\x0b\x32$.chatdb.training.v1.TrainingProgress\x12=\n\x07metrics\x18\x0e \x03(\x0b\x32,.chatdb.training.v1.TrainingJob.MetricsEntry\x12\x10\n\x08\x61ttempts\x18\x0f \x01(\x05\x12\x14\n\x0cmax_attempts\x18\x10 \x01(\x05\x12:\n\rmodel_version\x18\x11 \x01(\x0b\x32#.chatdb.training.v1.ModelVersionRef\x12/\n\x0b\x63reate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x05\x65rror\x18\x16 \x01(\x0b\x32\x12.google.rpc.Status\x1aN\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x07\n\x05_seed\"\xa7\x02\n\x07\x44\x61taset\x12\x12\n\x08\x63sv_path\x18\x01 \x01(\tH\x00\x12\x43\n\x0einline_records\x18\x02 \x01(\x0b\x32).chatdb.training.v1.Dataset.InlineRecordsH\x00\x12G\n\x10\x63onnection_query\x18\x03 \x01(\x0b\x32+.chatdb.training.v1.Dataset.ConnectionQueryH\x00\x1a\x39\n\rInlineRecords\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\x1a\x35\n\x0f\x43onnectionQuery\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0b\n\x03sql\x18\x02 \x01(\tB\x08\n\x06source\"D\n\x10TrainingProgress\x12\x10\n\x08\x66raction\x18\x01 \x01(\x01\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"1\n\x0fModelVersionRef\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03*h\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_CLASSIFICATION\x10\x01\x12\x13\n\x0fTASK_REGRESSION\x10\x02\x12\x1c\n\x18TASK_TEXT_CLASSIFICATION\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%chatdb/training/v1/training_job.proto\x12\x12\x63hatdb.training.v1\x1a\"chatdb/training/v1/job_state.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xc7\x07\n\x0bTrainingJob\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12&\n\x04task\x18\x04 \x01(\x0e\x32\x18.chatdb.training.v1.Task\x12\x11\n\talgorithm\x18\x05 \x01(\t\x12,\n\x07\x64\x61taset\x18\x06 \x01(\x0b\x32\x1b.chatdb.training.v1.Dataset\x12\x0e\n\x06target\x18\x07 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x08 \x03(\t\x12M\n\x0fhyperparameters\x18\t \x03(\x0b\x32\x34.chatdb.training.v1.TrainingJob.HyperparametersEntry\x12\x15\n\rtest_fraction\x18\n \x01(\x01\x12\x11\n\x04seed\x18\x0b \x01(\x03H\x00\x88\x01\x01\x12+\n\x05state\x18\x0c \x01(\x0e\x32\x1c.chatdb.training.v1.JobState\x12\x36\n\x08progress\x18\r \x01(\x0b\x32$.chatdb.training.v1.TrainingProgress\x12=\n\x07metrics\x18\x0e \x03(\x0b\x32,.chatdb.training.v1.TrainingJob.MetricsEntry\x12\x10\n\x08\x61ttempts\x18\x0f \x01(\x05\x12\x14\n\x0cmax_attempts\x18\x10 \x01(\x05\x12:\n\rmodel_version\x18\x11 \x01(\x0b\x32#.chatdb.training.v1.ModelVersionRef\x12/\n\x0b\x63reate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x05\x65rror\x18\x16 \x01(\x0b\x32\x12.google.rpc.Status\x12\x0e\n\x06tenant\x18\x17 \x01(\t\x1aN\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x07\n\x05_seed\"\xa7\x02\n\x07\x44\x61taset\x12\x12\n\x08\x63sv_path\x18\x01 \x01(\tH\x00\x12\x43\n\x0einline_records\x18\x02 \x01(\x0b\x32).chatdb.training.v1.Dataset.InlineRecordsH\x00\x12G\n\x10\x63onnection_query\x18\x03 \x01(\x0b\x32+.chatdb.training.v1.Dataset.ConnectionQueryH\x00\x1a\x39\n\rInlineRecords\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\x1a\x35\n\x0f\x43onnectionQuery\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0b\n\x03sql\x18\x02 \x01(\tB\x08\n\x06source\"D\n\x10TrainingProgress\x12\x10\n\x08\x66raction\x18\x01 \x01(\x01\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"1\n\x0fModelVersionRef\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03*h\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_CLASSIFICATION\x10\x01\x12\x13\n\x0fTASK_REGRESSION\x10\x02\x12\x1c\n\x18TASK_TEXT_CLASSIFICATION\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,22 +39,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRAININGJOB_HYPERPARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_TRAININGJOB_METRICSENTRY']._loaded_options = None
   _globals['_TRAININGJOB_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_TASK']._serialized_start=1558
-  _globals['_TASK']._serialized_end=1662
+  _globals['_TASK']._serialized_start=1574
+  _globals['_TASK']._serialized_end=1678
   _globals['_TRAININGJOB']._serialized_start=186
-  _globals['_TRAININGJOB']._serialized_end=1137
-  _globals['_TRAININGJOB_HYPERPARAMETERSENTRY']._serialized_start=1002
-  _globals['_TRAININGJOB_HYPERPARAMETERSENTRY']._serialized_end=1080
-  _globals['_TRAININGJOB_METRICSENTRY']._serialized_start=1082
-  _globals['_TRAININGJOB_METRICSENTRY']._serialized_end=1128
-  _globals['_DATASET']._serialized_start=1140
-  _globals['_DATASET']._serialized_end=1435
-  _globals['_DATASET_INLINERECORDS']._serialized_start=1313
-  _globals['_DATASET_INLINERECORDS']._serialized_end=1370
-  _globals['_DATASET_CONNECTIONQUERY']._serialized_start=1372
-  _globals['_DATASET_CONNECTIONQUERY']._serialized_end=1425
-  _globals['_TRAININGPROGRESS']._serialized_start=1437
-  _globals['_TRAININGPROGRESS']._serialized_end=1505
-  _globals['_MODELVERSIONREF']._serialized_start=1507
-  _globals['_MODELVERSIONREF']._serialized_end=1556
+  _globals['_TRAININGJOB']._serialized_end=1153
+  _globals['_TRAININGJOB_HYPERPARAMETERSENTRY']._serialized_start=1018
+  _globals['_TRAININGJOB_HYPERPARAMETERSENTRY']._serialized_end=1096
+  _globals['_TRAININGJOB_METRICSENTRY']._serialized_start=1098
+  _globals['_TRAININGJOB_METRICSENTRY']._serialized_end=1144
+  _globals['_DATASET']._serialized_start=1156
+  _globals['_DATASET']._serialized_end=1451
+  _globals['_DATASET_INLINERECORDS']._serialized_start=1329
+  _globals['_DATASET_INLINERECORDS']._serialized_end=1386
+  _globals['_DATASET_CONNECTIONQUERY']._serialized_start=1388
+  _globals['_DATASET_CONNECTIONQUERY']._serialized_end=1441
+  _globals['_TRAININGPROGRESS']._serialized_start=1453
+  _globals['_TRAININGPROGRESS']._serialized_end=1521
+  _globals['_MODELVERSIONREF']._serialized_start=1523
+  _globals['_MODELVERSIONREF']._serialized_end=1572
 # @@protoc_insertion_point(module_scope)

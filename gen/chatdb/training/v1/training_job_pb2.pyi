@@ -25,7 +25,7 @@ TASK_REGRESSION: Task
 TASK_TEXT_CLASSIFICATION: Task
 
 class TrainingJob(_message.Message):
-    __slots__ = ("name", "job_id", "model_name", "task", "algorithm", "dataset", "target", "features", "hyperparameters", "test_fraction", "seed", "state", "progress", "metrics", "attempts", "max_attempts", "model_version", "create_time", "start_time", "end_time", "update_time", "error")
+    __slots__ = ("name", "job_id", "model_name", "task", "algorithm", "dataset", "target", "features", "hyperparameters", "test_fraction", "seed", "state", "progress", "metrics", "attempts", "max_attempts", "model_version", "create_time", "start_time", "end_time", "update_time", "error", "tenant")
     class HyperparametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class TrainingJob(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     name: str
     job_id: str
     model_name: str
@@ -84,7 +85,8 @@ class TrainingJob(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     error: _status_pb2.Status
-    def __init__(self, name: _Optional[str] = ..., job_id: _Optional[str] = ..., model_name: _Optional[str] = ..., task: _Optional[_Union[Task, str]] = ..., algorithm: _Optional[str] = ..., dataset: _Optional[_Union[Dataset, _Mapping]] = ..., target: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., hyperparameters: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., test_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., state: _Optional[_Union[_job_state_pb2.JobState, str]] = ..., progress: _Optional[_Union[TrainingProgress, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    tenant: str
+    def __init__(self, name: _Optional[str] = ..., job_id: _Optional[str] = ..., model_name: _Optional[str] = ..., task: _Optional[_Union[Task, str]] = ..., algorithm: _Optional[str] = ..., dataset: _Optional[_Union[Dataset, _Mapping]] = ..., target: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., hyperparameters: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., test_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., state: _Optional[_Union[_job_state_pb2.JobState, str]] = ..., progress: _Optional[_Union[TrainingProgress, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class Dataset(_message.Message):
     __slots__ = ("csv_path", "inline_records", "connection_query")
