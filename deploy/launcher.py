@@ -284,7 +284,7 @@ def _server(url: str, default_port: int) -> str:
 
 def _embedded(p: Paths, name: str, start) -> int:
     """Start an embedded store (or keep the one running from an earlier `up`) and wait
-    until it accepts connections; its port."""
+    until it answers (pg_isready, PING); its port."""
     state = read_state(p)["processes"].get(name, {})
     if pid_of(p, name) and state.get("port"):
         return int(state["port"])
@@ -292,7 +292,7 @@ def _embedded(p: Paths, name: str, start) -> int:
     _own(p, name, started.process)
     _record(p, name, kind="store", port=started.port)
     deadline = time.monotonic() + 30
-    while not stores.answers(f"tcp://127.0.0.1:{started.port}", started.port, timeout_s=0.5):
+    while not stores.ready(name, started.port):
         if started.process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"error: the embedded {name} did not start; see {_shown(p.log(name))}")
         time.sleep(0.1)

@@ -159,6 +159,31 @@ def start_postgres(stores: Path, log: Path, *, database_url: str) -> Started:
     return Started("postgres", process.pid, port, with_server(database_url, "127.0.0.1", port), process)
 
 
+def postgres_ready(port: int) -> bool:
+    """Whether the embedded PostgreSQL accepts queries (it listens before it finishes
+    starting up, and refuses connections meanwhile): pg_isready."""
+    done = subprocess.run([str(postgres_bin() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "1"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+    return done.returncode == 0
+
+
+def redis_ready(port: int) -> bool:
+    """Whether the embedded Redis answers PING (not LOADING its append-only file)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def ready(name: str, port: int) -> bool:
+    return postgres_ready(port) if name == "postgres" else redis_ready(port)
+
+
 def stop_signal(name: str) -> int:
     """The signal that stops a store cleanly: PostgreSQL's fast shutdown is SIGINT
     (SIGTERM waits for every client to leave)."""
