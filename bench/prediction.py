@@ -221,7 +221,7 @@ def in_process(model: dict, threads: int = 1) -> dict[str, float]:
 # --- processes -----------------------------------------------------------------------------
 
 
-async def upload(port: int, name: str, result) -> None:
+async def upload(port: int, name: str, result, credentials: grpc.ChannelCredentials | None = None) -> None:
     import hashlib
 
     data = result.onnx_model
@@ -237,7 +237,9 @@ async def upload(port: int, name: str, result) -> None:
         for start in range(0, len(data), 256 * 1024):
             yield reg.CreateModelVersionRequest(chunk=data[start : start + 256 * 1024])
 
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    opened = (grpc.aio.insecure_channel(f"127.0.0.1:{port}") if credentials is None
+              else grpc.aio.secure_channel(f"localhost:{port}", credentials))
+    async with opened as channel:
         await reg_grpc.ModelRegistryServiceStub(channel).CreateModelVersion(stream(), timeout=60)
 
 
