@@ -236,11 +236,13 @@ def view_tail(view: int) -> bytes:
 #
 # Rows written by one client (or transcoded by Envoy from JSON objects with the same keys
 # in the same order) have the same layout byte for byte except for the numbers and bools
-# they hold: record 0 is read field by field, and every other record is compared with it
-# in one numpy operation, the 8 bytes of each number and the byte of each bool masked
-# out. Anything else (another key order, a string, a list, a duplicate key, a length
-# that differs) returns None and the caller decodes with protobuf as before, so odd
-# input and every error keep the exact behaviour of the protobuf path.
+# they hold: one record is read field by field as the template, and every other record
+# is compared with it in one numpy operation, the 8 bytes of each number and the byte of
+# each bool masked out. A few records that differ (a null or a string where the template
+# has a number) are read one by one. Anything else (keys in another order or missing in
+# many records, a list, an object, a duplicate key) returns None and the caller decodes
+# with protobuf as before, so odd input and every error keep the exact behaviour of the
+# protobuf path.
 
 
 class RecordsLayout:
@@ -391,58 +393,165 @@ def _record_entries(record: bytes) -> list[tuple[str, int, int]]:
     return out
 
 
+_ODD_SHARE = 4  # at most one record in this many may be decoded one by one
+
+
+def _record_values(record: bytes) -> dict:
+    """One record's values (number → float, null or an empty Value → None, bool, UTF-8
+    string → str), strictly in the layout protobuf writes; _Odd for anything else
+    (lists, objects, a key twice, other encodings)."""
+    out: dict = {}
+    i, size = 0, len(record)
+    while i < size:
+        if record[i] != 0x0A:
+            raise _Odd
+        length, i = _read_varint(record, i + 1)
+        end = i + length
+        if end > size or record[i] != 0x0A:
+            raise _Odd
+        key_length, k = _read_varint(record, i + 1)
+        key_end = k + key_length
+        try:
+            key = record[k:key_end].decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Odd from None
+        if key_end + 2 > end or record[key_end] != 0x12 or key in out:
+            raise _Odd
+        value_length, v = _read_varint(record, key_end + 1)
+        if v + value_length != end:
+            raise _Odd
+        tag = record[v] if value_length else -1
+        if tag == 0x11 and value_length == 9:
+            out[key] = _DOUBLE.unpack_from(record, v + 1)[0]
+        elif tag == -1 or (tag == 0x08 and value_length == 2 and record[v + 1] == 0):
+            out[key] = None
+        elif tag == 0x20 and value_length == 2 and record[v + 1] <= 1:
+            out[key] = record[v + 1] == 1
+        elif tag == 0x1A:
+            text_length, t = _read_varint(record, v + 1)
+            if t + text_length != end:
+                raise _Odd
+            try:
+                out[key] = record[t:end].decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Odd from None
+        else:
+            raise _Odd
+        i = end
+    return out
+
+
 def decode_records(data: bytes, starts: np.ndarray, ends: np.ndarray) -> RecordsLayout | None:
-    """The records at [starts, ends) of `data` column by column when they all share
-    record 0's layout (see above); None otherwise."""
+    """The records at [starts, ends) of `data` column by column, or None. The template is
+    the first record of the most common size (numbers, nulls and bools only); the records
+    that match it byte for byte but for their numbers and bools are read together, the
+    others (a null or a string where the template has a number, say: at most one in
+    _ODD_SHARE) one by one. Every record must have exactly the template's keys."""
+    try:
+        return _decode_records(data, starts, ends)
+    except (_Odd, IndexError, struct.error):
+        return None
+
+
+def _decode_records(data: bytes, starts: np.ndarray, ends: np.ndarray) -> RecordsLayout | None:
     n = len(starts)
     if n == 0:
         return None
-    length = int(ends[0] - starts[0])
-    if length == 0 or not (ends - starts == length).all():
+    lengths = ends - starts
+    length = int(lengths[0])
+    if (lengths == length).all():
+        sized = None  # every record: the common case
+        first = 0
+    else:
+        length = int(np.bincount(lengths).argmax())
+        sized = np.flatnonzero(lengths == length)
+        if n - len(sized) > n // _ODD_SHARE:
+            return None
+        first = int(sized[0])
+    if length == 0:
         return None
-    first = int(starts[0])
-    try:
-        entries = _record_entries(data[first : first + length])
-    except (_Odd, IndexError):
-        return None
+    at = int(starts[first])
+    entries = _record_entries(data[at : at + length])
     names = tuple(key for key, _, _ in entries)
     if len(set(names)) != len(names):
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
-    stride = int(starts[1] - starts[0]) if n > 1 else length
-    if (starts == first + np.arange(n, dtype=np.int64) * stride).all() and stride >= length:
-        rows = np.lib.stride_tricks.as_strided(buf[first:], shape=(n, length), strides=(stride, 1))
+    if sized is None and n > 1 and (np.diff(starts) == int(starts[1] - starts[0])).all():
+        stride = int(starts[1] - starts[0])
+        rows = np.lib.stride_tricks.as_strided(buf[int(starts[0]) :], shape=(n, length), strides=(stride, 1))
     else:
-        rows = buf[starts[:, None] + np.arange(length, dtype=np.int64)]
-    template = rows[0]
+        picked = starts if sized is None else starts[sized]
+        rows = buf[picked[:, None] + np.arange(length, dtype=np.int64)]
+    template = buf[at : at + length]
     free = np.zeros(length, dtype=bool)
-    for _, kind, at in entries:
+    bools = []
+    for _, kind, offset in entries:
         if kind == _NUMBER:
-            free[at : at + 8] = True
+            free[offset : offset + 8] = True
         elif kind == _BOOL:
-            free[at] = True
+            free[offset] = True
+            bools.append(offset)
     differs = rows != template
     differs &= ~free
-    if differs.any():
-        return None
-    numbers = [at for _, kind, at in entries if kind == _NUMBER]
-    matrix = None
+    bad = differs.any(axis=1)
+    for offset in bools:
+        bad |= rows[:, offset] > 1
+    # Positions (in 0..n-1) of the records read together, and of the others.
+    sized_positions = np.arange(n) if sized is None else sized
+    if bad.any():
+        good_positions = sized_positions[~bad]
+        rows = rows[~bad]
+    else:
+        good_positions = sized_positions
+    if len(good_positions) == n:
+        odd_positions: list[int] = []
+    else:
+        mask = np.ones(n, dtype=bool)
+        mask[good_positions] = False
+        odd_positions = np.flatnonzero(mask).tolist()
+        if len(odd_positions) > n // _ODD_SHARE:
+            return None
+    odd_values = []
+    wanted = set(names)
+    for r in odd_positions:
+        values = _record_values(data[int(starts[r]) : int(ends[r])])
+        if len(values) != len(names) or values.keys() != wanted:
+            return None  # a key missing or extra: the protobuf path reports it
+        odd_values.append(values)
+    everything = len(odd_positions) == 0
+    numbers = [offset for _, kind, offset in entries if kind == _NUMBER]
+    block = None
     if numbers:
         index = (np.array(numbers, dtype=np.int64)[:, None] + np.arange(8, dtype=np.int64)).ravel()
-        block = np.ascontiguousarray(rows[:, index]).view("<f8")  # [n, len(numbers)]
-        if len(numbers) == len(entries):
-            matrix = block
+        block = np.ascontiguousarray(rows[:, index]).view("<f8")  # [good rows, len(numbers)]
+        if not everything:
+            full = np.empty((n, len(numbers)), dtype=np.float64)
+            full[good_positions] = block
+            block = full
     columns: list = []
+    all_numbers = True
     number_i = 0
-    for _, kind, at in entries:
+    for key, kind, offset in entries:
         if kind == _NUMBER:
-            columns.append(block[:, number_i])
+            column = block[:, number_i]
             number_i += 1
-        elif kind == _NULL:
-            columns.append([None] * n)
+            if not everything:
+                odd = [values[key] for values in odd_values]
+                if all(type(v) is float for v in odd):
+                    column[odd_positions] = odd
+                else:
+                    column = column.tolist()
+                    for r, v in zip(odd_positions, odd, strict=True):
+                        column[r] = v
+                    all_numbers = False
         else:
-            bits = rows[:, at]
-            if (bits > 1).any():
-                return None
-            columns.append((bits == 1).tolist())
+            all_numbers = False
+            column = [None] * n
+            if kind == _BOOL:
+                for r, bit in zip(good_positions.tolist(), (rows[:, offset] == 1).tolist(), strict=True):
+                    column[r] = bit
+            for r, values in zip(odd_positions, odd_values, strict=True):
+                column[r] = values[key]
+        columns.append(column)
+    matrix = block if all_numbers and block is not None and len(numbers) == len(entries) else None
     return RecordsLayout(names, columns, matrix, n)

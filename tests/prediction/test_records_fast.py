@@ -30,7 +30,7 @@ from servers.runtime.status import details_from_rpc_error
 
 from .conftest import unique
 
-SEEDS = range(400)
+SEEDS = range(600)
 
 _NUMBERS = [0.0, -0.0, 1.5, -2.25, 1e39, -1e39, 3.4e38, 1e300, math.nan, math.inf, -math.inf, 7.0, 1.0, 2.0]
 
@@ -79,9 +79,10 @@ def _records(rng: random.Random, plan: InputPlan) -> list[dict]:
     if rng.random() < 0.15:
         keys.insert(rng.randint(0, len(keys)), "unknown")
     kinds = {k: ("number" if rng.random() < 0.8 else _cell_kind(rng)) for k in keys}
+    sprinkle = rng.choice([0.0, 0.0, 0.02, 0.1, 0.4])  # cells of another kind here and there
     out = []
     for _ in range(n):
-        record = {k: _cell(rng, kinds[k]) for k in keys}
+        record = {k: _cell(rng, kinds[k] if rng.random() >= sprinkle else _cell_kind(rng)) for k in keys}
         if rng.random() < 0.03:  # one odd row
             choice = rng.random()
             if choice < 0.3 and record:
@@ -188,6 +189,33 @@ def test_numbers_bools_and_nulls_decode_exactly():
     assert math.isnan(by_name["d"][0]) and str(by_name["d"][1]) == "-0.0"
 
 
+def test_a_few_records_of_another_layout_are_read_one_by_one():
+    """Nulls and strings among numbers (a REST client's missing values): the records of
+    the common layout are read together, the others one by one; the template need not
+    be record 0."""
+    records = [{"a": float(i), "b": -float(i)} for i in range(40)]
+    records[0]["a"] = None
+    records[7]["b"] = "x"
+    records[9]["a"] = True
+    records[20]["b"] = ""
+    data = pb.PredictRequest(model="m", records=[_struct(r) for r in records]).SerializeToString()
+    decoded = convert.PREDICT_DECODER.decode(data)
+    assert type(decoded) is convert.WireRequest
+    by_name = dict(zip(decoded.records.names, decoded.records.columns, strict=True))
+    assert list(by_name["a"]) == [r["a"] for r in records]
+    assert list(by_name["b"]) == [r["b"] for r in records]
+    assert decoded.records.matrix is None
+    # Too many of them: protobuf's path.
+    many = [{"a": None if i % 2 else 1.0} for i in range(40)]
+    data = pb.PredictRequest(records=[_struct(r) for r in many]).SerializeToString()
+    assert type(convert.PREDICT_DECODER.decode(data)) is pb.PredictRequest
+    # Numbers only, one of them written by another record layout: still one matrix.
+    plain = [{"a": float(i), "b": 2.0} for i in range(10)]
+    data = pb.PredictRequest(records=[_struct(r) for r in plain]).SerializeToString()
+    decoded = convert.PREDICT_DECODER.decode(data)
+    assert decoded.records.matrix is not None and decoded.records.matrix.shape == (10, 2)
+
+
 def test_what_the_decoder_leaves_to_protobuf():
     record = _struct({"a": 1.0, "b": 2.0})
     one = pb.PredictRequest(model="m", records=[record]).SerializeToString()
@@ -196,7 +224,7 @@ def test_what_the_decoder_leaves_to_protobuf():
                              tensors=[{"name": "a", "datatype": "FP32", "shape": [1]}]).SerializeToString()
     assert type(convert.PREDICT_DECODER.decode(both)) is pb.PredictRequest  # tensors too
     strings = pb.PredictRequest(records=[_struct({"a": "x"})] * 3).SerializeToString()
-    assert type(convert.PREDICT_DECODER.decode(strings)) is pb.PredictRequest
+    assert type(convert.PREDICT_DECODER.decode(strings)) is pb.PredictRequest  # strings everywhere
     # Records apart (a field between them) are legal protobuf: left to protobuf.
     head = pb.PredictRequest(records=[record]).SerializeToString()
     apart = head + pb.PredictRequest(model="m").SerializeToString() + head
