@@ -1,8 +1,11 @@
 """Pure proto ⇄ domain converters of the prediction service (no I/O, no policy).
 
-Hot-path notes: a Struct's values are read with `number_value or <decode>` (a non-zero
-number needs no WhichOneof); `rows` that are all numbers are decoded from the request's
-serialization with numpy (wire.py); the two PredictionService responses are written as
+Hot-path notes: two or more `records` are read from the request's bytes into columns
+(RequestDecoder, the services' request deserializer; wire.decode_records) — building a
+Struct and a dict per record cost ~20x more than the model; a single record's Struct
+values are read with `number_value or <decode>` (a non-zero number needs no
+WhichOneof); `rows` that are all numbers are decoded from the request's serialization
+with numpy (wire.py); the two PredictionService responses are written as
 bytes by wire.py (the protobuf API is the fallback); tensors' raw contents are viewed
 with numpy.frombuffer, never copied element by element.
 """
