@@ -29,7 +29,7 @@ check-gen: gen
 
 lint: install
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check servers workers gateway tests scripts deploy bench
+	$(VENV)/bin/ruff check servers workers gateway edge tests scripts deploy bench
 
 services:
 	scripts/ensure_services.sh

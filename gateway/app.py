@@ -1,7 +1,7 @@
 """Composition root of the gateway (`chatdb serve gateway`): the platform database
 (migrated here), Redis, channels to the parser and the connector, the history writer,
-the core, the ChatService binding. API keys land with their own issue: ApiKeyService
-is a placeholder binding until then.
+the core, the ChatService binding; ApiKeyService and the edge's ext_authz HTTP server
+(authz.py, on CHATDB_GATEWAY_AUTHZ_PORT) over one in-memory table of active keys.
 
 `wire_answerers` attaches the answerers of model questions (ml_answers.py) and of
 system questions and status (status.py, system_questions.py) to the core.
@@ -16,15 +16,19 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
+from servers.contracts.quotas import Quotas
 from servers.runtime.channels import open_channel
 from servers.runtime.migrations import migrate_dsn
 from servers.runtime.paging import PageTokens, key_from
 from servers.runtime.pg import open_platform_pool
-from servers.runtime.placeholder import placeholder_binding
 from servers.runtime.server import ServiceBinding
 from servers.runtime.settings import Settings
 
 from .accepted import AcceptedAnswers
+from .api_key_service import api_key_binding
+from .api_key_store import ApiKeyStore
+from .api_keys import ApiKeys
+from .authz import Authorizer, AuthzServer, KeyTable
 from .cache import ResultCache
 from .clients import ConnectorGateway, ParserClient
 from .core import Gateway, GatewayOptions
@@ -71,8 +75,34 @@ async def open_gateway(settings: Settings, stack: AsyncExitStack) -> Opened:
                                  ttl_s=settings.gateway_accepted_ttl_s),
         tokens=PageTokens(key_from(settings.gateway_page_token_key, derive_from=settings.database_url)),
         options=GatewayOptions(max_rows=settings.gateway_max_rows, versions_ttl_s=settings.gateway_versions_ttl_s),
+        quotas=Quotas(redis, settings.redis_prefix, retry_after_s=settings.quota_redis_retry_s),
     )
     return Opened(core, pool, redis)
+
+
+@dataclass
+class OpenedKeys:
+    api_keys: ApiKeys
+    table: KeyTable
+    authz: AuthzServer
+
+
+async def open_api_keys(settings: Settings, stack: AsyncExitStack, pool: asyncpg.Pool, *,
+                        authz_port: int | None = None) -> OpenedKeys:
+    """ApiKeyService's core and the ext_authz server, started, over one key table (a
+    revoke through this replica drops the key from it at once)."""
+    store = ApiKeyStore(pool)
+    table = KeyTable(store, refresh_s=settings.gateway_authz_refresh_s,
+                     last_use_interval_s=settings.gateway_api_key_last_use_interval_s)
+    await table.start()
+    stack.push_async_callback(table.close)
+    authz = AuthzServer(Authorizer(table), settings.host,
+                        settings.gateway_authz_port if authz_port is None else authz_port)
+    await authz.start()
+    stack.push_async_callback(authz.close)
+    api_keys = ApiKeys(store, PageTokens(key_from(settings.gateway_page_token_key, derive_from=settings.database_url)),
+                       on_create=table.added, on_revoke=table.revoked)
+    return OpenedKeys(api_keys, table, authz)
 
 
 async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gateway, *,
@@ -88,10 +118,8 @@ async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gatewa
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
-    """`chatdb serve gateway`: ChatService, and ApiKeyService as a placeholder."""
+    """`chatdb serve gateway`: ChatService, ApiKeyService and the ext_authz server."""
     opened = await open_gateway(settings, stack)
     await wire_answerers(settings, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
-    return [
-        chat_binding(opened.core),
-        placeholder_binding("chatdb.gateway.v1.api_key_service", "ApiKeyService", lands_with="the API keys issue"),
-    ]
+    keys = await open_api_keys(settings, stack, opened.pg_pool)
+    return [chat_binding(opened.core), api_key_binding(keys.api_keys)]

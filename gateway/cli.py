@@ -3,6 +3,7 @@
     chatdb ask "QUESTION" [--connection ID] [--conversation ID] [--page-size N] [--no-cache] [--json]
     chatdb history [--connection ID] [--conversation ID] [--limit N] [--json]
     chatdb status [--json]
+    chatdb apikeys create|list|revoke|bootstrap …   (apikeys_cli.py)
 
 `ask` prints the answer, the statement that ran, what it does in English, the rows as a
 table, the gateway's notes and the conversation id a follow-up continues with. `history`
@@ -52,6 +53,9 @@ def gateway_address(settings: Settings) -> str:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    from .apikeys_cli import add_commands as add_apikeys_commands
+
+    add_apikeys_commands(sub)
     ask = sub.add_parser("ask", help="ask a question in plain English through the gateway")
     ask.add_argument("question")
     ask.add_argument("--connection", default="", help="the connection to ask (optional when there is only one)")

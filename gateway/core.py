@@ -36,6 +36,7 @@ from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import query_record_pb2, system_status_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 
+from servers.contracts.quotas import QUESTIONS, Quotas
 from servers.runtime.errors import (
     ChatDBError,
     FailedPrecondition,
@@ -154,7 +155,9 @@ class Gateway:
         accepted: AcceptedAnswers,
         tokens: PageTokens,
         options: GatewayOptions = GatewayOptions(),
+        quotas: Quotas | None = None,
     ) -> None:
+        self.quotas = quotas
         self.parser = parser
         self.connector = connector
         self.store = store
@@ -185,6 +188,10 @@ class Gateway:
         max_rows = min(request.max_rows or self.options.max_rows, self.options.max_rows)
         if request.page_token:
             return await self._next_page(request, question, size, max_rows, caller, started)
+        if self.quotas is not None:
+            # A new question counts against the caller's key (pages after the first are
+            # part of the question that produced them); refused, it adds no history row.
+            await self.quotas.charge(QUESTIONS)
 
         ctx = _Context(
             query_id=uuid.uuid4().hex, question=question, normalised=normalise(question), caller=caller,

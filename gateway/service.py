@@ -1,13 +1,15 @@
-"""ChatService servicer: proto → the core's types, the core, proto back. The caller's
-identity is read here from metadata (the core never sees grpc): `x-chatdb-principal`,
-which the Envoy edge sets after it checked the API key — trusted only behind the edge,
-which overwrites it; a client that reaches the gateway directly could claim any name."""
+"""ChatService servicer: proto → the core's types, the core, proto back. The caller is
+the runtime's `current_principal()`: the server interceptor read it from the identity
+headers (x-chatdb-principal, x-chatdb-api-key-id, …) the Envoy edge sets after its
+ext_authz check of the API key (authz.py) — trusted only behind the edge, which strips
+them from clients; a client that reaches the gateway directly could claim any name."""
 
 from __future__ import annotations
 
 from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import chat_service_pb2_grpc as pb_grpc
 
+from servers.runtime.identity import current_principal
 from servers.runtime.logs import request_id_var
 from servers.runtime.server import ServiceBinding, bind
 
@@ -16,19 +18,15 @@ from .core import Gateway
 from .domain import Caller
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
-PRINCIPAL_KEY = "x-chatdb-principal"
-API_KEY_ID_KEY = "x-chatdb-api-key-id"
-MAX_PRINCIPAL_CHARS = 256
 
 
 def caller_of(context) -> Caller:
-    principal, key_id = "", ""
-    for key, value in context.invocation_metadata() or ():
-        if key == PRINCIPAL_KEY and isinstance(value, str):
-            principal = value[:MAX_PRINCIPAL_CHARS]
-        elif key == API_KEY_ID_KEY and isinstance(value, str):
-            key_id = value[:MAX_PRINCIPAL_CHARS]
-    return Caller(principal=principal or "anonymous", trace_id=request_id_var.get() or "", api_key_id=key_id)
+    """The caller of the call being served, for the history and audit rows; an internal
+    caller (no principal) is "anonymous"."""
+    principal = current_principal()
+    if principal is None:
+        return Caller(trace_id=request_id_var.get() or "")
+    return Caller(principal=principal.name, trace_id=request_id_var.get() or "", api_key_id=principal.api_key_id)
 
 
 class ChatServicer(pb_grpc.ChatServiceServicer):

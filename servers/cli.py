@@ -4,7 +4,11 @@
                              registry, prediction) on its port
     chatdb worker            run the arq ML-engine worker (health on CHATDB_WORKER_PORT)
     chatdb migrate           create and migrate the platform database
-    chatdb certs DIR         write a CA and server/client certificates for mTLS
+    chatdb certs             the mesh's CA (CHATDB_HOME/ca) and certificates (CHATDB_HOME/certs),
+                             created or renewed when they expire within 7 days
+    chatdb certs rotate      re-issue every certificate with the same CA
+    chatdb certs client NAME a user's client certificate: certs/clients/NAME.crt/.key
+    chatdb envoy-config      generate the Envoy edge's configuration (edge/)
     chatdb settings          list every CHATDB_* setting with its value and meaning
     chatdb demo-data         load the chatdb_demo sample database (PostgreSQL, MySQL)
     chatdb connections       list the connector's connections
@@ -64,12 +68,36 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _certs(args: argparse.Namespace) -> int:
-    from .runtime.certs import write_pki
+CERT_ACTIONS = ("ensure", "rotate", "client", "show")
 
-    paths = write_pki(Path(args.directory), overwrite=args.force)
-    for name, path in sorted(paths.items()):
-        print(f"{name:12} {path}")
+
+def _certs(args: argparse.Namespace) -> int:
+    from .runtime import certs
+
+    if args.action not in CERT_ACTIONS:  # `chatdb certs DIR`: a throwaway single-directory set
+        paths = certs.write_pki(Path(args.action), overwrite=args.force)
+        if not args.quiet:
+            for name, path in sorted(paths.items()):
+                print(f"{name:12} {path}")
+        return 0
+    home = Path(args.home).expanduser() if args.home else Settings().home
+    if args.action == "client":
+        if not args.name:
+            raise CliError("chatdb certs client NAME: give the client's name")
+        try:
+            cert, key = certs.issue_client(home, args.name, force=args.force)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        if not args.quiet:
+            print(f"{certs.spiffe_id('client/' + args.name)}\n  cert {cert}\n  key  {key}\n  ca   {cert.parent.parent / 'ca.crt'}")
+        return 0
+    pki = certs.rotate(home) if args.action == "rotate" else certs.ensure_pki(home)
+    if args.action == "show":
+        for line in certs.describe(pki):
+            print(line)
+    elif not args.quiet:
+        done = f"issued {', '.join(pki.issued)}" if pki.issued else "all current"
+        print(f"certificates in {pki.certs_dir} ({done}); CA key in {pki.ca_dir}")
     return 0
 
 
@@ -93,9 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the arq ML-engine worker").set_defaults(func=_worker)
     sub.add_parser("migrate", help="create and migrate the platform database").set_defaults(func=_migrate)
 
-    certs = sub.add_parser("certs", help="write a CA and server/client certificates")
-    certs.add_argument("directory")
-    certs.add_argument("--force", action="store_true", help="replace an existing set")
+    certs = sub.add_parser(
+        "certs",
+        help="the mesh's CA and certificates (ensure | rotate | client NAME | show)",
+        description="ensure (default): create the CA and every certificate, renew those expiring within 7 days; "
+        "rotate: re-issue every certificate with the same CA; client NAME: a user's client certificate; "
+        "show: list them. (Given a directory instead: a throwaway CA, server and client set in it.)",
+    )
+    certs.add_argument("action", nargs="?", default="ensure", help="ensure, rotate, client, show (or a directory)")
+    certs.add_argument("name", nargs="?", help="the client's name (certs client NAME)")
+    certs.add_argument("--home", help="deployment home (default CHATDB_HOME)")
+    certs.add_argument("--force", action="store_true", help="replace an existing client certificate / set")
+    certs.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     certs.set_defaults(func=_certs)
 
     sub.add_parser("settings", help="list every CHATDB_* setting").set_defaults(func=_settings)
@@ -124,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import add_commands as add_gateway_commands
 
     add_gateway_commands(sub)
+
+    # The Envoy edge is not a gRPC service: its own layer (edge/), wired in here.
+    from edge.cli import add_commands as add_edge_commands
+
+    add_edge_commands(sub)
     return parser
 
 

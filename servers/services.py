@@ -9,12 +9,17 @@ PLACEHOLDERS names them, so `make up` knows not to wait for them to turn SERVING
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from .runtime.placeholder import placeholder_binding
 from .runtime.server import ServiceBinding
 from .runtime.settings import Settings
+
+# What Envoy transcodes and the gateway's reflection describes (`make gen` writes it).
+DESCRIPTOR_SET = Path(__file__).resolve().parent.parent / "gen" / "chatdb_descriptor.binpb"
 
 Factory = Callable[[Settings, AsyncExitStack], Awaitable[list[ServiceBinding]]]
 
@@ -66,7 +71,12 @@ async def _gateway(settings: Settings, stack: AsyncExitStack) -> list[ServiceBin
     # others through its app module.
     from gateway.app import build
 
-    return await build(settings, stack)
+    bindings = await build(settings, stack)
+    # The gateway answers reflection for the whole Envoy edge (which routes reflection to
+    # it): it lists and describes every service of the descriptor set Envoy transcodes.
+    if bindings and DESCRIPTOR_SET.is_file():  # noqa: ASYNC240 - once at start
+        bindings[0] = dataclasses.replace(bindings[0], reflects=DESCRIPTOR_SET)
+    return bindings
 
 
 SERVICES: dict[str, Factory] = {

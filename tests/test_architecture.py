@@ -10,6 +10,7 @@ ways:
     service    servers/<service>/, gateway/                   → runtime, contracts, itself
     worker     workers/                                      → runtime, contracts, worker,
                                                                 servers/training
+    edge       edge/ (Envoy config and runner, no gRPC service) → runtime, edge
     compose    servers/cli.py, servers/services.py, ...      → the above, and the app and
     deploy     deploy/                                          cli modules of services
 
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("servers", "workers", "deploy", "gateway")
+SCANNED = ("servers", "workers", "deploy", "gateway", "edge")
 FIRST_PARTY = frozenset(SCANNED)
 PLATFORM = ("servers.runtime",)
 # Service packages outside servers/ (the public facade has a top-level folder of its own).
@@ -113,6 +114,8 @@ def layer(module: str) -> tuple[str, str]:
         return "compose", ""
     if parts[0] == "workers":
         return "worker", ""
+    if parts[0] == "edge":
+        return "edge", ""
     return "deploy", ""
 
 
@@ -125,6 +128,11 @@ def allowed(src: str, dst: str) -> bool:
         return True
     if src_layer == "runtime":
         return False
+    # the edge reads settings and the identity header names; compose and deploy use it
+    if src_layer == "edge":
+        return dst_layer == "edge"
+    if dst_layer == "edge":
+        return src_layer in ("compose", "deploy")
     if dst_layer == "contracts":
         return True
     if src_layer == "contracts":
@@ -233,5 +241,11 @@ def test_the_rules_catch_what_they_forbid():
     assert not forbidden_imports({"servers.services": {"gateway.app"}})
     assert not forbidden_imports({"servers.cli": {"gateway.cli"}})
     assert not forbidden_imports({"gateway.core": {"servers.contracts.clients", "servers.runtime.errors"}})
+    # the edge: runtime only; the CLI and the launcher use it, services do not
+    assert forbidden_imports({"edge.config": {"gateway.core"}})
+    assert forbidden_imports({"edge.config": {"servers.contracts.clients"}})
+    assert forbidden_imports({"gateway.app": {"edge.runner"}})
+    assert not forbidden_imports({"edge.config": {"servers.runtime.settings"}})
+    assert not forbidden_imports({"servers.cli": {"edge.cli"}, "deploy.launcher": {"edge.runner"}})
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

@@ -20,6 +20,7 @@ from servers.contracts.queue import queue_name
 from servers.runtime import logs
 from servers.runtime.server import GrpcServer, wait_for_signal
 from servers.runtime.settings import Settings
+from servers.runtime.tls import for_service
 
 log = logging.getLogger("chatdb.worker")
 
@@ -127,6 +128,7 @@ async def run_worker(settings: Settings) -> None:
     from .queue_worker import QueueWorker
 
     logs.configure("worker", settings.log_level)
+    settings = for_service(settings, "worker")  # presents worker.crt (CHATDB_TLS_DIR)
     health = GrpcServer(settings, [], port=settings.worker_port, ready=False)
     await health.start()
     worker = QueueWorker(

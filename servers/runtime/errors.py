@@ -9,6 +9,7 @@ gRPC status codes with google.rpc details. Cores never import grpc.
     ├── PermissionDenied        PERMISSION_DENIED
     ├── Unauthenticated         UNAUTHENTICATED
     ├── ResourceExhausted       RESOURCE_EXHAUSTED
+    │   └── QuotaExceeded       RESOURCE_EXHAUSTED + google.rpc.QuotaFailure, RetryInfo
     ├── Aborted                 ABORTED
     ├── Unavailable             UNAVAILABLE
     ├── DeadlineExceeded        DEADLINE_EXCEEDED
@@ -143,6 +144,32 @@ class Unauthenticated(ChatDBError):
 class ResourceExhausted(ChatDBError):
     code = Code.RESOURCE_EXHAUSTED
     default_reason = "RESOURCE_EXHAUSTED"
+
+
+@dataclass(frozen=True)
+class QuotaViolation:
+    subject: str  # whose quota: "api_key:ak_…"
+    description: str  # which quota and when it resets
+
+
+class QuotaExceeded(ResourceExhausted):
+    """A per-key quota ran out: RESOURCE_EXHAUSTED with google.rpc.QuotaFailure (which
+    quota) and RetryInfo (when its window resets)."""
+
+    default_reason = "QUOTA_EXCEEDED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        violations: list[QuotaViolation],
+        retry_after_s: float,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.violations = list(violations)
+        self.retry_after_s = max(0.0, float(retry_after_s))
 
 
 class Aborted(ChatDBError):

@@ -14,8 +14,12 @@ nothing is filtered by tenant.
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from .certs import ENVOY, MESH_SERVICES, spiffe_id
+from .errors import PermissionDenied
 
 PRINCIPAL_KEY = "x-chatdb-principal"
 TENANT_KEY = "x-chatdb-tenant"
@@ -120,3 +124,65 @@ def forwarded_metadata(metadata) -> tuple[tuple[str, str], ...] | None:
     if any(k == PRINCIPAL_KEY for k, _ in existing):
         return metadata
     return existing + p.metadata()
+
+
+# --- the peer: who holds the TLS connection (mTLS) ---------------------------------------
+#
+# With mTLS on, every call arrives over a connection whose client certificate chains to
+# the mesh CA, and its SAN names the caller: spiffe://chatdb/<service> for a mesh
+# process, spiffe://chatdb/envoy for the edge, spiffe://chatdb/client/<name> for an
+# operator's or user's client certificate. The identity headers above are believed only
+# from the first two: the edge set them after checking an API key, or a service passes
+# on what the edge set. A client certificate that sends them itself is refused
+# (PERMISSION_DENIED) rather than having them dropped: dropping them would turn a user
+# who tried to act as a tenant into an internal caller, with every right, and would
+# hide the mistake from a well-meant tool.
+
+MESH_PEERS = frozenset(spiffe_id(s) for s in (*MESH_SERVICES, ENVOY))
+
+_peer: contextvars.ContextVar[str | None] = contextvars.ContextVar("chatdb_peer", default=None)
+
+
+def peer_spiffe_id(context) -> str | None:
+    """The SPIFFE id in the caller's TLS certificate (None: plaintext, no certificate or
+    no SPIFFE URI). gRPC core parses it into the auth context itself (peer_spiffe_id);
+    a certificate it did not parse (several URI SANs) is read from its PEM, once."""
+    auth = context.auth_context()
+    ids = auth.get("peer_spiffe_id")
+    if ids:
+        return ids[0].decode()
+    pems = auth.get("x509_pem_cert")
+    return _spiffe_from_pem(pems[0]) if pems else None
+
+
+@functools.lru_cache(maxsize=256)
+def _spiffe_from_pem(pem: bytes) -> str | None:
+    from cryptography import x509
+
+    from .certs import spiffe_ids_of
+
+    ids = spiffe_ids_of(x509.load_pem_x509_certificate(pem))
+    return ids[0] if ids else None
+
+
+def current_peer() -> str | None:
+    """SPIFFE id of the peer of the call being served (None: mTLS off)."""
+    return _peer.get()
+
+
+def set_peer(peer: str | None) -> contextvars.Token:
+    return _peer.set(peer)
+
+
+def reset_peer(token: contextvars.Token) -> None:
+    _peer.reset(token)
+
+
+def check_identity_headers(principal: Principal | None, peer: str | None) -> None:
+    """With mTLS on: identity headers only from a mesh peer (a service or the edge)."""
+    if principal is not None and peer not in MESH_PEERS:
+        raise PermissionDenied(
+            f"identity headers (x-chatdb-*) are accepted only from the edge and mesh services, not from {peer or 'this caller'}",
+            reason="IDENTITY_HEADERS_NOT_ALLOWED",
+            metadata={"peer": peer or ""},
+        )

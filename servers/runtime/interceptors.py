@@ -25,7 +25,15 @@ from typing import Any
 import grpc
 
 from .errors import ChatDBError
-from .identity import principal_from_metadata, reset_principal, set_principal
+from .identity import (
+    check_identity_headers,
+    peer_spiffe_id,
+    principal_from_metadata,
+    reset_peer,
+    reset_principal,
+    set_peer,
+    set_principal,
+)
 from .logs import request_id_var
 from .screening import Refused, input_error, screening_deserializer
 from .status import grpc_code, internal_status, to_grpc_status
@@ -40,7 +48,7 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 class _Call:
     """Book-keeping of one call: request id, timing, final status, log line."""
 
-    __slots__ = ("method", "request_id", "start", "code", "peer")
+    __slots__ = ("method", "request_id", "start", "code", "peer", "peer_id")
 
     def __init__(self, method: str, metadata, peer: str) -> None:
         self.method = method
@@ -48,6 +56,7 @@ class _Call:
         # closed after grpc freed the call, and context.peer() then crashes the process
         # (a segfault in cygrpc, seen on a cancelled DownloadModelVersion).
         self.peer = peer
+        self.peer_id: str | None = None  # the caller's SPIFFE id, with mTLS
         rid = None
         for key, value in metadata or ():
             if key == REQUEST_ID_KEY:
@@ -98,6 +107,7 @@ class _Call:
                 extra={
                     "method": self.method,
                     "peer": self.peer,
+                    **({"peer_id": self.peer_id} if self.peer_id else {}),
                     "status": self.code.name,
                     "duration_ms": round((time.perf_counter() - self.start) * 1000, 3),
                 },
@@ -105,9 +115,12 @@ class _Call:
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, unscreened_services: frozenset[str] = frozenset()) -> None:
+    def __init__(self, unscreened_services: frozenset[str] = frozenset(), *, mtls: bool = False) -> None:
         # Services whose requests are not walked for NUL characters (a hot path).
         self.unscreened_services = unscreened_services
+        # Every caller holds a certificate: its SPIFFE id is read for each call
+        # (identity.current_peer) and decides whether identity headers are believed.
+        self.mtls = mtls
 
     async def intercept_service(
         self,
@@ -124,16 +137,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             service = method[1:].rpartition("/")[0]
             deserializer = screening_deserializer(deserializer, screen_strings=service not in self.unscreened_services)
         kwargs = dict(request_deserializer=deserializer, response_serializer=handler.response_serializer)
+        mtls = self.mtls
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(_wrap_unary(handler.unary_unary, method, metadata), **kwargs)
+            return grpc.unary_unary_rpc_method_handler(_wrap_unary(handler.unary_unary, method, metadata, mtls), **kwargs)
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(_refusing_stream(handler.stream_unary), method, metadata), **kwargs
+                _wrap_unary(_refusing_stream(handler.stream_unary), method, metadata, mtls), **kwargs
             )
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_wrap_stream(handler.unary_stream, method, metadata), **kwargs)
+            return grpc.unary_stream_rpc_method_handler(_wrap_stream(handler.unary_stream, method, metadata, mtls), **kwargs)
         return grpc.stream_stream_rpc_method_handler(
-            _wrap_stream(_refusing_stream(handler.stream_stream), method, metadata), **kwargs
+            _wrap_stream(_refusing_stream(handler.stream_stream), method, metadata, mtls), **kwargs
         )
 
 
@@ -154,13 +168,18 @@ async def _refusing(request_iterator: Any) -> Any:
         yield request
 
 
-def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
+def _wrap_unary(behavior: Callable[..., Any], method: str, metadata, mtls: bool = False) -> Callable[..., Any]:
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = _Call(method, metadata, context.peer())
         token = request_id_var.set(call.request_id)
-        who = set_principal(principal_from_metadata(metadata))
+        principal = principal_from_metadata(metadata)
+        who = set_principal(principal)
+        peer_id = call.peer_id = peer_spiffe_id(context) if mtls else None
+        peer = set_peer(peer_id) if mtls else None
         try:
             context.set_trailing_metadata(call.trailing())
+            if mtls:
+                check_identity_headers(principal, peer_id)
             if type(request) is Refused:
                 raise request.error
             result = behavior(request, context)
@@ -174,19 +193,26 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata) -> Callable
             await call.fail(context, exc)
         finally:
             call.finish(context)
+            if peer is not None:
+                reset_peer(peer)
             reset_principal(who)
             request_id_var.reset(token)
 
     return unary
 
 
-def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callable[..., Any]:
+def _wrap_stream(behavior: Callable[..., Any], method: str, metadata, mtls: bool = False) -> Callable[..., Any]:
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = _Call(method, metadata, context.peer())
         token = request_id_var.set(call.request_id)
-        who = set_principal(principal_from_metadata(metadata))
+        principal = principal_from_metadata(metadata)
+        who = set_principal(principal)
+        peer_id = call.peer_id = peer_spiffe_id(context) if mtls else None
+        peer = set_peer(peer_id) if mtls else None
         try:
             context.set_trailing_metadata(call.trailing())
+            if mtls:
+                check_identity_headers(principal, peer_id)
             if type(request) is Refused:
                 raise request.error
             result = behavior(request, context)
@@ -212,6 +238,8 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata) -> Callabl
             # A client that goes away mid-stream gets its generator closed from another
             # context (by the garbage collector), where the token is not valid.
             with contextlib.suppress(ValueError):
+                if peer is not None:
+                    reset_peer(peer)
                 reset_principal(who)
                 request_id_var.reset(token)
 

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 from . import logs
 from .server import GrpcServer, ServiceBinding, wait_for_signal
 from .settings import Settings
+from .tls import for_service
 
 log = logging.getLogger("chatdb.process")
 
@@ -25,6 +26,8 @@ async def serve(
     port: int | None = None,
 ) -> None:
     logs.configure(name, settings.log_level)
+    # With CHATDB_TLS_DIR, this process presents <name>.crt on its port and its channels.
+    settings = for_service(settings, name)
     async with AsyncExitStack() as stack:
         bindings = await factory(settings, stack)
         server = GrpcServer(settings, bindings, port=settings.port_of(name) if port is None else port)

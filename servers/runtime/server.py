@@ -14,15 +14,17 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from .interceptors import ServerInterceptor
 from .settings import Settings
-from .tls import server_credentials
+from .tls import mtls_required, server_credentials
 
 log = logging.getLogger("chatdb.server")
 
@@ -48,6 +50,9 @@ class ServiceBinding:
     # A service whose issue has not landed yet (placeholder.py): it is listed and answers
     # UNIMPLEMENTED, and its health is always NOT_SERVING, since it serves nothing.
     placeholder: bool = False
+    # A descriptor set whose services this server's reflection lists and describes too:
+    # the gateway answers reflection for the whole Envoy edge (grpcurl list through it).
+    reflects: Path | None = None
 
 
 def bind(
@@ -62,6 +67,22 @@ def bind(
     return ServiceBinding(
         name, lambda server: add_to_server(servicer, server), on_drain, screen_strings=screen_strings
     )
+
+
+def _reflection_pool(descriptor_set: Path) -> tuple[descriptor_pool.DescriptorPool, set[str]]:
+    """A descriptor pool holding a descriptor set (built with --include_imports) plus
+    health and reflection, and the services of the set."""
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    fds = descriptor_pb2.FileDescriptorSet.FromString(Path(descriptor_set).read_bytes())
+    pool = descriptor_pool.DescriptorPool()
+    names = set()
+    for file in fds.file:
+        pool.Add(file)
+        names.update(f"{file.package}.{svc.name}" for svc in file.service)
+    for module in (health_pb2, reflection_pb2):
+        pool.Add(descriptor_pb2.FileDescriptorProto.FromString(module.DESCRIPTOR.serialized_pb))
+    return pool, names
 
 
 class GrpcServer:
@@ -83,7 +104,9 @@ class GrpcServer:
         self.health = health_aio.HealthServicer()
         self._server = grpc.aio.server(
             interceptors=[
-                ServerInterceptor(frozenset(b.name for b in self.bindings if not b.screen_strings)),
+                ServerInterceptor(
+                    frozenset(b.name for b in self.bindings if not b.screen_strings), mtls=mtls_required(settings)
+                ),
                 *extra_interceptors,
             ],
             options=[
@@ -107,10 +130,13 @@ class GrpcServer:
         for binding in self.bindings:
             binding.register(self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-            self._server,
-        )
+        names = [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+        reflects = next((b.reflects for b in self.bindings if b.reflects is not None), None)
+        pool = None
+        if reflects is not None:
+            pool, public = _reflection_pool(reflects)
+            names = sorted(set(names) | public)
+        reflection.enable_server_reflection(names, self._server, pool=pool)
         creds = server_credentials(self.settings)
         target = f"{self.host}:{self.port}"
         bound = self._server.add_secure_port(target, creds) if creds else self._server.add_insecure_port(target)

@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the JSON log lines (DEBUG, INFO, WARNING, ERROR).")
 
     # --- TLS -------------------------------------------------------------------------
-    tls_cert_file: Path | None = Field(None, description="PEM certificate of this server; with tls_key_file turns TLS on.")
-    tls_key_file: Path | None = Field(None, description="PEM private key of this server.")
-    tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate signed by it (mTLS).")
-    tls_ca_file: Path | None = Field(None, description="PEM CA bundle a ChatDB client (CLI, service-to-service) uses to verify servers.")
-    tls_client_cert_file: Path | None = Field(None, description="PEM client certificate a ChatDB client presents for mTLS.")
+    tls_cert_file: Path | None = Field(None, description="PEM certificate of this server; with tls_key_file turns TLS on (wins over <tls_identity>.crt in tls_dir).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of this server (wins over tls_dir).")
+    tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate signed by it (mTLS; wins over tls_dir's ca.crt).")
+    tls_ca_file: Path | None = Field(None, description="PEM CA bundle a ChatDB client (CLI, service-to-service) uses to verify servers (wins over tls_dir's ca.crt).")
+    tls_client_cert_file: Path | None = Field(None, description="PEM client certificate a ChatDB client presents for mTLS (wins over <tls_identity>.crt in tls_dir).")
     tls_client_key_file: Path | None = Field(None, description="PEM private key of tls_client_cert_file.")
 
     # --- stores ----------------------------------------------------------------------
@@ -187,12 +187,47 @@ class Settings(BaseSettings):
     gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
     # --- end gateway ML -------------------------------------------------------------
 
+    # --- mesh PKI (edge-pki) ------------------------------------------------------------
+    tls_dir: Path | None = Field(None, description="Directory of the mesh PKI (CHATDB_HOME/certs, written by `chatdb certs`); when set, mTLS is on everywhere: a server presents <tls_identity>.crt/.key from it and requires client certificates chained to its ca.crt, channels present the same certificate and verify servers against ca.crt. The explicit tls_*_file settings win file by file. Relative: under home.")
+    tls_identity: str = Field("cli", description="Which certificate in tls_dir this process presents: `chatdb serve S` and the worker set their service name themselves; other commands present cli (the operator), or e.g. clients/alice.")
+
+    @field_validator("tls_dir")
+    @classmethod
+    def _tls_dir_under_home(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        value = Path(value).expanduser()
+        home = info.data.get("home")
+        return value if value.is_absolute() or home is None else home / value
+    # --- end mesh PKI ---------------------------------------------------------------
+    # --- gateway API keys and ext_authz (issue 15, edge-keys) ---------------------------
+    gateway_authz_port: int = Field(8086, description="Gateway: port of the ext_authz HTTP server Envoy asks about every request's API key (127.0.0.1 only, like CHATDB_HOST).")
+    gateway_authz_refresh_s: float = Field(0.5, description="Gateway: how often the ext_authz server reloads the active API keys from PostgreSQL; a key revoked through another replica is refused after at most this (one revoked through this replica at once).")
+    gateway_api_key_last_use_interval_s: float = Field(60.0, description="Gateway: how often the API keys' last_use_time is written (one batched UPDATE for every key used meanwhile).")
+    quota_redis_retry_s: float = Field(5.0, description="Quotas: after Redis failed to count a call, how long quotas are not enforced before Redis is tried again (calls are answered meanwhile).")
+    # --- end gateway API keys ----------------------------------------------------------
+    # --- edge (Envoy) -----------------------------------------------------------------
+    edge_host: str = Field("0.0.0.0", description="Edge: address Envoy's listener binds to (mTLS, gRPC and REST).")
+    edge_port: int = Field(8443, description="Edge: port of Envoy's listener (gRPC, REST/JSON, grpcurl).")
+    edge_admin_port: int = Field(9901, description="Edge: port of Envoy's admin interface (bound to 127.0.0.1 only).")
+    edge_rate_limit_per_s: int = Field(5000, description="Edge: local rate limit of the whole edge (a flood guard above what this mesh serves on 2 cores; per-key limits are the quotas), requests per second refilled into the token bucket (0: no rate limit); over it REST gets 429, gRPC RESOURCE_EXHAUSTED.")
+    edge_rate_limit_burst: int = Field(10_000, description="Edge: local rate limit, the token bucket's size (most requests at once).")
+    edge_authz: bool = Field(True, description="Edge: ask the gateway's ext_authz server about the API key on every request (false: no ext_authz filter, for tests of the edge alone).")
+    edge_authz_timeout_s: float = Field(1.0, description="Edge: longest wait for the ext_authz server; past it (or when it is down) the request is refused (failure_mode_allow false).")
+    edge_route_timeout_s: float = Field(60.0, description="Edge: timeout of a unary call through Envoy (streams have none); a client deadline below it is honoured.")
+    edge_health_interval_s: float = Field(1.0, description="Edge: interval of Envoy's gRPC health checks of every upstream service.")
+    edge_max_requests: int = Field(1024, description="Edge: circuit breaker, most connections, pending and active requests per upstream service.")
+    edge_max_connections: int = Field(10_000, description="Edge: most client connections Envoy holds open at once (overload manager).")
+    edge_access_log: str = Field("", description="Edge: file of Envoy's JSON access log ('-': stdout; empty: logs/envoy-access.log under home).")
+    edge_envoy_bin: str = Field("", description="Edge: the envoy binary (empty: `envoy` next to the Python interpreter, else on PATH).")
+    # --- end edge (Envoy) -------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
     @property
     def tls_enabled(self) -> bool:
-        return self.tls_cert_file is not None and self.tls_key_file is not None
+        return self.tls_dir is not None or (self.tls_cert_file is not None and self.tls_key_file is not None)
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ from .errors import (
     ErrorDetails,
     FieldViolation,
     InvalidArgument,
+    QuotaExceeded,
     error_for,
 )
 
@@ -80,6 +81,20 @@ def to_status_proto(error: ChatDBError) -> status_pb2.Status:
             if len(violations) <= 1 or status.ByteSize() + packed.ByteSize() <= MAX_DETAILS_BYTES:
                 break
             violations.pop()
+        status.details.append(packed)
+    if isinstance(error, QuotaExceeded):
+        failure = error_details_pb2.QuotaFailure(violations=[
+            error_details_pb2.QuotaFailure.Violation(
+                subject=bounded(v.subject, MAX_FIELD_BYTES), description=bounded(v.description, MAX_DESCRIPTION_BYTES))
+            for v in error.violations[:MAX_VIOLATIONS]
+        ])
+        packed = any_pb2.Any()
+        packed.Pack(failure)
+        status.details.append(packed)
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(error.retry_after_s * 1e9))
+        packed = any_pb2.Any()
+        packed.Pack(retry)
         status.details.append(packed)
     return status
 

@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 from chatdb.training.v1 import training_service_pb2, training_service_pb2_grpc
 
 from servers.contracts.queue import queue_name
+from servers.contracts.quotas import Quotas
 from servers.runtime.migrations import migrate_dsn
 from servers.runtime.paging import page_tokens
 from servers.runtime.pg import open_platform_pool
@@ -53,6 +54,8 @@ async def open_core(settings: Settings, stack: AsyncExitStack) -> TrainingCore:
             lost_queue_after_s=settings.training_lost_queue_after_s,
         ),
         page_tokens=page_tokens(settings),
+        # arq's pool is a redis.asyncio client: the quota counters share it.
+        quotas=Quotas(redis, settings.redis_prefix, retry_after_s=settings.quota_redis_retry_s),
     )
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from servers.contracts.quotas import TRAINING_JOBS, Quotas
 from servers.runtime.paging import PageTokens, invalid_token, key_from, page_size
 
 from .domain import Job, JobSpec, JobState
@@ -54,9 +55,10 @@ class CoreOptions:
 class TrainingCore:
     def __init__(
         self, store: JobStore, queue: JobQueue, events: JobEvents, validate: Validator, options: CoreOptions,
-        *, page_tokens: PageTokens | None = None,
+        *, page_tokens: PageTokens | None = None, quotas: Quotas | None = None,
     ) -> None:
         self.page_tokens = page_tokens or PageTokens(key_from(None))
+        self.quotas = quotas
         self.store = store
         self.queue = queue
         self.events = events
@@ -72,7 +74,19 @@ class TrainingCore:
         self._drain = asyncio.Event()
 
     async def create(self, spec: JobSpec, request_id: str | None) -> Job:
-        return await create_job(self.store, self.queue, self.validate, spec, request_id, max_attempts=self.options.max_attempts)
+        if self.quotas is None:
+            return await create_job(self.store, self.queue, self.validate, spec, request_id,
+                                    max_attempts=self.options.max_attempts)
+        # The caller's training_jobs_per_day (a principal the edge authenticated, forwarded
+        # by the gateway when a question trains a model; none = internal): charged first,
+        # given back when the job is not created (an invalid spec).
+        await self.quotas.charge(TRAINING_JOBS)
+        try:
+            return await create_job(self.store, self.queue, self.validate, spec, request_id,
+                                    max_attempts=self.options.max_attempts)
+        except Exception:
+            await self.quotas.refund(TRAINING_JOBS)
+            raise
 
     async def get(self, job_id: str) -> Job:
         return await self.store.get(job_id)

@@ -59,8 +59,7 @@ async def test_a_placeholder_reports_not_serving_and_leaves_real_services_servin
 
 
 def test_no_process_is_a_placeholder_any_more():
-    # The gateway landed; its ApiKeyService stays a placeholder binding inside a process
-    # that serves (tests/runtime/test_cli_serve.py).
+    # Every service has landed, the gateway's ApiKeyService too (issue 15).
     from servers.services import PLACEHOLDERS
 
     assert PLACEHOLDERS == frozenset()

@@ -25,15 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63hatdb/gateway/v1/api_key.proto\x12\x11\x63hatdb.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12-\n\x05state\x18\x04 \x01(\x0e\x32\x1e.chatdb.gateway.v1.ApiKeyState\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63hatdb/gateway/v1/api_key.proto\x12\x11\x63hatdb.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\x0c\x41piKeyQuotas\x12\x1c\n\x14questions_per_minute\x18\x01 \x01(\x05\x12\x19\n\x11questions_per_day\x18\x02 \x01(\x05\x12\x1d\n\x15training_jobs_per_day\x18\x03 \x01(\x05\"\xb0\x03\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12-\n\x05state\x18\x04 \x01(\x0e\x32\x1e.chatdb.gateway.v1.ApiKeyState\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\t \x01(\t\x12\x0e\n\x06tenant\x18\n \x01(\t\x12+\n\x04role\x18\x0b \x01(\x0e\x32\x1d.chatdb.gateway.v1.ApiKeyRole\x12/\n\x06quotas\x18\x0c \x01(\x0b\x32\x1f.chatdb.gateway.v1.ApiKeyQuotas*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x03*r\n\nApiKeyRole\x12\x1c\n\x18\x41PI_KEY_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PI_KEY_ROLE_ADMIN\x10\x01\x12\x15\n\x11\x41PI_KEY_ROLE_USER\x10\x02\x12\x17\n\x13\x41PI_KEY_ROLE_VIEWER\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chatdb.gateway.v1.api_key_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_APIKEYSTATE']._serialized_start=397
-  _globals['_APIKEYSTATE']._serialized_end=521
-  _globals['_APIKEY']._serialized_start=88
-  _globals['_APIKEY']._serialized_end=395
+  _globals['_APIKEYSTATE']._serialized_start=626
+  _globals['_APIKEYSTATE']._serialized_end=750
+  _globals['_APIKEYROLE']._serialized_start=752
+  _globals['_APIKEYROLE']._serialized_end=866
+  _globals['_APIKEYQUOTAS']._serialized_start=87
+  _globals['_APIKEYQUOTAS']._serialized_end=189
+  _globals['_APIKEY']._serialized_start=192
+  _globals['_APIKEY']._serialized_end=624
 # @@protoc_insertion_point(module_scope)

@@ -71,8 +71,8 @@ class ApiKeyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """Revokes a key; requests with it are refused from then on. Revoking a
-        revoked key succeeds and changes nothing.
+        """Revokes a key; requests with it are refused from then on (within a
+        second). Revoking a revoked key succeeds and changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,143 @@
+"""The generated bootstrap: read from the descriptor set, accepted by `envoy --mode validate`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge.config import build_config, read_services, render, write_config
+from edge.runner import EnvoyError, validate
+from servers.runtime import certs
+from servers.runtime.settings import Settings
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def tls_dir(tmp_path) -> Path:
+    d = tmp_path / "certs"
+    ca = certs.create_ca()
+    certs.write_pair(ca, d, "ca")
+    certs.write_pair(certs.issue(ca, "envoy"), d, "envoy")
+    return d
+
+
+def _settings(tmp_path, **kw) -> Settings:
+    return Settings(**{"home": tmp_path / "home", "edge_port": 18443, "edge_admin_port": 19901, **kw})
+
+
+def test_every_service_of_the_descriptor_set_is_routed():
+    services = {s.full_name: s for s in read_services()}
+    assert services["chatdb.connector.v1.ConnectorService"].process == "connector"
+    assert services["inference.GRPCInferenceService"].process == "prediction"
+    assert services["chatdb.gateway.v1.ApiKeyService"].process == "gateway"
+    assert {s.process for s in services.values()} == {"gateway", "parser", "connector", "training", "registry", "prediction"}
+    bootstrap, _ = build_config(Settings())
+    clusters = {c["name"] for c in bootstrap["static_resources"]["clusters"]}
+    assert set(services) | {"gateway", "ext_authz"} == clusters
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    paths = {r["match"].get("path") for r in hcm["route_config"]["virtual_hosts"][0]["routes"]}
+    for service in services.values():
+        for method in service.methods:
+            assert f"/{service.full_name}/{method.name}" in paths
+
+
+def test_reads_retry_and_streams_have_no_timeout():
+    bootstrap, _ = build_config(Settings())
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = {r["match"].get("path") or r["match"]["prefix"]: r["route"] for r in hcm["route_config"]["virtual_hosts"][0]["routes"]}
+    assert "unavailable" in routes["/chatdb.connector.v1.ConnectorService/GetConnection"]["retry_policy"]["retry_on"]
+    assert "retry_policy" not in routes["/chatdb.gateway.v1.ChatService/Ask"]
+    assert "retry_policy" not in routes["/chatdb.registry.v1.ModelRegistryService/CreateModelVersion"]
+    assert routes["/chatdb.connector.v1.ConnectorService/StreamQuery"]["timeout"] == "0s"
+    assert routes["/chatdb.training.v1.TrainingService/WatchTrainingJob"]["timeout"] == "0s"
+    names = [f["name"] for f in hcm["http_filters"]]
+    assert names == [
+        "envoy.filters.http.header_mutation", "envoy.filters.http.local_ratelimit",
+        "envoy.filters.http.grpc_json_transcoder", "envoy.filters.http.ext_authz", "envoy.filters.http.router",
+    ]
+
+
+def test_without_authz_or_rate_limit_the_filters_go():
+    bootstrap, _ = build_config(Settings(edge_authz=False, edge_rate_limit_per_s=0))
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    names = [f["name"] for f in hcm["http_filters"]]
+    assert "envoy.filters.http.ext_authz" not in names and "envoy.filters.http.local_ratelimit" not in names
+    assert "ext_authz" not in {c["name"] for c in bootstrap["static_resources"]["clusters"]}
+
+
+def test_plaintext_config_validates(tmp_path):
+    path = write_config(_settings(tmp_path), tmp_path / "edge.yaml", tls_dir=None)
+    assert "transport_socket" not in path.read_text()
+    validate(path)
+
+
+def test_mtls_config_validates_with_sds_files(tmp_path, tls_dir):
+    path = write_config(_settings(tmp_path), tmp_path / "edge.json", tls_dir=tls_dir)
+    validate(path)
+    sds = sorted(p.name for p in (tmp_path / "edge-sds").iterdir())
+    assert sds == ["edge_ca.yaml", "edge_certificate.yaml"]
+    cert = yaml.safe_load((tmp_path / "edge-sds" / "edge_certificate.yaml").read_text())["resources"][0]
+    assert cert["tls_certificate"]["watched_directory"]["path"] == str(tls_dir.resolve())
+
+
+def test_validate_reports_envoys_complaint(tmp_path):
+    bootstrap, _ = build_config(_settings(tmp_path, edge_authz=False))
+    bootstrap["static_resources"]["clusters"][0]["lb_policy"] = "NO_SUCH_POLICY"
+    path = tmp_path / "bad.yaml"
+    path.write_text(render(bootstrap))
+    with pytest.raises(EnvoyError, match="NO_SUCH_POLICY"):
+        validate(path)
+
+
+def test_chatdb_envoy_config_writes_a_valid_file(tmp_path, tls_dir):
+    out = tmp_path / "envoy.yaml"
+    env = {"CHATDB_HOME": str(tmp_path / "home"), "PATH": str(BIN)}
+    done = subprocess.run([str(BIN / "chatdb"), "envoy-config", "--out", str(out), "--tls-dir", str(tls_dir), "--validate"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out.resolve())
+    printed = subprocess.run([str(BIN / "chatdb"), "envoy-config", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert '"grpc_json_transcoder"' not in printed.stdout and "envoy.filters.http.grpc_json_transcoder" in printed.stdout
+
+
+def test_runner_from_settings_starts_and_stops(tmp_path, tls_dir):
+    """Envoy.from_settings writes, validates and runs the config; with no upstream up,
+    /ready is LIVE while every cluster is unhealthy."""
+    from edge.runner import Envoy
+
+    from .support import free_port
+
+    settings = _settings(tmp_path, edge_host="127.0.0.1", edge_port=free_port(), edge_admin_port=free_port(),
+                         gateway_port=free_port(), edge_health_interval_s=0.2)
+    envoy = Envoy.from_settings(settings, tls_dir=tls_dir)
+    assert envoy.config == (tmp_path / "home" / "envoy" / "envoy.yaml").resolve()
+    with envoy:
+        envoy.wait_ready(30)  # no clusters asked for
+        with pytest.raises(EnvoyError, match="unhealthy"):
+            envoy.wait_ready(2, clusters=["gateway"])
+        assert envoy.unhealthy(["gateway"])
+        pid = envoy.proc.pid
+    assert not envoy.running
+    import os
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_descriptor_set_carries_error_types_and_admin_is_loopback():
+    from google.protobuf import descriptor_pb2
+
+    from edge.config import DESCRIPTOR_SET
+
+    names = {f.name for f in descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file}
+    # convert_grpc_status renders details only for types Envoy finds in the descriptor
+    assert {"google/rpc/status.proto", "google/rpc/error_details.proto", "google/api/annotations.proto"} <= names
+    bootstrap, _ = build_config(Settings(edge_admin_port=9901))
+    assert bootstrap["admin"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 9901}
+    assert bootstrap["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] == 8443
