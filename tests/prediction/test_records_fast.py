@@ -357,3 +357,21 @@ async def test_the_service_answers_and_fails_alike_on_both_paths(models, registr
             if label in ("missing column", "unknown column"):
                 assert fast[0] == grpc.StatusCode.INVALID_ARGUMENT
                 assert fast[2][0][0] == ("records[0].f4" if label == "missing column" else "records[0].zz")
+
+
+def test_malformed_requests_are_refused_as_before():
+    """The screening deserializer names the request type and the problem alike for the
+    decoder and for protobuf's FromString (invalid UTF-8 in a key, cut-off bytes)."""
+    from servers.runtime.screening import Refused, screening_deserializer
+
+    record = _struct({"ab": 1.0, "cd": 2.0}).SerializeToString()
+    good = pb.PredictRequest(model="m", records=[_struct({"ab": 1.0, "cd": 2.0})] * 3).SerializeToString()
+    bad_key = good.replace(b"ab", b"a\xff")
+    assert bad_key != good and len(record) > 0
+    for data in (bad_key, good[:-3], b"\x22\xff\xff\xff", good + b"\x22\x05\x0a"):
+        for method, decoder in ((pb.PredictRequest.FromString, convert.PREDICT_DECODER.decode),
+                                (pb.BatchPredictRequest.FromString, convert.BATCH_PREDICT_DECODER.decode)):
+            old = screening_deserializer(method, screen_strings=False)(data)
+            new = screening_deserializer(decoder, screen_strings=False)(data)
+            assert type(old) is Refused and type(new) is Refused, data
+            assert str(new.error) == str(old.error) and "chatdb.prediction.v1." in str(new.error)
