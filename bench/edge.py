@@ -197,7 +197,7 @@ def rest_loop(port: int, client: Client, path: str, body: bytes, threads: int, s
     elapsed = time.perf_counter() - begin
     if failures:
         raise SystemExit(f"REST {path} failed: {failures[0]}")
-    return _figures(latencies, elapsed)
+    return {**_figures(latencies, elapsed), "calls": len(latencies) + 5 * threads}
 
 
 def _figures(latencies: list[float], elapsed: float) -> dict[str, float]:
@@ -220,11 +220,45 @@ def raw_call(channel: grpc.aio.Channel, method: str, reply_class, metadata=()):
     return functools.partial(call, metadata=metadata)
 
 
+# name → pid of the processes whose CPU time each run records (filled by run()).
+WATCHED: dict[str, int] = {}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (the envoy command is a
+    Python shim in front of the real binary)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo.extend(children.get(current, ()))
+    return total
+
+
 async def load(target: tuple, concurrency: int, seconds: float) -> dict[str, float]:
-    """One closed-loop run: ("grpc", call, request) or ("rest", port, client, path, body)."""
+    """One closed-loop run: ("grpc", call, request) or ("rest", port, client, path, body);
+    with the CPU milliseconds per call each watched process spent meanwhile."""
+    before = {name: tree_cpu_seconds(pid) for name, pid in WATCHED.items()}
     if target[0] == "grpc":
-        return await closed_loop(target[1], target[2], concurrency, seconds)
-    return await asyncio.to_thread(rest_loop, *target[1:], concurrency, seconds)
+        result = await closed_loop(target[1], target[2], concurrency, seconds)
+    else:
+        result = await asyncio.to_thread(rest_loop, *target[1:], concurrency, seconds)
+    for name, pid in WATCHED.items():
+        result[f"cpu_ms_{name}"] = (tree_cpu_seconds(pid) - before[name]) / result["calls"] * 1000
+    return result
 
 
 async def measure_calls(label: str, targets: dict[str, tuple]) -> dict:
@@ -235,8 +269,9 @@ async def measure_calls(label: str, targets: dict[str, tuple]) -> dict:
         for p, target in targets.items():
             runs[p].append(await load(target, CONCURRENCY, SECONDS))
     out: dict = {}
+    keys = ("calls_per_s", "p50_ms", "p99_ms", *(f"cpu_ms_{name}" for name in WATCHED))
     for p in targets:
-        out[p] = {k: statistics.median(run[k] for run in runs[p]) for k in ("calls_per_s", "p50_ms", "p99_ms")}
+        out[p] = {k: statistics.median(run[k] for run in runs[p]) for k in keys}
         if p != "direct":
             out[p]["ratio_vs_direct"] = statistics.median(
                 e["calls_per_s"] / d["calls_per_s"] for e, d in zip(runs[p], runs["direct"], strict=True))
@@ -256,6 +291,7 @@ async def measure_records(targets: dict[str, tuple]) -> dict:
             "rows_per_s": by_c[best]["calls_per_s"] * RECORDS_ROWS, "concurrency": best,
             "p50_ms": by_c[best]["p50_ms"], "p99_ms": by_c[best]["p99_ms"],
             "rows_per_s_by_concurrency": {f"c{c}": f["calls_per_s"] * RECORDS_ROWS for c, f in by_c.items()},
+            **{k: v for k, v in by_c[best].items() if k.startswith("cpu_ms_")},
         }
     return out
 
@@ -317,6 +353,8 @@ async def run() -> dict:
         envoys.append(edge)
         bare, bare_port = start_envoy(work, "envoy-no-authz", mesh, tls, None)
         envoys.append(bare)
+        WATCHED.update(prediction=mesh.named["prediction"].pid, gateway=mesh.named["gateway"].pid,
+                       envoy=edge.proc.pid, envoy_no_authz=bare.proc.pid)
 
         async with contextlib.AsyncExitStack() as stack:
             def channel(port: int) -> grpc.aio.Channel:
@@ -418,24 +456,36 @@ def _rest_once(port: int, client: Client, path: str, body: bytes) -> dict:
 # --- report --------------------------------------------------------------------------------
 
 
+def _cpu(f: dict, path: str, rpc: str) -> str:
+    """service / gateway / envoy CPU ms per call (envoy: the one on the path; none direct)."""
+    service = f.get("cpu_ms_gateway" if rpc == "ask" else "cpu_ms_prediction", 0.0)
+    gateway = f.get("cpu_ms_gateway", 0.0) if rpc != "ask" else 0.0
+    envoy = {"direct": 0.0, "bare_grpc": f.get("cpu_ms_envoy_no_authz", 0.0)}.get(path, f.get("cpu_ms_envoy", 0.0))
+    gateway_text = f"{gateway:.2f}" if rpc != "ask" else "-"  # Ask: the gateway is the service
+    return f"{service:>8.2f} {gateway_text:>8} {envoy:>8.2f}"
+
+
 def report(figures: dict) -> dict:
     print(f"\nAsk {QUESTION!r} (cached answer, {figures['rows_per_answer']} rows) and Predict of one record "
           f"({RECORDS_MODEL}); calls/s [p50 / p99 ms], median of {ROUNDS} rounds; concurrency {CONCURRENCY} "
           "(gRPC calls in flight on one channel, or REST client threads)")
-    print(f"{'RPC':20} {'path':24} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs direct':>10}")
+    print("CPU ms per call of the service, of the gateway (for Predict: its ext_authz server) and of the "
+          "Envoy on the path")
+    print(f"{'RPC':20} {'path':24} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs direct':>10} "
+          f"{'service':>8} {'gateway':>8} {'envoy':>8}")
     for rpc, label in (("ask", "Ask"), ("predict", "Predict (1 record)")):
         for p in PATHS:
             f = figures[rpc][p]
             ratio = f"{f['ratio_vs_direct']:.2f}" if "ratio_vs_direct" in f else ""
             print(f"{label:20} {LABELS[p]:24} {f['calls_per_s']:>9,.0f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f} "
-                  f"{ratio:>10}")
+                  f"{ratio:>10} {_cpu(f, p, rpc)}")
     print(f"\nPredict, {RECORDS_ROWS:,} rows as records (one Struct per row), rows/s, best of concurrency "
           f"{', '.join(map(str, RECORDS_CONCURRENCY))}")
     for p in PATHS:
         f = figures["records"][p]
         by_c = "  ".join(f"{k} {v:,.0f}" for k, v in f["rows_per_s_by_concurrency"].items())
         print(f"  {LABELS[p]:24} {f['rows_per_s']:>10,.0f} at c{f['concurrency']} "
-              f"[{f['p50_ms']:.2f} / {f['p99_ms']:.2f} ms]   ({by_c})")
+              f"[{f['p50_ms']:.2f} / {f['p99_ms']:.2f} ms]   ({by_c})   CPU ms/call {_cpu(f, p, 'predict')}")
     records = {p: figures["records"][p]["rows_per_s"] for p in PATHS}
     return {
         "ratio_ask_edge_vs_direct": figures["ask"]["edge_grpc"]["ratio_vs_direct"],
