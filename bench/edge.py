@@ -422,6 +422,9 @@ async def run() -> dict:
                 "predict": await measure_calls(
                     "Predict (1 record)", targets("predict", single_bytes, predict_path, single_json)),
                 "records": await measure_records(targets("predict", many_bytes, predict_path, many_json)),
+                "ext_authz_upstream": {k.rsplit(".", 1)[1]: v for k, v in (await asyncio.to_thread(
+                    edge.stats, "cluster.ext_authz.upstream_")).items()
+                    if k.rsplit(".", 1)[1] in ("upstream_cx_total", "upstream_rq_total", "upstream_cx_destroy")},
                 "statement": first.statement.sql.sql,
                 "rows_per_answer": len(first.rows),
                 "request_bytes": {"ask": len(ask_bytes), "predict": len(single_bytes),
@@ -486,6 +489,9 @@ def report(figures: dict) -> dict:
         by_c = "  ".join(f"{k} {v:,.0f}" for k, v in f["rows_per_s_by_concurrency"].items())
         print(f"  {LABELS[p]:24} {f['rows_per_s']:>10,.0f} at c{f['concurrency']} "
               f"[{f['p50_ms']:.2f} / {f['p99_ms']:.2f} ms]   ({by_c})   CPU ms/call {_cpu(f, p, 'predict')}")
+    cx = figures["ext_authz_upstream"]
+    print(f"\next_authz: {cx.get('upstream_rq_total', 0):,} checks over {cx.get('upstream_cx_total', 0):,} "
+          "connections from Envoy to the gateway's authz server")
     records = {p: figures["records"][p]["rows_per_s"] for p in PATHS}
     return {
         "ratio_ask_edge_vs_direct": figures["ask"]["edge_grpc"]["ratio_vs_direct"],
@@ -507,6 +513,7 @@ def report(figures: dict) -> dict:
         "predict": figures["predict"],
         "records": figures["records"],
         "request_bytes": figures["request_bytes"],
+        "ext_authz_upstream": figures["ext_authz_upstream"],
         "concurrency": CONCURRENCY,
         "rounds": ROUNDS,
         "cpus": os.cpu_count(),
