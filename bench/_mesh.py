@@ -65,14 +65,19 @@ class ScratchMesh:
         self.named[name] = proc
         return proc
 
-    async def wait_serving(self, *ports: int, timeout_s: float = 120) -> None:
+    async def wait_serving(
+        self, *ports: int, timeout_s: float = 120, credentials: grpc.ChannelCredentials | None = None
+    ) -> None:
         """Until grpc.health.v1 says SERVING on each port (default: every named port). A
-        process of this mesh that exits meanwhile fails the wait at once, with its log."""
+        process of this mesh that exits meanwhile fails the wait at once, with its log.
+        With `credentials` (servers on mTLS) the channels go to localhost:<port>."""
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         for port in ports or self.ports.values():
             deadline = time.monotonic() + timeout_s
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            opened = (grpc.aio.insecure_channel(f"127.0.0.1:{port}") if credentials is None
+                      else grpc.aio.secure_channel(f"localhost:{port}", credentials))
+            async with opened as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 while True:
                     self._fail_on_exit()

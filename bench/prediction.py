@@ -20,7 +20,14 @@ other way (CHATDB_PREDICTION_BATCH_MAX_DELAY_MS 0 or 1). Measures, per model:
       tensor request sent to a bare grpc.aio server that answers the service's own
       reply bytes (bench/_echo_server.py), the most any Python gRPC handler could do;
   (d) ONNX Runtime rows/s in this process on the same 1,024-row inputs (1 thread, as
-      the service's default), and, for reference, records → feeds → run → answers.
+      the service's default), and, for reference, records → feeds → run → answers;
+  (e) Predict with 1,000 rows as records (one google.protobuf.Struct per row, the form
+      REST clients send) for the logistic regression, rows/s, the best of concurrency
+      1, 2 and 4: `rows_per_s_records_1000`. The client sends the request serialized
+      once (as a load generator would), so the figure is the server's; the same with
+      the client serializing the message on every call is printed beside it, and the
+      records decoded by protobuf (a Struct and a dict per row, the path before the
+      server read records from the bytes) for reference.
 
 The machine is shared, so (a) and (b) alternate in ROUNDS rounds per concurrency and a
 ratio is the median of the rounds' ratios; the servers' CPU time per call is printed
@@ -30,8 +37,10 @@ default server (per model and concurrency under `ratios_single_vs_floor`);
 `ratio_batch_vs_inprocess` is the worst model's (c)/(d) (per model under
 `ratios_batch_vs_inprocess`; the ceiling's ratio to (d) under
 `ratios_batch_ceiling_vs_inprocess`, (c) against the ceiling under
-`ratios_batch_vs_ceiling`). The scratch database, Redis prefix and artifact
-directory are removed at the end.
+`ratios_batch_vs_ceiling`), and `rows_per_s_records_1000` is (e). The scratch database,
+Redis prefix and artifact directory are removed at the end.
+
+    .venv/bin/python bench/prediction.py --records-only    # (e) alone, in about a minute
 """
 
 from __future__ import annotations
@@ -75,12 +84,14 @@ OTHER_DELAY_MS = "0" if DEFAULT_DELAY_MS else "1"
 DEFAULT_LABEL = f"batching {'on' if DEFAULT_DELAY_MS else 'off'}"
 OTHER_LABEL = f"batching {'off' if DEFAULT_DELAY_MS else 'on'}"
 BATCH_CONCURRENCY = (1, 2, 4)
+RECORDS_ROWS = 1000
+RECORDS_MODEL = "bench-logreg"
 
 
 # --- models --------------------------------------------------------------------------------
 
 
-def build_models() -> dict[str, dict]:
+def build_models(only: str | None = None) -> dict[str, dict]:
     """Train with the platform's trainer; keep each model's ONNX, interface and inputs."""
     from sklearn.datasets import make_classification
 
@@ -110,6 +121,8 @@ def build_models() -> dict[str, dict]:
     xq = np.random.default_rng(1).normal(size=(BATCH_ROWS, 20)).astype(np.float32).astype(np.float64)
     out = {}
     for name, (spec, data) in specs.items():
+        if only is not None and name != only:
+            continue
         result = train(spec, data)
         if name == "bench-text":
             columns = ["text"]
@@ -135,6 +148,17 @@ def batch_request(name: str, model: dict) -> pb.BatchPredictRequest:
         value.extend(row)
         rows.append(value)
     return pb.BatchPredictRequest(model=name, columns=model["columns"], rows=rows)
+
+
+def records_request(name: str, model: dict, rows: int = RECORDS_ROWS) -> pb.PredictRequest:
+    """(e): `rows` records, one google.protobuf.Struct per row, as a REST client's JSON
+    `{"records": [{"f0": …, …}, …]}` is transcoded."""
+    records = []
+    for i in range(rows):
+        record = struct_pb2.Struct()
+        record.update(dict(zip(model["columns"], model["rows"][i % len(model["rows"])], strict=True)))
+        records.append(record)
+    return pb.PredictRequest(model=name, records=records)
 
 
 def batch_tensor_request(name: str, model: dict) -> pb.BatchPredictRequest:
@@ -197,7 +221,7 @@ def in_process(model: dict, threads: int = 1) -> dict[str, float]:
 # --- processes -----------------------------------------------------------------------------
 
 
-async def upload(port: int, name: str, result) -> None:
+async def upload(port: int, name: str, result, credentials: grpc.ChannelCredentials | None = None) -> None:
     import hashlib
 
     data = result.onnx_model
@@ -213,7 +237,9 @@ async def upload(port: int, name: str, result) -> None:
         for start in range(0, len(data), 256 * 1024):
             yield reg.CreateModelVersionRequest(chunk=data[start : start + 256 * 1024])
 
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    opened = (grpc.aio.insecure_channel(f"127.0.0.1:{port}") if credentials is None
+              else grpc.aio.secure_channel(f"localhost:{port}", credentials))
+    async with opened as channel:
         await reg_grpc.ModelRegistryServiceStub(channel).CreateModelVersion(stream(), timeout=60)
 
 
@@ -347,6 +373,54 @@ async def measure_batch(port: int, models: dict[str, dict], work: Path) -> dict[
     return out
 
 
+async def measure_records(port: int, models: dict[str, dict]) -> dict:
+    """(e): Predict of RECORDS_ROWS records, rows/s, the best of BATCH_CONCURRENCY, with
+    the request serialized once (`rows_per_s`), by the stub on every call
+    (`client_serializes`), and laid out so that protobuf decodes it (`protobuf_path`)."""
+    options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+    request = records_request(RECORDS_MODEL, models[RECORDS_MODEL])
+    data = request.SerializeToString()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        typed = pb_grpc.PredictionServiceStub(channel).Predict
+        raw = channel.unary_unary("/chatdb.prediction.v1.PredictionService/Predict",
+                                  request_serializer=lambda b: b, response_deserializer=pb.PredictResponse.FromString)
+        reply = await raw(data, timeout=60)
+        assert len(reply.predictions) == RECORDS_ROWS, len(reply.predictions)
+        out: dict = {"model": RECORDS_MODEL, "rows": RECORDS_ROWS, "request_bytes": len(data)}
+        # The same message with the model's name also between the first two records:
+        # protobuf reads the same request, the server's fast path leaves it to protobuf
+        # (a Struct and a dict per row, as before it existed). For reference.
+        first = pb.PredictRequest(records=request.records[:1]).SerializeToString()
+        rest = pb.PredictRequest(model=RECORDS_MODEL, records=request.records[1:]).SerializeToString()
+        apart = first + rest
+        assert pb.PredictRequest.FromString(apart) == request
+        for key, call, payload in (("rows_per_s", raw, data), ("client_serializes", typed, request),
+                                   ("protobuf_path", raw, apart)):
+            runs = {c: await closed_loop(call, payload, c, BATCH_SECONDS) for c in BATCH_CONCURRENCY}
+            best = max(runs, key=lambda c: runs[c]["calls_per_s"])
+            figures = {
+                "rows_per_s": runs[best]["calls_per_s"] * RECORDS_ROWS, "concurrency": best,
+                "p50_ms": runs[best]["p50_ms"], "p99_ms": runs[best]["p99_ms"],
+                "rows_per_s_by_concurrency": {f"c{c}": r["calls_per_s"] * RECORDS_ROWS for c, r in runs.items()},
+            }
+            if key == "rows_per_s":
+                out.update(figures)
+            else:
+                out[key] = figures
+    return out
+
+
+def records_table(records: dict) -> None:
+    print(f"\n(e) Predict, {records['rows']:,} rows as records (one Struct per row), {records['model']}, "
+          f"rows/s [p50 / p99 ms], best of concurrency {', '.join(map(str, BATCH_CONCURRENCY))}")
+    for label, figures in (("request serialized once", records),
+                           ("client serializes each call", records["client_serializes"]),
+                           ("protobuf path (as before)", records["protobuf_path"])):
+        by_c = "  ".join(f"{k} {v:,.0f}" for k, v in figures["rows_per_s_by_concurrency"].items())
+        print(f"  {label:28} {figures['rows_per_s']:>12,.0f} at c{figures['concurrency']} "
+              f"[{figures['p50_ms']:.2f} / {figures['p99_ms']:.2f}]   ({by_c})")
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -385,7 +459,34 @@ def _fmt(r: dict) -> str:
     return f"{r['calls_per_s']:7,.0f} [{r['p50_ms']:5.2f} / {r['p99_ms']:5.2f}]"
 
 
+async def records_only() -> None:
+    """`--records-only`: (e) alone, on one default server."""
+    work = Path(tempfile.mkdtemp(prefix="chatdb-bench-prediction-"))
+    print("training the logistic regression with the platform's trainer ...", flush=True)
+    models = {RECORDS_MODEL: build_models(only=RECORDS_MODEL)[RECORDS_MODEL]}
+    mesh = ScratchMesh(work, ports=("registry",))
+    try:
+        await asyncio.to_thread(mesh.migrate)
+        mesh.spawn("registry", ["serve", "registry"])
+        await mesh.wait_serving(mesh.ports["registry"])
+        await upload(mesh.ports["registry"], RECORDS_MODEL, models[RECORDS_MODEL]["result"])
+        port = free_port()
+        mesh.spawn("prediction", ["serve", "prediction", "--port", str(port)])
+        await mesh.wait_serving(port)
+        print("measuring Predict with records ...", flush=True)
+        records = await measure_records(port, models)
+    finally:
+        await mesh.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    records_table(records)
+    print(json.dumps({"rows_per_s_records_1000": records["rows_per_s"], "records": records,
+                      "cpus": os.cpu_count()}, separators=(",", ":")))
+
+
 async def main() -> None:
+    if "--records-only" in sys.argv[1:]:
+        await records_only()
+        return
     work = Path(tempfile.mkdtemp(prefix="chatdb-bench-prediction-"))
     print("training the models with the platform's trainer ...", flush=True)
     models = build_models()
@@ -408,6 +509,8 @@ async def main() -> None:
         single_batched, floor_batched = await measure(batched, mesh.procs[2].pid, models)
         print("measuring BatchPredict ...", flush=True)
         batch = await measure_batch(plain, models, work)
+        print("measuring Predict with records ...", flush=True)
+        records = await measure_records(plain, models)
     finally:
         await mesh.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -418,6 +521,7 @@ async def main() -> None:
         local[name]["ort_2_threads"] = in_process(model, threads=2)["ort"]
 
     table(models, single, floor, single_batched, floor_batched, batch, local)
+    records_table(records)
     ratios = {name: {key: single[name][key]["ratio"] for key in floor} for name in models}
     ratios_batched = {name: {key: single_batched[name][key]["ratio"] for key in floor_batched} for name in models}
     cpu_ratios = {name: {key: floor[key]["server_cpu_us_per_call"] / single[name][key]["server_cpu_us_per_call"]
@@ -431,6 +535,11 @@ async def main() -> None:
         "ratio_batch_vs_inprocess_headline": "worst of the three models; (c) is the tensor form "
                                              "(raw_contents in, PREDICTION_VIEW_OUTPUTS out), (d) ORT alone "
                                              "on prebuilt feeds",
+        "rows_per_s_records_1000": records["rows_per_s"],
+        "rows_per_s_records_1000_headline": f"Predict of {RECORDS_ROWS:,} records (one Struct per row) to "
+                                            f"{RECORDS_MODEL}, direct, request serialized once, best of "
+                                            f"concurrency {', '.join(map(str, BATCH_CONCURRENCY))}",
+        "records": records,
         "ratios_single_vs_floor": ratios,
         "ratios_single_vs_floor_other_setting": ratios_batched,
         "other_setting": OTHER_LABEL,

@@ -26,6 +26,7 @@ from .domain import (
     InferOutputs,
     ModelInfo,
     Predictions,
+    RecordColumns,
     Records,
     Selector,
     TensorInfo,
@@ -76,12 +77,13 @@ class PredictionCore:
     # --- PredictionService ---------------------------------------------------------------
 
     async def predict(
-        self, model: str, selector: Selector, inputs: Records | Tensors, include_outputs: bool = False
+        self, model: str, selector: Selector, inputs: Records | RecordColumns | Tensors, include_outputs: bool = False
     ) -> Predictions:
         """A few rows, for latency. Records are coerced by the model's input schema."""
         n = len(inputs)
-        if type(inputs) is Records:
-            if n == 1:
+        kind = type(inputs)
+        if kind is Records or kind is RecordColumns:
+            if n == 1 and kind is Records:
                 loaded = self.models.lookup(model, selector) or await self.models.get(model, selector)
                 row = loaded.plan.record_row(inputs.rows[0])
                 if loaded.batcher is not None and not include_outputs:
@@ -99,7 +101,7 @@ class PredictionCore:
         return await self._run(loaded, feeds, n, include_outputs)
 
     async def batch_predict(
-        self, model: str, selector: Selector, inputs: Records | Columns | Tensors, batch_size: int = 0,
+        self, model: str, selector: Selector, inputs: Records | RecordColumns | Columns | Tensors, batch_size: int = 0,
         *, include_outputs: bool = False,
     ) -> Predictions:
         """Many rows, run `batch_size` at a time; with `include_outputs`, the model's
@@ -112,7 +114,7 @@ class PredictionCore:
             name = inputs.field
         else:
             n = len(inputs)
-            name = "records" if kind is Records else "rows"
+            name = "records" if kind is Records or kind is RecordColumns else "rows"
         self._check_rows(n, self.limits.max_batch_rows, name, "BatchPredict", "split the rows over several calls")
         if batch_size < 0:
             raise invalid("batch_size", "must not be negative")
@@ -122,7 +124,7 @@ class PredictionCore:
         if kind is Tensors:
             feeds, n = plan.tensors_feeds(inputs)
         else:
-            feeds = plan.records_feeds(inputs) if kind is Records else plan.columns_feeds(inputs)
+            feeds = plan.columns_feeds(inputs) if kind is Columns else plan.records_feeds(inputs)
         if n <= size:
             return await self._run(loaded, feeds, n, include_outputs)
         parts = []

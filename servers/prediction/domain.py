@@ -9,7 +9,7 @@ __init__ costs microseconds on the hot path); treat them as immutable all the sa
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,25 @@ class Records:
 
 
 @dataclass(slots=True)
+class RecordColumns:
+    """Records the transport has already split into columns (wire.decode_records): every
+    record has exactly the keys `names`; `columns[j]` holds key j's values, a float64
+    array when they are all numbers, else a list of plain values (None, bool, float);
+    `matrix` is the float64 [rows, len(names)] block when every value is a number.
+    `records()` gives the same rows as Records, as protobuf decodes them, for the
+    requests whose errors must be reported row by row."""
+
+    names: Sequence[str]
+    columns: list
+    matrix: np.ndarray | None
+    rows: int
+    records: Callable[[], Records]
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+@dataclass(slots=True)
 class Columns:
     """Rows as lists of values in the order of `names`. `matrix` instead of `rows` when
     every value is a number (a float64 array of shape [rows, len(names)])."""
@@ -137,7 +156,7 @@ class Tensors:
         return len(self.tensors)
 
 
-Inputs = Records | Columns | Tensors
+Inputs = Records | RecordColumns | Columns | Tensors
 
 
 # --- outputs --------------------------------------------------------------------------------

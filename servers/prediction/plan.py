@@ -20,7 +20,16 @@ import numpy as np
 from servers.contracts.ml.columns import as_text
 from servers.runtime.errors import FieldViolation, InvalidArgument
 
-from .domain import NUMPY_DTYPES, Columns, Records, Tensor, TensorInfo, Tensors, invalid
+from .domain import (
+    NUMPY_DTYPES,
+    Columns,
+    RecordColumns,
+    Records,
+    Tensor,
+    TensorInfo,
+    Tensors,
+    invalid,
+)
 
 FLOAT_MAX = float(np.finfo(np.float32).max)
 MAX_VIOLATIONS = 20  # field violations reported per request, at most
@@ -147,10 +156,14 @@ class InputPlan:
             arrays.append(array)
         return self._assemble(arrays, n)
 
-    def records_feeds(self, records: Records, field: str = "records") -> dict[str, np.ndarray]:
+    def records_feeds(self, records: Records | RecordColumns, field: str = "records") -> dict[str, np.ndarray]:
         """Feeds for many records, built column by column."""
         if not self.takes_records:
             raise self._no_records(field)
+        if type(records) is RecordColumns:
+            if len(records.names) == self.width and set(records.names) == set(self.names):
+                return self._record_columns_feeds(records, field)
+            records = records.records()  # a key missing or extra: reported record by record
         rows = records.rows
         columns = [[row.get(name, MISSING) for row in rows] for name in self.names]
         feeds = self._columns_feeds(columns, len(rows), lambda r, name: f"{field}[{r}].{name}")
@@ -164,6 +177,23 @@ class InputPlan:
             if violations:
                 raise InvalidArgument.from_violations(violations[:MAX_VIOLATIONS])
         return feeds
+
+    def _record_columns_feeds(self, data: RecordColumns, field: str) -> dict[str, np.ndarray]:
+        """Feeds from records decoded column by column, each with exactly the model's
+        inputs as keys: what records_feeds builds from the same records, values checked
+        and coerced the same way (the same errors, naming `<field>[i].<feature>`)."""
+        position = {name: j for j, name in enumerate(data.names)}
+        order = [position[name] for name in self.names]
+        if data.matrix is not None and self.matrix_input is not None:
+            matrix = data.matrix if order == list(range(self.width)) else data.matrix[:, order]
+            return {self.matrix_input: _float_array(matrix, np.dtype(np.float32))}
+        columns: list[Sequence[Any]] = []
+        for i, j in enumerate(order):
+            column = data.columns[j]
+            if isinstance(column, np.ndarray) and self.kinds[i] != _FLOAT:
+                column = column.tolist()  # plain floats, as protobuf gives them
+            columns.append(column)
+        return self._columns_feeds(columns, data.rows, lambda r, name: f"{field}[{r}].{name}")
 
     def columns_feeds(self, data: Columns) -> dict[str, np.ndarray]:
         """Feeds for `columns` + `rows` (or a numeric matrix)."""

@@ -5,7 +5,8 @@ domain → proto.
 
 Responses usually leave as bytes written by wire.py; the method handlers are registered
 here (not with the generated add_…_to_server) with a serializer that passes bytes through
-and serializes messages as usual.
+and serializes messages as usual, and a deserializer that reads many records straight
+from the request's bytes into columns (convert.RequestDecoder).
 """
 
 from __future__ import annotations
@@ -31,17 +32,27 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     def __init__(self, core: PredictionCore) -> None:
         self.core = core
 
-    async def Predict(self, request: pb.PredictRequest, context) -> pb.PredictResponse:
+    async def Predict(self, request: pb.PredictRequest | convert.WireRequest, context) -> pb.PredictResponse:
+        records = None
+        if type(request) is convert.WireRequest:  # records already read from the bytes
+            request, records = request.message, request.records
         answer = await self.core.predict(
-            request.model, convert.selector_from_proto(request), convert.predict_inputs(request),
+            request.model, convert.selector_from_proto(request),
+            convert.predict_inputs(request) if records is None else records,
             request.include_outputs,
         )
         return convert.predict_response_bytes(answer)
 
-    async def BatchPredict(self, request: pb.BatchPredictRequest, context) -> pb.BatchPredictResponse:
+    async def BatchPredict(
+        self, request: pb.BatchPredictRequest | convert.WireRequest, context
+    ) -> pb.BatchPredictResponse:
+        records = None
+        if type(request) is convert.WireRequest:
+            request, records = request.message, request.records
         view = convert.batch_view(request)
         answer = await self.core.batch_predict(
-            request.model, convert.selector_from_proto(request), convert.batch_inputs(request), request.batch_size,
+            request.model, convert.selector_from_proto(request),
+            convert.batch_inputs(request) if records is None else records, request.batch_size,
             include_outputs=convert.wants_outputs(view),
         )
         return convert.batch_predict_response_bytes(answer, view)
@@ -55,9 +66,9 @@ def prediction_binding(core: PredictionCore) -> ServiceBinding:
     servicer = PredictionServicer(core)
     handlers = {
         "Predict": grpc.unary_unary_rpc_method_handler(
-            servicer.Predict, request_deserializer=pb.PredictRequest.FromString, response_serializer=_serialize),
+            servicer.Predict, request_deserializer=convert.PREDICT_DECODER.decode, response_serializer=_serialize),
         "BatchPredict": grpc.unary_unary_rpc_method_handler(
-            servicer.BatchPredict, request_deserializer=pb.BatchPredictRequest.FromString,
+            servicer.BatchPredict, request_deserializer=convert.BATCH_PREDICT_DECODER.decode,
             response_serializer=_serialize),
     }
 
