@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from tests.conftest import create_pg_database, drop_pg_database
+
 
 @pytest.fixture(scope="module")
-async def customers_db(pg_database):
-    conn = await asyncpg.connect(pg_database)
+async def customers_db(run_id):
+    # Its own database: the session's shared user database holds other modules'
+    # tables, one of them another `customers`.
+    name = f"chatdb_test_{run_id}_edge_rest"
+    dsn = await create_pg_database(name)
+    conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("CREATE TABLE IF NOT EXISTS customers (id int primary key, name text, city text)")
-        await conn.execute("INSERT INTO customers VALUES (1, 'Ada', 'New York'), (2, 'Bo', 'Lagos'), (3, 'Cy', 'New York') ON CONFLICT DO NOTHING")
+        await conn.execute("CREATE TABLE customers (id int primary key, name text, city text)")
+        await conn.execute("INSERT INTO customers VALUES (1, 'Ada', 'New York'), (2, 'Bo', 'Lagos'), (3, 'Cy', 'New York')")
     finally:
         await conn.close()
-    return pg_database
+    yield dsn
+    await drop_pg_database(name)
 
 
 @pytest.fixture(scope="module")
