@@ -356,24 +356,31 @@ def _split_records(data: bytes, other_forms: frozenset[int]) -> tuple[bytes, np.
 _NUMBER, _NULL, _BOOL = 0, 1, 2
 
 
+def _entry(record: bytes, i: int, size: int) -> tuple[str, int, int]:
+    """The map entry of a Struct at offset i, in the layout protobuf writes (field 1,
+    then the key first): its key, where the key ends and where the entry ends; _Odd for
+    anything else."""
+    if record[i] != 0x0A:
+        raise _Odd
+    length, i = _read_varint(record, i + 1)
+    end = i + length
+    if end > size or record[i] != 0x0A:
+        raise _Odd
+    key_length, k = _read_varint(record, i + 1)
+    key_end = k + key_length
+    try:
+        return record[k:key_end].decode("utf-8"), key_end, end
+    except UnicodeDecodeError:
+        raise _Odd from None
+
+
 def _record_entries(record: bytes) -> list[tuple[str, int, int]]:
     """Record 0's entries: (key, kind, offset of the value's payload), strictly in the
     layout protobuf writes; _Odd for anything else."""
     out = []
     i, size = 0, len(record)
     while i < size:
-        if record[i] != 0x0A:
-            raise _Odd
-        length, i = _read_varint(record, i + 1)
-        end = i + length
-        if end > size or record[i] != 0x0A:
-            raise _Odd
-        key_length, k = _read_varint(record, i + 1)
-        key_end = k + key_length
-        try:
-            key = record[k:key_end].decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Odd from None
+        key, key_end, end = _entry(record, i, size)
         if key_end + 2 > end or record[key_end] != 0x12:
             raise _Odd
         value_length = record[key_end + 1]
@@ -403,18 +410,7 @@ def _record_values(record: bytes) -> dict:
     out: dict = {}
     i, size = 0, len(record)
     while i < size:
-        if record[i] != 0x0A:
-            raise _Odd
-        length, i = _read_varint(record, i + 1)
-        end = i + length
-        if end > size or record[i] != 0x0A:
-            raise _Odd
-        key_length, k = _read_varint(record, i + 1)
-        key_end = k + key_length
-        try:
-            key = record[k:key_end].decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Odd from None
+        key, key_end, end = _entry(record, i, size)
         if key_end + 2 > end or record[key_end] != 0x12 or key in out:
             raise _Odd
         value_length, v = _read_varint(record, key_end + 1)
