@@ -374,8 +374,7 @@ def authz_filter(settings: Settings, host: str, port: int) -> dict:
 
 
 def authz_port(settings: Settings) -> int:
-    # gateway_authz_port is edge-keys' setting; 8086 is its documented default.
-    return int(getattr(settings, "gateway_authz_port", 8086))
+    return settings.gateway_authz_port
 
 
 def access_log(settings: Settings) -> list[dict]:
