@@ -208,8 +208,11 @@ def show_answer(console: Console, reply: chat_service_pb2.AskResponse) -> None:
         console.print(Text(f"note: {note}", style="yellow"))
     console.print(Text(_footer(reply), style="dim"), soft_wrap=True)
     if reply.conversation_id:
-        console.print(Text(f'follow up: {chatdb_command()} ask "…" --conversation {reply.conversation_id}', style="dim"),
-                      soft_wrap=True)
+        # Under mTLS the command needs the certificates to work as printed.
+        tls_dir = Settings().tls_dir
+        env = f"CHATDB_TLS_DIR={tls_dir} " if tls_dir else ""
+        console.print(Text(f'follow up: {env}{chatdb_command()} ask "…" --conversation {reply.conversation_id}',
+                           style="dim"), soft_wrap=True)
 
 
 def _row_count(reply: chat_service_pb2.AskResponse) -> str:
