@@ -62,7 +62,6 @@ from deploy.commands import cli_line  # noqa: E402
 from servers.runtime.channels import open_channel  # noqa: E402
 from servers.runtime.cli_support import CliError, chatdb_command, ensure_port_free  # noqa: E402
 from servers.runtime.settings import Settings  # noqa: E402
-from servers.services import PLACEHOLDERS  # noqa: E402
 
 # Start order: what others depend on first.
 PROCESSES = ["connector", "registry", "parser", "training", "prediction", "gateway", "worker"]
@@ -380,14 +379,8 @@ async def _health(settings: Settings, address: str) -> str:
             return exc.code().name
 
 
-def _table_health(name: str, health: str) -> str:
-    """What the table shows for a process's health: a placeholder process is up when it
-    answers NOT_SERVING, the only answer it gives."""
-    return "placeholder" if name in PLACEHOLDERS and health == "NOT_SERVING" else health
-
-
 def _is_up(health: str) -> bool:
-    return health in ("SERVING", "placeholder")
+    return health == "SERVING"
 
 
 async def wait_serving(p: Paths, timeout_s: float = READY_TIMEOUT_S) -> dict[str, str]:
@@ -397,7 +390,7 @@ async def wait_serving(p: Paths, timeout_s: float = READY_TIMEOUT_S) -> dict[str
     while time.monotonic() < deadline:
         for name in PROCESSES:
             if not _is_up(status.get(name, "")):
-                status[name] = _table_health(name, await _health(settings, f"127.0.0.1:{settings.port_of(name)}"))
+                status[name] = await _health(settings, f"127.0.0.1:{settings.port_of(name)}")
         if all(_is_up(s) for s in status.values()):
             break
         for name in PROCESSES:
@@ -706,7 +699,7 @@ async def _process_health(settings: Settings, name: str, info: dict) -> str:
         return "ACCEPTING" if stores.answers(f"tcp://127.0.0.1:{port}", port, timeout_s=0.5) else "NOT ANSWERING"
     if info.get("kind") == "edge":
         return await asyncio.to_thread(_envoy_ready, int(info.get("admin_port") or 0))
-    return _table_health(name, await _health(settings, f"127.0.0.1:{port}"))
+    return await _health(settings, f"127.0.0.1:{port}")
 
 
 def _envoy_ready(admin_port: int) -> str:

@@ -2,9 +2,7 @@
 
 Each entry is an async factory `(settings, stack) -> bindings`: it opens what the
 service needs (pools, clients) on the AsyncExitStack, which closes them in reverse at
-shutdown, and returns the service bindings. Services whose issue has not landed yet
-are placeholders that answer UNIMPLEMENTED and report NOT_SERVING on health;
-PLACEHOLDERS names them, so `make up` knows not to wait for them to turn SERVING.
+shutdown, and returns the service bindings.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from .runtime.placeholder import placeholder_binding
 from .runtime.server import ServiceBinding
 from .runtime.settings import Settings
 
@@ -22,14 +19,6 @@ from .runtime.settings import Settings
 DESCRIPTOR_SET = Path(__file__).resolve().parent.parent / "gen" / "chatdb_descriptor.binpb"
 
 Factory = Callable[[Settings, AsyncExitStack], Awaitable[list[ServiceBinding]]]
-
-
-def _placeholders(*services: tuple[str, str], lands_with: str) -> Factory:
-    async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
-        return [placeholder_binding(module, service, lands_with) for module, service in services]
-
-    build.placeholder = True  # type: ignore[attr-defined]
-    return build
 
 
 async def _connector(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:
@@ -87,6 +76,3 @@ SERVICES: dict[str, Factory] = {
     "registry": _registry,
     "prediction": _prediction,
 }
-
-# The `chatdb serve` processes that hold nothing but placeholders.
-PLACEHOLDERS: frozenset[str] = frozenset(name for name, factory in SERVICES.items() if getattr(factory, "placeholder", False))

@@ -47,9 +47,6 @@ class ServiceBinding:
     # Whether requests are walked for NUL characters before the servicer sees them
     # (screening.py); a hot path that validates its own input turns it off.
     screen_strings: bool = True
-    # A service whose issue has not landed yet (placeholder.py): it is listed and answers
-    # UNIMPLEMENTED, and its health is always NOT_SERVING, since it serves nothing.
-    placeholder: bool = False
     # A descriptor set whose services this server's reflection lists and describes too:
     # the gateway answers reflection for the whole Envoy edge (grpcurl list through it).
     reflects: Path | None = None
@@ -152,16 +149,10 @@ class GrpcServer:
         return bound
 
     async def set_serving(self, serving: bool, service: str | None = None) -> None:
-        """Health of one service, or of all of them and the server ("") when None.
-
-        A placeholder service stays NOT_SERVING, and so does the server when it holds
-        nothing but placeholders."""
-        placeholders = {b.name for b in self.bindings if b.placeholder}
-        only_placeholders = bool(self.bindings) and len(placeholders) == len(self.bindings)
+        """Health of one service, or of all of them and the server ("") when None."""
         names = [service] if service is not None else ["", *self.service_names]
         for name in names:
-            real = name not in placeholders and not (name == "" and only_placeholders)
-            await self.health.set(name, SERVING if serving and real else NOT_SERVING)
+            await self.health.set(name, SERVING if serving else NOT_SERVING)
 
     async def stop(self, grace_s: float | None = None, drain_delay_s: float | None = None) -> None:
         """Drain and stop; safe to call more than once."""

@@ -1,7 +1,6 @@
-"""Every service starts with `chatdb serve`, reports SERVING (a placeholder service inside
-it, whose issue has not landed, NOT_SERVING), lists its services over reflection (seen by
-the real grpcurl), answers UNIMPLEMENTED on a placeholder until its issue lands, logs
-one JSON line per call, and exits cleanly on SIGTERM."""
+"""Every service starts with `chatdb serve`, reports SERVING for the server and each of
+its services, lists its services over reflection (seen by the real grpcurl), logs one
+JSON line per call with the caller's request id, and exits cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,14 +19,14 @@ import pytest
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or "grpcurl"
 
-# service -> (services it must list, an RPC that is still a placeholder, or None)
+# service -> the services it must list
 EXPECTED = {
-    "gateway": (["chatdb.gateway.v1.ChatService", "chatdb.gateway.v1.ApiKeyService"], None),
-    "parser": (["chatdb.parser.v1.QueryParserService"], None),
-    "training": (["chatdb.training.v1.TrainingService"], None),
-    "registry": (["chatdb.registry.v1.ModelRegistryService"], None),
-    "prediction": (["chatdb.prediction.v1.PredictionService", "inference.GRPCInferenceService"], None),
-    "connector": (["chatdb.connector.v1.ConnectorService"], None),
+    "gateway": ["chatdb.gateway.v1.ChatService", "chatdb.gateway.v1.ApiKeyService"],
+    "parser": ["chatdb.parser.v1.QueryParserService"],
+    "training": ["chatdb.training.v1.TrainingService"],
+    "registry": ["chatdb.registry.v1.ModelRegistryService"],
+    "prediction": ["chatdb.prediction.v1.PredictionService", "inference.GRPCInferenceService"],
+    "connector": ["chatdb.connector.v1.ConnectorService"],
 }
 
 
@@ -55,7 +54,7 @@ def wait_serving(address: str, proc: subprocess.Popen, timeout_s: float = 30, *,
 
 
 @pytest.mark.parametrize("service", sorted(EXPECTED))
-def test_chatdb_serve_answers_health_reflection_and_placeholders(service, settings):
+def test_chatdb_serve_answers_health_and_reflection_and_logs_each_call(service, settings):
     port = free_port()
     env = {
         **os.environ,
@@ -70,24 +69,19 @@ def test_chatdb_serve_answers_health_reflection_and_placeholders(service, settin
     )
     address = f"127.0.0.1:{port}"
     try:
-        names, placeholder = EXPECTED[service]
+        names = EXPECTED[service]
         wait_serving(address, proc)
-        for name in names:  # a placeholder service answers but serves nothing; the others serve
+        for name in names:
             out = grpcurl("-d", json.dumps({"service": name}), address, "grpc.health.v1.Health/Check")
-            expected = "NOT_SERVING" if placeholder and placeholder.startswith(name + "/") else "SERVING"
-            assert f'"{expected}"' in out.stdout, out
+            assert '"SERVING"' in out.stdout, out
         listed = grpcurl(address, "list").stdout.split()
         own = [*names, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"]
         if service == "gateway":  # it answers reflection for the whole edge: every service
             assert set(own) | {"chatdb.connector.v1.ConnectorService", "inference.GRPCInferenceService"} <= set(listed)
         else:
             assert sorted(listed) == sorted(own)
-        described = grpcurl(address, "describe", names[0])
+        described = grpcurl("-reflect-header", "x-request-id: cli-test-1", address, "describe", names[0])
         assert described.returncode == 0 and "rpc " in described.stdout
-        if placeholder:
-            out = grpcurl("-rpc-header", "x-request-id: cli-test-1", "-d", "{}", address, placeholder)
-            assert "Code: Unimplemented" in out.stderr
-            assert "is not implemented yet" in out.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=20)
@@ -95,9 +89,8 @@ def test_chatdb_serve_answers_health_reflection_and_placeholders(service, settin
     events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert any(e["event"] == "server started" for e in events)
     assert events[-1]["event"] == "server stopped"
-    if placeholder:
-        [call] = [e for e in events if e.get("request_id") == "cli-test-1"]
-        assert call["method"] == f"/{placeholder}"
-        assert call["status"] == "UNIMPLEMENTED"
-        assert call["peer"].startswith("ipv4:127.0.0.1:")
-        assert call["duration_ms"] >= 0
+    [call] = [e for e in events if e.get("request_id") == "cli-test-1"]
+    assert call["method"] == "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+    assert call["status"] == "OK"
+    assert call["peer"].startswith("ipv4:127.0.0.1:")
+    assert call["duration_ms"] >= 0

@@ -37,34 +37,6 @@ async def test_health_reports_each_service_and_follows_set_serving(start_server,
     assert await check(channel, SERVICE) == SERVING
 
 
-async def test_a_placeholder_reports_not_serving_and_leaves_real_services_serving(start_server, channel_to):
-    from servers.runtime.placeholder import placeholder_binding
-
-    parser = "chatdb.parser.v1.QueryParserService"
-    alone = await start_server([placeholder_binding("chatdb.parser.v1.query_parser_service", "QueryParserService", "x")])
-    channel = channel_to(alone.address)
-    assert await check(channel, parser) == NOT_SERVING
-    assert await check(channel) == NOT_SERVING  # the server holds nothing that serves
-    await alone.set_serving(True)
-    assert await check(channel, parser) == NOT_SERVING
-    assert await check(channel) == NOT_SERVING
-
-    mixed = await start_server(
-        [raw_binding(), placeholder_binding("chatdb.parser.v1.query_parser_service", "QueryParserService", "x")]
-    )
-    channel = channel_to(mixed.address)
-    assert await check(channel) == SERVING
-    assert await check(channel, SERVICE) == SERVING
-    assert await check(channel, parser) == NOT_SERVING
-
-
-def test_no_process_is_a_placeholder_any_more():
-    # Every service has landed, the gateway's ApiKeyService too (issue 15).
-    from servers.services import PLACEHOLDERS
-
-    assert PLACEHOLDERS == frozenset()
-
-
 async def test_server_can_start_not_ready(start_server, channel_to):
     server = await start_server([raw_binding()], ready=False)
     assert await check(channel_to(server.address), SERVICE) == NOT_SERVING
