@@ -20,7 +20,14 @@ def real_edge(start_edge, edge_mesh):
     edge_mesh.services.run("apikeys", "bootstrap")
     admin = (edge_mesh.work / "home" / "admin-api-key").read_text().strip()
     port = int(edge_mesh.env["CHATDB_GATEWAY_AUTHZ_PORT"])
-    return start_edge(authz_address=("127.0.0.1", port)), admin
+    edge = start_edge(authz_address=("127.0.0.1", port))
+    # The gateway's key table learns a key written straight to the database (bootstrap)
+    # on its next reload (gateway_authz_refresh_s): wait for it, or the first call races it.
+    deadline = time.monotonic() + 5
+    while edge.rest().call("GET", "/v1/status", key=admin).status != 200:
+        assert time.monotonic() < deadline, "the bootstrapped admin key was never accepted"
+        time.sleep(0.1)
+    return edge, admin
 
 
 def test_real_keys_through_the_edge(real_edge):
