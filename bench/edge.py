@@ -13,8 +13,10 @@ quarter of it) in a scratch PostgreSQL database registered as a read-only connec
 the bench's logistic regression (20 numeric features, trained by the platform's
 trainer, as bench/prediction.py) in the registry; and two Envoys on configurations
 `edge.config.write_config` generates from the descriptor set, started by
-`edge.runner.Envoy`: the edge as deployed (ext_authz asks the gateway about the API key
-on every request; the local rate limit on), and the same without ext_authz, for
+`edge.runner.Envoy`: the edge as deployed (the gateway's authz server decides on the API
+key, an allowed decision reused for edge_authz_cache_ms per Envoy worker; set
+CHATDB_EDGE_AUTHZ_CACHE_MS=0 to ask on every request through ext_authz; the local rate
+limit on), and the same without any API-key check, for
 reference (Envoy's own cost: mTLS both ways, routing, transcoding, access log). As in
 bench/ask.py the parser and the gateway are not pointed at the ML services (they answer
 on the rule path).
@@ -32,7 +34,7 @@ is the median of the rounds' ratios):
 
 Prints a table, then as the last line one JSON object: `ratio_ask_edge_vs_direct` and
 `ratio_predict_edge_vs_direct` (the deployed edge's gRPC over direct gRPC, target ≥ 0.7;
-REST and the edge without ext_authz beside them), and `rows_per_s_records_1000`
+REST and the edge without the API-key check beside them), and `rows_per_s_records_1000`
 (direct, rest, edge_grpc).
 """
 
@@ -509,7 +511,9 @@ def report(figures: dict) -> dict:
         "rows_per_s_records_1000_rest": records["edge_rest"],
         "target_ratio": 0.7,
         "target_rows_per_s_records_1000_direct": 125_000,
-        "headline": "edge = Envoy as deployed (mTLS, ext_authz with an admin API key, local rate limit, JSON access "
+        "edge_authz_cache_ms": Settings().edge_authz_cache_ms,
+        "headline": "edge = Envoy as deployed (mTLS, the gateway's API-key check with an admin API key, allowed "
+                    f"decisions reused for edge_authz_cache_ms={Settings().edge_authz_cache_ms}, local rate limit, JSON access "
                     "log) over gRPC vs direct gRPC over mTLS to the service, same client certificate and "
                     f"concurrency ({CONCURRENCY}); medians of {ROUNDS} interleaved rounds",
         "ask": figures["ask"],

@@ -14,6 +14,10 @@ The HTTP filter chain, in order (why the order matters is in envoy/README.md):
     grpc_json_transcoder   REST/JSON → gRPC (only chatdb.* services)
     ext_authz         HTTP form, http://127.0.0.1:<gateway_authz_port>/authz<grpc path>;
                       off per route for health and reflection
+      or lua          (edge_authz_cache_ms > 0, the default) the same check made by a
+                      Lua filter that reuses an *allowed* decision for the same key,
+                      client certificate and method for at most edge_authz_cache_ms
+                      per Envoy worker (LUA_AUTHZ_CODE below)
     router
 
 With a TLS directory (ca.crt, envoy.crt, envoy.key) every hop is mTLS: the listener
@@ -59,6 +63,12 @@ T_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_ma
 T_EXT_AUTHZ = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz"
 T_EXT_AUTHZ_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute"
 T_HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+T_LUA = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua"
+T_LUA_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute"
+LUA_AUTHZ = "envoy.filters.http.lua"
+AUTHZ_CLIENT_HEADERS = ("content-type", "www-authenticate", "retry-after", "grpc-status", "grpc-message")
+# Most cached decisions per Envoy worker; past it the cache starts over (bounded memory).
+AUTHZ_CACHE_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -251,6 +261,12 @@ def authz_cluster(host: str, port: int) -> dict:
 # --- routes ------------------------------------------------------------------------
 
 AUTHZ_OFF = {"envoy.filters.http.ext_authz": {"@type": T_EXT_AUTHZ_ROUTE, "disabled": True}}
+LUA_AUTHZ_OFF = {LUA_AUTHZ: {"@type": T_LUA_ROUTE, "disabled": True}}
+
+
+def authz_off(settings: Settings) -> dict:
+    """typed_per_filter_config turning the API-key check off (health, reflection)."""
+    return LUA_AUTHZ_OFF if settings.edge_authz_cache_ms > 0 else AUTHZ_OFF
 
 
 def method_route(service: Service, method: Method, settings: Settings) -> dict:
@@ -277,13 +293,13 @@ def routes(services: Iterable[Service], settings: Settings) -> list[dict]:
         {
             "match": {"prefix": f"/{HEALTH_SERVICE}/"},
             "route": {"cluster": FRONT_PROCESS, "timeout": "0s", "idle_timeout": "0s"},  # Watch streams
-            "typed_per_filter_config": AUTHZ_OFF,
+            "typed_per_filter_config": authz_off(settings),
         },
         *(
             {
                 "match": {"prefix": f"/{name}/"},
                 "route": {"cluster": FRONT_PROCESS, "timeout": "0s", "idle_timeout": "0s"},
-                "typed_per_filter_config": AUTHZ_OFF,
+                "typed_per_filter_config": authz_off(settings),
             }
             for name in REFLECTION_SERVICES
         ),
@@ -366,11 +382,107 @@ def authz_filter(settings: Settings, host: str, port: int) -> dict:
                 "path_prefix": "/authz",
                 "authorization_response": {
                     "allowed_upstream_headers": exact(IDENTITY_KEYS),
-                    "allowed_client_headers": exact(("content-type", "www-authenticate", "retry-after", "grpc-status", "grpc-message")),
+                    "allowed_client_headers": exact(AUTHZ_CLIENT_HEADERS),
                 },
             },
         },
     }
+
+
+def _lua_list(names: Iterable[str]) -> str:
+    return "{" + ", ".join(json.dumps(n) for n in names) + "}"
+
+
+# The API-key check with a short cache of allowed decisions, in Lua (edge_authz_cache_ms > 0).
+# Same contract as ext_authz's HTTP form above: GET /authz<gRPC path> on the ext_authz
+# cluster with the forwarded headers; 200 → the identity headers go upstream (replacing
+# any of that name; header_mutation already dropped the client's); anything else is the
+# client's answer (sendLocalReply: gRPC callers get grpc-status from the HTTP status or
+# the authz server's grpc-status header, grpc-message from the body; REST the JSON body).
+# Only 200s are cached, per Envoy worker (a Lua state per worker, no locks), keyed by
+# the gRPC path and *every* header the authz server sees except x-request-id, so a cached
+# allow is reused only by a request the authz server would see as the same one.
+LUA_AUTHZ_CODE = r"""
+local TTL_MS = @TTL_MS@
+local TIMEOUT_MS = @TIMEOUT_MS@
+local MAX_ENTRIES = @MAX_ENTRIES@
+local FORWARDED = @FORWARDED@
+local IDENTITY = @IDENTITY@
+local TO_CLIENT = @TO_CLIENT@
+local cache, entries = {}, 0
+
+local function deny(handle, status, headers, body)
+  local reply = {[":status"] = status}
+  for _, name in ipairs(TO_CLIENT) do
+    local value = headers[name]
+    if value ~= nil then reply[name] = value end
+  end
+  handle:respond(reply, body)
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  local path = headers:get(":path")
+  local key = path
+  for _, name in ipairs(FORWARDED) do
+    if name ~= "x-request-id" then key = key .. "\n" .. (headers:get(name) or "") end
+  end
+  local now = handle:timestamp()
+  local hit = cache[key]
+  if hit ~= nil then
+    if hit.expires > now then
+      for name, value in pairs(hit.identity) do headers:replace(name, value) end
+      return
+    end
+    cache[key] = nil
+    entries = entries - 1
+  end
+  local request = {[":method"] = "GET", [":path"] = "/authz" .. path, [":authority"] = "ext_authz"}
+  for _, name in ipairs(FORWARDED) do
+    local value = headers:get(name)
+    if value ~= nil then request[name] = value end
+  end
+  local reply, body = handle:httpCall("ext_authz", request, "", TIMEOUT_MS)
+  local status = reply[":status"]
+  if status ~= "200" then
+    if reply["content-type"] == nil and status == "503" then
+      -- httpCall's own failure (unreachable, timeout): like ext_authz's status_on_error
+      deny(handle, "503", {["content-type"] = "application/json"},
+           '{"code": 14, "message": "the authorization service is unavailable"}')
+    else
+      deny(handle, status, reply, body or "")
+    end
+    return
+  end
+  local identity = {}
+  headers = handle:headers()  -- the wrapper taken before httpCall's yield may be stale
+  for _, name in ipairs(IDENTITY) do
+    local value = reply[name]
+    if value ~= nil then
+      identity[name] = value
+      headers:replace(name, value)
+    end
+  end
+  if entries >= MAX_ENTRIES then
+    cache, entries = {}, 0
+  end
+  -- the authz server's answer was decided after `now`: expire from `now`, not from its reply
+  cache[key] = {expires = now + TTL_MS, identity = identity}
+  entries = entries + 1
+end
+"""
+
+
+def lua_authz_filter(settings: Settings) -> dict:
+    code = (
+        LUA_AUTHZ_CODE.replace("@TTL_MS@", str(int(settings.edge_authz_cache_ms)))
+        .replace("@TIMEOUT_MS@", str(max(int(settings.edge_authz_timeout_s * 1000), 1)))
+        .replace("@MAX_ENTRIES@", str(AUTHZ_CACHE_MAX_ENTRIES))
+        .replace("@FORWARDED@", _lua_list(AUTHZ_FORWARDED_HEADERS))
+        .replace("@IDENTITY@", _lua_list(IDENTITY_KEYS))
+        .replace("@TO_CLIENT@", _lua_list(AUTHZ_CLIENT_HEADERS))
+    )
+    return {"name": LUA_AUTHZ, "typed_config": {"@type": T_LUA, "default_source_code": {"inline_string": code}}}
 
 
 def authz_port(settings: Settings) -> int:
@@ -453,7 +565,10 @@ def build_config(
     http_filters.append(transcoder_filter(services, descriptor_set))
     if settings.edge_authz:
         authz_host, authz_port_ = addresses.get("authz") or ("127.0.0.1", authz_port(settings))
-        http_filters.append(authz_filter(settings, authz_host, authz_port_))
+        if settings.edge_authz_cache_ms > 0:
+            http_filters.append(lua_authz_filter(settings))
+        else:
+            http_filters.append(authz_filter(settings, authz_host, authz_port_))
         clusters.append(authz_cluster(authz_host, authz_port_))
     http_filters.append(
         {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}

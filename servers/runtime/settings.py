@@ -214,6 +214,7 @@ class Settings(BaseSettings):
     edge_rate_limit_burst: int = Field(10_000, description="Edge: local rate limit, the token bucket's size (most requests at once).")
     edge_authz: bool = Field(True, description="Edge: ask the gateway's ext_authz server about the API key on every request (false: no ext_authz filter, for tests of the edge alone).")
     edge_authz_timeout_s: float = Field(1.0, description="Edge: longest wait for the ext_authz server; past it (or when it is down) the request is refused (failure_mode_allow false).")
+    edge_authz_cache_ms: int = Field(250, ge=0, le=250, description="Edge: how long each Envoy worker reuses an *allowed* API-key decision for the same key, client certificate and gRPC method (a Lua filter asking the gateway's authz server in place of ext_authz; refusals are never cached). A revoked key is refused after at most gateway_authz_refresh_s plus this, hence at most 250 (0.5 + 0.25 s, within a second); 0: ext_authz asks on every request.")
     edge_route_timeout_s: float = Field(60.0, description="Edge: timeout of a unary call through Envoy (streams have none); a client deadline below it is honoured.")
     edge_health_interval_s: float = Field(1.0, description="Edge: interval of Envoy's gRPC health checks of every upstream service.")
     edge_max_requests: int = Field(1024, description="Edge: circuit breaker, most connections, pending and active requests per upstream service.")

@@ -15,6 +15,7 @@ from servers.runtime import certs
 from servers.runtime.settings import Settings
 
 BIN = Path(sys.executable).parent
+LUA_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute"
 
 
 @pytest.fixture
@@ -56,17 +57,32 @@ def test_reads_retry_and_streams_have_no_timeout():
     assert routes["/chatdb.connector.v1.ConnectorService/StreamQuery"]["timeout"] == "0s"
     assert routes["/chatdb.training.v1.TrainingService/WatchTrainingJob"]["timeout"] == "0s"
     names = [f["name"] for f in hcm["http_filters"]]
+    # the API-key check with a cache of allowed decisions (edge_authz_cache_ms) is a Lua filter
+    assert names == [
+        "envoy.filters.http.header_mutation", "envoy.filters.http.local_ratelimit",
+        "envoy.filters.http.grpc_json_transcoder", "envoy.filters.http.lua", "envoy.filters.http.router",
+    ]
+    assert routes["/grpc.health.v1.Health/"] and all(
+        r["typed_per_filter_config"] == {"envoy.filters.http.lua": {"@type": LUA_ROUTE, "disabled": True}}
+        for r in hcm["route_config"]["virtual_hosts"][0]["routes"] if "prefix" in r["match"])
+
+
+def test_without_the_cache_ext_authz_asks_on_every_request(tmp_path):
+    bootstrap, _ = build_config(Settings(edge_authz_cache_ms=0))
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    names = [f["name"] for f in hcm["http_filters"]]
     assert names == [
         "envoy.filters.http.header_mutation", "envoy.filters.http.local_ratelimit",
         "envoy.filters.http.grpc_json_transcoder", "envoy.filters.http.ext_authz", "envoy.filters.http.router",
     ]
+    validate(write_config(_settings(tmp_path, edge_authz_cache_ms=0), tmp_path / "edge.yaml", tls_dir=None))
 
 
 def test_without_authz_or_rate_limit_the_filters_go():
     bootstrap, _ = build_config(Settings(edge_authz=False, edge_rate_limit_per_s=0))
     hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     names = [f["name"] for f in hcm["http_filters"]]
-    assert "envoy.filters.http.ext_authz" not in names and "envoy.filters.http.local_ratelimit" not in names
+    assert not {"envoy.filters.http.ext_authz", "envoy.filters.http.lua"} & set(names) and "envoy.filters.http.local_ratelimit" not in names
     assert "ext_authz" not in {c["name"] for c in bootstrap["static_resources"]["clusters"]}
 
 

@@ -4,8 +4,10 @@ refusals by role, revocation, a per-key quota."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import asyncpg
 import grpc
 import pytest
 from chatdb.connector.v1 import connector_service_pb2 as cpb
@@ -20,7 +22,14 @@ def real_edge(start_edge, edge_mesh):
     edge_mesh.services.run("apikeys", "bootstrap")
     admin = (edge_mesh.work / "home" / "admin-api-key").read_text().strip()
     port = int(edge_mesh.env["CHATDB_GATEWAY_AUTHZ_PORT"])
-    return start_edge(authz_address=("127.0.0.1", port)), admin
+    edge = start_edge(authz_address=("127.0.0.1", port))
+    # The gateway's key table learns a key written straight to the database (bootstrap)
+    # on its next reload (gateway_authz_refresh_s): wait for it, or the first call races it.
+    deadline = time.monotonic() + 5
+    while edge.rest().call("GET", "/v1/status", key=admin).status != 200:
+        assert time.monotonic() < deadline, "the bootstrapped admin key was never accepted"
+        time.sleep(0.1)
+    return edge, admin
 
 
 def test_real_keys_through_the_edge(real_edge):
@@ -50,6 +59,48 @@ def test_real_keys_through_the_edge(real_edge):
     while (status := rest.call("GET", "/v1/status", key=user).status) != 401:
         assert time.monotonic() < deadline, status
         time.sleep(0.1)
+
+
+def test_a_key_revoked_by_another_replica_is_refused_within_a_second_with_the_cache_on(real_edge, edge_mesh):
+    """The worst case: the revoke is not seen by this gateway until its next reload
+    (gateway_authz_refresh_s), then each Envoy worker's cached allow may live on for
+    edge_authz_cache_ms."""
+    edge, admin = real_edge
+    assert edge.settings.edge_authz_cache_ms > 0
+    rest = edge.rest()
+    created = rest.call("POST", "/v1/apiKeys", {"apiKey": {"owner": "carol", "tenant": "t4", "role": "API_KEY_ROLE_VIEWER"}}, key=admin)
+    assert created.status == 200, created.body
+    key, key_id = created.json()["secret"], created.json()["apiKey"]["keyId"]
+
+    async def revoke_elsewhere() -> None:  # as another gateway replica would: straight in the database
+        conn = await asyncpg.connect(edge_mesh.env["CHATDB_DATABASE_URL"])
+        try:
+            await conn.execute("UPDATE gateway_api_keys SET revoked = true, revoke_time = now() WHERE key_id = $1", key_id)
+        finally:
+            await conn.close()
+
+    with grpc_channel(edge.port, edge.pki) as channel:
+        stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+
+        def status() -> grpc.StatusCode:
+            try:
+                stub.GetSystemStatus(chat_service_pb2.GetSystemStatusRequest(), metadata=[("x-api-key", key)], timeout=10)
+                return grpc.StatusCode.OK
+            except grpc.RpcError as err:
+                return err.code()
+
+        deadline = time.monotonic() + 5
+        while status() is not grpc.StatusCode.OK:  # accepted once the key table has it
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for _ in range(20):
+            assert status() is grpc.StatusCode.OK  # hot: served from the cache
+        asyncio.run(revoke_elsewhere())
+        revoked = time.monotonic()
+        while (code := status()) is grpc.StatusCode.OK:
+            assert time.monotonic() - revoked < 1.0, "a revoked key was still accepted a second later"
+        assert code is grpc.StatusCode.UNAUTHENTICATED
+        assert all(status() is grpc.StatusCode.UNAUTHENTICATED for _ in range(5))
 
 
 def test_a_keys_question_quota_is_429_over_rest_and_resource_exhausted_over_grpc(real_edge):
