@@ -30,6 +30,7 @@ is plaintext (development only).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -195,6 +196,34 @@ def upstream_tls(sds_dir: Path, process: str) -> dict:
 # --- clusters ----------------------------------------------------------------------
 
 
+def upstream_of(settings: Settings, process: str) -> tuple[str, int]:
+    """(host, port) of a process: CHATDB_<PROCESS>_ADDRESS when set (e.g. a Kubernetes
+    Service, parser.chatdb.svc:8082), else CHATDB_HOST and the process's port."""
+    override = settings.address_override(process)
+    if override:
+        host, _, port = override.rpartition(":")
+        return host.strip("[]"), int(port)
+    return settings.host, settings.port_of(process)
+
+
+def authz_host_of(settings: Settings) -> str:
+    """The gateway's ext_authz server runs in the gateway process: its host when
+    CHATDB_GATEWAY_ADDRESS names one, else 127.0.0.1."""
+    if settings.gateway_address:
+        return upstream_of(settings, "gateway")[0]
+    return "127.0.0.1"
+
+
+def _cluster_type(host: str) -> str:
+    """STATIC for an IP address; STRICT_DNS for a name (a Kubernetes Service), re-resolved
+    so a Service's new address is followed."""
+    try:
+        ipaddress.ip_address(host)
+        return "STATIC"
+    except ValueError:
+        return "STRICT_DNS"
+
+
 def _endpoint(host: str, port: int) -> dict:
     return {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
 
@@ -204,7 +233,7 @@ def grpc_cluster(name: str, host: str, port: int, health_service: str, *, proces
     interval = f"{settings.edge_health_interval_s}s"
     cluster = {
         "name": name,
-        "type": "STATIC",
+        "type": _cluster_type(host),
         "connect_timeout": "1s",
         "lb_policy": "ROUND_ROBIN",
         "typed_extension_protocol_options": {
@@ -252,7 +281,7 @@ def grpc_cluster(name: str, host: str, port: int, health_service: str, *, proces
 def authz_cluster(host: str, port: int) -> dict:
     return {
         "name": "ext_authz",
-        "type": "STATIC",
+        "type": _cluster_type(host),
         "connect_timeout": "1s",
         "load_assignment": {"cluster_name": "ext_authz", "endpoints": [{"lb_endpoints": [_endpoint(host, port)]}]},
     }
@@ -550,7 +579,7 @@ def build_config(
     addresses = dict(addresses or {})
 
     def where(process: str) -> tuple[str, int]:
-        return addresses.get(process) or (settings.host, settings.port_of(process))
+        return addresses.get(process) or upstream_of(settings, process)
 
     clusters = [
         grpc_cluster(s.full_name, *where(s.process), s.full_name, process=s.process, sds_dir=sds_dir, settings=settings)
@@ -564,7 +593,7 @@ def build_config(
         http_filters.append(rate_limit_filter(settings))
     http_filters.append(transcoder_filter(services, descriptor_set))
     if settings.edge_authz:
-        authz_host, authz_port_ = addresses.get("authz") or ("127.0.0.1", authz_port(settings))
+        authz_host, authz_port_ = addresses.get("authz") or (authz_host_of(settings), authz_port(settings))
         if settings.edge_authz_cache_ms > 0:
             http_filters.append(lua_authz_filter(settings))
         else:

@@ -30,7 +30,14 @@ MAX_RECONNECT_BACKOFF_MS = 5000
 
 
 def address_of(settings: Settings, service: str) -> str:
-    return f"{settings.host}:{settings.port_of(service)}"
+    """CHATDB_<SERVICE>_ADDRESS when set (services on other hosts, e.g. Kubernetes
+    Services), else CHATDB_HOST and the service's port."""
+    return settings.address_override(service) or f"{settings.host}:{settings.port_of(service)}"
+
+
+def _loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
 
 
 def channel_options(settings: Settings) -> list[tuple[str, Any]]:
@@ -58,7 +65,13 @@ def open_channel(
             raise ValueError("open_channel needs a service or an address")
         address = address_of(settings, service)
     creds = channel_credentials(settings)
-    options = list({**dict(channel_options(settings)), **dict(options)}.items())
+    base = dict(channel_options(settings))
+    if creds is not None and not _loopback(address):
+        # Server certificates from `chatdb certs` name localhost (and the SPIFFE URI); a
+        # peer reached by another name (parser.chatdb.svc) is still verified against the
+        # mesh CA, under the name its certificate carries.
+        base["grpc.ssl_target_name_override"] = "localhost"
+    options = list({**base, **dict(options)}.items())
     interceptors: list[grpc.aio.ClientInterceptor] = identity_forwarding_interceptors()
     if map_errors:
         interceptors += error_mapping_interceptors()

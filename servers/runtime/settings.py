@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     connector_port: int = Field(DEFAULT_PORTS["connector"], description="Port of the DB connector.")
     prediction_port: int = Field(DEFAULT_PORTS["prediction"], description="Port of the prediction service.")
     gateway_address: str = Field("", description="Where `chatdb ask|history|status` and `make up` reach the gateway (host:port, e.g. 127.0.0.1:8080); empty: CHATDB_HOST and CHATDB_GATEWAY_PORT.")
+    # Per-service addresses when the services do not share one host (Kubernetes: e.g.
+    # CHATDB_PARSER_ADDRESS=parser.chatdb.svc:8082); empty: CHATDB_HOST and the service's port.
+    training_address: str = Field("", description="Where peers reach the training orchestrator (host:port); empty: CHATDB_HOST and CHATDB_TRAINING_PORT.")
+    registry_address: str = Field("", description="Where peers reach the model registry (host:port); empty: CHATDB_HOST and CHATDB_REGISTRY_PORT.")
+    parser_address: str = Field("", description="Where peers reach the query parser (host:port); empty: CHATDB_HOST and CHATDB_PARSER_PORT.")
+    worker_address: str = Field("", description="Where peers reach the worker's health server (host:port); empty: CHATDB_HOST and CHATDB_WORKER_PORT.")
+    connector_address: str = Field("", description="Where peers reach the DB connector (host:port); empty: CHATDB_HOST and CHATDB_CONNECTOR_PORT.")
+    prediction_address: str = Field("", description="Where peers reach the prediction service (host:port); empty: CHATDB_HOST and CHATDB_PREDICTION_PORT.")
 
     # --- gRPC server ---------------------------------------------------------------
     max_receive_message_bytes: int = Field(64 * 1024 * 1024, description="Largest message a server accepts.")
@@ -229,6 +237,10 @@ class Settings(BaseSettings):
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def address_override(self, service: str) -> str:
+        """CHATDB_<SERVICE>_ADDRESS (host:port) when set, else ""."""
+        return str(getattr(self, f"{service}_address", "") or "")
 
     @property
     def tls_enabled(self) -> bool:

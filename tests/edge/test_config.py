@@ -157,3 +157,23 @@ def test_descriptor_set_carries_error_types_and_admin_is_loopback():
     bootstrap, _ = build_config(Settings(edge_admin_port=9901))
     assert bootstrap["admin"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 9901}
     assert bootstrap["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] == 8443
+
+
+def test_per_service_addresses_become_dns_clusters(tmp_path):
+    """CHATDB_<SERVICE>_ADDRESS (Kubernetes Services) turns a cluster into STRICT_DNS on
+    that name; the authz cluster follows CHATDB_GATEWAY_ADDRESS's host; unset stays STATIC."""
+    settings = _settings(tmp_path, parser_address="parser.chatdb.svc:8082",
+                         gateway_address="gateway.chatdb.svc:8080")
+    bootstrap, _ = build_config(settings)
+    clusters = {c["name"]: c for c in bootstrap["static_resources"]["clusters"]}
+
+    def endpoint(cluster):
+        return cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+
+    parser = next(c for n, c in clusters.items() if n.startswith("chatdb.parser."))
+    assert parser["type"] == "STRICT_DNS" and endpoint(parser) == {"address": "parser.chatdb.svc", "port_value": 8082}
+    registry = next(c for n, c in clusters.items() if n.startswith("chatdb.registry."))
+    assert registry["type"] == "STATIC" and endpoint(registry)["address"] == "127.0.0.1"
+    assert clusters["ext_authz"]["type"] == "STRICT_DNS"
+    assert endpoint(clusters["ext_authz"]) == {"address": "gateway.chatdb.svc", "port_value": settings.gateway_authz_port}
+    validate(write_config(settings, tmp_path / "dns.yaml", tls_dir=None))

@@ -125,3 +125,19 @@ def test_a_service_name_resolves_to_its_port(settings: Settings):
     assert SERVICE  # the raw test service has no port of its own; the registry has
     with pytest.raises(ValueError):
         open_channel(settings)
+
+
+def test_address_of_uses_a_per_service_address_when_set():
+    from servers.runtime.channels import address_of
+
+    assert address_of(Settings(host="10.0.0.1"), "parser") == "10.0.0.1:8082"
+    settings = Settings(host="0.0.0.0", parser_address="parser.chatdb.svc:8082")
+    assert address_of(settings, "parser") == "parser.chatdb.svc:8082"
+    assert address_of(settings, "registry") == "0.0.0.0:8081"
+
+
+def test_address_of_reads_the_env_var(monkeypatch):
+    from servers.runtime.channels import address_of
+
+    monkeypatch.setenv("CHATDB_PREDICTION_ADDRESS", "prediction.ns.svc:9000")
+    assert address_of(Settings(), "prediction") == "prediction.ns.svc:9000"
