@@ -1,0 +1,186 @@
+"""deploy/k8s: the kustomization renders (tests/deploy/kustomize_lite.py, the subset of
+kustomize it uses) and every document is valid against the Kubernetes JSON schemas
+(kubernetes-validate, offline: the schemas ship in its wheel); the HPA ranges, probes,
+resources, ports and policies are the ones the deployment promises."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from servers.runtime.settings import DEFAULT_PORTS
+
+from .kustomize_lite import KustomizeError, render
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+OVERLAY = K8S / "overlays" / "production"
+K8S_VERSION = "1.30.0"
+PART_OF = {"app.kubernetes.io/part-of": "chatdb"}
+HPA_RANGES = {"prediction": (3, 15), "gateway": (2, 10), "training": (2, 10), "worker": (2, 8),
+              "connector": (2, 8), "registry": (2, 6), "parser": (2, 6)}
+WORKLOADS = set(DEFAULT_PORTS) | {"envoy"}
+
+
+def schema_errors(docs: list[dict]) -> list[str]:
+    errors = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            errors.append(f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}: {exc.message} at {list(exc.path)}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            errors.append(f"{doc.get('kind')}: no schema ({exc})")
+    return errors
+
+
+@pytest.fixture(scope="module", params=[OVERLAY, K8S / "base"], ids=["production", "base"])
+def docs(request) -> list[dict]:
+    return render(request.param)
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def container(deployment: dict) -> dict:
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def test_every_document_is_valid_against_the_kubernetes_schemas(docs):
+    assert schema_errors(docs) == []
+
+
+def test_a_broken_manifest_fails_validation(docs):
+    broken = copy.deepcopy(docs)
+    deployment = by_kind(broken, "Deployment")["gateway"]
+    container(deployment)["ports"][0]["containerPort"] = "eight thousand"
+    del by_kind(broken, "Deployment")["parser"]["spec"]["selector"]
+    hpa = by_kind(broken, "HorizontalPodAutoscaler")["prediction"]
+    hpa["spec"]["minReplicaz"] = 3
+    errors = schema_errors(broken)
+    assert len(errors) == 3, errors
+
+
+def test_kustomize_lite_refuses_what_it_does_not_implement(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
+    with pytest.raises(KustomizeError, match="commonLabels"):
+        render(tmp_path)
+
+
+def test_every_workload_is_there_with_its_service_pdb_and_policy(docs):
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"):
+        assert set(by_kind(docs, kind)) == WORKLOADS, kind
+
+
+def test_hpa_ranges(docs):
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    assert {n: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for n, h in hpas.items()} == HPA_RANGES
+    for name, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+
+
+def test_commands_probes_and_resources(docs):
+    for name, deployment in by_kind(docs, "Deployment").items():
+        c = container(deployment)
+        requests, limits = c["resources"]["requests"], c["resources"]["limits"]
+        assert {"cpu", "memory"} <= set(requests) and {"cpu", "memory"} <= set(limits), name
+        if name == "envoy":
+            assert c["image"].startswith("envoyproxy/envoy:")
+            continue
+        assert c["command"] == (["chatdb", "worker"] if name == "worker" else ["chatdb", "serve", name])
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert c[probe]["grpc"]["port"] == DEFAULT_PORTS[name], (name, probe)
+        assert {p["containerPort"] for p in c["ports"]} >= {DEFAULT_PORTS[name]}
+
+
+def _cpu(value: str) -> float:
+    return float(value[:-1]) / 1000 if value.endswith("m") else float(value)
+
+
+def test_prediction_and_worker_get_the_most(docs):
+    cpu = {n: _cpu(container(d)["resources"]["requests"]["cpu"]) for n, d in by_kind(docs, "Deployment").items()}
+    biggest = sorted(cpu, key=cpu.get)[-2:]
+    assert set(biggest) == {"prediction", "worker"}, cpu
+
+
+def test_every_service_port_matches_a_container_port(docs):
+    deployments = by_kind(docs, "Deployment")
+    for name, service in by_kind(docs, "Service").items():
+        pods = [d for d in deployments.values()
+                if d["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()]
+        assert len(pods) == 1, name
+        ports = container(pods[0])["ports"]
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            assert any(target in (p["containerPort"], p.get("name")) for p in ports), (name, port)
+
+
+def test_envoy_is_the_only_way_in(docs):
+    lb = by_kind(docs, "Service")["envoy"]
+    assert lb["spec"]["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in lb["spec"]["ports"]] == [(443, 8443)]
+    assert all(s["spec"]["type"] == "ClusterIP" for n, s in by_kind(docs, "Service").items() if n != "envoy")
+    for name, policy in by_kind(docs, "NetworkPolicy").items():
+        assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        (rule,) = policy["spec"]["ingress"]
+        if name == "envoy":
+            assert "from" not in rule and [p["port"] for p in rule["ports"]] == [8443]
+        else:
+            assert rule["from"] == [{"podSelector": {"matchLabels": PART_OF}}]
+    for deployment in by_kind(docs, "Deployment").values():
+        assert deployment["spec"]["template"]["metadata"]["labels"].items() >= PART_OF.items()
+
+
+def test_settings_certificates_and_stores(docs):
+    settings = by_kind(docs, "ConfigMap")["chatdb-settings"]["data"]
+    assert settings["CHATDB_HOST"] == "0.0.0.0"
+    namespace = "chatdb"
+    for service, port in DEFAULT_PORTS.items():
+        assert settings[f"CHATDB_{service.upper()}_ADDRESS"] == f"{service}.{namespace}.svc:{port}"
+    for name, deployment in by_kind(docs, "Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        secrets = {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        assert secrets == {f"chatdb-tls-{name}"}, name
+        tls = next(m for m in container(deployment)["volumeMounts"] if m["name"] == "tls")
+        assert tls["mountPath"] == "/etc/chatdb/tls"
+        if name != "envoy":
+            assert settings["CHATDB_TLS_DIR"] == tls["mountPath"]
+            refs = container(deployment)["envFrom"]
+            assert {"secretRef": {"name": "chatdb-stores"}} in refs and {"configMapRef": {"name": "chatdb-settings"}} in refs
+
+
+def test_production_overlay_sets_namespace_and_image():
+    docs = render(OVERLAY)
+    assert all(d["metadata"].get("namespace") == "chatdb" for d in docs if d["kind"] != "Namespace")
+    images = {container(d)["image"] for d in by_kind(docs, "Deployment").values()}
+    assert images == {"registry.example.com/chatdb/chatdb:0.1.0", "envoyproxy/envoy:v1.40.0"}
+    assert container(by_kind(docs, "Deployment")["prediction"])["resources"]["limits"]["memory"] == "4Gi"
+
+
+def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path):
+    """base/envoy-config.yaml is what render_envoy.py writes today, and `envoy --mode
+    validate` accepts it with the files where the pod mounts them (paths moved to tmp)."""
+    from deploy.k8s.render_envoy import configmap
+    from edge.runner import validate
+    from servers.runtime import certs
+
+    committed = yaml.safe_load((K8S / "base" / "envoy-config.yaml").read_text())
+    assert committed == configmap("chatdb"), "re-run deploy/k8s/render_envoy.py"
+    etc, tls = tmp_path / "envoy", tmp_path / "tls"
+    etc.mkdir()
+    ca = certs.create_ca()
+    certs.write_pair(ca, tls, "ca")
+    certs.write_pair(certs.issue(ca, "envoy"), tls, "envoy")
+    for name, text in committed["data"].items():
+        (etc / name).write_text(text.replace("/etc/envoy", str(etc)).replace("/etc/chatdb/tls", str(tls)))
+    for name, b64 in committed["binaryData"].items():
+        (etc / name).write_bytes(base64.b64decode(b64))
+    validate(etc / "envoy.yaml")
