@@ -114,6 +114,7 @@ class GrpcServer:
         )
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._probe_server: grpc.aio.Server | None = None
 
     @property
     def service_names(self) -> list[str]:
@@ -141,12 +142,25 @@ class GrpcServer:
             raise OSError(f"could not bind {target}")
         self.port = bound
         await self._server.start()
+        if creds and self.settings.health_probe_port:
+            await self._start_probe_server()
         warm_ups = [b.on_started for b in self.bindings if b.on_started is not None]
         await self.set_serving(self._ready_at_start and not warm_ups)
         for warm_up in warm_ups:
             await warm_up(self)
         log.info("server started", extra={"address": self.address, "services": self.service_names, "tls": creds is not None})
         return bound
+
+    async def _start_probe_server(self) -> None:
+        """Plaintext grpc.health.v1 only (the same servicer, so the same statuses) for
+        probes that cannot present a client certificate (Kubernetes' gRPC probes)."""
+        self._probe_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._probe_server)
+        target = f"{self.host}:{self.settings.health_probe_port}"
+        if self._probe_server.add_insecure_port(target) == 0:
+            raise OSError(f"could not bind {target}")
+        await self._probe_server.start()
+        log.info("health probe server started", extra={"address": target})
 
     async def set_serving(self, serving: bool, service: str | None = None) -> None:
         """Health of one service, or of all of them and the server ("") when None."""
@@ -170,6 +184,8 @@ class GrpcServer:
                 binding.on_drain()
         grace = self.settings.grace_period_s if grace_s is None else grace_s
         await self._server.stop(grace)
+        if self._probe_server is not None:
+            await self._probe_server.stop(0)
         log.info("server stopped", extra={"address": self.address})
         self._stopped.set()
 

@@ -197,6 +197,7 @@ class Settings(BaseSettings):
 
     # --- mesh PKI (edge-pki) ------------------------------------------------------------
     tls_dir: Path | None = Field(None, description="Directory of the mesh PKI (CHATDB_HOME/certs, written by `chatdb certs`); when set, mTLS is on everywhere: a server presents <tls_identity>.crt/.key from it and requires client certificates chained to its ca.crt, channels present the same certificate and verify servers against ca.crt. The explicit tls_*_file settings win file by file. Relative: under home.")
+    health_probe_port: int = Field(0, description="Port of a plaintext server carrying only grpc.health.v1 (the same statuses as the service's port), for probes that cannot do mTLS, such as Kubernetes' native gRPC probes; 0: none. Only with TLS on (without TLS the service's port answers probes itself).")
     tls_identity: str = Field("cli", description="Which certificate in tls_dir this process presents: `chatdb serve S` and the worker set their service name themselves; other commands present cli (the operator), or e.g. clients/alice.")
 
     @field_validator("tls_dir")

@@ -24,6 +24,7 @@ PART_OF = {"app.kubernetes.io/part-of": "chatdb"}
 HPA_RANGES = {"prediction": (3, 15), "gateway": (2, 10), "training": (2, 10), "worker": (2, 8),
               "connector": (2, 8), "registry": (2, 6), "parser": (2, 6)}
 WORKLOADS = set(DEFAULT_PORTS) | {"envoy"}
+PROBE_PORT = 8090
 
 
 def schema_errors(docs: list[dict]) -> list[str]:
@@ -95,9 +96,10 @@ def test_commands_probes_and_resources(docs):
             assert c["image"].startswith("envoyproxy/envoy:")
             continue
         assert c["command"] == (["chatdb", "worker"] if name == "worker" else ["chatdb", "serve", name])
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert c[probe]["grpc"]["port"] == DEFAULT_PORTS[name], (name, probe)
-        assert {p["containerPort"] for p in c["ports"]} >= {DEFAULT_PORTS[name]}
+        # kubelet's gRPC probes cannot do mTLS: they ask the plaintext health-only port
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            assert c[probe]["grpc"]["port"] == PROBE_PORT, (name, probe)
+        assert {p["containerPort"] for p in c["ports"]} >= {DEFAULT_PORTS[name], PROBE_PORT}
 
 
 def _cpu(value: str) -> float:
@@ -142,6 +144,7 @@ def test_envoy_is_the_only_way_in(docs):
 def test_settings_certificates_and_stores(docs):
     settings = by_kind(docs, "ConfigMap")["chatdb-settings"]["data"]
     assert settings["CHATDB_HOST"] == "0.0.0.0"
+    assert settings["CHATDB_HEALTH_PROBE_PORT"] == str(PROBE_PORT)
     namespace = "chatdb"
     for service, port in DEFAULT_PORTS.items():
         assert settings[f"CHATDB_{service.upper()}_ADDRESS"] == f"{service}.{namespace}.svc:{port}"

@@ -302,3 +302,24 @@ def test_a_process_started_with_tls_dir_presents_its_own_certificate(pki, settin
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+async def test_the_health_probe_port_answers_plaintext_health_only(pki, serve):
+    """CHATDB_HEALTH_PROBE_PORT (Kubernetes' gRPC probes cannot do mTLS): plaintext
+    grpc.health.v1 with the service port's statuses, and nothing else on it."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        probe_port = s.getsockname()[1]
+    server = await serve(mesh(pki, health_probe_port=probe_port), "registry")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{probe_port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=3)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        await server.set_serving(False)
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=3)
+        assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await channel.unary_unary(f"/{SERVICE}/Who")(b"", timeout=3)
+        assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
