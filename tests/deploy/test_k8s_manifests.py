@@ -132,6 +132,13 @@ def test_envoy_is_the_only_way_in(docs):
     for name, policy in by_kind(docs, "NetworkPolicy").items():
         assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
         assert policy["spec"]["policyTypes"] == ["Ingress"]
+        if name == "gateway":
+            grpc_rule, authz_rule = policy["spec"]["ingress"]
+            assert grpc_rule["from"] == [{"podSelector": {"matchLabels": PART_OF}}]
+            assert [p["port"] for p in grpc_rule["ports"]] == [DEFAULT_PORTS["gateway"]]
+            assert authz_rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "envoy"}}}]
+            assert [p["port"] for p in authz_rule["ports"]] == [8086]
+            continue
         (rule,) = policy["spec"]["ingress"]
         if name == "envoy":
             assert "from" not in rule and [p["port"] for p in rule["ports"]] == [8443]
