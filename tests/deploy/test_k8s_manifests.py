@@ -175,13 +175,17 @@ def test_production_overlay_sets_namespace_and_image():
     assert container(by_kind(docs, "Deployment")["prediction"])["resources"]["limits"]["memory"] == "4Gi"
 
 
-def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path):
+def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypatch):
     """base/envoy-config.yaml is what render_envoy.py writes today, and `envoy --mode
     validate` accepts it with the files where the pod mounts them (paths moved to tmp)."""
     from deploy.k8s.render_envoy import configmap
     from edge.runner import validate
     from servers.runtime import certs
 
+    import os
+
+    for name in [n for n in os.environ if n.startswith("CHATDB_")]:
+        monkeypatch.delenv(name)  # render_envoy.py honours CHATDB_EDGE_*: render from the defaults
     committed = yaml.safe_load((K8S / "base" / "envoy-config.yaml").read_text())
     assert committed == configmap("chatdb"), "re-run deploy/k8s/render_envoy.py"
     etc, tls = tmp_path / "envoy", tmp_path / "tls"
