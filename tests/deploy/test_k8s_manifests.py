@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
 from pathlib import Path
 
 import kubernetes_validate
@@ -181,8 +182,6 @@ def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypat
     from deploy.k8s.render_envoy import configmap
     from edge.runner import validate
     from servers.runtime import certs
-
-    import os
 
     for name in [n for n in os.environ if n.startswith("CHATDB_")]:
         monkeypatch.delenv(name)  # render_envoy.py honours CHATDB_EDGE_*: render from the defaults
