@@ -86,6 +86,7 @@ def test_hpa_ranges(docs):
     for name, hpa in hpas.items():
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert "replicas" not in by_kind(docs, "Deployment")[name]["spec"], f"{name}: the HPA owns its replicas"
 
 
 def test_commands_probes_and_resources(docs):
