@@ -323,3 +323,20 @@ async def test_the_health_probe_port_answers_plaintext_health_only(pki, serve):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await channel.unary_unary(f"/{SERVICE}/Who")(b"", timeout=3)
         assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_a_peer_reached_by_another_name_is_verified_under_its_certificates_name(pki, serve):
+    """CHATDB_<SERVICE>_ADDRESS with a host name the certificate does not carry (a
+    Kubernetes Service, here this machine's name): still mTLS against the mesh CA."""
+    name = socket.gethostname()
+    try:
+        if socket.gethostbyname(name) != "127.0.0.1" or name == "localhost":
+            pytest.skip("needs a host name other than localhost that resolves to 127.0.0.1")
+    except OSError:
+        pytest.skip("the host name does not resolve")
+    connector = await serve(mesh(pki), "connector")
+    settings = for_service(mesh(pki, connector_address=f"{name}:{connector.port}"), "parser")
+    channel = open_channel(settings, "connector")
+    serve.channels.append(channel)
+    seen = json.loads(await channel.unary_unary(f"/{SERVICE}/Who")(b"", timeout=5))
+    assert seen["peer"] == "spiffe://chatdb/parser"
