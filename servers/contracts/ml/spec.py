@@ -24,17 +24,29 @@ LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
 SCORES_OUTPUT = "scores"
 VARIABLE_OUTPUT = "variable"
-RESERVED_NAMES = frozenset({LABEL_OUTPUT, PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT})
+# anomaly_detection: "score" = -score_samples of scikit-learn's IsolationForest (the
+# paper's anomaly score, in (0, 1]: higher = more unusual) and "is_anomaly" = 1 where
+# predict gives -1 (score above the threshold the contamination set), else 0.
+SCORE_OUTPUT = "score"
+IS_ANOMALY_OUTPUT = "is_anomaly"
+RESERVED_NAMES = frozenset({LABEL_OUTPUT, PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT,
+                            SCORE_OUTPUT, IS_ANOMALY_OUTPUT})
 
 
 class Task(Enum):
     CLASSIFICATION = "classification"
     REGRESSION = "regression"
     TEXT_CLASSIFICATION = "text_classification"
+    ANOMALY_DETECTION = "anomaly_detection"
 
     @property
     def is_classification(self) -> bool:
-        return self is not Task.REGRESSION
+        return self in (Task.CLASSIFICATION, Task.TEXT_CLASSIFICATION)
+
+    @property
+    def has_target(self) -> bool:
+        """Every task but anomaly_detection learns a target column."""
+        return self is not Task.ANOMALY_DETECTION
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,7 @@ class TrainingSpec:
     """One training: which model, which algorithm, which columns, how to split.
 
     `features` empty means: every usable column but the target (for text_classification,
-    the one text column). `hyperparameters` are validated against the algorithm's schema
+    the one text column). `target` is "" for anomaly_detection (and only for it). `hyperparameters` are validated against the algorithm's schema
     (algorithms.py); values may be JSON-ish (2.0 for an int, "true" for a bool).
     """
 

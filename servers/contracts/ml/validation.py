@@ -110,7 +110,11 @@ def _check(
     present = set(columns)
 
     target_ok = False
-    if not spec.target:
+    anomaly = task is Task.ANOMALY_DETECTION
+    if anomaly:
+        if spec.target:
+            add("target", f"anomaly_detection takes no target column; leave target empty (got {spec.target!r})")
+    elif not spec.target:
         add("target", "is required")
     elif spec.target not in present:
         add("target", f"column {spec.target!r} is not in the dataset (columns: {listing})")
@@ -127,12 +131,14 @@ def _check(
     if explicit:
         features = _explicit_features(spec.target, explicit, present, listing, kinds, text_task, add)
     elif known:
-        features, notes = _default_features(spec.target, columns, kinds, text_task, target_ok, add)
+        features, notes = _default_features(spec.target, columns, kinds, text_task, target_ok or anomaly, add)
 
     target_kind = ColumnKind.EMPTY
     if known and target_ok:
         types = None if column_types is None else column_types[columns.index(spec.target)]
         target_kind = _check_target_values(spec, task, values[spec.target], types, kinds[spec.target], fraction_ok, add)
+    elif known and anomaly and fraction_ok:
+        _check_row_count(len(rows or ()), spec.test_fraction, "row(s)", add)
 
     if violations or task is None or algorithm is None or not known:
         return None, violations
@@ -294,12 +300,15 @@ def _check_target_values(
     elif task is not None and task.is_classification:
         _check_classes(spec.target, target_kind, target_values, add)
     if fraction_ok and target_values:
-        fraction = spec.test_fraction
-        needed = min_rows_to_split(float(fraction))
-        if len(target_values) < needed:
-            add("dataset", f"has {len(target_values)} row(s) with a target value; at least {needed} "
-                           f"are needed to split into training and test sets at test_fraction {fraction}")
+        _check_row_count(len(target_values), spec.test_fraction, "row(s) with a target value", add)
     return target_kind
+
+
+def _check_row_count(count: int, fraction: float, what: str, add: Add) -> None:
+    needed = min_rows_to_split(float(fraction))
+    if count < needed:
+        add("dataset", f"has {count} {what}; at least {needed} "
+                       f"are needed to split into training and test sets at test_fraction {fraction}")
 
 
 def _task(task: Any) -> Task | None:
