@@ -29,8 +29,15 @@ VARIABLE_OUTPUT = "variable"
 # predict gives -1 (score above the threshold the contamination set), else 0.
 SCORE_OUTPUT = "score"
 IS_ANOMALY_OUTPUT = "is_anomaly"
-RESERVED_NAMES = frozenset({LABEL_OUTPUT, PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT,
-                            SCORE_OUTPUT, IS_ANOMALY_OUTPUT})
+RESERVED_NAMES = frozenset({LABEL_OUTPUT, PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT})
+# An anomaly model's outputs are reserved for anomaly_detection only: a "score" column
+# stays a feature of the other tasks, as it always was.
+ANOMALY_RESERVED_NAMES = RESERVED_NAMES | {SCORE_OUTPUT, IS_ANOMALY_OUTPUT}
+
+
+def reserved_names(task: Task | None) -> frozenset[str]:
+    """The output names no feature of a `task` model may carry."""
+    return ANOMALY_RESERVED_NAMES if task is Task.ANOMALY_DETECTION else RESERVED_NAMES
 
 
 class Task(Enum):

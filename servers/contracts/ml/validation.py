@@ -21,7 +21,7 @@ from servers.runtime.errors import FieldViolation, InvalidArgument
 
 from .algorithms import ALGORITHMS, Algorithm, check_hyperparameters, get_algorithm
 from .columns import ColumnKind, infer_kind, kind_of_types, present_indices
-from .spec import RESERVED_NAMES, Task, TrainingSpec
+from .spec import Task, TrainingSpec, reserved_names
 
 # The registry's model names (servers/registry/core.py): checked here so a job does not
 # train for an hour and then fail to register.
@@ -129,9 +129,11 @@ def _check(
     notes: list[str] = []
     explicit = list(spec.features)
     if explicit:
-        features = _explicit_features(spec.target, explicit, present, listing, kinds, text_task, add)
+        features = _explicit_features(spec.target, explicit, present, listing, kinds, text_task, add,
+                                      reserved_names(task))
     elif known:
-        features, notes = _default_features(spec.target, columns, kinds, text_task, target_ok or anomaly, add)
+        features, notes = _default_features(spec.target, columns, kinds, text_task, target_ok or anomaly, add,
+                                            reserved_names(task))
 
     target_kind = ColumnKind.EMPTY
     if known and target_ok:
@@ -213,7 +215,7 @@ def _column_kinds(
 
 def _explicit_features(
     target: str, explicit: list[str], present: set[str], listing: str, kinds: dict[str, ColumnKind], text_task: bool,
-    add: Add,
+    add: Add, reserved: frozenset[str],
 ) -> list[str]:
     """The features the spec names, each checked against the dataset."""
     known = bool(kinds)
@@ -229,9 +231,9 @@ def _explicit_features(
             add(where, f"{name!r} is the target; a column cannot be both")
         elif name in seen:
             add(where, f"{name!r} repeats features[{seen[name]}]")
-        elif name in RESERVED_NAMES:
+        elif name in reserved:
             add(where, f"{name!r} is the name of a model output "
-                       f"({', '.join(sorted(RESERVED_NAMES))}); rename the column")
+                       f"({', '.join(sorted(reserved))}); rename the column")
         elif known and kinds[name] is ColumnKind.EMPTY:
             add(where, f"column {name!r} has no values")
         elif known and kinds[name] is ColumnKind.TEMPORAL:
@@ -249,7 +251,8 @@ def _explicit_features(
 
 
 def _default_features(
-    target: str, columns: list[str], kinds: dict[str, ColumnKind], text_task: bool, target_ok: bool, add: Add
+    target: str, columns: list[str], kinds: dict[str, ColumnKind], text_task: bool, target_ok: bool, add: Add,
+    reserved: frozenset[str],
 ) -> tuple[list[str], list[str]]:
     """The features when the spec names none: every usable column but the target (the
     one text column for text classification), and notes on the columns left out."""
@@ -273,9 +276,9 @@ def _default_features(
         features = []
     elif not features and target_ok:
         add("features", "the dataset has no column usable as a feature besides the target")
-    reserved = sorted(set(features) & RESERVED_NAMES)
-    if reserved:
-        add("features", f"column(s) {', '.join(map(repr, reserved))} carry the name of a model "
+    clashing = sorted(set(features) & reserved)
+    if clashing:
+        add("features", f"column(s) {', '.join(map(repr, clashing))} carry the name of a model "
                         "output; list the features explicitly without them, or rename them")
     return features, notes
 
