@@ -87,3 +87,14 @@ def test_reserved_output_names_cannot_be_features() -> None:
     dataset = Dataset(("score", "x"), [(float(i), float(i % 7)) for i in range(30)])
     problems = {v.field for v in validate(spec(features=("score", "x")), dataset.columns, dataset.rows)}
     assert "features[0]" in problems
+
+
+def test_cli_formats_an_anomaly_prediction() -> None:
+    from chatdb.prediction.v1 import prediction_pb2
+
+    from servers.prediction.cli import format_prediction
+
+    p = prediction_pb2.Prediction(score=0.71234, is_anomaly=True)
+    assert format_prediction(p, as_json=False) == "anomaly  (score=0.7123)"
+    assert format_prediction(prediction_pb2.Prediction(score=0.4, is_anomaly=False), as_json=False) == "normal  (score=0.4000)"
+    assert '"is_anomaly": true' in format_prediction(p, as_json=True)
