@@ -77,6 +77,11 @@ async def test_anomaly_detection_trains_registers_and_serves_score_and_is_anomal
     async with prediction_service(mesh) as stub:
         reply = await stub.Predict(pred_pb.PredictRequest(model="orders-unusual", version=version, records=records),
                                    timeout=30)
+        # BatchPredict in small batches (rows split over several ONNX runs) answers the same.
+        batch = await stub.BatchPredict(pred_pb.BatchPredictRequest(
+            model="orders-unusual", version=version, records=records, batch_size=64), timeout=30)
+    batched = list(batch.predictions)
+    assert [(p.score, p.is_anomaly) for p in batched] == [(p.score, p.is_anomaly) for p in reply.predictions]
     assert len(reply.predictions) == len(rows)
     assert all(p.HasField("score") and p.HasField("is_anomaly") for p in reply.predictions)
     scores = np.array([p.score for p in reply.predictions])
