@@ -91,6 +91,13 @@ async def test_anomaly_detection_trains_registers_and_serves_score_and_is_anomal
     assert 0 < flagged.sum() <= 0.05 * len(rows)
     assert ((scores > 0) & (scores <= 1)).all()
 
+    # The platform's own client (what the gateway uses) reads both outputs too.
+    from servers.contracts.clients import _prediction
+
+    read = [_prediction(p) for p in reply.predictions[:20]]
+    assert [(r.score, r.is_anomaly) for r in read] == [(p.score, p.is_anomaly) for p in reply.predictions[:20]]
+    assert all(r.label is None and r.value is None for r in read)
+
 
 @pytest.mark.parametrize(
     ("job", "fields", "words"),
