@@ -297,11 +297,14 @@ class TrainingClient:
 @dataclass(frozen=True)
 class Prediction:
     """A model's answer for one record: `label` for classification (with `probabilities`
-    by class when the model gives them), `value` for regression."""
+    by class when the model gives them), `value` for regression, `score` (higher = more
+    unusual) and `is_anomaly` for anomaly detection."""
 
     label: Any = None
     value: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
+    is_anomaly: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -340,4 +343,6 @@ def _prediction(p: Any) -> Prediction:
         label=label,
         value=p.value if p.HasField("value") else None,
         probabilities=dict(p.probabilities),
+        score=p.score if p.HasField("score") else None,
+        is_anomaly=p.is_anomaly if p.HasField("is_anomaly") else None,
     )

@@ -109,6 +109,9 @@ def format_prediction(prediction: prediction_pb2.Prediction, as_json: bool) -> s
     if "value" in data:
         value = data["value"]  # in full: the shortest text that reads back as the same number
         return repr(value) if isinstance(value, float) else str(value)
+    if "score" in data or "is_anomaly" in data:  # anomaly detection
+        flag = "anomaly" if data.get("is_anomaly") else "normal"
+        return f"{flag}  (score={data['score']:.4f})" if "score" in data else flag
     label = data.get("label")
     probabilities = data.get("probabilities") or {}
     if probabilities and isinstance(label, str) and label in probabilities:

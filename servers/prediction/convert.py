@@ -262,6 +262,17 @@ def prediction_list(p: Predictions) -> list[prediction_pb2.Prediction]:
                 add(item)
     elif p.values is not None:
         out = [Prediction(value=v) for v in p.values.tolist()]
+    elif p.scores is not None or p.anomalies is not None:
+        scores = p.scores.tolist() if p.scores is not None else [None] * p.rows
+        flags = p.anomalies.tolist() if p.anomalies is not None else [None] * p.rows
+        out = []
+        for score, flag in zip(scores, flags, strict=True):
+            item = Prediction()
+            if score is not None:
+                item.score = score
+            if flag is not None:
+                item.is_anomaly = bool(flag)
+            out.append(item)
     else:
         out = [Prediction() for _ in range(p.rows)]
     return out

@@ -229,7 +229,8 @@ def _concat(parts: list[Predictions]) -> Predictions:
     return Predictions(
         model=first.model, version=first.version, rows=sum(p.rows for p in parts),
         labels=join("labels"), probabilities=join("probabilities"), classes=first.classes,
-        values=join("values"), inference_s=sum(p.inference_s for p in parts),
+        values=join("values"), scores=join("scores"), anomalies=join("anomalies"),
+        inference_s=sum(p.inference_s for p in parts),
         label_codes=None if any(p.label_codes is None for p in parts) else join("label_codes"),
         outputs={name: np.concatenate([p.outputs[name] for p in parts]) for name in first.outputs},
     )

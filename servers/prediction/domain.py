@@ -83,7 +83,7 @@ class ModelInfo:
 
     name: str
     version: int
-    task: str  # "classification", "regression", "text_classification" or "" (unknown)
+    task: str  # "classification", "regression", "text_classification", "anomaly_detection" or ""
     algorithm: str
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
@@ -167,7 +167,8 @@ class Predictions:
     """The model's answer for n rows.
 
     Classifiers: `labels` (n,) and, when the model gives them, `probabilities` (n, k)
-    in `classes` order. Regressors: `values` (n,). `outputs` holds the raw output
+    in `classes` order. Regressors: `values` (n,). Anomaly detection: `scores` (n,)
+    float and `anomalies` (n,) 0/1. `outputs` holds the raw output
     tensors when they were asked for."""
 
     model: str
@@ -182,6 +183,8 @@ class Predictions:
     # Each label's index in `classes`, when the model gave indices (graph.index_labels):
     # encoders use these instead of looking every label up again.
     label_codes: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    anomalies: np.ndarray | None = None
 
 
 @dataclass(slots=True)

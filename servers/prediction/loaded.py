@@ -27,6 +27,7 @@ from .graph import Fused
 from .plan import InputPlan
 
 LABEL, PROBABILITIES, VARIABLE = "label", "probabilities", "variable"
+SCORE, IS_ANOMALY = "score", "is_anomaly"  # anomaly detection
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,13 @@ class LoadedModel:
         names = [o.name for o in info.outputs]
         self.output_names = names
         # The outputs a prediction needs (the raw ones only when asked for).
-        wanted = [n for n in (LABEL, PROBABILITIES, VARIABLE) if n in names]
+        wanted = [n for n in (LABEL, PROBABILITIES, VARIABLE, SCORE, IS_ANOMALY) if n in names]
         self.prediction_outputs = wanted or names
         self._label_i = wanted.index(LABEL) if LABEL in wanted else None
         self._proba_i = wanted.index(PROBABILITIES) if PROBABILITIES in wanted else None
         self._value_i = wanted.index(VARIABLE) if VARIABLE in wanted else None
+        self._score_i = wanted.index(SCORE) if SCORE in wanted else None
+        self._anomaly_i = wanted.index(IS_ANOMALY) if IS_ANOMALY in wanted else None
         self.classes = info.classes
         if self.classes is None and PROBABILITIES in names:  # not from the platform: "0", "1", …
             width = info.outputs[names.index(PROBABILITIES)].shape[-1:]
@@ -131,7 +134,8 @@ class LoadedModel:
             if labels is not None:
                 outputs[LABEL] = labels
             return self._predictions(
-                rows, labels, outputs.get(PROBABILITIES), outputs.get(VARIABLE), outputs, elapsed, codes)
+                rows, labels, outputs.get(PROBABILITIES), outputs.get(VARIABLE), outputs, elapsed, codes,
+                outputs.get(SCORE), outputs.get(IS_ANOMALY))
         labels, codes = self._labels(got[self._label_i] if self._label_i is not None else None)
         return self._predictions(
             rows,
@@ -141,6 +145,8 @@ class LoadedModel:
             {},
             elapsed,
             codes,
+            got[self._score_i] if self._score_i is not None else None,
+            got[self._anomaly_i] if self._anomaly_i is not None else None,
         )
 
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -163,13 +169,19 @@ class LoadedModel:
             codes = None  # a label outside `classes`: encoders look names up instead
         return self._label_names[raw], codes
 
-    def _predictions(self, rows, labels, probabilities, values, outputs, elapsed, codes=None) -> Predictions:
+    def _predictions(
+        self, rows, labels, probabilities, values, outputs, elapsed, codes=None, scores=None, anomalies=None,
+    ) -> Predictions:
         if values is not None:
             values = values.reshape(rows, -1)[:, 0]
+        if scores is not None:
+            scores = scores.reshape(rows, -1)[:, 0]
+        if anomalies is not None:
+            anomalies = anomalies.reshape(rows, -1)[:, 0]
         return Predictions(
             model=self.name, version=self.version, rows=rows, labels=labels,
             probabilities=probabilities, classes=self.classes, values=values,
-            outputs=outputs, inference_s=elapsed, label_codes=codes,
+            outputs=outputs, inference_s=elapsed, label_codes=codes, scores=scores, anomalies=anomalies,
         )
 
     def _run_row(self, row: list[Any]) -> Predictions:
@@ -188,6 +200,8 @@ class LoadedModel:
                 probabilities=None if answer.probabilities is None else answer.probabilities[i : i + 1],
                 classes=self.classes,
                 values=None if answer.values is None else answer.values[i : i + 1],
+                scores=None if answer.scores is None else answer.scores[i : i + 1],
+                anomalies=None if answer.anomalies is None else answer.anomalies[i : i + 1],
                 inference_s=each,
             )
             for i in range(len(rows))

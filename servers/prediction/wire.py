@@ -118,6 +118,8 @@ _VALUE_HEAD = np.frombuffer(b"\x1a\x09\x19", dtype="V3")[0]
 
 def predictions_bytes(p: Predictions) -> bytes | None:
     """Field 3 of either response for every row, or None when the protobuf API must do it."""
+    if p.scores is not None or p.anomalies is not None:
+        return None  # anomaly detection: score and is_anomaly through protobuf (convert.py)
     if p.labels is not None:
         if not p.classes or p.labels.dtype != object:
             return None

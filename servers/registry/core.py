@@ -53,7 +53,7 @@ DATATYPES = frozenset(
     {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
      "FP16", "FP32", "FP64", "BF16", "BYTES"}
 )
-TASKS = frozenset({"classification", "regression", "text_classification"})
+TASKS = frozenset({"classification", "regression", "text_classification", "anomaly_detection"})
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_REQUEST_ID_CHARS = 128

@@ -39,6 +39,7 @@ TASKS = {
     "classification": job_pb.TASK_CLASSIFICATION,
     "regression": job_pb.TASK_REGRESSION,
     "text_classification": job_pb.TASK_TEXT_CLASSIFICATION,
+    "anomaly_detection": job_pb.TASK_ANOMALY_DETECTION,
 }
 
 
@@ -48,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--connection", help="connection id to read the dataset from")
     train.add_argument("--query", help="SQL of the dataset on --connection")
     train.add_argument("--task", required=True, choices=sorted(TASKS))
-    train.add_argument("--target", required=True)
+    train.add_argument("--target", default="", help="required but for anomaly_detection")
     train.add_argument("--algorithm", required=True)
     train.add_argument("--model", help="model name (default: from the file or the target)")
     train.add_argument("--features", help="comma-separated feature columns (default: all but the target)")
@@ -112,7 +113,7 @@ def _bar(job: job_pb.TrainingJob, width: int = 30) -> str:
 async def _train(args: argparse.Namespace) -> int:
     settings = Settings()
     job = job_pb.TrainingJob(
-        model_name=args.model or (Path(args.csv).stem if args.csv else args.target).lower().replace("_", "-"),
+        model_name=args.model or (Path(args.csv).stem if args.csv else args.target or "anomalies").lower().replace("_", "-"),
         task=TASKS[args.task],
         algorithm=args.algorithm,
         dataset=_dataset(args, settings),

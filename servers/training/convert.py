@@ -14,6 +14,7 @@ _TASKS = {
     training_job_pb2.TASK_CLASSIFICATION: "classification",
     training_job_pb2.TASK_REGRESSION: "regression",
     training_job_pb2.TASK_TEXT_CLASSIFICATION: "text_classification",
+    training_job_pb2.TASK_ANOMALY_DETECTION: "anomaly_detection",
 }
 _TASK_ENUM = {v: k for k, v in _TASKS.items()}
 _STATES = {

@@ -21,7 +21,7 @@ class JobState(enum.StrEnum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
-TASKS = ("classification", "regression", "text_classification")
+TASKS = ("classification", "regression", "text_classification", "anomaly_detection")
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,14 @@ def structural_violations(spec: JobSpec) -> list[FieldViolation]:
     if not _MODEL_NAME.match(spec.model_name):
         violations.append(FieldViolation("model_name", "must match ^[a-z][a-z0-9-]{0,62}$ (lowercase letters, digits, dashes)"))
     if spec.task not in TASKS:
-        violations.append(FieldViolation("task", "must be TASK_CLASSIFICATION, TASK_REGRESSION or TASK_TEXT_CLASSIFICATION"))
+        violations.append(FieldViolation("task", "must be TASK_CLASSIFICATION, TASK_REGRESSION, TASK_TEXT_CLASSIFICATION or TASK_ANOMALY_DETECTION"))
     if not spec.algorithm:
         violations.append(FieldViolation("algorithm", "is required"))
-    if not spec.target:
+    if spec.task == "anomaly_detection":
+        if spec.target:
+            violations.append(FieldViolation(
+                "target", f"anomaly_detection takes no target column; leave target empty (got {spec.target!r})"))
+    elif not spec.target:
         violations.append(FieldViolation("target", "is required"))
     source = spec.dataset
     if source.csv_path is not None and (

@@ -6,7 +6,12 @@ Inputs: one per feature, named exactly like its column, shape [-1, 1], FP32 or B
   (FP32, [-1, n_classes], columns in `classes` order), or "scores" for linear_svc
   (FP32 decision values: [-1, n_classes], or [-1, 1] for two classes — the score of
   classes[1]);
-- regressors: "variable" (FP32, [-1, 1]).
+- regressors: "variable" (FP32, [-1, 1]);
+- anomaly detection (IsolationForest): "score" (FP32, [-1, 1]: -score_samples, the
+  paper's anomaly score in (0, 1], higher = more unusual) and "is_anomaly" (INT64,
+  [-1, 1]: 1 where scikit-learn's predict gives -1, else 0). skl2onnx gives predict's
+  -1/1 and decision_function (= score_samples - offset_): nodes appended to the graph
+  turn them into these two.
 
 skl2onnx rewrites names to C identifiers ("unit price" → "unit_price"), so the model is
 converted with placeholder inputs and the graph renamed afterwards.
@@ -22,13 +27,17 @@ from typing import Any
 import onnx
 
 from servers.contracts.ml.spec import (
+    IS_ANOMALY_OUTPUT,
     LABEL_OUTPUT,
     PROBABILITIES_OUTPUT,
+    SCORE_OUTPUT,
     VARIABLE_OUTPUT,
     TensorSpec,
 )
 
 from .features import BYTES, FP32, ONNX_LOCALE, ONNX_TOKENEXP, FeatureData
+
+INT64 = "INT64"
 
 # ONNX Runtime >= 1.20 (the oldest the project allows) runs opset 21; ai.onnx.ml 3 has
 # every operator these models need.
@@ -44,6 +53,8 @@ class Exported:
 
 
 def output_specs(output: str, classes: Sequence[str] | None) -> list[TensorSpec]:
+    if output == SCORE_OUTPUT:
+        return [TensorSpec(SCORE_OUTPUT, FP32, (-1, 1)), TensorSpec(IS_ANOMALY_OUTPUT, INT64, (-1, 1))]
     if classes is None:
         return [TensorSpec(VARIABLE_OUTPUT, FP32, (-1, 1))]
     width = 1 if output != PROBABILITIES_OUTPUT and len(classes) == 2 else len(classes)
@@ -67,7 +78,7 @@ def to_onnx(
     from .imputer import register_converter
 
     register_converter()
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
     from sklearn.base import is_classifier
 
     prefix = "chatdb_input_"
@@ -84,6 +95,9 @@ def to_onnx(
         for spec in outputs
     ]
     model = pipeline.steps[-1][1]
+    anomaly = output == SCORE_OUTPUT
+    if anomaly:  # skl2onnx's own outputs, replaced by _anomaly_outputs below
+        final_types = [(f"{prefix}label", Int64TensorType([None, 1])), (f"{prefix}decision", FloatTensorType([None, 1]))]
     options: dict[int, dict[str, Any]] = {}
     if is_classifier(model):
         # skl2onnx's pipeline parser gives every classifier without options a zipmap
@@ -97,6 +111,8 @@ def to_onnx(
         pipeline, initial_types=initial_types, final_types=final_types,
         target_opset=TARGET_OPSET, options=options,
     )
+    if anomaly:
+        _anomaly_outputs(proto.graph, f"{prefix}label", f"{prefix}decision", float(model.offset_), prefix)
     _rename_inputs(proto.graph, dict(zip(placeholders, data.names, strict=True)))
     proto.producer_name = PRODUCER
     for key, value in sorted((metadata or {}).items()):
@@ -104,6 +120,30 @@ def to_onnx(
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
     return Exported(proto.SerializeToString(), data.input_specs(), outputs)
+
+
+def _anomaly_outputs(graph: onnx.GraphProto, label: str, decision: str, offset: float, prefix: str) -> None:
+    """Replace IsolationForest's outputs (predict's -1/1 `label`, decision_function
+    `decision`) with "score" = -(decision + offset_) = -score_samples and
+    "is_anomaly" = (label < 0) as INT64 0/1."""
+    from onnx import TensorProto, helper
+
+    graph.initializer.extend([
+        helper.make_tensor(f"{prefix}offset", TensorProto.FLOAT, [], [offset]),
+        helper.make_tensor(f"{prefix}zero", TensorProto.INT64, [], [0]),
+    ])
+    graph.node.extend([
+        helper.make_node("Add", [decision, f"{prefix}offset"], [f"{prefix}samples"], name=f"{prefix}add_offset"),
+        helper.make_node("Neg", [f"{prefix}samples"], [SCORE_OUTPUT], name=f"{prefix}neg_score"),
+        helper.make_node("Less", [label, f"{prefix}zero"], [f"{prefix}outlier"], name=f"{prefix}less"),
+        helper.make_node("Cast", [f"{prefix}outlier"], [IS_ANOMALY_OUTPUT], to=TensorProto.INT64,
+                         name=f"{prefix}cast_outlier"),
+    ])
+    del graph.output[:]
+    graph.output.extend([
+        helper.make_tensor_value_info(SCORE_OUTPUT, TensorProto.FLOAT, [None, 1]),
+        helper.make_tensor_value_info(IS_ANOMALY_OUTPUT, TensorProto.INT64, [None, 1]),
+    ])
 
 
 def _rename_inputs(graph: onnx.GraphProto, renames: dict[str, str]) -> None:

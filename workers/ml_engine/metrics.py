@@ -1,5 +1,6 @@
 """Test-split metrics: accuracy, f1_macro, roc_auc (where defined) for classifiers;
-rmse, mae, r2 for regressors. A metric that is undefined on the split is left out
+rmse, mae, r2 for regressors; for anomaly detection the share flagged and the score's
+quantiles. A metric that is undefined on the split is left out
 rather than reported as NaN."""
 
 from __future__ import annotations
@@ -36,4 +37,18 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     spread = float(np.sum((y_true - np.mean(y_true)) ** 2))
     if len(y_true) >= 2 and spread > 0:
         metrics["r2"] = float(1.0 - np.sum(errors**2) / spread)
+    return metrics
+
+
+def anomaly_metrics(scores: np.ndarray, flagged: np.ndarray, threshold: float) -> dict[str, float]:
+    """`scores`: -score_samples (higher = more unusual); `flagged`: 0/1 is_anomaly;
+    `threshold`: the score above which a row is flagged (-offset_)."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    metrics = {"anomaly_share": float(np.mean(flagged)) if len(flagged) else 0.0,
+               "anomalies": float(np.sum(flagged)), "score_threshold": float(threshold)}
+    if len(scores):
+        for q in (50, 90, 99):
+            metrics[f"score_p{q}"] = float(np.percentile(scores, q))
+        metrics["score_min"] = float(scores.min())
+        metrics["score_max"] = float(scores.max())
     return metrics

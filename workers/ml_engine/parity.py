@@ -2,7 +2,9 @@
 test split and compare: labels must agree on at least `min_label_agreement` of the rows,
 probabilities/scores within `max_abs_diff`, regression values within `max_rel_diff`
 relative to max(|value|, mean |value|) (so values near zero are not held to a
-relative bound they cannot meet in float32). Below a threshold: ParityError.
+relative bound they cannot meet in float32). Anomaly detection: "is_anomaly" is held
+to the label agreement and "score" to `max_abs_diff` (scores are in (0, 1]).
+Below a threshold: ParityError.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from servers.contracts.ml.spec import LABEL_OUTPUT, VARIABLE_OUTPUT
+from servers.contracts.ml.spec import IS_ANOMALY_OUTPUT, LABEL_OUTPUT, SCORE_OUTPUT, VARIABLE_OUTPUT
 
 from .errors import ParityError
 
@@ -66,7 +68,8 @@ def check_parity(
     rows = len(reference.values)
     try:
         sess = session(onnx_model, threads)
-        names = [LABEL_OUTPUT, output] if reference.labels is not None else [VARIABLE_OUTPUT]
+        label_output = IS_ANOMALY_OUTPUT if output == SCORE_OUTPUT else LABEL_OUTPUT
+        names = [label_output, output] if reference.labels is not None else [VARIABLE_OUTPUT]
         got = dict(zip(names, sess.run(names, feeds), strict=True))
     except Exception as exc:  # an ONNX Runtime error: the model is unusable as exported
         raise ParityError(f"ONNX parity failed: ONNX Runtime cannot run the exported model: {exc}") from exc
@@ -84,7 +87,7 @@ def check_parity(
     failures = []
     agreement = max_rel = None
     if reference.labels is not None:
-        labels = np.asarray(got[LABEL_OUTPUT]).ravel().astype(str)
+        labels = np.asarray(got[label_output]).ravel().astype(str)
         agreement = float(np.mean(labels == reference.labels.astype(str))) if rows else 1.0
         if agreement < thresholds.min_label_agreement:
             failures.append(f"label agreement {agreement:.4g} < {thresholds.min_label_agreement:g}")

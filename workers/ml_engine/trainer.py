@@ -40,7 +40,7 @@ from servers.runtime.errors import FieldViolation, InvalidArgument
 
 from .export import Exported, metadata_for, to_onnx
 from .features import FeatureData, preprocessor
-from .metrics import classification_metrics, regression_metrics
+from .metrics import anomaly_metrics, classification_metrics, regression_metrics
 from .parity import DEFAULT_THRESHOLDS, ParityReport, ParityThresholds, Reference, check_parity
 
 Progress = Callable[[float, str], None]
@@ -185,7 +185,7 @@ def _load(spec: TrainingSpec, dataset: Dataset, notes: list[str]) -> _Loaded:
     # columns packed for the fingerprint become the numeric features without another.
     column_values = list(dataset.column_values())
     types = [value_types(values) for values in column_values]
-    if spec.target in dataset.columns:  # the one column whose values are looked at one by one
+    if spec.target and spec.target in dataset.columns:  # the one column whose values are looked at one by one
         where = dataset.columns.index(spec.target)
         column_values[where] = plain_values(column_values[where])
     the_plan = plan(spec, dataset.columns, dataset.rows, column_values, types)
@@ -194,6 +194,9 @@ def _load(spec: TrainingSpec, dataset: Dataset, notes: list[str]) -> _Loaded:
     fingerprint = fingerprint_columns(dataset.columns, len(dataset), column_values, types, packed)
     columns = dict(zip(dataset.columns, column_values, strict=True))
     columns.update((dataset.columns[i], array) for i, array in packed.items())
+    if not the_plan.task.has_target:  # anomaly detection: every row, no target
+        kept = np.arange(len(dataset))
+        return _Loaded(the_plan, fingerprint, _encode(the_plan, columns, kept), np.zeros(len(kept)), False)
     target_values = columns[spec.target]
     where = present_indices(target_values, types[dataset.columns.index(spec.target)])
     kept = np.arange(len(target_values)) if where is None else np.array(where, dtype=np.intp)
@@ -248,6 +251,11 @@ def _evaluate(pipeline: Any, loaded: _Loaded, split: _Split) -> tuple[list[str] 
     model must reproduce."""
     test_rows = split.test_rows
     x_test = loaded.data.matrix(test_rows)
+    if not loaded.plan.task.has_target:
+        scores = -pipeline.score_samples(x_test)
+        flagged = (pipeline.predict(x_test) == -1).astype(np.int64)
+        threshold = -float(pipeline.steps[-1][1].offset_)
+        return None, anomaly_metrics(scores, flagged, threshold), Reference(scores, flagged)
     if not loaded.classify:
         predicted = pipeline.predict(x_test)
         return None, regression_metrics(loaded.y[test_rows], predicted), Reference(predicted)

@@ -20,7 +20,7 @@ from typing import Any
 
 from servers.runtime.errors import FieldViolation
 
-from .spec import PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT, Task
+from .spec import PROBABILITIES_OUTPUT, SCORE_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT, Task
 
 _NONE_WORDS = frozenset({"none", "null"})
 
@@ -244,6 +244,30 @@ def _linear_svc(hp: Mapping[str, Any], seed: int, threads: int) -> Any:
     )
 
 
+def _isolation_forest(hp: Mapping[str, Any], seed: int, threads: int) -> Any:
+    from sklearn.ensemble import IsolationForest
+
+    random_state = seed if hp["random_state"] is None else hp["random_state"]
+    max_samples = hp["max_samples"]
+    contamination = hp["contamination"]
+    return IsolationForest(
+        n_estimators=hp["n_estimators"],
+        max_samples="auto" if max_samples is None else max_samples,
+        contamination="auto" if contamination is None else contamination,
+        random_state=random_state, n_jobs=threads,
+    )
+
+
+_IF_PARAMS = (
+    _n_estimators(),
+    Param("contamination", float, None, 0.0, 0.5, exclusive_minimum=True, nullable=True,
+          doc="expected share of anomalies (sets the is_anomaly threshold); null: scikit-learn's 'auto'"),
+    Param("max_samples", int, None, 2, 10_000_000, nullable=True,
+          doc="rows drawn to grow each tree; null: min(256, rows)"),
+    Param("random_state", int, None, 0, 2**32 - 1, nullable=True, doc="null: the job's seed"),
+)
+
+
 def _text(build: Build) -> Build:
     """TF-IDF over the one text column, then the linear model."""
 
@@ -298,6 +322,7 @@ ALGORITHMS: dict[Task, dict[str, Algorithm]] = _registry(
               _text(_logistic_regression), PROBABILITIES_OUTPUT),
     Algorithm("linear_svc", Task.TEXT_CLASSIFICATION, _SVC_PARAMS + _TEXT_PARAMS,
               _text(_linear_svc), SCORES_OUTPUT),
+    Algorithm("isolation_forest", Task.ANOMALY_DETECTION, _IF_PARAMS, _isolation_forest, SCORE_OUTPUT),
 )
 
 

@@ -24,17 +24,36 @@ LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
 SCORES_OUTPUT = "scores"
 VARIABLE_OUTPUT = "variable"
+# anomaly_detection: "score" = -score_samples of scikit-learn's IsolationForest (the
+# paper's anomaly score, in (0, 1]: higher = more unusual) and "is_anomaly" = 1 where
+# predict gives -1 (score above the threshold the contamination set), else 0.
+SCORE_OUTPUT = "score"
+IS_ANOMALY_OUTPUT = "is_anomaly"
 RESERVED_NAMES = frozenset({LABEL_OUTPUT, PROBABILITIES_OUTPUT, SCORES_OUTPUT, VARIABLE_OUTPUT})
+# An anomaly model's outputs are reserved for anomaly_detection only: a "score" column
+# stays a feature of the other tasks, as it always was.
+ANOMALY_RESERVED_NAMES = RESERVED_NAMES | {SCORE_OUTPUT, IS_ANOMALY_OUTPUT}
+
+
+def reserved_names(task: Task | None) -> frozenset[str]:
+    """The output names no feature of a `task` model may carry."""
+    return ANOMALY_RESERVED_NAMES if task is Task.ANOMALY_DETECTION else RESERVED_NAMES
 
 
 class Task(Enum):
     CLASSIFICATION = "classification"
     REGRESSION = "regression"
     TEXT_CLASSIFICATION = "text_classification"
+    ANOMALY_DETECTION = "anomaly_detection"
 
     @property
     def is_classification(self) -> bool:
-        return self is not Task.REGRESSION
+        return self in (Task.CLASSIFICATION, Task.TEXT_CLASSIFICATION)
+
+    @property
+    def has_target(self) -> bool:
+        """Every task but anomaly_detection learns a target column."""
+        return self is not Task.ANOMALY_DETECTION
 
 
 @dataclass(frozen=True)
@@ -42,7 +61,7 @@ class TrainingSpec:
     """One training: which model, which algorithm, which columns, how to split.
 
     `features` empty means: every usable column but the target (for text_classification,
-    the one text column). `hyperparameters` are validated against the algorithm's schema
+    the one text column). `target` is "" for anomaly_detection (and only for it). `hyperparameters` are validated against the algorithm's schema
     (algorithms.py); values may be JSON-ish (2.0 for an int, "true" for a bool).
     """
 

@@ -21,7 +21,7 @@ from servers.runtime.errors import FieldViolation, InvalidArgument
 
 from .algorithms import ALGORITHMS, Algorithm, check_hyperparameters, get_algorithm
 from .columns import ColumnKind, infer_kind, kind_of_types, present_indices
-from .spec import RESERVED_NAMES, Task, TrainingSpec
+from .spec import Task, TrainingSpec, reserved_names
 
 # The registry's model names (servers/registry/core.py): checked here so a job does not
 # train for an hour and then fail to register.
@@ -110,7 +110,11 @@ def _check(
     present = set(columns)
 
     target_ok = False
-    if not spec.target:
+    anomaly = task is Task.ANOMALY_DETECTION
+    if anomaly:
+        if spec.target:
+            add("target", f"anomaly_detection takes no target column; leave target empty (got {spec.target!r})")
+    elif not spec.target:
         add("target", "is required")
     elif spec.target not in present:
         add("target", f"column {spec.target!r} is not in the dataset (columns: {listing})")
@@ -125,14 +129,18 @@ def _check(
     notes: list[str] = []
     explicit = list(spec.features)
     if explicit:
-        features = _explicit_features(spec.target, explicit, present, listing, kinds, text_task, add)
+        features = _explicit_features(spec.target, explicit, present, listing, kinds, text_task, add,
+                                      reserved_names(task))
     elif known:
-        features, notes = _default_features(spec.target, columns, kinds, text_task, target_ok, add)
+        features, notes = _default_features(spec.target, columns, kinds, text_task, target_ok or anomaly, add,
+                                            reserved_names(task))
 
     target_kind = ColumnKind.EMPTY
     if known and target_ok:
         types = None if column_types is None else column_types[columns.index(spec.target)]
         target_kind = _check_target_values(spec, task, values[spec.target], types, kinds[spec.target], fraction_ok, add)
+    elif known and anomaly and fraction_ok:
+        _check_row_count(len(rows or ()), spec.test_fraction, "row(s)", add)
 
     if violations or task is None or algorithm is None or not known:
         return None, violations
@@ -207,7 +215,7 @@ def _column_kinds(
 
 def _explicit_features(
     target: str, explicit: list[str], present: set[str], listing: str, kinds: dict[str, ColumnKind], text_task: bool,
-    add: Add,
+    add: Add, reserved: frozenset[str],
 ) -> list[str]:
     """The features the spec names, each checked against the dataset."""
     known = bool(kinds)
@@ -223,9 +231,9 @@ def _explicit_features(
             add(where, f"{name!r} is the target; a column cannot be both")
         elif name in seen:
             add(where, f"{name!r} repeats features[{seen[name]}]")
-        elif name in RESERVED_NAMES:
+        elif name in reserved:
             add(where, f"{name!r} is the name of a model output "
-                       f"({', '.join(sorted(RESERVED_NAMES))}); rename the column")
+                       f"({', '.join(sorted(reserved))}); rename the column")
         elif known and kinds[name] is ColumnKind.EMPTY:
             add(where, f"column {name!r} has no values")
         elif known and kinds[name] is ColumnKind.TEMPORAL:
@@ -243,7 +251,8 @@ def _explicit_features(
 
 
 def _default_features(
-    target: str, columns: list[str], kinds: dict[str, ColumnKind], text_task: bool, target_ok: bool, add: Add
+    target: str, columns: list[str], kinds: dict[str, ColumnKind], text_task: bool, target_ok: bool, add: Add,
+    reserved: frozenset[str],
 ) -> tuple[list[str], list[str]]:
     """The features when the spec names none: every usable column but the target (the
     one text column for text classification), and notes on the columns left out."""
@@ -267,9 +276,9 @@ def _default_features(
         features = []
     elif not features and target_ok:
         add("features", "the dataset has no column usable as a feature besides the target")
-    reserved = sorted(set(features) & RESERVED_NAMES)
-    if reserved:
-        add("features", f"column(s) {', '.join(map(repr, reserved))} carry the name of a model "
+    clashing = sorted(set(features) & reserved)
+    if clashing:
+        add("features", f"column(s) {', '.join(map(repr, clashing))} carry the name of a model "
                         "output; list the features explicitly without them, or rename them")
     return features, notes
 
@@ -294,12 +303,15 @@ def _check_target_values(
     elif task is not None and task.is_classification:
         _check_classes(spec.target, target_kind, target_values, add)
     if fraction_ok and target_values:
-        fraction = spec.test_fraction
-        needed = min_rows_to_split(float(fraction))
-        if len(target_values) < needed:
-            add("dataset", f"has {len(target_values)} row(s) with a target value; at least {needed} "
-                           f"are needed to split into training and test sets at test_fraction {fraction}")
+        _check_row_count(len(target_values), spec.test_fraction, "row(s) with a target value", add)
     return target_kind
+
+
+def _check_row_count(count: int, fraction: float, what: str, add: Add) -> None:
+    needed = min_rows_to_split(float(fraction))
+    if count < needed:
+        add("dataset", f"has {count} {what}; at least {needed} "
+                       f"are needed to split into training and test sets at test_fraction {fraction}")
 
 
 def _task(task: Any) -> Task | None:

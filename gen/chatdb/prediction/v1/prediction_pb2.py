@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%chatdb/prediction/v1/prediction.proto\x12\x14\x63hatdb.prediction.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x8a\x01\n\x0bNamedTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x36\n\x08\x63ontents\x18\x04 \x01(\x0b\x32$.chatdb.prediction.v1.TensorContents\x12\x14\n\x0craw_contents\x18\x05 \x01(\x0c\"\xb4\x01\n\x0eTensorContents\x12\x15\n\rbool_contents\x18\x01 \x03(\x08\x12\x14\n\x0cint_contents\x18\x02 \x03(\x05\x12\x16\n\x0eint64_contents\x18\x03 \x03(\x03\x12\x15\n\rfp32_contents\x18\x04 \x03(\x02\x12\x15\n\rfp64_contents\x18\x05 \x03(\x01\x12\x16\n\x0e\x62ytes_contents\x18\x06 \x03(\x0c\x12\x17\n\x0fstring_contents\x18\x07 \x03(\t\"\xd3\x01\n\nPrediction\x12%\n\x05label\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\x12J\n\rprobabilities\x18\x02 \x03(\x0b\x32\x33.chatdb.prediction.v1.Prediction.ProbabilitiesEntry\x12\x12\n\x05value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x1a\x34\n\x12ProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_value*\x89\x01\n\x0ePredictionView\x12\x1f\n\x1bPREDICTION_VIEW_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPREDICTION_VIEW_PREDICTIONS\x10\x01\x12\x1b\n\x17PREDICTION_VIEW_OUTPUTS\x10\x02\x12\x18\n\x14PREDICTION_VIEW_FULL\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%chatdb/prediction/v1/prediction.proto\x12\x14\x63hatdb.prediction.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x8a\x01\n\x0bNamedTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x36\n\x08\x63ontents\x18\x04 \x01(\x0b\x32$.chatdb.prediction.v1.TensorContents\x12\x14\n\x0craw_contents\x18\x05 \x01(\x0c\"\xb4\x01\n\x0eTensorContents\x12\x15\n\rbool_contents\x18\x01 \x03(\x08\x12\x14\n\x0cint_contents\x18\x02 \x03(\x05\x12\x16\n\x0eint64_contents\x18\x03 \x03(\x03\x12\x15\n\rfp32_contents\x18\x04 \x03(\x02\x12\x15\n\rfp64_contents\x18\x05 \x03(\x01\x12\x16\n\x0e\x62ytes_contents\x18\x06 \x03(\x0c\x12\x17\n\x0fstring_contents\x18\x07 \x03(\t\"\x99\x02\n\nPrediction\x12%\n\x05label\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\x12J\n\rprobabilities\x18\x02 \x03(\x0b\x32\x33.chatdb.prediction.v1.Prediction.ProbabilitiesEntry\x12\x12\n\x05value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05score\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nis_anomaly\x18\x05 \x01(\x08H\x02\x88\x01\x01\x1a\x34\n\x12ProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_valueB\x08\n\x06_scoreB\r\n\x0b_is_anomaly*\x89\x01\n\x0ePredictionView\x12\x1f\n\x1bPREDICTION_VIEW_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPREDICTION_VIEW_PREDICTIONS\x10\x01\x12\x1b\n\x17PREDICTION_VIEW_OUTPUTS\x10\x02\x12\x18\n\x14PREDICTION_VIEW_FULL\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PREDICTION_PROBABILITIESENTRY']._loaded_options = None
   _globals['_PREDICTION_PROBABILITIESENTRY']._serialized_options = b'8\001'
-  _globals['_PREDICTIONVIEW']._serialized_start=632
-  _globals['_PREDICTIONVIEW']._serialized_end=769
+  _globals['_PREDICTIONVIEW']._serialized_start=702
+  _globals['_PREDICTIONVIEW']._serialized_end=839
   _globals['_NAMEDTENSOR']._serialized_start=94
   _globals['_NAMEDTENSOR']._serialized_end=232
   _globals['_TENSORCONTENTS']._serialized_start=235
   _globals['_TENSORCONTENTS']._serialized_end=415
   _globals['_PREDICTION']._serialized_start=418
-  _globals['_PREDICTION']._serialized_end=629
-  _globals['_PREDICTION_PROBABILITIESENTRY']._serialized_start=567
-  _globals['_PREDICTION_PROBABILITIESENTRY']._serialized_end=619
+  _globals['_PREDICTION']._serialized_end=699
+  _globals['_PREDICTION_PROBABILITIESENTRY']._serialized_start=612
+  _globals['_PREDICTION_PROBABILITIESENTRY']._serialized_end=664
 # @@protoc_insertion_point(module_scope)

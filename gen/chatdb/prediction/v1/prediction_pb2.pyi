@@ -52,7 +52,7 @@ class TensorContents(_message.Message):
     def __init__(self, bool_contents: _Optional[_Iterable[bool]] = ..., int_contents: _Optional[_Iterable[int]] = ..., int64_contents: _Optional[_Iterable[int]] = ..., fp32_contents: _Optional[_Iterable[float]] = ..., fp64_contents: _Optional[_Iterable[float]] = ..., bytes_contents: _Optional[_Iterable[bytes]] = ..., string_contents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("label", "probabilities", "value")
+    __slots__ = ("label", "probabilities", "value", "score", "is_anomaly")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -63,7 +63,11 @@ class Prediction(_message.Message):
     LABEL_FIELD_NUMBER: _ClassVar[int]
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    IS_ANOMALY_FIELD_NUMBER: _ClassVar[int]
     label: _struct_pb2.Value
     probabilities: _containers.ScalarMap[str, float]
     value: float
-    def __init__(self, label: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., value: _Optional[float] = ...) -> None: ...
+    score: float
+    is_anomaly: bool
+    def __init__(self, label: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., value: _Optional[float] = ..., score: _Optional[float] = ..., is_anomaly: _Optional[bool] = ...) -> None: ...

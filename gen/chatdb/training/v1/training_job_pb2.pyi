@@ -19,10 +19,12 @@ class Task(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_CLASSIFICATION: _ClassVar[Task]
     TASK_REGRESSION: _ClassVar[Task]
     TASK_TEXT_CLASSIFICATION: _ClassVar[Task]
+    TASK_ANOMALY_DETECTION: _ClassVar[Task]
 TASK_UNSPECIFIED: Task
 TASK_CLASSIFICATION: Task
 TASK_REGRESSION: Task
 TASK_TEXT_CLASSIFICATION: Task
+TASK_ANOMALY_DETECTION: Task
 
 class TrainingJob(_message.Message):
     __slots__ = ("name", "job_id", "model_name", "task", "algorithm", "dataset", "target", "features", "hyperparameters", "test_fraction", "seed", "state", "progress", "metrics", "attempts", "max_attempts", "model_version", "create_time", "start_time", "end_time", "update_time", "error", "tenant")
