@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# Regenerate gen/ (Python modules, stubs, Envoy descriptor set) from proto/.
+# Regenerate gen/ (Python modules, stubs, Envoy descriptor set) from proto/, and the
+# Kubernetes Envoy ConfigMap, which embeds that descriptor set.
 gen: install
 	$(PY) scripts/gen_protos.py
+	$(PY) deploy/k8s/render_envoy.py >/dev/null
 
 # Fails when gen/ is not what a fresh regeneration gives.
 check-gen: gen
