@@ -20,7 +20,7 @@ from .domain import Caller
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
 
 
-def caller_of(context) -> Caller:
+def current_caller() -> Caller:
     """The caller of the call being served, for the history and audit rows; an internal
     caller (no principal) is "anonymous"."""
     principal = current_principal()
@@ -34,7 +34,7 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         self.core = core
 
     async def Ask(self, request: pb.AskRequest, context) -> pb.AskResponse:
-        return convert.ask_response(await self.core.ask(convert.ask_request(request), caller_of(context)))
+        return convert.ask_response(await self.core.ask(convert.ask_request(request), current_caller()))
 
     async def GetQuery(self, request: pb.GetQueryRequest, context) -> pb.GetQueryResponse:
         return pb.GetQueryResponse(query=convert.query_record(await self.core.get_query(request.query_id)))
@@ -51,7 +51,7 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         record = await self.core.submit_feedback(
             request.query_id, request.verdict,
             request.corrected_statement if request.HasField("corrected_statement") else None,
-            request.comment, caller_of(context),
+            request.comment, current_caller(),
         )
         return pb.SubmitFeedbackResponse(query=convert.query_record(record))
 

@@ -46,12 +46,14 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 
 
 class _Call:
-    """Book-keeping of one call: request id, timing, final status, log line."""
+    """Book-keeping of one call: request id, caller, timing, final status, log line."""
 
-    __slots__ = ("method", "request_id", "start", "code", "peer", "peer_id")
+    __slots__ = ("method", "request_id", "start", "code", "peer", "peer_id", "principal", "mtls", "_tokens")
 
-    def __init__(self, method: str, metadata, peer: str) -> None:
+    def __init__(self, method: str, metadata, peer: str, mtls: bool) -> None:
         self.method = method
+        self.mtls = mtls
+        self.principal = principal_from_metadata(metadata)
         # Read while the call is live: once a client has gone away, its generator may be
         # closed after grpc freed the call, and context.peer() then crashes the process
         # (a segfault in cygrpc, seen on a cancelled DownloadModelVersion).
@@ -69,6 +71,29 @@ class _Call:
 
     def trailing(self) -> tuple[tuple[str, str], ...]:
         return ((REQUEST_ID_KEY, self.request_id),)
+
+    def enter(self, context: grpc.aio.ServicerContext) -> None:
+        """The call's request id, principal and (with mTLS) peer become the context of
+        the code that serves it."""
+        if self.mtls:
+            self.peer_id = peer_spiffe_id(context)
+        self._tokens = (
+            request_id_var.set(self.request_id),
+            set_principal(self.principal),
+            set_peer(self.peer_id) if self.mtls else None,
+        )
+
+    def check_identity(self) -> None:
+        """With mTLS, identity headers are believed only from mesh peers (raises)."""
+        if self.mtls:
+            check_identity_headers(self.principal, self.peer_id)
+
+    def leave(self) -> None:
+        request_id, principal, peer = self._tokens
+        if peer is not None:
+            reset_peer(peer)
+        reset_principal(principal)
+        request_id_var.reset(request_id)
 
     async def fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         """Abort the call with the status that `exc` stands for (always raises)."""
@@ -170,16 +195,11 @@ async def _refusing(request_iterator: Any) -> Any:
 
 def _wrap_unary(behavior: Callable[..., Any], method: str, metadata, mtls: bool = False) -> Callable[..., Any]:
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(method, metadata, context.peer())
-        token = request_id_var.set(call.request_id)
-        principal = principal_from_metadata(metadata)
-        who = set_principal(principal)
-        peer_id = call.peer_id = peer_spiffe_id(context) if mtls else None
-        peer = set_peer(peer_id) if mtls else None
+        call = _Call(method, metadata, context.peer(), mtls)
+        call.enter(context)
         try:
             context.set_trailing_metadata(call.trailing())
-            if mtls:
-                check_identity_headers(principal, peer_id)
+            call.check_identity()
             if type(request) is Refused:
                 raise request.error
             result = behavior(request, context)
@@ -193,26 +213,18 @@ def _wrap_unary(behavior: Callable[..., Any], method: str, metadata, mtls: bool 
             await call.fail(context, exc)
         finally:
             call.finish(context)
-            if peer is not None:
-                reset_peer(peer)
-            reset_principal(who)
-            request_id_var.reset(token)
+            call.leave()
 
     return unary
 
 
 def _wrap_stream(behavior: Callable[..., Any], method: str, metadata, mtls: bool = False) -> Callable[..., Any]:
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(method, metadata, context.peer())
-        token = request_id_var.set(call.request_id)
-        principal = principal_from_metadata(metadata)
-        who = set_principal(principal)
-        peer_id = call.peer_id = peer_spiffe_id(context) if mtls else None
-        peer = set_peer(peer_id) if mtls else None
+        call = _Call(method, metadata, context.peer(), mtls)
+        call.enter(context)
         try:
             context.set_trailing_metadata(call.trailing())
-            if mtls:
-                check_identity_headers(principal, peer_id)
+            call.check_identity()
             if type(request) is Refused:
                 raise request.error
             result = behavior(request, context)
@@ -238,9 +250,6 @@ def _wrap_stream(behavior: Callable[..., Any], method: str, metadata, mtls: bool
             # A client that goes away mid-stream gets its generator closed from another
             # context (by the garbage collector), where the token is not valid.
             with contextlib.suppress(ValueError):
-                if peer is not None:
-                    reset_peer(peer)
-                reset_principal(who)
-                request_id_var.reset(token)
+                call.leave()
 
     return stream
