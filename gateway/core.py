@@ -313,11 +313,14 @@ class Gateway:
             self.history.conversation(ctx.conversation_id, ctx.caller.principal, ctx.create_time, tenancy.owner())
             return None, ""
         previous = self.history.last_pending(ctx.conversation_id)
-        if tenancy.filter_tenant() is not None and not await self._conversation_visible(ctx, previous):
+        # For a caller with a principal, the tenant check reads the conversation's row
+        # (NOT_FOUND when there is none), so its existence is not asked again below.
+        checked = tenancy.filter_tenant() is not None
+        if checked and not await self._conversation_visible(ctx, previous):
             return None, ""
         if previous is None and not self.history.pending_conversation(ctx.conversation_id):
             try:
-                exists = await self.store.conversation_exists(ctx.conversation_id)
+                exists = checked or await self.store.conversation_exists(ctx.conversation_id)
                 previous = await self.store.last_answered(ctx.conversation_id) if exists else None
             except Unavailable:
                 # The platform database is down: the question is still answered, read
