@@ -141,6 +141,14 @@ async def run(question: str, iterations: int) -> dict:
                     kind=connection_pb2.CONNECTION_KIND_POSTGRES, dsn=dsn, read_only=True)), timeout=30)
             await mesh.wait_serving(mesh.ports["gateway"], timeout_s=START_TIMEOUT_S)
             gateway = chat_service_pb2_grpc.ChatServiceStub(channels["gateway"])
+            # SERVING is the gateway's own health; its status monitor may still read a
+            # peer as down from checks made while its channels connected (level 4
+            # refuses questions). Questions are timed once it sees the parser.
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while (await gateway.GetSystemStatus(chat_service_pb2.GetSystemStatusRequest(), timeout=10)).status.level >= 4:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the gateway never saw its parser (level 4); see the logs under " + str(work))
+                await asyncio.sleep(0.2)
             first = await gateway.Ask(chat_service_pb2.AskRequest(
                 question=question, connection_id=CONNECTION, page_size=PAGE_SIZE), timeout=START_TIMEOUT_S)
             paths = Paths(question, connector, query_parser_service_pb2_grpc.QueryParserServiceStub(channels["parser"]),
