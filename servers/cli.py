@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 
 from .runtime.cli_support import CliError, ensure_port_free, print_rpc_error
+from .runtime.errors import ChatDBError
 from .runtime.settings import Settings, describe
 
 
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except ChatDBError as exc:  # a service refusing to start (e.g. the registry's bucket is missing)
+        print(f"error: {exc.code.name}: {exc.message}", file=sys.stderr)
     except grpc.aio.AioRpcError as exc:
         print_rpc_error(exc)
     except OSError as exc:
