@@ -99,18 +99,22 @@ def s3_client(
     *, endpoint_url: str = "", region: str = "", timeout_s: float = 10.0, max_attempts: int = 3,
     max_connections: int = 16,
 ):
-    """A boto3 S3 client: credentials from boto3's chain, path-style addressing for a
-    custom endpoint (MinIO and Ceph need no bucket DNS names), bounded timeouts and
-    retries so an unreachable store is UNAVAILABLE within seconds, not minutes."""
+    """A boto3 S3 client: credentials from boto3's chain, bounded timeouts and retries so
+    an unreachable store is UNAVAILABLE within seconds, not minutes. For a custom
+    endpoint (MinIO, Ceph): path-style addressing (no bucket DNS names), and checksums
+    only where the API requires them, since boto3's default CRC headers (1.36 on) are
+    refused by some S3-compatible servers; the SHA-256 check is the registry's own."""
     import boto3  # heavy; only a registry with an s3:// store needs it
     from botocore.config import Config
 
+    custom = {"s3": {"addressing_style": "path"}, "request_checksum_calculation": "when_required",
+              "response_checksum_validation": "when_required"} if endpoint_url else {}
     config = Config(
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
         retries={"max_attempts": max_attempts, "mode": "standard"},
         max_pool_connections=max_connections,
-        s3={"addressing_style": "path"} if endpoint_url else None,
+        **custom,
     )
     return boto3.session.Session().client(
         "s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config
@@ -263,8 +267,9 @@ class S3ArtifactStore(ArtifactStore):
     ) -> ArtifactRef:
         check_digest(expected_sha256)
         check_expected_size(expected_size, self.max_bytes)
-        if expected_size is not None and expected_size > self.part_size_bytes * MAX_PARTS:
-            raise too_large(self.part_size_bytes * MAX_PARTS)
+        largest = self.part_size_bytes * MAX_PARTS  # S3's limit at this part size
+        if expected_size is not None and expected_size > largest:
+            raise too_large(largest)
         key = self.location.key(expected_sha256)
         present = await self.exists(expected_sha256)
         upload = _MultipartUpload(self, key, expected_sha256)
@@ -281,6 +286,8 @@ class S3ArtifactStore(ArtifactStore):
                     size += len(chunk)
                     if self.max_bytes is not None and size > self.max_bytes:
                         raise too_large(self.max_bytes)
+                    if size > largest:
+                        raise too_large(largest)
                     await asyncio.to_thread(_hash_and_write, digest, file, chunk)
                     if present:
                         continue

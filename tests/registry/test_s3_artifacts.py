@@ -30,7 +30,13 @@ from servers.registry.app import open_registry
 from servers.registry.artifacts import ArtifactStore, LocalArtifactStore
 from servers.registry.s3 import S3ArtifactStore, S3Location
 from servers.registry.service import registry_binding
-from servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from servers.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from servers.runtime.server import GrpcServer
 from servers.runtime.settings import Settings
 
@@ -169,6 +175,24 @@ async def test_a_missing_artifact(backend):
     assert await store.delete(digest) is False
     await store.put(chunks_of(b"hello"), sha(b"hello"), 5)
     assert await store.delete(sha(b"hello")) is True and backend.leftovers() == []
+
+
+async def test_the_size_limit_leaves_nothing(backend):
+    store = backend.make(max_bytes=1000)
+    data = os.urandom(1500)
+    with pytest.raises(InvalidArgument) as info:
+        await store.put(chunks_of(data), sha(data), 1500)
+    assert info.value.violations[0].field == "metadata.expected_size_bytes"
+    with pytest.raises(ResourceExhausted):
+        await store.put(chunks_of(data, 200), sha(data), None)
+    assert backend.leftovers() == []
+
+
+def test_artifact_url_must_be_a_file_or_s3_url():
+    assert Settings(artifact_url="s3://bucket/models").artifact_url == "s3://bucket/models"
+    for bad in ("http://minio:9000/bucket", "s3://", "file://relative/path", "/var/lib/chatdb"):
+        with pytest.raises(ValueError, match="file:///absolute/path or s3://bucket/prefix"):
+            Settings(artifact_url=bad)
 
 
 # --- S3 only ------------------------------------------------------------------------------------
