@@ -247,3 +247,19 @@ def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypat
     for name, b64 in committed["binaryData"].items():
         (etc / name).write_bytes(base64.b64decode(b64))
     validate(etc / "envoy.yaml")
+
+
+def test_the_image_runs_as_the_user_the_pods_require_and_exposes_their_ports(docs):
+    # The Dockerfile cannot be built here (no Docker daemon); what the pods assume of it
+    # is checked instead: the user they run as and every container port.
+    dockerfile = (K8S.parents[1] / "Dockerfile").read_text()
+    user = next(line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER "))
+    exposed = {int(p) for line in dockerfile.splitlines() if line.startswith("EXPOSE ") for p in line.split()[1:]}
+    for name, deployment in by_kind(docs, "Deployment").items():
+        if name == "envoy":
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        assert user == f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}", name
+        ports = {p["containerPort"] for p in container(deployment).get("ports", [])}
+        assert ports <= exposed, (name, ports - exposed)
+        assert container(deployment)["command"][0] == "chatdb"
