@@ -226,6 +226,10 @@ def glossary_to_mapping(glossary: Glossary) -> dict[str, Any]:
         out["relationships"] = [_drop_empty({
             "from": _ends(r.from_table, r.from_columns), "to": _ends(r.to_table, r.to_columns), "name": r.name,
         }) for r in glossary.relationships]
+    if glossary.pii_columns:
+        out["pii"] = list(glossary.pii_columns)
+    if glossary.not_pii_columns:
+        out["not_pii"] = list(glossary.not_pii_columns)
     return out
 
 
