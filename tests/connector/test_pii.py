@@ -245,3 +245,39 @@ def test_mask_value():
     assert pii.mask_value("not an email") == "***"
     assert pii.mask_value(None) is None
     assert pii.mask_value(19800101) == "***"
+
+
+# ----------------------------------------------------------------------- MongoDB (mongomock-motor)
+
+
+async def test_mongodb_fields_are_masked_by_name_and_by_values(settings):
+    from mongomock_motor import AsyncMongoMockClient
+
+    from servers.connector.domain import ConnectionKind
+    from servers.connector.drivers import open_driver
+    from servers.connector.drivers.mongo import MongoDriver
+
+    from .service_support import MONGO, create
+
+    client = AsyncMongoMockClient(tz_aware=True)
+    await client["pii"]["people"].insert_many([
+        {"_id": i, "full_name": name, "memo": memo, "city": city}
+        for i, (name, memo, city) in enumerate([("Ann Lee", "ann@x.io", "Oslo"), ("Bo Kim", "bo@y.org", "Rome")])
+    ])
+
+    def opener(config):
+        return MongoDriver(config, client=client) if config.kind is ConnectionKind.MONGODB else open_driver(config)
+
+    async with running_connector(settings, opener=opener) as c:
+        await create(c.stub, "pii-mongo", kind=MONGO, dsn="mongodb://127.0.0.1:27017/pii")
+        from chatdb.connector.v1 import statement_pb2
+
+        statement = statement_pb2.Statement(mongo_find=statement_pb2.MongoFind(collection="people", sort='{"_id": 1}'))
+        response = await c.stub.ExecuteQuery(pb.ExecuteQueryRequest(connection_id="pii-mongo", statement=statement),
+                                             metadata=USER)
+        assert list(response.masked_columns) == ["full_name", "memo"]
+        rows = [[convert.cell_to_value(cell) for cell in r.cells] for r in response.rows]
+        assert rows[0] == [0, "***", "***@x.io", "Oslo"]
+        admin = await c.stub.ExecuteQuery(pb.ExecuteQueryRequest(connection_id="pii-mongo", statement=statement),
+                                          metadata=ADMIN)
+        assert list(admin.masked_columns) == [] and admin.rows[0].cells[1].text_value == "Ann Lee"
