@@ -467,7 +467,7 @@ class ConnectorCore:
         schema = schema_entry.schema
         glossary = await self._masking_glossary(connection.connection_id)
         key = (connection.connection_id, connection.create_time)
-        versions = (schema.fingerprint(), glossary.version)
+        versions = (self.personal.version_of(schema), glossary.version)
 
         async def compute() -> Detected:
             return await detect(schema, glossary.pii_columns, glossary.not_pii_columns,

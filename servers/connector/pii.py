@@ -243,6 +243,18 @@ class PersonalData:
         self._locks: dict[tuple, asyncio.Lock] = {}
         self._lineage: dict[tuple, list[bool] | None] = {}
         self._max_plans = plans
+        self._versions: dict[int, tuple[SchemaInfo, str]] = {}
+
+    def version_of(self, schema: SchemaInfo) -> str:
+        """schema.fingerprint(), hashed once per introspected schema object."""
+        known = self._versions.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        if len(self._versions) > 64:
+            self._versions.clear()
+        version = schema.fingerprint()
+        self._versions[id(schema)] = (schema, version)
+        return version
 
     async def get(self, key: tuple, schema_version: str, glossary_version: str,
                   compute: Callable[[], Awaitable[Detected]]) -> Detected:

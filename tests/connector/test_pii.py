@@ -16,7 +16,7 @@ import pytest
 from chatdb.connector.v1 import glossary_pb2
 
 from servers.connector import convert, pii
-from servers.connector.domain import ColumnInfo, DataType, SchemaInfo, TableInfo
+from servers.connector.domain import ColumnInfo, DataType, ResultColumn, SchemaInfo, TableInfo
 from servers.runtime.identity import Principal
 from tests.conftest import MYSQL
 
@@ -157,6 +157,17 @@ async def test_cte_and_union_are_traced(connector, connections):
     assert masked == ["r"] and "London" not in [r[0] for r in rows]
 
 
+async def test_later_pages_are_masked_too(connector, connections):
+    first = await connector.stub.ExecuteQuery(pb.ExecuteQueryRequest(
+        connection_id=connections["pg"], statement=sql("SELECT email FROM pii_people ORDER BY id"), page_size=1),
+        metadata=USER)
+    second = await connector.stub.ExecuteQuery(pb.ExecuteQueryRequest(
+        connection_id=connections["pg"], statement=sql("SELECT email FROM pii_people ORDER BY id"), page_size=1,
+        page_token=first.next_page_token), metadata=USER)
+    assert list(second.masked_columns) == ["email"]
+    assert second.rows[0].cells[0].text_value == "***@example.org"
+
+
 async def test_stream_query_is_masked_from_its_header_on(connector, connections):
     messages = [m async for m in connector.stub.StreamQuery(pb.StreamQueryRequest(
         connection_id=connections["pg"], statement=sql("SELECT id, email, city FROM pii_people ORDER BY id"),
@@ -238,6 +249,16 @@ def _schema() -> SchemaInfo:
 def test_lineage(statement, flags):
     detected = pii.Detected({("users", "email"): "e-mail (by name)"})
     assert pii.exposing(statement, "postgres", _schema(), detected) == flags
+
+
+def test_without_lineage_columns_are_masked_by_name_and_values():
+    detected = pii.Detected({("users", "email"): "e-mail (by name)"})
+    statement = "SELECT a, b FROM (VALUES ('x@y.com', 'k'), ('z@w.org', 'l')) v(a, b)"
+    assert pii.exposing(statement, "postgres", _schema(), detected) is None  # a VALUES list has no lineage
+    columns = [ResultColumn("a", DataType.TEXT, "text"), ResultColumn("email", DataType.TEXT, "text"),
+               ResultColumn("b", DataType.TEXT, "text")]
+    rows = [("x@y.com", None, "k"), ("z@w.org", None, "l")]
+    assert pii.fallback(columns, rows, detected) == [True, True, False]
 
 
 def test_mask_value():
