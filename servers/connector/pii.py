@@ -183,7 +183,7 @@ class Detected:
         return frozenset(c for _, c in self.columns)
 
 
-_SAMPLED_TYPES = {DataType.TEXT, DataType.OTHER, DataType.JSON}
+_SAMPLED_TYPES = {DataType.TEXT, DataType.OTHER}  # OTHER: inet, say
 
 # (table, its columns to sample) → rows of those columns' values
 Sampler = Callable[[TableInfo, tuple[ColumnInfo, ...]], Awaitable[Sequence[Sequence[Any]]]]
