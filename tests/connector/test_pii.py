@@ -43,6 +43,8 @@ def _tables_sql(text_type: str) -> list[str]:
         f"phone {text_type}, street_address {text_type}, city {text_type}, remark {text_type}, "
         f"secret_code {text_type})",
         "CREATE TABLE pii_orders (id integer PRIMARY KEY, person_id integer, total integer)",
+        "CREATE TABLE pii_patients (id integer PRIMARY KEY, date_of_birth date, visits integer)",
+        "INSERT INTO pii_patients VALUES (1, '1990-01-02', 4)",
     ]
 
 
@@ -148,6 +150,21 @@ async def test_aliases_joins_subqueries_are_traced_and_counts_are_not_masked(con
     names, rows, masked = await _run(connector, cid, "SELECT city, count(*) AS n FROM pii_people "
                                      "WHERE email LIKE '%example%' GROUP BY city ORDER BY city", USER)
     assert masked == [] and rows == [["London", 1], ["Paris", 1]]
+
+
+@pytest.mark.parametrize("kind", ["pg", "mysql"])
+async def test_a_masked_date_column_becomes_text(connector, connections, kind):
+    from chatdb.connector.v1 import data_type_pb2
+
+    request = pb.ExecuteQueryRequest(connection_id=connections[kind],
+                                     statement=sql("SELECT date_of_birth, visits FROM pii_patients"))
+    user = await connector.stub.ExecuteQuery(request, metadata=USER)
+    assert list(user.masked_columns) == ["date_of_birth"]
+    assert user.columns[0].type == data_type_pb2.DATA_TYPE_TEXT and user.rows[0].cells[0].text_value == "***"
+    assert user.rows[0].cells[1].int64_value == 4
+    admin = await connector.stub.ExecuteQuery(request, metadata=ADMIN)
+    assert admin.columns[0].type == data_type_pb2.DATA_TYPE_DATE
+    assert str(convert.cell_to_value(admin.rows[0].cells[0])) == "1990-01-02"
 
 
 async def test_cte_and_union_are_traced(connector, connections):
