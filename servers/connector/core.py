@@ -63,7 +63,7 @@ from .drivers import Driver, open_driver
 from .glossary import StoredGlossary, unknown_names
 from .glossary import validate as validate_glossary
 from .held_cursors import HeldCursor, HeldCursors
-from .pii import Detected, MaskPlan, PersonalData, detect, fallback, sample_sql
+from .pii import SAMPLE_ROWS, Detected, MaskPlan, PersonalData, detect, fallback, sample_sql
 from .pools import PoolManager, driver_config
 from .read_ahead import ReadAhead
 from .schema_cache import SchemaCache
@@ -508,7 +508,7 @@ class ConnectorCore:
                 statement = SqlQuery(sample_sql(table, columns, _DIALECTS[connection.kind].value))
             try:
                 page = await self._run(connection, driver,
-                                       driver.fetch_page(statement, offset=0, limit=50, timeout_s=timeout_s),
+                                       driver.fetch_page(statement, offset=0, limit=SAMPLE_ROWS, timeout_s=timeout_s),
                                        timeout_s)
             except Exception as exc:  # noqa: BLE001 - detection by name still holds
                 log.info("personal data: could not sample a table", extra={

@@ -3,6 +3,8 @@
 Detection, per connection, schema version and glossary version (`PersonalData`
 caches it; a schema or glossary change is a new detection):
 
+The rules (contracts/personal_data.py, shared with the parser):
+
 - by name (`NAME_RULES`, on the column name split on case and underscores):
   person names (first_name, last_name, full_name, surname, customer_name,
   contact_name, contact; a bare `name` only in a table of people: customers, users,
@@ -12,7 +14,7 @@ caches it; a schema or glossary change is a new detection):
   and country alone are NOT personal data: they name places shared by many people and
   are what questions group by. A name ending in an id or a flag word (email_id,
   phone_verified, address_count, email_domain) and boolean columns are never matched.
-- by sampled values: up to `SAMPLE_ROWS` rows of each table's text columns; a column
+- by sampled values: `SAMPLE_ROWS` rows of each table's text columns; a column
   is personal data when at least `VALUE_SHARE` of its non-null sampled values look
   like e-mail addresses, phone numbers (+ or separators, 7-15 digits; bare digit runs
   are ids, not phones), street addresses ("12 Baker Street") or IPv4 addresses.
@@ -33,7 +35,8 @@ Masking: a value becomes "***"; an e-mail address keeps its domain ("***@example
 — the organisation, useful to read an answer, never the person; NULL stays NULL. A
 masked column's type becomes TEXT.
 
-Pure logic but for `PersonalData.columns`, which samples through the driver it is given.
+Pure logic but for `detect`, which samples through the function it is given (the
+core's, over the connection's driver: no RPC, so no masking of its own).
 """
 
 from __future__ import annotations
