@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     connector_held_cursors: int = Field(16, description="Connector: open cursors kept between ExecuteQuery pages so walking a result is linear (0 = stateless paging only).")
     connector_held_cursor_idle_s: float = Field(30.0, description="Connector: a cursor kept between pages is closed after this long unused.")
     connector_allow_writable: bool = Field(False, description="Connector: allow creating (and running statements on) connections with read_only=false; off by default, since a writable connection runs what its user sends with the DSN user's privileges.")
+    connector_mask_personal_data: bool = Field(True, description="Connector: mask personal data (detected by column name and sampled values, or marked pii in the glossary) in ExecuteQuery and StreamQuery answers for callers without the admin role; see docs/ARCHITECTURE.md, Personal data.")
     # --- end connector ---------------------------------------------------------------
 
     # --- registry --------------------------------------------------------------------
