@@ -105,3 +105,17 @@ async def test_an_unsampled_traceparent_keeps_its_trace_id_and_records_nothing(m
     record = (await mesh.stub.GetQuery(pb.GetQueryRequest(query_id=reply.query_id))).query
     assert record.trace_id == trace_id
     assert spans.of_trace(trace_id) == []
+
+
+async def test_health_checks_make_no_span(mesh, spans):
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(mesh.server.address) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        await mesh.stub.GetSystemStatus(pb.GetSystemStatusRequest())
+    finished = await spans.wait(lambda all_spans: any(s.name.endswith("/GetSystemStatus") for s in all_spans))
+    names = {s.name for s in finished}
+    assert "chatdb.gateway.v1.ChatService/GetSystemStatus" in names
+    assert not any(name.startswith("grpc.health") for name in names)
