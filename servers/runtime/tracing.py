@@ -135,7 +135,7 @@ def otlp_endpoint(settings: Settings) -> str:
 def exporter_for(settings: Settings, service: str) -> SpanExporter | None:
     kind = settings.trace_exporter
     if kind == "file":
-        return JsonLinesExporter(Path(settings.trace_dir) / f"{service}.jsonl")
+        return JsonLinesExporter(Path(settings.trace_dir) / f"{service}.jsonl", settings.trace_file_max_bytes)
     if kind == "console":
         return ConsoleSpanExporter(out=sys.stdout, formatter=lambda span: span_line(span) + "\n")
     if kind == "otlp":
@@ -377,10 +377,13 @@ def span_line(span: ReadableSpan) -> str:
 
 
 class JsonLinesExporter(SpanExporter):
-    """Appends one JSON object per span and line to a file (CHATDB_TRACE_EXPORTER=file)."""
+    """Appends one JSON object per span and line to a file (CHATDB_TRACE_EXPORTER=file).
+    Past `max_bytes` the file becomes `<name>.1` (replacing the previous one) and a new
+    one starts, so a busy service keeps at most twice that on disk."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = 0) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._file = None
 
@@ -393,6 +396,10 @@ class JsonLinesExporter(SpanExporter):
                     self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
                 self._file.write(text)
                 self._file.flush()
+                if self.max_bytes and self._file.tell() >= self.max_bytes:
+                    self._file.close()
+                    self._file = None
+                    self.path.replace(self.path.with_name(self.path.name + ".1"))
         except OSError:
             log.warning("could not write spans", exc_info=True, extra={"path": str(self.path)})
             return SpanExportResult.FAILURE
