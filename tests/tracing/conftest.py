@@ -20,11 +20,25 @@ from tests.gateway.conftest import register
 from tests.gateway.support import forget, running_gateway
 
 
-@pytest.fixture(scope="session")
-def memory_exporter() -> InMemorySpanExporter:
+class _WhileCollecting(SimpleSpanProcessor):
+    """A processor that can be switched off: the process's processors stay for its life,
+    and later test folders need not fill memory with their spans."""
+
+    active = True
+
+    def on_end(self, span) -> None:
+        if self.active:
+            super().on_end(span)
+
+
+@pytest.fixture(scope="module")
+def memory_exporter():
     exporter = InMemorySpanExporter()
-    tracing.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+    processor = _WhileCollecting(exporter)
+    tracing.add_span_processor(processor)
+    yield exporter
+    processor.active = False
+    exporter.clear()
 
 
 class Spans:
