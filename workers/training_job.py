@@ -34,6 +34,7 @@ from servers.contracts.ml.datasets import CsvFile, from_records
 from servers.contracts.ml.spec import Dataset
 from servers.runtime.errors import ChatDBError, Code, InvalidArgument
 from servers.runtime.identity import Principal, reset_principal, set_principal
+from servers.runtime.metrics import observe_training
 from servers.training.domain import Job, JobSpec, JobState
 from servers.training.store import JobStore
 from servers.training.validation import training_spec
@@ -194,6 +195,7 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
 
     heartbeats: HeartbeatThread = ctx["heartbeats"]
     watch = heartbeats.watch(job_id, on_beat)
+    started, outcome = time.monotonic(), "interrupted"
     work = asyncio.create_task(_attempt(ctx, job, cancel))
     lost_wait = asyncio.create_task(lost.wait())
     try:
@@ -203,8 +205,10 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
             with contextlib.suppress(BaseException):
                 await work
             log.warning("attempt lost to the reaper; stopped", extra={"job_id": job_id})
-            return "lost"
-        return await _record_outcome(store, job_id, worker_id, work, cancel)
+            outcome = "lost"
+            return outcome
+        outcome = await _record_outcome(store, job_id, worker_id, work, cancel)
+        return outcome
     except asyncio.CancelledError:
         # The worker is shutting down (SIGTERM): hand the attempt back at once instead of
         # letting the reaper find it stale; arq re-runs this job on another worker.
@@ -216,3 +220,5 @@ async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
     finally:
         heartbeats.unwatch(watch)
         lost_wait.cancel()
+        # chatdb_training_job_duration_seconds{task, algorithm, outcome}
+        observe_training(job.spec.task, job.spec.algorithm, outcome, time.monotonic() - started)
