@@ -248,5 +248,5 @@ def start_metrics(host: str, port: int, process: str = "") -> MetricsServer | No
     if not port:
         return None
     server = MetricsServer(host, port)
-    log.info("metrics endpoint started", extra={"process": process, "url": server.url})
+    log.info("metrics endpoint started", extra={"for": process, "url": server.url})
     return server
