@@ -21,10 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.metrics.support import scrape
 
 BIN = Path(sys.executable).parent
 CHATDB = str(BIN / "chatdb")
@@ -173,11 +174,12 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     targets = dict(line.split() for line in _section(up.stdout, "Metrics for Prometheus"))
     assert set(targets) == {*SERVICES, "envoy"}
     for name, url in targets.items():
-        with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - the mesh's own endpoints
-            text = reply.read().decode()
-        assert ("envoy_cluster_upstream_rq" if name == "envoy" else "chatdb_request_count_total") in text, name
+        got = scrape(url)
+        assert ("envoy_cluster_upstream_rq" if name == "envoy" else "chatdb_request_count") in got.families, name
         if name == "gateway":
-            assert 'service="chatdb.gateway.v1.ChatService",method="Ask",status="OK"' in text
+            asks = got.value("chatdb_request_count_total", service="chatdb.gateway.v1.ChatService", method="Ask",
+                             status="OK")
+            assert asks >= 4, got.matching("chatdb_request_count_total")  # curl, grpcurl, the two `chatdb ask`
 
     down = _chatdb(env, "down", timeout=90)
     assert down.returncode == 0, down.stdout + down.stderr
