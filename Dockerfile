@@ -31,7 +31,8 @@ RUN pip install --no-deps -e . \
 
 USER 10001:10001
 # gRPC ports (ARCHITECTURE.md): gateway 8080 (+ authz 8086), training 8000, registry 8081,
-# parser 8082, worker health 8083, connector 8084, prediction 8085; plaintext health 8090.
-EXPOSE 8000 8080 8081 8082 8083 8084 8085 8086 8090
+# parser 8082, worker health 8083, connector 8084, prediction 8085; plaintext health 8090;
+# Prometheus /metrics 9180-9186 (CHATDB_<PROCESS>_METRICS_PORT).
+EXPOSE 8000 8080 8081 8082 8083 8084 8085 8086 8090 9180 9181 9182 9183 9184 9185 9186
 ENTRYPOINT ["chatdb"]
 CMD ["--help"]

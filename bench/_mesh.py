@@ -58,9 +58,14 @@ class ScratchMesh:
         subprocess.run([str(BIN / "chatdb"), "migrate"], env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen:
-        """Start `chatdb <args>`, its output in logs/<name>.log."""
+        """Start `chatdb <args>`, its output in logs/<name>.log. Its /metrics endpoint
+        is on (as in production) on a free port, so two processes of one service (two
+        prediction servers) never ask for the same default metrics port."""
+        process = "worker" if args[:1] == ["worker"] else (args[1] if args[:1] == ["serve"] and len(args) > 1 else "")
+        metrics = {f"CHATDB_{process.upper()}_METRICS_PORT": str(free_port())} if process else {}
         with open(self.logs / f"{name}.log", "wb") as log:
-            proc = subprocess.Popen([str(BIN / "chatdb"), *args], env={**self.env, **env}, stdout=log, stderr=log)
+            proc = subprocess.Popen([str(BIN / "chatdb"), *args], env={**self.env, **metrics, **env},
+                                    stdout=log, stderr=log)
         self.procs.append(proc)
         self.named[name] = proc
         return proc

@@ -19,7 +19,9 @@
 5. the demo data when missing (`chatdb demo-data`, which registers the demo connections),
    the parser's intent model (`chatdb parser bootstrap-intent`), the showcase;
 6. what to type next (print_ready): the edge's address, a curl, a grpcurl and a `chatdb
-   ask` through it, and commands straight to the gateway — each works as printed.
+   ask` through it, and commands straight to the gateway — each works as printed; then
+   where Prometheus scrapes: each process's /metrics (CHATDB_<NAME>_METRICS_PORT) and
+   Envoy's admin /stats/prometheus, as deploy/prometheus/prometheus.yml lists them.
 
 With --detach it returns once the mesh is ready; otherwise it stays in the foreground and
 Ctrl-C (SIGINT) or SIGTERM stops everything, as `chatdb down` does. A step that fails
@@ -232,6 +234,8 @@ def check_ports(settings: Settings, p: Paths) -> None:
     """One line, before anything starts, when a port of a process that is not running
     yet is taken by something else."""
     wanted = [(name, settings.port_of(name), f"CHATDB_{name.upper()}_PORT") for name in PROCESSES]
+    wanted += [(name, settings.metrics_port_of(name), f"CHATDB_{name.upper()}_METRICS_PORT")
+               for name in PROCESSES if settings.metrics_port_of(name)]
     wanted.append(("gateway", settings.gateway_authz_port, "CHATDB_GATEWAY_AUTHZ_PORT"))
     wanted += [("envoy", settings.edge_port, "CHATDB_EDGE_PORT"),
                ("envoy", settings.edge_admin_port, "CHATDB_EDGE_ADMIN_PORT")]
@@ -361,7 +365,8 @@ def start_process(p: Paths, name: str) -> int:
     with open(p.log(name), "ab") as log:
         process = subprocess.Popen(_command(name), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                    cwd=ROOT, start_new_session=True)
-    _record(p, name, kind="service", port=Settings().port_of(name))
+    settings = Settings()
+    _record(p, name, kind="service", port=settings.port_of(name), metrics_port=settings.metrics_port_of(name))
     return _own(p, name, process)
 
 
@@ -561,6 +566,18 @@ def print_ready(p: Paths, *, detach: bool) -> None:
     print(f"  {cli_line('jobs', service='training')}")
     if chatdb_command() != "chatdb":
         print(f"(or `source {_shown(BIN / 'activate')}` once, then plain `chatdb ...`)")
+    print(f"Metrics for Prometheus (scrape config {_shown(ROOT / 'deploy' / 'prometheus' / 'prometheus.yml')}):")
+    for name, url in metrics_urls(settings):
+        print(f"  {name:12} {url}")
+
+
+def metrics_urls(settings: Settings) -> list[tuple[str, str]]:
+    """(process, URL) of every endpoint Prometheus scrapes: each process's /metrics (but
+    those turned off with port 0) and Envoy's admin statistics."""
+    urls = [(name, f"http://{settings.host}:{settings.metrics_port_of(name)}/metrics")
+            for name in PROCESSES if settings.metrics_port_of(name)]
+    urls.append(("envoy", f"http://127.0.0.1:{settings.edge_admin_port}/stats/prometheus"))
+    return urls
 
 
 def _run(*args: str, quiet: bool = False) -> None:
@@ -716,8 +733,9 @@ def _envoy_ready(admin_port: int) -> str:
         return "NOT ANSWERING"
 
 
-async def process_rows(p: Paths | None = None) -> list[tuple[str, int | None, int, str]]:
-    """(name, pid or None, port, health) of every process `up` started."""
+async def process_rows(p: Paths | None = None) -> list[tuple[str, int | None, int, str, int]]:
+    """(name, pid or None, port, health, metrics port or 0) of every process `up` started
+    (Envoy's metrics are on its admin port)."""
     p = p or paths()
     settings = mesh_settings(p)
     rows = []
@@ -726,19 +744,20 @@ async def process_rows(p: Paths | None = None) -> list[tuple[str, int | None, in
     for name, info in sorted(launched.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
         pid = pid_of(p, name)
         health = await _process_health(settings, name, info) if pid else "EXITED"
-        rows.append((name, pid, int(info.get("port") or 0), health))
+        metrics = int(info.get("metrics_port") or info.get("admin_port") or 0)
+        rows.append((name, pid, int(info.get("port") or 0), health, metrics))
     return rows
 
 
 def print_processes(p: Paths | None = None) -> bool:
-    """The table of `chatdb status`: each process `up` started, its pid, port and
-    health; whether any was started."""
+    """The table of `chatdb status`: each process `up` started, its pid, port, health
+    and metrics port; whether any was started."""
     rows = asyncio.run(process_rows(p))
     if not rows:
         return False
-    print(f"{'process':12} {'pid':>8} {'port':>6}  health")
-    for name, pid, port, health in rows:
-        print(f"{name:12} {pid or '-':>8} {port:>6}  {health}")
+    print(f"{'process':12} {'pid':>8} {'port':>6}  {'health':13} metrics")
+    for name, pid, port, health, metrics in rows:
+        print(f"{name:12} {pid or '-':>8} {port:>6}  {health:13} {metrics or '-'}")
     print()
     return True
 

@@ -49,6 +49,7 @@ from servers.runtime.errors import (
     Unavailable,
     quote,
 )
+from servers.runtime.metrics import CacheMeter
 from servers.runtime.paging import PageTokens, page_size
 from servers.runtime.status import to_status_proto
 
@@ -79,6 +80,8 @@ from .normalise import normalise
 from .store import GatewayStore
 
 log = logging.getLogger("chatdb.gateway.core")
+# chatdb_cache_hits_total / chatdb_cache_misses_total{cache="gateway_result"}: Ask's lookups.
+_RESULT_CACHE = CacheMeter("gateway_result")
 
 MAX_QUESTION_CHARS = 2000
 MAX_COMMENT_CHARS = 2000
@@ -245,7 +248,9 @@ class Gateway:
         if key is not None and self.cache is not None and (request.use_cache or down is not None):
             entry = await self.cache.get(key)
             if entry is not None and (down is not None or (entry.page_size == size and entry.max_rows == max_rows)):
+                _RESULT_CACHE.hit()
                 return self._from_cache(ctx, entry, size, max_rows, down)
+            _RESULT_CACHE.miss()
         if down is not None:
             raise self._databases_down(ctx.connection_id, down)
 

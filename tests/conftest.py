@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from servers.runtime.server import GrpcServer, ServiceBinding
-from servers.runtime.settings import Settings
+from servers.runtime.settings import DEFAULT_METRICS_PORTS, Settings
 
 PG_ADMIN_DSN = os.environ.get("CHATDB_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL = {
@@ -28,6 +28,11 @@ MYSQL = {
     "password": os.environ.get("CHATDB_TEST_MYSQL_PASSWORD", ""),
 }
 REDIS_URL = os.environ.get("CHATDB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# No process a test starts (`chatdb serve`, `chatdb worker`, `chatdb up`) takes a fixed
+# /metrics port, so concurrent runs never meet there; tests of metrics give a free one.
+for _process in DEFAULT_METRICS_PORTS:
+    os.environ.setdefault(f"CHATDB_{_process.upper()}_METRICS_PORT", "0")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ The worker consumes its own queue (`<redis_prefix>:ml-engine`). Its health port
 (CHATDB_WORKER_PORT) reports SERVING while the worker can take jobs, so the same probes
 work for workers as for services: NOT_SERVING while it starts and while Redis is
 unreachable (queue_worker.py: the worker waits for Redis and carries on by itself).
+Its Prometheus /metrics endpoint (CHATDB_WORKER_METRICS_PORT) carries the training jobs'
+durations and the queue's depth, read from Redis when scraped (queue_depth.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from arq.connections import RedisSettings
 
 from servers.contracts.queue import queue_name
 from servers.runtime import logs, tracing
+from servers.runtime.metrics import start_metrics
 from servers.runtime.server import GrpcServer, wait_for_signal
 from servers.runtime.settings import Settings
 from servers.runtime.tls import for_service
@@ -125,6 +128,7 @@ def worker_options(settings: Settings, worker_id: str = "") -> dict[str, Any]:
 
 
 async def run_worker(settings: Settings) -> None:
+    from .queue_depth import QueueDepth
     from .queue_worker import QueueWorker
 
     logs.configure("worker", settings.log_level)
@@ -132,6 +136,8 @@ async def run_worker(settings: Settings) -> None:
     tracing.setup("worker", settings)
     health = GrpcServer(settings, [], port=settings.worker_port, ready=False)
     await health.start()
+    metrics = start_metrics(settings.host, settings.metrics_port_of("worker"), "worker")
+    depth = QueueDepth(settings) if metrics is not None else None
     worker = QueueWorker(
         **worker_options(settings),
         on_redis_state=health.set_serving,
@@ -147,4 +153,8 @@ async def run_worker(settings: Settings) -> None:
     await worker.close()
     stop.cancel()
     await health.stop()
+    if metrics is not None:
+        metrics.close()
+    if depth is not None:
+        depth.close()
     tracing.shutdown()

@@ -36,6 +36,7 @@ from servers.contracts.ml.spec import Dataset
 from servers.runtime import tracing
 from servers.runtime.errors import ChatDBError, Code, InvalidArgument
 from servers.runtime.identity import Principal, reset_principal, set_principal
+from servers.runtime.metrics import observe_training
 from servers.training.domain import Job, JobSpec, JobState
 from servers.training.store import JobStore
 from servers.training.validation import training_spec
@@ -213,6 +214,7 @@ async def _run_attempt(ctx: dict[str, Any], job_id: str, span: Any) -> str:
 
     heartbeats: HeartbeatThread = ctx["heartbeats"]
     watch = heartbeats.watch(job_id, on_beat)
+    started, outcome = time.monotonic(), "interrupted"
     work = asyncio.create_task(_attempt(ctx, job, cancel))
     lost_wait = asyncio.create_task(lost.wait())
     try:
@@ -222,8 +224,10 @@ async def _run_attempt(ctx: dict[str, Any], job_id: str, span: Any) -> str:
             with contextlib.suppress(BaseException):
                 await work
             log.warning("attempt lost to the reaper; stopped", extra={"job_id": job_id})
-            return "lost"
-        return await _record_outcome(store, job_id, worker_id, work, cancel)
+            outcome = "lost"
+            return outcome
+        outcome = await _record_outcome(store, job_id, worker_id, work, cancel)
+        return outcome
     except asyncio.CancelledError:
         # The worker is shutting down (SIGTERM): hand the attempt back at once instead of
         # letting the reaper find it stale; arq re-runs this job on another worker.
@@ -235,3 +239,5 @@ async def _run_attempt(ctx: dict[str, Any], job_id: str, span: Any) -> str:
     finally:
         heartbeats.unwatch(watch)
         lost_wait.cancel()
+        # chatdb_training_job_duration_seconds{task, algorithm, outcome}
+        observe_training(job.spec.task, job.spec.algorithm, outcome, time.monotonic() - started)

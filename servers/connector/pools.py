@@ -7,11 +7,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from servers.runtime.metrics import PoolUse, watch_pools
+
 from . import dsn as dsnlib
-from .domain import Connection, ConnectionConfig
+from .domain import Connection, ConnectionConfig, ConnectionKind
 from .drivers import Driver, open_driver
 
 log = logging.getLogger("chatdb.connector")
+
+# The database kind as the connector's gauges name it (label kind=).
+METRIC_KINDS = {ConnectionKind.POSTGRES: "postgresql", ConnectionKind.MYSQL: "mysql", ConnectionKind.MONGODB: "mongodb"}
 
 
 def driver_config(connection: Connection) -> ConnectionConfig:
@@ -35,12 +40,23 @@ class PoolManager:
     connection deleted and re-created with another target never reuses the old pool.
     A driver that reported the database UNAVAILABLE is dropped, so the next call builds
     a fresh pool once the database is back, whatever state the old one was left in.
+    Its pools are read into the connector's gauges whenever /metrics is scraped.
     """
 
     def __init__(self, opener: Callable[[ConnectionConfig], Driver] = open_driver) -> None:
         self._opener = opener
         self._drivers: dict[str, tuple[ConnectionConfig, Driver]] = {}
         self._closing: set[asyncio.Task] = set()
+        self._unwatch = watch_pools(self, PoolManager.pool_uses)
+
+    def pool_uses(self) -> list[tuple[str, str, PoolUse]]:
+        """(kind, connection id, what its pool holds) of every driver that can tell."""
+        uses = []
+        for connection_id, (config, driver) in list(self._drivers.items()):
+            use = driver.pool_use()
+            if use is not None:
+                uses.append((METRIC_KINDS.get(config.kind, str(config.kind)), connection_id, use))
+        return uses
 
     def get(self, connection: Connection) -> Driver:
         config = driver_config(connection)
@@ -77,6 +93,7 @@ class PoolManager:
         task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
+        self._unwatch()
         drivers = [d for _, d in self._drivers.values()]
         self._drivers.clear()
         for driver in drivers:

@@ -8,7 +8,12 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from servers.runtime.metrics import CacheMeter
+
 from .domain import Connection, SchemaInfo
+
+# chatdb_cache_hits_total / chatdb_cache_misses_total{cache="connector_schema"}
+_METER = CacheMeter("connector_schema")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,12 +40,15 @@ class SchemaCache:
         key = (connection.connection_id, connection.create_time)
         entry = self._entries.get(key)
         if entry is not None and not refresh and entry.expires_at > time.monotonic():
+            _METER.hit()
             return entry, True
         lock = self._locks.setdefault(connection.connection_id, asyncio.Lock())
         async with lock:
             entry = self._entries.get(key)
             if entry is not None and not refresh and entry.expires_at > time.monotonic():
+                _METER.hit()
                 return entry, True  # another call introspected while we waited
+            _METER.miss()
             schema = await introspect()
             now = datetime.now(UTC)
             entry = CachedSchema(schema, now, now + timedelta(seconds=self.ttl_s), time.monotonic() + self.ttl_s)

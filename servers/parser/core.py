@@ -33,6 +33,7 @@ from servers.contracts.clients import ConnectorClient
 from servers.contracts.glossary import Glossary
 from servers.runtime import tenancy
 from servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, clip, quote
+from servers.runtime.metrics import CacheMeter
 
 from . import convert, describe, followups, inline_schema, language, plan_check, routing
 from .domain import (
@@ -52,6 +53,8 @@ from .render.sql import build_query, query_sql
 from .samples import ValueSampler
 
 log = logging.getLogger("chatdb.parser.core")
+# chatdb_cache_hits_total / chatdb_cache_misses_total{cache="parser_schema"}
+_SCHEMA_CACHE = CacheMeter("parser_schema")
 
 MAX_QUESTION_CHARS = 2000
 ROUTED_ELSEWHERE = (QueryKind.TRAIN, QueryKind.PREDICT, QueryKind.MODEL_STATUS, QueryKind.SYSTEM_STATUS)
@@ -190,8 +193,11 @@ class Parser:
         # schema_ttl_s.
         entry = self._schemas.get(connection_id)
         if not self._fresh(entry):
+            _SCHEMA_CACHE.miss()
             view = convert.schema_view(await self.connector.schema(connection_id), SchemaFlavour.POSTGRES)
             entry = self._schemas[connection_id] = _Timed(view, time.monotonic())
+        else:
+            _SCHEMA_CACHE.hit()
         return entry.value
 
     async def _glossary(self, connection_id: str) -> Glossary | None:

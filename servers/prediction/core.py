@@ -174,6 +174,7 @@ class PredictionCore:
             arrays = loaded.run(names, feeds)
         else:
             arrays = await asyncio.to_thread(loaded.run, names, feeds)
+        loaded.count_rows(n)
         return InferOutputs(
             loaded.name, loaded.version,
             [(TensorInfo(name, outputs[name].datatype, tuple(a.shape)), a) for name, a in zip(names, arrays, strict=True)],

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from servers.runtime.errors import ChatDBError, FailedPrecondition
+from servers.runtime.metrics import rows_counter
 
 from .batching import Batcher
 from .domain import ORT_DATATYPES, ModelInfo, Predictions, TensorInfo, invalid
@@ -109,6 +110,9 @@ class LoadedModel:
         # How long a run takes per row (a moving average of multi-row runs): the core runs a
         # batch on the event loop when that is shorter than a hop to a worker thread.
         self.seconds_per_row = float("inf")
+        # chatdb_predictions_total{model, version}: rows predicted, counted per run
+        # (Predict, BatchPredict, the batcher's runs; ModelInfer in the core).
+        self.count_rows = rows_counter(self.name, self.version)
         self.batcher: Batcher | None = None
         if batching is not None and batching.enabled and self.plan.takes_records:
             self.batcher = Batcher(self._run_rows, batching.max_size, batching.max_delay_s, run_one=self._run_row)
@@ -122,6 +126,7 @@ class LoadedModel:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
             raise _run_error(self, exc) from None
         elapsed = time.perf_counter() - start
+        self.count_rows(rows)
         if rows > 1:
             per_row = elapsed / rows
             # The first run sets the average (inf + (x - inf) * 0.2 would be NaN, and NaN

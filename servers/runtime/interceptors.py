@@ -36,6 +36,7 @@ from .identity import (
     set_principal,
 )
 from .logs import request_id_var
+from .metrics import observe_call
 from .screening import Refused, input_error, screening_deserializer
 from .status import grpc_code, internal_status, to_grpc_status
 
@@ -129,6 +130,8 @@ class _Call:
             code = context.code()
             if code is not None:
                 self.code = code if isinstance(code, grpc.StatusCode) else grpc_code(code)
+        duration_s = time.perf_counter() - self.start
+        observe_call(self.method, self.code, duration_s)  # Prometheus (metrics.py)
         level = logging.DEBUG if self.method in QUIET_METHODS and self.code is grpc.StatusCode.OK else logging.INFO
         if log.isEnabledFor(level):
             log.log(
@@ -139,7 +142,7 @@ class _Call:
                     "peer": self.peer,
                     **({"peer_id": self.peer_id} if self.peer_id else {}),
                     "status": self.code.name,
-                    "duration_ms": round((time.perf_counter() - self.start) * 1000, 3),
+                    "duration_ms": round(duration_s * 1000, 3),
                 },
             )
 

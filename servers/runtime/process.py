@@ -2,6 +2,8 @@
 
 Builds (in an AsyncExitStack) whatever the service's factory opens, puts its bindings
 on one GrpcServer, serves until SIGTERM/SIGINT, drains, then closes in reverse order.
+The process's Prometheus /metrics endpoint (CHATDB_<SERVICE>_METRICS_PORT) starts first
+and stops last.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from . import logs, tracing
+from .metrics import start_metrics
 from .server import GrpcServer, ServiceBinding, wait_for_signal
 from .settings import Settings
 from .tls import for_service
@@ -31,6 +34,9 @@ async def serve(
     tracing.setup(name, settings)
     async with AsyncExitStack() as stack:
         stack.callback(tracing.shutdown)  # closed last: what the shutdown did is exported too
+        metrics = start_metrics(settings.host, settings.metrics_port_of(name), name)
+        if metrics is not None:
+            stack.callback(metrics.close)
         bindings = await factory(settings, stack)
         server = GrpcServer(settings, bindings, port=settings.port_of(name) if port is None else port)
         await server.start()

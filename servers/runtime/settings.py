@@ -12,6 +12,18 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Default /metrics port of each process (runtime/metrics.py): 9100 + the last two digits
+# of its gRPC port, but training (8000), whose 9100 is node_exporter's, takes 9186.
+DEFAULT_METRICS_PORTS: dict[str, int] = {
+    "gateway": 9180,
+    "registry": 9181,
+    "parser": 9182,
+    "worker": 9183,
+    "connector": 9184,
+    "prediction": 9185,
+    "training": 9186,
+}
+
 # Default port of each service (ARCHITECTURE.md). `CHATDB_<SERVICE>_PORT` overrides one.
 DEFAULT_PORTS: dict[str, int] = {
     "training": 8000,
@@ -251,6 +263,15 @@ class Settings(BaseSettings):
     # --- up (deploy/launcher.py) ----------------------------------------------------
     demo_mongo_url: str = Field("mongodb://127.0.0.1:27017", description="`chatdb up`: MongoDB the demo data is loaded into and registered as connection demo-mongo (database chatdb_demo, read-only); skipped with a note when it does not answer.")
     # --- end up ---------------------------------------------------------------------
+    # --- metrics (ops-metrics) --------------------------------------------------------
+    gateway_metrics_port: int = Field(DEFAULT_METRICS_PORTS["gateway"], description="Metrics: port of the gateway's Prometheus /metrics endpoint (on CHATDB_HOST; 0: off).")
+    training_metrics_port: int = Field(DEFAULT_METRICS_PORTS["training"], description="Metrics: port of the training orchestrator's /metrics endpoint (0: off).")
+    registry_metrics_port: int = Field(DEFAULT_METRICS_PORTS["registry"], description="Metrics: port of the model registry's /metrics endpoint (0: off).")
+    parser_metrics_port: int = Field(DEFAULT_METRICS_PORTS["parser"], description="Metrics: port of the query parser's /metrics endpoint (0: off).")
+    worker_metrics_port: int = Field(DEFAULT_METRICS_PORTS["worker"], description="Metrics: port of the worker's /metrics endpoint (training job durations, queue depth; 0: off).")
+    connector_metrics_port: int = Field(DEFAULT_METRICS_PORTS["connector"], description="Metrics: port of the DB connector's /metrics endpoint (pools, connections per kind; 0: off).")
+    prediction_metrics_port: int = Field(DEFAULT_METRICS_PORTS["prediction"], description="Metrics: port of the prediction service's /metrics endpoint (predictions per model version; 0: off).")
+    # --- end metrics ------------------------------------------------------------------
 
     # --- tracing (servers/runtime/tracing.py) -----------------------------------------
     trace_exporter: str = Field("file", description="Tracing: where this process's OpenTelemetry spans go: file (JSON lines in trace_dir/<service>.jsonl), console (the same lines on stdout), otlp (OTLP/gRPC to otel_exporter_otlp_endpoint) or none (no spans recorded; trace ids are still made and passed on).")
@@ -277,6 +298,10 @@ class Settings(BaseSettings):
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def metrics_port_of(self, process: str) -> int:
+        """CHATDB_<PROCESS>_METRICS_PORT (0: no /metrics endpoint)."""
+        return int(getattr(self, f"{process}_metrics_port", 0) or 0)
 
     def address_override(self, service: str) -> str:
         """CHATDB_<SERVICE>_ADDRESS (host:port) when set, else ""."""

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from servers.runtime.settings import DEFAULT_PORTS
+from servers.runtime.settings import DEFAULT_METRICS_PORTS, DEFAULT_PORTS
 
 from .kustomize_lite import KustomizeError, render
 
@@ -28,6 +28,7 @@ HPA_RANGES = {"prediction": (3, 15), "gateway": (2, 10), "training": (2, 10), "w
               "connector": (2, 8), "registry": (2, 6), "parser": (2, 6)}
 WORKLOADS = set(DEFAULT_PORTS) | {"envoy"}
 PROBE_PORT = 8090
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
 
 
 def schema_errors(docs: list[dict]) -> list[str]:
@@ -136,14 +137,20 @@ def test_envoy_is_the_only_way_in(docs):
     for name, policy in by_kind(docs, "NetworkPolicy").items():
         assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
         assert policy["spec"]["policyTypes"] == ["Ingress"]
+        if name != "envoy":  # last: Prometheus (namespace monitoring) on the metrics port alone
+            *rules, metrics_rule = policy["spec"]["ingress"]
+            assert metrics_rule["from"] == [{"namespaceSelector": {"matchLabels": MONITORING}}]
+            assert [p["port"] for p in metrics_rule["ports"]] == [DEFAULT_METRICS_PORTS[name]]
+        else:
+            rules = policy["spec"]["ingress"]
         if name == "gateway":
-            grpc_rule, authz_rule = policy["spec"]["ingress"]
+            grpc_rule, authz_rule = rules
             assert grpc_rule["from"] == [{"podSelector": {"matchLabels": PART_OF}}]
             assert [p["port"] for p in grpc_rule["ports"]] == [DEFAULT_PORTS["gateway"]]
             assert authz_rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "envoy"}}}]
             assert [p["port"] for p in authz_rule["ports"]] == [8086]
             continue
-        (rule,) = policy["spec"]["ingress"]
+        (rule,) = rules
         if name == "envoy":
             assert "from" not in rule and [p["port"] for p in rule["ports"]] == [8443]
         else:
@@ -247,6 +254,18 @@ def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypat
     for name, b64 in committed["binaryData"].items():
         (etc / name).write_bytes(base64.b64decode(b64))
     validate(etc / "envoy.yaml")
+
+
+def test_every_process_is_scraped_on_its_metrics_port(docs):
+    for name, deployment in by_kind(docs, "Deployment").items():
+        if name == "envoy":  # its statistics are on the admin port, loopback only (README)
+            continue
+        port = DEFAULT_METRICS_PORTS[name]
+        ports = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+        assert ports["metrics"] == port, name
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+                               "prometheus.io/path": "/metrics"}, name
 
 
 def test_the_image_runs_as_the_user_the_pods_require_and_exposes_their_ports(docs):

@@ -25,10 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.metrics.support import scrape
+
 BIN = Path(sys.executable).parent
 CHATDB = str(BIN / "chatdb")
 SERVICES = ("connector", "registry", "parser", "training", "prediction", "gateway", "worker")
-PORTS = (*SERVICES, "gateway_authz", "edge", "edge_admin")
+PORTS = (*SERVICES, "gateway_authz", "edge", "edge_admin", *(f"{name}_metrics" for name in SERVICES))
 UP_TIMEOUT_S = 150
 
 pytestmark = pytest.mark.timeout(240)
@@ -159,11 +161,25 @@ def test_up_detached_on_a_bare_machine_answers_then_down_leaves_nothing(bare):
     rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()
             if line.split() and line.split()[0] in seen}
     assert set(rows) == set(seen)
-    for name, (_, pid, port, health) in rows.items():
+    for name, (_, pid, port, health, metrics) in rows.items():
         assert int(pid) == seen[name]
         assert int(port) == state["processes"][name]["port"]
         assert health == {"postgres": "ACCEPTING", "redis": "ACCEPTING", "envoy": "LIVE"}.get(name, "SERVING"), rows
+        assert metrics == {"postgres": "-", "redis": "-", "envoy": env["CHATDB_EDGE_ADMIN_PORT"]}.get(
+            name, env.get(f"CHATDB_{name.upper()}_METRICS_PORT")), rows
     assert "level 0" in status.stdout
+
+    # Where to scrape, as printed: every process's /metrics and Envoy's statistics answer,
+    # the gateway's with the Asks above counted.
+    targets = dict(line.split() for line in _section(up.stdout, "Metrics for Prometheus"))
+    assert set(targets) == {*SERVICES, "envoy"}
+    for name, url in targets.items():
+        got = scrape(url)
+        assert ("envoy_cluster_upstream_rq" if name == "envoy" else "chatdb_request_count") in got.families, name
+        if name == "gateway":
+            asks = got.value("chatdb_request_count_total", service="chatdb.gateway.v1.ChatService", method="Ask",
+                             status="OK")
+            assert asks >= 4, got.matching("chatdb_request_count_total")  # curl, grpcurl, the two `chatdb ask`
 
     down = _chatdb(env, "down", timeout=90)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -18,6 +18,7 @@ from servers.runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
 )
+from servers.runtime.metrics import PoolUse
 
 from ..domain import (
     ConnectionConfig,
@@ -70,6 +71,11 @@ class Driver(ABC):
         can act on ("user postgres is a superuser"); empty when nothing stands out.
         Called once when a connection is created."""
         return []
+
+    def pool_use(self) -> PoolUse | None:
+        """What the driver's pool holds now, for the connector's gauges (read from the
+        metrics endpoint's thread, so it only reads); None when the driver cannot tell."""
+        return None
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -39,6 +39,7 @@ from servers.runtime.errors import (
     PermissionDenied,
     Unavailable,
 )
+from servers.runtime.metrics import PoolUse
 
 from .. import dsn as dsn_util
 from ..domain import (
@@ -429,6 +430,20 @@ class MongoDriver(Driver):
                 # Kills the server cursor when the consumer stopped early.
                 with contextlib.suppress(Exception):
                     await cursor.close()
+
+    def pool_use(self) -> PoolUse | None:
+        """From pymongo's pools (not a public API: None when they cannot be read, as
+        with mongomock or another pymongo's internals)."""
+        client = self._client
+        if client is None:
+            return PoolUse(0, 0, max(1, self.config.pool_max_size))
+        try:
+            pools = [server.pool for server in client.delegate._topology._servers.values()]
+            active = sum(int(pool.active_sockets) for pool in pools)
+            idle = sum(len(pool.conns) for pool in pools)
+        except (AttributeError, TypeError, RuntimeError):
+            return None
+        return PoolUse(active + idle, active, max(1, self.config.pool_max_size))
 
     async def close(self) -> None:
         self._closed = True

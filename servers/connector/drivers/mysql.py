@@ -35,6 +35,7 @@ from servers.runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
 )
+from servers.runtime.metrics import PoolUse
 
 from .. import dsn as dsn_util
 from ..domain import (
@@ -420,6 +421,13 @@ class MySQLDriver(Driver):
                     await session.fetch(1, timeout_s)  # normally reads the end of the result
         except Exception as exc:
             raise map_error(exc, timeout_s=timeout_s) from exc
+
+    def pool_use(self) -> PoolUse:
+        pool, max_size = self._pool, max(1, self.config.pool_max_size)
+        if pool is None:
+            return PoolUse(0, 0, max_size)
+        size = pool.size
+        return PoolUse(size, max(0, size - pool.freesize), pool.maxsize)
 
     async def close(self) -> None:
         async with self._lock:

@@ -20,6 +20,7 @@ from servers.runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
 )
+from servers.runtime.metrics import PoolUse
 
 from ..domain import (
     ConnectionConfig,
@@ -227,6 +228,13 @@ class PostgresDriver(Driver):
                         break
         except Exception as exc:
             raise map_error(exc, timeout_s=timeout_s) from exc
+
+    def pool_use(self) -> PoolUse:
+        pool, max_size = self._pool, max(1, self.config.pool_max_size)
+        if pool is None:
+            return PoolUse(0, 0, max_size)
+        size = pool.get_size()
+        return PoolUse(size, max(0, size - pool.get_idle_size()), pool.get_max_size())
 
     async def close(self) -> None:
         async with self._lock:
