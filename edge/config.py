@@ -40,7 +40,9 @@ from urllib.parse import urlsplit
 import yaml
 from google.protobuf import descriptor_pb2
 
-from servers.runtime.identity import IDENTITY_KEYS
+# HEALTH_SERVICE and REFLECTION_SERVICES are routed without an API key; the services
+# refuse any other call the edge forwards without the caller's identity.
+from servers.runtime.identity import HEALTH_SERVICE, IDENTITY_KEYS, REFLECTION_SERVICES
 from servers.runtime.settings import Settings
 from servers.runtime.tracing import otlp_endpoint
 
@@ -49,8 +51,6 @@ DESCRIPTOR_SET = ROOT / "gen" / "chatdb_descriptor.binpb"
 SPIFFE_PREFIX = "spiffe://chatdb/"
 # Services from packages not named chatdb.<process>.vN, and the process serving them.
 FOREIGN_PACKAGES = {"inference": "prediction"}
-HEALTH_SERVICE = "grpc.health.v1.Health"
-REFLECTION_SERVICES = ("grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
 # The process that answers health and reflection for the edge as a whole.
 FRONT_PROCESS = "gateway"
 READ_PREFIXES = ("Get", "List")
@@ -493,6 +493,7 @@ local MAX_ENTRIES = @MAX_ENTRIES@
 local FORWARDED = @FORWARDED@
 local IDENTITY = @IDENTITY@
 local TO_CLIENT = @TO_CLIENT@
+local STREAMING = @STREAMING@
 local cache, entries = {}, 0
 
 local function deny(handle, status, headers, body)
@@ -504,7 +505,7 @@ local function deny(handle, status, headers, body)
   handle:respond(reply, body)
 end
 
-function envoy_on_request(handle)
+local function check(handle)
   local headers = handle:headers()
   local path = headers:get(":path")
   local key = path
@@ -520,6 +521,14 @@ function envoy_on_request(handle)
     end
     cache[key] = nil
     entries = entries - 1
+  end
+  -- A unary request's body (small: one message) is read before the decision. A refusal
+  -- sent while the client is still sending it resets the stream after the reply, and
+  -- HTTP/2 clients such as curl 7.88 then report a stream error instead of the 401.
+  -- Client streams (uploads) are decided at once: they are not buffered.
+  if not STREAMING[path] then
+    handle:body()
+    headers = handle:headers()  -- a wrapper taken before a yield is stale after it
   end
   local request = {[":method"] = "GET", [":path"] = "/authz" .. path, [":authority"] = "ext_authz"}
   for _, name in ipairs(FORWARDED) do
@@ -554,12 +563,25 @@ function envoy_on_request(handle)
   cache[key] = {expires = now + TTL_MS, identity = identity}
   entries = entries + 1
 end
+
+-- An error in the script would let the request continue without identity headers: it
+-- is refused instead (and the services refuse such a call from the edge as well).
+function envoy_on_request(handle)
+  local ok, err = pcall(check, handle)
+  if not ok then
+    handle:logErr("chatdb authz check failed: " .. tostring(err))
+    handle:respond({[":status"] = "503", ["content-type"] = "application/json"},
+                   '{"code": 14, "message": "the authorization check failed"}')
+  end
+end
 """
 
 
-def lua_authz_filter(settings: Settings) -> dict:
+def lua_authz_filter(settings: Settings, services: Iterable[Service] = ()) -> dict:
+    streaming = [f"/{s.full_name}/{m.name}" for s in services for m in s.methods if m.client_streaming]
     code = (
-        LUA_AUTHZ_CODE.replace("@TTL_MS@", str(int(settings.edge_authz_cache_ms)))
+        LUA_AUTHZ_CODE.replace("@STREAMING@", "{" + ", ".join(f"[{json.dumps(p)}] = true" for p in streaming) + "}")
+        .replace("@TTL_MS@", str(int(settings.edge_authz_cache_ms)))
         .replace("@TIMEOUT_MS@", str(max(int(settings.edge_authz_timeout_s * 1000), 1)))
         .replace("@MAX_ENTRIES@", str(AUTHZ_CACHE_MAX_ENTRIES))
         .replace("@FORWARDED@", _lua_list(AUTHZ_FORWARDED_HEADERS))
@@ -650,7 +672,7 @@ def build_config(
     if settings.edge_authz:
         authz_host, authz_port_ = addresses.get("authz") or (authz_host_of(settings), authz_port(settings))
         if settings.edge_authz_cache_ms > 0:
-            http_filters.append(lua_authz_filter(settings))
+            http_filters.append(lua_authz_filter(settings, services))
         else:
             http_filters.append(authz_filter(settings, authz_host, authz_port_))
         clusters.append(authz_cluster(authz_host, authz_port_))

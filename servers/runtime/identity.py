@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .certs import ENVOY, MESH_SERVICES, spiffe_id
-from .errors import PermissionDenied
+from .errors import PermissionDenied, Unauthenticated
 
 PRINCIPAL_KEY = "x-chatdb-principal"
 TENANT_KEY = "x-chatdb-tenant"
@@ -139,6 +139,12 @@ def forwarded_metadata(metadata) -> tuple[tuple[str, str], ...] | None:
 # hide the mistake from a well-meant tool.
 
 MESH_PEERS = frozenset(spiffe_id(s) for s in (*MESH_SERVICES, ENVOY))
+EDGE_PEER = spiffe_id(ENVOY)
+# What the edge routes without an API key (edge/config.py: authz off on these routes), so
+# the only calls it may forward without the caller's identity headers.
+HEALTH_SERVICE = "grpc.health.v1.Health"
+REFLECTION_SERVICES = ("grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
+_KEYLESS_PREFIXES = tuple(f"/{s}/" for s in (HEALTH_SERVICE, *REFLECTION_SERVICES))
 
 _peer: contextvars.ContextVar[str | None] = contextvars.ContextVar("chatdb_peer", default=None)
 
@@ -178,9 +184,19 @@ def reset_peer(token: contextvars.Token) -> None:
     _peer.reset(token)
 
 
-def check_identity_headers(principal: Principal | None, peer: str | None) -> None:
-    """With mTLS on: identity headers only from a mesh peer (a service or the edge)."""
-    if principal is not None and peer not in MESH_PEERS:
+def check_identity_headers(principal: Principal | None, peer: str | None, method: str = "") -> None:
+    """With mTLS on: identity headers only from a mesh peer (a service or the edge), and
+    from the edge always, but on keyless routes. A call the edge forwards without them
+    would otherwise be an internal caller with every right; the edge's API-key check
+    failing open (a Lua error lets the request continue) must not grant that."""
+    if principal is None:
+        if peer == EDGE_PEER and not method.startswith(_KEYLESS_PREFIXES):
+            raise Unauthenticated(
+                "the edge forwarded this call without the caller's identity; the API-key check did not run",
+                reason="EDGE_WITHOUT_IDENTITY",
+            )
+        return
+    if peer not in MESH_PEERS:
         raise PermissionDenied(
             f"identity headers (x-chatdb-*) are accepted only from the edge and mesh services, not from {peer or 'this caller'}",
             reason="IDENTITY_HEADERS_NOT_ALLOWED",

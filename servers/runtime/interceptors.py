@@ -90,7 +90,7 @@ class _Call:
     def check_identity(self) -> None:
         """With mTLS, identity headers are believed only from mesh peers (raises)."""
         if self.mtls:
-            check_identity_headers(self.principal, self.peer_id)
+            check_identity_headers(self.principal, self.peer_id, self.method)
 
     def leave(self) -> None:
         request_id, principal, peer, span = self._tokens

@@ -144,3 +144,4 @@ def test_without_authz_client_identity_headers_are_still_dropped(start_edge, edg
     assert reply.status == 200, reply.body
     seen = edge_mesh.training.calls[-1]
     assert not set(IDENTITY) & set(seen), seen
+

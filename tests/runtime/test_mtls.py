@@ -360,3 +360,22 @@ async def test_a_peer_is_verified_under_its_kubernetes_service_name(tmp_path, se
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
         assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_call_from_the_edge_without_identity_is_refused(pki, serve):
+    # The edge always sends the caller's identity after its API-key check; a call it
+    # forwards without (the check failed open) must not become an internal caller.
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    server = await serve(mesh(pki), "connector")
+    envoy = _creds(pki, pki.cert("envoy"), pki.key("envoy"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _who(server.address, envoy)
+    assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert "without the caller's identity" in err.value.details()
+    # With identity it is served; health (keyless at the edge) needs none.
+    seen = await _who(server.address, envoy, metadata=Principal("key:ak_1", tenant="t", role="user").metadata())
+    assert seen["peer"] == "spiffe://chatdb/envoy" and seen["tenant"] == "t"
+    async with grpc.aio.secure_channel(server.address, envoy) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
