@@ -5,7 +5,8 @@
     ConnectorClient   the worker streams datasets; the parser and the gateway read
                       connections, schemas and rows
     TrainingClient    the gateway creates, reads and lists training jobs
-    PredictionClient  the gateway asks a model version for predictions
+    PredictionClient  the gateway asks a model version for predictions (a few records,
+                      or many rows through BatchPredict)
 
 Open their channels with open_channel(..., map_errors=True): a failed call then raises the
 runtime's error tree (NotFound, InvalidArgument with field violations, Unavailable …);
@@ -334,6 +335,18 @@ class PredictionClient:
         for record in records:
             json_format.ParseDict(dict(record), request.records.add())
         reply = await _mapped(self.stub.Predict(request, timeout=timeout_s))
+        return Predictions(reply.model, reply.version, [_prediction(p) for p in reply.predictions])
+
+    async def batch_predict(
+        self, model: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, version: int,
+        timeout_s: float = 30.0,
+    ) -> Predictions:
+        """One prediction per row (values in the order of `columns`, JSON-like), in order,
+        from `version`, through BatchPredict (many rows, split into model runs there)."""
+        request = pred_pb.BatchPredictRequest(model=model, version=version, columns=list(columns))
+        for row in rows:
+            request.rows.add().extend(row)
+        reply = await _mapped(self.stub.BatchPredict(request, timeout=timeout_s))
         return Predictions(reply.model, reply.version, [_prediction(p) for p in reply.predictions])
 
 

@@ -1,0 +1,174 @@
+""""Which orders look unusual?" through the gateway's Ask, wired as `chatdb serve gateway`
+wires it: the real parser reads it as an anomaly question on orders, the gateway trains
+an anomaly model of the table on first ask (a real `chatdb worker`, isolation_forest,
+from PostgreSQL through the connector), waits for it, scores the table's rows through
+the real prediction service and answers with the flagged rows, most unusual first. A
+second ask reuses the model; a table without numbers is refused; a gateway whose status
+monitor sees the worker down refuses to train rather than queue."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import asyncpg
+import grpc
+import numpy as np
+import pytest
+from chatdb.gateway.v1 import chat_service_pb2 as pb
+from chatdb.gateway.v1 import chat_service_pb2_grpc, query_record_pb2
+from chatdb.parser.v1 import parsed_query_pb2 as pq
+from chatdb.training.v1 import job_state_pb2
+
+from gateway.anomalies import Anomalies, anomaly_model_name
+from gateway.app import open_gateway, wire_answerers
+from gateway.ml_answers import service
+from gateway.service import chat_binding
+from servers.contracts.cells import cell_to_value
+from servers.runtime.server import GrpcServer
+from servers.runtime.status import details_from_rpc_error
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.runtime.test_cli_serve import free_port
+
+from .ml_support import ml_mesh
+
+pytestmark = pytest.mark.timeout(300)
+SOURCES = query_record_pb2.AnswerSource
+CONNECTION = "anomaly-shop"
+ROWS = 400
+PLANTED = {12: (2400.0, 90), 98: (1900.0, 1), 231: (-500.0, 70), 302: (3100.0, 120)}
+
+
+async def create_tables(dsn: str) -> None:
+    """orders(id, customer_id, amount, quantity, channel): amounts around 60 and 1–5
+    items, but the PLANTED ids; notes(id, author, body): no numbers but the key;
+    baskets(id, weight), parcels(id, weight): more tables to train."""
+    rng = np.random.default_rng(5)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, "
+                           "amount NUMERIC(10, 2), quantity INTEGER, channel TEXT)")
+        rows = []
+        for i in range(1, ROWS + 1):
+            amount, quantity = PLANTED.get(i, (round(float(rng.normal(60, 6)), 2), int(rng.integers(1, 6))))
+            rows.append((i, int(rng.integers(1, 50)), amount, quantity, str(rng.choice(["web", "store"]))))
+        await conn.executemany("INSERT INTO orders VALUES ($1, $2, $3, $4, $5)", rows)
+        await conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, author TEXT, body TEXT)")
+        await conn.executemany("INSERT INTO notes VALUES ($1, $2, $3)", [(i, "ann", f"note {i}") for i in range(20)])
+        await conn.execute("CREATE TABLE baskets (id INTEGER PRIMARY KEY, weight DOUBLE PRECISION)")
+        await conn.executemany("INSERT INTO baskets VALUES ($1, $2)", [(i, float(i % 7)) for i in range(60)])
+        await conn.execute("CREATE TABLE parcels (id INTEGER PRIMARY KEY, weight DOUBLE PRECISION)")
+        await conn.executemany("INSERT INTO parcels VALUES ($1, $2)", [(i, float(i % 5)) for i in range(60)])
+    finally:
+        await conn.close()
+
+
+async def gateway(mesh, stack: AsyncExitStack, **updates):
+    own = mesh.settings.model_copy(update={"gateway_port": free_port(), "gateway_versions_ttl_s": 0.0, **updates})
+    opened = await open_gateway(own, stack)
+    await wire_answerers(own, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
+    server = GrpcServer(own, [chat_binding(opened.core)], host="127.0.0.1", port=own.gateway_port)
+    await server.start()
+    stack.push_async_callback(server.stop, 0, 0)
+    channel = grpc.aio.insecure_channel(server.address)
+    stack.push_async_callback(channel.close)
+    return chat_service_pb2_grpc.ChatServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+async def chat(settings, tmp_path_factory, run_id):
+    database = f"chatdb_test_{run_id}_anomaly"
+    await drop_pg_database(database)
+    dsn = await create_pg_database(database)
+    await create_tables(dsn)
+    try:
+        async with ml_mesh(settings, tmp_path_factory.mktemp("ask-anomalies")) as mesh, AsyncExitStack() as stack:
+            await mesh.register(CONNECTION, dsn)
+            # the status monitor checks the worker this mesh started (level 0); the first
+            # training waits for the worker's cold start on a shared machine
+            worker_port = next(iter(mesh.training_mesh.worker_ports.values()))
+            stub = await gateway(mesh, stack, worker_port=worker_port, gateway_anomaly_wait_s=200.0)
+            yield mesh, stub, stack
+    finally:
+        await drop_pg_database(database)
+
+
+async def ask(stub, question: str) -> pb.AskResponse:
+    return await stub.Ask(pb.AskRequest(question=question, connection_id=CONNECTION), timeout=240)
+
+
+def rows_of(response) -> list[dict]:
+    names = [c.name for c in response.columns]
+    return [dict(zip(names, (cell_to_value(c) for c in row.cells), strict=True)) for row in response.rows]
+
+
+async def jobs_of(mesh, model: str):
+    return await mesh.training.jobs(model_name=model)
+
+
+async def test_unusual_orders_train_a_model_on_first_ask_and_reuse_it_after(chat):
+    mesh, stub, _ = chat
+    model = anomaly_model_name(CONNECTION, "orders")
+    first = await ask(stub, "which orders look unusual?")
+    assert first.parsed_query.intent == pq.INTENT_ANOMALY
+    assert first.source == SOURCES.ANSWER_SOURCE_PREDICTION
+    assert first.training_job.startswith("trainingJobs/")
+    assert first.model_version == f"models/{model}/versions/1"
+    flagged = rows_of(first)
+    assert {r["id"] for r in flagged[: len(PLANTED)]} == set(PLANTED)  # the planted ones on top
+    scores = [r["anomaly_score"] for r in flagged]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    assert len(flagged) < ROWS * 0.05
+    assert [c.name for c in first.columns] == ["id", "customer_id", "amount", "quantity", "channel", "anomaly_score"]
+    assert f"{len(flagged)} of {ROWS} rows of orders look unusual" in first.answer
+    assert model in first.answer and "amount, quantity" in first.answer
+    assert any("customer_id (a key)" in n for n in first.notes)  # an id's size says nothing
+    [job] = await jobs_of(mesh, model)
+    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED and list(job.features) == ["amount", "quantity"]
+
+    again = await ask(stub, "any outliers in orders?")
+    assert again.model_version == first.model_version
+    assert not again.training_job
+    assert [r["id"] for r in rows_of(again)] == [r["id"] for r in flagged]
+    assert len(await jobs_of(mesh, model)) == 1  # no new training
+
+
+async def test_a_table_without_numbers_is_refused_as_not_understood(chat):
+    mesh, stub, _ = chat
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ask(stub, "find suspicious notes")
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    details = details_from_rpc_error(caught.value)
+    assert details.reason == "QUESTION_NOT_UNDERSTOOD"
+    assert "notes has no numeric columns" in caught.value.details()
+    assert not await jobs_of(mesh, anomaly_model_name(CONNECTION, "notes"))
+
+
+async def test_a_training_that_outlasts_the_wait_answers_with_the_job_to_ask_again(chat):
+    mesh, _, _ = chat
+    impatient = Anomalies(mesh.settings.model_copy(update={"gateway_anomaly_wait_s": 0.0}),
+                          training=mesh.training, prediction=mesh.prediction, registry=mesh.registry,
+                          connector=mesh.connector, service=service)
+    parsed = await mesh.parse("show anomalous baskets", CONNECTION)
+    answer = await impatient.answer(parsed, connection_id=CONNECTION)
+    assert answer.source == SOURCES.ANSWER_SOURCE_TRAINING
+    assert answer.training_job.startswith("trainingJobs/")
+    assert answer.training_job in answer.text and "ask again" in answer.text
+    # asked again meanwhile: the same job, not a second one
+    again = await impatient.answer(parsed, connection_id=CONNECTION)
+    jobs = await jobs_of(mesh, anomaly_model_name(CONNECTION, "baskets"))
+    assert len(jobs) == 1 and (again.training_job in ("", jobs[0].name))
+
+
+async def test_with_the_worker_down_a_table_without_a_model_is_unavailable(chat):
+    mesh, _, stack = chat
+    down = await gateway(mesh, stack, worker_port=free_port())  # nothing answers its health checks
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await down.Ask(pb.AskRequest(question="any outliers in parcels?", connection_id=CONNECTION), timeout=60)
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert details_from_rpc_error(caught.value).reason == "TRAINING_UNAVAILABLE"
+    assert "level 1" in caught.value.details()
+    assert not await jobs_of(mesh, anomaly_model_name(CONNECTION, "parcels"))  # nothing queued
+    # a table with a ready model is still answered at level 1
+    answered = await down.Ask(pb.AskRequest(question="which orders look unusual?", connection_id=CONNECTION),
+                              timeout=60)
+    assert {r["id"] for r in rows_of(answered)[: len(PLANTED)]} == set(PLANTED)
