@@ -13,7 +13,8 @@ answered by an anomaly_detection model of the table the parser linked:
 The model belongs to the caller's tenant like every Ask-trained one (the training job
 is created as the caller). On a shared connection asked by a tenant the name carries a
 short digest of the tenant, so two tenants never train into one name (names are global,
-a version of another tenant's model is PERMISSION_DENIED). At degradation level 1 and
+a version of another tenant's model is PERMISSION_DENIED); a shared model of the table
+(no digest: trained by an internal caller) is used when the tenant has none of its own. At degradation level 1 and
 above (training, its worker or the queue down) a table with no ready model is refused
 UNAVAILABLE at once rather than queued; a ready model still answers.
 """
@@ -104,13 +105,20 @@ class Anomalies:
                 f"learns from numbers. Columns: {', '.join(c.name for c in source.columns)}",
                 field="question", reason="QUESTION_NOT_UNDERSTOOD",
                 metadata={"table": source.name})
-        model = anomaly_model_name(connection_id, source.name, tenant_suffix(connection.tenant, tenancy.owner()))
+        suffix = tenant_suffix(connection.tenant, tenancy.owner())
+        model = anomaly_model_name(connection_id, source.name, suffix)
         cap = self.settings.gateway_anomaly_max_rows
         notes = [f"left out: {', '.join(columns.left_out)}"] if columns.left_out else []
         every = [c.name for c in source.columns]
         statement = ml_dataset.select_rows(source, schema, connection.kind, every, columns.key, cap + 1)
 
         version, why = await self._ready_version(model, columns.features)
+        if version is None and suffix:
+            # the shared model of the table (trained by the platform itself) serves every tenant
+            shared = anomaly_model_name(connection_id, source.name)
+            version, _ = await self._ready_version(shared, columns.features)
+            if version is not None:
+                model, why = shared, ""
         trained_by = ""
         rows: list[tuple[Any, ...]] | None = None
         if version is None:
@@ -188,8 +196,8 @@ class Anomalies:
         status = await self.status_reader()
         if status.level >= 1:
             raise Unavailable(
-                f"no anomaly model of {table_name} is ready and training is unavailable now (level "
-                f"{status.level}: {status.summary or 'degraded'}); ask again when `chatdb status` shows level 0",
+                f"no anomaly model of {table_name} is ready and none can be trained now "
+                f"({status.summary or f'level {status.level}'}); ask again when `chatdb status` shows level 0",
                 reason="TRAINING_UNAVAILABLE", metadata={"service": "training", "level": str(status.level)})
 
     async def _training_job(self, model: str, connection_id: str, kind: int, schema, source,

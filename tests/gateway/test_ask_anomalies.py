@@ -14,16 +14,20 @@ import asyncpg
 import grpc
 import numpy as np
 import pytest
+from chatdb.connector.v1 import data_type_pb2, schema_pb2
 from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import chat_service_pb2_grpc, query_record_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.training.v1 import job_state_pb2
 
-from gateway.anomalies import Anomalies, anomaly_model_name
+from gateway.anomalies import Anomalies, anomaly_model_name, tenant_suffix
 from gateway.app import open_gateway, wire_answerers
 from gateway.ml_answers import service
+from gateway.ml_dataset import anomaly_columns
 from gateway.service import chat_binding
 from servers.contracts.cells import cell_to_value
+from servers.contracts.ml.spec import Task, reserved_names
+from servers.runtime.identity import Principal
 from servers.runtime.server import GrpcServer
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import create_pg_database, drop_pg_database
@@ -63,7 +67,9 @@ async def create_tables(dsn: str) -> None:
 
 
 async def gateway(mesh, stack: AsyncExitStack, **updates):
-    own = mesh.settings.model_copy(update={"gateway_port": free_port(), "gateway_versions_ttl_s": 0.0, **updates})
+    # health checks get time enough on a loaded machine: a slow probe is no outage here
+    own = mesh.settings.model_copy(update={"gateway_port": free_port(), "gateway_versions_ttl_s": 0.0,
+                                           "gateway_status_timeout_s": 5.0, **updates})
     opened = await open_gateway(own, stack)
     await wire_answerers(own, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
     server = GrpcServer(own, [chat_binding(opened.core)], host="127.0.0.1", port=own.gateway_port)
@@ -172,3 +178,37 @@ async def test_with_the_worker_down_a_table_without_a_model_is_unavailable(chat)
     answered = await down.Ask(pb.AskRequest(question="which orders look unusual?", connection_id=CONNECTION),
                               timeout=60)
     assert {r["id"] for r in rows_of(answered)[: len(PLANTED)]} == set(PLANTED)
+
+
+async def test_a_tenant_uses_the_shared_model_of_a_shared_connection(chat):
+    mesh, stub, _ = chat
+    shared = anomaly_model_name(CONNECTION, "orders")
+    tenant = Principal("key:a", tenant="tenant-a", role="user").metadata()
+    answered = await stub.Ask(pb.AskRequest(question="find suspicious orders", connection_id=CONNECTION),
+                              metadata=tenant, timeout=240)
+    assert answered.model_version.startswith(f"models/{shared}/versions/")
+    assert not answered.training_job and len(await jobs_of(mesh, shared)) == 1
+    assert {r["id"] for r in rows_of(answered)[: len(PLANTED)]} == set(PLANTED)
+
+
+def test_model_names_follow_the_name_rule_and_keep_tenants_apart():
+    assert anomaly_model_name("Shop_PG", "Order Items") == "shop-pg-order-items-anomalies"
+    long = anomaly_model_name("c" * 40, "t" * 40, tenant_suffix("", "tenant-a"))
+    assert len(long) <= 63 and long.endswith("-anomalies-" + tenant_suffix("", "tenant-a"))
+    assert tenant_suffix("", "tenant-a") != tenant_suffix("", "tenant-b")
+    assert tenant_suffix("tenant-a", "tenant-a") == "" and tenant_suffix("", "") == ""
+
+
+def test_features_are_numeric_columns_but_keys_and_output_names():
+    table = schema_pb2.Table(name="orders", primary_key=["order_id"], columns=[
+        schema_pb2.Column(name="order_id", type=data_type_pb2.DATA_TYPE_INTEGER, primary_key_ordinal=1),
+        schema_pb2.Column(name="shop", type=data_type_pb2.DATA_TYPE_INTEGER),
+        schema_pb2.Column(name="customerId", type=data_type_pb2.DATA_TYPE_INTEGER),
+        schema_pb2.Column(name="total", type=data_type_pb2.DATA_TYPE_DECIMAL),
+        schema_pb2.Column(name="score", type=data_type_pb2.DATA_TYPE_FLOAT),
+        schema_pb2.Column(name="note", type=data_type_pb2.DATA_TYPE_TEXT),
+    ], foreign_keys=[schema_pb2.ForeignKey(columns=["shop"], referenced_table="shops", referenced_columns=["id"])])
+    found = anomaly_columns(table, reserved_names(Task.ANOMALY_DETECTION))
+    assert found.features == ["total"] and found.key == ["order_id"]
+    assert found.left_out == ["order_id (a key)", "shop (a key)", "customerId (a key)",
+                              "score (the name of a model output)"]
