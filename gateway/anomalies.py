@@ -25,7 +25,8 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from chatdb.connector.v1 import data_type_pb2
@@ -73,13 +74,10 @@ def tenant_suffix(connection_tenant: str, caller_tenant: str) -> str:
     return hashlib.sha256(caller_tenant.encode()).hexdigest()[:6]
 
 
-def _json_like(value: Any) -> Any:
-    return ml_dataset.json_like(value)
-
-
 class Anomalies:
     def __init__(self, settings: Settings, *, training: TrainingClient, prediction: PredictionClient,
-                 registry: RegistryClient, connector: ConnectorClient, service) -> None:
+                 registry: RegistryClient, connector: ConnectorClient,
+                 service: Callable[[str], AbstractContextManager[None]]) -> None:
         self.settings = settings
         self.training = training
         self.prediction = prediction
@@ -146,7 +144,7 @@ class Anomalies:
         at = {name: every.index(name) for name in features}
         with self.service("prediction"):
             result = await self.prediction.batch_predict(
-                model, features, [[_json_like(row[at[f]]) for f in features] for row in rows],
+                model, features, [[ml_dataset.json_like(row[at[f]]) for f in features] for row in rows],
                 version=version.version, timeout_s=max(self.timeout_s, 30.0))
         flagged = sorted(
             ((p.score or 0.0, row) for p, row in zip(result.predictions, rows, strict=True) if p.is_anomaly),
