@@ -8,6 +8,11 @@ about models or about ChatDB are ordinary words in many schemas: "performance",
 holds an *anchor* of its kind — a word that names the ML platform or ChatDB itself —
 that is not also a word of the schema's table and column names. Otherwise the database
 path answers, and the note says why.
+
+Anomaly questions ("which orders look unusual?") follow the same rule on their cue
+words, compared by family ("anomalous" is the word of a column `anomaly_score`,
+"outliers" of `is_outlier`); since an intent model trained before them reads them as
+listings, a cue the schema does not use makes the question ANOMALY (with_anomaly).
 """
 
 from __future__ import annotations
