@@ -147,6 +147,20 @@ async def test_unusual_orders_train_a_model_on_first_ask_and_reuse_it_after(chat
     assert len(await jobs_of(mesh, model)) == 1  # no new training
 
 
+async def test_a_table_past_the_row_bound_is_scored_on_its_first_rows_and_says_so(chat):
+    mesh, _, _ = chat
+    bounded = Anomalies(mesh.settings.model_copy(update={"gateway_anomaly_max_rows": 100}),
+                        training=mesh.training, prediction=mesh.prediction, registry=mesh.registry,
+                        connector=mesh.connector, service=service)
+    parsed = await mesh.parse("which orders look unusual?", CONNECTION)
+    answer = await bounded.answer(parsed, connection_id=CONNECTION)
+    names = [c.name for c in answer.columns]
+    ids = [dict(zip(names, (cell_to_value(c) for c in row.cells), strict=True))["id"] for row in answer.rows]
+    assert set(ids[:2]) == {12, 98} and all(i <= 100 for i in ids)  # the planted ones among ids 1–100
+    assert "of 100 rows of orders" in answer.text and "the first 100 rows by id" in answer.text
+    assert any("holds more than 100 rows" in n and "CHATDB_GATEWAY_ANOMALY_MAX_ROWS" in n for n in answer.notes)
+
+
 async def test_a_table_without_numbers_is_refused_as_not_understood(chat):
     mesh, stub, _ = chat
     with pytest.raises(grpc.aio.AioRpcError) as caught:
