@@ -29,6 +29,7 @@ class Answer:
     model_version: str = ""
     notes: list[str] = field(default_factory=list)
     execute_s: float = 0.0
+    masked_columns: list[str] = field(default_factory=list)  # personal data the connector masked
 
 
 def table(names: Sequence[str], rows: Iterable[Sequence[Any]],

@@ -1,7 +1,8 @@
 """The result cache in Redis: an answer's first page, keyed by what it depends on.
 
     key = {prefix}:gateway:answer:sha256(connection, thread, normalised question,
-                                         schema version, glossary version)
+                                         schema version, glossary version, tenant,
+                                         masked or not: personal data, see answer_key)
 
 A schema or glossary change gives the connection a new version, so the next question
 looks under a new key and the old entries age out (TTL CHATDB_GATEWAY_CACHE_TTL_S).
@@ -47,13 +48,17 @@ class CachedAnswer:
 
 
 def answer_key(connection_id: str, thread: str, normalised: str, versions: Versions,
-               tenant: str | None = None) -> str:
+               tenant: str | None = None, *, masked: bool = False) -> str:
     """The cache key of an answer. With a tenant (a caller with a principal) the key is
     that tenant's: a shared connection answers every tenant, and one tenant's cached
-    answer must never be served to another (None: an internal caller's own key)."""
+    answer must never be served to another (None: an internal caller's own key).
+    `masked`: the caller gets personal data masked (not an admin), so an admin's
+    unmasked answer is never served to a user, nor a user's masked one to an admin."""
     parts = [connection_id, thread, normalised, versions.schema, versions.glossary]
     if tenant is not None:
         parts.append("tenant=" + tenant)
+    if masked:
+        parts.append("masked")
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

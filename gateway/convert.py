@@ -90,6 +90,7 @@ def ask_response(result: AskResult) -> pb.AskResponse:
         reused_query_id=result.reused_query_id,
         model_version=answer.model_version,
         notes=answer.notes,
+        masked_columns=answer.masked_columns,
     )
     if result.parsed is not None:
         out.parsed_query.CopyFrom(result.parsed)

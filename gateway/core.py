@@ -29,6 +29,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chatdb.connector.v1 import connector_service_pb2, statement_pb2
@@ -37,7 +38,7 @@ from chatdb.gateway.v1 import query_record_pb2, system_status_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 
 from servers.contracts.quotas import QUESTIONS, Quotas
-from servers.runtime import tenancy
+from servers.runtime import identity, tenancy
 from servers.runtime.errors import (
     ChatDBError,
     FailedPrecondition,
@@ -108,6 +109,19 @@ def _ago(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.1f} h ago"
+
+
+def _personal_data_masked() -> bool:
+    """Whether the connector masks personal data for the current caller: a principal
+    without the admin role (connector/pii.py; the cache keys on it)."""
+    principal = identity.current_principal()
+    return principal is not None and not principal.is_admin
+
+
+def masking_note(columns: Iterable[str]) -> str:
+    names = list(columns)
+    return (f"personal data masked in column{'s' if len(names) > 1 else ''} {', '.join(names)} "
+            "(only admins see it unmasked)")
 
 
 def rows_text(count: int, *, more: bool, truncated: bool) -> str:
@@ -227,7 +241,7 @@ class Gateway:
 
         versions, down = await self._versions_of(ctx.connection_id)
         key = answer_key(ctx.connection_id, thread, ctx.normalised, versions,
-                         tenancy.filter_tenant()) if versions else None
+                         tenancy.filter_tenant(), masked=_personal_data_masked()) if versions else None
         if key is not None and self.cache is not None and (request.use_cache or down is not None):
             entry = await self.cache.get(key)
             if entry is not None and (down is not None or (entry.page_size == size and entry.max_rows == max_rows)):
@@ -428,10 +442,12 @@ class Gateway:
     def _database_result(self, ctx: _Context, page: connector_service_pb2.ExecuteQueryResponse, size: int,
                          max_rows: int, source: int, notes: list[str], *, reused: str = "") -> AskResult:
         token = self._page_token(ctx, page.next_page_token, max_rows, source) if page.next_page_token else ""
+        if page.masked_columns:
+            notes = [*notes, masking_note(page.masked_columns)]
         answer = Answer(
             text=rows_text(len(page.rows), more=bool(token), truncated=page.truncated),
             source=source, columns=list(page.columns), rows=list(page.rows), notes=list(notes),
-            execute_s=ctx.execute_s,
+            execute_s=ctx.execute_s, masked_columns=list(page.masked_columns),
         )
         result = self._result(ctx, answer)
         result.next_page_token = token
@@ -450,7 +466,7 @@ class Gateway:
         else:
             notes.append(f"cached answer of query {entry.query_id}, {_ago(time.time() - entry.cached_at)}")
         answer = Answer(text=cached.answer, source=SOURCES.ANSWER_SOURCE_CACHE, columns=list(cached.columns),
-                        rows=list(cached.rows), notes=notes)
+                        rows=list(cached.rows), notes=notes, masked_columns=list(cached.masked_columns))
         result = self._result(ctx, answer)
         result.explanation = cached.explanation
         result.truncated = cached.truncated
@@ -464,7 +480,8 @@ class Gateway:
     def _cacheable(result: AskResult) -> pb.AskResponse:
         out = pb.AskResponse(columns=result.answer.columns, rows=result.answer.rows, truncated=result.truncated,
                              explanation=result.explanation, answer=result.answer.text,
-                             source=result.answer.source, notes=result.answer.notes)
+                             source=result.answer.source, notes=result.answer.notes,
+                             masked_columns=result.answer.masked_columns)
         if result.parsed is not None:
             out.parsed_query.CopyFrom(result.parsed)
         if result.statement is not None:

@@ -54,17 +54,45 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _health_result(reply: health_pb2.HealthCheckResponse) -> ProbeResult:
+    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+        return ProbeResult(SERVING)
+    return ProbeResult(NOT_SERVING, f"reports {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+
+
 def grpc_health(channel: grpc.aio.Channel, timeout_s: float) -> Probe:
     """grpc.health.v1 Check for the whole server (service "")."""
     stub = health_pb2_grpc.HealthStub(channel)
 
     async def probe() -> ProbeResult:
-        reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
-        if reply.status == health_pb2.HealthCheckResponse.SERVING:
-            return ProbeResult(SERVING)
-        return ProbeResult(NOT_SERVING, f"reports {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+        return _health_result(await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s))
 
     return probe
+
+
+def grpc_health_reconnecting(channel: grpc.aio.Channel, reopen: Callable[[], grpc.aio.Channel],
+                             timeout_s: float) -> Probe:
+    """The check to trust before refusing questions: on a channel that is not READY it
+    asks over a fresh connection (`reopen`) and waits for it to connect, within the
+    timeout. A channel whose earlier attempts failed (the service was still starting)
+    sits in reconnect backoff and fails every call at once until the backoff ends, so a
+    check over it says "down" about a service that is SERVING."""
+    probe = grpc_health(channel, timeout_s)
+
+    async def recheck() -> ProbeResult:
+        if channel.get_state(try_to_connect=False) is grpc.ChannelConnectivity.READY:
+            return await probe()
+        fresh = reopen()
+        try:
+            reply = await health_pb2_grpc.HealthStub(fresh).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s, wait_for_ready=True)
+        finally:
+            await fresh.close()
+        # The fresh connection proved the service up: nudge the long-lived channel too.
+        channel.get_state(try_to_connect=True)
+        return _health_result(reply)
+
+    return recheck
 
 
 def postgres(pool: asyncpg.Pool | None, dsn: str, timeout_s: float) -> Probe:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -64,6 +65,9 @@ CONSEQUENCES = {
     3: "cached answers only; other questions answer UNAVAILABLE",
     4: "critical: health and status only",
 }
+# A channel of its own connection (not the process-wide subchannel shared with the
+# monitor's channel, which may be in reconnect backoff).
+FRESH_CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
 DEGRADATION = system_status_pb2.DegradationLevel
 
 
@@ -132,8 +136,11 @@ def to_pb(snapshot: Snapshot) -> system_status_pb2.SystemStatus:
 
 class StatusMonitor:
     def __init__(self, probes: dict[str, Probe], *, timeout_s: float, interval_s: float,
-                 breaker_failures: int, breaker_cooldown_s: float) -> None:
+                 breaker_failures: int, breaker_cooldown_s: float,
+                 rechecks: dict[str, Probe] | None = None) -> None:
         self.probes = dict(probes)
+        # Used instead of the probe when a critical level is checked again (force=True).
+        self.rechecks = dict(rechecks or {})
         self.timeout_s = timeout_s
         self.interval_s = interval_s
         self.breakers = {name: CircuitBreaker(breaker_failures, breaker_cooldown_s) for name in self.probes}
@@ -145,10 +152,11 @@ class StatusMonitor:
         self._forced_at = float("-inf")
 
     @classmethod
-    def from_settings(cls, settings: Settings, probes: dict[str, Probe]) -> StatusMonitor:
+    def from_settings(cls, settings: Settings, probes: dict[str, Probe],
+                      rechecks: dict[str, Probe] | None = None) -> StatusMonitor:
         return cls(probes, timeout_s=settings.gateway_status_timeout_s, interval_s=settings.gateway_status_interval_s,
                    breaker_failures=settings.gateway_breaker_failures,
-                   breaker_cooldown_s=settings.gateway_breaker_cooldown_s)
+                   breaker_cooldown_s=settings.gateway_breaker_cooldown_s, rechecks=rechecks)
 
     # --- what readers see -------------------------------------------------------------
     @property
@@ -204,6 +212,8 @@ class StatusMonitor:
             return ComponentHealth(name, NOT_SERVING,
                                    f"circuit open after {breaker.failures} failed checks; next check in "
                                    f"{breaker.retry_in_s():.1f} s", 0.0, datetime.now(UTC))
+        if force:
+            probe = self.rechecks.get(name, probe)
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -284,16 +294,20 @@ async def open_monitor(settings: Settings, stack: AsyncExitStack, *, pg_pool=Non
         redis = aioredis.from_url(settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         stack.push_async_callback(redis.aclose)
     probes: dict[str, Probe] = {}
+    rechecks: dict[str, Probe] = {}
     for name in COMPONENTS:
         if name in channels:
             probes[name] = health_probe.grpc_health(channels[name], timeout_s)
+            rechecks[name] = health_probe.grpc_health_reconnecting(
+                channels[name], functools.partial(open_channel, settings, name, options=FRESH_CHANNEL_OPTIONS),
+                timeout_s)
         elif name == "databases":
             probes[name] = health_probe.user_databases(channels["connector"], timeout_s)
         elif name == "platform-db":
             probes[name] = health_probe.postgres(pg_pool, settings.database_url, timeout_s)
         elif name == "redis":
             probes[name] = health_probe.redis_ping(redis)
-    monitor = StatusMonitor.from_settings(settings, probes)
+    monitor = StatusMonitor.from_settings(settings, probes, rechecks)
     stack.push_async_callback(monitor.stop)
     if start:
         monitor.start()

@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 
 from .runtime.cli_support import CliError, ensure_port_free, print_rpc_error
+from .runtime.errors import ChatDBError
 from .runtime.settings import Settings, describe
 
 
@@ -95,7 +96,12 @@ def _certs(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{certs.spiffe_id('client/' + args.name)}\n  cert {cert}\n  key  {key}\n  ca   {cert.parent.parent / 'ca.crt'}")
         return 0
-    pki = certs.rotate(home) if args.action == "rotate" else certs.ensure_pki(home)
+    try:
+        pki = certs.ensure_pki(home, dns_suffixes=args.dns_suffix, edge_dns=args.edge_dns)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.action == "rotate":
+        pki = certs.rotate(home)
     if args.action == "show":
         for line in certs.describe(pki):
             print(line)
@@ -136,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     certs.add_argument("name", nargs="?", help="the client's name (certs client NAME)")
     certs.add_argument("--home", help="deployment home (default CHATDB_HOME)")
     certs.add_argument("--force", action="store_true", help="replace an existing client certificate / set")
+    certs.add_argument("--dns-suffix", action="append", default=[], metavar="SUFFIX",
+                       help="service certificates also name <service> and <service>.SUFFIX (e.g. chatdb.svc); "
+                            "repeatable, remembered for renewals")
+    certs.add_argument("--edge-dns", action="append", default=[], metavar="NAME",
+                       help="Envoy's certificate also names NAME (the load balancer's DNS name); repeatable")
     certs.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     certs.set_defaults(func=_certs)
 
@@ -191,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except ChatDBError as exc:  # a service refusing to start (e.g. the registry's bucket is missing)
+        print(f"error: {exc.code.name}: {exc.message}", file=sys.stderr)
     except grpc.aio.AioRpcError as exc:
         print_rpc_error(exc)
     except OSError as exc:

@@ -548,7 +548,7 @@ def execute_response(page: QueryPage) -> connector_service_pb2.ExecuteQueryRespo
     out = connector_service_pb2.ExecuteQueryResponse(
         columns=columns_to_pb(page.columns), next_page_token=page.next_page_token,
         rows_returned=len(page.rows), truncated=page.truncated,
-        execution_time=_duration(page.execution_time_s),
+        execution_time=_duration(page.execution_time_s), masked_columns=page.masked_columns,
     )
     add_rows(out, connector_service_pb2.ExecuteQueryResponse.ROWS_FIELD_NUMBER, page.rows)
     return out
@@ -573,6 +573,7 @@ class StreamEncoder:
             self.columns = event.columns
             out.header.SetInParent()
             out.header.columns.extend(columns_to_pb(event.columns))
+            out.header.masked_columns.extend(event.masked_columns)
         elif type(event) is StreamSummary:
             out.summary.SetInParent()
             out.summary.rows_returned = event.rows_returned

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from servers.contracts.glossary import Glossary
-from servers.runtime import names, tenancy
+from servers.runtime import identity, names, tenancy
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -48,6 +48,7 @@ from .domain import (
     MongoFind,
     Page,
     QueryPage,
+    ResultColumn,
     SchemaInfo,
     SchemaResult,
     SqlQuery,
@@ -62,6 +63,7 @@ from .drivers import Driver, open_driver
 from .glossary import StoredGlossary, unknown_names
 from .glossary import validate as validate_glossary
 from .held_cursors import HeldCursor, HeldCursors
+from .pii import SAMPLE_ROWS, Detected, MaskPlan, PersonalData, detect, fallback, sample_sql
 from .pools import PoolManager, driver_config
 from .read_ahead import ReadAhead
 from .schema_cache import SchemaCache
@@ -108,6 +110,8 @@ class ConnectorCore:
         self.schemas = SchemaCache(settings.connector_schema_cache_ttl_s)
         self.cursors = HeldCursors(settings.connector_held_cursors, settings.connector_held_cursor_idle_s)
         self.tokens = page_tokens(settings)
+        self.personal = PersonalData()
+        self._glossaries: dict[str, tuple[float, Glossary]] = {}  # for masking, kept like schemas
 
     async def aclose(self) -> None:
         await self.cursors.drop()
@@ -233,6 +237,8 @@ class ConnectorCore:
         await self.cursors.drop(connection_id)
         self.pools.discard(connection_id)
         self.schemas.invalidate(connection_id)
+        self.personal.invalidate(connection_id)
+        self._glossaries.pop(connection_id, None)
         if not deleted and not allow_missing:
             raise _not_found(connection_id)
         if deleted:
@@ -325,6 +331,7 @@ class ConnectorCore:
         if validate_only:
             return StoredGlossary(checked)
         stored = await self.store.put_glossary(connection_id, checked)
+        self._glossaries.pop(connection_id, None)  # its pii marks apply from the next query
         log.info("glossary set", extra={"connection_id": connection_id, "version": stored.glossary.version})
         return stored
 
@@ -381,7 +388,11 @@ class ConnectorCore:
                 self.cursors.park((connection.connection_id, digest, end), cursor)
             else:
                 await cursor.close()
-        return QueryPage(page.columns, page.rows, next_token, truncated, elapsed)
+        columns, rows, masked = page.columns, page.rows, ()
+        if self._masking():
+            plan = await self._mask_plan(connection, driver, query, columns, rows, timeout_s)
+            columns, rows, masked = plan.columns(columns), plan.rows(rows), plan.names
+        return QueryPage(columns, rows, next_token, truncated, elapsed, masked)
 
     async def _open_cursor(self, connection: Connection, driver: Driver, query: Any, page_size: int,
                            timeout_s: float, cap: int) -> HeldCursor:
@@ -412,18 +423,104 @@ class ConnectorCore:
         total, truncated = 0, False
         async with contextlib.aclosing(source):
             columns = await self._run(connection, driver, anext(source), timeout_s)
-            yield StreamHeader(tuple(columns))
+            plan, first = None, None
+            if self._masking():
+                # The first batch comes before the header: a statement without lineage is
+                # masked by its values too.
+                with contextlib.suppress(StopAsyncIteration):
+                    first = await self._run(connection, driver, anext(source), None)
+                plan = await self._mask_plan(connection, driver, query, tuple(columns), first or [], timeout_s)
+            if plan:
+                yield StreamHeader(plan.columns(tuple(columns)), plan.names)
+            else:
+                yield StreamHeader(tuple(columns))
             while not truncated:
-                try:
-                    rows = await self._run(connection, driver, anext(source), None)
-                except StopAsyncIteration:
-                    break
+                if first is not None:
+                    rows, first = first, None
+                else:
+                    try:
+                        rows = await self._run(connection, driver, anext(source), None)
+                    except StopAsyncIteration:
+                        break
                 if total + len(rows) > cap:
                     rows, truncated = rows[: cap - total], True
                 if rows:
-                    yield StreamBatch(rows, total)
+                    yield StreamBatch(plan.rows(rows) if plan else rows, total)
                     total += len(rows)
         yield StreamSummary(total, truncated, time.perf_counter() - started)
+
+    # ----------------------------------------------------------------- personal data
+
+    def _masking(self) -> bool:
+        """Whether the current caller gets personal data masked: a principal without the
+        admin role. An internal caller (no principal) is the platform: the parser's value
+        sampling, the worker's datasets, operators with a mesh certificate."""
+        if not self.settings.connector_mask_personal_data:
+            return False
+        principal = identity.current_principal()
+        return principal is not None and not principal.is_admin
+
+    async def _mask_plan(self, connection: Connection, driver: Driver, query: Statement,
+                         columns: tuple[ResultColumn, ...], rows: list[tuple], timeout_s: float) -> MaskPlan:
+        schema_entry, _ = await self.schemas.get(
+            connection, lambda: self._run(connection, driver, driver.introspect(), timeout_s), False)
+        schema = schema_entry.schema
+        glossary = await self._masking_glossary(connection.connection_id)
+        key = (connection.connection_id, connection.create_time)
+        versions = (self.personal.version_of(schema), glossary.version)
+
+        async def compute() -> Detected:
+            return await detect(schema, glossary.pii_columns, glossary.not_pii_columns,
+                                self._sampler(connection, driver, timeout_s))
+
+        detected = await self.personal.get(key, *versions, compute)
+        if not detected:
+            return MaskPlan((), ())
+        flags = None
+        if isinstance(query, SqlQuery):
+            dialect = _DIALECTS[connection.kind].value
+            flags = self.personal.lineage(key, versions, query.sql, dialect, schema, detected)
+            tables: tuple[str, ...] = ()
+        else:
+            tables = (query.collection,)
+        if flags is None or len(flags) != len(columns):
+            flags = fallback(columns, rows, detected, tables)
+        return MaskPlan.of(columns, flags)
+
+    async def _masking_glossary(self, connection_id: str) -> Glossary:
+        """The glossary's pii marks, re-read after the schema cache's TTL (at once on
+        this replica after SetGlossary)."""
+        cached = self._glossaries.get(connection_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        glossary = (await self.store.get_glossary(connection_id)).glossary
+        self._glossaries[connection_id] = (time.monotonic() + self.settings.connector_schema_cache_ttl_s, glossary)
+        return glossary
+
+    def _sampler(self, connection: Connection, driver: Driver, timeout_s: float):
+        """Reads a few rows of a table's columns for value detection; a table that
+        cannot be read (a timeout, a permission) is left to detection by name."""
+
+        async def sample(table, columns) -> list[tuple]:
+            if connection.kind is ConnectionKind.MONGODB:
+                statement: Any = MongoFind(collection=table.name)
+            else:
+                statement = SqlQuery(sample_sql(table, columns, _DIALECTS[connection.kind].value))
+            try:
+                page = await self._run(connection, driver,
+                                       driver.fetch_page(statement, offset=0, limit=SAMPLE_ROWS, timeout_s=timeout_s),
+                                       timeout_s)
+            except Exception as exc:  # noqa: BLE001 - detection by name still holds
+                log.info("personal data: could not sample a table", extra={
+                    "connection_id": connection.connection_id, "table": table.name, "error": repr(exc)[:200]})
+                return []
+            if connection.kind is not ConnectionKind.MONGODB:
+                return page.rows
+            at = {c.name: i for i, c in enumerate(page.columns)}
+            picks = [at.get(c.name) for c in columns]
+            return [tuple(row[i] if i is not None else None for i in picks) for row in page.rows]
+
+        return sample
 
     # ----------------------------------------------------------------- helpers
 

@@ -304,6 +304,7 @@ class QueryPage:
     next_page_token: str
     truncated: bool
     execution_time_s: float
+    masked_columns: tuple[str, ...] = ()  # personal data masked for this caller (pii.py)
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ class StreamRequest:
 @dataclass(frozen=True)
 class StreamHeader:
     columns: tuple[ResultColumn, ...]
+    masked_columns: tuple[str, ...] = ()  # personal data masked in every batch (pii.py)
 
 
 @dataclass(frozen=True)

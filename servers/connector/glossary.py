@@ -122,11 +122,16 @@ class _Checker:
                 self.fail(section, f"has {len(entries)} entries; at most {MAX_ENTRIES} are allowed")
                 return g
         self._unique_terms(g)
+        both = {c.strip().lower() for c in g.pii_columns} & {c.strip().lower() for c in g.not_pii_columns}
+        if both:
+            self.fail("not_pii_columns", f"{sorted(both)[0]} is also in pii_columns; a column is one or the other")
         return Glossary(
             metrics=tuple(self.metric(m, f"metrics[{i}]") for i, m in enumerate(g.metrics)),
             segments=tuple(self.segment(s, f"segments[{i}]") for i, s in enumerate(g.segments)),
             synonyms=tuple(self.synonym(s, f"synonyms[{i}]") for i, s in enumerate(g.synonyms)),
             relationships=tuple(self.relationship(r, f"relationships[{i}]") for i, r in enumerate(g.relationships)),
+            pii_columns=self.personal(g.pii_columns, "pii_columns"),
+            not_pii_columns=self.personal(g.not_pii_columns, "not_pii_columns"),
         )
 
     def _unique_terms(self, g: Glossary) -> None:
@@ -217,6 +222,19 @@ class _Checker:
         if (from_table, from_columns) == (to_table, to_columns):
             self.fail(where, "joins columns to themselves")
         return Relationship(from_table, from_columns, to_table, to_columns, r.name)
+
+    def personal(self, columns: tuple[str, ...], section: str) -> tuple[str, ...]:
+        """pii_columns / not_pii_columns: each "table.column" of the schema, as it is
+        spelled there, once, sorted."""
+        if len(columns) > MAX_ENTRIES:
+            self.fail(section, f"has {len(columns)} entries; at most {MAX_ENTRIES} are allowed")
+            return columns
+        found = set()
+        for i, text in enumerate(columns):
+            ref = self.column_ref(text, f"{section}[{i}]", None)
+            if ref is not None:
+                found.add(f"{ref[0]}.{ref[1].name}")
+        return tuple(sorted(found))
 
     # ----------------------------------------------------------------- names
 

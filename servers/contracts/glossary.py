@@ -9,6 +9,8 @@ questions need:
 - segment: a named filter ("active customer" = customers.status = 'active');
 - synonym: a term for a column or a table ("client" → customers, "wage" → employees.salary);
 - relationship: a join no foreign key declares.
+Besides them, which columns hold personal data: `pii` (masked for non-admins whatever
+detection says) and `not_pii` (detected, but not personal data); see connector/pii.py.
 
 Every SQL fragment is stored as validated on write: parsed with sqlglot, every table
 and column checked against the schema, and every column written qualified
@@ -40,6 +42,8 @@ glossary_to_mapping / load_yaml / dump_yaml), every section optional:
       - from: [shipments.order_no, shipments.shop]   # several columns pair up in order
         to: [orders.order_no, orders.shop]
         name: shipment of order            # optional
+    pii: [customers.notes]                 # personal data, masked for non-admins (connector/pii.py)
+    not_pii: [suppliers.contact]           # detected as personal data, but is not
 
 `version` is content_version(): a hash of that document, so it changes exactly when
 the content does.
@@ -51,7 +55,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -102,11 +106,15 @@ class Glossary:
     synonyms: tuple[Synonym, ...] = ()
     relationships: tuple[Relationship, ...] = ()
     version: str = ""  # a hash of the content: caches key on it
-    pii_columns: tuple[str, ...] = field(default=())  # "customers.email": masked for non-admins (operations issue)
+    # Personal data (connector/pii.py): "customers.email" masked for non-admins whatever
+    # detection says; not_pii_columns: detected by name or values, but not personal data.
+    pii_columns: tuple[str, ...] = ()
+    not_pii_columns: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.metrics or self.segments or self.synonyms or self.relationships)
+        return not (self.metrics or self.segments or self.synonyms or self.relationships
+                    or self.pii_columns or self.not_pii_columns)
 
 
 # --------------------------------------------------------------------------- proto
@@ -130,6 +138,8 @@ def glossary_from_pb(pb: glossary_pb2.Glossary) -> Glossary:
             to_columns=tuple(r.to_columns), name=r.name,
         ) for r in pb.relationships),
         version=pb.version,
+        pii_columns=tuple(pb.pii_columns),
+        not_pii_columns=tuple(pb.not_pii_columns),
     )
 
 
@@ -149,6 +159,8 @@ def glossary_to_pb(glossary: Glossary) -> glossary_pb2.Glossary:
             name=r.name,
         ) for r in g.relationships],
         version=g.version,
+        pii_columns=g.pii_columns,
+        not_pii_columns=g.not_pii_columns,
     )
 
 
@@ -168,7 +180,7 @@ class GlossaryFormatError(ValueError):
 _METRIC_KEYS = {"name", "table", "expression", "filters", "time_column", "description", "synonyms"}
 _SEGMENT_KEYS = {"name", "table", "condition", "description", "synonyms"}
 _RELATIONSHIP_KEYS = {"from", "to", "name"}
-_TOP_KEYS = {"metrics", "segments", "synonyms", "relationships"}
+_TOP_KEYS = {"metrics", "segments", "synonyms", "relationships", "pii", "not_pii"}
 
 
 def glossary_from_mapping(data: object) -> Glossary:
@@ -190,7 +202,8 @@ def glossary_from_mapping(data: object) -> Glossary:
     relationships = tuple(
         _relationship(r, f"relationships[{i}]") for i, r in enumerate(_list(top.get("relationships"), "relationships"))
     )
-    return Glossary(metrics, segments, synonyms, relationships)
+    return Glossary(metrics, segments, synonyms, relationships,
+                    pii_columns=_texts(top.get("pii"), "pii"), not_pii_columns=_texts(top.get("not_pii"), "not_pii"))
 
 
 def glossary_to_mapping(glossary: Glossary) -> dict[str, Any]:
@@ -213,6 +226,10 @@ def glossary_to_mapping(glossary: Glossary) -> dict[str, Any]:
         out["relationships"] = [_drop_empty({
             "from": _ends(r.from_table, r.from_columns), "to": _ends(r.to_table, r.to_columns), "name": r.name,
         }) for r in glossary.relationships]
+    if glossary.pii_columns:
+        out["pii"] = list(glossary.pii_columns)
+    if glossary.not_pii_columns:
+        out["not_pii"] = list(glossary.not_pii_columns)
     return out
 
 

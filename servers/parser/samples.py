@@ -6,6 +6,12 @@ to `per_column`; values longer than `max_chars` are dropped (a question quotes n
 categories, not paragraphs). The statements are built with sqlglot and run read-only
 through the connector like any other; a column that fails (a timeout on a huge table, a
 permission) is skipped with a log line rather than failing the parse.
+
+Values are read as the platform (no principal), unmasked: the connector masks personal
+data for non-admin callers (connector/pii.py), and a masked value index could not link
+a typed "alice@example.com" to the email column. The samples are shared by every caller
+of the connection (cached per schema version), never returned to anyone, and read only
+after the caller's own GetSchema passed the tenancy check.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from chatdb.connector.v1 import statement_pb2
 from sqlglot import exp
 
 from servers.contracts.clients import ConnectorClient
+from servers.runtime import identity
 from servers.runtime.errors import ChatDBError
 
 from .domain import ColumnKind, ColumnRef, Samples, SchemaFlavour, SchemaView, TableInfo
@@ -97,5 +104,9 @@ class ValueSampler:
             values = [row[0] for row in rows if isinstance(row[0], str) and 0 < len(row[0].strip()) <= self.max_chars]
             return ColumnRef(table_name, column), tuple(values)
 
-        results = await asyncio.gather(*(one(table, column) for table, column in targets))
+        platform = identity.set_principal(None)  # unmasked: see the module docstring
+        try:
+            results = await asyncio.gather(*(one(table, column) for table, column in targets))
+        finally:
+            identity.reset_principal(platform)
         return {ref: values for ref, values in results if values}

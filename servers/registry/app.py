@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from servers.runtime.migrations import migrate_dsn
 from servers.runtime.paging import page_tokens
@@ -15,7 +16,7 @@ from servers.runtime.pg import open_platform_pool
 from servers.runtime.server import ServiceBinding
 from servers.runtime.settings import Settings
 
-from .artifacts import LocalArtifactStore
+from .artifacts import ArtifactStore, LocalArtifactStore
 from .core import Registry
 from .service import registry_binding
 from .store import EventNotifier, RegistryStore
@@ -33,8 +34,8 @@ async def open_registry(settings: Settings, stack: AsyncExitStack) -> Registry:
     await notifier.start()
     stack.push_async_callback(notifier.close)
 
-    artifacts = LocalArtifactStore(settings.artifact_dir, max_bytes=settings.registry_max_artifact_bytes)
-    await artifacts.remove_stale_temp_files()
+    artifacts = open_artifact_store(settings, stack)
+    await artifacts.prepare()
     return Registry(
         RegistryStore(pool),
         artifacts,
@@ -43,6 +44,22 @@ async def open_registry(settings: Settings, stack: AsyncExitStack) -> Registry:
         watch_poll_s=settings.registry_watch_poll_s,
         page_tokens=page_tokens(settings),
     )
+
+
+def open_artifact_store(settings: Settings, stack: AsyncExitStack) -> ArtifactStore:
+    """The store CHATDB_ARTIFACT_URL names: s3://bucket/prefix, file:///path, or (empty)
+    files in CHATDB_ARTIFACT_DIR."""
+    url = settings.artifact_url
+    if url.startswith("s3://"):
+        from .s3 import S3ArtifactStore, S3Location, s3_client
+
+        client = s3_client(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+                           timeout_s=settings.s3_timeout_s, max_attempts=settings.s3_max_attempts)
+        stack.callback(client.close)
+        return S3ArtifactStore(client, S3Location.parse(url), max_bytes=settings.registry_max_artifact_bytes,
+                               part_size_bytes=settings.s3_part_size_bytes)
+    root = Path(unquote(urlsplit(url).path)) if url else settings.artifact_dir
+    return LocalArtifactStore(root, max_bytes=settings.registry_max_artifact_bytes)
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> list[ServiceBinding]:

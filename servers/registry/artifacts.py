@@ -1,17 +1,22 @@
 """Content-addressed artifact store of the model registry.
 
-`ArtifactStore` is the small interface the registry needs; `LocalArtifactStore` keeps
-files under a directory (CHATDB_ARTIFACT_DIR):
+`ArtifactStore` is the small interface the registry needs. Two stores implement it,
+chosen by CHATDB_ARTIFACT_URL (`open_artifact_store` in app.py):
+
+    LocalArtifactStore   file:///path (default: CHATDB_ARTIFACT_DIR), one machine or a
+                         shared mount; this module
+    S3ArtifactStore      s3://bucket/prefix, any S3 API (AWS S3, MinIO, Ceph); s3.py
+
+Both use one layout, so a file store copied into a bucket (`aws s3 sync`) is an S3 store:
 
     <root>/sha256/<ab>/<cd>/<64 hex digits>   the artifacts, named by their SHA-256
-    <root>/tmp/<random>.partial               uploads in progress (same file system,
-                                              so the final os.replace is atomic)
+    <root>/tmp/<random>.partial               uploads in progress (file store only: the
+                                              same file system, so os.replace is atomic)
 
 An upload is written to a temp file while it is hashed, checked against the expected
 digest and size, flushed to disk, and only then renamed to its address; on any failure
-(mismatch, size limit, client gone) the temp file is removed and nothing is stored. An
-S3-compatible store can implement the same interface (multipart upload to a temp key,
-then copy to `sha256/<hex>`).
+(mismatch, size limit, client gone) the temp file is removed and nothing is stored. The
+S3 store keeps the same promise with a multipart upload it completes only then.
 """
 
 from __future__ import annotations
@@ -88,10 +93,50 @@ class ArtifactStore(ABC):
     def uri(self, sha256: str) -> str:
         """Where the artifact is (or would be) kept, e.g. file:///… or s3://…"""
 
+    @abstractmethod
+    async def prepare(self) -> None:
+        """At the registry's start: check the store is usable (FailedPrecondition when it
+        cannot be) and clean up what crashed uploads left."""
 
-def _check_digest(sha256: str) -> None:
+
+def check_expected_size(expected_size: int | None, max_bytes: int | None) -> None:
+    """InvalidArgument (metadata.expected_size_bytes) for a size no upload may have."""
+    if expected_size is None:
+        return
+    if expected_size < 0:
+        raise InvalidArgument("must not be negative", field=FIELD_SIZE)
+    if max_bytes is not None and expected_size > max_bytes:
+        raise InvalidArgument(
+            f"{expected_size} bytes is more than the largest artifact allowed ({max_bytes} bytes)",
+            field=FIELD_SIZE,
+        )
+
+
+def too_large(max_bytes: int) -> ResourceExhausted:
+    return ResourceExhausted(
+        f"artifact is larger than the largest allowed ({max_bytes} bytes)",
+        reason="ARTIFACT_TOO_LARGE",
+        metadata={"max_bytes": str(max_bytes)},
+    )
+
+
+def check_received(size: int, actual_sha256: str, expected_sha256: str, expected_size: int | None) -> None:
+    """InvalidArgument naming the field the received bytes contradict."""
+    if expected_size is not None and size != expected_size:
+        raise InvalidArgument(f"received {size} bytes but expected_size_bytes is {expected_size}", field=FIELD_SIZE)
+    if actual_sha256 != expected_sha256:
+        raise InvalidArgument(f"received bytes have sha256 {actual_sha256}, not {expected_sha256}", field=FIELD_SHA256)
+
+
+def check_digest(sha256: str) -> None:
     if not SHA256_HEX.match(sha256):
         raise InvalidArgument("must be 64 lowercase hex digits", field=FIELD_SHA256)
+
+
+def address(sha256: str) -> str:
+    """The artifact's place under a store's root: sha256/<ab>/<cd>/<hex>."""
+    check_digest(sha256)
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -102,8 +147,7 @@ class LocalArtifactStore(ArtifactStore):
         self.max_bytes = max_bytes
 
     def path_of(self, sha256: str) -> Path:
-        _check_digest(sha256)
-        return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+        return self.root / address(sha256)
 
     @property
     def temp_dir(self) -> Path:
@@ -112,6 +156,9 @@ class LocalArtifactStore(ArtifactStore):
     def uri(self, sha256: str) -> str:
         return self.path_of(sha256).as_uri()
 
+    async def prepare(self) -> None:
+        await self.remove_stale_temp_files()
+
     async def put(
         self,
         chunks: AsyncIterator[bytes],
@@ -119,15 +166,8 @@ class LocalArtifactStore(ArtifactStore):
         expected_size: int | None,
         verify: Verify | None = None,
     ) -> ArtifactRef:
-        _check_digest(expected_sha256)
-        if expected_size is not None:
-            if expected_size < 0:
-                raise InvalidArgument("must not be negative", field=FIELD_SIZE)
-            if self.max_bytes is not None and expected_size > self.max_bytes:
-                raise InvalidArgument(
-                    f"{expected_size} bytes is more than the largest artifact allowed ({self.max_bytes} bytes)",
-                    field=FIELD_SIZE,
-                )
+        check_digest(expected_sha256)
+        check_expected_size(expected_size, self.max_bytes)
         await asyncio.to_thread(self.temp_dir.mkdir, parents=True, exist_ok=True)
         temp = self.temp_dir / f"{uuid.uuid4().hex}.partial"
         digest = hashlib.sha256()
@@ -140,11 +180,7 @@ class LocalArtifactStore(ArtifactStore):
                         continue
                     size += len(chunk)
                     if self.max_bytes is not None and size > self.max_bytes:
-                        raise ResourceExhausted(
-                            f"artifact is larger than the largest allowed ({self.max_bytes} bytes)",
-                            reason="ARTIFACT_TOO_LARGE",
-                            metadata={"max_bytes": str(self.max_bytes)},
-                        )
+                        raise too_large(self.max_bytes)
                     if len(chunk) >= _THREAD_THRESHOLD_BYTES:
                         await asyncio.to_thread(_hash_and_write, digest, file, chunk)
                     else:
@@ -153,14 +189,7 @@ class LocalArtifactStore(ArtifactStore):
             finally:
                 await asyncio.to_thread(file.close)
             actual = digest.hexdigest()
-            if expected_size is not None and size != expected_size:
-                raise InvalidArgument(
-                    f"received {size} bytes but expected_size_bytes is {expected_size}", field=FIELD_SIZE
-                )
-            if actual != expected_sha256:
-                raise InvalidArgument(
-                    f"received bytes have sha256 {actual}, not {expected_sha256}", field=FIELD_SHA256
-                )
+            check_received(size, actual, expected_sha256, expected_size)
             if verify is not None:
                 await verify(temp, size)
             final = self.path_of(actual)

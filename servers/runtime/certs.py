@@ -2,13 +2,17 @@
 
 Layout under CHATDB_HOME (`ensure_pki(home)`, `chatdb certs`):
 
-    ca/            0700  the CA: ca.key (0600) and ca.crt — never read by services
+    ca/            0700  the CA: ca.key (0600) and ca.crt — never read by services;
+                         dns.json, the DNS names asked for (kept across renewals)
     certs/               what processes read (CHATDB_TLS_DIR points here)
       ca.crt             the trust anchor every process verifies peers against
       <service>.crt/.key gateway, parser, connector, training, worker, registry,
-                         prediction: SAN URI spiffe://chatdb/<service>, DNS localhost,
-                         IP 127.0.0.1 and ::1; server and client auth
-      envoy.crt/.key     spiffe://chatdb/envoy (server for clients, client upstream)
+                         prediction: SAN URI spiffe://chatdb/<service>, DNS localhost
+                         (plus <service> and <service>.<suffix> for each --dns-suffix,
+                         e.g. parser.chatdb.svc), IP 127.0.0.1 and ::1; server and
+                         client auth
+      envoy.crt/.key     spiffe://chatdb/envoy (server for clients, client upstream),
+                         also the edge's public names (--edge-dns)
       cli.crt/.key       spiffe://chatdb/client/cli, the operator's `chatdb` commands
       clients/NAME.*     spiffe://chatdb/client/NAME (`chatdb certs client NAME`)
 
@@ -31,10 +35,11 @@ import contextlib
 import datetime as dt
 import fcntl
 import ipaddress
+import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +58,7 @@ LEAF_DAYS = 30
 CA_DAYS = 3650
 RENEW_WITHIN = dt.timedelta(days=7)
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DNS_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 
 
 @dataclass(frozen=True)
@@ -264,6 +270,19 @@ class Pki:
         launcher adds it to each child's env: services, worker, and `chatdb` commands)."""
         return {"CHATDB_TLS_DIR": str(self.certs_dir)}
 
+    @property
+    def dns_file(self) -> Path:
+        return self.ca_dir / "dns.json"
+
+    def dns_config(self) -> dict[str, list[str]]:
+        """The DNS names asked for by `chatdb certs --dns-suffix/--edge-dns`, kept so
+        that renewals and `rotate` issue the same names."""
+        try:
+            data = json.loads(self.dns_file.read_text())
+        except FileNotFoundError:
+            data = {}
+        return {"suffixes": list(data.get("suffixes", [])), "edge": list(data.get("edge", []))}
+
     def client_leaves(self) -> list[Leaf]:
         directory = self.certs_dir / "clients"
         names = sorted(p.stem for p in directory.glob("*.crt")) if directory.is_dir() else []
@@ -304,9 +323,40 @@ def _load_or_create_ca(pki: Pki) -> tuple[KeyPair, bool]:
     return ca, True
 
 
+def _dns_names(pki: Pki, leaf: Leaf) -> tuple[str, ...]:
+    """The DNS names a server leaf answers to: localhost, and with the deployment's
+    suffixes (ca/dns.json) its Service names, e.g. parser, parser.chatdb.svc; Envoy also
+    the edge's public names."""
+    if not leaf.server:
+        return ()
+    names = pki.dns_config()
+    name = leaf.stem.rpartition("/")[2]
+    extra = [name, *(f"{name}.{suffix}" for suffix in names["suffixes"])] if names["suffixes"] else []
+    if name == ENVOY:
+        extra += names["edge"]
+    return tuple(dict.fromkeys(("localhost", *extra)))
+
+
+def dns_names_of(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(san.get_values_for_type(x509.DNSName))
+
+
+def _names_current(pki: Pki, leaf: Leaf) -> bool:
+    """The leaf's certificate names every DNS name the deployment now asks for."""
+    try:
+        cert = x509.load_pem_x509_certificate(pki.cert(leaf.stem).read_bytes())
+    except FileNotFoundError:
+        return False
+    return set(_dns_names(pki, leaf)) <= set(dns_names_of(cert))
+
+
 def _issue_leaf(pki: Pki, ca: KeyPair, leaf: Leaf, days: float) -> None:
     name = leaf.stem.rpartition("/")[2]
-    dns, ips = (("localhost",), ("127.0.0.1", "::1")) if leaf.server else ((), ())
+    dns, ips = (_dns_names(pki, leaf), ("127.0.0.1", "::1")) if leaf.server else ((), ())
     pair = issue(ca, name, dns_names=dns, ip_addresses=ips, server=leaf.server, client=True, days=days, spiffe_path=leaf.spiffe_path)
     write_pair(pair, pki.certs_dir, leaf.stem)
     pki.issued.append(leaf.stem)
@@ -331,22 +381,46 @@ def _locked(pki: Pki) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def ensure_pki(home: Path, *, renew_within: dt.timedelta = RENEW_WITHIN, days: float = LEAF_DAYS) -> Pki:
+def ensure_pki(home: Path, *, renew_within: dt.timedelta = RENEW_WITHIN, days: float = LEAF_DAYS,
+               dns_suffixes: Sequence[str] = (), edge_dns: Sequence[str] = ()) -> Pki:
     """The CA and every mesh leaf (services, envoy, cli), creating what is missing and
-    re-issuing what expires within `renew_within` (or no longer chains to the CA).
-    Idempotent: a second call changes nothing. Client certificates under clients/ are
-    renewed the same way. Returns the paths; `.issued` lists what was written."""
+    re-issuing what expires within `renew_within` (or no longer chains to the CA, or
+    lacks a DNS name asked for). Idempotent: a second call changes nothing. Client
+    certificates under clients/ are renewed the same way. Returns the paths; `.issued`
+    lists what was written.
+
+    `dns_suffixes` (e.g. chatdb.svc) make each service's certificate also name
+    `<service>` and `<service>.<suffix>`, the names peers dial on Kubernetes; `edge_dns`
+    adds the edge's public names to Envoy's. Both are remembered (added to what an
+    earlier call asked for), so renewals keep them."""
     pki = Pki(Path(home).expanduser().absolute())
     with _locked(pki):
+        _remember_dns(pki, dns_suffixes, edge_dns)
         _ensure(pki, renew_within, days)
     return pki
+
+
+def _remember_dns(pki: Pki, dns_suffixes: Sequence[str], edge_dns: Sequence[str]) -> None:
+    if not dns_suffixes and not edge_dns:
+        return
+    for name in (*dns_suffixes, *edge_dns):
+        if not DNS_NAME.match(name):
+            raise ValueError(f"DNS name {name!r}: labels of letters, digits and '-', joined by '.'")
+    current = pki.dns_config()
+    merged = {
+        "suffixes": list(dict.fromkeys([*current["suffixes"], *(s.strip(".").lower() for s in dns_suffixes)])),
+        "edge": list(dict.fromkeys([*current["edge"], *(e.lower() for e in edge_dns)])),
+    }
+    if merged != current:
+        _atomic_write(pki.dns_file, json.dumps(merged, indent=2).encode(), 0o644)
 
 
 def _ensure(pki: Pki, renew_within: dt.timedelta, days: float) -> None:
     ca, new_ca = _load_or_create_ca(pki)
     _sync_ca_cert(pki, ca)
     for leaf in [*mesh_leaves(), *pki.client_leaves()]:
-        if new_ca or not _current(pki.cert(leaf.stem), pki.key(leaf.stem), ca.cert, renew_within):
+        if (new_ca or not _current(pki.cert(leaf.stem), pki.key(leaf.stem), ca.cert, renew_within)
+                or not _names_current(pki, leaf)):
             _issue_leaf(pki, ca, leaf, days)
 
 

@@ -35,11 +35,6 @@ def address_of(settings: Settings, service: str) -> str:
     return settings.address_override(service) or f"{settings.host}:{settings.port_of(service)}"
 
 
-def _loopback(address: str) -> bool:
-    host = address.rsplit(":", 1)[0].strip("[]")
-    return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
-
-
 def channel_options(settings: Settings) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
@@ -65,13 +60,9 @@ def open_channel(
             raise ValueError("open_channel needs a service or an address")
         address = address_of(settings, service)
     creds = channel_credentials(settings)
-    base = dict(channel_options(settings))
-    if creds is not None and not _loopback(address):
-        # Server certificates from `chatdb certs` name localhost (and the SPIFFE URI); a
-        # peer reached by another name (parser.chatdb.svc) is still verified against the
-        # mesh CA, under the name its certificate carries.
-        base["grpc.ssl_target_name_override"] = "localhost"
-    options = list({**base, **dict(options)}.items())
+    # A peer reached by a Service name (parser.chatdb.svc) is verified under that name:
+    # `chatdb certs --dns-suffix chatdb.svc` issues certificates that carry it.
+    options = list({**dict(channel_options(settings)), **dict(options)}.items())
     interceptors: list[grpc.aio.ClientInterceptor] = identity_forwarding_interceptors()
     if map_errors:
         interceptors += error_mapping_interceptors()

@@ -122,12 +122,28 @@ class Settings(BaseSettings):
     connector_held_cursors: int = Field(16, description="Connector: open cursors kept between ExecuteQuery pages so walking a result is linear (0 = stateless paging only).")
     connector_held_cursor_idle_s: float = Field(30.0, description="Connector: a cursor kept between pages is closed after this long unused.")
     connector_allow_writable: bool = Field(False, description="Connector: allow creating (and running statements on) connections with read_only=false; off by default, since a writable connection runs what its user sends with the DSN user's privileges.")
+    connector_mask_personal_data: bool = Field(True, description="Connector: mask personal data (detected by column name and sampled values, or marked pii in the glossary) in ExecuteQuery and StreamQuery answers for callers without the admin role; see docs/ARCHITECTURE.md, Personal data.")
     # --- end connector ---------------------------------------------------------------
 
     # --- registry --------------------------------------------------------------------
     registry_max_artifact_bytes: int = Field(2 * 1024**3, description="Registry: largest model artifact an upload may store (bytes).")
     registry_download_chunk_bytes: int = Field(256 * 1024, description="Registry: size of the chunks DownloadModelVersion streams (bytes, at most 1 MiB).")
     registry_watch_poll_s: float = Field(1.0, description="Registry: how often WatchModelEvents re-reads the event table when no NOTIFY arrives (backstop).")
+    # Artifact store (servers/registry/artifacts.py, s3.py). S3 credentials are boto3's
+    # usual chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profile, role), not CHATDB_*.
+    artifact_url: str = Field("", description="Registry: where artifacts are stored: file:///path, or s3://bucket/prefix for any S3 API (AWS S3, MinIO, Ceph), which several registry replicas can share; empty: files in artifact_dir.")
+    s3_endpoint_url: str = Field("", description="Registry: S3 API endpoint of a store that is not AWS (MinIO, Ceph: e.g. http://minio:9000); empty: AWS S3 of the region.")
+    s3_region: str = Field("", description="Registry: S3 region; empty: boto3's chain (AWS_REGION, AWS_DEFAULT_REGION, profile), else us-east-1.")
+    s3_part_size_bytes: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024, description="Registry: part size of S3 multipart uploads (at least 5 MiB, S3's smallest); smaller artifacts take one PUT.")
+    s3_timeout_s: float = Field(10.0, description="Registry: S3 connect and read timeout per attempt; an S3 call still failing after s3_max_attempts is UNAVAILABLE.")
+    s3_max_attempts: int = Field(3, ge=1, description="Registry: attempts per S3 call (boto3's standard retry mode, with backoff).")
+
+    @field_validator("artifact_url")
+    @classmethod
+    def _artifact_url(cls, value: str) -> str:
+        if value and not (value.startswith("file:///") or (value.startswith("s3://") and len(value) > len("s3://"))):
+            raise ValueError("must be file:///absolute/path or s3://bucket/prefix")
+        return value
     # --- end registry ----------------------------------------------------------------
 
     # --- training -------------------------------------------------------------------

@@ -103,3 +103,15 @@ def test_a_bad_file_names_the_entry(text, field, problem):
 def test_dump_leaves_out_what_is_empty():
     text = dump_yaml(load_yaml("synonyms: {client: customers}\nmetrics: [{name: n, table: t, expression: count(*)}]"))
     assert text == "metrics:\n- name: n\n  table: t\n  expression: count(*)\nsynonyms:\n  client: customers\n"
+
+
+def test_pii_marks_round_trip_and_change_the_version():
+    text = "pii: [customers.notes]\nnot_pii: [suppliers.contact]\n"
+    glossary = load_yaml(text)
+    assert glossary.pii_columns == ("customers.notes",) and glossary.not_pii_columns == ("suppliers.contact",)
+    assert not glossary.empty  # a glossary of marks alone is stored
+    assert load_yaml(dump_yaml(glossary)) == glossary
+    assert glossary_from_pb(glossary_to_pb(glossary)) == glossary
+    assert content_version(glossary) != content_version(load_yaml("pii: [customers.notes]\n"))
+    with pytest.raises(GlossaryFormatError, match="pii"):
+        load_yaml("pii: {customers: notes}\n")

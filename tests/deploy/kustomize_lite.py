@@ -1,9 +1,11 @@
 """The subset of kustomize deploy/k8s uses, in Python (kustomize itself is not on PyPI):
 `resources` (YAML files, or directories holding a kustomization.yaml), `namespace`,
 `images` (name → newName/newTag) and `patches` by path (strategic merge: maps merge,
-lists of maps merge by `name`, anything else is replaced). Anything else in a
-kustomization is refused, so a manifest using more fails the test instead of rendering
-differently from `kubectl kustomize`."""
+a null value deletes its key, lists of maps merge by their merge key — `mountPath` for
+volumeMounts, `name` for the rest — and an item `$patch: delete` removes its match, a
+patch document `$patch: delete` removes its resource; anything else is replaced).
+Anything else in a kustomization is refused, so a manifest using more fails the test
+instead of rendering differently from `kubectl kustomize`."""
 
 from __future__ import annotations
 
@@ -24,17 +26,29 @@ def _key(doc: dict) -> tuple[str, str]:
     return doc["kind"], doc["metadata"]["name"]
 
 
-def merge(base, patch):
+# Strategic merge keys of the lists deploy/k8s patches that are not keyed by `name`.
+MERGE_KEYS = {"volumeMounts": "mountPath"}
+DELETE = {"$patch": "delete"}
+
+
+def merge(base, patch, field: str = ""):
     if isinstance(base, dict) and isinstance(patch, dict):
         out = dict(base)
         for k, v in patch.items():
-            out[k] = merge(base[k], v) if k in base else copy.deepcopy(v)
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = merge(base[k], v, k) if k in base else copy.deepcopy(v)
         return out
-    if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in base + patch):
+    key = MERGE_KEYS.get(field, "name")
+    if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and key in x for x in base + patch):
         out = [copy.deepcopy(x) for x in base]
         for item in patch:
-            at = next((i for i, x in enumerate(out) if x["name"] == item["name"]), None)
-            if at is None:
+            at = next((i for i, x in enumerate(out) if x[key] == item[key]), None)
+            if item.items() >= DELETE.items():
+                if at is not None:
+                    del out[at]
+            elif at is None:
                 out.append(copy.deepcopy(item))
             else:
                 out[at] = merge(out[at], item)
@@ -82,7 +96,10 @@ def render(directory: Path) -> list[dict]:
             at = next((i for i, d in enumerate(docs) if _key(d) == _key(patch)), None)
             if at is None:
                 raise KustomizeError(f"{directory}: patch {entry['path']} matches no resource {_key(patch)}")
-            docs[at] = merge(docs[at], patch)
+            if patch.get("$patch") == "delete":
+                del docs[at]
+            else:
+                docs[at] = merge(docs[at], patch)
     for doc in docs:
         for container in _containers(doc):
             container["image"] = _set_image(container["image"], kustomization.get("images", []))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import copy
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -177,6 +179,53 @@ def test_production_overlay_sets_namespace_and_image():
     assert container(by_kind(docs, "Deployment")["prediction"])["resources"]["limits"]["memory"] == "4Gi"
 
 
+def _volumes(deployment: dict) -> dict[str, dict]:
+    return {v["name"]: v for v in deployment["spec"]["template"]["spec"].get("volumes", [])}
+
+
+def test_base_registry_keeps_artifacts_in_files_on_its_node():
+    docs = render(K8S / "base")
+    settings = by_kind(docs, "ConfigMap")["chatdb-settings"]["data"]
+    assert "CHATDB_ARTIFACT_URL" not in settings
+    registry = by_kind(docs, "Deployment")["registry"]
+    claim = _volumes(registry)["artifacts"]["persistentVolumeClaim"]["claimName"]
+    assert claim in by_kind(docs, "PersistentVolumeClaim")
+    mount = next(m for m in container(registry)["volumeMounts"] if m["name"] == "artifacts")
+    assert mount["mountPath"] == settings["CHATDB_ARTIFACT_DIR"]
+    # a ReadWriteOnce claim: every replica on the node that mounts it
+    assert registry["spec"]["template"]["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+
+
+def test_production_registry_keeps_artifacts_in_s3_on_any_node():
+    docs = render(OVERLAY)
+    settings = by_kind(docs, "ConfigMap")["chatdb-settings"]["data"]
+    assert settings["CHATDB_ARTIFACT_URL"].startswith("s3://")
+    assert by_kind(docs, "PersistentVolumeClaim") == {}
+    deployments = by_kind(docs, "Deployment")
+    registry = deployments["registry"]
+    assert not any("persistentVolumeClaim" in v for v in _volumes(registry).values())
+    assert all(m["mountPath"] != settings["CHATDB_ARTIFACT_DIR"] for m in container(registry)["volumeMounts"])
+    affinity = registry["spec"]["template"]["spec"]["affinity"]
+    assert "podAffinity" not in affinity  # not pinned: spread over nodes where it can
+    assert affinity["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")["registry"]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    # S3 credentials reach the registry alone: the worker uploads through the registry.
+    with_s3 = {name for name, d in deployments.items() if {"secretRef": {"name": "chatdb-s3"}} in container(d).get("envFrom", [])}
+    assert with_s3 == {"registry"}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with its built-in kustomize) is not installed")
+@pytest.mark.parametrize("directory", [OVERLAY, K8S / "base"], ids=["production", "base"])
+def test_kustomize_lite_renders_what_kubectl_kustomize_renders(directory):
+    out = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=True)
+    real = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+    lite = {(d["kind"], d["metadata"]["name"]): d for d in render(directory)}
+    assert real.keys() == lite.keys()
+    for key, doc in lite.items():
+        assert doc == real[key], key
+
+
 def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypatch):
     """base/envoy-config.yaml is what render_envoy.py writes today, and `envoy --mode
     validate` accepts it with the files where the pod mounts them (paths moved to tmp)."""
@@ -198,3 +247,19 @@ def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypat
     for name, b64 in committed["binaryData"].items():
         (etc / name).write_bytes(base64.b64decode(b64))
     validate(etc / "envoy.yaml")
+
+
+def test_the_image_runs_as_the_user_the_pods_require_and_exposes_their_ports(docs):
+    # The Dockerfile cannot be built here (no Docker daemon); what the pods assume of it
+    # is checked instead: the user they run as and every container port.
+    dockerfile = (K8S.parents[1] / "Dockerfile").read_text()
+    user = next(line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER "))
+    exposed = {int(p) for line in dockerfile.splitlines() if line.startswith("EXPOSE ") for p in line.split()[1:]}
+    for name, deployment in by_kind(docs, "Deployment").items():
+        if name == "envoy":
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        assert user == f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}", name
+        ports = {p["containerPort"] for p in container(deployment).get("ports", [])}
+        assert ports <= exposed, (name, ports - exposed)
+        assert container(deployment)["command"][0] == "chatdb"

@@ -370,3 +370,37 @@ async def test_some_user_databases_down_is_degraded_not_a_level(mesh, mysql_data
         await mesh.connector_stub.DeleteConnection(
             connector_service_pb2.DeleteConnectionRequest(connection_id="status-mysql"), timeout=20)
     await level_becomes(mesh, 0)
+
+
+async def test_a_service_that_comes_up_while_its_channel_backs_off_is_not_critical(settings):
+    # A gateway started with the mesh: its first checks of the parser failed (not up
+    # yet), so the monitor's channel waits out a reconnect backoff and fails every call
+    # at once until it ends, while the parser is already SERVING. The re-check behind
+    # level 4 must see the parser as it is, or the gateway refuses its first questions.
+    server = HealthOnlyServer(settings)
+    address = server.address
+    # A long backoff makes "the channel is still backing off" certain, not a race.
+    channel = grpc.aio.insecure_channel(address, options=(
+        ("grpc.initial_reconnect_backoff_ms", 30_000), ("grpc.min_reconnect_backoff_ms", 30_000)))
+    reopened = []
+
+    def reopen():
+        reopened.append(address)
+        return grpc.aio.insecure_channel(address, options=(("grpc.use_local_subchannel_pool", 1),))
+
+    probe = health_probe.grpc_health(channel, 0.3)
+    monitor = StatusMonitor({"parser": probe}, timeout_s=0.3, interval_s=60, breaker_failures=3,
+                            breaker_cooldown_s=600,
+                            rechecks={"parser": health_probe.grpc_health_reconnecting(channel, reopen, 0.3)})
+    try:
+        for _ in range(3):
+            assert (await monitor.refresh()).level == 4
+        await server.start()
+        with pytest.raises(grpc.aio.AioRpcError):  # the monitor's own channel still says "down"
+            await probe()
+        status = await status_reader(monitor)()
+        assert status.level == 0, status.summary
+        assert reopened == [address]
+    finally:
+        await server.stop()
+        await channel.close()

@@ -1,13 +1,15 @@
 """Fixtures of the registry tests: one registry core per session on the session's
 platform database and artifact directory, a real server and stub per test, and an
-upload helper. Tests use their own model names, so they never see each other's data."""
+upload helper. Tests use their own model names, so they never see each other's data.
+The S3 artifact store's tests get a moto S3 server per session (s3_servers.py) and, with
+CHATDB_TEST_S3_URL, a MinIO: the `s3` fixture is a fresh prefix on each."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 
 import grpc
@@ -20,6 +22,8 @@ from servers.registry.app import open_registry
 from servers.registry.core import Registry
 from servers.registry.service import registry_binding
 from servers.runtime.settings import Settings
+
+from .s3_servers import TEST_S3_URL, MotoServer, S3Target, target_from_env
 
 
 def unique(prefix: str = "m") -> str:
@@ -37,6 +41,30 @@ async def registry(settings: Settings) -> AsyncIterator[Registry]:
 async def stub(registry: Registry, start_server, channel_to) -> pb_grpc.ModelRegistryServiceStub:
     server = await start_server([registry_binding(registry)])
     return pb_grpc.ModelRegistryServiceStub(channel_to(server.address))
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["moto", "minio"])
+def s3_bucket(request, moto_server: MotoServer) -> S3Target:
+    """A bucket on moto's S3 server, and on the MinIO CHATDB_TEST_S3_URL names."""
+    if request.param == "moto":
+        return moto_server.target()
+    target = target_from_env()
+    if target is None:
+        pytest.skip(f"no MinIO: set {TEST_S3_URL}=http://ACCESS_KEY:SECRET_KEY@host:port/bucket")
+    return target
+
+
+@pytest.fixture
+def s3(s3_bucket: S3Target) -> S3Target:
+    """A prefix of this test's own in the bucket."""
+    return s3_bucket.under(uuid.uuid4().hex[:8])
 
 
 def spec(**fields) -> model_version_pb2.ModelVersion:

@@ -144,3 +144,30 @@ def test_concurrent_runs_make_one_ca(tmp_path):
     for path in pki.certs_dir.rglob("*.crt"):
         if path != pki.ca_cert:
             _cert(path).verify_directly_issued_by(ca)
+
+
+def test_dns_suffixes_name_each_service_and_survive_renewal_and_rotation(tmp_path):
+    pki = certs.ensure_pki(tmp_path, dns_suffixes=["chatdb.svc", "chatdb.svc.cluster.local"],
+                           edge_dns=["chatdb.example.com"])
+
+    def names(stem):
+        return certs.dns_names_of(x509.load_pem_x509_certificate(pki.cert(stem).read_bytes()))
+
+    assert names("parser") == ["localhost", "parser", "parser.chatdb.svc", "parser.chatdb.svc.cluster.local"]
+    assert "chatdb.example.com" in names("envoy") and "chatdb.example.com" not in names("parser")
+    assert names("cli") == []  # a client-only certificate names no host
+    # Remembered: a plain ensure changes nothing, a rotation issues the same names.
+    assert certs.ensure_pki(tmp_path).issued == []
+    certs.rotate(tmp_path)
+    assert "registry.chatdb.svc" in names("registry")
+    # A suffix added later re-issues the server certificates that lack it.
+    again = certs.ensure_pki(tmp_path, dns_suffixes=["other.svc"])
+    assert "gateway" in again.issued and "cli" not in again.issued
+    assert "gateway.other.svc" in names("gateway") and "gateway.chatdb.svc" in names("gateway")
+
+
+def test_a_bad_dns_name_is_refused(tmp_path, capsys):
+    with pytest.raises(ValueError, match="DNS name"):
+        certs.ensure_pki(tmp_path, dns_suffixes=["bad name"])
+    assert main(["certs", "--home", str(tmp_path), "--dns-suffix", "bad_name.svc"]) != 0
+    assert "DNS name" in capsys.readouterr().err

@@ -325,9 +325,9 @@ async def test_the_health_probe_port_answers_plaintext_health_only(pki, serve):
         assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
-async def test_a_peer_reached_by_another_name_is_verified_under_its_certificates_name(pki, serve):
-    """CHATDB_<SERVICE>_ADDRESS with a host name the certificate does not carry (a
-    Kubernetes Service, here this machine's name): still mTLS against the mesh CA."""
+async def test_a_peer_reached_by_a_name_its_certificate_lacks_is_refused(pki, serve):
+    """CHATDB_<SERVICE>_ADDRESS with a host name the certificate does not carry (here
+    this machine's name): the client checks the name, so the call fails."""
     name = socket.gethostname()
     try:
         if socket.gethostbyname(name) != "127.0.0.1" or name == "localhost":
@@ -338,5 +338,25 @@ async def test_a_peer_reached_by_another_name_is_verified_under_its_certificates
     settings = for_service(mesh(pki, connector_address=f"{name}:{connector.port}"), "parser")
     channel = open_channel(settings, "connector")
     serve.channels.append(channel)
-    seen = json.loads(await channel.unary_unary(f"/{SERVICE}/Who")(b"", timeout=5))
-    assert seen["peer"] == "spiffe://chatdb/parser"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await channel.unary_unary(f"/{SERVICE}/Who")(b"", timeout=5)
+    assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize("suffixes, reached", [(("chatdb.svc",), True), ((), False)])
+async def test_a_peer_is_verified_under_its_kubernetes_service_name(tmp_path, serve, suffixes, reached):
+    """Certificates from `chatdb certs --dns-suffix chatdb.svc` carry connector.chatdb.svc,
+    the name the parser dials on Kubernetes; without the suffix that name is refused.
+    (The override stands in for the cluster's DNS: the TLS check is of that name.)"""
+    home = certs.ensure_pki(tmp_path, dns_suffixes=suffixes)
+    connector = await serve(mesh(home), "connector")
+    channel = open_channel(for_service(mesh(home), "parser"), address=f"127.0.0.1:{connector.port}",
+                           options=(("grpc.ssl_target_name_override", "connector.chatdb.svc"),))
+    serve.channels.append(channel)
+    call = channel.unary_unary(f"/{SERVICE}/Who")(b"", timeout=5)
+    if reached:
+        assert json.loads(await call)["peer"] == "spiffe://chatdb/parser"
+    else:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() is grpc.StatusCode.UNAVAILABLE

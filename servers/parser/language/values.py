@@ -4,15 +4,22 @@ An index over the sampled distinct values, keyed by their lower-case words, is b
 once per prepared schema; a question's n-grams (longest first) are looked up exactly,
 and spans the person marked as names (quotes, capitals) also with fuzzy matching for
 near misses. The database's own spelling and capitalisation are kept for the statement.
+
+Values of personal columns (names, e-mails, phones… by column name or by their values,
+or marked `pii` in the glossary: contracts/personal_data.py) are matched exactly only:
+a near miss corrected to the stored spelling would put a real person's name, which the
+caller did not type, into the statement it is shown.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
+from servers.contracts import personal_data
 from servers.parser.domain import ColumnRef, Samples
 from servers.parser.language.words import STOP_WORDS, Token, tokenize
 
@@ -44,7 +51,21 @@ def normalise(text: str) -> str:
     return " ".join(token.lower for token in tokenize(text))
 
 
-def build_values(samples: Samples) -> ValueIndex:
+def personal_columns(samples: Samples, pii: Iterable[str] = (), not_pii: Iterable[str] = ()) -> set[ColumnRef]:
+    """The sampled columns that hold personal data (see the module docstring)."""
+    marked = {c.lower() for c in pii}
+    off = {c.lower() for c in not_pii}
+    out = set()
+    for ref, values in samples.items():
+        name = f"{ref.table}.{ref.column}".lower()
+        if name in off:
+            continue
+        if name in marked or personal_data.by_name(ref.table, ref.column) or personal_data.by_values(values):
+            out.add(ref)
+    return out
+
+
+def build_values(samples: Samples, pii: Iterable[str] = (), not_pii: Iterable[str] = ()) -> ValueIndex:
     index = ValueIndex()
     for ref, values in samples.items():
         for value in values:
@@ -58,7 +79,9 @@ def build_values(samples: Samples) -> ValueIndex:
             if hit not in index.exact[key]:
                 index.exact[key].append(hit)
     _add_codes(index, samples)
-    index.keys = list(index.exact)
+    personal = personal_columns(samples, pii, not_pii)
+    # fuzzy matching only reaches values that some non-personal column holds
+    index.keys = [k for k, hits in index.exact.items() if any(h.column not in personal for h in hits)]
     return index
 
 

@@ -110,20 +110,22 @@ class ExecuteQueryRequest(_message.Message):
     def __init__(self, connection_id: _Optional[str] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_rows: _Optional[int] = ...) -> None: ...
 
 class ExecuteQueryResponse(_message.Message):
-    __slots__ = ("columns", "rows", "next_page_token", "rows_returned", "truncated", "execution_time")
+    __slots__ = ("columns", "rows", "next_page_token", "rows_returned", "truncated", "execution_time", "masked_columns")
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ROWS_RETURNED_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    MASKED_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     columns: _containers.RepeatedCompositeFieldContainer[_result_pb2.ColumnMeta]
     rows: _containers.RepeatedCompositeFieldContainer[_result_pb2.Row]
     next_page_token: str
     rows_returned: int
     truncated: bool
     execution_time: _duration_pb2.Duration
-    def __init__(self, columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[_result_pb2.Row, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., rows_returned: _Optional[int] = ..., truncated: _Optional[bool] = ..., execution_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    masked_columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[_result_pb2.Row, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., rows_returned: _Optional[int] = ..., truncated: _Optional[bool] = ..., execution_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., masked_columns: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamQueryRequest(_message.Message):
     __slots__ = ("connection_id", "statement", "batch_size", "timeout", "max_rows")
@@ -142,10 +144,12 @@ class StreamQueryRequest(_message.Message):
 class StreamQueryResponse(_message.Message):
     __slots__ = ("header", "batch", "summary")
     class Header(_message.Message):
-        __slots__ = ("columns",)
+        __slots__ = ("columns", "masked_columns")
         COLUMNS_FIELD_NUMBER: _ClassVar[int]
+        MASKED_COLUMNS_FIELD_NUMBER: _ClassVar[int]
         columns: _containers.RepeatedCompositeFieldContainer[_result_pb2.ColumnMeta]
-        def __init__(self, columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ...) -> None: ...
+        masked_columns: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ..., masked_columns: _Optional[_Iterable[str]] = ...) -> None: ...
     class RowBatch(_message.Message):
         __slots__ = ("rows", "offset")
         ROWS_FIELD_NUMBER: _ClassVar[int]

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"chatdb/connector/v1/glossary.proto\x12\x13\x63hatdb.connector.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x02\n\x08Glossary\x12,\n\x07metrics\x18\x01 \x03(\x0b\x32\x1b.chatdb.connector.v1.Metric\x12.\n\x08segments\x18\x02 \x03(\x0b\x32\x1c.chatdb.connector.v1.Segment\x12.\n\x08synonyms\x18\x03 \x03(\x0b\x32\x1c.chatdb.connector.v1.Synonym\x12\x38\n\rrelationships\x18\x04 \x03(\x0b\x32!.chatdb.connector.v1.Relationship\x12\x0f\n\x07version\x18\x05 \x01(\t\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x12\n\nexpression\x18\x03 \x01(\t\x12\x0f\n\x07\x66ilters\x18\x04 \x03(\t\x12\x13\n\x0btime_column\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x10\n\x08synonyms\x18\x07 \x03(\t\"`\n\x07Segment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x11\n\tcondition\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08synonyms\x18\x05 \x03(\t\"\'\n\x07Synonym\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"l\n\x0cRelationship\x12\x12\n\nfrom_table\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_columns\x18\x02 \x03(\t\x12\x10\n\x08to_table\x18\x03 \x01(\t\x12\x12\n\nto_columns\x18\x04 \x03(\t\x12\x0c\n\x04name\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"chatdb/connector/v1/glossary.proto\x12\x13\x63hatdb.connector.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x02\n\x08Glossary\x12,\n\x07metrics\x18\x01 \x03(\x0b\x32\x1b.chatdb.connector.v1.Metric\x12.\n\x08segments\x18\x02 \x03(\x0b\x32\x1c.chatdb.connector.v1.Segment\x12.\n\x08synonyms\x18\x03 \x03(\x0b\x32\x1c.chatdb.connector.v1.Synonym\x12\x38\n\rrelationships\x18\x04 \x03(\x0b\x32!.chatdb.connector.v1.Relationship\x12\x0f\n\x07version\x18\x05 \x01(\t\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpii_columns\x18\x07 \x03(\t\x12\x17\n\x0fnot_pii_columns\x18\x08 \x03(\t\"\x86\x01\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x12\n\nexpression\x18\x03 \x01(\t\x12\x0f\n\x07\x66ilters\x18\x04 \x03(\t\x12\x13\n\x0btime_column\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x10\n\x08synonyms\x18\x07 \x03(\t\"`\n\x07Segment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x11\n\tcondition\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08synonyms\x18\x05 \x03(\t\"\'\n\x07Synonym\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"l\n\x0cRelationship\x12\x12\n\nfrom_table\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_columns\x18\x02 \x03(\t\x12\x10\n\x08to_table\x18\x03 \x01(\t\x12\x12\n\nto_columns\x18\x04 \x03(\t\x12\x0c\n\x04name\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chatdb.connector.v1.glossar
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GLOSSARY']._serialized_start=93
-  _globals['_GLOSSARY']._serialized_end=369
-  _globals['_METRIC']._serialized_start=372
-  _globals['_METRIC']._serialized_end=506
-  _globals['_SEGMENT']._serialized_start=508
-  _globals['_SEGMENT']._serialized_end=604
-  _globals['_SYNONYM']._serialized_start=606
-  _globals['_SYNONYM']._serialized_end=645
-  _globals['_RELATIONSHIP']._serialized_start=647
-  _globals['_RELATIONSHIP']._serialized_end=755
+  _globals['_GLOSSARY']._serialized_end=415
+  _globals['_METRIC']._serialized_start=418
+  _globals['_METRIC']._serialized_end=552
+  _globals['_SEGMENT']._serialized_start=554
+  _globals['_SEGMENT']._serialized_end=650
+  _globals['_SYNONYM']._serialized_start=652
+  _globals['_SYNONYM']._serialized_end=691
+  _globals['_RELATIONSHIP']._serialized_start=693
+  _globals['_RELATIONSHIP']._serialized_end=801
 # @@protoc_insertion_point(module_scope)

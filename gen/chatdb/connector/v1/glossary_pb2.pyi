@@ -10,20 +10,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Glossary(_message.Message):
-    __slots__ = ("metrics", "segments", "synonyms", "relationships", "version", "update_time")
+    __slots__ = ("metrics", "segments", "synonyms", "relationships", "version", "update_time", "pii_columns", "not_pii_columns")
     METRICS_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     SYNONYMS_FIELD_NUMBER: _ClassVar[int]
     RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PII_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    NOT_PII_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     metrics: _containers.RepeatedCompositeFieldContainer[Metric]
     segments: _containers.RepeatedCompositeFieldContainer[Segment]
     synonyms: _containers.RepeatedCompositeFieldContainer[Synonym]
     relationships: _containers.RepeatedCompositeFieldContainer[Relationship]
     version: str
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., synonyms: _Optional[_Iterable[_Union[Synonym, _Mapping]]] = ..., relationships: _Optional[_Iterable[_Union[Relationship, _Mapping]]] = ..., version: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    pii_columns: _containers.RepeatedScalarFieldContainer[str]
+    not_pii_columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., synonyms: _Optional[_Iterable[_Union[Synonym, _Mapping]]] = ..., relationships: _Optional[_Iterable[_Union[Relationship, _Mapping]]] = ..., version: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pii_columns: _Optional[_Iterable[str]] = ..., not_pii_columns: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Metric(_message.Message):
     __slots__ = ("name", "table", "expression", "filters", "time_column", "description", "synonyms")

@@ -37,7 +37,7 @@ class AskRequest(_message.Message):
     def __init__(self, question: _Optional[str] = ..., connection_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., use_cache: _Optional[bool] = ..., conversation_id: _Optional[str] = ..., max_rows: _Optional[int] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("query_id", "parsed_query", "statement", "columns", "rows", "next_page_token", "truncated", "trace_id", "cached", "duration", "training_job", "explanation", "timings", "conversation_id", "answer", "source", "reused_query_id", "model_version", "notes")
+    __slots__ = ("query_id", "parsed_query", "statement", "columns", "rows", "next_page_token", "truncated", "trace_id", "cached", "duration", "training_job", "explanation", "timings", "conversation_id", "answer", "source", "reused_query_id", "model_version", "notes", "masked_columns")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     PARSED_QUERY_FIELD_NUMBER: _ClassVar[int]
     STATEMENT_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class AskResponse(_message.Message):
     REUSED_QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    MASKED_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     parsed_query: _parsed_query_pb2.ParsedQuery
     statement: _statement_pb2.Statement
@@ -76,7 +77,8 @@ class AskResponse(_message.Message):
     reused_query_id: str
     model_version: str
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, query_id: _Optional[str] = ..., parsed_query: _Optional[_Union[_parsed_query_pb2.ParsedQuery, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[_result_pb2.Row, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., truncated: _Optional[bool] = ..., trace_id: _Optional[str] = ..., cached: _Optional[bool] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., training_job: _Optional[str] = ..., explanation: _Optional[str] = ..., timings: _Optional[_Union[_query_record_pb2.StageTimings, _Mapping]] = ..., conversation_id: _Optional[str] = ..., answer: _Optional[str] = ..., source: _Optional[_Union[_query_record_pb2.AnswerSource, str]] = ..., reused_query_id: _Optional[str] = ..., model_version: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    masked_columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, query_id: _Optional[str] = ..., parsed_query: _Optional[_Union[_parsed_query_pb2.ParsedQuery, _Mapping]] = ..., statement: _Optional[_Union[_statement_pb2.Statement, _Mapping]] = ..., columns: _Optional[_Iterable[_Union[_result_pb2.ColumnMeta, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[_result_pb2.Row, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., truncated: _Optional[bool] = ..., trace_id: _Optional[str] = ..., cached: _Optional[bool] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., training_job: _Optional[str] = ..., explanation: _Optional[str] = ..., timings: _Optional[_Union[_query_record_pb2.StageTimings, _Mapping]] = ..., conversation_id: _Optional[str] = ..., answer: _Optional[str] = ..., source: _Optional[_Union[_query_record_pb2.AnswerSource, str]] = ..., reused_query_id: _Optional[str] = ..., model_version: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., masked_columns: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetQueryRequest(_message.Message):
     __slots__ = ("query_id",)
