@@ -10,6 +10,10 @@ answered by an anomaly_detection model of the table the parser linked:
     the table's first `max_rows` rows (by key) ─ BatchPredict on that version ◄───┘
     ─ the rows flagged is_anomaly, highest score first, with an anomaly_score column
 
+The rows are read first, through the connector as the caller: personal data the
+connector masks for a non-admin (servers/connector/pii.py) is shown masked, said in the
+answer, and never a feature (a masked value cannot be scored).
+
 The model belongs to the caller's tenant like every Ask-trained one (the training job
 is created as the caller). On a shared connection asked by a tenant the name carries a
 short digest of the tenant, so two tenants never train into one name (names are global,
@@ -48,6 +52,7 @@ from servers.runtime.settings import Settings
 
 from . import ml_dataset
 from .answer import SOURCES, Answer, table
+from .core import masking_note
 from .domain import StatusReader
 
 ALGORITHM = "isolation_forest"
@@ -97,35 +102,40 @@ class Anomalies:
         source = ml_dataset.find_table(schema, parsed.tables[0] if parsed.tables else "")
         columns = ml_dataset.anomaly_columns(source, reserved_names(Task.ANOMALY_DETECTION))
         if not columns.features:
-            kept_out = f" ({', '.join(columns.left_out)} left out)" if columns.left_out else ""
-            raise InvalidArgument(
-                f"{source.name} has no numeric columns to find unusual rows by{kept_out}; an anomaly model "
-                f"learns from numbers. Columns: {', '.join(c.name for c in source.columns)}",
-                field="question", reason="QUESTION_NOT_UNDERSTOOD",
-                metadata={"table": source.name})
+            raise _no_numbers(source, columns.left_out)
+        cap = self.settings.gateway_anomaly_max_rows
+        statement = ml_dataset.select_rows(source, schema, connection.kind, [c.name for c in source.columns],
+                                           columns.key, cap + 1)
+        # Read as the caller: the connector masks personal data for non-admins, and a
+        # masked column can be neither shown nor scored.
+        header, rows = await self._read(connection_id, statement)
+        names = [c.name for c in header.columns]
+        masked = list(header.masked_columns)
+        features = [f for f in columns.features if f not in masked and f in names]
+        left_out = columns.left_out + [f"{f} (personal data, masked)" for f in columns.features if f in masked]
+        if not features:
+            raise _no_numbers(source, left_out)
         suffix = tenant_suffix(connection.tenant, tenancy.owner())
         model = anomaly_model_name(connection_id, source.name, suffix)
-        cap = self.settings.gateway_anomaly_max_rows
-        notes = [f"left out: {', '.join(columns.left_out)}"] if columns.left_out else []
-        every = [c.name for c in source.columns]
-        statement = ml_dataset.select_rows(source, schema, connection.kind, every, columns.key, cap + 1)
+        notes = [f"left out: {', '.join(left_out)}"] if left_out else []
+        if masked:
+            notes.append(masking_note(masked))
 
-        version, why = await self._ready_version(model, columns.features)
+        version, why = await self._ready_version(model, features)
         if version is None and suffix:
             # the shared model of the table (trained by the platform itself) serves every tenant
             shared = anomaly_model_name(connection_id, source.name)
-            version, _ = await self._ready_version(shared, columns.features)
+            version, _ = await self._ready_version(shared, features)
             if version is not None:
                 model, why = shared, ""
         trained_by = ""
-        rows: list[tuple[Any, ...]] | None = None
         if version is None:
             await self._refuse_when_degraded(source.name)
             if why:
                 notes.append(why)
-            if not ml_dataset.is_sql(connection.kind):
-                rows = await self._read(connection_id, statement)
-            job = await self._training_job(model, connection_id, connection.kind, schema, source, columns, rows)
+            inline = None if ml_dataset.is_sql(connection.kind) else (names, rows)
+            job = await self._training_job(model, connection_id, connection.kind, schema, source, features,
+                                           columns.key, inline)
             trained_by = job.name
             version = await self._wait(model, job)
             if version is None:
@@ -133,15 +143,13 @@ class Anomalies:
                 text = (f"Training anomaly model {model} for {source.name} (job {job.name}) has not finished "
                         f"within {waited:g} s; ask again in a minute and the rows it flags will be answered.")
                 names, cells = table(["training_job", "model", "task", "algorithm", "features", "state"], [(
-                    job.name, model, _TASK, ALGORITHM, ", ".join(columns.features),
+                    job.name, model, _TASK, ALGORITHM, ", ".join(features),
                     job_state_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower())])
                 return Answer(text, SOURCES.ANSWER_SOURCE_TRAINING, names, cells, training_job=job.name, notes=notes)
-        if rows is None:
-            rows = await self._read(connection_id, statement)
         more = len(rows) > cap
         rows = rows[:cap]
         features = [i.name for i in version.inputs]
-        at = {name: every.index(name) for name in features}
+        at = {name: names.index(name) for name in features}
         with self.service("prediction"):
             result = await self.prediction.batch_predict(
                 model, features, [[ml_dataset.json_like(row[at[f]]) for f in features] for row in rows],
@@ -158,16 +166,16 @@ class Anomalies:
             notes.append(f"{source.name} holds more than {cap} rows: only {read} were scored "
                          "(CHATDB_GATEWAY_ANOMALY_MAX_ROWS)")
         if flagged:
-            shown = ", ".join(_row_name(row, every, columns.key) for _, row in flagged[:_SHOWN])
+            shown = ", ".join(_row_name(row, names, columns.key) for _, row in flagged[:_SHOWN])
             text = (f"{len(flagged)} of {len(rows)} rows of {source.name} look unusual, most unusual first: "
                     f"{shown}{' …' if len(flagged) > _SHOWN else ''}. Scored by {used} over {read}.")
         else:
             text = f"None of the {len(rows)} rows of {source.name} looks unusual to {used}, scored over {read}."
         notes.append(f"{SCORE_COLUMN}: the IsolationForest anomaly score in (0, 1], higher = more unusual")
-        types = [c.type for c in source.columns] + [data_type_pb2.DATA_TYPE_FLOAT]
-        names, cells = table([*every, SCORE_COLUMN], [[*row, score] for score, row in flagged], types)
-        return Answer(text, SOURCES.ANSWER_SOURCE_PREDICTION, names, cells, model_version=reference,
-                      training_job=trained_by, notes=notes)
+        types = [c.type for c in header.columns] + [data_type_pb2.DATA_TYPE_FLOAT]
+        shown_columns, cells = table([*names, SCORE_COLUMN], [[*row, score] for score, row in flagged], types)
+        return Answer(text, SOURCES.ANSWER_SOURCE_PREDICTION, shown_columns, cells, model_version=reference,
+                      training_job=trained_by, notes=notes, masked_columns=masked)
 
     # --- the model -------------------------------------------------------------------------
 
@@ -199,23 +207,26 @@ class Anomalies:
                 reason="TRAINING_UNAVAILABLE", metadata={"service": "training", "level": str(status.level)})
 
     async def _training_job(self, model: str, connection_id: str, kind: int, schema, source,
-                            columns: ml_dataset.AnomalyColumns, rows) -> training_job_pb2.TrainingJob:
-        """The model's queued or running job (another ask started it), else a new one."""
+                            features: list[str], key: list[str],
+                            inline: tuple[list[str], list[tuple[Any, ...]]] | None) -> training_job_pb2.TrainingJob:
+        """The model's queued or running job (another ask started it), else a new one: on
+        a SQL connection the worker reads the table's first rows itself, a MongoDB
+        collection's rows (`inline`: names, rows as read) are sent in the job."""
         with self.service("training"):
             for job in await self.training.jobs(model_name=model, limit=10, timeout_s=self.timeout_s):
                 if job.state in _IN_FLIGHT:
                     return job
         cap = self.settings.gateway_anomaly_max_rows
-        if rows is None:
-            sql = ml_dataset.select_rows(source, schema, kind, columns.features, columns.key, cap).sql.sql
+        if inline is None:
+            sql = ml_dataset.select_rows(source, schema, kind, features, key, cap).sql.sql
             dataset = ml_dataset.query_dataset(connection_id, sql)
         else:
-            every = [c.name for c in source.columns]
-            at = [every.index(f) for f in columns.features]
-            dataset = ml_dataset.inline_dataset(columns.features, [[row[i] for i in at] for row in rows[:cap]])
+            names, rows = inline
+            at = [names.index(f) for f in features]
+            dataset = ml_dataset.inline_dataset(features, [[row[i] for i in at] for row in rows[:cap]])
         job = training_job_pb2.TrainingJob(
             model_name=model, task=training_job_pb2.TASK_ANOMALY_DETECTION, algorithm=ALGORITHM, dataset=dataset,
-            features=columns.features)
+            features=features)
         job.hyperparameters["contamination"].CopyFrom(
             struct_pb2.Value(number_value=self.settings.gateway_anomaly_contamination))
         with self.service("training"):
@@ -242,10 +253,18 @@ class Anomalies:
             with self.service("training"):
                 job = await self.training.job(job.name, timeout_s=self.timeout_s)
 
-    async def _read(self, connection_id: str, statement) -> list[tuple[Any, ...]]:
+    async def _read(self, connection_id: str, statement):
         with self.service("connector"):
-            _, stream = await self.connector.rows(connection_id, statement)
-            return [row async for row in stream]
+            header, stream = await self.connector.stream(connection_id, statement)
+            return header, [row async for row in stream]
+
+
+def _no_numbers(source, left_out: Sequence[str]) -> InvalidArgument:
+    kept_out = f" ({', '.join(left_out)} left out)" if left_out else ""
+    return InvalidArgument(
+        f"{source.name} has no numeric columns to find unusual rows by{kept_out}; an anomaly model "
+        f"learns from numbers. Columns: {', '.join(c.name for c in source.columns)}",
+        field="question", reason="QUESTION_NOT_UNDERSTOOD", metadata={"table": source.name})
 
 
 def _row_name(row: Sequence[Any], names: Sequence[str], key: Sequence[str]) -> str:

@@ -232,16 +232,24 @@ class ConnectorClient:
     ) -> tuple[Sequence[str], AsyncIterator[tuple[Any, ...]]]:
         """Column names and an iterator of rows of the query (SQL text, or any statement:
         a MongoDB find too), read through StreamQuery; `max_rows` 0 is the connection's cap."""
+        header, rows = await self.stream(connection_id, sql, max_rows=max_rows)
+        return [c.name for c in header.columns], rows
+
+    async def stream(
+        self, connection_id: str, sql: str | statement_pb2.Statement, *, max_rows: int = 0
+    ) -> tuple[connector_service_pb2.StreamQueryResponse.Header, AsyncIterator[tuple[Any, ...]]]:
+        """`rows` with the whole header: the columns' types and the columns the connector
+        masked for this caller (personal data)."""
         statement = sql if isinstance(sql, statement_pb2.Statement) else \
             statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql=sql))
         call = self.stub.StreamQuery(
             connector_service_pb2.StreamQueryRequest(connection_id=connection_id, statement=statement, max_rows=max_rows)
         )
-        columns: list[str] = []
+        header = connector_service_pb2.StreamQueryResponse.Header()
         async for message in call:
             kind = message.WhichOneof("payload")
             if kind == "header":
-                columns = [c.name for c in message.header.columns]
+                header = message.header
                 break
 
         async def rest() -> AsyncIterator[tuple[Any, ...]]:
@@ -253,7 +261,7 @@ class ConnectorClient:
             finally:
                 call.cancel()  # a reader that stops early stops the query too
 
-        return columns, rest()
+        return header, rest()
 
 
 class TrainingClient:

@@ -38,6 +38,7 @@ from servers.runtime.identity import Principal
 from servers.runtime.server import GrpcServer
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.support import forget
 from tests.parser.service_support import register, running_parser
 from tests.runtime.test_cli_serve import free_port
 
@@ -48,6 +49,7 @@ SOURCES = query_record_pb2.AnswerSource
 CONNECTION = "anomaly-shop"
 ROWS = 400
 IN_FLIGHT = (job_state_pb2.JOB_STATE_QUEUED, job_state_pb2.JOB_STATE_RUNNING)
+ACCOUNTS_PLANTED = (7, 150)
 PLANTED = {12: (2400.0, 90), 98: (1900.0, 1), 231: (-500.0, 70), 302: (3100.0, 120)}
 
 
@@ -69,6 +71,11 @@ async def create_tables(dsn: str) -> None:
         await conn.executemany("INSERT INTO notes VALUES ($1, $2, $3)", [(i, "ann", f"note {i}") for i in range(20)])
         await conn.execute("CREATE TABLE baskets (id INTEGER PRIMARY KEY, weight DOUBLE PRECISION)")
         await conn.executemany("INSERT INTO baskets VALUES ($1, $2)", [(i, float(rng.normal(5, 1))) for i in range(60)])
+        await conn.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT, phone BIGINT, "
+                           "spend NUMERIC(10, 2))")
+        await conn.executemany("INSERT INTO accounts VALUES ($1, $2, $3, $4)", [
+            (i, f"user{i}@example.com", 4915100000000 + i, 9999.0 if i in ACCOUNTS_PLANTED
+             else round(float(rng.normal(40, 4)), 2)) for i in range(1, 201)])
         await conn.execute("CREATE TABLE parcels (id INTEGER PRIMARY KEY, weight DOUBLE PRECISION)")
         await conn.executemany("INSERT INTO parcels VALUES ($1, $2)", [(i, float(rng.normal(5, 1))) for i in range(60)])
     finally:
@@ -103,6 +110,7 @@ async def chat(settings, tmp_path_factory, run_id):
             worker_port = next(iter(mesh.training_mesh.worker_ports.values()))
             stub = await gateway(mesh, stack, worker_port=worker_port, gateway_anomaly_wait_s=200.0)
             yield mesh, stub, stack
+            await forget(mesh.connector, CONNECTION)
     finally:
         await drop_pg_database(database)
 
@@ -247,10 +255,26 @@ def test_features_are_numeric_columns_but_keys_and_output_names():
                               "score (the name of a model output)"]
 
 
+async def test_personal_data_is_masked_in_the_answer_and_never_a_feature_for_a_user(chat):
+    mesh, stub, _ = chat
+    user = Principal("key:u", tenant="tenant-u", role="user").metadata()
+    answered = await stub.Ask(pb.AskRequest(question="find suspicious accounts", connection_id=CONNECTION),
+                              metadata=user, timeout=240)
+    assert {"email", "phone"} <= set(answered.masked_columns)
+    assert any("phone (personal data, masked)" in n for n in answered.notes)
+    rows = rows_of(answered)
+    assert {r["id"] for r in rows[: len(ACCOUNTS_PLANTED)]} == set(ACCOUNTS_PLANTED)
+    assert all(r["email"].startswith("***@") and r["phone"] == "***" for r in rows)
+    job = await mesh.training.job(answered.training_job)
+    assert list(job.features) == ["spend"]
+
+
 @pytest.fixture(scope="module")
 async def mongo(settings, chat):
     """A MongoDB connection (mongomock-motor behind a real connector) with orders
-    documents, the same PLANTED outliers among them, and a real parser reading it."""
+    documents, the same PLANTED outliers among them, and a real parser reading it. Its
+    tests come last: the status monitor's probe of it (through the mesh's connector,
+    which has no mongomock) does not answer, and that reads as level 3."""
     client = AsyncMongoMockClient(tz_aware=True)
     rng = np.random.default_rng(9)
     documents = []
@@ -266,6 +290,8 @@ async def mongo(settings, chat):
         await register(parser.connector, "anomaly-mongo", connection_pb2.CONNECTION_KIND_MONGODB,
                        "mongodb://127.0.0.1:27017/shop")
         yield parser
+        # the mesh's own connector cannot reach mongomock: its health probe would hang
+        await forget(parser.connector, "anomaly-mongo")
 
 
 async def test_a_mongodb_collection_is_read_through_the_connector_and_sent_inline(chat, mongo):
@@ -281,3 +307,4 @@ async def test_a_mongodb_collection_is_read_through_the_connector_and_sent_inlin
     names = [c.name for c in answer.columns]
     top = [dict(zip(names, (cell_to_value(c) for c in row.cells), strict=True)) for row in answer.rows]
     assert {r["_id"] for r in top[: len(PLANTED)]} == set(PLANTED)
+
