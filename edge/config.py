@@ -35,12 +35,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from google.protobuf import descriptor_pb2
 
 from servers.runtime.identity import IDENTITY_KEYS
 from servers.runtime.settings import Settings
+from servers.runtime.tracing import otlp_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTOR_SET = ROOT / "gen" / "chatdb_descriptor.binpb"
@@ -284,6 +286,59 @@ def authz_cluster(host: str, port: int) -> dict:
         "type": _cluster_type(host),
         "connect_timeout": "1s",
         "load_assignment": {"cluster_name": "ext_authz", "endpoints": [{"lb_endpoints": [_endpoint(host, port)]}]},
+    }
+
+
+# --- tracing -----------------------------------------------------------------------
+#
+# Envoy passes a client's traceparent/tracestate to the services untouched (the header
+# mutation filter drops only x-chatdb-*). With an OTLP endpoint configured
+# (CHATDB_OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT) Envoy traces too:
+# its OpenTelemetry tracer continues the client's traceparent (or starts a trace with
+# probability CHATDB_TRACE_SAMPLE_RATIO), sends the services its own span's context, so
+# Envoy's span is the parent of the gateway's, and exports over OTLP/gRPC to the
+# collector the services export to.
+
+OTEL_CLUSTER = "opentelemetry_collector"
+T_OTEL_TRACER = "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig"
+
+
+def otlp_target(endpoint: str) -> tuple[str, int, bool]:
+    """(host, port, tls) of an OTLP/gRPC endpoint: http(s)://host:port or host:port
+    (port 4317 when none is given; https means TLS)."""
+    url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    return url.hostname or "127.0.0.1", url.port or 4317, url.scheme == "https"
+
+
+def collector_cluster(host: str, port: int, tls: bool) -> dict:
+    cluster = {
+        "name": OTEL_CLUSTER,
+        "type": _cluster_type(host),
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": T_HTTP_OPTIONS, "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {"cluster_name": OTEL_CLUSTER, "endpoints": [{"lb_endpoints": [_endpoint(host, port)]}]},
+    }
+    if tls:
+        cluster["transport_socket"] = {"name": TLS, "typed_config": {"@type": T_UPSTREAM_TLS, "sni": host}}
+    return cluster
+
+
+def tracing_config(settings: Settings) -> dict:
+    """The HTTP connection manager's `tracing`: Envoy's OpenTelemetry tracer."""
+    return {
+        "random_sampling": {"value": round(settings.trace_sample_ratio * 100, 4)},
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": T_OTEL_TRACER,
+                "grpc_service": {"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
+                "service_name": "envoy",
+            },
+        },
     }
 
 
@@ -603,6 +658,9 @@ def build_config(
         {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
     )
 
+    endpoint = otlp_endpoint(settings)
+    if endpoint:
+        clusters.append(collector_cluster(*otlp_target(endpoint)))
     hcm = {
         "@type": T_HCM,
         "stat_prefix": "edge",
@@ -618,6 +676,7 @@ def build_config(
             "virtual_hosts": [{"name": "chatdb", "domains": ["*"], "routes": routes(services, settings)}],
         },
         "http_filters": http_filters,
+        **({"tracing": tracing_config(settings)} if endpoint else {}),
     }
     filter_chain: dict = {
         "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]

@@ -2,7 +2,8 @@
 domain.ConnectorPort), over channels that map failed calls to the runtime's error tree.
 
 Every call carries the request id of the Ask it serves (x-request-id), so the parser's
-and the connector's log lines of one question share the gateway's trace id. A service
+and the connector's log lines of one question share the gateway's request id (and, as
+their channels send the traceparent, its trace id: runtime/tracing.py). A service
 that is down is named in the error: "the query parser is unavailable …", so a person
 knows which part to look at.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 from chatdb.gateway.v1 import chat_service_pb2 as pb
 from chatdb.gateway.v1 import chat_service_pb2_grpc as pb_grpc
 
+from servers.runtime import tracing
 from servers.runtime.identity import current_principal
 from servers.runtime.logs import request_id_var
 from servers.runtime.server import ServiceBinding, bind
@@ -22,11 +23,14 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
 
 def current_caller() -> Caller:
     """The caller of the call being served, for the history and audit rows; an internal
-    caller (no principal) is "anonymous"."""
+    caller (no principal) is "anonymous". Its trace id is the OpenTelemetry trace of the
+    call (32 hex digits; a traceparent the client or Envoy sent is continued), which
+    finds every span of the question in the mesh and its log lines."""
+    trace_id = tracing.current_trace_id() or request_id_var.get() or ""
     principal = current_principal()
     if principal is None:
-        return Caller(trace_id=request_id_var.get() or "")
-    return Caller(principal=principal.name, trace_id=request_id_var.get() or "", api_key_id=principal.api_key_id)
+        return Caller(trace_id=trace_id)
+    return Caller(principal=principal.name, trace_id=trace_id, api_key_id=principal.api_key_id)
 
 
 class ChatServicer(pb_grpc.ChatServiceServicer):

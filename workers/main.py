@@ -17,7 +17,7 @@ from typing import Any
 from arq.connections import RedisSettings
 
 from servers.contracts.queue import queue_name
-from servers.runtime import logs
+from servers.runtime import logs, tracing
 from servers.runtime.server import GrpcServer, wait_for_signal
 from servers.runtime.settings import Settings
 from servers.runtime.tls import for_service
@@ -71,11 +71,11 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["pool"].close()
 
 
-async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
+async def run_training_job(ctx: dict[str, Any], job_id: str, trace_context: dict[str, str] | None = None) -> str:
     # Imported on use so that `import workers.main` stays light for the orchestrator.
     from .training_job import run_training_job as run
 
-    return await run(ctx, job_id)
+    return await run(ctx, job_id, trace_context)
 
 
 async def submit_training_job(ctx: dict[str, Any], spec: dict[str, Any], request_id: str | None = None) -> str:
@@ -129,6 +129,7 @@ async def run_worker(settings: Settings) -> None:
 
     logs.configure("worker", settings.log_level)
     settings = for_service(settings, "worker")  # presents worker.crt (CHATDB_TLS_DIR)
+    tracing.setup("worker", settings)
     health = GrpcServer(settings, [], port=settings.worker_port, ready=False)
     await health.start()
     worker = QueueWorker(
@@ -146,3 +147,4 @@ async def run_worker(settings: Settings) -> None:
     await worker.close()
     stop.cancel()
     await health.stop()
+    tracing.shutdown()

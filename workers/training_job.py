@@ -28,10 +28,12 @@ import time
 from typing import Any
 
 from chatdb.registry.v1 import model_version_pb2
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from servers.contracts.clients import ConnectorClient, RegistryClient
 from servers.contracts.ml.datasets import CsvFile, from_records
 from servers.contracts.ml.spec import Dataset
+from servers.runtime import tracing
 from servers.runtime.errors import ChatDBError, Code, InvalidArgument
 from servers.runtime.identity import Principal, reset_principal, set_principal
 from servers.training.domain import Job, JobSpec, JobState
@@ -177,12 +179,29 @@ async def _record_outcome(
     return "succeeded"
 
 
-async def run_training_job(ctx: dict[str, Any], job_id: str) -> str:
+async def run_training_job(ctx: dict[str, Any], job_id: str, trace_context: dict[str, str] | None = None) -> str:
+    """One attempt, as a span of the trace that queued the job (`trace_context`, the
+    W3C headers the training queue put in the arq job): the registry upload and the
+    dataset read are its children."""
+    with tracing.tracer().start_as_current_span(
+        "training attempt", context=tracing.extract(trace_context), kind=SpanKind.CONSUMER,
+        attributes={"chatdb.job_id": job_id, "messaging.system": "arq"},
+    ) as span:
+        outcome = await _run_attempt(ctx, job_id, span)
+        span.set_attribute("chatdb.outcome", outcome)
+        if outcome == "failed":
+            span.set_status(Status(StatusCode.ERROR, "training failed"))
+        return outcome
+
+
+async def _run_attempt(ctx: dict[str, Any], job_id: str, span: Any) -> str:
     store: JobStore = ctx["jobs"]
     worker_id: str = ctx["worker_id"]
     job = await store.claim(job_id, worker_id)
     if job is None:
         return "not queued"  # cancelled before it started, finished, or another worker has it
+    span.set_attributes({"chatdb.attempt": job.attempts, "chatdb.model_name": job.spec.model_name,
+                         "chatdb.task": str(job.spec.task), "chatdb.algorithm": job.spec.algorithm})
     log.info("training started", extra={"job_id": job_id, "attempt": job.attempts})
     cancel, lost = asyncio.Event(), asyncio.Event()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import re
 import time
@@ -22,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from servers.contracts.glossary import Glossary
-from servers.runtime import identity, names, tenancy
+from servers.runtime import identity, names, tenancy, tracing
 from servers.runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -355,26 +356,28 @@ class ConnectorCore:
         driver = self.pools.get(connection)
         started = time.perf_counter()
         key = (connection.connection_id, digest, offset)
-        cursor = self.cursors.take(key)
-        if cursor is None and offset == 0 and connection.read_only and self.cursors.room_for(
-            connection.connection_id, connection.options.pool_max_size or self.settings.connector_pool_max_size
-        ):
-            cursor = await self._open_cursor(connection, driver, query, page_size, timeout_s, cap)
-        page = None
-        if cursor is not None:
-            try:
-                rows, more = await self._run(connection, driver, cursor.take(limit), timeout_s)
-                page = Page(cursor.columns, rows, more)
-            except Exception:
-                await cursor.close()
-                cursor = None
-                if offset == 0:
-                    raise
-                # A parked cursor that broke (its connection was killed, its statement
-                # timed out while parked): read this page the stateless way instead.
-        if page is None:
-            page = await self._run(connection, driver,
-                                   driver.fetch_page(query, offset=offset, limit=limit, timeout_s=timeout_s), timeout_s)
+        with _db_span(connection, query, offset=offset) as span:
+            cursor = self.cursors.take(key)
+            if cursor is None and offset == 0 and connection.read_only and self.cursors.room_for(
+                connection.connection_id, connection.options.pool_max_size or self.settings.connector_pool_max_size
+            ):
+                cursor = await self._open_cursor(connection, driver, query, page_size, timeout_s, cap)
+            page = None
+            if cursor is not None:
+                try:
+                    rows, more = await self._run(connection, driver, cursor.take(limit), timeout_s)
+                    page = Page(cursor.columns, rows, more)
+                except Exception:
+                    await cursor.close()
+                    cursor = None
+                    if offset == 0:
+                        raise
+                    # A parked cursor that broke (its connection was killed, its statement
+                    # timed out while parked): read this page the stateless way instead.
+            if page is None:
+                page = await self._run(connection, driver,
+                                       driver.fetch_page(query, offset=offset, limit=limit, timeout_s=timeout_s), timeout_s)
+            span.set_attribute("db.response.returned_rows", len(page.rows))
         elapsed = time.perf_counter() - started
         end = offset + len(page.rows)
         next_token, truncated = "", False
@@ -421,32 +424,34 @@ class ConnectorCore:
         # One row past the cap tells "exactly cap rows" from "cut short".
         source = ReadAhead(driver.stream(query, batch_size=batch_size, timeout_s=timeout_s, max_rows=cap + 1))
         total, truncated = 0, False
-        async with contextlib.aclosing(source):
-            columns = await self._run(connection, driver, anext(source), timeout_s)
-            plan, first = None, None
-            if self._masking():
-                # The first batch comes before the header: a statement without lineage is
-                # masked by its values too.
-                with contextlib.suppress(StopAsyncIteration):
-                    first = await self._run(connection, driver, anext(source), None)
-                plan = await self._mask_plan(connection, driver, query, tuple(columns), first or [], timeout_s)
-            if plan:
-                yield StreamHeader(plan.columns(tuple(columns)), plan.names)
-            else:
-                yield StreamHeader(tuple(columns))
-            while not truncated:
-                if first is not None:
-                    rows, first = first, None
+        with _db_span(connection, query) as span:
+            async with contextlib.aclosing(source):
+                columns = await self._run(connection, driver, anext(source), timeout_s)
+                plan, first = None, None
+                if self._masking():
+                    # The first batch comes before the header: a statement without lineage
+                    # is masked by its values too.
+                    with contextlib.suppress(StopAsyncIteration):
+                        first = await self._run(connection, driver, anext(source), None)
+                    plan = await self._mask_plan(connection, driver, query, tuple(columns), first or [], timeout_s)
+                if plan:
+                    yield StreamHeader(plan.columns(tuple(columns)), plan.names)
                 else:
-                    try:
-                        rows = await self._run(connection, driver, anext(source), None)
-                    except StopAsyncIteration:
-                        break
-                if total + len(rows) > cap:
-                    rows, truncated = rows[: cap - total], True
-                if rows:
-                    yield StreamBatch(plan.rows(rows) if plan else rows, total)
-                    total += len(rows)
+                    yield StreamHeader(tuple(columns))
+                while not truncated:
+                    if first is not None:
+                        rows, first = first, None
+                    else:
+                        try:
+                            rows = await self._run(connection, driver, anext(source), None)
+                        except StopAsyncIteration:
+                            break
+                    if total + len(rows) > cap:
+                        rows, truncated = rows[: cap - total], True
+                    if rows:
+                        yield StreamBatch(plan.rows(rows) if plan else rows, total)
+                        total += len(rows)
+            span.set_attribute("db.response.returned_rows", total)
         yield StreamSummary(total, truncated, time.perf_counter() - started)
 
     # ----------------------------------------------------------------- personal data
@@ -616,6 +621,26 @@ class ConnectorCore:
         except Unavailable:
             self.pools.discard(connection.connection_id, driver)
             raise
+
+
+_DB_SYSTEMS = {ConnectionKind.POSTGRES: "postgresql", ConnectionKind.MYSQL: "mysql", ConnectionKind.MONGODB: "mongodb"}
+
+
+def _db_span(connection: Connection, query: Statement, **attributes: Any):
+    """The tracing span of one statement run on the connection's database (the SQL as
+    run, or the MongoDB command as JSON)."""
+    if isinstance(query, SqlQuery):
+        operation = query.sql.lstrip(" (\n\t").split(None, 1)[0].upper() if query.sql.strip() else "SQL"
+        text = query.sql
+    elif isinstance(query, MongoFind):
+        operation = "find"
+        text = json.dumps({"find": query.collection, "filter": query.filter, "projection": query.projection,
+                           "sort": query.sort, "skip": query.skip, "limit": query.limit}, default=str)
+    else:
+        operation = "aggregate"
+        text = json.dumps({"aggregate": query.collection, "pipeline": list(query.pipeline)}, default=str)
+    return tracing.db_span(_DB_SYSTEMS[connection.kind], connection.database or "", text, operation,
+                           **{"chatdb.connection_id": connection.connection_id, **attributes})
 
 
 def _not_found(connection_id: str) -> NotFound:

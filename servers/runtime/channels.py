@@ -14,11 +14,13 @@ plain channels: they print the AioRpcError's status themselves.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
 
+from . import tracing
 from .errors import ChatDBError
 from .identity import forwarded_metadata
 from .settings import Settings
@@ -169,8 +171,10 @@ def error_mapping_interceptors() -> list[grpc.aio.ClientInterceptor]:
     return [_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()]
 
 
-def _with_identity(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+def _with_identity(details: grpc.aio.ClientCallDetails, extra: tuple[tuple[str, str], ...] = ()) -> grpc.aio.ClientCallDetails:
     metadata = forwarded_metadata(details.metadata)
+    if extra:
+        metadata = tuple(metadata or ()) + extra
     if metadata is details.metadata:
         return details
     return grpc.aio.ClientCallDetails(
@@ -178,27 +182,86 @@ def _with_identity(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDe
     )
 
 
+# Each forwarding interceptor also makes the call's CLIENT span (tracing.py) and sends
+# its context on as `traceparent`. It is the outermost interceptor, so it sees the
+# domain error a mapped channel raises as well as a plain channel's status.
+
+
+def _end_when_done(span, call) -> None:
+    """End a streaming call's CLIENT span with its status, once the call is over."""
+
+    def done(_call) -> None:
+        status = asyncio.ensure_future(call.code())
+        status.add_done_callback(
+            lambda f: tracing.end_client_span(span, None if f.cancelled() or f.exception() else f.result(),
+                                              error=asyncio.CancelledError() if f.cancelled() else f.exception()))
+
+    call.add_done_callback(done)
+
+
 class _ForwardUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):
-        return await continuation(_with_identity(client_call_details), request)
+        traced = tracing.start_client_span(client_call_details.method)
+        if traced is None:
+            return await continuation(_with_identity(client_call_details), request)
+        span, extra = traced
+        try:
+            call = await continuation(_with_identity(client_call_details, extra), request)
+            code = await call.code()  # the call's end; a failure stays for its caller to await
+        except BaseException as exc:
+            tracing.end_client_span(span, error=exc)
+            raise
+        tracing.end_client_span(span, code)
+        return call
 
 
 class _ForwardUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):
-        return await continuation(_with_identity(client_call_details), request)
+        traced = tracing.start_client_span(client_call_details.method)
+        if traced is None:
+            return await continuation(_with_identity(client_call_details), request)
+        span, extra = traced
+        try:
+            call = await continuation(_with_identity(client_call_details, extra), request)
+        except BaseException as exc:
+            tracing.end_client_span(span, error=exc)
+            raise
+        _end_when_done(span, call)
+        return call
 
 
 class _ForwardStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
-        return await continuation(_with_identity(client_call_details), request_iterator)
+        traced = tracing.start_client_span(client_call_details.method)
+        if traced is None:
+            return await continuation(_with_identity(client_call_details), request_iterator)
+        span, extra = traced
+        try:
+            call = await continuation(_with_identity(client_call_details, extra), request_iterator)
+        except BaseException as exc:
+            tracing.end_client_span(span, error=exc)
+            raise
+        _end_when_done(span, call)
+        return call
 
 
 class _ForwardStreamStream(grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
-        return await continuation(_with_identity(client_call_details), request_iterator)
+        traced = tracing.start_client_span(client_call_details.method)
+        if traced is None:
+            return await continuation(_with_identity(client_call_details), request_iterator)
+        span, extra = traced
+        try:
+            call = await continuation(_with_identity(client_call_details, extra), request_iterator)
+        except BaseException as exc:
+            tracing.end_client_span(span, error=exc)
+            raise
+        _end_when_done(span, call)
+        return call
 
 
 def identity_forwarding_interceptors() -> list[grpc.aio.ClientInterceptor]:
     """Calls made while serving a call carry its principal (identity.forwarded_metadata),
-    so a tenant's question stays that tenant's down the mesh."""
+    so a tenant's question stays that tenant's down the mesh, and its trace context
+    (tracing.start_client_span: a CLIENT span whose context goes as `traceparent`)."""
     return [_ForwardUnaryUnary(), _ForwardUnaryStream(), _ForwardStreamUnary(), _ForwardStreamStream()]

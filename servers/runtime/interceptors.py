@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 
+from . import tracing
 from .errors import ChatDBError
 from .identity import (
     check_identity_headers,
@@ -81,6 +82,8 @@ class _Call:
             request_id_var.set(self.request_id),
             set_principal(self.principal),
             set_peer(self.peer_id) if self.mtls else None,
+            # the SERVER span, continuing a traceparent in the metadata (tracing.py)
+            tracing.start_server_span(self.method, context.invocation_metadata(), self.request_id),
         )
 
     def check_identity(self) -> None:
@@ -89,11 +92,13 @@ class _Call:
             check_identity_headers(self.principal, self.peer_id)
 
     def leave(self) -> None:
-        request_id, principal, peer = self._tokens
+        request_id, principal, peer, span = self._tokens
+        tracing.end_server_span(span, self.code)
         if peer is not None:
             reset_peer(peer)
         reset_principal(principal)
         request_id_var.reset(request_id)
+        tracing.leave_server_span(span)
 
     async def fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         """Abort the call with the status that `exc` stands for (always raises)."""

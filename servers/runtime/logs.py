@@ -12,6 +12,8 @@ import logging
 import sys
 import time
 
+from opentelemetry import trace
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else passed via `extra=` becomes a JSON field.
@@ -34,6 +36,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             event["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # the trace Ask returns: its logs are found by it too
+            event["trace_id"] = format(span.trace_id, "032x")
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 event[key] = value

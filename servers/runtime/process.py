@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
-from . import logs
+from . import logs, tracing
 from .server import GrpcServer, ServiceBinding, wait_for_signal
 from .settings import Settings
 from .tls import for_service
@@ -28,7 +28,9 @@ async def serve(
     logs.configure(name, settings.log_level)
     # With CHATDB_TLS_DIR, this process presents <name>.crt on its port and its channels.
     settings = for_service(settings, name)
+    tracing.setup(name, settings)
     async with AsyncExitStack() as stack:
+        stack.callback(tracing.shutdown)  # closed last: what the shutdown did is exported too
         bindings = await factory(settings, stack)
         server = GrpcServer(settings, bindings, port=settings.port_of(name) if port is None else port)
         await server.start()

@@ -255,6 +255,29 @@ class Settings(BaseSettings):
     demo_mongo_url: str = Field("mongodb://127.0.0.1:27017", description="`chatdb up`: MongoDB the demo data is loaded into and registered as connection demo-mongo (database chatdb_demo, read-only); skipped with a note when it does not answer.")
     # --- end up ---------------------------------------------------------------------
 
+    # --- tracing (servers/runtime/tracing.py) -----------------------------------------
+    trace_exporter: str = Field("file", description="Tracing: where this process's OpenTelemetry spans go: file (JSON lines in trace_dir/<service>.jsonl), console (the same lines on stdout), otlp (OTLP/gRPC to otel_exporter_otlp_endpoint) or none (no spans recorded; trace ids are still made and passed on).")
+    trace_dir: Path = Field(Path("traces"), description="Tracing: directory of the file exporter's <service>.jsonl files (relative: under home).")
+    trace_file_max_bytes: int = Field(100 * 1024**2, ge=0, description="Tracing: size at which a file exporter's <service>.jsonl becomes <service>.jsonl.1 (replacing the previous one) and a new file starts (0: never).")
+    otel_exporter_otlp_endpoint: str = Field("", description="Tracing: OTLP/gRPC collector (e.g. http://127.0.0.1:4317) of the otlp exporter and of Envoy's OpenTelemetry tracer (which is on only when an endpoint is set); empty: the standard OTEL_EXPORTER_OTLP_ENDPOINT.")
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0, description="Tracing: share of new traces recorded (parent-based: a call arriving with a sampled traceparent is always recorded, an unsampled one never).")
+
+    @field_validator("trace_exporter")
+    @classmethod
+    def _known_exporter(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("file", "console", "otlp", "none"):
+            raise ValueError(f"trace_exporter must be file, console, otlp or none, not {value!r}")
+        return value
+
+    @field_validator("trace_dir")
+    @classmethod
+    def _trace_dir_under_home(cls, value: Path, info: ValidationInfo) -> Path:
+        value = Path(value).expanduser()
+        home = info.data.get("home")
+        return value if value.is_absolute() or home is None else home / value
+    # --- end tracing ----------------------------------------------------------------
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 
+from servers.runtime import tracing
 from servers.runtime.redis_errors import redis_errors
 
 TRAIN_FUNCTION = "run_training_job"
@@ -25,9 +26,13 @@ class JobQueue:
         self.queue_name = queue_name
 
     async def enqueue(self, job_id: str, attempt: int) -> None:
+        # The trace of the call that queued it (CreateTrainingJob, or none for the reaper)
+        # goes with the job: the worker's attempt span continues it (tracing.py).
+        trace_context = tracing.carrier()
         with redis_errors("job queue"):
             await self.redis.enqueue_job(
-                TRAIN_FUNCTION, job_id, _job_id=arq_job_id(job_id, attempt), _queue_name=self.queue_name
+                TRAIN_FUNCTION, job_id, _job_id=arq_job_id(job_id, attempt), _queue_name=self.queue_name,
+                **({"trace_context": trace_context} if trace_context else {}),
             )
 
     async def present(self, job_id: str, attempt: int) -> bool:

@@ -72,6 +72,8 @@ def edge_mesh(tmp_path_factory, platform_dsn, redis_prefix) -> Iterator[Mesh]:
         "CHATDB_ARTIFACT_DIR": str(work / "artifacts"),
         # the gateway's own ext_authz server (edge-keys) must not take a fixed port
         "CHATDB_GATEWAY_AUTHZ_PORT": str(free_port()),
+        # spans reach CHATDB_HOME/traces/<service>.jsonl within 0.2 s (test_tracing.py)
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
     }
     services = Services(work, pki, env, SERVICES, ports)
     training = FakeTraining(pki, ports["training"])
