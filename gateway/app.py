@@ -109,11 +109,12 @@ async def wire_answerers(settings: Settings, stack: AsyncExitStack, core: Gatewa
                          pg_pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
     """Attach the answerers of model questions (core.ml) and of system questions
     (core.system, core.status_reader)."""
-    core.ml = open_ml_answers(settings, stack)
+    core.ml = ml = open_ml_answers(settings, stack)
     # System questions and the degradation level: the monitor checks the mesh in the
     # background on the gateway's own pool and Redis client.
     monitor = await open_monitor(settings, stack, pg_pool=pg_pool, redis=redis)
     core.status_reader = status_reader(monitor)
+    ml.anomalies.status_reader = core.status_reader  # no table trained while training is down
     core.system = open_system_questions(settings, stack, monitor=monitor, failed_questions=core.failed_questions)
 
 

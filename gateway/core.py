@@ -8,7 +8,7 @@
           schema + glossary versions) ────────────────────► the cached page (CACHE)
         ─ parser ─ SELECT/COUNT/AGGREGATE/TOP_N/DISTINCT ─► connector, read-only (DATABASE)
                  ─ DESCRIBE ──────────────────────────────► the parser's answer (SCHEMA)
-                 ─ TRAIN/PREDICT/MODEL_STATUS ────────────► core.ml
+                 ─ TRAIN/PREDICT/MODEL_STATUS/ANOMALY ────► core.ml
                  ─ SYSTEM_STATUS ─────────────────────────► core.system
         ─ history + audit row handed to the background writer (never awaited here)
 
@@ -88,7 +88,7 @@ MAX_COMMENT_CHARS = 2000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 DATABASE_INTENTS = frozenset({pq.INTENT_SELECT, pq.INTENT_COUNT, pq.INTENT_AGGREGATE, pq.INTENT_TOP_N, pq.INTENT_DISTINCT})
-ML_INTENTS = frozenset({pq.INTENT_TRAIN, pq.INTENT_PREDICT, pq.INTENT_MODEL_STATUS})
+ML_INTENTS = frozenset({pq.INTENT_TRAIN, pq.INTENT_PREDICT, pq.INTENT_MODEL_STATUS, pq.INTENT_ANOMALY})
 CRITICAL = "CRITICAL"
 DATABASES_UNAVAILABLE = "DATABASES_UNAVAILABLE"
 ASK_TOKEN = "ask"

@@ -22,7 +22,7 @@ from .answer import Answer
 
 class MlAnswerer(Protocol):
     async def answer(self, parsed: parsed_query_pb2.ParsedQuery, *, question: str, connection_id: str) -> Answer:
-        # parsed.intent is INTENT_TRAIN, INTENT_PREDICT or INTENT_MODEL_STATUS; raises runtime errors
+        # parsed.intent is INTENT_TRAIN, INTENT_PREDICT, INTENT_MODEL_STATUS or INTENT_ANOMALY; raises runtime errors
         # (Unavailable naming the service that is down, NotFound for an unknown model, InvalidArgument with field)
         ...
 

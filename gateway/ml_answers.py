@@ -6,6 +6,8 @@
                   → Predict on the model's production version → the prediction
     MODEL_STATUS  "how is the churn model doing" → the registry's metrics of that version;
                   "how are the models doing" → each model with its metrics
+    ANOMALY       "which orders look unusual?" → the rows an anomaly model of the table
+                  flags, training it on first ask (anomalies.py)
 
 The parser has read the question (ParsedQuery: model_name, target, tables, columns as
 features, a prediction's inputs as equality filters); this module checks what it names
@@ -47,6 +49,7 @@ from servers.runtime.names import NAME
 from servers.runtime.settings import Settings
 
 from . import ml_dataset
+from .anomalies import Anomalies
 from .answer import SOURCES, Answer, table
 
 _NUMERIC_INPUTS = frozenset({"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64",
@@ -87,6 +90,8 @@ class MlAnswers:
         self.registry = registry
         self.connector = connector
         self.timeout_s = settings.gateway_ml_timeout_s
+        self.anomalies = Anomalies(settings, training=training, prediction=prediction, registry=registry,
+                                   connector=connector, service=service)
 
     async def answer(self, parsed: pq.ParsedQuery, *, question: str, connection_id: str) -> Answer:
         started = time.perf_counter()
@@ -96,6 +101,8 @@ class MlAnswers:
             answer = await self.predict(parsed)
         elif parsed.intent == pq.INTENT_MODEL_STATUS:
             answer = await self.model_status(parsed)
+        elif parsed.intent == pq.INTENT_ANOMALY:
+            answer = await self.anomalies.answer(parsed, connection_id=connection_id)
         else:
             raise InvalidArgument(f"{quote(question)} is not a question about models", field="question")
         answer.execute_s = time.perf_counter() - started  # all of it is spent in the ML services

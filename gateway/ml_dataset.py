@@ -1,5 +1,6 @@
 """What a "train a model to predict X from T" question trains on: the table's columns,
-the task the target's values call for, and the dataset a training job reads.
+the task the target's values call for, and the dataset a training job reads; and what
+an anomaly question ("which orders look unusual?") scores: the table's numeric columns.
 
 A SQL connection's table is read by the worker itself: the job carries a SELECT of the
 target and features, built as sqlglot expressions for the connection's dialect (names
@@ -107,6 +108,57 @@ def training_columns(table: schema_pb2.Table, target: str, features: Sequence[st
     left_out = sorted(keys & {c.name for c in table.columns})
     notes = [f"learns from every column of {table.name} but {', '.join(left_out)} (its key)"] if left_out else []
     return Columns(target_column.name, [], read, notes)
+
+
+_NUMERIC = (data_type_pb2.DATA_TYPE_INTEGER, data_type_pb2.DATA_TYPE_FLOAT, data_type_pb2.DATA_TYPE_DECIMAL)
+
+
+@dataclass(frozen=True)
+class AnomalyColumns:
+    """The features an anomaly model of a table learns from, the key that orders the
+    rows read, and the columns left out with why."""
+
+    features: list[str]
+    key: list[str]
+    left_out: list[str]
+
+
+def _id_like(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in ("id", "_id") or lowered.endswith(("_id", "_key")) or (name.endswith("Id") and len(name) > 2)
+
+
+def anomaly_columns(table: schema_pb2.Table, reserved: frozenset[str]) -> AnomalyColumns:
+    """The table's numeric columns but keys (primary, foreign, and id-like names: an
+    identifier's size says nothing about the row) and the model's output names
+    (`reserved`: a feature may not carry them)."""
+    key = list(table.primary_key) or [c.name for c in sorted(
+        (c for c in table.columns if c.primary_key_ordinal > 0), key=lambda c: c.primary_key_ordinal)]
+    foreign = {name for fk in table.foreign_keys for name in fk.columns}
+    features, left_out = [], []
+    for column in table.columns:
+        if column.type not in _NUMERIC:
+            continue
+        if column.name in key or column.name in foreign or _id_like(column.name):
+            left_out.append(f"{column.name} (a key)")
+        elif column.name in reserved:
+            left_out.append(f"{column.name} (the name of a model output)")
+        else:
+            features.append(column.name)
+    return AnomalyColumns(features, key, left_out)
+
+
+def select_rows(table: schema_pb2.Table, schema: schema_pb2.Schema, kind: int, columns: Sequence[str],
+                order_by: Sequence[str], limit: int) -> statement_pb2.Statement:
+    """SELECT columns FROM table ORDER BY the key LIMIT n (the first n rows, the same on
+    every ask), for the connection's dialect; a MongoDB find of the same for a collection."""
+    if not is_sql(kind):
+        return mongo_find(table.name, columns, limit)
+    dialect = _DIALECTS[kind][0]
+    query = exp.select(*(exp.column(c, quoted=True) for c in columns)).from_(_table_expression(table, schema, dialect))
+    if order_by:
+        query = query.order_by(*(exp.column(c, quoted=True) for c in order_by))
+    return _statement(query.limit(limit), kind)
 
 
 def task_for(column: schema_pb2.Column, distinct_values: int | None, max_classes: int) -> int:

@@ -5,7 +5,8 @@
     ConnectorClient   the worker streams datasets; the parser and the gateway read
                       connections, schemas and rows
     TrainingClient    the gateway creates, reads and lists training jobs
-    PredictionClient  the gateway asks a model version for predictions
+    PredictionClient  the gateway asks a model version for predictions (a few records,
+                      or many rows through BatchPredict)
 
 Open their channels with open_channel(..., map_errors=True): a failed call then raises the
 runtime's error tree (NotFound, InvalidArgument with field violations, Unavailable …);
@@ -231,16 +232,24 @@ class ConnectorClient:
     ) -> tuple[Sequence[str], AsyncIterator[tuple[Any, ...]]]:
         """Column names and an iterator of rows of the query (SQL text, or any statement:
         a MongoDB find too), read through StreamQuery; `max_rows` 0 is the connection's cap."""
+        header, rows = await self.stream(connection_id, sql, max_rows=max_rows)
+        return [c.name for c in header.columns], rows
+
+    async def stream(
+        self, connection_id: str, sql: str | statement_pb2.Statement, *, max_rows: int = 0
+    ) -> tuple[connector_service_pb2.StreamQueryResponse.Header, AsyncIterator[tuple[Any, ...]]]:
+        """`rows` with the whole header: the columns' types and the columns the connector
+        masked for this caller (personal data)."""
         statement = sql if isinstance(sql, statement_pb2.Statement) else \
             statement_pb2.Statement(sql=statement_pb2.SqlStatement(sql=sql))
         call = self.stub.StreamQuery(
             connector_service_pb2.StreamQueryRequest(connection_id=connection_id, statement=statement, max_rows=max_rows)
         )
-        columns: list[str] = []
+        header = connector_service_pb2.StreamQueryResponse.Header()
         async for message in call:
             kind = message.WhichOneof("payload")
             if kind == "header":
-                columns = [c.name for c in message.header.columns]
+                header = message.header
                 break
 
         async def rest() -> AsyncIterator[tuple[Any, ...]]:
@@ -252,7 +261,7 @@ class ConnectorClient:
             finally:
                 call.cancel()  # a reader that stops early stops the query too
 
-        return columns, rest()
+        return header, rest()
 
 
 class TrainingClient:
@@ -334,6 +343,18 @@ class PredictionClient:
         for record in records:
             json_format.ParseDict(dict(record), request.records.add())
         reply = await _mapped(self.stub.Predict(request, timeout=timeout_s))
+        return Predictions(reply.model, reply.version, [_prediction(p) for p in reply.predictions])
+
+    async def batch_predict(
+        self, model: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, version: int,
+        timeout_s: float = 30.0,
+    ) -> Predictions:
+        """One prediction per row (values in the order of `columns`, JSON-like), in order,
+        from `version`, through BatchPredict (many rows, split into model runs there)."""
+        request = pred_pb.BatchPredictRequest(model=model, version=version, columns=list(columns))
+        for row in rows:
+            request.rows.add().extend(row)
+        reply = await _mapped(self.stub.BatchPredict(request, timeout=timeout_s))
         return Predictions(reply.model, reply.version, [_prediction(p) for p in reply.predictions])
 
 

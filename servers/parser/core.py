@@ -6,7 +6,7 @@
     intent (prediction's query-intent model, or rules when it is down)  ───┘
 
 Routing: a question the intent step calls TRAIN / PREDICT / MODEL_STATUS /
-SYSTEM_STATUS is not a database question; it gets no statement, only what it names
+SYSTEM_STATUS, or that asks for unusual rows (ANOMALY), is not a database question; it gets no statement, only what it names
 (ml_questions.py). Everything else goes through the language side, whose plan decides
 the query kind (it sees the schema; the intent model only sees words).
 
@@ -46,6 +46,7 @@ from .domain import (
     Unresolved,
 )
 from .intent import IntentClassifier, IntentResult
+from .intent_rules import anomaly_cues
 from .ml_questions import understand_ml
 from .render.explain import explain
 from .render.mongo import render_mongo
@@ -57,7 +58,8 @@ log = logging.getLogger("chatdb.parser.core")
 _SCHEMA_CACHE = CacheMeter("parser_schema")
 
 MAX_QUESTION_CHARS = 2000
-ROUTED_ELSEWHERE = (QueryKind.TRAIN, QueryKind.PREDICT, QueryKind.MODEL_STATUS, QueryKind.SYSTEM_STATUS)
+ROUTED_ELSEWHERE = (QueryKind.TRAIN, QueryKind.PREDICT, QueryKind.MODEL_STATUS, QueryKind.SYSTEM_STATUS,
+                    QueryKind.ANOMALY)
 
 _FLAVOURS = {
     connection_pb2.CONNECTION_KIND_POSTGRES: SchemaFlavour.POSTGRES,
@@ -256,8 +258,10 @@ class Parser:
         intent = await intent_task
         now = request.reference_time or self.clock()
 
+        vocabulary = self._vocabulary(schema, glossary)
         kind = routing.reclassified(question, intent.kind)
-        routed = routing.route(question, kind, self._vocabulary(schema, glossary)) if kind in ROUTED_ELSEWHERE else None
+        kind = routing.with_anomaly(question, kind, vocabulary)
+        routed = routing.route(question, kind, vocabulary) if kind in ROUTED_ELSEWHERE else None
         resolved = None
         if routed is not None and routed.elsewhere and kind is QueryKind.SYSTEM_STATUS:
             understanding = Understanding(QueryKind.SYSTEM_STATUS, confidence=intent.confidence)
@@ -275,6 +279,9 @@ class Parser:
             understanding = describe.tell(understanding, schema)
         if routed is not None and routed.note:
             understanding.notes.append(routed.note)
+        elif kind is QueryKind.ANOMALY and intent.kind is not QueryKind.ANOMALY:
+            understanding.notes.append(f"read as a question about unusual rows, not {intent.kind.value.replace('_', ' ')}: "
+                                       f"{', '.join(sorted(anomaly_cues(question)))}")
         elif kind is not intent.kind:
             understanding.notes.append(f"read as {kind.value.replace('_', ' ')}: a failure with nothing named that failed")
         if intent.fallback_reason:
@@ -386,6 +393,9 @@ def _routed_explanation(u: Understanding) -> str:
         return f"Asks the model {u.model_name or '(unnamed)'} for a prediction; no statement runs on the database."
     if u.kind is QueryKind.MODEL_STATUS:
         return f"Reports how the model {u.model_name or '(unnamed)'} is doing; no statement runs on the database."
+    if u.kind is QueryKind.ANOMALY:
+        return (f"Finds the rows of {u.table} that an anomaly model of the table flags as unusual (trained on "
+                "first ask); no statement is generated.")
     if u.kind is QueryKind.SYSTEM_STATUS:
         return "Reports the state of ChatDB's services and jobs; no statement runs on the database."
     if u.kind is QueryKind.DESCRIBE:

@@ -308,6 +308,7 @@ class QueryKind(enum.Enum):
     PREDICT = "predict"
     MODEL_STATUS = "model_status"
     SYSTEM_STATUS = "system_status"
+    ANOMALY = "anomaly"
     UNKNOWN = "unknown"
 
     @property
@@ -331,7 +332,7 @@ class Understanding:
     notes: list[str] = field(default_factory=list)
     model_name: str = ""
     target: str = ""
-    table: str = ""  # TRAIN: the table the model learns from
+    table: str = ""  # TRAIN, ANOMALY: the table the model learns from
     tables: list[str] = field(default_factory=list)  # DESCRIBE: the tables described
     explanation: str = ""  # for kinds that run no statement: what the answer is
     features: list[str] = field(default_factory=list)

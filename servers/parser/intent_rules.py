@@ -9,6 +9,7 @@ training but asks about the system; "how many students per major" counts but gro
     1 train        an imperative to train (train, retrain, fit, teach, "start a training")
     2 system       health, services, jobs / queue / workers in a status question; a
                    failure with nothing named that failed ("what failed today?")
+    2a anomaly     unusual, anomalous, outliers, suspicious …; "look odd", "stand out"
     3 model status metrics, versions, production; "the … model" with how / status words
     4 predict      predict, forecast, estimate, score, "what would the … model"
     5 describe     tables, columns, schema, fields
@@ -70,6 +71,41 @@ def failure_alone(question: str) -> bool:
     """A failure asked about with nothing named that failed ("what failed today?")."""
     s = set(_WORD.findall(question.lower()))
     return bool(s & FAILURE_WORDS) and s <= FAILURE_WORDS | FAILURE_FRAME
+
+
+# "which orders look unusual?": each cue word → its family (the word the schema's own
+# names are compared on in routing.py: a column `is_outlier` or `anomaly_score` makes
+# "outliers" and "anomalous" words of the schema).
+ANOMALY_WORDS: dict[str, str] = {
+    "anomaly": "anomaly", "anomalies": "anomaly", "anomalous": "anomaly", "anomalously": "anomaly",
+    "outlier": "outlier", "outliers": "outlier", "outlying": "outlier",
+    "unusual": "unusual", "unusually": "unusual",
+    "suspicious": "suspicious", "suspiciously": "suspicious",
+    "abnormal": "abnormal", "abnormally": "abnormal", "atypical": "atypical",
+    "weird": "weird", "strange": "strange", "fishy": "fishy",
+    "irregular": "irregular", "irregularity": "irregular", "irregularities": "irregular",
+}
+# Words that are cues only after a verb of appearance: "orders that look odd", "seem off".
+ANOMALY_AFTER_LOOK = frozenset({"odd", "off", "weird", "strange", "unusual", "suspicious"})
+LOOK_VERBS = frozenset({"look", "looks", "looking", "seem", "seems", "seeming", "appear", "appears", "feel", "feels"})
+
+
+def anomaly_cues(question: str) -> frozenset[str]:
+    """The anomaly families the question's words name: "which orders look unusual?" →
+    {unusual}, "orders that look odd" → {odd}, "what stands out" → {stand out}."""
+    w = _WORD.findall(question.lower())
+    found = {ANOMALY_WORDS[t] for t in w if t in ANOMALY_WORDS}
+    found |= {t for a, t in zip(w, w[1:], strict=False) if a in LOOK_VERBS and t in ANOMALY_AFTER_LOOK}
+    if any(a in ("stand", "stands", "standing") and b == "out" for a, b in zip(w, w[1:], strict=False)):
+        found.add("stand out")
+    if _has_phrase(w, "out", "of", "the", "ordinary"):
+        found.add("ordinary")
+    return frozenset(found)
+
+
+def anomaly_family(word: str) -> str | None:
+    """The family of one word of a schema name ("outliers" → outlier), or None."""
+    return ANOMALY_WORDS.get(word)
 
 
 METRIC_WORDS = frozenset({
@@ -164,7 +200,7 @@ def rule_intent(question: str) -> RuleIntent:
     """The intent of `question` by cue words (see the module docstring)."""
     w = words(question)
     s = set(w)
-    for decide in (_train, _system, _model_status, _predict, _describe, _top_n, _count, _aggregate, _distinct):
+    for decide in (_train, _system, _anomaly, _model_status, _predict, _describe, _top_n, _count, _aggregate, _distinct):
         found = decide(w, s)
         if found is not None:
             return found
@@ -202,6 +238,13 @@ def _system(w: list[str], s: set[str]) -> RuleIntent | None:
         return RuleIntent(QueryKind.SYSTEM_STATUS, 0.75, "is … up / down")
     if "connection" in s and s & {"ok", "working", "healthy", "up", "down"}:
         return RuleIntent(QueryKind.SYSTEM_STATUS, 0.75, "connection state")
+    return None
+
+
+def _anomaly(w: list[str], s: set[str]) -> RuleIntent | None:
+    found = anomaly_cues(" ".join(w))
+    if found:
+        return RuleIntent(QueryKind.ANOMALY, 0.85, sorted(found)[0])
     return None
 
 

@@ -5,6 +5,7 @@
     "what would the churn model predict for age 31 in Lagos"
         → model churn, inputs {age: 31, city: "Lagos"}
     "how is the churn model doing" → model churn
+    "which orders look unusual?" → table orders (ANOMALY)
 
 Every name is linked to a real table or column (identifier words split on case and
 underscores, plurals folded, near misses within a small edit distance). A target, table
@@ -32,6 +33,9 @@ from .domain import (
     Unresolved,
     Value,
 )
+from .intent_rules import ANOMALY_AFTER_LOOK, ANOMALY_WORDS
+from .language.linking import build_index, link
+from .language.words import tokenize
 
 _STOP = frozenset({
     "a", "an", "the", "this", "that", "which", "what", "my", "our", "your", "new", "ml", "machine", "learning",
@@ -72,7 +76,7 @@ def understand_ml(
     model_features: Sequence[str] = (),
     samples: Samples | None = None,
 ) -> Understanding:
-    """What `question` names for `kind` (TRAIN, PREDICT or MODEL_STATUS). `models` are
+    """What `question` names for `kind` (TRAIN, PREDICT, MODEL_STATUS or ANOMALY). `models` are
     the registered model names (matched first); `model_features` the inputs the named
     model takes (they bound PREDICT's inputs); `samples` text values per column."""
     model = _model_name(question, models)
@@ -82,6 +86,8 @@ def understand_ml(
         return _predict(question, schema, model, model_features, samples)
     if kind is QueryKind.MODEL_STATUS:
         return Understanding(QueryKind.MODEL_STATUS, model_name=model, confidence=0.9 if model else 0.6)
+    if kind is QueryKind.ANOMALY:
+        return _anomaly(question, schema)
     raise ValueError(f"{kind} is not a question about models")
 
 
@@ -220,6 +226,31 @@ def _train_target(phrase: str, schema: SchemaView, table: TableInfo | None, note
 
 def _column(table: TableInfo, phrase: str) -> str | None:
     return _link(phrase, [c.name for c in table.columns])
+
+
+# ----------------------------------------------------------------------------- anomaly
+
+
+def _anomaly(question: str, schema: SchemaView) -> Understanding:
+    """The table whose unusual rows are asked for, linked as the database path links
+    names (words of table names, one word of a longer name, near-miss spellings); a
+    column named links its table. The cue words themselves never link. With nothing
+    named, the one table of a one-table schema; else Unresolved listing the tables."""
+    tokens = tokenize(question)
+    blocked = {i for i, t in enumerate(tokens) if t.lower in ANOMALY_WORDS or t.lower in ANOMALY_AFTER_LOOK}
+    mentions = link(tokens, build_index(schema), blocked)
+    tables = [c.table for m in mentions for c in m.tables] or [c.table for m in mentions for c in m.columns]
+    names = [t.name for t in schema.tables]
+    if tables:
+        table, notes = tables[0], []
+        others = sorted(set(tables) - {table})
+        if others:
+            notes.append(f"unusual rows of {table} (the first table named; also named: {', '.join(others)})")
+    elif len(names) == 1:
+        table, notes = names[0], [f"no table named: {names[0]} is the only one"]
+    else:
+        raise Unresolved("which table's unusual rows? No table is named", names[:10])
+    return Understanding(QueryKind.ANOMALY, confidence=0.85, notes=notes, table=table)
 
 
 # ----------------------------------------------------------------------------- predict

@@ -8,6 +8,11 @@ about models or about ChatDB are ordinary words in many schemas: "performance",
 holds an *anchor* of its kind — a word that names the ML platform or ChatDB itself —
 that is not also a word of the schema's table and column names. Otherwise the database
 path answers, and the note says why.
+
+Anomaly questions ("which orders look unusual?") follow the same rule on their cue
+words, compared by family ("anomalous" is the word of a column `anomaly_score`,
+"outliers" of `is_outlier`); since an intent model trained before them reads them as
+listings, a cue the schema does not use makes the question ANOMALY (with_anomaly).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from servers.contracts.glossary import Glossary
 
 from .domain import QueryKind, SchemaView
-from .intent_rules import failure_alone
+from .intent_rules import anomaly_cues, anomaly_family, failure_alone
 from .language.words import lemma, split_identifier, tokenize
 
 _MODEL = frozenset({"model", "classifier", "regressor"})
@@ -46,6 +51,22 @@ def reclassified(question: str, kind: QueryKind) -> QueryKind:
     return kind
 
 
+def with_anomaly(question: str, kind: QueryKind, vocabulary: frozenset[str]) -> QueryKind:
+    """ANOMALY for a question with an anomaly cue ("which orders look unusual?") that the
+    schema's names do not use, whatever the intent step said (an intent model trained
+    before anomaly questions were in its corpus reads them as listings), unless it asks
+    about models or the system. `vocabulary` is schema_words() of the schema asked."""
+    if kind in (QueryKind.SYSTEM_STATUS, QueryKind.MODEL_STATUS, QueryKind.ANOMALY):
+        return kind
+    if anomaly_cues(question) - _anomaly_families(vocabulary):
+        return QueryKind.ANOMALY
+    return kind
+
+
+def _anomaly_families(vocabulary: frozenset[str]) -> frozenset[str]:
+    return frozenset(f for f in map(anomaly_family, vocabulary) if f) | (vocabulary & {"odd", "off", "ordinary"})
+
+
 def schema_words(schema: SchemaView, glossary: Glossary | None = None) -> frozenset[str]:
     """Lemmas of every word of the schema's table and column names, and of the
     glossary's terms ("worker" as a synonym of employees is data, not the ML worker)."""
@@ -68,6 +89,11 @@ class Route:
 def route(question: str, kind: QueryKind, vocabulary: frozenset[str]) -> Route:
     """Route `question` (classified `kind`) away from the database only on an anchor the
     schema does not use; `vocabulary` is schema_words() of the schema asked."""
+    if kind is QueryKind.ANOMALY:
+        found = set(anomaly_cues(question))
+        if found - _anomaly_families(vocabulary):
+            return Route(True)
+        return _database(kind, found)
     anchors = ANCHORS.get(kind)
     if anchors is None:
         return Route(False)
@@ -77,6 +103,10 @@ def route(question: str, kind: QueryKind, vocabulary: frozenset[str]) -> Route:
         found |= {t.lemma for t in tokenize(question)} & FAILURE_ANCHORS
     if found - vocabulary:
         return Route(True)
+    return _database(kind, found)
+
+
+def _database(kind: QueryKind, found: set[str]) -> Route:
     reason = (
         f"'{sorted(found)[0]}' is a word of this schema" if found else f"no word naming {kind.value.replace('_', ' ')} work"
     )

@@ -53,7 +53,7 @@ def test_noise_is_there_casing_and_typos():
 def test_write_csv_round_trips(tmp_path):
     path = tmp_path / "sub" / "intent.csv"
     small = generate(per_label=20)
-    assert write_csv(path, small) == len(small) == 200
+    assert write_csv(path, small) == len(small) == 20 * len(LABELS)
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [TEXT_COLUMN, LABEL_COLUMN]

@@ -292,6 +292,28 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "what broke {time}",
         "did anything fail {time}",
     ),
+    "anomaly": (
+        "which {E} look unusual",
+        "show anomalous {E}",
+        "any outliers in {E}",
+        "find suspicious {E}",
+        "{E} that look odd",
+        "are there unusual {E} {time}",
+        "flag the weird {E}",
+        "which {e} records are abnormal",
+        "spot anomalies in {E}",
+        "list {E} that seem off",
+        "what {E} stand out as strange",
+        "detect outlier {E}",
+        "anything fishy in the {E}",
+        "show me {E} out of the ordinary",
+        "which {E} are atypical",
+        "find irregular {E} by {N}",
+        "any anomalies among {E} in {V}",
+        "highlight suspicious looking {E}",
+        "{E} with unusual {N}",
+        "which {E} seem suspicious {time}",
+    ),
 }
 
 LABELS: tuple[str, ...] = tuple(TEMPLATES)

@@ -27,6 +27,7 @@ class Intent(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTENT_UNKNOWN: _ClassVar[Intent]
     INTENT_MODEL_STATUS: _ClassVar[Intent]
     INTENT_SYSTEM_STATUS: _ClassVar[Intent]
+    INTENT_ANOMALY: _ClassVar[Intent]
 
 class FilterOperator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -70,6 +71,7 @@ INTENT_PREDICT: Intent
 INTENT_UNKNOWN: Intent
 INTENT_MODEL_STATUS: Intent
 INTENT_SYSTEM_STATUS: Intent
+INTENT_ANOMALY: Intent
 FILTER_OPERATOR_UNSPECIFIED: FilterOperator
 FILTER_OPERATOR_EQ: FilterOperator
 FILTER_OPERATOR_NE: FilterOperator
