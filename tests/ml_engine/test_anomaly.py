@@ -98,3 +98,22 @@ def test_cli_formats_an_anomaly_prediction() -> None:
     assert format_prediction(p, as_json=False) == "anomaly  (score=0.7123)"
     assert format_prediction(prediction_pb2.Prediction(score=0.4, is_anomaly=False), as_json=False) == "normal  (score=0.4000)"
     assert '"is_anomaly": true' in format_prediction(p, as_json=True)
+
+
+def test_tied_values_on_the_threshold_do_not_fail_parity() -> None:
+    # One column of a few small integers: many rows share the threshold's score exactly
+    # and fell the other side in float32 together ("label agreement 0.75 < 0.999" before).
+    from workers.ml_engine.parity import ParityError, Reference, check_parity
+
+    rng = np.random.default_rng(5)
+    weight = rng.choice([1, 2, 3, 4, 5, 6, 7], 100).astype(float)
+    dataset = Dataset.from_columns(["weight"], [weight.tolist()])
+    result = run(spec(hyperparameters={"contamination": 0.05, "n_estimators": 100}), dataset).result
+    assert result.parity.rows_at_threshold > 0
+    assert result.parity.label_agreement == 1.0
+    # Rows away from the threshold still count: labels that really differ fail.
+    feeds_ = {"weight": np.asarray(weight, dtype=np.float32).reshape(-1, 1)}
+    score, flagged = session(result.onnx_model).run(["score", "is_anomaly"], feeds_)
+    wrong = 1 - flagged.ravel()
+    with pytest.raises(ParityError, match="label agreement"):
+        check_parity(result.onnx_model, feeds_, Reference(score.ravel(), wrong), "score")
