@@ -132,35 +132,45 @@ def user_databases(channel: grpc.aio.Channel, timeout_s: float) -> Probe:
     unreachable) is NOT_SERVING; some of them down is DEGRADED, naming them."""
     stub = connector_service_pb2_grpc.ConnectorServiceStub(channel)
 
-    async def one(connection: connection_pb2.Connection) -> str | None:
+    async def one(connection: connection_pb2.Connection, budget_s: float) -> str | None:
         statement = _cheapest_statement(connection)
         try:
             if statement is not None:
                 limit = duration_pb2.Duration()
-                limit.FromNanoseconds(int(timeout_s * 1e9))
+                limit.FromNanoseconds(int(budget_s * 1e9))
                 await stub.ExecuteQuery(connector_service_pb2.ExecuteQueryRequest(
                     connection_id=connection.connection_id, statement=statement, page_size=1, max_rows=1,
-                    timeout=limit), timeout=timeout_s)
+                    timeout=limit), timeout=budget_s)
             else:
                 await stub.GetSchema(connector_service_pb2.GetSchemaRequest(
-                    connection_id=connection.connection_id, refresh=True), timeout=timeout_s)
+                    connection_id=connection.connection_id, refresh=True), timeout=budget_s)
         except (grpc.aio.AioRpcError, ChatDBError, TimeoutError) as exc:
             return f"{connection.connection_id} ({describe_failure(exc)})"
         return None
 
     async def probe() -> ProbeResult:
+        # One deadline for the whole check, inside the monitor's bound: a database that
+        # hangs then fails alone, instead of taking the check past the bound, which read
+        # as every database down (level 3).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s * 0.8
+
+        def left() -> float:
+            return max(deadline - loop.time(), 0.001)
+
         connections: list[connection_pb2.Connection] = []
         token = ""
         while True:
             reply = await stub.ListConnections(
-                connector_service_pb2.ListConnectionsRequest(page_size=1000, page_token=token), timeout=timeout_s)
+                connector_service_pb2.ListConnectionsRequest(page_size=1000, page_token=token), timeout=left())
             connections.extend(reply.connections)
             token = reply.next_page_token
             if not token:
                 break
         if not connections:
             return ProbeResult(SERVING, "no connections registered")
-        failures = [f for f in await asyncio.gather(*(one(c) for c in connections)) if f]
+        budget_s = left()
+        failures = [f for f in await asyncio.gather(*(one(c, budget_s) for c in connections)) if f]
         if not failures:
             return ProbeResult(SERVING, f"{len(connections)} connection(s) answering")
         state = NOT_SERVING if len(failures) == len(connections) else DEGRADED

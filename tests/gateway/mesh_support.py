@@ -25,9 +25,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                flowing: asyncio.Event | None = None) -> None:
     try:
         while data := await reader.read(65536):
+            if flowing is not None:
+                await flowing.wait()
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
@@ -44,6 +47,15 @@ class TcpForwarder:
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Connections stay open and bytes stop moving (a hung server)."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     @property
     def address(self) -> str:
@@ -60,7 +72,8 @@ class TcpForwarder:
             writer.close()
             return
         self._writers.update((writer, up_writer))
-        tasks = [asyncio.ensure_future(_pipe(reader, up_writer)), asyncio.ensure_future(_pipe(up_reader, writer))]
+        tasks = [asyncio.ensure_future(_pipe(reader, up_writer, self._flowing)),
+                 asyncio.ensure_future(_pipe(up_reader, writer, self._flowing))]
         self._tasks.update(tasks)
         try:
             await asyncio.gather(*tasks)

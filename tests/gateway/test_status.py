@@ -404,3 +404,26 @@ async def test_a_service_that_comes_up_while_its_channel_backs_off_is_not_critic
     finally:
         await server.stop()
         await channel.close()
+
+
+async def test_one_hung_user_database_is_degraded_not_every_database_down(mesh, pg_database):
+    # A user database that accepts and never answers: its probe runs to the deadline.
+    # It must not take the whole check past the monitor's timeout, which read as every
+    # database down (level 3: cached answers only) while the others answered.
+    hung = await _forwarder_to(pg_database).start()
+    try:
+        await mesh.connector_stub.CreateConnection(connector_service_pb2.CreateConnectionRequest(
+            connection_id="status-hung", connection=connection_pb2.Connection(
+                kind=connection_pb2.CONNECTION_KIND_POSTGRES, dsn=_via(pg_database, hung))), timeout=20)
+        await level_becomes(mesh, 0)
+        hung.freeze()
+        snapshot = await mesh.monitor.refresh()
+        databases = next(c for c in snapshot.components if c.component == "databases")
+        assert databases.state == health_probe.DEGRADED, databases.message
+        assert databases.message.startswith("1 of 2 down: status-hung"), databases.message
+        assert snapshot.level == 0
+    finally:
+        hung.thaw()
+        await mesh.connector_stub.DeleteConnection(
+            connector_service_pb2.DeleteConnectionRequest(connection_id="status-hung", allow_missing=True), timeout=20)
+        await hung.close()
