@@ -215,49 +215,35 @@ class _ForwardUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
         return call
 
 
+async def _forward_streaming(continuation, client_call_details, request):
+    """A streaming call (either direction) with identity and trace context; its CLIENT
+    span ends when the call does."""
+    traced = tracing.start_client_span(client_call_details.method)
+    if traced is None:
+        return await continuation(_with_identity(client_call_details), request)
+    span, extra = traced
+    try:
+        call = await continuation(_with_identity(client_call_details, extra), request)
+    except BaseException as exc:
+        tracing.end_client_span(span, error=exc)
+        raise
+    _end_when_done(span, call)
+    return call
+
+
 class _ForwardUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):
-        traced = tracing.start_client_span(client_call_details.method)
-        if traced is None:
-            return await continuation(_with_identity(client_call_details), request)
-        span, extra = traced
-        try:
-            call = await continuation(_with_identity(client_call_details, extra), request)
-        except BaseException as exc:
-            tracing.end_client_span(span, error=exc)
-            raise
-        _end_when_done(span, call)
-        return call
+        return await _forward_streaming(continuation, client_call_details, request)
 
 
 class _ForwardStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
-        traced = tracing.start_client_span(client_call_details.method)
-        if traced is None:
-            return await continuation(_with_identity(client_call_details), request_iterator)
-        span, extra = traced
-        try:
-            call = await continuation(_with_identity(client_call_details, extra), request_iterator)
-        except BaseException as exc:
-            tracing.end_client_span(span, error=exc)
-            raise
-        _end_when_done(span, call)
-        return call
+        return await _forward_streaming(continuation, client_call_details, request_iterator)
 
 
 class _ForwardStreamStream(grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
-        traced = tracing.start_client_span(client_call_details.method)
-        if traced is None:
-            return await continuation(_with_identity(client_call_details), request_iterator)
-        span, extra = traced
-        try:
-            call = await continuation(_with_identity(client_call_details, extra), request_iterator)
-        except BaseException as exc:
-            tracing.end_client_span(span, error=exc)
-            raise
-        _end_when_done(span, call)
-        return call
+        return await _forward_streaming(continuation, client_call_details, request_iterator)
 
 
 def identity_forwarding_interceptors() -> list[grpc.aio.ClientInterceptor]:
