@@ -18,9 +18,10 @@ The model belongs to the caller's tenant like every Ask-trained one (the trainin
 is created as the caller). On a shared connection asked by a tenant the name carries a
 short digest of the tenant, so two tenants never train into one name (names are global,
 a version of another tenant's model is PERMISSION_DENIED); a shared model of the table
-(no digest: trained by an internal caller) is used when the tenant has none of its own. At degradation level 1 and
-above (training, its worker or the queue down) a table with no ready model is refused
-UNAVAILABLE at once rather than queued; a ready model still answers.
+(no digest: trained by an internal caller) is used when the tenant has none of its own.
+With training, its worker, the queue or the platform database down, a table with no
+ready model is refused UNAVAILABLE at once rather than queued; a ready model still
+answers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from chatdb.connector.v1 import data_type_pb2
+from chatdb.gateway.v1 import system_status_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.registry.v1 import model_version_pb2
 from chatdb.training.v1 import job_state_pb2, training_job_pb2
@@ -57,6 +59,10 @@ from .domain import StatusReader
 
 ALGORITHM = "isolation_forest"
 SCORE_COLUMN = "anomaly_score"
+# Components a training job needs (the status monitor's names); the rest of the level
+# (parser, user databases, ML serving) does not stop one.
+_TRAINING_NEEDS = ("training", "worker", "redis", "platform-db")
+_NOT_SERVING = system_status_pb2.ComponentState.COMPONENT_STATE_NOT_SERVING
 _TASK = Task.ANOMALY_DETECTION.value
 _IN_FLIGHT = (job_state_pb2.JOB_STATE_QUEUED, job_state_pb2.JOB_STATE_RUNNING)
 _POLL_S = 0.5
@@ -200,11 +206,15 @@ class Anomalies:
         if self.status_reader is None:
             return
         status = await self.status_reader()
-        if status.level >= 1:
+        # Only what training needs decides: the rows were just read, so a "databases"
+        # reading from a slow status check must not refuse a job that would run.
+        down = [c.component for c in status.components
+                if c.component in _TRAINING_NEEDS and c.state == _NOT_SERVING]
+        if down:
             raise Unavailable(
-                f"no anomaly model of {table_name} is ready and none can be trained now "
+                f"no anomaly model of {table_name} is ready and none can be trained now: {', '.join(down)} down "
                 f"({status.summary or f'level {status.level}'}); ask again when `chatdb status` shows level 0",
-                reason="TRAINING_UNAVAILABLE", metadata={"service": "training", "level": str(status.level)})
+                reason="TRAINING_UNAVAILABLE", metadata={"service": down[0], "level": str(status.level)})
 
     async def _training_job(self, model: str, connection_id: str, kind: int, schema, source,
                             features: list[str], key: list[str],

@@ -18,7 +18,7 @@ from chatdb.connector.v1 import glossary_pb2
 from servers.connector import convert, pii
 from servers.connector.domain import ColumnInfo, DataType, ResultColumn, SchemaInfo, TableInfo
 from servers.runtime.identity import Principal
-from tests.conftest import MYSQL
+from tests.conftest import MYSQL, create_pg_database, drop_mysql_database, drop_pg_database
 
 from .conftest import pg_run
 from .service_support import MY, PG, ensure, mysql_dsn, pb, running_connector, sql
@@ -38,7 +38,7 @@ PERSONAL = ["full_name", "email", "phone", "street_address", "remark", "secret_c
 
 
 def _tables_sql(text_type: str) -> list[str]:
-    return [  # fresh session databases: nothing to drop
+    return [  # fresh databases of this module: nothing to drop
         f"CREATE TABLE pii_people (id integer PRIMARY KEY, full_name {text_type}, email {text_type}, "
         f"phone {text_type}, street_address {text_type}, city {text_type}, remark {text_type}, "
         f"secret_code {text_type})",
@@ -73,6 +73,28 @@ async def _load_mysql(database: str) -> None:
 async def connector(settings):
     async with running_connector(settings) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+async def pg_database(run_id):
+    """Databases of this module's own: tables of people with cities loaded into the
+    session's shared user database changed what later modules' questions linked to."""
+    name = f"chatdb_test_{run_id}_pii"
+    yield await create_pg_database(name)
+    await drop_pg_database(name)
+
+
+@pytest.fixture(scope="module")
+async def mysql_database(run_id):
+    name = f"chatdb_test_{run_id}_pii"
+    conn = await aiomysql.connect(**MYSQL, autocommit=True)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+    yield name
+    await drop_mysql_database(name)
 
 
 @pytest.fixture(scope="module")
