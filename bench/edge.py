@@ -305,7 +305,7 @@ def start_envoy(work: Path, name: str, mesh: ScratchMesh, tls: Path, authz_port:
     """An Envoy on a generated config in front of the mesh; ext_authz at `authz_port`
     (the gateway's server), or none. Returns it and its listener's port."""
     settings = Settings(
-        home=work / "home", host="127.0.0.1", edge_host="127.0.0.1", edge_port=free_port(),
+        home=work / f"home-{name}", host="127.0.0.1", edge_host="127.0.0.1", edge_port=free_port(),
         edge_admin_port=free_port(), edge_access_log=str(work / f"{name}-access.log"),
         edge_authz=authz_port is not None,
         **{f"{service}_port": port for service, port in mesh.ports.items()},
@@ -315,6 +315,19 @@ def start_envoy(work: Path, name: str, mesh: ScratchMesh, tls: Path, authz_port:
     envoy = Envoy(config, admin_port=settings.edge_admin_port, log=work / "logs" / f"{name}.log")
     envoy.start()
     return envoy, settings.edge_port
+
+
+def operator_edge_tls(pki: certs.Pki, work: Path) -> Path:
+    """Certificates for the Envoy without authz: the mesh refuses a call from the edge's
+    own identity (spiffe://chatdb/envoy) that carries no caller, so this one presents an
+    operator's (client/bench-edge; server and client auth, DNS localhost) and its calls
+    are an operator's, as a client certificate's are."""
+    directory = work / "tls-no-authz"
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = certs.load_pair(pki.ca_cert_private, pki.ca_key)
+    certs.write_pair(certs.issue(ca, "bench-edge", spiffe_path="client/bench-edge"), directory, "envoy")
+    (directory / "ca.crt").write_bytes(pki.ca_cert.read_bytes())
+    return directory
 
 
 async def run() -> dict:
@@ -353,7 +366,7 @@ async def run() -> dict:
                                 timeout_s=START_TIMEOUT_S, credentials=creds)
         edge, edge_port = start_envoy(work, "envoy", mesh, tls, authz_port)
         envoys.append(edge)
-        bare, bare_port = start_envoy(work, "envoy-no-authz", mesh, tls, None)
+        bare, bare_port = start_envoy(work, "envoy-no-authz", mesh, operator_edge_tls(pki, work), None)
         envoys.append(bare)
         WATCHED.update(prediction=mesh.named["prediction"].pid, gateway=mesh.named["gateway"].pid,
                        envoy=edge.proc.pid, envoy_no_authz=bare.proc.pid)
