@@ -61,6 +61,16 @@ async def drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+async def create_mysql_database(name: str) -> str:
+    conn = await aiomysql.connect(**MYSQL, autocommit=True)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+    return name
+
+
 async def drop_mysql_database(name: str) -> None:
     conn = await aiomysql.connect(**MYSQL, autocommit=True)
     try:
@@ -97,21 +107,9 @@ def mysql_params() -> dict:
 @pytest.fixture(scope="session")
 async def mysql_database(run_id: str, mysql_params: dict) -> AsyncIterator[str]:
     """Name of a fresh MariaDB database for this session."""
-    name = f"chatdb_test_{run_id}"
-    conn = await aiomysql.connect(**mysql_params, autocommit=True)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    finally:
-        conn.close()
+    name = await create_mysql_database(f"chatdb_test_{run_id}")
     yield name
-    conn = await aiomysql.connect(**mysql_params, autocommit=True)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute("SET sql_notes = 0")
-            await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        conn.close()
+    await drop_mysql_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,13 @@ from chatdb.connector.v1 import glossary_pb2
 from servers.connector import convert, pii
 from servers.connector.domain import ColumnInfo, DataType, ResultColumn, SchemaInfo, TableInfo
 from servers.runtime.identity import Principal
-from tests.conftest import MYSQL, create_pg_database, drop_mysql_database, drop_pg_database
+from tests.conftest import (
+    MYSQL,
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
 
 from .conftest import pg_run
 from .service_support import MY, PG, ensure, mysql_dsn, pb, running_connector, sql
@@ -86,13 +92,7 @@ async def pg_database(run_id):
 
 @pytest.fixture(scope="module")
 async def mysql_database(run_id):
-    name = f"chatdb_test_{run_id}_pii"
-    conn = await aiomysql.connect(**MYSQL, autocommit=True)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    finally:
-        conn.close()
+    name = await create_mysql_database(f"chatdb_test_{run_id}_pii")
     yield name
     await drop_mysql_database(name)
 
