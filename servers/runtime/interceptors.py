@@ -50,10 +50,11 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 class _Call:
     """Book-keeping of one call: request id, caller, timing, final status, log line."""
 
-    __slots__ = ("method", "request_id", "start", "code", "peer", "peer_id", "principal", "mtls", "_tokens")
+    __slots__ = ("method", "metadata", "request_id", "start", "code", "peer", "peer_id", "principal", "mtls", "_tokens")
 
     def __init__(self, method: str, metadata, peer: str, mtls: bool) -> None:
         self.method = method
+        self.metadata = metadata
         self.mtls = mtls
         self.principal = principal_from_metadata(metadata)
         # Read while the call is live: once a client has gone away, its generator may be
@@ -84,7 +85,7 @@ class _Call:
             set_principal(self.principal),
             set_peer(self.peer_id) if self.mtls else None,
             # the SERVER span, continuing a traceparent in the metadata (tracing.py)
-            tracing.start_server_span(self.method, context.invocation_metadata(), self.request_id),
+            tracing.start_server_span(self.method, self.metadata, self.request_id),
         )
 
     def check_identity(self) -> None:
