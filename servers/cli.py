@@ -60,8 +60,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = Settings()
     ensure_port_free(settings.host, settings.worker_port, "CHATDB_WORKER_PORT")
-    asyncio.run(run_worker(settings))
-    return 0
+    return asyncio.run(run_worker(settings))
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -127,7 +127,10 @@ def worker_options(settings: Settings, worker_id: str = "") -> dict[str, Any]:
     }
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT (exit status 0) or until the worker's loop fails (1, so
+    that a supervisor restarting on failure brings it back; its jobs of record are
+    re-queued by the orchestrator's reaper meanwhile)."""
     from .queue_depth import QueueDepth
     from .queue_worker import QueueWorker
 
@@ -147,7 +150,8 @@ async def run_worker(settings: Settings) -> None:
     run = asyncio.create_task(worker.async_run())
     stop = asyncio.create_task(wait_for_signal())
     done, _ = await asyncio.wait({run, stop}, return_when=asyncio.FIRST_COMPLETED)
-    if run in done and run.exception() is not None:
+    failed = run in done  # the loop runs until cancelled: ending by itself is a failure
+    if failed:
         log.error("worker loop ended", exc_info=run.exception())
     await health.set_serving(False)
     await worker.close()
@@ -158,3 +162,4 @@ async def run_worker(settings: Settings) -> None:
     if depth is not None:
         depth.close()
     tracing.shutdown()
+    return 1 if failed else 0

@@ -35,7 +35,7 @@ from arq import Worker
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 
-from servers.runtime.redis_errors import REDIS_DOWN
+from servers.runtime.redis_errors import REDIS_DOWN, as_redis_down
 
 log = logging.getLogger("chatdb.worker.queue")
 
@@ -89,10 +89,13 @@ class QueueWorker(Worker):
         await self._redis_state(True)
         while True:
             try:
-                await self._poll_iteration()
+                with as_redis_down():
+                    # First, so that Redis going away again right after it came back
+                    # is one more outage to wait out, not the end of the worker.
+                    await self._release_orphans()
+                    await self._poll_iteration()
             except REDIS_DOWN as exc:
                 await self._wait_for_redis(exc)
-                await self._release_orphans()
                 await self._redis_state(True)
                 continue
             await asyncio.sleep(self.poll_delay_s)
@@ -123,7 +126,8 @@ class QueueWorker(Worker):
 
     async def run_job(self, job_id: str, score: int) -> None:
         try:
-            await super().run_job(job_id, score)
+            with as_redis_down():
+                await super().run_job(job_id, score)
         except REDIS_DOWN as exc:
             self._orphans.add(job_id)
             log.warning("could not record a job in redis; it is released when redis is back",
@@ -137,7 +141,8 @@ class QueueWorker(Worker):
             if self.job_counter >= self.max_jobs:
                 return
             try:
-                await super().start_jobs([job_id])
+                with as_redis_down():  # arq WATCHes the in-progress key (redis_errors.py)
+                    await super().start_jobs([job_id])
             except REDIS_DOWN:
                 self.job_counter -= 1
                 self.sem.release()

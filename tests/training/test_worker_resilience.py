@@ -121,6 +121,13 @@ def log_of(mesh, proc) -> str:
     return mesh.logs[[p.pid for p in mesh.workers].index(proc.pid)].read_text()
 
 
+def assert_alive(mesh, proc) -> None:
+    """The worker is still running; if not, the failure carries the end of its log."""
+    if proc.poll() is not None:
+        tail = "\n".join(log_of(mesh, proc).splitlines()[-40:])
+        raise AssertionError(f"the worker exited with {proc.returncode}; its log ends:\n{tail}")
+
+
 # --- point 4: Redis outage ----------------------------------------------------------------
 
 
@@ -136,7 +143,7 @@ async def test_worker_rides_out_a_redis_outage_idle_and_while_training(worker, r
         await wait_health(port, "NOT_SERVING", proc, timeout_s=20)
         while_idle = await create(mesh, spec("outage-idle", **churn))
         await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - away)))
-        assert proc.poll() is None
+        assert_alive(mesh, proc)
         redis_server.start()
         await wait_health(port, "SERVING", proc, timeout_s=30)
         done = await wait_for(mesh, while_idle.job_id, TERMINAL, timeout_s=60)
@@ -151,7 +158,7 @@ async def test_worker_rides_out_a_redis_outage_idle_and_while_training(worker, r
         while_busy = await create(mesh, spec("outage-queued", **churn))
         await wait_health(port, "NOT_SERVING", proc, timeout_s=20)
         await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - away)))
-        assert proc.poll() is None
+        assert_alive(mesh, proc)
         redis_server.start()
         await wait_health(port, "SERVING", proc, timeout_s=30)
         finished = [await wait_for(mesh, j.job_id, TERMINAL, timeout_s=90) for j in (running, while_busy)]
