@@ -710,10 +710,14 @@ def build_config(
         "address": {"socket_address": {"address": settings.edge_host, "port_value": settings.edge_port}},
         "filter_chains": [filter_chain],
     }
+    listeners = [listener]
+    if settings.edge_metrics_port:
+        listeners.append(metrics_listener(settings))
+        clusters.append(admin_cluster(settings))
     bootstrap = {
         "node": {"id": "chatdb-edge", "cluster": "chatdb"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": settings.edge_admin_port}}},
-        "static_resources": {"listeners": [listener], "clusters": clusters},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
         "overload_manager": {
             "resource_monitors": [
                 {
@@ -728,6 +732,51 @@ def build_config(
     }
     files = sds_files(tls_dir, sds_dir) if (tls_dir is not None and sds_dir is not None) else {}
     return bootstrap, files
+
+
+ADMIN_CLUSTER = "envoy_admin"
+# What the metrics listener lets through to the admin interface, and nothing else: the
+# admin interface can also change log levels, drain listeners and quit Envoy.
+METRICS_PATHS = ("/stats/prometheus", "/ready")
+
+
+def metrics_listener(settings: Settings) -> dict:
+    """Plain HTTP on edge_host:edge_metrics_port: GET /stats/prometheus and /ready from the
+    loopback-only admin interface, so Prometheus and a kubelet probe can reach them."""
+    routes = [
+        {"match": {"path": path, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+         "route": {"cluster": ADMIN_CLUSTER, "timeout": "5s"}}
+        for path in METRICS_PATHS
+    ]
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "not found\n"}}})
+    hcm = {
+        "@type": T_HCM,
+        "stat_prefix": "edge_metrics",
+        "codec_type": "HTTP1",
+        "route_config": {"name": "edge_metrics", "virtual_hosts": [{"name": "metrics", "domains": ["*"], "routes": routes}]},
+        "http_filters": [
+            {"name": "envoy.filters.http.router",
+             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+        ],
+    }
+    return {
+        "name": "edge_metrics",
+        "address": {"socket_address": {"address": settings.edge_host, "port_value": settings.edge_metrics_port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+    }
+
+
+def admin_cluster(settings: Settings) -> dict:
+    return {
+        "name": ADMIN_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": ADMIN_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                "address": "127.0.0.1", "port_value": settings.edge_admin_port}}}}]}],
+        },
+    }
 
 
 def render(bootstrap: dict, fmt: str = "yaml") -> str:

@@ -6,7 +6,9 @@
 Upstreams are the Services <service>.<namespace>.svc (CHATDB_<SERVICE>_ADDRESS, STRICT_DNS
 clusters), ext_authz the gateway Service on CHATDB_GATEWAY_AUTHZ_PORT; certificates are read
 from /etc/chatdb/tls (the Secret chatdb-tls-envoy: ca.crt, envoy.crt, envoy.key), the SDS
-files from /etc/envoy beside the bootstrap; the access log goes to stdout. Any other
+files from /etc/envoy beside the bootstrap; the access log goes to stdout; Envoy's
+/stats/prometheus and /ready are served on METRICS_PORT (edge_metrics_port) for Prometheus
+and the readiness probe, its admin interface staying on loopback. Any other
 CHATDB_EDGE_* setting in the environment is honoured. Run it again after a proto change
 (the routes and the transcoder's descriptor set are in the bootstrap).
 """
@@ -29,12 +31,13 @@ from servers.runtime.settings import DEFAULT_PORTS, Settings  # noqa: E402
 TLS_DIR = Path("/etc/chatdb/tls")
 CONFIG_DIR = Path("/etc/envoy")
 OUT = Path(__file__).resolve().parent / "base" / "envoy-config.yaml"
+METRICS_PORT = 9187  # next to the processes' 9180-9186; base/envoy.yaml names it too
 
 
 def configmap(namespace: str, otlp_endpoint: str = "") -> dict:
     addresses = {f"{s}_address": f"{s}.{namespace}.svc:{port}" for s, port in DEFAULT_PORTS.items()}
     settings = Settings(edge_access_log="-", home=Path("/var/lib/chatdb"), otel_exporter_otlp_endpoint=otlp_endpoint,
-                        **addresses)
+                        edge_metrics_port=METRICS_PORT, **addresses)
     bootstrap, sds = build_config(settings, tls_dir=TLS_DIR, sds_dir=CONFIG_DIR)
     # The REST transcoder reads the descriptor set from a file: ship it in the ConfigMap too.
     hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]

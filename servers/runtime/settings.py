@@ -250,6 +250,7 @@ class Settings(BaseSettings):
     edge_host: str = Field("0.0.0.0", description="Edge: address Envoy's listener binds to (mTLS, gRPC and REST).")
     edge_port: int = Field(8443, description="Edge: port of Envoy's listener (gRPC, REST/JSON, grpcurl).")
     edge_admin_port: int = Field(9901, description="Edge: port of Envoy's admin interface (bound to 127.0.0.1 only).")
+    edge_metrics_port: int = Field(0, description="Edge: port of a plain-HTTP listener on edge_host that serves only Envoy's /stats/prometheus and /ready, taken from the admin interface, for Prometheus and a readiness probe from outside the pod (Kubernetes: 9187); every other path is 404. 0: off, as on one machine, where the admin port serves both on loopback.")
     edge_rate_limit_per_s: int = Field(5000, description="Edge: local rate limit of the whole edge (a flood guard above what this mesh serves on 2 cores; per-key limits are the quotas), requests per second refilled into the token bucket (0: no rate limit); over it REST gets 429, gRPC RESOURCE_EXHAUSTED.")
     edge_rate_limit_burst: int = Field(10_000, description="Edge: local rate limit, the token bucket's size (most requests at once).")
     edge_authz: bool = Field(True, description="Edge: ask the gateway's ext_authz server about the API key on every request (false: no ext_authz filter, for tests of the edge alone).")

@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from deploy.k8s.render_envoy import METRICS_PORT as ENVOY_METRICS_PORT
 from servers.runtime.settings import DEFAULT_METRICS_PORTS, DEFAULT_PORTS
 
 from .kustomize_lite import KustomizeError, render
@@ -29,6 +30,7 @@ HPA_RANGES = {"prediction": (3, 15), "gateway": (2, 10), "training": (2, 10), "w
 WORKLOADS = set(DEFAULT_PORTS) | {"envoy"}
 PROBE_PORT = 8090
 MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+METRICS_PORTS = {**DEFAULT_METRICS_PORTS, "envoy": ENVOY_METRICS_PORT}
 
 
 def schema_errors(docs: list[dict]) -> list[str]:
@@ -137,12 +139,10 @@ def test_envoy_is_the_only_way_in(docs):
     for name, policy in by_kind(docs, "NetworkPolicy").items():
         assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
         assert policy["spec"]["policyTypes"] == ["Ingress"]
-        if name != "envoy":  # last: Prometheus (namespace monitoring) on the metrics port alone
-            *rules, metrics_rule = policy["spec"]["ingress"]
-            assert metrics_rule["from"] == [{"namespaceSelector": {"matchLabels": MONITORING}}]
-            assert [p["port"] for p in metrics_rule["ports"]] == [DEFAULT_METRICS_PORTS[name]]
-        else:
-            rules = policy["spec"]["ingress"]
+        # last: Prometheus (namespace monitoring) on the metrics port alone
+        *rules, metrics_rule = policy["spec"]["ingress"]
+        assert metrics_rule["from"] == [{"namespaceSelector": {"matchLabels": MONITORING}}]
+        assert [p["port"] for p in metrics_rule["ports"]] == [METRICS_PORTS[name]]
         if name == "gateway":
             grpc_rule, authz_rule = rules
             assert grpc_rule["from"] == [{"podSelector": {"matchLabels": PART_OF}}]
@@ -258,14 +258,25 @@ def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypat
 
 def test_every_process_is_scraped_on_its_metrics_port(docs):
     for name, deployment in by_kind(docs, "Deployment").items():
-        if name == "envoy":  # its statistics are on the admin port, loopback only (README)
-            continue
-        port = DEFAULT_METRICS_PORTS[name]
+        port = METRICS_PORTS[name]
         ports = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
         assert ports["metrics"] == port, name
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        path = "/stats/prometheus" if name == "envoy" else "/metrics"
         assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
-                               "prometheus.io/path": "/metrics"}, name
+                               "prometheus.io/path": path}, name
+
+
+def test_envoys_metrics_port_is_the_one_its_bootstrap_listens_on_and_its_probe_asks(docs):
+    """Envoy's stats listener (edge_metrics_port) is what the pod annotation, the probe and
+    the NetworkPolicy name; the admin interface itself stays on loopback."""
+    committed = yaml.safe_load((K8S / "base" / "envoy-config.yaml").read_text())
+    bootstrap = yaml.safe_load(committed["data"]["envoy.yaml"])
+    listeners = {x["name"]: x["address"]["socket_address"] for x in bootstrap["static_resources"]["listeners"]}
+    assert listeners["edge_metrics"] == {"address": "0.0.0.0", "port_value": METRICS_PORTS["envoy"]}
+    assert bootstrap["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    probe = container(by_kind(docs, "Deployment")["envoy"])["readinessProbe"]
+    assert probe["httpGet"] == {"path": "/ready", "port": METRICS_PORTS["envoy"]}
 
 
 def test_the_image_runs_as_the_user_the_pods_require_and_exposes_their_ports(docs):

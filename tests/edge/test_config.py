@@ -146,6 +146,48 @@ def test_runner_from_settings_starts_and_stops(tmp_path, tls_dir):
         os.kill(pid, 0)
 
 
+def test_metrics_listener_serves_stats_and_ready_and_nothing_else_of_admin(tmp_path, tls_dir):
+    """CHATDB_EDGE_METRICS_PORT: Prometheus and a kubelet reach Envoy's stats and readiness
+    from outside the pod; the admin interface's other pages (config dump with its
+    certificates' paths, quitquitquit, log levels) stay on loopback."""
+    import urllib.error
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from edge.runner import Envoy
+
+    from .support import free_port
+
+    settings = _settings(tmp_path, edge_host="127.0.0.1", edge_port=free_port(), edge_admin_port=free_port(),
+                         edge_metrics_port=free_port(), gateway_port=free_port())
+    base = f"http://127.0.0.1:{settings.edge_metrics_port}"
+
+    def fetch(path: str, method: str = "GET") -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(base + path, method=method), timeout=10) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, ""
+
+    with Envoy.from_settings(settings, tls_dir=tls_dir) as envoy:
+        envoy.wait_ready(30)
+        status, text = fetch("/stats/prometheus")
+        assert status == 200
+        names = {family.name for family in text_string_to_metric_families(text)}
+        assert "envoy_http_downstream_rq" in names or "envoy_http_downstream_rq_total" in names
+        assert fetch("/ready") == (200, "LIVE\n")
+        for path, method in [("/config_dump", "GET"), ("/quitquitquit", "POST"), ("/logging?level=trace", "POST"),
+                             ("/stats/prometheus", "POST"), ("/", "GET")]:
+            assert fetch(path, method)[0] == 404, (path, method)
+        assert envoy.running
+
+
+def test_no_metrics_listener_unless_asked():
+    bootstrap, _ = build_config(Settings())
+    assert [listener["name"] for listener in bootstrap["static_resources"]["listeners"]] == ["edge"]
+
+
 def test_descriptor_set_carries_error_types_and_admin_is_loopback():
     from google.protobuf import descriptor_pb2
 
