@@ -362,6 +362,11 @@ def method_route(service: Service, method: Method, settings: Settings) -> dict:
         route["timeout"] = f"{settings.edge_route_timeout_s}s"
         # a client's grpc-timeout (deadline) is honoured, capped by the route's timeout
         route["max_stream_duration"] = {"grpc_timeout_header_max": f"{settings.edge_route_timeout_s}s"}
+    if method.client_streaming and settings.edge_authz and settings.edge_authz_cache_ms == 0:
+        out_of_band = {"@type": T_EXT_AUTHZ_ROUTE, "check_settings": {"disable_request_body_buffering": True}}
+        typed_per_filter = {"envoy.filters.http.ext_authz": out_of_band}
+    else:
+        typed_per_filter = {}
     if method.idempotent_read:
         route["retry_policy"] = {
             "retry_on": "unavailable,connect-failure,refused-stream",
@@ -369,7 +374,8 @@ def method_route(service: Service, method: Method, settings: Settings) -> dict:
             "per_try_timeout": f"{settings.edge_route_timeout_s}s",
             "retry_back_off": {"base_interval": "0.05s", "max_interval": "0.5s"},
         }
-    return {"match": {"path": f"/{service.full_name}/{method.name}"}, "route": route}
+    return {"match": {"path": f"/{service.full_name}/{method.name}"}, "route": route,
+            **({"typed_per_filter_config": typed_per_filter} if typed_per_filter else {})}
 
 
 def routes(services: Iterable[Service], settings: Settings) -> list[dict]:
@@ -447,6 +453,9 @@ def transcoder_filter(services: Iterable[Service], descriptor_set: Path) -> dict
     }
 
 
+AUTHZ_BODY_BYTES = 64 * 1024  # past it ext_authz asks with the part it has (the gateway takes up to 1 MiB)
+
+
 def authz_filter(settings: Settings, host: str, port: int) -> dict:
     exact = lambda names: {"patterns": [{"exact": n} for n in names]}  # noqa: E731
     return {
@@ -457,6 +466,12 @@ def authz_filter(settings: Settings, host: str, port: int) -> dict:
             "failure_mode_allow": False,
             "allowed_headers": exact(AUTHZ_FORWARDED_HEADERS),
             "status_on_error": {"code": "ServiceUnavailable"},
+            # Read (up to AUTHZ_BODY_BYTES of) a request's body before asking, as the Lua
+            # filter does: a refusal sent while an HTTP/2 client is still sending its body
+            # resets the stream, and curl then reports "(92) Stream error" instead of the
+            # 401. The authz server reads and drops what it is sent. Client streams are
+            # exempt per route (they would wait for a body that comes message by message).
+            "with_request_body": {"max_request_bytes": AUTHZ_BODY_BYTES, "allow_partial_message": True},
             "http_service": {
                 "server_uri": {
                     "uri": f"http://{host}:{port}",

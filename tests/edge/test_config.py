@@ -75,6 +75,12 @@ def test_without_the_cache_ext_authz_asks_on_every_request(tmp_path):
         "envoy.filters.http.header_mutation", "envoy.filters.http.local_ratelimit",
         "envoy.filters.http.grpc_json_transcoder", "envoy.filters.http.ext_authz", "envoy.filters.http.router",
     ]
+    # a unary body is read before asking; a client stream's is not (it comes message by message)
+    routes = {r["match"].get("path"): r for r in hcm["route_config"]["virtual_hosts"][0]["routes"]}
+    unbuffered = {path for path, r in routes.items()
+                  if r.get("typed_per_filter_config", {}).get("envoy.filters.http.ext_authz", {})
+                  .get("check_settings", {}).get("disable_request_body_buffering")}
+    assert unbuffered == {"/chatdb.registry.v1.ModelRegistryService/CreateModelVersion"}
     validate(write_config(_settings(tmp_path, edge_authz_cache_ms=0), tmp_path / "edge.yaml", tls_dir=None))
 
 

@@ -32,6 +32,14 @@ def real_edge(start_edge, edge_mesh):
     return edge, admin
 
 
+@pytest.fixture(scope="module")
+def real_edge_without_cache(start_edge, edge_mesh, real_edge):
+    """The same mesh behind an Envoy that asks ext_authz on every request
+    (edge_authz_cache_ms 0: Envoy's ext_authz filter instead of the Lua one)."""
+    port = int(edge_mesh.env["CHATDB_GATEWAY_AUTHZ_PORT"])
+    return start_edge(authz_address=("127.0.0.1", port), edge_authz_cache_ms=0), real_edge[1]
+
+
 def test_real_keys_through_the_edge(real_edge):
     edge, admin = real_edge
     rest = edge.rest()
@@ -125,17 +133,18 @@ def test_a_keys_question_quota_is_429_over_rest_and_resource_exhausted_over_grpc
         assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-def test_a_refused_post_over_http2_is_a_clean_401(real_edge):
+@pytest.mark.parametrize("which", ["lua_with_cache", "ext_authz"])
+def test_a_refused_post_over_http2_is_a_clean_401(which, request):
     # curl speaks HTTP/2 and sends its body after the headers. A refusal decided before
     # the body arrived reset the stream after the 401, which curl 7.88 reports as "(92)
     # Stream error in the HTTP/2 framing layer" instead of the status: a fifth of the
     # requests of six parallel clients on this machine. The edge now reads a unary
-    # request's body before deciding.
+    # request's body before deciding, with either filter.
     import shutil
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
-    edge, _ = real_edge
+    edge, _ = request.getfixturevalue("real_edge" if which == "lua_with_cache" else "real_edge_without_cache")
     curl = shutil.which("curl")
     if curl is None:
         pytest.skip("needs curl")
@@ -153,3 +162,38 @@ def test_a_refused_post_over_http2_is_a_clean_401(real_edge):
     with ThreadPoolExecutor(6) as pool:
         statuses = list(pool.map(refused, range(120)))
     assert all(status == ("401", "") for status in statuses), [s for s in statuses if s != ("401", "")]
+
+
+def test_keys_and_a_client_stream_through_ext_authz_without_cache(real_edge_without_cache):
+    """ext_authz reads a unary body before asking, but not a client stream's (exempt per
+    route): uploading a model version, whose chunks CreateModelVersion streams, works with
+    a key and is refused without one."""
+    import hashlib
+    import uuid
+
+    from chatdb.registry.v1 import model_registry_service_pb2 as rpb
+    from chatdb.registry.v1 import model_registry_service_pb2_grpc, model_version_pb2
+
+    from tests.tiny_onnx import tiny_onnx
+
+    edge, admin = real_edge_without_cache
+    rest = edge.rest()
+    assert rest.call("GET", "/v1/status", key=admin).status == 200
+    assert rest.call("GET", "/v1/status", key=None).status == 401
+    data = tiny_onnx()
+    model = f"ext-authz-upload-{uuid.uuid4().hex[:6]}"
+
+    def upload():
+        yield rpb.CreateModelVersionRequest(model=model, metadata=rpb.CreateModelVersionRequest.Metadata(
+            expected_sha256=hashlib.sha256(data).hexdigest(), expected_size_bytes=len(data),
+            model_version=model_version_pb2.ModelVersion(task="regression")))
+        for start in range(0, len(data), 64):
+            yield rpb.CreateModelVersionRequest(chunk=data[start:start + 64])
+
+    with grpc_channel(edge.port, edge.pki) as channel:
+        registry = model_registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            registry.CreateModelVersion(upload(), timeout=30)
+        assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        version = registry.CreateModelVersion(upload(), metadata=[("x-api-key", admin)], timeout=30).model_version
+    assert version.version == 1 and version.artifact.size_bytes == len(data)
