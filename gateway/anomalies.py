@@ -22,6 +22,12 @@ a version of another tenant's model is PERMISSION_DENIED); a shared model of the
 With training, its worker, the queue or the platform database down, a table with no
 ready model is refused UNAVAILABLE at once rather than queued; a ready model still
 answers.
+
+A table whose row count has moved more than CHATDB_GATEWAY_ANOMALY_RETRAIN_CHANGE (20%)
+away from the rows its model learnt from (the version's `dataset_rows` metric) is still
+answered by that model at once, and a new version is trained in the background: asking
+again after it is READY scores with it. Rows changed in place, count unchanged, do not
+retrain.
 """
 
 from __future__ import annotations
@@ -49,7 +55,14 @@ from servers.contracts.clients import (
 )
 from servers.contracts.ml.spec import Task, reserved_names
 from servers.runtime import tenancy
-from servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable, quote
+from servers.runtime.errors import (
+    ChatDBError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    quote,
+)
 from servers.runtime.settings import Settings
 
 from . import ml_dataset
@@ -122,7 +135,7 @@ class Anomalies:
         if not features:
             raise _no_numbers(source, left_out)
         suffix = tenant_suffix(connection.tenant, tenancy.owner())
-        model = anomaly_model_name(connection_id, source.name, suffix)
+        model = own_model = anomaly_model_name(connection_id, source.name, suffix)
         notes = [f"left out: {', '.join(left_out)}"] if left_out else []
         if masked:
             notes.append(masking_note(masked))
@@ -134,12 +147,12 @@ class Anomalies:
             version, _ = await self._ready_version(shared, features)
             if version is not None:
                 model, why = shared, ""
-        trained_by = ""
+        trained_by = retrained_by = ""
+        inline = None if ml_dataset.is_sql(connection.kind) else (names, rows)
         if version is None:
             await self._refuse_when_degraded(source.name)
             if why:
                 notes.append(why)
-            inline = None if ml_dataset.is_sql(connection.kind) else (names, rows)
             job = await self._training_job(model, connection_id, connection.kind, schema, source, features,
                                            columns.key, inline)
             trained_by = job.name
@@ -152,6 +165,23 @@ class Anomalies:
                     job.name, model, _TASK, ALGORITHM, ", ".join(features),
                     job_state_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower())])
                 return Answer(text, SOURCES.ANSWER_SOURCE_TRAINING, names, cells, training_job=job.name, notes=notes)
+        elif (moved := self._rows_moved(version, min(len(rows), cap))) is not None:
+            # The current version answers now; the next question gets one that learnt
+            # from the table as it is (a training of this caller's own model, joined if
+            # one is already running).
+            learnt, now = moved
+            try:
+                await self._refuse_when_degraded(source.name)
+                job = await self._training_job(own_model, connection_id, connection.kind, schema, source, features,
+                                               columns.key, inline)
+            except ChatDBError as exc:
+                notes.append(f"{source.name} has {now} rows to score and version {version.version} of {model} "
+                             f"learnt from {learnt}; it was not retrained: {exc.message}")
+            else:
+                retrained_by = job.name
+                notes.append(f"{source.name} has {now} rows to score and version {version.version} of {model} "
+                             f"learnt from {learnt}: a new version is training ({job.name}) for later questions "
+                             "(CHATDB_GATEWAY_ANOMALY_RETRAIN_CHANGE)")
         more = len(rows) > cap
         rows = rows[:cap]
         features = [i.name for i in version.inputs]
@@ -181,7 +211,7 @@ class Anomalies:
         types = [c.type for c in header.columns] + [data_type_pb2.DATA_TYPE_FLOAT]
         shown_columns, cells = table([*names, SCORE_COLUMN], [[*row, score] for score, row in flagged], types)
         return Answer(text, SOURCES.ANSWER_SOURCE_PREDICTION, shown_columns, cells, model_version=reference,
-                      training_job=trained_by, notes=notes, masked_columns=masked)
+                      training_job=trained_by or retrained_by, notes=notes, masked_columns=masked)
 
     # --- the model -------------------------------------------------------------------------
 
@@ -201,6 +231,17 @@ class Anomalies:
             return newest, ""
         return None, (f"version {newest.version} of {model} learnt from {', '.join(inputs)}; the table's numeric "
                       f"columns are now {', '.join(features)}: trained again")
+
+    def _rows_moved(self, version: model_version_pb2.ModelVersion, now: int) -> tuple[int, int] | None:
+        """(rows the version learnt from, rows to score now) when they differ by more than
+        gateway_anomaly_retrain_change, both read up to gateway_anomaly_max_rows; None
+        otherwise, and for a version that did not record its rows."""
+        share = self.settings.gateway_anomaly_retrain_change
+        learnt = int(version.metrics.get("dataset_rows", 0))
+        if share <= 0 or learnt <= 0:
+            return None
+        bounded = min(learnt, self.settings.gateway_anomaly_max_rows)
+        return (learnt, now) if abs(now - bounded) > share * bounded else None
 
     async def _refuse_when_degraded(self, table_name: str) -> None:
         if self.status_reader is None:

@@ -223,6 +223,7 @@ class Settings(BaseSettings):
     gateway_ml_timeout_s: float = Field(10.0, description="Gateway: longest wait for each call to the training, prediction and registry services (and the connector's schema reads) while answering a question about models.")
     gateway_anomaly_wait_s: float = Field(45.0, description="Gateway: longest an anomaly question (\"which orders look unusual?\") waits for the training of the table's anomaly model on first ask; past it the answer names the job and asks to ask again (below the edge's 60 s route timeout).")
     gateway_anomaly_max_rows: int = Field(10_000, description="Gateway: most rows of a table an anomaly model is trained on and scores per question (the first ones by primary key; the answer says when the table holds more).")
+    gateway_anomaly_retrain_change: float = Field(0.2, ge=0.0, description="Gateway: when a table's row count (up to gateway_anomaly_max_rows) differs from the rows its anomaly model learnt from by more than this share, an anomaly question is answered by the current model and a new version is trained in the background for later questions (0: never retrain on row changes; a change of columns always retrains).")
     gateway_anomaly_contamination: float = Field(0.02, gt=0.0, le=0.5, description="Gateway: share of a table's rows an anomaly model trained for a question flags as unusual (IsolationForest's contamination).")
     # --- end gateway ML -------------------------------------------------------------
 

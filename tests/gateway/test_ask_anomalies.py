@@ -56,7 +56,7 @@ PLANTED = {12: (2400.0, 90), 98: (1900.0, 1), 231: (-500.0, 70), 302: (3100.0, 1
 async def create_tables(dsn: str) -> None:
     """orders(id, customer_id, amount, quantity, channel): amounts around 60 and 1–5
     items, but the PLANTED ids; notes(id, author, body): no numbers but the key;
-    baskets(id, weight), parcels(id, weight): more tables to train."""
+    baskets(id, weight), parcels(id, weight), readings(id, level): more tables to train."""
     rng = np.random.default_rng(5)
     conn = await asyncpg.connect(dsn)
     try:
@@ -76,6 +76,9 @@ async def create_tables(dsn: str) -> None:
         await conn.executemany("INSERT INTO accounts VALUES ($1, $2, $3, $4)", [
             (i, f"user{i}@example.com", 4915100000000 + i, 9999.0 if i in ACCOUNTS_PLANTED
              else round(float(rng.normal(40, 4)), 2)) for i in range(1, 201)])
+        await conn.execute("CREATE TABLE readings (id INTEGER PRIMARY KEY, level DOUBLE PRECISION)")
+        await conn.executemany("INSERT INTO readings VALUES ($1, $2)", [
+            (i, 90.0 if i == 40 else float(rng.normal(20, 2))) for i in range(1, 101)])
         await conn.execute("CREATE TABLE parcels (id INTEGER PRIMARY KEY, weight DOUBLE PRECISION)")
         await conn.executemany("INSERT INTO parcels VALUES ($1, $2)", [(i, float(rng.normal(5, 1))) for i in range(60)])
     finally:
@@ -97,22 +100,28 @@ async def gateway(mesh, stack: AsyncExitStack, **updates):
 
 
 @pytest.fixture(scope="module")
-async def chat(settings, tmp_path_factory, run_id):
+async def shop(run_id):
+    """The DSN of this module's PostgreSQL database, with create_tables' tables."""
     database = f"chatdb_test_{run_id}_anomaly"
     await drop_pg_database(database)
     dsn = await create_pg_database(database)
-    await create_tables(dsn)
     try:
-        async with ml_mesh(settings, tmp_path_factory.mktemp("ask-anomalies")) as mesh, AsyncExitStack() as stack:
-            await mesh.register(CONNECTION, dsn)
-            # the status monitor checks the worker this mesh started (level 0); the first
-            # training waits for the worker's cold start on a shared machine
-            worker_port = next(iter(mesh.training_mesh.worker_ports.values()))
-            stub = await gateway(mesh, stack, worker_port=worker_port, gateway_anomaly_wait_s=200.0)
-            yield mesh, stub, stack
-            await forget(mesh.connector, CONNECTION)
+        await create_tables(dsn)
+        yield dsn
     finally:
         await drop_pg_database(database)
+
+
+@pytest.fixture(scope="module")
+async def chat(settings, tmp_path_factory, shop):
+    async with ml_mesh(settings, tmp_path_factory.mktemp("ask-anomalies")) as mesh, AsyncExitStack() as stack:
+        await mesh.register(CONNECTION, shop)
+        # the status monitor checks the worker this mesh started (level 0); the first
+        # training waits for the worker's cold start on a shared machine
+        worker_port = next(iter(mesh.training_mesh.worker_ports.values()))
+        stub = await gateway(mesh, stack, worker_port=worker_port, gateway_anomaly_wait_s=200.0)
+        yield mesh, stub, stack
+        await forget(mesh.connector, CONNECTION)
 
 
 async def ask(stub, question: str) -> pb.AskResponse:
@@ -153,6 +162,41 @@ async def test_unusual_orders_train_a_model_on_first_ask_and_reuse_it_after(chat
     assert not again.training_job
     assert [r["id"] for r in rows_of(again)] == [r["id"] for r in flagged]
     assert len(await jobs_of(mesh, model)) == 1  # no new training
+
+
+async def test_a_table_that_grew_is_answered_at_once_and_its_model_retrained_for_later(chat, shop):
+    mesh, stub, _ = chat
+    model = anomaly_model_name(CONNECTION, "readings")
+    first = await ask(stub, "which readings look unusual?")
+    assert first.model_version == f"models/{model}/versions/1" and 40 in {r["id"] for r in rows_of(first)}
+    [trained] = await jobs_of(mesh, model)
+    same = await ask(stub, "any outliers in readings?")  # nothing changed: no training
+    assert same.model_version == first.model_version and not same.training_job
+    assert len(await jobs_of(mesh, model)) == 1
+
+    # 60 rows more (60% > CHATDB_GATEWAY_ANOMALY_RETRAIN_CHANGE's 20%), one far out
+    conn = await asyncpg.connect(shop)
+    try:
+        rng = np.random.default_rng(11)
+        await conn.executemany("INSERT INTO readings VALUES ($1, $2)", [
+            (i, -70.0 if i == 150 else float(rng.normal(20, 2))) for i in range(101, 161)])
+    finally:
+        await conn.close()
+    grown = await ask(stub, "find suspicious readings")
+    assert grown.model_version == first.model_version  # answered now, by the model it had
+    assert {40, 150} <= {r["id"] for r in rows_of(grown)}
+    assert grown.training_job and grown.training_job != trained.name
+    assert any("160 rows to score" in n and "learnt from 100" in n and grown.training_job in n for n in grown.notes)
+
+    deadline = asyncio.get_running_loop().time() + 200
+    while (job := await mesh.training.job(grown.training_job)).state in IN_FLIGHT:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.2)
+    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    later = await ask(stub, "show anomalous readings")
+    assert later.model_version == f"models/{model}/versions/2" and not later.training_job
+    assert not any("rows to score" in n for n in later.notes)
+    assert len(await jobs_of(mesh, model)) == 2
 
 
 async def test_a_table_past_the_row_bound_is_scored_on_its_first_rows_and_says_so(chat):

@@ -255,7 +255,11 @@ def _evaluate(pipeline: Any, loaded: _Loaded, split: _Split) -> tuple[list[str] 
         scores = -pipeline.score_samples(x_test)
         flagged = (pipeline.predict(x_test) == -1).astype(np.int64)
         threshold = -float(pipeline.steps[-1][1].offset_)
-        return None, anomaly_metrics(scores, flagged, threshold), Reference(scores, flagged)
+        metrics = anomaly_metrics(scores, flagged, threshold)
+        # How many rows it learnt from: Ask retrains a table's model when the table's
+        # row count has moved away from it (gateway/anomalies.py).
+        metrics["dataset_rows"] = float(len(loaded.y))
+        return None, metrics, Reference(scores, flagged)
     if not loaded.classify:
         predicted = pipeline.predict(x_test)
         return None, regression_metrics(loaded.y[test_rows], predicted), Reference(predicted)
