@@ -233,27 +233,34 @@ def test_kustomize_lite_renders_what_kubectl_kustomize_renders(directory):
         assert doc == real[key], key
 
 
-def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypatch):
-    """base/envoy-config.yaml is what render_envoy.py writes today, and `envoy --mode
-    validate` accepts it with the files where the pod mounts them (paths moved to tmp)."""
-    from deploy.k8s.render_envoy import configmap
+def envoy_accepts(configmap: dict, tmp_path: Path) -> None:
+    """`envoy --mode validate` on an envoy-config ConfigMap, its files where the pod mounts
+    them (paths moved to tmp) and a certificate of a CA made here."""
     from edge.runner import validate
     from servers.runtime import certs
 
-    for name in [n for n in os.environ if n.startswith("CHATDB_")]:
-        monkeypatch.delenv(name)  # render_envoy.py honours CHATDB_EDGE_*: render from the defaults
-    committed = yaml.safe_load((K8S / "base" / "envoy-config.yaml").read_text())
-    assert committed == configmap("chatdb"), "re-run deploy/k8s/render_envoy.py"
     etc, tls = tmp_path / "envoy", tmp_path / "tls"
     etc.mkdir()
     ca = certs.create_ca()
     certs.write_pair(ca, tls, "ca")
     certs.write_pair(certs.issue(ca, "envoy"), tls, "envoy")
-    for name, text in committed["data"].items():
+    for name, text in configmap["data"].items():
         (etc / name).write_text(text.replace("/etc/envoy", str(etc)).replace("/etc/chatdb/tls", str(tls)))
-    for name, b64 in committed["binaryData"].items():
+    for name, b64 in configmap["binaryData"].items():
         (etc / name).write_bytes(base64.b64decode(b64))
     validate(etc / "envoy.yaml")
+
+
+def test_the_envoy_configmap_is_current_and_envoy_accepts_it(tmp_path, monkeypatch):
+    """base/envoy-config.yaml is what render_envoy.py writes today, and `envoy --mode
+    validate` accepts it with the files where the pod mounts them (paths moved to tmp)."""
+    from deploy.k8s.render_envoy import configmap
+
+    for name in [n for n in os.environ if n.startswith("CHATDB_")]:
+        monkeypatch.delenv(name)  # render_envoy.py honours CHATDB_EDGE_*: render from the defaults
+    committed = yaml.safe_load((K8S / "base" / "envoy-config.yaml").read_text())
+    assert committed == configmap("chatdb"), "re-run deploy/k8s/render_envoy.py"
+    envoy_accepts(committed, tmp_path)
 
 
 def test_every_process_is_scraped_on_its_metrics_port(docs):
@@ -293,3 +300,56 @@ def test_the_image_runs_as_the_user_the_pods_require_and_exposes_their_ports(doc
         ports = {p["containerPort"] for p in container(deployment).get("ports", [])}
         assert ports <= exposed, (name, ports - exposed)
         assert container(deployment)["command"][0] == "chatdb"
+
+
+# --- the tracing overlay: production plus an OpenTelemetry Collector ----------------------
+
+TRACING = K8S / "overlays" / "tracing"
+COLLECTOR_ENDPOINT = "http://otel-collector.chatdb.svc:4317"
+
+
+def test_the_tracing_overlay_is_production_plus_a_collector_every_process_sends_to():
+    production, tracing = render(OVERLAY), render(TRACING)
+    assert schema_errors(tracing) == []
+    added = {(d["kind"], d["metadata"]["name"]) for d in tracing} - {(d["kind"], d["metadata"]["name"]) for d in production}
+    assert added == {(kind, "otel-collector") for kind in ("ConfigMap", "Deployment", "Service", "NetworkPolicy")}
+    assert all(d["metadata"].get("namespace") == "chatdb" for d in tracing if d["kind"] != "Namespace")
+    settings = by_kind(tracing, "ConfigMap")["chatdb-settings"]["data"]
+    assert settings["CHATDB_TRACE_EXPORTER"] == "otlp"
+    assert settings["CHATDB_OTEL_EXPORTER_OTLP_ENDPOINT"] == COLLECTOR_ENDPOINT
+    assert settings["CHATDB_ARTIFACT_URL"].startswith("s3://")  # production's settings kept
+    # what the processes are told is where the collector listens, and who may reach it
+    service = by_kind(tracing, "Service")["otel-collector"]
+    assert [p["port"] for p in service["spec"]["ports"]] == [4317]
+    config = yaml.safe_load(by_kind(tracing, "ConfigMap")["otel-collector"]["data"]["config.yaml"])
+    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
+    assert config["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+    assert set(config["service"]["pipelines"]["traces"]["exporters"]) <= set(config["exporters"])
+    collector = by_kind(tracing, "Deployment")["otel-collector"]
+    assert collector["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()
+    (rule,) = by_kind(tracing, "NetworkPolicy")["otel-collector"]["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": PART_OF}}] and [p["port"] for p in rule["ports"]] == [4317]
+    for name, deployment in by_kind(tracing, "Deployment").items():
+        if name not in ("envoy", "otel-collector"):
+            env_from = [e["configMapRef"]["name"] for e in container(deployment)["envFrom"] if "configMapRef" in e]
+            assert "chatdb-settings" in env_from, name
+
+
+def test_the_tracing_overlays_envoy_config_is_current_traces_to_the_collector_and_envoy_accepts_it(
+        tmp_path, monkeypatch):
+    from deploy.k8s.render_envoy import configmap
+
+    for name in [n for n in os.environ if n.startswith(("CHATDB_", "OTEL_"))]:
+        monkeypatch.delenv(name)
+    committed = by_kind(render(TRACING), "ConfigMap")["envoy-config"]
+    expected = configmap("chatdb", COLLECTOR_ENDPOINT)
+    assert committed["data"] == expected["data"] and committed["binaryData"] == expected["binaryData"], (
+        "re-run deploy/k8s/render_envoy.py --otlp-endpoint " + COLLECTOR_ENDPOINT
+        + " --out deploy/k8s/overlays/tracing/envoy-config.yaml")
+    bootstrap = yaml.safe_load(committed["data"]["envoy.yaml"])
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert "tracing" in hcm
+    collector = [c for c in bootstrap["static_resources"]["clusters"]
+                 if "otel-collector.chatdb.svc" in yaml.safe_dump(c.get("load_assignment", {}))]
+    assert len(collector) == 1
+    envoy_accepts(committed, tmp_path)
