@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Regenerate gen/ (Python modules, stubs, Envoy descriptor set) from proto/, and the
-# Kubernetes Envoy ConfigMap, which embeds that descriptor set.
+# Kubernetes Envoy ConfigMaps (base, and the tracing overlay's), which embed that descriptor set.
 gen: install
 	$(PY) scripts/gen_protos.py
 	$(PY) deploy/k8s/render_envoy.py >/dev/null
+	$(PY) deploy/k8s/render_envoy.py --otlp-endpoint http://otel-collector.chatdb.svc:4317 \
+		--out deploy/k8s/overlays/tracing/envoy-config.yaml >/dev/null
 
 # Fails when gen/ is not what a fresh regeneration gives.
 check-gen: gen
