@@ -26,38 +26,26 @@ from servers.runtime.errors import Unavailable
 from servers.runtime.redis_errors import redis_errors
 from servers.training.queue import JobQueue
 from tests.conftest import REDIS_URL
+from tests.gateway.support import TcpForwarder
 from workers.main import ping
 from workers.queue_worker import QueueWorker
 
 REDIS = urlparse(REDIS_URL)
 
 
-class RedisCutAfterWatch:
+class RedisCutAfterWatch(TcpForwarder):
     """127.0.0.1:<port> → the real Redis. While armed, the first command a connection
     sends after a WATCH drops that connection, and from then on every connection is
     dropped at once (Redis is "down") until restore()."""
 
     def __init__(self) -> None:
-        self.port = 0
+        super().__init__(REDIS.hostname or "127.0.0.1", REDIS.port or 6379)
         self.armed = False
         self.down = False
         self.cuts = 0
-        self._server: asyncio.AbstractServer | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> RedisCutAfterWatch:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
 
     def restore(self) -> None:
         self.armed = self.down = False
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
 
     def _cut(self) -> None:
         self.cuts += 1
@@ -70,35 +58,25 @@ class RedisCutAfterWatch:
         if self.down:
             writer.transport.abort()
             return
-        up_reader, up_writer = await asyncio.open_connection(REDIS.hostname, REDIS.port or 6379)
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers |= {writer, up_writer}
 
-        async def client_to_redis() -> None:
-            watching = False
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_client: bool) -> None:
+            watching = False  # this connection has sent a WATCH (client to Redis only)
             try:
-                while data := await reader.read(65536):
-                    if self.armed and watching:
+                while data := await src.read(65536):
+                    if from_client and self.armed and watching:
                         self._cut()
                         return
-                    watching = watching or b"\r\nWATCH\r\n" in data.upper()
-                    up_writer.write(data)
-                    await up_writer.drain()
+                    watching = watching or (from_client and b"\r\nWATCH\r\n" in data.upper())
+                    dst.write(data)
+                    await dst.drain()
             except (ConnectionError, OSError):
                 pass
             finally:
-                up_writer.close()
+                dst.close()
 
-        async def redis_to_client() -> None:
-            try:
-                while data := await up_reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                writer.close()
-
-        await asyncio.gather(client_to_redis(), redis_to_client())
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
         self._writers -= {writer, up_writer}
 
 
@@ -106,7 +84,7 @@ class RedisCutAfterWatch:
 async def proxy():
     proxy = await RedisCutAfterWatch().start()
     yield proxy
-    await proxy.close()
+    await proxy.cut()
 
 
 def test_a_real_watch_conflict_is_not_taken_for_an_outage():
