@@ -15,8 +15,12 @@ import grpc
 import numpy as np
 from chatdb.connector.v1 import connection_pb2, connector_service_pb2
 from chatdb.connector.v1 import connector_service_pb2_grpc as connector_grpc
+from chatdb.gateway.v1 import chat_service_pb2_grpc
 from chatdb.parser.v1 import query_parser_service_pb2, query_parser_service_pb2_grpc
 
+from gateway.app import open_gateway, wire_answerers
+from gateway.service import chat_binding
+from servers.contracts.cells import cell_to_value
 from servers.contracts.clients import (
     ConnectorClient,
     PredictionClient,
@@ -122,3 +126,25 @@ async def ml_mesh(settings: Settings, data_dir: Path, *, workers: int = 1) -> As
             ConnectorClient(channel("connector")),
             {"prediction": prediction_server, "parser": parser_server, **mesh.servers},
         )
+
+
+async def serve_gateway(mesh: MlMesh, stack: contextlib.AsyncExitStack, **updates):
+    """A gateway wired as `chatdb serve gateway` wires it, in front of `mesh`, on
+    127.0.0.1:<ephemeral> until `stack` closes; returns a ChatService stub. Its health
+    checks get time enough on a loaded machine (a slow probe is no outage here)."""
+    own = mesh.settings.model_copy(update={"gateway_port": free_port(), "gateway_versions_ttl_s": 0.0,
+                                           "gateway_status_timeout_s": 5.0, **updates})
+    opened = await open_gateway(own, stack)
+    await wire_answerers(own, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
+    server = GrpcServer(own, [chat_binding(opened.core)], host="127.0.0.1", port=own.gateway_port)
+    await server.start()
+    stack.push_async_callback(server.stop, 0, 0)
+    channel = grpc.aio.insecure_channel(server.address)
+    stack.push_async_callback(channel.close)
+    return chat_service_pb2_grpc.ChatServiceStub(channel)
+
+
+def rows_of(response) -> list[dict]:
+    """An answer's rows as dicts of column name → Python value."""
+    names = [c.name for c in response.columns]
+    return [dict(zip(names, (cell_to_value(c) for c in row.cells), strict=True)) for row in response.rows]

@@ -17,17 +17,15 @@ import numpy as np
 import pytest
 from chatdb.connector.v1 import connection_pb2, data_type_pb2, schema_pb2
 from chatdb.gateway.v1 import chat_service_pb2 as pb
-from chatdb.gateway.v1 import chat_service_pb2_grpc, query_record_pb2
+from chatdb.gateway.v1 import query_record_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.parser.v1 import query_parser_service_pb2 as pq_service
 from chatdb.training.v1 import job_state_pb2
 from mongomock_motor import AsyncMongoMockClient
 
 from gateway.anomalies import Anomalies, anomaly_model_name, tenant_suffix
-from gateway.app import open_gateway, wire_answerers
 from gateway.ml_answers import service
 from gateway.ml_dataset import anomaly_columns
-from gateway.service import chat_binding
 from servers.connector.domain import ConnectionKind
 from servers.connector.drivers import open_driver
 from servers.connector.drivers.mongo import MongoDriver
@@ -35,14 +33,13 @@ from servers.contracts.cells import cell_to_value
 from servers.contracts.clients import ConnectorClient
 from servers.contracts.ml.spec import Task, reserved_names
 from servers.runtime.identity import Principal
-from servers.runtime.server import GrpcServer
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.support import forget
 from tests.parser.service_support import register, running_parser
 from tests.runtime.test_cli_serve import free_port
 
-from .ml_support import ml_mesh
+from .ml_support import ml_mesh, rows_of, serve_gateway
 
 pytestmark = pytest.mark.timeout(300)
 SOURCES = query_record_pb2.AnswerSource
@@ -85,20 +82,6 @@ async def create_tables(dsn: str) -> None:
         await conn.close()
 
 
-async def gateway(mesh, stack: AsyncExitStack, **updates):
-    # health checks get time enough on a loaded machine: a slow probe is no outage here
-    own = mesh.settings.model_copy(update={"gateway_port": free_port(), "gateway_versions_ttl_s": 0.0,
-                                           "gateway_status_timeout_s": 5.0, **updates})
-    opened = await open_gateway(own, stack)
-    await wire_answerers(own, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
-    server = GrpcServer(own, [chat_binding(opened.core)], host="127.0.0.1", port=own.gateway_port)
-    await server.start()
-    stack.push_async_callback(server.stop, 0, 0)
-    channel = grpc.aio.insecure_channel(server.address)
-    stack.push_async_callback(channel.close)
-    return chat_service_pb2_grpc.ChatServiceStub(channel)
-
-
 @pytest.fixture(scope="module")
 async def shop(run_id):
     """The DSN of this module's PostgreSQL database, with create_tables' tables."""
@@ -119,7 +102,7 @@ async def chat(settings, tmp_path_factory, shop):
         # the status monitor checks the worker this mesh started (level 0); the first
         # training waits for the worker's cold start on a shared machine
         worker_port = next(iter(mesh.training_mesh.worker_ports.values()))
-        stub = await gateway(mesh, stack, worker_port=worker_port, gateway_anomaly_wait_s=200.0)
+        stub = await serve_gateway(mesh, stack, worker_port=worker_port, gateway_anomaly_wait_s=200.0)
         yield mesh, stub, stack
         await forget(mesh.connector, CONNECTION)
 
@@ -128,13 +111,24 @@ async def ask(stub, question: str) -> pb.AskResponse:
     return await stub.Ask(pb.AskRequest(question=question, connection_id=CONNECTION), timeout=240)
 
 
-def rows_of(response) -> list[dict]:
-    names = [c.name for c in response.columns]
-    return [dict(zip(names, (cell_to_value(c) for c in row.cells), strict=True)) for row in response.rows]
-
-
 async def jobs_of(mesh, model: str):
     return await mesh.training.jobs(model_name=model)
+
+
+async def succeeded(mesh, job_name: str):
+    """The training job once it has ended, which must be in success."""
+    deadline = asyncio.get_running_loop().time() + 200
+    while (job := await mesh.training.job(job_name)).state in IN_FLIGHT:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.2)
+    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    return job
+
+
+def anomalies(mesh, connector=None, **settings) -> Anomalies:
+    """The gateway's anomaly answerer on this mesh with some settings changed."""
+    return Anomalies(mesh.settings.model_copy(update=settings), training=mesh.training, prediction=mesh.prediction,
+                     registry=mesh.registry, connector=connector or mesh.connector, service=service)
 
 
 async def test_unusual_orders_train_a_model_on_first_ask_and_reuse_it_after(chat):
@@ -188,11 +182,7 @@ async def test_a_table_that_grew_is_answered_at_once_and_its_model_retrained_for
     assert grown.training_job and grown.training_job != trained.name
     assert any("160 rows to score" in n and "learnt from 100" in n and grown.training_job in n for n in grown.notes)
 
-    deadline = asyncio.get_running_loop().time() + 200
-    while (job := await mesh.training.job(grown.training_job)).state in IN_FLIGHT:
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.2)
-    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    await succeeded(mesh, grown.training_job)
     later = await ask(stub, "show anomalous readings")
     assert later.model_version == f"models/{model}/versions/2" and not later.training_job
     assert not any("rows to score" in n for n in later.notes)
@@ -201,9 +191,7 @@ async def test_a_table_that_grew_is_answered_at_once_and_its_model_retrained_for
 
 async def test_a_table_past_the_row_bound_is_scored_on_its_first_rows_and_says_so(chat):
     mesh, _, _ = chat
-    bounded = Anomalies(mesh.settings.model_copy(update={"gateway_anomaly_max_rows": 100}),
-                        training=mesh.training, prediction=mesh.prediction, registry=mesh.registry,
-                        connector=mesh.connector, service=service)
+    bounded = anomalies(mesh, gateway_anomaly_max_rows=100)
     parsed = await mesh.parse("which orders look unusual?", CONNECTION)
     answer = await bounded.answer(parsed, connection_id=CONNECTION)
     names = [c.name for c in answer.columns]
@@ -226,9 +214,7 @@ async def test_a_table_without_numbers_is_refused_as_not_understood(chat):
 
 async def test_a_training_that_outlasts_the_wait_answers_with_the_job_to_ask_again(chat):
     mesh, _, _ = chat
-    impatient = Anomalies(mesh.settings.model_copy(update={"gateway_anomaly_wait_s": 0.0}),
-                          training=mesh.training, prediction=mesh.prediction, registry=mesh.registry,
-                          connector=mesh.connector, service=service)
+    impatient = anomalies(mesh, gateway_anomaly_wait_s=0.0)
     parsed = await mesh.parse("show anomalous baskets", CONNECTION)
     answer = await impatient.answer(parsed, connection_id=CONNECTION)
     assert answer.source == SOURCES.ANSWER_SOURCE_TRAINING
@@ -240,11 +226,7 @@ async def test_a_training_that_outlasts_the_wait_answers_with_the_job_to_ask_aga
     assert len(jobs) == 1 and (again.training_job in ("", jobs[0].name))
     # once it has finished, asking again answers from its version (and no job is left
     # running into the next module's "what failed today?")
-    deadline = asyncio.get_running_loop().time() + 200
-    while (job := await mesh.training.job(jobs[0].name)).state in IN_FLIGHT:
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.2)
-    assert job.state == job_state_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    job = await succeeded(mesh, jobs[0].name)
     done = await impatient.answer(parsed, connection_id=CONNECTION)
     assert done.source == SOURCES.ANSWER_SOURCE_PREDICTION and not done.training_job
     assert done.model_version == f"models/{jobs[0].model_name}/versions/{job.model_version.version}"
@@ -252,7 +234,7 @@ async def test_a_training_that_outlasts_the_wait_answers_with_the_job_to_ask_aga
 
 async def test_with_the_worker_down_a_table_without_a_model_is_unavailable(chat):
     mesh, _, stack = chat
-    down = await gateway(mesh, stack, worker_port=free_port())  # nothing answers its health checks
+    down = await serve_gateway(mesh, stack, worker_port=free_port())  # nothing answers its health checks
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await down.Ask(pb.AskRequest(question="any outliers in parcels?", connection_id=CONNECTION), timeout=60)
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
@@ -342,9 +324,7 @@ async def test_a_mongodb_collection_is_read_through_the_connector_and_sent_inlin
     mesh, _, _ = chat
     parsed = (await mongo.parser.ParseQuery(pq_service.ParseQueryRequest(
         question="which orders look unusual?", connection_id="anomaly-mongo"), timeout=30)).parsed_query
-    patient = Anomalies(mesh.settings.model_copy(update={"gateway_anomaly_wait_s": 200.0}),
-                        training=mesh.training, prediction=mesh.prediction, registry=mesh.registry,
-                        connector=ConnectorClient(mongo.connector.channel), service=service)
+    patient = anomalies(mesh, ConnectorClient(mongo.connector.channel), gateway_anomaly_wait_s=200.0)
     answer = await patient.answer(parsed, connection_id="anomaly-mongo")
     job = await mesh.training.job(answer.training_job)
     assert len(job.dataset.inline_records.records) == ROWS and list(job.features) == ["amount", "quantity"]

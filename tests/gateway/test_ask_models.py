@@ -11,17 +11,11 @@ from contextlib import AsyncExitStack
 import grpc
 import pytest
 from chatdb.gateway.v1 import chat_service_pb2 as pb
-from chatdb.gateway.v1 import chat_service_pb2_grpc, query_record_pb2
+from chatdb.gateway.v1 import query_record_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.training.v1 import job_state_pb2
 
-from gateway.app import open_gateway, wire_answerers
-from gateway.service import chat_binding
-from servers.contracts.cells import cell_to_value
-from servers.runtime.server import GrpcServer
-from tests.runtime.test_cli_serve import free_port
-
-from .ml_support import create_customers, ml_mesh
+from .ml_support import create_customers, ml_mesh, rows_of, serve_gateway
 
 pytestmark = pytest.mark.timeout(300)
 SOURCES = query_record_pb2.AnswerSource
@@ -32,24 +26,11 @@ async def chat(settings, tmp_path_factory, pg_database):
     await create_customers(pg_database)
     async with ml_mesh(settings, tmp_path_factory.mktemp("ask-models")) as mesh, AsyncExitStack() as stack:
         await mesh.register("ask-models-shop", pg_database)
-        own = mesh.settings.model_copy(update={"gateway_port": free_port(), "gateway_versions_ttl_s": 0.0})
-        opened = await open_gateway(own, stack)
-        await wire_answerers(own, stack, opened.core, pg_pool=opened.pg_pool, redis=opened.redis)
-        server = GrpcServer(own, [chat_binding(opened.core)], host="127.0.0.1", port=own.gateway_port)
-        await server.start()
-        stack.push_async_callback(server.stop, 0, 0)
-        channel = grpc.aio.insecure_channel(server.address)
-        stack.push_async_callback(channel.close)
-        yield mesh, chat_service_pb2_grpc.ChatServiceStub(channel)
+        yield mesh, await serve_gateway(mesh, stack)
 
 
 async def ask(stub, question: str) -> pb.AskResponse:
     return await stub.Ask(pb.AskRequest(question=question, connection_id="ask-models-shop"), timeout=60)
-
-
-def rows_of(response) -> list[dict]:
-    names = [c.name for c in response.columns]
-    return [dict(zip(names, (cell_to_value(c) for c in row.cells), strict=True)) for row in response.rows]
 
 
 async def test_train_predict_and_status_through_ask(chat):
