@@ -14,10 +14,8 @@ from chatdb.connector.v1 import glossary_pb2
 from mongomock_motor import AsyncMongoMockClient
 
 from deploy.demo.data import DemoSpec, load_mongo
-from servers.connector.domain import ConnectionKind
-from servers.connector.drivers import open_driver
-from servers.connector.drivers.mongo import MongoDriver
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.mongo_support import mongomock_opener
 
 from .service_support import MONGO, PG, create, expect_error, pb, running_connector
 
@@ -52,10 +50,7 @@ async def connector(settings):
     client = AsyncMongoMockClient(tz_aware=True)
     await load_mongo(client[MONGO_DATABASE], DemoSpec(database=MONGO_DATABASE, scale=0.02))
 
-    def opener(config):
-        if config.kind is ConnectionKind.MONGODB:
-            return MongoDriver(config, client=client)
-        return open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_connector(settings, opener=opener) as c:
         yield c

@@ -25,6 +25,7 @@ from tests.conftest import (
     drop_mysql_database,
     drop_pg_database,
 )
+from tests.mongo_support import mongomock_opener
 
 from .conftest import pg_run
 from .service_support import MY, PG, ensure, mysql_dsn, pb, running_connector, sql
@@ -313,10 +314,6 @@ def test_mask_value():
 async def test_mongodb_fields_are_masked_by_name_and_by_values(settings):
     from mongomock_motor import AsyncMongoMockClient
 
-    from servers.connector.domain import ConnectionKind
-    from servers.connector.drivers import open_driver
-    from servers.connector.drivers.mongo import MongoDriver
-
     from .service_support import MONGO, create
 
     client = AsyncMongoMockClient(tz_aware=True)
@@ -325,8 +322,7 @@ async def test_mongodb_fields_are_masked_by_name_and_by_values(settings):
         for i, (name, memo, city) in enumerate([("Ann Lee", "ann@x.io", "Oslo"), ("Bo Kim", "bo@y.org", "Rome")])
     ])
 
-    def opener(config):
-        return MongoDriver(config, client=client) if config.kind is ConnectionKind.MONGODB else open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_connector(settings, opener=opener) as c:
         await create(c.stub, "pii-mongo", kind=MONGO, dsn="mongodb://127.0.0.1:27017/pii")

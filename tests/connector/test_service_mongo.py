@@ -11,9 +11,7 @@ from chatdb.connector.v1 import statement_pb2
 from mongomock_motor import AsyncMongoMockClient
 
 from deploy.demo.data import DemoSpec, load_mongo
-from servers.connector.domain import ConnectionKind
-from servers.connector.drivers import open_driver
-from servers.connector.drivers.mongo import MongoDriver
+from tests.mongo_support import mongomock_opener
 
 from .service_support import MONGO, create, expect_error, pb, running_connector
 
@@ -26,10 +24,7 @@ async def mongo_connector(settings):
     client = AsyncMongoMockClient(tz_aware=True)
     await load_mongo(client[DATABASE], DemoSpec(database=DATABASE, scale=0.05))
 
-    def opener(config):
-        if config.kind is ConnectionKind.MONGODB:
-            return MongoDriver(config, client=client)
-        return open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_connector(settings, opener=opener) as c:
         await create(c.stub, "mongo-demo", kind=MONGO, dsn=f"mongodb://127.0.0.1:27017/{DATABASE}")

@@ -13,12 +13,10 @@ from chatdb.connector.v1 import connection_pb2
 from mongomock_motor import AsyncMongoMockClient
 
 from deploy.demo import data as dd
-from servers.connector.domain import ConnectionKind
-from servers.connector.drivers import open_driver
-from servers.connector.drivers.mongo import MongoDriver
 from tests.conftest import MYSQL, PG_ADMIN_DSN, drop_mysql_database, drop_pg_database
 from tests.connector.service_support import mysql_dsn, pg_dsn
 from tests.gateway.support import forget, running_gateway
+from tests.mongo_support import mongomock_opener
 
 TODAY = dt.date(2026, 11, 30)
 SCALE = 0.05
@@ -64,10 +62,7 @@ async def demo_mesh(settings, demo_spec, demo_databases):
     client = AsyncMongoMockClient(tz_aware=True)
     await dd.load_mongo(client[demo_spec.database], demo_spec)
 
-    def opener(config):
-        if config.kind is ConnectionKind.MONGODB:
-            return MongoDriver(config, client=client)
-        return open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_gateway(settings, opener=opener) as mesh:
         await register(mesh.connector, "demo-pg", connection_pb2.CONNECTION_KIND_POSTGRES, pg)

@@ -26,9 +26,6 @@ from mongomock_motor import AsyncMongoMockClient
 from gateway.anomalies import Anomalies, anomaly_model_name, tenant_suffix
 from gateway.ml_answers import service
 from gateway.ml_dataset import anomaly_columns
-from servers.connector.domain import ConnectionKind
-from servers.connector.drivers import open_driver
-from servers.connector.drivers.mongo import MongoDriver
 from servers.contracts.cells import cell_to_value
 from servers.contracts.clients import ConnectorClient
 from servers.contracts.ml.spec import Task, reserved_names
@@ -36,6 +33,7 @@ from servers.runtime.identity import Principal
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.support import forget
+from tests.mongo_support import mongomock_opener
 from tests.parser.service_support import register, running_parser
 from tests.runtime.test_cli_serve import free_port
 
@@ -309,8 +307,7 @@ async def mongo(settings, chat):
         documents.append({"_id": i, "amount": amount, "quantity": quantity})
     await client["shop"]["orders"].insert_many(documents)
 
-    def opener(config):
-        return MongoDriver(config, client=client) if config.kind is ConnectionKind.MONGODB else open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_parser(settings, opener=opener, prediction_port=free_port()) as parser:
         await register(parser.connector, "anomaly-mongo", connection_pb2.CONNECTION_KIND_MONGODB,

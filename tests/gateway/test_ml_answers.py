@@ -19,9 +19,6 @@ from mongomock_motor import AsyncMongoMockClient
 
 from gateway.answer import SOURCES
 from gateway.ml_answers import MlAnswers, open_ml_answers
-from servers.connector.domain import ConnectionKind
-from servers.connector.drivers import open_driver
-from servers.connector.drivers.mongo import MongoDriver
 from servers.contracts.cells import cell_to_value
 from servers.contracts.clients import (
     ConnectorClient,
@@ -33,6 +30,7 @@ from servers.runtime.channels import open_channel
 from servers.runtime.errors import InvalidArgument, NotFound, Unavailable
 from tests.conftest import MYSQL
 from tests.connector.service_support import mysql_dsn
+from tests.mongo_support import mongomock_opener
 from tests.parser.service_support import register, running_parser
 from tests.runtime.test_cli_serve import free_port
 
@@ -200,8 +198,7 @@ async def mongo(settings, mesh):
         documents.append({"_id": i + 1, "age": age, "city": city, "segment": segment_of(age, city)})
     await client["shop"]["customers"].insert_many(documents)
 
-    def opener(config):
-        return MongoDriver(config, client=client) if config.kind is ConnectionKind.MONGODB else open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_parser(settings, opener=opener, prediction_port=free_port()) as parser:
         await register(parser.connector, "ml-answers-mongo", connection_pb2.CONNECTION_KIND_MONGODB,

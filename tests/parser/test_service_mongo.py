@@ -12,11 +12,9 @@ from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.parser.v1 import query_parser_service_pb2 as pb
 from mongomock_motor import AsyncMongoMockClient
 
-from servers.connector.domain import ConnectionKind
-from servers.connector.drivers import open_driver
-from servers.connector.drivers.mongo import MongoDriver
 from servers.contracts.cells import cell_to_value
 from tests.connector.service_support import free_port
+from tests.mongo_support import mongomock_opener
 from tests.parser.service_support import register, running_parser
 
 DATABASE = "shop"
@@ -38,10 +36,7 @@ async def mesh(settings):
         {"order_id": 3, "status": "shipped", "total": 120.0, "ordered_at": dt.datetime(2026, 10, 1, tzinfo=dt.UTC)},
     ])
 
-    def opener(config):
-        if config.kind is ConnectionKind.MONGODB:
-            return MongoDriver(config, client=client)
-        return open_driver(config)
+    opener = mongomock_opener(client)
 
     async with running_parser(settings, opener=opener, prediction_port=free_port()) as m:
         await register(m.connector, "shop-mongo", connection_pb2.CONNECTION_KIND_MONGODB, f"mongodb://127.0.0.1:27017/{DATABASE}")
