@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 
 from servers.runtime.server import GrpcServer
 from servers.runtime.settings import Settings
@@ -26,11 +27,13 @@ def free_port() -> int:
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                flowing: asyncio.Event | None = None) -> None:
+                flowing: asyncio.Event | None = None, passes: Callable[[bytes], bool] | None = None) -> None:
     try:
         while data := await reader.read(65536):
             if flowing is not None:
                 await flowing.wait()
+            if passes is not None and not passes(data):
+                return
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
@@ -72,7 +75,7 @@ class TcpForwarder:
             writer.close()
             return
         self._writers.update((writer, up_writer))
-        tasks = [asyncio.ensure_future(_pipe(reader, up_writer, self._flowing)),
+        tasks = [asyncio.ensure_future(_pipe(reader, up_writer, self._flowing, self._client_check())),
                  asyncio.ensure_future(_pipe(up_reader, writer, self._flowing))]
         self._tasks.update(tasks)
         try:
@@ -80,6 +83,11 @@ class TcpForwarder:
         finally:
             self._tasks.difference_update(tasks)
             self._writers.difference_update((writer, up_writer))
+
+    def _client_check(self) -> Callable[[bytes], bool] | None:
+        """For a subclass: a check, made per connection (it may keep state), of each chunk
+        the client sends; False stops forwarding that connection."""
+        return None
 
     async def cut(self) -> None:
         """Stop listening and drop every connection (clients see resets / EOF)."""

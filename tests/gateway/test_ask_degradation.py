@@ -26,7 +26,8 @@ from servers.runtime.server import GrpcServer
 from servers.runtime.status import details_from_rpc_error
 from tests.conftest import drop_pg_database, pg_dsn_for
 from tests.connector.service_support import free_port
-from tests.gateway.support import TcpForwarder, rows_of, running_gateway
+from tests.gateway.mesh_support import TcpForwarder
+from tests.gateway.support import rows_of, running_gateway
 from tests.parser.service_support import create_shop_pg, register
 
 QUESTION = "show the names of customers from new york"

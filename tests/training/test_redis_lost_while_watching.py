@@ -26,7 +26,7 @@ from servers.runtime.errors import Unavailable
 from servers.runtime.redis_errors import redis_errors
 from servers.training.queue import JobQueue
 from tests.conftest import REDIS_URL
-from tests.gateway.support import TcpForwarder
+from tests.gateway.mesh_support import TcpForwarder
 from workers.main import ping
 from workers.queue_worker import QueueWorker
 
@@ -36,7 +36,7 @@ REDIS = urlparse(REDIS_URL)
 class RedisCutAfterWatch(TcpForwarder):
     """127.0.0.1:<port> → the real Redis. While armed, the first command a connection
     sends after a WATCH drops that connection, and from then on every connection is
-    dropped at once (Redis is "down") until restore()."""
+    dropped at once (Redis is "down") until heal()."""
 
     def __init__(self) -> None:
         super().__init__(REDIS.hostname or "127.0.0.1", REDIS.port or 6379)
@@ -44,7 +44,7 @@ class RedisCutAfterWatch(TcpForwarder):
         self.down = False
         self.cuts = 0
 
-    def restore(self) -> None:
+    def heal(self) -> None:
         self.armed = self.down = False
 
     def _cut(self) -> None:
@@ -54,30 +54,24 @@ class RedisCutAfterWatch(TcpForwarder):
             writer.transport.abort()
         self._writers.clear()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.down:
             writer.transport.abort()
             return
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers |= {writer, up_writer}
+        await super()._handle(reader, writer)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_client: bool) -> None:
-            watching = False  # this connection has sent a WATCH (client to Redis only)
-            try:
-                while data := await src.read(65536):
-                    if from_client and self.armed and watching:
-                        self._cut()
-                        return
-                    watching = watching or (from_client and b"\r\nWATCH\r\n" in data.upper())
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.close()
+    def _client_check(self):
+        watching = False  # this connection has sent a WATCH
 
-        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
-        self._writers -= {writer, up_writer}
+        def passes(data: bytes) -> bool:
+            nonlocal watching
+            if self.armed and watching:
+                self._cut()
+                return False
+            watching = watching or b"\r\nWATCH\r\n" in data.upper()
+            return True
+
+        return passes
 
 
 @pytest.fixture
@@ -132,7 +126,7 @@ async def test_worker_waits_out_redis_going_away_inside_its_watch_and_then_runs_
         assert not run.done(), f"the worker's loop ended: {run.exception()!r}"
         assert proxy.cuts == 1 and states == [True, False]  # NOT_SERVING, still running
 
-        proxy.restore()
+        proxy.heal()
         assert await Job(job.job_id, direct, _queue_name=queue).result(timeout=15) == "pong"
         assert states == [True, False, True] and not run.done()
     finally:
