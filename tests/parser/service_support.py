@@ -19,7 +19,7 @@ from servers.parser.service import parser_binding
 from servers.runtime.server import GrpcServer
 from servers.runtime.settings import Settings
 from tests.conftest import MYSQL, create_pg_database, drop_mysql_database, drop_pg_database
-from tests.connector.service_support import mysql_dsn, running_connector
+from tests.connector.service_support import free_port, mysql_dsn, running_connector
 
 SHOP_DDL = [
     "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(60) NOT NULL, city VARCHAR(40), age INTEGER, signup_date DATE)",
@@ -103,3 +103,23 @@ async def register(connector, connection_id: str, kind: int, dsn: str) -> None:
             connection_id=connection_id, connection=connection_pb2.Connection(kind=kind, dsn=dsn)
         )
     )
+
+
+@contextlib.asynccontextmanager
+async def parser_over_shop(settings: Settings, database: str, *, pg: str = "", my: str = "",
+                           **updates) -> AsyncIterator[Mesh]:
+    """running_parser (rule path: nothing listens on its prediction port) with the shop
+    loaded into a PostgreSQL database named `database`, registered as connection `pg`,
+    and, when `my` is given, into a MariaDB one registered as `my`; both dropped after."""
+    pg_dsn = await create_shop_pg(database)
+    my_dsn = await create_shop_mysql(database) if my else ""
+    try:
+        async with running_parser(settings, prediction_port=free_port(), **updates) as mesh:
+            await register(mesh.connector, pg, connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn)
+            if my:
+                await register(mesh.connector, my, connection_pb2.CONNECTION_KIND_MYSQL, my_dsn)
+            yield mesh
+    finally:
+        await drop_pg_database(database)
+        if my:
+            await drop_mysql_database(database)

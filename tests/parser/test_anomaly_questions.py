@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from chatdb.connector.v1 import connection_pb2, data_type_pb2, schema_pb2
+from chatdb.connector.v1 import data_type_pb2, schema_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.parser.v1 import query_parser_service_pb2 as pb
 
@@ -24,9 +24,7 @@ from servers.parser.intent_rules import rule_intent
 from servers.parser.ml_questions import understand_ml
 from servers.parser.routing import route, schema_words, with_anomaly
 from servers.runtime.status import details_from_rpc_error
-from tests.conftest import drop_pg_database
-from tests.connector.service_support import free_port
-from tests.parser.service_support import create_shop_pg, register, running_parser
+from tests.parser.service_support import parser_over_shop
 
 
 def schema(*tables: tuple[str, tuple[str, ...]]) -> SchemaView:
@@ -108,14 +106,8 @@ def test_no_table_named_on_a_schema_of_several_is_unresolved_with_the_tables():
 
 @pytest.fixture(scope="module")
 async def mesh(settings, run_id):
-    database = f"chatdb_test_{run_id}_parser_anomaly"
-    dsn = await create_shop_pg(database)
-    try:
-        async with running_parser(settings, prediction_port=free_port()) as m:
-            await register(m.connector, "anomaly-shop", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
-            yield m
-    finally:
-        await drop_pg_database(database)
+    async with parser_over_shop(settings, f"chatdb_test_{run_id}_parser_anomaly", pg="anomaly-shop") as m:
+        yield m
 
 
 async def parse(mesh, question: str, **fields) -> pq.ParsedQuery:

@@ -9,25 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from chatdb.connector.v1 import connection_pb2
 
-from tests.conftest import drop_pg_database
-from tests.connector.service_support import free_port
-from tests.parser.service_support import create_shop_pg, register, running_parser
+from tests.parser.service_support import parser_over_shop
 
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
 async def mesh(settings, run_id):
-    database = f"chatdb_test_{run_id}_parser_cli"
-    dsn = await create_shop_pg(database)
-    try:
-        async with running_parser(settings, prediction_port=free_port()) as m:
-            await register(m.connector, "shop", connection_pb2.CONNECTION_KIND_POSTGRES, dsn)
-            yield m
-    finally:
-        await drop_pg_database(database)
+    async with parser_over_shop(settings, f"chatdb_test_{run_id}_parser_cli", pg="shop") as m:
+        yield m
 
 
 async def chatdb(mesh, *args: str) -> tuple[int, str, str]:

@@ -17,13 +17,9 @@ from google.protobuf import timestamp_pb2
 
 from servers.contracts.cells import cell_to_value
 from servers.runtime.status import details_from_rpc_error
-from tests.conftest import drop_mysql_database, drop_pg_database
 from tests.connector.service_support import free_port
 from tests.parser.service_support import (
-    create_shop_mysql,
-    create_shop_pg,
-    register,
-    running_parser,
+    parser_over_shop,
 )
 
 PG = connection_pb2.CONNECTION_KIND_POSTGRES
@@ -32,18 +28,9 @@ MY = connection_pb2.CONNECTION_KIND_MYSQL
 
 @pytest.fixture(scope="module")
 async def mesh(settings, run_id):
-    database = f"chatdb_test_{run_id}_parser_shop"
-    pg_dsn = await create_shop_pg(database)
-    my_dsn = await create_shop_mysql(database)
-    try:
-        # nothing listens on the prediction port: the intent model is "down"
-        async with running_parser(settings, prediction_port=free_port()) as m:
-            await register(m.connector, "shop-pg", PG, pg_dsn)
-            await register(m.connector, "shop-my", MY, my_dsn)
-            yield m
-    finally:
-        await drop_pg_database(database)
-        await drop_mysql_database(database)
+    # nothing listens on the prediction port: the intent model is "down"
+    async with parser_over_shop(settings, f"chatdb_test_{run_id}_parser_shop", pg="shop-pg", my="shop-my") as m:
+        yield m
 
 
 async def parse(mesh, question: str, connection: str = "shop-pg", **fields) -> pq.ParsedQuery:

@@ -10,33 +10,24 @@ import datetime as dt
 
 import grpc
 import pytest
-from chatdb.connector.v1 import connection_pb2, connector_service_pb2
+from chatdb.connector.v1 import connector_service_pb2
 from chatdb.parser.v1 import parsed_query_pb2 as pq
 from chatdb.parser.v1 import query_parser_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
 from servers.contracts.cells import cell_to_value
 from servers.runtime.status import details_from_rpc_error
-from tests.conftest import drop_mysql_database, drop_pg_database
-from tests.connector.service_support import free_port
-from tests.parser.service_support import create_shop_mysql, create_shop_pg, register, running_parser
+from tests.parser.service_support import (
+    parser_over_shop,
+)
 
 CONNECTIONS = ["fu-pg", "fu-my"]
 
 
 @pytest.fixture(scope="module")
 async def mesh(settings, run_id):
-    database = f"chatdb_test_{run_id}_parser_followups"
-    pg_dsn = await create_shop_pg(database)
-    my_dsn = await create_shop_mysql(database)
-    try:
-        async with running_parser(settings, prediction_port=free_port()) as m:
-            await register(m.connector, "fu-pg", connection_pb2.CONNECTION_KIND_POSTGRES, pg_dsn)
-            await register(m.connector, "fu-my", connection_pb2.CONNECTION_KIND_MYSQL, my_dsn)
-            yield m
-    finally:
-        await drop_pg_database(database)
-        await drop_mysql_database(database)
+    async with parser_over_shop(settings, f"chatdb_test_{run_id}_parser_followups", pg="fu-pg", my="fu-my") as m:
+        yield m
 
 
 def at(year: int, month: int, day: int) -> timestamp_pb2.Timestamp:
